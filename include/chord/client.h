@@ -1,0 +1,50 @@
+/*
+ * client.h - a blocking client for one node, used by the `dht` CLI, the
+ * tools and the system tests.
+ *
+ * One struct chord_client is one TCP connection to one node. Each call
+ * sends one request frame and waits for its reply, bounded by the
+ * connection's timeout. Errors are negative errno values:
+ *   -ECONNREFUSED / -EHOSTUNREACH / -ETIMEDOUT  cannot reach the node
+ *   -ENOENT      the key does not exist (get)
+ *   -EIO         the ring answered but the operation failed; the node's
+ *                one-line explanation is in chord_client_error()
+ *   -EMSGSIZE    key or value over its cap (checked before sending)
+ *   -EPROTO      the node answered with something that is not a reply
+ * After -ETIMEDOUT or -EPROTO the connection is unusable: close it.
+ */
+#ifndef CHORD_CLIENT_H
+#define CHORD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chord/types.h"
+
+struct chord_client;
+
+/* Parse "host:port" (IPv4 dotted quad or "localhost"). 0 or -EINVAL. */
+int chord_addr_parse(const char *addr, char host[CHORD_ADDR_MAX],
+                     uint16_t *port);
+
+/* Connect to `addr` ("host:port"); every later call on the client waits at
+ * most timeout_ms for its reply. 0 or a negative errno. */
+int chord_client_connect(const char *addr, int timeout_ms,
+                         struct chord_client **out);
+void chord_client_close(struct chord_client *c);
+
+/* The node's explanation of the last -EIO, or "" (owned by the client). */
+const char *chord_client_error(const struct chord_client *c);
+
+int chord_client_put(struct chord_client *c, const void *key, size_t key_len,
+                     const void *value, size_t value_len);
+/* On success *value is malloc'd (the caller frees it; may be non-NULL for an
+ * empty value) and *value_len set. */
+int chord_client_get(struct chord_client *c, const void *key, size_t key_len,
+                     uint8_t **value, size_t *value_len);
+int chord_client_del(struct chord_client *c, const void *key, size_t key_len);
+int chord_client_lookup(struct chord_client *c, const void *key,
+                        size_t key_len, struct chord_lookup_result *out);
+int chord_client_status(struct chord_client *c, struct chord_status *out);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * node.h - one Chord node as a pure state machine (the protocol core).
+ *
+ * The node does no I/O, reads no clock and keeps no global state. Its
+ * driver (the libuv host in dhtd, or the simulator) feeds it events:
+ *
+ *   chord_node_receive()      a complete frame arrived on connection `conn`
+ *   chord_node_unreachable()  the host could not deliver to an address
+ *   chord_node_tick()         time passed; call at chord_node_next_deadline()
+ *
+ * and the node answers through the callbacks in struct chord_node_io:
+ * send a frame to a peer address, reply on a client connection, log a line.
+ * Every entry point takes `now`, a monotonic time in milliseconds.
+ *
+ * Node-to-node messages are addressed by the peer's advertised address and
+ * matched by request id, like datagrams; a reply to a peer goes to the
+ * `from` address inside the request, not back on the connection it came
+ * in on. Client requests (C_* frames) are answered on their connection.
+ *
+ * Callbacks may be invoked from inside any entry point, never later; they
+ * must not call back into the node.
+ */
+#ifndef CHORD_NODE_H
+#define CHORD_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chord/types.h"
+
+struct chord_node;
+
+enum chord_log_level {
+    CHORD_LOG_ERROR = 0,
+    CHORD_LOG_WARN = 1,
+    CHORD_LOG_INFO = 2,
+    CHORD_LOG_DEBUG = 3,
+};
+
+struct chord_node_io {
+    void *ctx; /* passed back to every callback */
+    /* Deliver `frame` (borrowed: copy it) to the node listening at `addr`.
+     * Best effort; when the host learns the address cannot be reached it
+     * calls chord_node_unreachable(). Never called with the node's own
+     * address. */
+    void (*send)(void *ctx, const char *addr, const uint8_t *frame,
+                 size_t len);
+    /* Answer a client on connection `conn` (frame borrowed). A reply for
+     * a connection that has gone away is dropped by the host. */
+    void (*reply)(void *ctx, uint64_t conn, const uint8_t *frame, size_t len);
+    /* One log line without a trailing newline; may be NULL. */
+    void (*log)(void *ctx, int level, const char *line);
+};
+
+/* Tunables. chord_node_config_default() fills the defaults noted. */
+struct chord_node_config {
+    struct chord_peer self;  /* id + advertised address (required) */
+    unsigned successors;     /* successor list length r (8) */
+    uint32_t stabilize_ms;   /* stabilize period (250) */
+    uint32_t fix_fingers_ms; /* one finger refreshed per period (100) */
+    uint32_t rpc_timeout_ms; /* a peer that does not answer in this long
+                                is treated as failed for that call (1000) */
+    uint32_t op_timeout_ms;  /* a client operation gives up after (8000) */
+    unsigned hop_limit;      /* lookups die after this many hops (32) */
+    unsigned max_ops;        /* client operations in flight (4096) */
+    int log_level;           /* lines above this level are not built (INFO) */
+    uint64_t seed;           /* PRNG seed (timer jitter) */
+};
+
+void chord_node_config_default(struct chord_node_config *cfg);
+
+/* Make a node. The config and io structs are copied. 0, -EINVAL (bad
+ * config), -ENOMEM. */
+int chord_node_new(const struct chord_node_config *cfg,
+                   const struct chord_node_io *io, uint64_t now,
+                   struct chord_node **out);
+/* Free a node and everything it holds. No callbacks are made. */
+void chord_node_free(struct chord_node *n);
+
+/* Become the first member of a new ring (state ACTIVE at once). */
+void chord_node_create(struct chord_node *n, uint64_t now);
+
+/* Join the ring that the node at `seed_addr` belongs to. The state is
+ * JOINING until the successor is known and its keys have arrived (then
+ * ACTIVE), or FAILED when the seed cannot be reached after a few tries.
+ * 0, or -EINVAL for an empty or over-long address. */
+int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr);
+
+/* Leave gracefully: hand every key to the successor, tell the
+ * predecessor and the successor, then state LEFT. Bounded in time: after
+ * op_timeout_ms the node gives up waiting and becomes LEFT anyway. */
+void chord_node_leave(struct chord_node *n, uint64_t now);
+
+/* One complete frame from connection `conn` (any nonzero host-chosen
+ * number identifying it). Returns 0, or -EPROTO when the frame is
+ * malformed or not acceptable; the host then closes that connection. */
+int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
+                       const uint8_t *frame, size_t len);
+
+/* The host failed to connect or write to `addr`: frames queued for it are
+ * lost. The node stops using that peer. */
+void chord_node_unreachable(struct chord_node *n, uint64_t now,
+                            const char *addr);
+
+/* Run every timer that is due at `now`. */
+void chord_node_tick(struct chord_node *n, uint64_t now);
+
+/* When chord_node_tick() next has work to do (absolute ms). */
+uint64_t chord_node_next_deadline(const struct chord_node *n);
+
+enum chord_node_state chord_node_state(const struct chord_node *n);
+const struct chord_peer *chord_node_self(const struct chord_node *n);
+
+/* Fill a status report (what `dht status` prints). */
+void chord_node_status(const struct chord_node *n, struct chord_status *out);
+
+/* Live keys held. */
+size_t chord_node_key_count(const struct chord_node *n);
+
+/* Read access to the routing table and the store, for tests and the
+ * simulator (declared in src/core/routing.h and store.h). */
+struct chord_routing;
+struct chord_store;
+const struct chord_routing *chord_node_routing(const struct chord_node *n);
+const struct chord_store *chord_node_store(const struct chord_node *n);
+
+/* Make a peer from an address: id = SHA-1(addr). -EINVAL if too long. */
+int chord_peer_from_addr(struct chord_peer *p, const char *addr);
+
+#endif

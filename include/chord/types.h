@@ -1,0 +1,121 @@
+/*
+ * types.h - plain data shared by the protocol core, the wire codec, the
+ * client library and the tools: limits, peers, versions, status reports.
+ *
+ * Every size cap of the system lives here, so the codec can check a length
+ * against it before anything is allocated. Nothing here has behaviour.
+ */
+#ifndef CHORD_TYPES_H
+#define CHORD_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chord/id.h"
+
+/* Limits. A frame carries at most one value, so FRAME_MAX > VALUE_MAX. */
+#define CHORD_KEY_MAX 1024u            /* bytes in a key */
+#define CHORD_VALUE_MAX (1u << 20)     /* bytes in a value (1 MiB) */
+#define CHORD_FRAME_MAX (2u << 20)     /* bytes in a frame, header included */
+#define CHORD_ADDR_MAX 64u             /* "host:port" plus NUL */
+#define CHORD_SUCC_MAX 32u             /* successor list capacity */
+#define CHORD_PATH_MAX 64u             /* addresses a lookup path records */
+#define CHORD_PEERS_MAX 64u            /* peers listed in a status report */
+#define CHORD_ERRMSG_MAX 200u          /* bytes of an error message */
+
+#define CHORD_PROTOCOL_VERSION 1
+
+/* A node as others know it: its id and the address it listens on. */
+struct chord_peer {
+    struct chord_id id;
+    char addr[CHORD_ADDR_MAX]; /* NUL-terminated "host:port" */
+};
+
+/* The version of a write: newest wins, compared (counter, writer). */
+struct chord_version {
+    uint64_t counter;       /* Lamport clock of the owner at the write */
+    struct chord_id writer; /* id of the node that assigned it */
+};
+
+/* <0, 0, >0 as a is older, equal, newer than b. */
+int chord_version_cmp(const struct chord_version *a,
+                      const struct chord_version *b);
+
+/* Outcome of a request, on the wire and in client results. */
+enum chord_status_code {
+    CHORD_OK = 0,
+    CHORD_NOT_FOUND = 1,
+    CHORD_REDIRECT = 2,   /* not the owner; `hint` is a better guess */
+    CHORD_TRY_AGAIN = 3,  /* owner busy joining/leaving; retry shortly */
+    CHORD_TOO_LARGE = 4,  /* key or value over its cap */
+    CHORD_BAD_REQUEST = 5,
+    CHORD_UNAVAILABLE = 6, /* the ring could not complete the operation */
+    CHORD_BUSY = 7,        /* node overloaded (pending-operation cap) */
+};
+
+/* A short English name for a status code ("ok", "not found", ...). */
+const char *chord_status_name(int code);
+
+/* Lifecycle of a node. */
+enum chord_node_state {
+    CHORD_NODE_INIT = 0,  /* created, neither created a ring nor joined */
+    CHORD_NODE_JOINING,   /* looking up its successor, receiving keys */
+    CHORD_NODE_ACTIVE,    /* a member serving requests */
+    CHORD_NODE_LEAVING,   /* handing keys over before exit */
+    CHORD_NODE_LEFT,      /* hand-off finished: the host may exit */
+    CHORD_NODE_FAILED,    /* could not join: the host should exit */
+};
+const char *chord_node_state_name(int state);
+
+/* A lookup's answer: who owns the id and the route the query took. */
+struct chord_lookup_path {
+    uint8_t n;                               /* addresses used */
+    char addr[CHORD_PATH_MAX][CHORD_ADDR_MAX]; /* visited, in order */
+};
+
+struct chord_lookup_result {
+    struct chord_id key_id;
+    struct chord_peer owner;
+    uint8_t hops;                  /* messages between nodes to resolve it */
+    struct chord_lookup_path path; /* contacted node first, owner last */
+};
+
+/* Liveness of a monitored peer. */
+enum chord_peer_state {
+    CHORD_PEER_ALIVE = 0,
+    CHORD_PEER_SUSPECTED = 1,
+    CHORD_PEER_DEAD = 2,
+};
+const char *chord_peer_state_name(int state);
+
+struct chord_peer_info {
+    char addr[CHORD_ADDR_MAX];
+    uint8_t state;              /* enum chord_peer_state */
+    uint32_t rtt_ms;            /* smoothed round trip, 0 if unknown */
+    uint32_t timeout_ms;        /* current timeout for this peer */
+    uint32_t false_suspicions;  /* suspicions later proved wrong */
+};
+
+struct chord_finger_info {
+    struct chord_id start; /* self + 2^i */
+    struct chord_peer node;
+};
+
+/* What `dht status` shows. Large (~20 KiB): allocate it, do not put many
+ * on a stack. */
+struct chord_status {
+    struct chord_peer self;
+    uint8_t state; /* enum chord_node_state */
+    bool has_pred;
+    struct chord_peer pred;
+    uint8_t n_succ;
+    struct chord_peer succ[CHORD_SUCC_MAX];
+    uint8_t n_fingers; /* fingers that are set, in increasing i */
+    struct chord_finger_info fingers[CHORD_ID_BITS];
+    uint64_t keys;    /* live keys held (tombstones excluded) */
+    uint8_t n_peers;
+    struct chord_peer_info peers[CHORD_PEERS_MAX];
+};
+
+#endif

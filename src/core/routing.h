@@ -1,0 +1,96 @@
+/*
+ * routing.h - a node's view of the ring: its predecessor, its successor
+ * list and its finger table, and the routing decisions made from them.
+ *
+ * Invariants:
+ *  - succ[] holds at most `r` distinct peers, never `self`, in ring order
+ *    starting after self. An empty list means "my successor is myself"
+ *    (a one-node ring); chord_routing_successor() then returns self.
+ *  - finger[i], when set, is a node believed to be the successor of
+ *    start(i) = self + 2^i. Fingers only speed lookups up; correctness
+ *    rests on the successor list (Zave).
+ *  - The predecessor is never reset to "none" once known (Zave's rectify);
+ *    it is only replaced.
+ *
+ * The table is a plain struct that the node embeds; it does no I/O and
+ * knows nothing about liveness except through the `usable` filter that
+ * callers pass to the routing decisions.
+ */
+#ifndef CHORD_ROUTING_H
+#define CHORD_ROUTING_H
+
+#include <stdbool.h>
+
+#include "chord/types.h"
+
+struct chord_finger {
+    bool set;
+    struct chord_id start; /* self + 2^i, fixed at init */
+    struct chord_peer node;
+};
+
+struct chord_routing {
+    struct chord_peer self;
+    unsigned r; /* successor list capacity, 1..CHORD_SUCC_MAX */
+    bool has_pred;
+    struct chord_peer pred;
+    unsigned n_succ;
+    struct chord_peer succ[CHORD_SUCC_MAX];
+    struct chord_finger finger[CHORD_ID_BITS];
+};
+
+/* Optional filter: return false for a peer routing must skip (suspected). */
+typedef bool (*chord_peer_filter)(void *ctx, const struct chord_peer *p);
+
+/* Empty table for `self` with list capacity r (clamped to 1..SUCC_MAX). */
+void chord_routing_init(struct chord_routing *rt, const struct chord_peer *self,
+                        unsigned r);
+
+/* succ[0], or self when the list is empty. */
+const struct chord_peer *chord_routing_successor(const struct chord_routing *rt);
+
+/*
+ * Replace the successor list with `head` followed by tail[0..n_tail):
+ * entries equal to self end the list (the ring closed), duplicates are
+ * skipped, the result is capped at r. head may be NULL (then the tail
+ * alone). Used by stabilize and join: [s] + s's own list.
+ */
+void chord_routing_set_successors(struct chord_routing *rt,
+                                  const struct chord_peer *head,
+                                  const struct chord_peer *tail,
+                                  unsigned n_tail);
+
+/*
+ * Forget a peer (by id) everywhere routing would use it: the successor
+ * list (order kept) and the fingers. The predecessor is kept (rectify
+ * replaces it). Returns true if anything changed.
+ */
+bool chord_routing_remove(struct chord_routing *rt, const struct chord_id *id);
+
+/*
+ * The usable peer known to this table (successors and fingers) that most
+ * closely precedes `target`, i.e. lies in (self, target) and is farthest
+ * from self. Returns NULL when none does (then the target falls between
+ * self and its successor). `usable` may be NULL.
+ */
+const struct chord_peer *
+chord_routing_closest_preceding(const struct chord_routing *rt,
+                                const struct chord_id *target,
+                                chord_peer_filter usable, void *ctx);
+
+/*
+ * Record that `node` is the successor of start(i). Since every later
+ * finger whose start lies in [start(i), node] has the same successor,
+ * those are set too. Returns the index of the first finger after i that
+ * this did not settle (CHORD_ID_BITS when none): the next to look up.
+ */
+unsigned chord_routing_set_finger(struct chord_routing *rt, unsigned i,
+                                  const struct chord_peer *node);
+
+/* Does this node own `key`, i.e. is key in (pred, self]? Alone (empty
+ * successor list, no predecessor) it owns every key; with successors but
+ * no predecessor known, it owns key iff key is not in (self, successor]. */
+bool chord_routing_owns(const struct chord_routing *rt,
+                        const struct chord_id *key);
+
+#endif

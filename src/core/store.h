@@ -1,0 +1,71 @@
+/*
+ * store.h - the versioned key-value store a node holds in memory.
+ *
+ * Keys and values are arbitrary bytes (caps in types.h). Every entry has a
+ * version; applying an item keeps whichever version is newer, so the order
+ * in which copies arrive does not matter. A delete is a tombstone: an
+ * entry with a version and no value, kept so an older copy arriving later
+ * cannot resurrect the key. The store computes and keeps each key's id
+ * (SHA-1) so callers can select key ranges on the ring.
+ *
+ * The store copies what it is given and owns its memory. Pointers it
+ * returns stay valid until the next call that changes the store.
+ * It does no I/O.
+ */
+#ifndef CHORD_STORE_H
+#define CHORD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "chord/types.h"
+#include "core/wire.h"
+
+struct chord_store;
+
+struct chord_store_entry {
+    struct chord_id key_id; /* SHA-1 of the key */
+    uint8_t *key;
+    size_t key_len;
+    uint8_t *value; /* NULL for a tombstone or an empty value */
+    size_t value_len;
+    struct chord_version version;
+    bool tombstone;
+};
+
+/* A new empty store, or NULL when out of memory. */
+struct chord_store *chord_store_new(void);
+void chord_store_free(struct chord_store *s);
+
+/*
+ * Apply a copy of *item if its version is newer than the stored one (or
+ * the key is absent). Returns 1 if applied, 0 if the stored version was
+ * as new or newer (nothing changed), -ENOMEM.
+ */
+int chord_store_apply(struct chord_store *s, const struct chord_item *item);
+
+/* The entry for a key (tombstones included), or NULL. */
+const struct chord_store_entry *chord_store_find(const struct chord_store *s,
+                                                 const void *key,
+                                                 size_t key_len);
+
+/* Forget a key entirely (no tombstone). 0, or -ENOENT. */
+int chord_store_remove(struct chord_store *s, const void *key, size_t key_len);
+
+/* Entries held, tombstones included / excluded. */
+size_t chord_store_size(const struct chord_store *s);
+size_t chord_store_live(const struct chord_store *s);
+
+/*
+ * Iterate: start with *cursor = 0; each call returns the next entry and
+ * advances the cursor, NULL at the end. Order is unspecified. Any change
+ * to the store invalidates the cursor.
+ */
+const struct chord_store_entry *chord_store_next(const struct chord_store *s,
+                                                 size_t *cursor);
+
+/* Fill *item so it borrows from *e (for encoding a TRANSFER). */
+void chord_store_entry_item(const struct chord_store_entry *e,
+                            struct chord_item *item);
+
+#endif

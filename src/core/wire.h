@@ -1,0 +1,175 @@
+/*
+ * wire.h - the binary protocol: one frame per message, for node-to-node
+ * traffic and for clients alike.
+ *
+ * Frame layout (all integers big-endian):
+ *
+ *     u32 length    bytes that follow this field (so a frame is 4+length)
+ *     u8  version   CHORD_PROTOCOL_VERSION
+ *     u8  type      enum chord_msg_type
+ *     u16 flags     0 (reserved; must be zero)
+ *     u64 req_id    matches a reply to its request
+ *     ... body      depends on type, see wire.c
+ *
+ * Body primitives: u8/u16/u32/u64; id = 20 raw bytes; str = u16 length +
+ * bytes (addresses, < CHORD_ADDR_MAX, no NUL inside); bytes = u32 length +
+ * bytes (keys <= CHORD_KEY_MAX, values <= CHORD_VALUE_MAX); peer = id + str.
+ *
+ * The decoder is stateless and allocation-free (picohttpparser style): it
+ * checks the length prefix against CHORD_FRAME_MAX before looking further,
+ * checks every inner length against its cap and against the bytes left,
+ * and rejects trailing bytes. Decoded keys, values and item lists point
+ * into the caller's buffer (they are borrowed, valid while it is).
+ */
+#ifndef CHORD_WIRE_H
+#define CHORD_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "chord/types.h"
+#include "core/buf.h"
+
+#define CHORD_FRAME_HEADER 16u /* length field + version..req_id */
+
+#define CHORD_DECODE_MALFORMED (-1)
+#define CHORD_DECODE_PARTIAL (-2)
+
+enum chord_msg_type {
+    /* Node to node. Every one of these carries `from`, the sender. */
+    CHORD_MSG_PING = 1,          /* -> PONG */
+    CHORD_MSG_PONG = 2,
+    CHORD_MSG_GET_NEIGHBORS = 3, /* -> NEIGHBORS */
+    CHORD_MSG_NEIGHBORS = 4,     /* neighbors */
+    CHORD_MSG_RECTIFY = 5,       /* "I may be your predecessor"; no reply */
+    CHORD_MSG_JOIN = 6,          /* -> JOIN_ACK, then TRANSFERs */
+    CHORD_MSG_JOIN_ACK = 7,      /* status (OK|REDIRECT), neighbors, hint */
+    CHORD_MSG_FIND_SUCC = 8,     /* lookup: forwarded hop to hop */
+    CHORD_MSG_FOUND_SUCC = 9,    /* lookup result, straight to the origin */
+    CHORD_MSG_STORE_PUT = 10,    /* key, value -> STORE_RESULT */
+    CHORD_MSG_STORE_GET = 11,    /* key -> STORE_RESULT */
+    CHORD_MSG_STORE_DEL = 12,    /* key -> STORE_RESULT */
+    CHORD_MSG_STORE_RESULT = 13, /* status, hint, value, version */
+    CHORD_MSG_TRANSFER = 14,     /* flags, items -> TRANSFER_ACK */
+    CHORD_MSG_TRANSFER_ACK = 15,
+    CHORD_MSG_LEAVE = 16,        /* neighbors of the leaver -> LEAVE_ACK */
+    CHORD_MSG_LEAVE_ACK = 17,
+
+    /* Client to node and back. No `from`. */
+    CHORD_MSG_C_PUT = 64,           /* key, value -> C_RESULT */
+    CHORD_MSG_C_GET = 65,           /* key -> C_RESULT with value */
+    CHORD_MSG_C_DEL = 66,           /* key -> C_RESULT */
+    CHORD_MSG_C_LOOKUP = 67,        /* key -> C_LOOKUP_RESULT */
+    CHORD_MSG_C_STATUS = 68,        /* -> C_STATUS_RESULT */
+    CHORD_MSG_C_RESULT = 69,        /* status, value, error text */
+    CHORD_MSG_C_LOOKUP_RESULT = 70, /* status, error text, lookup */
+    CHORD_MSG_C_STATUS_RESULT = 71, /* status report */
+};
+
+/* Is `type` one a client may send (C_PUT .. C_STATUS)? */
+bool chord_msg_is_client_request(uint8_t type);
+/* A name for logs ("FIND_SUCC"), "?" if unknown. */
+const char *chord_msg_type_name(uint8_t type);
+
+struct chord_bytes {
+    const uint8_t *data; /* borrowed */
+    size_t len;
+};
+
+/* One stored key as it travels in a TRANSFER. */
+struct chord_item {
+    struct chord_bytes key;
+    struct chord_bytes value; /* empty for tombstones */
+    struct chord_version version;
+    bool tombstone;
+};
+
+/* TRANSFER flags. */
+#define CHORD_TRANSFER_LAST 0x01    /* the final batch of this transfer */
+#define CHORD_TRANSFER_HANDOFF 0x02 /* from a leaving node */
+
+struct chord_neighbors {
+    bool has_pred;
+    struct chord_peer pred;
+    uint8_t n_succ; /* <= CHORD_SUCC_MAX */
+    struct chord_peer succ[CHORD_SUCC_MAX];
+};
+
+struct chord_msg {
+    uint8_t type;
+    uint64_t req_id;
+    struct chord_peer from; /* node-to-node types only */
+
+    /* Fields below are used by the types noted; others stay zero. */
+    uint8_t status;            /* JOIN_ACK, FOUND_SUCC, STORE_RESULT, C_* results */
+    struct chord_peer hint;    /* JOIN_ACK, STORE_RESULT: where to go instead */
+    struct chord_neighbors nb; /* NEIGHBORS, JOIN_ACK, LEAVE */
+
+    /* FIND_SUCC (target, hops, path) and FOUND_SUCC (+ owner). `from` of a
+     * FIND_SUCC is the origin, which the answer goes to. */
+    struct chord_id target;
+    struct chord_peer owner;
+    uint8_t hops;
+    struct chord_lookup_path path;
+
+    /* STORE_*, C_PUT/GET/DEL/LOOKUP: key; STORE_PUT, C_PUT, STORE_RESULT,
+     * C_RESULT: value. */
+    struct chord_bytes key;
+    struct chord_bytes value;
+    bool has_value;               /* STORE_RESULT */
+    struct chord_version version; /* STORE_RESULT */
+
+    /* TRANSFER. To encode, set `items`/`n_items`; a decoded message has
+     * `items_raw` (validated) to walk with chord_items_next(). */
+    uint8_t flags;
+    uint32_t n_items;
+    const struct chord_item *items;
+    struct chord_bytes items_raw;
+
+    /* C_RESULT, C_LOOKUP_RESULT: a one-line error when status != OK. */
+    char error[CHORD_ERRMSG_MAX];
+
+    /* C_LOOKUP_RESULT. */
+    struct chord_lookup_result lookup;
+
+    /* C_STATUS_RESULT: set to encode; decoding fills `status_out` when
+     * the caller points it at storage, else skips the body after checking
+     * it. Kept out of line: it is large. */
+    const struct chord_status *status_in;
+    struct chord_status *status_out;
+};
+
+/* Zero *m and set its type and request id. */
+void chord_msg_init(struct chord_msg *m, uint8_t type, uint64_t req_id);
+
+/*
+ * Append one encoded frame for *m to `out`. Returns 0, -EMSGSIZE when a
+ * field is over its cap or the frame over CHORD_FRAME_MAX (nothing is
+ * appended then), -EINVAL for an unknown type, or -ENOMEM.
+ */
+int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out);
+
+/*
+ * Decode the frame at the start of buf[0..len). Returns the number of bytes
+ * it used (> 0), CHORD_DECODE_PARTIAL when the frame is not complete yet,
+ * or CHORD_DECODE_MALFORMED. A PARTIAL answer is given as soon as the
+ * length prefix is known to be acceptable, without scanning the body, so a
+ * transport may call this after every read at no quadratic cost.
+ * Only `m->status_out` is read from *m; everything else is overwritten.
+ */
+ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m);
+
+/*
+ * Walk a decoded TRANSFER's items: set *cur = m->items_raw first, then call
+ * until it returns 0. Returns 1 with *out filled (borrowing from the
+ * frame), 0 at the end, -1 if malformed (cannot happen for a cursor taken
+ * from a successfully decoded message).
+ */
+int chord_items_next(struct chord_bytes *cur, struct chord_item *out);
+
+/* Bytes one item takes on the wire (to size TRANSFER batches). */
+size_t chord_item_wire_size(const struct chord_item *it);
+
+#endif
