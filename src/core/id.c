@@ -1,0 +1,121 @@
+/*
+ * id.c - 160-bit identifier arithmetic (see id.h for the conventions).
+ *
+ * Identifiers are big-endian byte arrays, so ordering is memcmp and the
+ * carry in addition runs from the last byte to the first. The only
+ * dependency is OpenSSL's SHA-1.
+ */
+#include "chord/id.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+void chord_id_hash(struct chord_id *out, const void *data, size_t len)
+{
+    SHA1((const unsigned char *)data, len, out->b);
+}
+
+int chord_id_cmp(const struct chord_id *a, const struct chord_id *b)
+{
+    return memcmp(a->b, b->b, CHORD_ID_BYTES);
+}
+
+bool chord_id_eq(const struct chord_id *a, const struct chord_id *b)
+{
+    return memcmp(a->b, b->b, CHORD_ID_BYTES) == 0;
+}
+
+bool chord_id_in_oo(const struct chord_id *x, const struct chord_id *a,
+                    const struct chord_id *b)
+{
+    int ab = chord_id_cmp(a, b);
+    if (ab < 0) /* no wrap: a < x < b */
+        return chord_id_cmp(a, x) < 0 && chord_id_cmp(x, b) < 0;
+    /* wraps (or a == b: everything but a) */
+    return chord_id_cmp(x, a) > 0 || chord_id_cmp(x, b) < 0;
+}
+
+bool chord_id_in_oc(const struct chord_id *x, const struct chord_id *a,
+                    const struct chord_id *b)
+{
+    int ab = chord_id_cmp(a, b);
+    if (ab == 0)
+        return true;
+    if (ab < 0)
+        return chord_id_cmp(a, x) < 0 && chord_id_cmp(x, b) <= 0;
+    return chord_id_cmp(x, a) > 0 || chord_id_cmp(x, b) <= 0;
+}
+
+void chord_id_add_pow2(struct chord_id *out, const struct chord_id *a,
+                       unsigned k)
+{
+    struct chord_id r = *a;
+    int byte = CHORD_ID_BYTES - 1 - (int)(k / 8);
+    unsigned carry = 1u << (k % 8);
+    for (; byte >= 0 && carry; byte--) {
+        unsigned v = r.b[byte] + carry;
+        r.b[byte] = (uint8_t)v;
+        carry = v >> 8;
+    }
+    *out = r;
+}
+
+void chord_id_sub(struct chord_id *out, const struct chord_id *a,
+                  const struct chord_id *b)
+{
+    struct chord_id r;
+    int borrow = 0;
+    for (int i = CHORD_ID_BYTES - 1; i >= 0; i--) {
+        int v = (int)a->b[i] - (int)b->b[i] - borrow;
+        borrow = v < 0;
+        r.b[i] = (uint8_t)(v + (borrow ? 256 : 0));
+    }
+    *out = r;
+}
+
+void chord_id_to_hex(const struct chord_id *id, char out[CHORD_ID_HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < CHORD_ID_BYTES; i++) {
+        out[2 * i] = digits[id->b[i] >> 4];
+        out[2 * i + 1] = digits[id->b[i] & 15];
+    }
+    out[CHORD_ID_HEX_LEN] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int chord_id_from_hex(struct chord_id *out, const char *hex)
+{
+    struct chord_id r;
+    if (strlen(hex) != CHORD_ID_HEX_LEN)
+        return -EINVAL;
+    for (int i = 0; i < CHORD_ID_BYTES; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -EINVAL;
+        r.b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *out = r;
+    return 0;
+}
+
+double chord_id_fraction(const struct chord_id *id)
+{
+    /* The top 53 bits are all a double can hold. */
+    uint64_t top = 0;
+    for (int i = 0; i < 8; i++)
+        top = top << 8 | id->b[i];
+    return (double)(top >> 11) / 9007199254740992.0; /* 2^53 */
+}
