@@ -1,0 +1,2001 @@
+/*
+ * node.c - one Chord node as a pure state machine (see include/chord/node.h).
+ *
+ * Ring maintenance follows Zave's corrected Chord ("Reasoning about
+ * identifier spaces: how to make Chord correct", IEEE TSE 2017):
+ *  - stabilize: ask successor s for its predecessor p and successor list;
+ *    the list becomes [s] + s's list. If p lies in (self, s), ask p too;
+ *    only if p answers (it is alive) does it become the successor. Then
+ *    send RECTIFY to the successor. A successor that does not answer is
+ *    dropped and the next one is tried at once.
+ *  - rectify (replaces notify and check_predecessor): a node m claiming to
+ *    be our predecessor is adopted if we have none, if m lies in
+ *    (pred, self), or if the current predecessor fails a PING. The
+ *    predecessor is never reset to "none".
+ *  - fix_fingers refreshes one finger per period by a lookup of
+ *    start(i) = self + 2^i; a result settles every following finger whose
+ *    start it also succeeds, so a cycle costs about log2(N) lookups.
+ *
+ * Lookups are recursive: FIND_SUCC travels hop by hop towards the target
+ * (closest preceding finger or successor), recording the path; the node
+ * that knows the owner answers the origin directly with FOUND_SUCC.
+ *
+ * Client operations (put/get/del/lookup) are coordinated by the node the
+ * client contacted: it looks the key up, then sends STORE_* to the owner.
+ * The owner checks that it owns the key: if not it answers REDIRECT with a
+ * better guess; while joining or leaving it answers TRY_AGAIN. The
+ * coordinator retries until the operation's deadline.
+ *
+ * Keys move on membership changes:
+ *  - join: the joiner looks up its own id, sends JOIN to that successor s;
+ *    s makes the joiner its predecessor (so it stops accepting writes for
+ *    the joiner's range) and TRANSFERs every key it no longer owns; the
+ *    joiner serves only after the LAST batch.
+ *  - leave: the leaver refuses writes, TRANSFERs all keys to its
+ *    successor (HANDOFF), then sends LEAVE to successor and predecessor
+ *    with its own neighbours so they can close the gap.
+ *
+ * Requests awaiting an answer live in `rpcs` (one timeout for all, so they
+ * expire in order); client operations in `ops` (one deadline for all).
+ *
+ * This file does no I/O and reads no clock: every entry point gets `now`.
+ */
+#include "chord/node.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/routing.h"
+#include "core/seq.h"
+#include "core/store.h"
+#include "core/wire.h"
+
+/* Tunables that are not worth a flag. */
+#define JOIN_ATTEMPTS 5        /* lookups/JOINs tried before FAILED */
+#define JOIN_RETRY_MS 500      /* pause between join attempts */
+#define OP_RETRY_MS 50         /* pause before an operation retries */
+#define OP_REDIRECTS_MAX 8     /* redirects followed per attempt */
+#define TRANSFER_BATCH_BYTES (1u << 20) /* a TRANSFER frame's items */
+#define TRANSFER_RETRIES 3     /* resends of an unanswered batch */
+#define DEAD_MEMORY_MS 5000    /* how long an unreachable peer is shunned */
+#define DEAD_MAX 64            /* unreachable peers remembered */
+#define PEERSTAT_MAX 64        /* peers whose round trips are tracked */
+
+enum rpc_kind {
+    RPC_STAB_SUCC = 1, /* GET_NEIGHBORS to the successor */
+    RPC_STAB_CAND,     /* GET_NEIGHBORS to its predecessor (candidate) */
+    RPC_PRED_PING,     /* PING to our predecessor during rectify */
+    RPC_JOIN_LOOKUP,   /* FIND_SUCC(self) through the seed */
+    RPC_JOIN,          /* JOIN to the successor found */
+    RPC_LOOKUP_OP,     /* FIND_SUCC for a client operation */
+    RPC_LOOKUP_FINGER, /* FIND_SUCC for fix_fingers */
+    RPC_STORE,         /* STORE_* for a client operation */
+    RPC_TRANSFER,      /* one TRANSFER batch */
+    RPC_LEAVE,         /* LEAVE to a neighbour */
+};
+
+struct rpc {
+    struct chord_seq_hdr h;
+    uint8_t kind;
+    uint64_t deadline;
+    uint64_t sent_at;
+    struct chord_peer peer; /* who was asked (first hop for lookups) */
+    uint64_t arg;           /* op id, finger index, transfer id */
+};
+
+enum op_state { OP_LOOKUP = 1, OP_STORE, OP_WAIT };
+
+struct op {
+    struct chord_seq_hdr h;
+    uint8_t type; /* CHORD_MSG_C_PUT .. C_LOOKUP */
+    uint8_t state;
+    uint64_t conn, client_req;
+    uint64_t deadline;
+    uint64_t retry_at;
+    uint64_t rpc; /* request in flight, 0 if none */
+    unsigned attempts, redirects;
+    struct chord_id key_id;
+    uint8_t *key; /* owned copies */
+    size_t key_len;
+    uint8_t *value;
+    size_t value_len;
+    char last_error[96];
+};
+
+/* An outgoing stream of keys to one peer, in batches. */
+struct transfer {
+    struct transfer *next;
+    uint64_t id;
+    struct chord_peer to;
+    uint8_t flags;      /* CHORD_TRANSFER_HANDOFF or 0 */
+    uint8_t **keys;     /* copies of the keys to send */
+    size_t *key_lens;
+    size_t n_keys, pos; /* keys[pos..] not yet acknowledged */
+    size_t batch_end;   /* keys[pos..batch_end) in flight */
+    unsigned retries;
+    size_t sent_items;
+};
+
+struct dead_peer {
+    char addr[CHORD_ADDR_MAX];
+    uint64_t until;
+};
+
+struct peerstat {
+    char addr[CHORD_ADDR_MAX];
+    uint32_t srtt_ms; /* smoothed round trip, 1/8 gain */
+    uint64_t last_used;
+};
+
+struct chord_node {
+    struct chord_node_config cfg;
+    struct chord_node_io io;
+    enum chord_node_state state;
+    struct chord_routing rt;
+    struct chord_store *store;
+    uint64_t lamport;
+    uint64_t rng;
+
+    struct chord_seq rpcs; /* struct rpc */
+    struct chord_seq ops;  /* struct op */
+    uint64_t op_waiting;   /* ops in OP_WAIT */
+
+    /* timers (absolute ms; UINT64_MAX = off) */
+    uint64_t next_stabilize;
+    uint64_t next_fix;
+    uint64_t join_retry_at;
+    uint64_t join_deadline;
+    uint64_t leave_deadline;
+
+    bool stabilizing;       /* a stabilize round is in flight */
+    bool pred_ping_pending; /* rectify is testing the predecessor */
+    struct chord_peer rectify_cand;
+    bool finger_pending;
+    unsigned next_finger;
+
+    /* join */
+    char join_seed[CHORD_ADDR_MAX];
+    unsigned join_attempts;
+    unsigned join_redirects;
+    struct chord_peer join_succ;
+    bool join_acked;
+
+    /* leave */
+    unsigned leave_acks_pending;
+    bool leave_notified;
+
+    struct transfer *transfers;
+    uint64_t next_transfer_id;
+
+    struct dead_peer dead[DEAD_MAX];
+    struct peerstat peers[PEERSTAT_MAX];
+
+    uint64_t now; /* the latest time an entry point was given */
+    struct chord_buf out; /* scratch for encoding */
+};
+
+/* ------------------------------------------------------------------------ */
+/* small helpers                                                            */
+
+static void nlog(struct chord_node *n, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void nlog(struct chord_node *n, int level, const char *fmt, ...)
+{
+    if (!n->io.log || level > n->cfg.log_level)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    n->io.log(n->io.ctx, level, line);
+}
+
+static uint64_t rng_next(struct chord_node *n)
+{
+    /* splitmix64 */
+    uint64_t z = (n->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* period scaled by a random factor in [0.75, 1.25). */
+static uint64_t jitter(struct chord_node *n, uint32_t period)
+{
+    uint64_t half = period / 2 ? period / 2 : 1;
+    return period - period / 4 + rng_next(n) % half;
+}
+
+static const char *short_id(const struct chord_id *id, char buf[9])
+{
+    char hex[CHORD_ID_HEX_LEN + 1];
+    chord_id_to_hex(id, hex);
+    memcpy(buf, hex, 8);
+    buf[8] = '\0';
+    return buf;
+}
+
+static bool peer_is_self(const struct chord_node *n, const struct chord_peer *p)
+{
+    return chord_id_eq(&p->id, &n->rt.self.id);
+}
+
+static bool peer_same(const struct chord_peer *a, const struct chord_peer *b)
+{
+    return chord_id_eq(&a->id, &b->id) && strcmp(a->addr, b->addr) == 0;
+}
+
+int chord_peer_from_addr(struct chord_peer *p, const char *addr)
+{
+    size_t len = strlen(addr);
+    if (len == 0 || len >= CHORD_ADDR_MAX)
+        return -EINVAL;
+    memset(p, 0, sizeof(*p));
+    memcpy(p->addr, addr, len);
+    chord_id_hash(&p->id, addr, len);
+    return 0;
+}
+
+/* --- unreachable peers are shunned for a while ---------------------------- */
+
+static bool is_dead(const struct chord_node *n, const char *addr, uint64_t now)
+{
+    for (unsigned i = 0; i < DEAD_MAX; i++)
+        if (n->dead[i].until > now && strcmp(n->dead[i].addr, addr) == 0)
+            return true;
+    return false;
+}
+
+static void mark_dead(struct chord_node *n, const char *addr, uint64_t now)
+{
+    unsigned slot = 0;
+    for (unsigned i = 0; i < DEAD_MAX; i++) {
+        if (strcmp(n->dead[i].addr, addr) == 0) {
+            slot = i;
+            break;
+        }
+        if (n->dead[i].until < n->dead[slot].until)
+            slot = i;
+    }
+    snprintf(n->dead[slot].addr, CHORD_ADDR_MAX, "%s", addr);
+    n->dead[slot].until = now + DEAD_MEMORY_MS;
+}
+
+static void mark_alive(struct chord_node *n, const char *addr)
+{
+    for (unsigned i = 0; i < DEAD_MAX; i++)
+        if (strcmp(n->dead[i].addr, addr) == 0)
+            n->dead[i].until = 0;
+}
+
+struct usable_ctx {
+    const struct chord_node *n;
+    uint64_t now;
+};
+
+static bool usable(void *ctx, const struct chord_peer *p)
+{
+    const struct usable_ctx *u = ctx;
+    return !is_dead(u->n, p->addr, u->now);
+}
+
+/* --- round-trip statistics ---------------------------------------------- */
+
+static void note_rtt(struct chord_node *n, const char *addr, uint64_t rtt,
+                     uint64_t now)
+{
+    unsigned slot = 0;
+    bool found = false;
+    for (unsigned i = 0; i < PEERSTAT_MAX; i++) {
+        if (strcmp(n->peers[i].addr, addr) == 0) {
+            slot = i;
+            found = true;
+            break;
+        }
+        if (n->peers[i].last_used < n->peers[slot].last_used)
+            slot = i;
+    }
+    struct peerstat *ps = &n->peers[slot];
+    if (!found) {
+        snprintf(ps->addr, CHORD_ADDR_MAX, "%s", addr);
+        ps->srtt_ms = (uint32_t)rtt;
+    } else {
+        ps->srtt_ms = (uint32_t)((7 * (uint64_t)ps->srtt_ms + rtt) / 8);
+    }
+    ps->last_used = now;
+}
+
+/* ------------------------------------------------------------------------ */
+/* sending                                                                  */
+
+static void send_msg(struct chord_node *n, const char *addr,
+                     const struct chord_msg *m)
+{
+    chord_buf_reset(&n->out);
+    int rc = chord_msg_encode(m, &n->out);
+    if (rc) {
+        nlog(n, CHORD_LOG_ERROR, "cannot encode %s for %s: %s",
+             chord_msg_type_name(m->type), addr, strerror(-rc));
+        return;
+    }
+    n->io.send(n->io.ctx, addr, n->out.data, n->out.len);
+}
+
+static void reply_client(struct chord_node *n, uint64_t conn,
+                         const struct chord_msg *m)
+{
+    chord_buf_reset(&n->out);
+    int rc = chord_msg_encode(m, &n->out);
+    if (rc) {
+        nlog(n, CHORD_LOG_ERROR, "cannot encode reply %s: %s",
+             chord_msg_type_name(m->type), strerror(-rc));
+        return;
+    }
+    n->io.reply(n->io.ctx, conn, n->out.data, n->out.len);
+}
+
+/* A message from this node, of `type`, with request id `req`. Large: the
+ * caller keeps it static per call site only through this helper's
+ * allocation. */
+static struct chord_msg *msg_new(struct chord_node *n, uint8_t type,
+                                 uint64_t req)
+{
+    struct chord_msg *m = malloc(sizeof(*m));
+    if (!m)
+        return NULL;
+    chord_msg_init(m, type, req);
+    m->from = n->rt.self;
+    return m;
+}
+
+/* Start a request: record it, then send `m` (whose req_id it sets). */
+static uint64_t rpc_send(struct chord_node *n, uint64_t now, uint8_t kind,
+                         const struct chord_peer *to, uint64_t arg,
+                         struct chord_msg *m)
+{
+    struct rpc *r = chord_seq_push(&n->rpcs);
+    if (!r) {
+        nlog(n, CHORD_LOG_ERROR, "out of memory for a request to %s", to->addr);
+        return 0;
+    }
+    r->kind = kind;
+    r->deadline = now + n->cfg.rpc_timeout_ms;
+    r->sent_at = now;
+    r->peer = *to;
+    r->arg = arg;
+    uint64_t id = r->h.id;
+    m->req_id = id;
+    send_msg(n, to->addr, m);
+    return id;
+}
+
+static void fill_neighbors(const struct chord_node *n, struct chord_neighbors *nb)
+{
+    nb->has_pred = n->rt.has_pred;
+    if (n->rt.has_pred)
+        nb->pred = n->rt.pred;
+    nb->n_succ = (uint8_t)n->rt.n_succ;
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        nb->succ[i] = n->rt.succ[i];
+}
+
+/* Successor list from a neighbour report: [head] + its list, leaving out
+ * peers we know to be unreachable. */
+static void adopt_successors(struct chord_node *n, uint64_t now,
+                             const struct chord_peer *head,
+                             const struct chord_neighbors *nb)
+{
+    struct chord_peer tail[CHORD_SUCC_MAX];
+    unsigned k = 0;
+    for (unsigned i = 0; i < nb->n_succ; i++)
+        if (!is_dead(n, nb->succ[i].addr, now) || peer_is_self(n, &nb->succ[i]))
+            tail[k++] = nb->succ[i];
+    struct chord_peer old = *chord_routing_successor(&n->rt);
+    chord_routing_set_successors(&n->rt, head, tail, k);
+    const struct chord_peer *s = chord_routing_successor(&n->rt);
+    if (!peer_same(&old, s)) {
+        char a[9];
+        nlog(n, CHORD_LOG_INFO, "successor is now %s (%s)", s->addr,
+             short_id(&s->id, a));
+    }
+    if (n->rt.n_succ)
+        chord_routing_set_finger(&n->rt, 0, s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* key transfers                                                            */
+
+static void transfer_free(struct transfer *t)
+{
+    for (size_t i = 0; i < t->n_keys; i++)
+        free(t->keys[i]);
+    free(t->keys);
+    free(t->key_lens);
+    free(t);
+}
+
+static void transfer_unlink(struct chord_node *n, struct transfer *t)
+{
+    for (struct transfer **pp = &n->transfers; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            return;
+        }
+}
+
+static struct transfer *transfer_find(struct chord_node *n, uint64_t id)
+{
+    for (struct transfer *t = n->transfers; t; t = t->next)
+        if (t->id == id)
+            return t;
+    return NULL;
+}
+
+static void transfer_done(struct chord_node *n, uint64_t now,
+                          struct transfer *t, bool ok);
+
+/* Send the next batch of t (or the empty LAST batch). */
+static void transfer_send_batch(struct chord_node *n, uint64_t now,
+                                struct transfer *t)
+{
+    size_t cap = t->n_keys - t->pos;
+    struct chord_item *items = calloc(cap ? cap : 1, sizeof(*items));
+    struct chord_msg *m = msg_new(n, CHORD_MSG_TRANSFER, 0);
+    if (!items || !m) {
+        free(items);
+        free(m);
+        nlog(n, CHORD_LOG_ERROR, "out of memory sending keys to %s",
+             t->to.addr);
+        transfer_done(n, now, t, false);
+        return;
+    }
+    size_t bytes = 0, k = 0, i = t->pos;
+    for (; i < t->n_keys; i++) {
+        const struct chord_store_entry *e =
+            chord_store_find(n->store, t->keys[i], t->key_lens[i]);
+        if (!e)
+            continue; /* removed meanwhile */
+        struct chord_item it;
+        chord_store_entry_item(e, &it);
+        size_t sz = chord_item_wire_size(&it);
+        if (k > 0 && bytes + sz > TRANSFER_BATCH_BYTES)
+            break;
+        items[k++] = it;
+        bytes += sz;
+    }
+    t->batch_end = i;
+    m->flags = t->flags | (i == t->n_keys ? CHORD_TRANSFER_LAST : 0);
+    m->items = items;
+    m->n_items = (uint32_t)k;
+    t->sent_items += k;
+    rpc_send(n, now, RPC_TRANSFER, &t->to, t->id, m);
+    free(items);
+    free(m);
+}
+
+/* Begin streaming every key for which `want(entry)` holds to `to`. */
+static void transfer_start(struct chord_node *n, uint64_t now,
+                           const struct chord_peer *to, uint8_t flags,
+                           bool (*want)(struct chord_node *,
+                                        const struct chord_store_entry *))
+{
+    struct transfer *t = calloc(1, sizeof(*t));
+    size_t total = chord_store_size(n->store);
+    if (t) {
+        t->keys = calloc(total ? total : 1, sizeof(*t->keys));
+        t->key_lens = calloc(total ? total : 1, sizeof(*t->key_lens));
+    }
+    if (!t || !t->keys || !t->key_lens) {
+        if (t)
+            transfer_free(t);
+        nlog(n, CHORD_LOG_ERROR, "out of memory starting transfer to %s",
+             to->addr);
+        return;
+    }
+    size_t cur = 0;
+    const struct chord_store_entry *e;
+    while ((e = chord_store_next(n->store, &cur)) != NULL) {
+        if (!want(n, e))
+            continue;
+        uint8_t *k = malloc(e->key_len ? e->key_len : 1);
+        if (!k) {
+            transfer_free(t);
+            return;
+        }
+        memcpy(k, e->key, e->key_len);
+        t->keys[t->n_keys] = k;
+        t->key_lens[t->n_keys++] = e->key_len;
+    }
+    t->id = ++n->next_transfer_id;
+    t->to = *to;
+    t->flags = flags;
+    t->next = n->transfers;
+    n->transfers = t;
+    nlog(n, CHORD_LOG_INFO, "sending %zu keys to %s%s", t->n_keys, to->addr,
+         flags & CHORD_TRANSFER_HANDOFF ? " (hand-off)" : "");
+    transfer_send_batch(n, now, t);
+}
+
+static bool want_not_owned(struct chord_node *n, const struct chord_store_entry *e)
+{
+    return !chord_routing_owns(&n->rt, &e->key_id);
+}
+
+static bool want_all(struct chord_node *n, const struct chord_store_entry *e)
+{
+    (void)n;
+    (void)e;
+    return true;
+}
+
+static void leave_transfer_finished(struct chord_node *n, uint64_t now,
+                                    bool ok);
+
+static void transfer_done(struct chord_node *n, uint64_t now,
+                          struct transfer *t, bool ok)
+{
+    bool handoff = t->flags & CHORD_TRANSFER_HANDOFF;
+    nlog(n, ok ? CHORD_LOG_INFO : CHORD_LOG_WARN, "%s %zu keys to %s",
+         ok ? "sent" : "failed to send", t->sent_items, t->to.addr);
+    transfer_unlink(n, t);
+    transfer_free(t);
+    if (handoff)
+        leave_transfer_finished(n, now, ok);
+}
+
+static void transfer_acked(struct chord_node *n, uint64_t now,
+                           struct transfer *t)
+{
+    if (!(t->flags & CHORD_TRANSFER_HANDOFF)) {
+        /* The receiver has them: drop what we no longer own. */
+        for (size_t i = t->pos; i < t->batch_end; i++) {
+            const struct chord_store_entry *e =
+                chord_store_find(n->store, t->keys[i], t->key_lens[i]);
+            if (e && !chord_routing_owns(&n->rt, &e->key_id))
+                chord_store_remove(n->store, t->keys[i], t->key_lens[i]);
+        }
+    }
+    t->pos = t->batch_end;
+    t->retries = 0;
+    if (t->pos >= t->n_keys)
+        transfer_done(n, now, t, true);
+    else
+        transfer_send_batch(n, now, t);
+}
+
+static void transfer_failed(struct chord_node *n, uint64_t now,
+                            struct transfer *t)
+{
+    if (++t->retries > TRANSFER_RETRIES || is_dead(n, t->to.addr, now)) {
+        transfer_done(n, now, t, false);
+        return;
+    }
+    transfer_send_batch(n, now, t);
+}
+
+static void handle_transfer(struct chord_node *n, uint64_t now,
+                            const struct chord_msg *m)
+{
+    struct chord_bytes cur = m->items_raw;
+    struct chord_item it;
+    size_t applied = 0, count = 0;
+    while (chord_items_next(&cur, &it) == 1) {
+        count++;
+        if (it.version.counter > n->lamport)
+            n->lamport = it.version.counter;
+        int rc = chord_store_apply(n->store, &it);
+        if (rc < 0) {
+            nlog(n, CHORD_LOG_ERROR, "out of memory storing keys from %s",
+                 m->from.addr);
+            return; /* no ack: the sender retries */
+        }
+        applied += (size_t)rc;
+    }
+    struct chord_msg *ack = msg_new(n, CHORD_MSG_TRANSFER_ACK, m->req_id);
+    if (ack) {
+        send_msg(n, m->from.addr, ack);
+        free(ack);
+    }
+    if (count)
+        nlog(n, CHORD_LOG_DEBUG, "received %zu keys from %s (%zu new)", count,
+             m->from.addr, applied);
+    if ((m->flags & CHORD_TRANSFER_LAST) && n->state == CHORD_NODE_JOINING &&
+        n->join_acked && peer_same(&m->from, &n->join_succ)) {
+        char a[9];
+        n->state = CHORD_NODE_ACTIVE;
+        n->join_deadline = UINT64_MAX;
+        n->next_stabilize = now;
+        n->next_fix = now;
+        nlog(n, CHORD_LOG_INFO,
+             "joined the ring: successor %s, predecessor %s, %zu keys",
+             n->join_succ.addr, n->rt.has_pred ? n->rt.pred.addr : "-",
+             chord_store_live(n->store));
+        (void)a;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* predecessor                                                              */
+
+static void set_pred(struct chord_node *n, uint64_t now,
+                     const struct chord_peer *p)
+{
+    (void)now;
+    if (n->rt.has_pred && peer_same(&n->rt.pred, p))
+        return;
+    n->rt.pred = *p;
+    n->rt.has_pred = true;
+    char a[9];
+    nlog(n, CHORD_LOG_INFO, "predecessor is now %s (%s)", p->addr,
+         short_id(&p->id, a));
+}
+
+static bool holds_unowned(struct chord_node *n)
+{
+    size_t cur = 0;
+    const struct chord_store_entry *e;
+    while ((e = chord_store_next(n->store, &cur)) != NULL)
+        if (!chord_routing_owns(&n->rt, &e->key_id))
+            return true;
+    return false;
+}
+
+static void handle_rectify(struct chord_node *n, uint64_t now,
+                           const struct chord_peer *m)
+{
+    if (peer_is_self(n, m) || n->state != CHORD_NODE_ACTIVE)
+        return;
+    if (!n->rt.has_pred || peer_is_self(n, &n->rt.pred) ||
+        chord_id_in_oo(&m->id, &n->rt.pred.id, &n->rt.self.id)) {
+        set_pred(n, now, m);
+        if (holds_unowned(n))
+            transfer_start(n, now, m, 0, want_not_owned);
+    } else if (!peer_same(m, &n->rt.pred) && !n->pred_ping_pending) {
+        /* Not closer than our predecessor: adopt it only if ours is dead. */
+        n->rectify_cand = *m;
+        n->pred_ping_pending = true;
+        struct chord_msg *p = msg_new(n, CHORD_MSG_PING, 0);
+        if (p) {
+            rpc_send(n, now, RPC_PRED_PING, &n->rt.pred, 0, p);
+            free(p);
+        }
+    }
+    /* Alone, a node learns its first successor from its predecessor. */
+    if (n->rt.n_succ == 0)
+        n->next_stabilize = now;
+}
+
+/* ------------------------------------------------------------------------ */
+/* stabilize                                                                */
+
+static void stabilize_start(struct chord_node *n, uint64_t now);
+
+static void send_rectify(struct chord_node *n, const struct chord_peer *to)
+{
+    struct chord_msg *m = msg_new(n, CHORD_MSG_RECTIFY, 0);
+    if (m) {
+        send_msg(n, to->addr, m);
+        free(m);
+    }
+}
+
+static void stabilize_finish(struct chord_node *n)
+{
+    n->stabilizing = false;
+    if (n->rt.n_succ)
+        send_rectify(n, chord_routing_successor(&n->rt));
+}
+
+static void stabilize_start(struct chord_node *n, uint64_t now)
+{
+    if (n->stabilizing)
+        return;
+    const struct chord_peer *target;
+    uint8_t kind = RPC_STAB_SUCC;
+    if (n->rt.n_succ > 0) {
+        target = &n->rt.succ[0];
+    } else if (n->rt.has_pred && !peer_is_self(n, &n->rt.pred)) {
+        /* Alone with a predecessor: it is our successor-to-be; it must
+         * answer before we adopt it. */
+        target = &n->rt.pred;
+        kind = RPC_STAB_CAND;
+    } else {
+        return; /* truly alone */
+    }
+    struct chord_msg *m = msg_new(n, CHORD_MSG_GET_NEIGHBORS, 0);
+    if (!m)
+        return;
+    n->stabilizing = true;
+    struct chord_peer to = *target;
+    rpc_send(n, now, kind, &to, 0, m);
+    free(m);
+}
+
+static void stabilize_succ_failed(struct chord_node *n, uint64_t now,
+                                  const struct chord_peer *s)
+{
+    char a[9];
+    nlog(n, CHORD_LOG_WARN, "successor %s (%s) did not answer: dropping it",
+         s->addr, short_id(&s->id, a));
+    mark_dead(n, s->addr, now);
+    chord_routing_remove(&n->rt, &s->id);
+    n->stabilizing = false;
+    if (n->rt.n_succ == 0)
+        nlog(n, CHORD_LOG_WARN, "no live successor left: alone");
+    stabilize_start(n, now);
+}
+
+static void handle_neighbors(struct chord_node *n, uint64_t now,
+                             const struct rpc *r, const struct chord_msg *m)
+{
+    if (r->kind == RPC_STAB_SUCC) {
+        adopt_successors(n, now, &m->from, &m->nb);
+        const struct chord_peer *s = chord_routing_successor(&n->rt);
+        if (m->nb.has_pred && !peer_is_self(n, &m->nb.pred) &&
+            !is_dead(n, m->nb.pred.addr, now) &&
+            chord_id_in_oo(&m->nb.pred.id, &n->rt.self.id, &s->id)) {
+            /* A node between us and our successor: check it is alive. */
+            struct chord_msg *q = msg_new(n, CHORD_MSG_GET_NEIGHBORS, 0);
+            if (q) {
+                struct chord_peer cand = m->nb.pred;
+                rpc_send(n, now, RPC_STAB_CAND, &cand, 0, q);
+                free(q);
+                return;
+            }
+        }
+        stabilize_finish(n);
+    } else { /* RPC_STAB_CAND: it answered, so it is alive */
+        const struct chord_peer *s = chord_routing_successor(&n->rt);
+        if (n->rt.n_succ == 0 ||
+            chord_id_in_oo(&m->from.id, &n->rt.self.id, &s->id))
+            adopt_successors(n, now, &m->from, &m->nb);
+        stabilize_finish(n);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* lookups                                                                  */
+
+static void found(struct chord_node *n, uint64_t now, uint64_t req,
+                  bool ok, const struct chord_id *target,
+                  const struct chord_peer *owner, uint8_t hops,
+                  const struct chord_lookup_path *path);
+
+/* One step of a recursive lookup at this node: answer the origin or
+ * forward towards the target. `path` already lists the nodes before us. */
+static void lookup_step(struct chord_node *n, uint64_t now,
+                        const struct chord_peer *origin, uint64_t req,
+                        const struct chord_id *target, uint8_t hops,
+                        const struct chord_lookup_path *path_in)
+{
+    struct chord_msg *m = msg_new(n, CHORD_MSG_FIND_SUCC, req);
+    if (!m)
+        return;
+    struct chord_lookup_path *path = &m->path;
+    *path = *path_in;
+    if (path->n < CHORD_PATH_MAX)
+        memcpy(path->addr[path->n++], n->rt.self.addr, CHORD_ADDR_MAX);
+
+    const struct chord_peer *succ = chord_routing_successor(&n->rt);
+    const struct chord_peer *owner = NULL;
+    if (n->rt.n_succ == 0 ||
+        (n->rt.has_pred && chord_id_in_oc(target, &n->rt.pred.id,
+                                          &n->rt.self.id)))
+        owner = &n->rt.self;
+    else if (chord_id_in_oc(target, &n->rt.self.id, &succ->id))
+        owner = succ;
+
+    if (owner || hops >= n->cfg.hop_limit) {
+        struct chord_peer o = owner ? *owner : n->rt.self;
+        if (owner && !peer_is_self(n, owner) && path->n < CHORD_PATH_MAX)
+            memcpy(path->addr[path->n++], owner->addr, CHORD_ADDR_MAX);
+        if (!owner)
+            nlog(n, CHORD_LOG_WARN, "lookup from %s exceeded %u hops",
+                 origin->addr, n->cfg.hop_limit);
+        if (peer_is_self(n, origin)) {
+            found(n, now, req, owner != NULL, target, &o,
+                  (uint8_t)(path->n ? path->n - 1 : 0), path);
+        } else {
+            struct chord_msg *r = msg_new(n, CHORD_MSG_FOUND_SUCC, req);
+            if (r) {
+                r->status = owner ? CHORD_OK : CHORD_UNAVAILABLE;
+                r->target = *target;
+                r->owner = o;
+                r->hops = (uint8_t)(path->n ? path->n - 1 : 0);
+                r->path = *path;
+                send_msg(n, origin->addr, r);
+                free(r);
+            }
+        }
+        free(m);
+        return;
+    }
+
+    struct usable_ctx u = {n, now};
+    const struct chord_peer *next =
+        chord_routing_closest_preceding(&n->rt, target, usable, &u);
+    if (!next)
+        next = succ;
+    m->from = *origin;
+    m->target = *target;
+    m->hops = (uint8_t)(hops + 1);
+    send_msg(n, next->addr, m);
+    free(m);
+}
+
+/* Record a lookup of ours; returns its request id (0: out of memory).
+ * Callers note the id, then run lookup_run(): the answer may come to
+ * found() before lookup_run() returns. */
+static uint64_t lookup_begin(struct chord_node *n, uint64_t now, uint8_t kind,
+                             uint64_t arg)
+{
+    struct rpc *r = chord_seq_push(&n->rpcs);
+    if (!r)
+        return 0;
+    r->kind = kind;
+    r->deadline = now + n->cfg.rpc_timeout_ms;
+    r->sent_at = now;
+    r->peer = n->rt.self;
+    r->arg = arg;
+    return r->h.id;
+}
+
+static void lookup_run(struct chord_node *n, uint64_t now, uint64_t id,
+                       const struct chord_id *target)
+{
+    struct chord_lookup_path empty;
+    empty.n = 0;
+    lookup_step(n, now, &n->rt.self, id, target, 0, &empty);
+}
+
+/* ------------------------------------------------------------------------ */
+/* client operations                                                        */
+
+static void op_free_buffers(struct op *o)
+{
+    free(o->key);
+    free(o->value);
+    o->key = o->value = NULL;
+}
+
+static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
+                     const char *error, const uint8_t *value, size_t value_len)
+{
+    struct chord_msg *m = malloc(sizeof(*m));
+    if (m) {
+        chord_msg_init(m, CHORD_MSG_C_RESULT, o->client_req);
+        m->status = status;
+        if (error)
+            snprintf(m->error, sizeof(m->error), "%s", error);
+        m->value.data = value;
+        m->value.len = value_len;
+        reply_client(n, o->conn, m);
+        free(m);
+    }
+    if (o->state == OP_WAIT)
+        n->op_waiting--;
+    op_free_buffers(o);
+    chord_seq_finish(&n->ops, o);
+}
+
+static void op_reply_lookup(struct chord_node *n, struct op *o,
+                            const struct chord_peer *owner, uint8_t hops,
+                            const struct chord_lookup_path *path)
+{
+    struct chord_msg *m = malloc(sizeof(*m));
+    if (m) {
+        chord_msg_init(m, CHORD_MSG_C_LOOKUP_RESULT, o->client_req);
+        m->status = CHORD_OK;
+        m->lookup.key_id = o->key_id;
+        m->lookup.owner = *owner;
+        m->lookup.hops = hops;
+        m->lookup.path = *path;
+        reply_client(n, o->conn, m);
+        free(m);
+    }
+    op_free_buffers(o);
+    chord_seq_finish(&n->ops, o);
+}
+
+static void op_start(struct chord_node *n, uint64_t now, struct op *o);
+
+/* Try again shortly (the owner was busy, or a peer failed). */
+static void op_retry_later(struct chord_node *n, struct op *o, uint64_t now,
+                           const char *why)
+{
+    snprintf(o->last_error, sizeof(o->last_error), "%s", why);
+    o->rpc = 0;
+    if (o->state != OP_WAIT)
+        n->op_waiting++;
+    o->state = OP_WAIT;
+    o->retry_at = now + OP_RETRY_MS;
+}
+
+/* The result of a store operation, run where the key is owned. */
+struct store_result {
+    uint8_t status;
+    struct chord_peer hint;
+    const struct chord_store_entry *entry; /* GET: the value found */
+};
+
+static void store_execute(struct chord_node *n, uint8_t type,
+                          const uint8_t *key, size_t key_len,
+                          const uint8_t *value, size_t value_len,
+                          struct store_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    struct chord_id kid;
+    chord_id_hash(&kid, key, key_len);
+    bool is_read = type == CHORD_MSG_STORE_GET;
+    if (n->state == CHORD_NODE_JOINING ||
+        (n->state == CHORD_NODE_LEAVING && !is_read) ||
+        n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_INIT) {
+        res->status = CHORD_TRY_AGAIN;
+        return;
+    }
+    if (!chord_routing_owns(&n->rt, &kid)) {
+        const struct chord_peer *succ = chord_routing_successor(&n->rt);
+        res->status = CHORD_REDIRECT;
+        if (chord_id_in_oc(&kid, &n->rt.self.id, &succ->id))
+            res->hint = *succ;
+        else if (n->rt.has_pred)
+            res->hint = n->rt.pred;
+        else
+            res->hint = *succ;
+        return;
+    }
+    const struct chord_store_entry *e = chord_store_find(n->store, key, key_len);
+    switch (type) {
+    case CHORD_MSG_STORE_GET:
+        if (e && !e->tombstone) {
+            res->status = CHORD_OK;
+            res->entry = e;
+        } else {
+            res->status = CHORD_NOT_FOUND;
+        }
+        return;
+    case CHORD_MSG_STORE_PUT:
+    case CHORD_MSG_STORE_DEL: {
+        if (type == CHORD_MSG_STORE_DEL && (!e || e->tombstone)) {
+            res->status = CHORD_OK; /* deleting nothing is not an error */
+            return;
+        }
+        struct chord_item it = {0};
+        it.key.data = key;
+        it.key.len = key_len;
+        it.tombstone = type == CHORD_MSG_STORE_DEL;
+        if (!it.tombstone) {
+            it.value.data = value;
+            it.value.len = value_len;
+        }
+        it.version.counter = ++n->lamport;
+        it.version.writer = n->rt.self.id;
+        int rc = chord_store_apply(n->store, &it);
+        res->status = rc < 0 ? CHORD_BUSY : CHORD_OK;
+        return;
+    }
+    default:
+        res->status = CHORD_BAD_REQUEST;
+    }
+}
+
+static uint8_t store_type_of(uint8_t client_type)
+{
+    switch (client_type) {
+    case CHORD_MSG_C_PUT: return CHORD_MSG_STORE_PUT;
+    case CHORD_MSG_C_GET: return CHORD_MSG_STORE_GET;
+    default: return CHORD_MSG_STORE_DEL;
+    }
+}
+
+/* Act on a store result for op o (local or from the owner). */
+static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
+                            uint8_t status, const struct chord_peer *hint,
+                            const uint8_t *value, size_t value_len);
+
+static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
+                          const struct chord_peer *owner)
+{
+    if (peer_is_self(n, owner)) {
+        struct store_result res;
+        store_execute(n, store_type_of(o->type), o->key, o->key_len, o->value,
+                      o->value_len, &res);
+        op_store_result(n, now, o, res.status, &res.hint,
+                        res.entry ? res.entry->value : NULL,
+                        res.entry ? res.entry->value_len : 0);
+        return;
+    }
+    struct chord_msg *m = msg_new(n, store_type_of(o->type), 0);
+    if (!m) {
+        op_retry_later(n, o, now, "out of memory");
+        return;
+    }
+    m->key.data = o->key;
+    m->key.len = o->key_len;
+    if (o->type == CHORD_MSG_C_PUT) {
+        m->value.data = o->value;
+        m->value.len = o->value_len;
+    }
+    uint64_t op_id = o->h.id;
+    struct chord_peer to = *owner;
+    o->state = OP_STORE;
+    o->rpc = 0;
+    uint64_t rid = rpc_send(n, now, RPC_STORE, &to, op_id, m);
+    free(m);
+    o = chord_seq_find(&n->ops, op_id); /* rpc_send may not move ops, but be safe */
+    if (o)
+        o->rpc = rid;
+}
+
+static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
+                            uint8_t status, const struct chord_peer *hint,
+                            const uint8_t *value, size_t value_len)
+{
+    switch (status) {
+    case CHORD_OK:
+        op_reply(n, o, CHORD_OK, NULL, value, value_len);
+        return;
+    case CHORD_NOT_FOUND:
+        op_reply(n, o, CHORD_NOT_FOUND, "not found", NULL, 0);
+        return;
+    case CHORD_REDIRECT:
+        if (++o->redirects <= OP_REDIRECTS_MAX) {
+            op_send_store(n, now, o, hint);
+            return;
+        }
+        op_retry_later(n, o, now, "too many redirects");
+        return;
+    case CHORD_TRY_AGAIN:
+        op_retry_later(n, o, now, "the owner is joining or leaving");
+        return;
+    default: {
+        char why[96];
+        snprintf(why, sizeof(why), "the owner answered: %s",
+                 chord_status_name(status));
+        op_reply(n, o, status, why, NULL, 0);
+    }
+    }
+}
+
+static void op_start(struct chord_node *n, uint64_t now, struct op *o)
+{
+    if (o->state == OP_WAIT)
+        n->op_waiting--;
+    o->state = OP_LOOKUP;
+    o->attempts++;
+    o->redirects = 0;
+    uint64_t rid = lookup_begin(n, now, RPC_LOOKUP_OP, o->h.id);
+    if (!rid) {
+        op_retry_later(n, o, now, "out of memory");
+        return;
+    }
+    o->rpc = rid;
+    struct chord_id kid = o->key_id;
+    lookup_run(n, now, rid, &kid); /* may finish o */
+}
+
+static void op_found(struct chord_node *n, uint64_t now, struct op *o,
+                     bool ok, const struct chord_peer *owner, uint8_t hops,
+                     const struct chord_lookup_path *path)
+{
+    o->rpc = 0;
+    if (!ok) {
+        op_retry_later(n, o, now, "lookup exceeded the hop limit");
+        return;
+    }
+    if (o->type == CHORD_MSG_C_LOOKUP) {
+        op_reply_lookup(n, o, owner, hops, path);
+        return;
+    }
+    op_send_store(n, now, o, owner);
+}
+
+static void handle_client(struct chord_node *n, uint64_t now, uint64_t conn,
+                          const struct chord_msg *m)
+{
+    struct chord_msg *r = malloc(sizeof(*r));
+    if (!r)
+        return;
+    if (m->type == CHORD_MSG_C_STATUS) {
+        struct chord_status *st = malloc(sizeof(*st));
+        chord_msg_init(r, CHORD_MSG_C_STATUS_RESULT, m->req_id);
+        if (st) {
+            chord_node_status(n, st);
+            r->status = CHORD_OK;
+            r->status_in = st;
+            reply_client(n, conn, r);
+            free(st);
+        }
+        free(r);
+        return;
+    }
+    chord_msg_init(r, CHORD_MSG_C_RESULT, m->req_id);
+    if (m->key.len == 0) {
+        r->status = CHORD_BAD_REQUEST;
+        snprintf(r->error, sizeof(r->error), "empty key");
+    } else if (n->state != CHORD_NODE_ACTIVE) {
+        r->status = CHORD_UNAVAILABLE;
+        snprintf(r->error, sizeof(r->error), "node %s is %s, not serving",
+                 n->rt.self.addr, chord_node_state_name(n->state));
+    } else if (n->ops.live >= n->cfg.max_ops) {
+        r->status = CHORD_BUSY;
+        snprintf(r->error, sizeof(r->error),
+                 "node %s has %u operations in flight", n->rt.self.addr,
+                 n->cfg.max_ops);
+    } else {
+        struct op *o = chord_seq_push(&n->ops);
+        size_t vlen = m->type == CHORD_MSG_C_PUT ? m->value.len : 0;
+        uint8_t *k = o ? malloc(m->key.len) : NULL;
+        uint8_t *v = o ? malloc(vlen ? vlen : 1) : NULL;
+        if (!o || !k || !v) {
+            free(k);
+            free(v);
+            if (o)
+                chord_seq_finish(&n->ops, o);
+            r->status = CHORD_BUSY;
+            snprintf(r->error, sizeof(r->error), "out of memory");
+        } else {
+            memcpy(k, m->key.data, m->key.len);
+            if (vlen)
+                memcpy(v, m->value.data, vlen);
+            o->type = m->type;
+            o->conn = conn;
+            o->client_req = m->req_id;
+            o->deadline = now + n->cfg.op_timeout_ms;
+            o->key = k;
+            o->key_len = m->key.len;
+            o->value = v;
+            o->value_len = vlen;
+            chord_id_hash(&o->key_id, k, m->key.len);
+            free(r);
+            op_start(n, now, o);
+            return;
+        }
+    }
+    if (m->type == CHORD_MSG_C_LOOKUP)
+        r->type = CHORD_MSG_C_LOOKUP_RESULT;
+    reply_client(n, conn, r);
+    free(r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* join and leave                                                           */
+
+static void join_attempt(struct chord_node *n, uint64_t now)
+{
+    if (++n->join_attempts > JOIN_ATTEMPTS) {
+        n->state = CHORD_NODE_FAILED;
+        nlog(n, CHORD_LOG_ERROR, "cannot join %s: no answer after %u attempts",
+             n->join_seed, JOIN_ATTEMPTS);
+        return;
+    }
+    n->join_acked = false;
+    n->join_redirects = 0;
+    n->join_retry_at = UINT64_MAX;
+    chord_routing_set_successors(&n->rt, NULL, NULL, 0);
+    struct chord_msg *m = msg_new(n, CHORD_MSG_FIND_SUCC, 0);
+    if (!m)
+        return;
+    struct chord_peer seed;
+    chord_peer_from_addr(&seed, n->join_seed);
+    m->target = n->rt.self.id;
+    m->hops = 0;
+    rpc_send(n, now, RPC_JOIN_LOOKUP, &seed, 0, m);
+    free(m);
+}
+
+static void join_retry(struct chord_node *n, uint64_t now, const char *why)
+{
+    nlog(n, CHORD_LOG_WARN, "join attempt %u failed: %s", n->join_attempts,
+         why);
+    n->join_acked = false;
+    n->join_retry_at = now + JOIN_RETRY_MS;
+}
+
+static void join_send(struct chord_node *n, uint64_t now,
+                      const struct chord_peer *s)
+{
+    if (peer_is_self(n, s)) {
+        n->state = CHORD_NODE_FAILED;
+        nlog(n, CHORD_LOG_ERROR,
+             "cannot join: another node already has id of %s",
+             n->rt.self.addr);
+        return;
+    }
+    n->join_succ = *s;
+    struct chord_msg *m = msg_new(n, CHORD_MSG_JOIN, 0);
+    if (m) {
+        rpc_send(n, now, RPC_JOIN, s, 0, m);
+        free(m);
+    }
+}
+
+static void handle_join(struct chord_node *n, uint64_t now,
+                        const struct chord_msg *m)
+{
+    struct chord_msg *r = msg_new(n, CHORD_MSG_JOIN_ACK, m->req_id);
+    if (!r)
+        return;
+    const struct chord_peer *j = &m->from;
+    if (peer_is_self(n, j)) {
+        free(r);
+        return;
+    }
+    bool is_pred = n->rt.has_pred && peer_same(&n->rt.pred, j);
+    if (n->state != CHORD_NODE_ACTIVE) {
+        r->status = CHORD_TRY_AGAIN;
+    } else if (!is_pred && !chord_routing_owns(&n->rt, &j->id)) {
+        struct usable_ctx u = {n, now};
+        const struct chord_peer *succ = chord_routing_successor(&n->rt);
+        const struct chord_peer *h =
+            chord_id_in_oc(&j->id, &n->rt.self.id, &succ->id)
+                ? succ
+                : chord_routing_closest_preceding(&n->rt, &j->id, usable, &u);
+        r->status = CHORD_REDIRECT;
+        r->hint = h ? *h : *succ;
+    } else {
+        struct chord_neighbors old;
+        fill_neighbors(n, &old);
+        mark_alive(n, j->addr);
+        set_pred(n, now, j);
+        if (n->rt.n_succ == 0)
+            chord_routing_set_successors(&n->rt, j, NULL, 0);
+        r->status = CHORD_OK;
+        r->nb = old;
+        if (is_pred) /* a repeated JOIN: report our predecessor's view */
+            r->nb.has_pred = false;
+        send_msg(n, j->addr, r);
+        free(r);
+        transfer_start(n, now, j, 0, want_not_owned);
+        return;
+    }
+    send_msg(n, j->addr, r);
+    free(r);
+}
+
+static void handle_join_ack(struct chord_node *n, uint64_t now,
+                            const struct chord_msg *m)
+{
+    switch (m->status) {
+    case CHORD_OK:
+        n->join_acked = true;
+        n->join_succ = m->from;
+        adopt_successors(n, now, &m->from, &m->nb);
+        if (m->nb.has_pred && !peer_is_self(n, &m->nb.pred))
+            set_pred(n, now, &m->nb.pred);
+        else if (!n->rt.has_pred)
+            set_pred(n, now, &m->from);
+        n->join_deadline = now + n->cfg.op_timeout_ms;
+        return;
+    case CHORD_REDIRECT:
+        if (++n->join_redirects <= OP_REDIRECTS_MAX) {
+            join_send(n, now, &m->hint);
+            return;
+        }
+        join_retry(n, now, "too many redirects");
+        return;
+    default:
+        join_retry(n, now, chord_status_name(m->status));
+    }
+}
+
+static void leave_finish(struct chord_node *n)
+{
+    n->state = CHORD_NODE_LEFT;
+    n->leave_deadline = UINT64_MAX;
+    nlog(n, CHORD_LOG_INFO, "left the ring");
+}
+
+/* After the hand-off: tell both neighbours how to close the gap. */
+static void leave_notify(struct chord_node *n, uint64_t now)
+{
+    n->leave_notified = true;
+    struct chord_msg *m = msg_new(n, CHORD_MSG_LEAVE, 0);
+    if (!m) {
+        leave_finish(n);
+        return;
+    }
+    fill_neighbors(n, &m->nb);
+    struct chord_peer to[2];
+    unsigned k = 0;
+    if (n->rt.n_succ)
+        to[k++] = n->rt.succ[0];
+    if (n->rt.has_pred && !peer_is_self(n, &n->rt.pred) &&
+        !(k && peer_same(&to[0], &n->rt.pred)))
+        to[k++] = n->rt.pred;
+    n->leave_acks_pending = k;
+    for (unsigned i = 0; i < k; i++)
+        rpc_send(n, now, RPC_LEAVE, &to[i], 0, m);
+    free(m);
+    if (k == 0)
+        leave_finish(n);
+}
+
+static void leave_transfer_finished(struct chord_node *n, uint64_t now, bool ok)
+{
+    if (n->state != CHORD_NODE_LEAVING)
+        return;
+    if (!ok) {
+        /* The successor failed: hand the keys to the next one. */
+        if (n->rt.n_succ)
+            chord_routing_remove(&n->rt, &n->rt.succ[0].id);
+        if (n->rt.n_succ) {
+            transfer_start(n, now, &n->rt.succ[0], CHORD_TRANSFER_HANDOFF,
+                           want_all);
+            return;
+        }
+        nlog(n, CHORD_LOG_ERROR, "no successor took the keys; %zu keys lost",
+             chord_store_live(n->store));
+    }
+    leave_notify(n, now);
+}
+
+static void handle_leave(struct chord_node *n, uint64_t now,
+                         const struct chord_msg *m)
+{
+    const struct chord_peer *l = &m->from;
+    char a[9];
+    nlog(n, CHORD_LOG_INFO, "%s (%s) is leaving", l->addr, short_id(&l->id, a));
+    mark_dead(n, l->addr, now);
+    if (n->rt.has_pred && peer_same(&n->rt.pred, l)) {
+        if (m->nb.has_pred && !peer_is_self(n, &m->nb.pred) &&
+            !peer_same(&m->nb.pred, l))
+            set_pred(n, now, &m->nb.pred);
+        else if (n->rt.n_succ <= 1)
+            n->rt.has_pred = false; /* we are alone now */
+    }
+    if (n->rt.n_succ && peer_same(&n->rt.succ[0], l)) {
+        struct chord_neighbors nb = m->nb;
+        nb.has_pred = false;
+        adopt_successors(n, now, NULL, &nb);
+    }
+    chord_routing_remove(&n->rt, &l->id);
+    if (n->rt.n_succ == 0)
+        n->rt.has_pred = false;
+    struct chord_msg *r = msg_new(n, CHORD_MSG_LEAVE_ACK, m->req_id);
+    if (r) {
+        send_msg(n, l->addr, r);
+        free(r);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* store requests from coordinators                                         */
+
+static void handle_store(struct chord_node *n, const struct chord_msg *m)
+{
+    struct store_result res;
+    store_execute(n, m->type, m->key.data, m->key.len, m->value.data,
+                  m->value.len, &res);
+    struct chord_msg *r = msg_new(n, CHORD_MSG_STORE_RESULT, m->req_id);
+    if (!r)
+        return;
+    r->status = res.status;
+    r->hint = res.hint;
+    if (res.entry) {
+        r->has_value = true;
+        r->value.data = res.entry->value;
+        r->value.len = res.entry->value_len;
+        r->version = res.entry->version;
+    }
+    send_msg(n, m->from.addr, r);
+    free(r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* answers and failures of our requests                                     */
+
+static void found(struct chord_node *n, uint64_t now, uint64_t req, bool ok,
+                  const struct chord_id *target, const struct chord_peer *owner,
+                  uint8_t hops, const struct chord_lookup_path *path)
+{
+    struct rpc *rp = chord_seq_find(&n->rpcs, req);
+    if (!rp)
+        return;
+    struct rpc r = *rp;
+    chord_seq_finish(&n->rpcs, rp);
+    (void)target;
+    switch (r.kind) {
+    case RPC_LOOKUP_OP: {
+        struct op *o = chord_seq_find(&n->ops, r.arg);
+        if (o && o->rpc == req)
+            op_found(n, now, o, ok, owner, hops, path);
+        return;
+    }
+    case RPC_LOOKUP_FINGER:
+        n->finger_pending = false;
+        if (ok && r.arg < CHORD_ID_BITS) {
+            unsigned next = chord_routing_set_finger(&n->rt, (unsigned)r.arg,
+                                                     owner);
+            n->next_finger = next >= CHORD_ID_BITS ? 0 : next;
+        }
+        return;
+    case RPC_JOIN_LOOKUP:
+        if (n->state != CHORD_NODE_JOINING)
+            return;
+        if (!ok) {
+            join_retry(n, now, "lookup of our successor failed");
+            return;
+        }
+        join_send(n, now, owner);
+        return;
+    default:
+        return;
+    }
+}
+
+static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
+                       const char *why)
+{
+    switch (r->kind) {
+    case RPC_STAB_SUCC:
+        if (n->rt.n_succ && peer_same(&n->rt.succ[0], &r->peer))
+            stabilize_succ_failed(n, now, &r->peer);
+        else
+            n->stabilizing = false;
+        return;
+    case RPC_STAB_CAND:
+        mark_dead(n, r->peer.addr, now);
+        stabilize_finish(n);
+        return;
+    case RPC_PRED_PING:
+        n->pred_ping_pending = false;
+        if (n->rt.has_pred && peer_same(&n->rt.pred, &r->peer)) {
+            char a[9];
+            nlog(n, CHORD_LOG_WARN, "predecessor %s (%s) did not answer",
+                 r->peer.addr, short_id(&r->peer.id, a));
+            mark_dead(n, r->peer.addr, now);
+            set_pred(n, now, &n->rectify_cand);
+        }
+        return;
+    case RPC_JOIN_LOOKUP:
+    case RPC_JOIN:
+        if (n->state == CHORD_NODE_JOINING && !n->join_acked)
+            join_retry(n, now, why);
+        return;
+    case RPC_LOOKUP_OP:
+    case RPC_STORE: {
+        struct op *o = chord_seq_find(&n->ops, r->arg);
+        if (o && o->rpc == r->h.id) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "%s: %s", r->peer.addr, why);
+            op_retry_later(n, o, now, msg);
+        }
+        return;
+    }
+    case RPC_LOOKUP_FINGER:
+        n->finger_pending = false;
+        return;
+    case RPC_TRANSFER: {
+        struct transfer *t = transfer_find(n, r->arg);
+        if (t)
+            transfer_failed(n, now, t);
+        return;
+    }
+    case RPC_LEAVE:
+        if (n->leave_acks_pending && --n->leave_acks_pending == 0)
+            leave_finish(n);
+        return;
+    }
+}
+
+/* An answer to one of our requests (anything but FOUND_SUCC). */
+static void handle_answer(struct chord_node *n, uint64_t now,
+                          const struct chord_msg *m)
+{
+    struct rpc *rp = chord_seq_find(&n->rpcs, m->req_id);
+    if (!rp)
+        return; /* late, or not ours */
+    if (!peer_same(&rp->peer, &m->from) && rp->kind != RPC_JOIN) {
+        nlog(n, CHORD_LOG_DEBUG, "%s answered a request sent to %s",
+             m->from.addr, rp->peer.addr);
+        return;
+    }
+    struct rpc r = *rp;
+    chord_seq_finish(&n->rpcs, rp);
+    note_rtt(n, m->from.addr, now - r.sent_at, now);
+    mark_alive(n, m->from.addr);
+
+    switch (m->type) {
+    case CHORD_MSG_NEIGHBORS:
+        if (r.kind == RPC_STAB_SUCC || r.kind == RPC_STAB_CAND)
+            handle_neighbors(n, now, &r, m);
+        return;
+    case CHORD_MSG_PONG:
+        if (r.kind == RPC_PRED_PING)
+            n->pred_ping_pending = false; /* predecessor alive: keep it */
+        return;
+    case CHORD_MSG_JOIN_ACK:
+        if (r.kind == RPC_JOIN && n->state == CHORD_NODE_JOINING)
+            handle_join_ack(n, now, m);
+        return;
+    case CHORD_MSG_STORE_RESULT: {
+        if (r.kind != RPC_STORE)
+            return;
+        struct op *o = chord_seq_find(&n->ops, r.arg);
+        if (o && o->rpc == r.h.id)
+            op_store_result(n, now, o, m->status, &m->hint, m->value.data,
+                            m->value.len);
+        return;
+    }
+    case CHORD_MSG_TRANSFER_ACK: {
+        struct transfer *t = transfer_find(n, r.arg);
+        if (r.kind == RPC_TRANSFER && t)
+            transfer_acked(n, now, t);
+        return;
+    }
+    case CHORD_MSG_LEAVE_ACK:
+        if (r.kind == RPC_LEAVE && n->leave_acks_pending &&
+            --n->leave_acks_pending == 0)
+            leave_finish(n);
+        return;
+    default:
+        return;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* public entry points                                                      */
+
+void chord_node_config_default(struct chord_node_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->successors = 8;
+    cfg->stabilize_ms = 250;
+    cfg->fix_fingers_ms = 100;
+    cfg->rpc_timeout_ms = 1000;
+    cfg->op_timeout_ms = 8000;
+    cfg->hop_limit = 32;
+    cfg->max_ops = 4096;
+    cfg->log_level = CHORD_LOG_INFO;
+    cfg->seed = 1;
+}
+
+int chord_node_new(const struct chord_node_config *cfg,
+                   const struct chord_node_io *io, uint64_t now,
+                   struct chord_node **out)
+{
+    if (!cfg || !io || !io->send || !io->reply || cfg->self.addr[0] == '\0' ||
+        cfg->successors < 1 || cfg->successors > CHORD_SUCC_MAX ||
+        cfg->stabilize_ms == 0 || cfg->fix_fingers_ms == 0 ||
+        cfg->rpc_timeout_ms == 0 || cfg->op_timeout_ms == 0 ||
+        cfg->hop_limit == 0 || cfg->hop_limit >= CHORD_PATH_MAX ||
+        cfg->max_ops == 0 ||
+        memchr(cfg->self.addr, '\0', CHORD_ADDR_MAX) == NULL)
+        return -EINVAL;
+    struct chord_node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    n->store = chord_store_new();
+    if (!n->store) {
+        free(n);
+        return -ENOMEM;
+    }
+    n->cfg = *cfg;
+    n->io = *io;
+    n->state = CHORD_NODE_INIT;
+    n->rng = cfg->seed ^ 0x5eed5eed5eedull;
+    chord_routing_init(&n->rt, &cfg->self, cfg->successors);
+    chord_seq_init(&n->rpcs, sizeof(struct rpc));
+    chord_seq_init(&n->ops, sizeof(struct op));
+    n->next_stabilize = n->next_fix = UINT64_MAX;
+    n->join_retry_at = n->join_deadline = n->leave_deadline = UINT64_MAX;
+    chord_buf_init(&n->out);
+    n->now = now;
+    *out = n;
+    return 0;
+}
+
+void chord_node_free(struct chord_node *n)
+{
+    if (!n)
+        return;
+    for (size_t i = 0; i < n->ops.len; i++) {
+        struct op *o = chord_seq_at(&n->ops, i);
+        if (o->h.live)
+            op_free_buffers(o);
+    }
+    while (n->transfers) {
+        struct transfer *t = n->transfers;
+        n->transfers = t->next;
+        transfer_free(t);
+    }
+    chord_seq_free(&n->rpcs);
+    chord_seq_free(&n->ops);
+    chord_store_free(n->store);
+    chord_buf_free(&n->out);
+    free(n);
+}
+
+static void become_active(struct chord_node *n, uint64_t now)
+{
+    n->state = CHORD_NODE_ACTIVE;
+    n->next_stabilize = now + jitter(n, n->cfg.stabilize_ms);
+    n->next_fix = now + jitter(n, n->cfg.fix_fingers_ms);
+}
+
+void chord_node_create(struct chord_node *n, uint64_t now)
+{
+    n->now = now;
+    char a[9];
+    chord_routing_set_successors(&n->rt, NULL, NULL, 0);
+    n->rt.has_pred = false;
+    become_active(n, now);
+    nlog(n, CHORD_LOG_INFO, "created a new ring as %s (%s)", n->rt.self.addr,
+         short_id(&n->rt.self.id, a));
+}
+
+int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr)
+{
+    size_t len = strlen(seed_addr);
+    if (len == 0 || len >= CHORD_ADDR_MAX)
+        return -EINVAL;
+    if (strcmp(seed_addr, n->rt.self.addr) == 0)
+        return -EINVAL;
+    memcpy(n->join_seed, seed_addr, len + 1);
+    n->state = CHORD_NODE_JOINING;
+    n->join_attempts = 0;
+    nlog(n, CHORD_LOG_INFO, "joining the ring through %s", seed_addr);
+    join_attempt(n, now);
+    /* The periodic timers start now; they act only once ACTIVE. */
+    n->next_stabilize = now + n->cfg.stabilize_ms;
+    n->next_fix = now + n->cfg.fix_fingers_ms;
+    return 0;
+}
+
+void chord_node_leave(struct chord_node *n, uint64_t now)
+{
+    n->now = now;
+    if (n->state == CHORD_NODE_LEAVING || n->state == CHORD_NODE_LEFT)
+        return;
+    if (n->state != CHORD_NODE_ACTIVE || n->rt.n_succ == 0) {
+        if (n->state == CHORD_NODE_ACTIVE && chord_store_live(n->store))
+            nlog(n, CHORD_LOG_WARN, "last node leaving: %zu keys go with it",
+                 chord_store_live(n->store));
+        leave_finish(n);
+        return;
+    }
+    n->state = CHORD_NODE_LEAVING;
+    n->leave_deadline = now + n->cfg.op_timeout_ms;
+    nlog(n, CHORD_LOG_INFO, "leaving: handing %zu keys to %s",
+         chord_store_live(n->store), n->rt.succ[0].addr);
+    struct chord_peer s = n->rt.succ[0];
+    transfer_start(n, now, &s, CHORD_TRANSFER_HANDOFF, want_all);
+}
+
+int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
+                       const uint8_t *frame, size_t len)
+{
+    n->now = now;
+    struct chord_msg *m = malloc(sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    m->status_out = NULL;
+    ssize_t used = chord_msg_decode(frame, len, m);
+    if (used != (ssize_t)len) {
+        free(m);
+        nlog(n, CHORD_LOG_WARN, "malformed frame of %zu bytes on connection %llu",
+             len, (unsigned long long)conn);
+        return -EPROTO;
+    }
+    if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED) {
+        free(m);
+        return 0;
+    }
+    if (chord_msg_is_client_request(m->type)) {
+        handle_client(n, now, conn, m);
+        free(m);
+        return 0;
+    }
+    if (m->type >= CHORD_MSG_C_PUT) {
+        /* a reply type that only clients receive */
+        nlog(n, CHORD_LOG_WARN, "unexpected %s on connection %llu",
+             chord_msg_type_name(m->type), (unsigned long long)conn);
+        free(m);
+        return -EPROTO;
+    }
+    if (peer_is_self(n, &m->from) && m->type != CHORD_MSG_FIND_SUCC) {
+        /* Only a lookup may come back to its origin; anything else
+         * claiming to be from us is ignored. */
+        free(m);
+        return 0;
+    }
+    nlog(n, CHORD_LOG_DEBUG, "%s from %s", chord_msg_type_name(m->type),
+         m->from.addr);
+
+    switch (m->type) {
+    case CHORD_MSG_PING: {
+        struct chord_msg *r = msg_new(n, CHORD_MSG_PONG, m->req_id);
+        if (r) {
+            send_msg(n, m->from.addr, r);
+            free(r);
+        }
+        break;
+    }
+    case CHORD_MSG_GET_NEIGHBORS: {
+        struct chord_msg *r = msg_new(n, CHORD_MSG_NEIGHBORS, m->req_id);
+        if (r) {
+            fill_neighbors(n, &r->nb);
+            send_msg(n, m->from.addr, r);
+            free(r);
+        }
+        break;
+    }
+    case CHORD_MSG_RECTIFY:
+        mark_alive(n, m->from.addr);
+        handle_rectify(n, now, &m->from);
+        break;
+    case CHORD_MSG_JOIN:
+        handle_join(n, now, m);
+        break;
+    case CHORD_MSG_FIND_SUCC:
+        if (n->state == CHORD_NODE_INIT ||
+            (n->state == CHORD_NODE_JOINING && !n->join_acked))
+            break; /* cannot route yet; the origin will retry */
+        lookup_step(n, now, &m->from, m->req_id, &m->target, m->hops, &m->path);
+        break;
+    case CHORD_MSG_FOUND_SUCC:
+        found(n, now, m->req_id, m->status == CHORD_OK, &m->target, &m->owner,
+              m->hops, &m->path);
+        break;
+    case CHORD_MSG_STORE_PUT:
+    case CHORD_MSG_STORE_GET:
+    case CHORD_MSG_STORE_DEL:
+        handle_store(n, m);
+        break;
+    case CHORD_MSG_TRANSFER:
+        handle_transfer(n, now, m);
+        break;
+    case CHORD_MSG_LEAVE:
+        handle_leave(n, now, m);
+        break;
+    default: /* PONG, NEIGHBORS, JOIN_ACK, STORE_RESULT, *_ACK */
+        handle_answer(n, now, m);
+        break;
+    }
+    free(m);
+    return 0;
+}
+
+void chord_node_unreachable(struct chord_node *n, uint64_t now,
+                            const char *addr)
+{
+    n->now = now;
+    if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED)
+        return;
+    nlog(n, CHORD_LOG_DEBUG, "%s is unreachable", addr);
+    mark_dead(n, addr, now);
+    /* Fail every request in flight to that address, oldest first. */
+    uint64_t last = n->rpcs.next_id; /* not those that failing starts */
+    for (uint64_t id = n->rpcs.first_id; id < last; id++) {
+        struct rpc *rp = chord_seq_find(&n->rpcs, id);
+        if (!rp || strcmp(rp->peer.addr, addr) != 0)
+            continue;
+        struct rpc r = *rp;
+        chord_seq_finish(&n->rpcs, rp);
+        rpc_failed(n, now, &r, "unreachable");
+        if (n->state == CHORD_NODE_FAILED)
+            return;
+    }
+    /* Route around it from now on (the predecessor is only replaced by
+     * rectify). */
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
+        if (n->rt.finger[i].set && strcmp(n->rt.finger[i].node.addr, addr) == 0) {
+            struct chord_id id = n->rt.finger[i].node.id;
+            chord_routing_remove(&n->rt, &id);
+            break;
+        }
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        if (strcmp(n->rt.succ[i].addr, addr) == 0) {
+            struct chord_id id = n->rt.succ[i].id;
+            bool first = i == 0;
+            chord_routing_remove(&n->rt, &id);
+            if (first && n->state == CHORD_NODE_ACTIVE)
+                n->next_stabilize = now;
+            break;
+        }
+}
+
+static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+
+uint64_t chord_node_next_deadline(const struct chord_node *n)
+{
+    if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED)
+        return UINT64_MAX;
+    uint64_t t = UINT64_MAX;
+    if (n->state == CHORD_NODE_ACTIVE) {
+        t = min64(t, n->next_stabilize);
+        t = min64(t, n->next_fix);
+    }
+    t = min64(t, n->join_retry_at);
+    t = min64(t, n->join_deadline);
+    t = min64(t, n->leave_deadline);
+    /* The heads of the two queues expire first (one timeout each). */
+    const struct rpc *r = chord_seq_peek(&n->rpcs);
+    if (r)
+        t = min64(t, r->deadline);
+    const struct op *o = chord_seq_peek(&n->ops);
+    if (o)
+        t = min64(t, o->deadline);
+    if (n->op_waiting) {
+        for (size_t i = 0; i < n->ops.len; i++) {
+            const struct op *w = chord_seq_at_const(&n->ops, i);
+            if (w->h.live && w->state == OP_WAIT)
+                t = min64(t, w->retry_at);
+        }
+    }
+    return t;
+}
+
+void chord_node_tick(struct chord_node *n, uint64_t now)
+{
+    n->now = now;
+    if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED)
+        return;
+
+    /* Requests that timed out. */
+    struct rpc *rp;
+    while ((rp = chord_seq_head(&n->rpcs)) != NULL && rp->deadline <= now) {
+        struct rpc r = *rp;
+        chord_seq_finish(&n->rpcs, rp);
+        if (r.kind != RPC_LOOKUP_OP && r.kind != RPC_LOOKUP_FINGER &&
+            r.kind != RPC_JOIN_LOOKUP)
+            mark_dead(n, r.peer.addr, now);
+        rpc_failed(n, now, &r, "timed out");
+        if (n->state == CHORD_NODE_FAILED)
+            return;
+    }
+
+    /* Client operations past their deadline, then those due a retry. */
+    struct op *o;
+    while ((o = chord_seq_head(&n->ops)) != NULL && o->deadline <= now) {
+        char why[200];
+        snprintf(why, sizeof(why),
+                 "no answer from the ring within %u ms (%u attempts; last: %s)",
+                 n->cfg.op_timeout_ms, o->attempts,
+                 o->last_error[0] ? o->last_error : "no reply");
+        if (o->type == CHORD_MSG_C_LOOKUP) {
+            struct chord_msg *m = malloc(sizeof(*m));
+            if (m) {
+                chord_msg_init(m, CHORD_MSG_C_LOOKUP_RESULT, o->client_req);
+                m->status = CHORD_UNAVAILABLE;
+                snprintf(m->error, sizeof(m->error), "%s", why);
+                reply_client(n, o->conn, m);
+                free(m);
+            }
+            if (o->state == OP_WAIT)
+                n->op_waiting--;
+            op_free_buffers(o);
+            chord_seq_finish(&n->ops, o);
+        } else {
+            op_reply(n, o, CHORD_UNAVAILABLE, why, NULL, 0);
+        }
+    }
+    if (n->op_waiting) {
+        uint64_t last = n->ops.next_id;
+        for (uint64_t id = n->ops.first_id; id < last; id++) {
+            struct op *w = chord_seq_find(&n->ops, id);
+            if (w && w->state == OP_WAIT && w->retry_at <= now)
+                op_start(n, now, w); /* may finish w; never adds ops */
+        }
+    }
+
+    switch (n->state) {
+    case CHORD_NODE_JOINING:
+        if (n->join_retry_at <= now)
+            join_attempt(n, now);
+        else if (n->join_deadline <= now) {
+            n->join_deadline = UINT64_MAX;
+            nlog(n, CHORD_LOG_WARN, "keys from %s did not arrive: joining again",
+                 n->join_succ.addr);
+            join_attempt(n, now);
+        }
+        break;
+    case CHORD_NODE_ACTIVE:
+        if (n->next_stabilize <= now) {
+            n->next_stabilize = now + jitter(n, n->cfg.stabilize_ms);
+            stabilize_start(n, now);
+        }
+        if (n->next_fix <= now) {
+            n->next_fix = now + jitter(n, n->cfg.fix_fingers_ms);
+            if (!n->finger_pending) {
+                unsigned i = n->next_finger;
+                struct chord_id start = n->rt.finger[i].start;
+                uint64_t rid = lookup_begin(n, now, RPC_LOOKUP_FINGER, i);
+                if (rid) {
+                    n->finger_pending = true;
+                    lookup_run(n, now, rid, &start);
+                }
+            }
+        }
+        break;
+    case CHORD_NODE_LEAVING:
+        if (n->leave_deadline <= now) {
+            nlog(n, CHORD_LOG_WARN, "leave did not finish in %u ms: leaving anyway",
+                 n->cfg.op_timeout_ms);
+            leave_finish(n);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+enum chord_node_state chord_node_state(const struct chord_node *n)
+{
+    return n->state;
+}
+
+const struct chord_peer *chord_node_self(const struct chord_node *n)
+{
+    return &n->rt.self;
+}
+
+size_t chord_node_key_count(const struct chord_node *n)
+{
+    return chord_store_live(n->store);
+}
+
+const struct chord_routing *chord_node_routing(const struct chord_node *n)
+{
+    return &n->rt;
+}
+
+const struct chord_store *chord_node_store(const struct chord_node *n)
+{
+    return n->store;
+}
+
+static void add_peer_info(const struct chord_node *n, struct chord_status *st,
+                          const struct chord_peer *p, uint64_t now)
+{
+    if (peer_is_self(n, p) || st->n_peers >= CHORD_PEERS_MAX)
+        return;
+    for (unsigned i = 0; i < st->n_peers; i++)
+        if (strcmp(st->peers[i].addr, p->addr) == 0)
+            return;
+    struct chord_peer_info *pi = &st->peers[st->n_peers++];
+    memset(pi, 0, sizeof(*pi));
+    memcpy(pi->addr, p->addr, CHORD_ADDR_MAX);
+    pi->state = is_dead(n, p->addr, now) ? CHORD_PEER_DEAD : CHORD_PEER_ALIVE;
+    pi->timeout_ms = n->cfg.rpc_timeout_ms;
+    for (unsigned i = 0; i < PEERSTAT_MAX; i++)
+        if (strcmp(n->peers[i].addr, p->addr) == 0)
+            pi->rtt_ms = n->peers[i].srtt_ms;
+}
+
+void chord_node_status(const struct chord_node *n, struct chord_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->self = n->rt.self;
+    st->state = (uint8_t)n->state;
+    st->has_pred = n->rt.has_pred;
+    if (n->rt.has_pred)
+        st->pred = n->rt.pred;
+    st->n_succ = (uint8_t)n->rt.n_succ;
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        st->succ[i] = n->rt.succ[i];
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
+        if (!n->rt.finger[i].set)
+            continue;
+        st->fingers[st->n_fingers].start = n->rt.finger[i].start;
+        st->fingers[st->n_fingers].node = n->rt.finger[i].node;
+        st->n_fingers++;
+    }
+    st->keys = chord_store_live(n->store);
+    /* Peers this node watches: successors, predecessor, then fingers. */
+    uint64_t now = n->now;
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        add_peer_info(n, st, &n->rt.succ[i], now);
+    if (n->rt.has_pred)
+        add_peer_info(n, st, &n->rt.pred, now);
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
+        if (n->rt.finger[i].set)
+            add_peer_info(n, st, &n->rt.finger[i].node, now);
+}
