@@ -40,7 +40,8 @@ void chord_store_free(struct chord_store *s);
 /*
  * Apply a copy of *item if its version is newer than the stored one (or
  * the key is absent). Returns 1 if applied, 0 if the stored version was
- * as new or newer (nothing changed), -ENOMEM.
+ * as new or newer (nothing changed), -EMSGSIZE for a key or value over its
+ * cap, -ENOMEM (nothing changed on an error).
  */
 int chord_store_apply(struct chord_store *s, const struct chord_item *item);
 

@@ -1,0 +1,193 @@
+/*
+ * routing.c - a node's routing table: successor list, fingers and the
+ * decisions made from them (see routing.h for the invariants).
+ *
+ * Everything here is ring arithmetic over a fixed-size struct: no memory
+ * is allocated, nothing fails, and no liveness is known except through
+ * the `usable` filter a caller passes. The successor list is trusted to be
+ * in ring order as the caller gives it (stabilize builds it from [s] + s's
+ * own list); this module only removes duplicates, stops at self and caps
+ * it at r. It never sorts and never asks whether a peer is alive.
+ */
+#include "core/routing.h"
+
+#include <string.h>
+
+/*
+ * Empty table for `self`: no predecessor, no successors, no finger set.
+ * Finger starts are self + 2^i. r is clamped to 1..CHORD_SUCC_MAX.
+ */
+void chord_routing_init(struct chord_routing *rt, const struct chord_peer *self,
+                        unsigned r)
+{
+    memset(rt, 0, sizeof(*rt));
+    rt->self = *self;
+    if (r < 1)
+        r = 1;
+    if (r > CHORD_SUCC_MAX)
+        r = CHORD_SUCC_MAX;
+    rt->r = r;
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
+        chord_id_add_pow2(&rt->finger[i].start, &self->id, i);
+}
+
+/* succ[0], or self when the list is empty. */
+const struct chord_peer *chord_routing_successor(const struct chord_routing *rt)
+{
+    return rt->n_succ ? &rt->succ[0] : &rt->self;
+}
+
+/*
+ * Append *p to list[0..*n) unless it is already there. Returns false when
+ * p is self (the list must end there), true otherwise.
+ */
+static bool routing_list_add(const struct chord_routing *rt,
+                             struct chord_peer *list, unsigned *n,
+                             const struct chord_peer *p)
+{
+    if (chord_id_eq(&p->id, &rt->self.id))
+        return false;
+    for (unsigned k = 0; k < *n; k++)
+        if (chord_id_eq(&list[k].id, &p->id))
+            return true;
+    list[(*n)++] = *p;
+    return true;
+}
+
+/*
+ * Replace the successor list with [head] + tail[0..n_tail): stop at the
+ * first entry equal to self or when r entries are kept, skip duplicates.
+ * `tail` may point into rt->succ itself: the new list is built aside.
+ */
+void chord_routing_set_successors(struct chord_routing *rt,
+                                  const struct chord_peer *head,
+                                  const struct chord_peer *tail,
+                                  unsigned n_tail)
+{
+    struct chord_peer list[CHORD_SUCC_MAX];
+    unsigned n = 0;
+    bool open = true;
+    if (head)
+        open = routing_list_add(rt, list, &n, head);
+    for (unsigned k = 0; open && k < n_tail && n < rt->r; k++)
+        open = routing_list_add(rt, list, &n, &tail[k]);
+    memcpy(rt->succ, list, n * sizeof(list[0]));
+    rt->n_succ = n;
+}
+
+/*
+ * Drop the peer with this id from the successor list (order kept) and
+ * clear every finger that points at it. The predecessor is left alone.
+ * Returns true if anything changed.
+ */
+bool chord_routing_remove(struct chord_routing *rt, const struct chord_id *id)
+{
+    bool changed = false;
+    unsigned n = 0;
+    for (unsigned k = 0; k < rt->n_succ; k++) {
+        if (chord_id_eq(&rt->succ[k].id, id)) {
+            changed = true;
+            continue;
+        }
+        if (n != k)
+            rt->succ[n] = rt->succ[k];
+        n++;
+    }
+    rt->n_succ = n;
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
+        struct chord_finger *f = &rt->finger[i];
+        if (f->set && chord_id_eq(&f->node.id, id)) {
+            f->set = false;
+            memset(&f->node, 0, sizeof(f->node));
+            changed = true;
+        }
+    }
+    return changed;
+}
+
+/*
+ * Keep *p as the best candidate if it lies in (self, target), passes the
+ * filter, and is farther from self than the best so far.
+ */
+static void routing_consider(const struct chord_routing *rt,
+                             const struct chord_id *target,
+                             chord_peer_filter usable, void *ctx,
+                             const struct chord_peer *p,
+                             const struct chord_peer **best,
+                             struct chord_id *best_dist)
+{
+    if (!chord_id_in_oo(&p->id, &rt->self.id, target))
+        return;
+    struct chord_id d;
+    chord_id_sub(&d, &p->id, &rt->self.id);
+    if (*best && chord_id_cmp(&d, best_dist) <= 0)
+        return;
+    if (usable && !usable(ctx, p))
+        return;
+    *best = p;
+    *best_dist = d;
+}
+
+/*
+ * The usable peer among the set fingers and the successors that lies in
+ * (self, target) farthest from self, or NULL when there is none.
+ */
+const struct chord_peer *
+chord_routing_closest_preceding(const struct chord_routing *rt,
+                                const struct chord_id *target,
+                                chord_peer_filter usable, void *ctx)
+{
+    const struct chord_peer *best = NULL;
+    struct chord_id best_dist;
+    memset(&best_dist, 0, sizeof(best_dist));
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
+        if (rt->finger[i].set)
+            routing_consider(rt, target, usable, ctx, &rt->finger[i].node,
+                             &best, &best_dist);
+    for (unsigned k = 0; k < rt->n_succ; k++)
+        routing_consider(rt, target, usable, ctx, &rt->succ[k], &best,
+                         &best_dist);
+    return best;
+}
+
+/*
+ * Set finger i to `node`, the successor of start(i). Every later start is
+ * farther clockwise from self (start(j) = self + 2^j), so the later
+ * fingers with the same successor are exactly those whose start lies in
+ * (self, node]: they are set too. Testing against (self, node] rather than
+ * [start(i), node] keeps the wrap-around right: when node is self, the
+ * interval is the whole ring and every finger from i on becomes self.
+ * Returns the first index after i left unset by this call, or
+ * CHORD_ID_BITS when none is.
+ */
+unsigned chord_routing_set_finger(struct chord_routing *rt, unsigned i,
+                                  const struct chord_peer *node)
+{
+    if (i >= CHORD_ID_BITS)
+        return CHORD_ID_BITS;
+    struct chord_peer copy = *node; /* node may point into the table */
+    rt->finger[i].set = true;
+    rt->finger[i].node = copy;
+    unsigned j = i + 1;
+    for (; j < CHORD_ID_BITS; j++) {
+        if (!chord_id_in_oc(&rt->finger[j].start, &rt->self.id, &copy.id))
+            break;
+        rt->finger[j].set = true;
+        rt->finger[j].node = copy;
+    }
+    return j;
+}
+
+/*
+ * Is key in (pred, self]? Without a predecessor: alone, every key; with
+ * successors, every key that is not in (self, successor].
+ */
+bool chord_routing_owns(const struct chord_routing *rt,
+                        const struct chord_id *key)
+{
+    if (rt->has_pred)
+        return chord_id_in_oc(key, &rt->pred.id, &rt->self.id);
+    if (rt->n_succ == 0)
+        return true;
+    return !chord_id_in_oc(key, &rt->self.id, &rt->succ[0].id);
+}

@@ -1,0 +1,544 @@
+/*
+ * test_store.c - the versioned key-value store: newest version wins in
+ * any arrival order, tombstones hide values and block older writes, the
+ * counters and iteration stay right through growth and removals, and
+ * binary or empty keys and values survive the round trip.
+ *
+ * Randomness comes from a seeded xorshift generator, so every run is the
+ * same. Nothing here touches the network or the clock.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/store.h"
+
+/* A small deterministic PRNG (xorshift64*). */
+static uint64_t rng_next(uint64_t *st)
+{
+    uint64_t x = *st;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *st = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static struct chord_version ver(uint64_t counter, uint8_t writer)
+{
+    struct chord_version v;
+    memset(&v, 0, sizeof(v));
+    v.counter = counter;
+    v.writer.b[CHORD_ID_BYTES - 1] = writer;
+    return v;
+}
+
+static struct chord_item item(const void *key, size_t key_len,
+                              const void *value, size_t value_len,
+                              struct chord_version v, bool tombstone)
+{
+    struct chord_item it;
+    memset(&it, 0, sizeof(it));
+    it.key.data = key;
+    it.key.len = key_len;
+    it.value.data = value;
+    it.value.len = value_len;
+    it.version = v;
+    it.tombstone = tombstone;
+    return it;
+}
+
+static int put_str(struct chord_store *s, const char *k, const char *v,
+                   struct chord_version ver_)
+{
+    struct chord_item it = item(k, strlen(k), v, strlen(v), ver_, false);
+    return chord_store_apply(s, &it);
+}
+
+static int del_str(struct chord_store *s, const char *k,
+                   struct chord_version ver_)
+{
+    struct chord_item it = item(k, strlen(k), NULL, 0, ver_, true);
+    return chord_store_apply(s, &it);
+}
+
+static const struct chord_store_entry *find_str(struct chord_store *s,
+                                                const char *k)
+{
+    return chord_store_find(s, k, strlen(k));
+}
+
+static void assert_value(const struct chord_store_entry *e, const char *v)
+{
+    assert_non_null(e);
+    assert_false(e->tombstone);
+    assert_int_equal(e->value_len, strlen(v));
+    if (e->value_len)
+        assert_memory_equal(e->value, v, e->value_len);
+}
+
+static void test_apply_find_remove(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    assert_non_null(s);
+    assert_null(find_str(s, "a"));
+    assert_int_equal(chord_store_size(s), 0);
+
+    assert_int_equal(put_str(s, "a", "one", ver(1, 1)), 1);
+    assert_int_equal(put_str(s, "b", "two", ver(1, 1)), 1);
+    assert_value(find_str(s, "a"), "one");
+    assert_value(find_str(s, "b"), "two");
+    assert_null(find_str(s, "c"));
+
+    /* The key id is the SHA-1 of the key. */
+    struct chord_id id;
+    chord_id_hash(&id, "a", 1);
+    assert_true(chord_id_eq(&find_str(s, "a")->key_id, &id));
+
+    /* The store copies: changing the caller's buffers changes nothing. */
+    char kbuf[] = "key", vbuf[] = "val";
+    struct chord_item it = item(kbuf, 3, vbuf, 3, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    kbuf[0] = 'X';
+    vbuf[0] = 'X';
+    assert_value(find_str(s, "key"), "val");
+
+    /* A newer version replaces the value. */
+    assert_int_equal(put_str(s, "a", "uno", ver(2, 1)), 1);
+    assert_value(find_str(s, "a"), "uno");
+    assert_int_equal(find_str(s, "a")->version.counter, 2);
+
+    assert_int_equal(chord_store_remove(s, "a", 1), 0);
+    assert_null(find_str(s, "a"));
+    assert_int_equal(chord_store_remove(s, "a", 1), -ENOENT);
+    assert_value(find_str(s, "b"), "two");
+    assert_int_equal(chord_store_size(s), 2);
+
+    /* After a remove (no tombstone) any version may come back. */
+    assert_int_equal(put_str(s, "a", "old", ver(1, 1)), 1);
+    assert_value(find_str(s, "a"), "old");
+    chord_store_free(s);
+    chord_store_free(NULL);
+}
+
+static void test_same_or_older_version_refused(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    assert_int_equal(put_str(s, "k", "v5", ver(5, 2)), 1);
+    /* Equal version: nothing changes, even with another value. */
+    assert_int_equal(put_str(s, "k", "other", ver(5, 2)), 0);
+    assert_value(find_str(s, "k"), "v5");
+    /* Lower counter, and same counter with a lower writer: refused. */
+    assert_int_equal(put_str(s, "k", "v4", ver(4, 9)), 0);
+    assert_int_equal(put_str(s, "k", "v5w1", ver(5, 1)), 0);
+    assert_value(find_str(s, "k"), "v5");
+    /* Same counter, higher writer id breaks the tie. */
+    assert_int_equal(put_str(s, "k", "v5w3", ver(5, 3)), 1);
+    assert_value(find_str(s, "k"), "v5w3");
+    chord_store_free(s);
+}
+
+/*
+ * Property: whatever order the versions of one key arrive in, the store
+ * ends with the newest one, and apply says 1 exactly when the arriving
+ * version beats every earlier arrival (so among equal versions the first
+ * to arrive stays). Some versions are tombstones.
+ */
+static void test_newest_wins_any_order(void **state)
+{
+    (void)state;
+    enum { N = 40, ROUNDS = 300 };
+    uint64_t rng = 0x5eed0001;
+    for (int round = 0; round < ROUNDS; round++) {
+        struct chord_version vs[N];
+        bool tomb[N];
+        char vals[N][16];
+        int perm[N];
+        for (int i = 0; i < N; i++) {
+            /* Few counters and few writers: ties on the counter and even
+             * equal versions happen; the first arrival of the newest
+             * version must win. */
+            vs[i] = ver(rng_next(&rng) % 8, (uint8_t)(rng_next(&rng) % 4));
+            tomb[i] = rng_next(&rng) % 4 == 0;
+            snprintf(vals[i], sizeof(vals[i]), "v%d", i);
+            perm[i] = i;
+        }
+        for (int i = N - 1; i > 0; i--) {
+            int j = (int)(rng_next(&rng) % (uint64_t)(i + 1));
+            int t = perm[i];
+            perm[i] = perm[j];
+            perm[j] = t;
+        }
+        struct chord_store *s = chord_store_new();
+        assert_non_null(s);
+        int best = -1;
+        for (int k = 0; k < N; k++) {
+            int i = perm[k];
+            struct chord_item it =
+                item("key", 3, vals[i], strlen(vals[i]), vs[i], tomb[i]);
+            int expect = best < 0 ||
+                         chord_version_cmp(&vs[i], &vs[best]) > 0;
+            assert_int_equal(chord_store_apply(s, &it), expect);
+            if (expect)
+                best = i;
+        }
+        const struct chord_store_entry *e = find_str(s, "key");
+        assert_non_null(e);
+        assert_int_equal(chord_version_cmp(&e->version, &vs[best]), 0);
+        for (int i = 0; i < N; i++)
+            assert_true(chord_version_cmp(&e->version, &vs[i]) >= 0);
+        assert_int_equal(e->tombstone, tomb[best]);
+        if (tomb[best]) {
+            assert_null(e->value);
+            assert_int_equal(chord_store_live(s), 0);
+        } else {
+            assert_value(e, vals[best]);
+            assert_int_equal(chord_store_live(s), 1);
+        }
+        assert_int_equal(chord_store_size(s), 1);
+        chord_store_free(s);
+    }
+}
+
+static void test_tombstone(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    assert_int_equal(put_str(s, "k", "value", ver(3, 1)), 1);
+    assert_int_equal(chord_store_live(s), 1);
+
+    /* The delete keeps the key and the version, and drops the value. */
+    assert_int_equal(del_str(s, "k", ver(4, 1)), 1);
+    const struct chord_store_entry *e = find_str(s, "k");
+    assert_non_null(e);
+    assert_true(e->tombstone);
+    assert_null(e->value);
+    assert_int_equal(e->value_len, 0);
+    assert_int_equal(e->version.counter, 4);
+    assert_int_equal(chord_store_size(s), 1);
+    assert_int_equal(chord_store_live(s), 0);
+
+    /* An older write arriving late cannot resurrect the key. */
+    assert_int_equal(put_str(s, "k", "stale", ver(3, 9)), 0);
+    assert_true(find_str(s, "k")->tombstone);
+    assert_int_equal(chord_store_live(s), 0);
+
+    /* A value given with a tombstone is ignored. */
+    struct chord_item it = item("k2", 2, "junk", 4, ver(1, 1), true);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    assert_null(find_str(s, "k2")->value);
+    assert_int_equal(find_str(s, "k2")->value_len, 0);
+
+    /* A delete of an absent key still records the tombstone. */
+    assert_int_equal(del_str(s, "never", ver(7, 1)), 1);
+    assert_int_equal(put_str(s, "never", "late", ver(6, 1)), 0);
+    assert_true(find_str(s, "never")->tombstone);
+
+    /* A newer write revives the key. */
+    assert_int_equal(put_str(s, "k", "back", ver(5, 1)), 1);
+    assert_value(find_str(s, "k"), "back");
+    assert_int_equal(chord_store_size(s), 3);
+    assert_int_equal(chord_store_live(s), 1);
+
+    /* The item view of a tombstone says so. */
+    struct chord_item out;
+    chord_store_entry_item(find_str(s, "never"), &out);
+    assert_true(out.tombstone);
+    assert_int_equal(out.value.len, 0);
+    assert_int_equal(out.key.len, 5);
+    assert_memory_equal(out.key.data, "never", 5);
+    assert_int_equal(out.version.counter, 7);
+    chord_store_free(s);
+}
+
+static void test_live_and_size_counts(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    char k[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(k, sizeof(k), "k%d", i);
+        assert_int_equal(put_str(s, k, "v", ver(1, 1)), 1);
+    }
+    for (int i = 0; i < 100; i += 3) { /* 34 tombstones */
+        snprintf(k, sizeof(k), "k%d", i);
+        assert_int_equal(del_str(s, k, ver(2, 1)), 1);
+    }
+    assert_int_equal(chord_store_size(s), 100);
+    assert_int_equal(chord_store_live(s), 66);
+
+    /* Removing a tombstone and a live entry each lower the right count. */
+    assert_int_equal(chord_store_remove(s, "k0", 2), 0);
+    assert_int_equal(chord_store_remove(s, "k1", 2), 0);
+    assert_int_equal(chord_store_size(s), 98);
+    assert_int_equal(chord_store_live(s), 65);
+
+    /* Replacing a live value by a live value changes no count. */
+    assert_int_equal(put_str(s, "k2", "w", ver(5, 1)), 1);
+    assert_int_equal(chord_store_live(s), 65);
+
+    /* The counters agree with a scan. */
+    size_t cur = 0, live = 0, all = 0;
+    const struct chord_store_entry *e;
+    while ((e = chord_store_next(s, &cur)) != NULL) {
+        all++;
+        live += !e->tombstone;
+    }
+    assert_int_equal(all, chord_store_size(s));
+    assert_int_equal(live, chord_store_live(s));
+    chord_store_free(s);
+}
+
+/* Keys are 4 bytes, the big-endian index, so an entry names its slot. */
+static void key_of(uint32_t i, uint8_t k[4])
+{
+    k[0] = (uint8_t)(i >> 24);
+    k[1] = (uint8_t)(i >> 16);
+    k[2] = (uint8_t)(i >> 8);
+    k[3] = (uint8_t)i;
+}
+
+static uint32_t index_of(const struct chord_store_entry *e)
+{
+    assert_int_equal(e->key_len, 4);
+    return (uint32_t)e->key[0] << 24 | (uint32_t)e->key[1] << 16 |
+           (uint32_t)e->key[2] << 8 | e->key[3];
+}
+
+/* Iterate and check that exactly the keys with present[i] appear, once. */
+static void check_iteration(const struct chord_store *s, const bool *present,
+                            uint32_t n)
+{
+    uint8_t *seen = calloc(n, 1);
+    assert_non_null(seen);
+    size_t cur = 0, count = 0;
+    const struct chord_store_entry *e;
+    while ((e = chord_store_next(s, &cur)) != NULL) {
+        uint32_t i = index_of(e);
+        assert_true(i < n);
+        assert_true(present[i]);
+        assert_int_equal(seen[i], 0);
+        seen[i] = 1;
+        count++;
+    }
+    /* The end is sticky. */
+    assert_null(chord_store_next(s, &cur));
+    size_t expect = 0;
+    for (uint32_t i = 0; i < n; i++)
+        expect += present[i];
+    assert_int_equal(count, expect);
+    assert_int_equal(chord_store_size(s), expect);
+    free(seen);
+}
+
+static void test_iteration_exactly_once(void **state)
+{
+    (void)state;
+    enum { N = 500 };
+    bool present[N];
+    uint8_t k[4];
+    struct chord_store *s = chord_store_new();
+    size_t cur = 0;
+    assert_null(chord_store_next(s, &cur));
+    for (uint32_t i = 0; i < N; i++) {
+        key_of(i, k);
+        struct chord_item it = item(k, 4, "x", 1, ver(1, 1), false);
+        assert_int_equal(chord_store_apply(s, &it), 1);
+        present[i] = true;
+    }
+    check_iteration(s, present, N);
+
+    /* Remove a random half, checking iteration along the way. */
+    uint64_t rng = 0x5eed0002;
+    for (int round = 0; round < N / 2; round++) {
+        uint32_t i = (uint32_t)(rng_next(&rng) % N);
+        key_of(i, k);
+        assert_int_equal(chord_store_remove(s, k, 4), present[i] ? 0 : -ENOENT);
+        present[i] = false;
+        if (round % 50 == 0)
+            check_iteration(s, present, N);
+    }
+    check_iteration(s, present, N);
+    /* Every remaining key is still found with its own key. */
+    for (uint32_t i = 0; i < N; i++) {
+        key_of(i, k);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4);
+        if (present[i]) {
+            assert_non_null(e);
+            assert_int_equal(index_of(e), i);
+        } else {
+            assert_null(e);
+        }
+    }
+    chord_store_free(s);
+}
+
+/* 100k keys in, half out, the rest out: growth and deletion at scale. */
+static void test_many_keys(void **state)
+{
+    (void)state;
+    enum { N = 100000 };
+    uint8_t k[4], v[4];
+    struct chord_store *s = chord_store_new();
+    for (uint32_t i = 0; i < N; i++) {
+        key_of(i, k);
+        key_of(i * 7u, v);
+        struct chord_item it = item(k, 4, v, 4, ver(1, 1), false);
+        assert_int_equal(chord_store_apply(s, &it), 1);
+    }
+    assert_int_equal(chord_store_size(s), N);
+    assert_int_equal(chord_store_live(s), N);
+    for (uint32_t i = 0; i < N; i++) {
+        key_of(i, k);
+        key_of(i * 7u, v);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4);
+        assert_non_null(e);
+        assert_int_equal(e->value_len, 4);
+        assert_memory_equal(e->value, v, 4);
+    }
+    for (uint32_t i = 0; i < N; i += 2) {
+        key_of(i, k);
+        assert_int_equal(chord_store_remove(s, k, 4), 0);
+    }
+    assert_int_equal(chord_store_size(s), N / 2);
+    for (uint32_t i = 0; i < N; i++) {
+        key_of(i, k);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4);
+        if (i % 2) {
+            assert_non_null(e);
+            key_of(i * 7u, v);
+            assert_memory_equal(e->value, v, 4);
+        } else {
+            assert_null(e);
+        }
+    }
+    /* Re-insert the removed half, then drop everything. */
+    for (uint32_t i = 0; i < N; i += 2) {
+        key_of(i, k);
+        struct chord_item it = item(k, 4, "", 0, ver(2, 1), false);
+        assert_int_equal(chord_store_apply(s, &it), 1);
+    }
+    assert_int_equal(chord_store_size(s), N);
+    for (uint32_t i = 0; i < N; i++) {
+        key_of(i, k);
+        assert_int_equal(chord_store_remove(s, k, 4), 0);
+    }
+    assert_int_equal(chord_store_size(s), 0);
+    assert_int_equal(chord_store_live(s), 0);
+    size_t cur = 0;
+    assert_null(chord_store_next(s, &cur));
+    chord_store_free(s);
+}
+
+static void test_binary_keys(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    /* Keys that differ only after a NUL, and a prefix of one another. */
+    const uint8_t k1[] = {'a', 0, 'b'};
+    const uint8_t k2[] = {'a', 0, 'c'};
+    const uint8_t k3[] = {'a', 0};
+    const uint8_t k4[] = {'a'};
+    const uint8_t v1[] = {0, 1, 2, 0, 255};
+    struct chord_item it = item(k1, 3, v1, sizeof(v1), ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    it = item(k2, 3, "two", 3, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    it = item(k3, 2, "three", 5, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    it = item(k4, 1, "four", 4, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    assert_int_equal(chord_store_size(s), 4);
+
+    const struct chord_store_entry *e = chord_store_find(s, k1, 3);
+    assert_non_null(e);
+    assert_int_equal(e->value_len, sizeof(v1));
+    assert_memory_equal(e->value, v1, sizeof(v1));
+    assert_int_equal(e->key_len, 3);
+    assert_memory_equal(e->key, k1, 3);
+    assert_value(chord_store_find(s, k2, 3), "two");
+    assert_value(chord_store_find(s, k3, 2), "three");
+    assert_value(chord_store_find(s, k4, 1), "four");
+
+    /* An empty key is a key like any other. */
+    it = item("", 0, "empty key", 9, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    assert_value(chord_store_find(s, "", 0), "empty key");
+    assert_int_equal(chord_store_remove(s, "", 0), 0);
+    assert_null(chord_store_find(s, "", 0));
+    assert_value(chord_store_find(s, k4, 1), "four");
+    chord_store_free(s);
+}
+
+static void test_empty_value_is_not_tombstone(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    struct chord_item it = item("k", 1, NULL, 0, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    const struct chord_store_entry *e = find_str(s, "k");
+    assert_non_null(e);
+    assert_false(e->tombstone);
+    assert_int_equal(e->value_len, 0);
+    assert_int_equal(chord_store_live(s), 1);
+
+    /* Value -> empty -> value, each newer, each visible. */
+    assert_int_equal(put_str(s, "k", "full", ver(2, 1)), 1);
+    assert_value(find_str(s, "k"), "full");
+    assert_int_equal(put_str(s, "k", "", ver(3, 1)), 1);
+    assert_value(find_str(s, "k"), "");
+    assert_int_equal(chord_store_live(s), 1);
+
+    struct chord_item out;
+    chord_store_entry_item(find_str(s, "k"), &out);
+    assert_false(out.tombstone);
+    assert_int_equal(out.value.len, 0);
+    chord_store_free(s);
+}
+
+static void test_caps(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    uint8_t *big = calloc(1, CHORD_VALUE_MAX + 1);
+    assert_non_null(big);
+    struct chord_item it =
+        item(big, CHORD_KEY_MAX + 1, "v", 1, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), -EMSGSIZE);
+    it = item("k", 1, big, CHORD_VALUE_MAX + 1, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), -EMSGSIZE);
+    assert_int_equal(chord_store_size(s), 0);
+    /* Exactly at the caps is accepted. */
+    it = item(big, CHORD_KEY_MAX, big, CHORD_VALUE_MAX, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    assert_int_equal(chord_store_find(s, big, CHORD_KEY_MAX)->value_len,
+                     CHORD_VALUE_MAX);
+    free(big);
+    chord_store_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_apply_find_remove),
+        cmocka_unit_test(test_same_or_older_version_refused),
+        cmocka_unit_test(test_newest_wins_any_order),
+        cmocka_unit_test(test_tombstone),
+        cmocka_unit_test(test_live_and_size_counts),
+        cmocka_unit_test(test_iteration_exactly_once),
+        cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_binary_keys),
+        cmocka_unit_test(test_empty_value_is_not_tombstone),
+        cmocka_unit_test(test_caps),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
