@@ -55,15 +55,15 @@
 #include "core/wire.h"
 
 /* Tunables that are not worth a flag. */
-#define JOIN_ATTEMPTS 5        /* lookups/JOINs tried before FAILED */
-#define JOIN_RETRY_MS 500      /* pause between join attempts */
-#define OP_RETRY_MS 50         /* pause before an operation retries */
-#define OP_REDIRECTS_MAX 8     /* redirects followed per attempt */
+#define JOIN_ATTEMPTS 5                 /* lookups/JOINs tried before FAILED */
+#define JOIN_RETRY_MS 500               /* pause between join attempts */
+#define OP_RETRY_MS 50                  /* pause before an operation retries */
+#define OP_REDIRECTS_MAX 8              /* redirects followed per attempt */
 #define TRANSFER_BATCH_BYTES (1u << 20) /* a TRANSFER frame's items */
-#define TRANSFER_RETRIES 3     /* resends of an unanswered batch */
-#define DEAD_MEMORY_MS 5000    /* how long an unreachable peer is shunned */
-#define DEAD_MAX 64            /* unreachable peers remembered */
-#define PEERSTAT_MAX 64        /* peers whose round trips are tracked */
+#define TRANSFER_RETRIES 3              /* resends of an unanswered batch */
+#define DEAD_MEMORY_MS 5000 /* how long an unreachable peer is shunned */
+#define DEAD_MAX 64         /* unreachable peers remembered */
+#define PEERSTAT_MAX 64     /* peers whose round trips are tracked */
 
 enum rpc_kind {
     RPC_STAB_SUCC = 1, /* GET_NEIGHBORS to the successor */
@@ -111,8 +111,8 @@ struct transfer {
     struct transfer *next;
     uint64_t id;
     struct chord_peer to;
-    uint8_t flags;      /* CHORD_TRANSFER_HANDOFF or 0 */
-    uint8_t **keys;     /* copies of the keys to send */
+    uint8_t flags;  /* CHORD_TRANSFER_HANDOFF or 0 */
+    uint8_t **keys; /* copies of the keys to send */
     size_t *key_lens;
     size_t n_keys, pos; /* keys[pos..] not yet acknowledged */
     size_t batch_end;   /* keys[pos..batch_end) in flight */
@@ -174,7 +174,7 @@ struct chord_node {
     struct dead_peer dead[DEAD_MAX];
     struct peerstat peers[PEERSTAT_MAX];
 
-    uint64_t now; /* the latest time an entry point was given */
+    uint64_t now;         /* the latest time an entry point was given */
     struct chord_buf out; /* scratch for encoding */
 };
 
@@ -375,7 +375,8 @@ static uint64_t rpc_send(struct chord_node *n, uint64_t now, uint8_t kind,
     return id;
 }
 
-static void fill_neighbors(const struct chord_node *n, struct chord_neighbors *nb)
+static void fill_neighbors(const struct chord_node *n,
+                           struct chord_neighbors *nb)
 {
     nb->has_pred = n->rt.has_pred;
     if (n->rt.has_pred)
@@ -401,8 +402,11 @@ static void adopt_successors(struct chord_node *n, uint64_t now,
     const struct chord_peer *s = chord_routing_successor(&n->rt);
     if (!peer_same(&old, s)) {
         char a[9];
-        nlog(n, CHORD_LOG_INFO, "successor is now %s (%s)", s->addr,
-             short_id(&s->id, a));
+        if (n->rt.n_succ)
+            nlog(n, CHORD_LOG_INFO, "successor is now %s (%s)", s->addr,
+                 short_id(&s->id, a));
+        else
+            nlog(n, CHORD_LOG_INFO, "no successor left: alone in the ring");
     }
     if (n->rt.n_succ)
         chord_routing_set_finger(&n->rt, 0, s);
@@ -517,12 +521,14 @@ static void transfer_start(struct chord_node *n, uint64_t now,
     t->flags = flags;
     t->next = n->transfers;
     n->transfers = t;
-    nlog(n, CHORD_LOG_INFO, "sending %zu keys to %s%s", t->n_keys, to->addr,
+    nlog(n, t->n_keys ? CHORD_LOG_INFO : CHORD_LOG_DEBUG,
+         "sending %zu keys to %s%s", t->n_keys, to->addr,
          flags & CHORD_TRANSFER_HANDOFF ? " (hand-off)" : "");
     transfer_send_batch(n, now, t);
 }
 
-static bool want_not_owned(struct chord_node *n, const struct chord_store_entry *e)
+static bool want_not_owned(struct chord_node *n,
+                           const struct chord_store_entry *e)
 {
     return !chord_routing_owns(&n->rt, &e->key_id);
 }
@@ -541,8 +547,12 @@ static void transfer_done(struct chord_node *n, uint64_t now,
                           struct transfer *t, bool ok)
 {
     bool handoff = t->flags & CHORD_TRANSFER_HANDOFF;
-    nlog(n, ok ? CHORD_LOG_INFO : CHORD_LOG_WARN, "%s %zu keys to %s",
-         ok ? "sent" : "failed to send", t->sent_items, t->to.addr);
+    nlog(n,
+         !ok             ? CHORD_LOG_WARN
+         : t->sent_items ? CHORD_LOG_INFO
+                         : CHORD_LOG_DEBUG,
+         "%s %zu keys to %s", ok ? "sent" : "failed to send", t->sent_items,
+         t->to.addr);
     transfer_unlink(n, t);
     transfer_free(t);
     if (handoff)
@@ -762,10 +772,9 @@ static void handle_neighbors(struct chord_node *n, uint64_t now,
 /* ------------------------------------------------------------------------ */
 /* lookups                                                                  */
 
-static void found(struct chord_node *n, uint64_t now, uint64_t req,
-                  bool ok, const struct chord_id *target,
-                  const struct chord_peer *owner, uint8_t hops,
-                  const struct chord_lookup_path *path);
+static void found(struct chord_node *n, uint64_t now, uint64_t req, bool ok,
+                  const struct chord_id *target, const struct chord_peer *owner,
+                  uint8_t hops, const struct chord_lookup_path *path);
 
 /* One step of a recursive lookup at this node: answer the origin or
  * forward towards the target. `path` already lists the nodes before us. */
@@ -785,8 +794,8 @@ static void lookup_step(struct chord_node *n, uint64_t now,
     const struct chord_peer *succ = chord_routing_successor(&n->rt);
     const struct chord_peer *owner = NULL;
     if (n->rt.n_succ == 0 ||
-        (n->rt.has_pred && chord_id_in_oc(target, &n->rt.pred.id,
-                                          &n->rt.self.id)))
+        (n->rt.has_pred &&
+         chord_id_in_oc(target, &n->rt.pred.id, &n->rt.self.id)))
         owner = &n->rt.self;
     else if (chord_id_in_oc(target, &n->rt.self.id, &succ->id))
         owner = succ;
@@ -950,7 +959,8 @@ static void store_execute(struct chord_node *n, uint8_t type,
             res->hint = *succ;
         return;
     }
-    const struct chord_store_entry *e = chord_store_find(n->store, key, key_len);
+    const struct chord_store_entry *e =
+        chord_store_find(n->store, key, key_len);
     switch (type) {
     case CHORD_MSG_STORE_GET:
         if (e && !e->tombstone) {
@@ -988,9 +998,12 @@ static void store_execute(struct chord_node *n, uint8_t type,
 static uint8_t store_type_of(uint8_t client_type)
 {
     switch (client_type) {
-    case CHORD_MSG_C_PUT: return CHORD_MSG_STORE_PUT;
-    case CHORD_MSG_C_GET: return CHORD_MSG_STORE_GET;
-    default: return CHORD_MSG_STORE_DEL;
+    case CHORD_MSG_C_PUT:
+        return CHORD_MSG_STORE_PUT;
+    case CHORD_MSG_C_GET:
+        return CHORD_MSG_STORE_GET;
+    default:
+        return CHORD_MSG_STORE_DEL;
     }
 }
 
@@ -1028,7 +1041,8 @@ static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
     o->rpc = 0;
     uint64_t rid = rpc_send(n, now, RPC_STORE, &to, op_id, m);
     free(m);
-    o = chord_seq_find(&n->ops, op_id); /* rpc_send may not move ops, but be safe */
+    o = chord_seq_find(&n->ops,
+                       op_id); /* rpc_send may not move ops, but be safe */
     if (o)
         o->rpc = rid;
 }
@@ -1080,8 +1094,8 @@ static void op_start(struct chord_node *n, uint64_t now, struct op *o)
     lookup_run(n, now, rid, &kid); /* may finish o */
 }
 
-static void op_found(struct chord_node *n, uint64_t now, struct op *o,
-                     bool ok, const struct chord_peer *owner, uint8_t hops,
+static void op_found(struct chord_node *n, uint64_t now, struct op *o, bool ok,
+                     const struct chord_peer *owner, uint8_t hops,
                      const struct chord_lookup_path *path)
 {
     o->rpc = 0;
@@ -1204,8 +1218,7 @@ static void join_send(struct chord_node *n, uint64_t now,
     if (peer_is_self(n, s)) {
         n->state = CHORD_NODE_FAILED;
         nlog(n, CHORD_LOG_ERROR,
-             "cannot join: another node already has id of %s",
-             n->rt.self.addr);
+             "cannot join: another node already has id of %s", n->rt.self.addr);
         return;
     }
     n->join_succ = *s;
@@ -1411,8 +1424,8 @@ static void found(struct chord_node *n, uint64_t now, uint64_t req, bool ok,
     case RPC_LOOKUP_FINGER:
         n->finger_pending = false;
         if (ok && r.arg < CHORD_ID_BITS) {
-            unsigned next = chord_routing_set_finger(&n->rt, (unsigned)r.arg,
-                                                     owner);
+            unsigned next =
+                chord_routing_set_finger(&n->rt, (unsigned)r.arg, owner);
             n->next_finger = next >= CHORD_ID_BITS ? 0 : next;
         }
         return;
@@ -1680,8 +1693,9 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
     ssize_t used = chord_msg_decode(frame, len, m);
     if (used != (ssize_t)len) {
         free(m);
-        nlog(n, CHORD_LOG_WARN, "malformed frame of %zu bytes on connection %llu",
-             len, (unsigned long long)conn);
+        nlog(n, CHORD_LOG_WARN,
+             "malformed frame of %zu bytes on connection %llu", len,
+             (unsigned long long)conn);
         return -EPROTO;
     }
     if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED) {
@@ -1786,7 +1800,8 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
     /* Route around it from now on (the predecessor is only replaced by
      * rectify). */
     for (unsigned i = 0; i < CHORD_ID_BITS; i++)
-        if (n->rt.finger[i].set && strcmp(n->rt.finger[i].node.addr, addr) == 0) {
+        if (n->rt.finger[i].set &&
+            strcmp(n->rt.finger[i].node.addr, addr) == 0) {
             struct chord_id id = n->rt.finger[i].node.id;
             chord_routing_remove(&n->rt, &id);
             break;
@@ -1802,7 +1817,10 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
         }
 }
 
-static uint64_t min64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
 
 uint64_t chord_node_next_deadline(const struct chord_node *n)
 {
@@ -1892,7 +1910,8 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
             join_attempt(n, now);
         else if (n->join_deadline <= now) {
             n->join_deadline = UINT64_MAX;
-            nlog(n, CHORD_LOG_WARN, "keys from %s did not arrive: joining again",
+            nlog(n, CHORD_LOG_WARN,
+                 "keys from %s did not arrive: joining again",
                  n->join_succ.addr);
             join_attempt(n, now);
         }
@@ -1917,7 +1936,8 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
         break;
     case CHORD_NODE_LEAVING:
         if (n->leave_deadline <= now) {
-            nlog(n, CHORD_LOG_WARN, "leave did not finish in %u ms: leaving anyway",
+            nlog(n, CHORD_LOG_WARN,
+                 "leave did not finish in %u ms: leaving anyway",
                  n->cfg.op_timeout_ms);
             leave_finish(n);
         }

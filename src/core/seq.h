@@ -19,14 +19,14 @@
 #include <stdint.h>
 
 struct chord_seq {
-    uint8_t *buf;     /* cap records of esz bytes */
-    size_t esz;       /* record size; a record starts with `bool live` */
-    size_t cap;       /* power of two */
-    size_t head;      /* index of the record with id first_id */
-    size_t len;       /* records from first_id to next_id - 1 */
+    uint8_t *buf; /* cap records of esz bytes */
+    size_t esz;   /* record size; a record starts with `bool live` */
+    size_t cap;   /* power of two */
+    size_t head;  /* index of the record with id first_id */
+    size_t len;   /* records from first_id to next_id - 1 */
     uint64_t first_id;
     uint64_t next_id;
-    size_t live;      /* records not yet finished */
+    size_t live; /* records not yet finished */
 };
 
 /* Every record type starts with this header. */

@@ -26,8 +26,8 @@
 #define QMAX 4096
 
 struct frame {
-    int to;          /* node index, or -1 for a client reply */
-    uint64_t conn;   /* client replies */
+    int to;        /* node index, or -1 for a client reply */
+    uint64_t conn; /* client replies */
     char addr[CHORD_ADDR_MAX];
     uint8_t *data;
     size_t len;
@@ -36,8 +36,8 @@ struct frame {
 struct net {
     struct chord_node *node[MAXN];
     char addr[MAXN][CHORD_ADDR_MAX];
-    bool down[MAXN];     /* frames to it vanish (a frozen peer) */
-    bool refused[MAXN];  /* frames to it bounce as unreachable */
+    bool down[MAXN];    /* frames to it vanish (a frozen peer) */
+    bool refused[MAXN]; /* frames to it bounce as unreachable */
     int n;
     uint64_t now;
     struct frame q[QMAX];
@@ -78,8 +78,7 @@ static void io_send(void *ctx, const char *addr, const uint8_t *frame,
     f->conn = (uint64_t)c->self; /* remember the sender */
 }
 
-static void io_reply(void *ctx, uint64_t conn, const uint8_t *frame,
-                     size_t len)
+static void io_reply(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
 {
     struct ioctx *c = ctx;
     (void)conn;
@@ -100,9 +99,8 @@ static void io_log(void *ctx, int level, const char *line)
 {
     struct ioctx *c = ctx;
     if (getenv("NODE_LOG"))
-        fprintf(stderr, "[%llu] %s L%d %s\n",
-                (unsigned long long)c->net->now, c->net->addr[c->self], level,
-                line);
+        fprintf(stderr, "[%llu] %s L%d %s\n", (unsigned long long)c->net->now,
+                c->net->addr[c->self], level, line);
 }
 
 /* An id whose top byte is v: a point on a 256-slot circle. */
@@ -188,7 +186,10 @@ static const struct chord_routing *rt(struct net *net, int i)
     return chord_node_routing(net->node[i]);
 }
 
-static uint8_t pos_of(const struct chord_peer *p) { return p->id.b[0]; }
+static uint8_t pos_of(const struct chord_peer *p)
+{
+    return p->id.b[0];
+}
 
 /* Send a client request frame to node i and pump until the reply. */
 static void client(struct net *net, int i, uint8_t type, const char *key,
@@ -206,8 +207,8 @@ static void client(struct net *net, int i, uint8_t type, const char *key,
     chord_buf_init(&b);
     assert_int_equal(chord_msg_encode(m, &b), 0);
     int before = net->replies;
-    assert_int_equal(chord_node_receive(net->node[i], net->now, 1, b.data, b.len),
-                     0);
+    assert_int_equal(
+        chord_node_receive(net->node[i], net->now, 1, b.data, b.len), 0);
     chord_buf_free(&b);
     free(m);
     for (int k = 0; k < 1000 && net->replies == before; k++)
@@ -307,9 +308,8 @@ static void test_rectify_rules(void **state)
     struct chord_buf buf;
     chord_buf_init(&buf);
     assert_int_equal(chord_msg_encode(&m, &buf), 0);
-    assert_int_equal(chord_node_receive(net->node[c], net->now, 5, buf.data,
-                                        buf.len),
-                     0);
+    assert_int_equal(
+        chord_node_receive(net->node[c], net->now, 5, buf.data, buf.len), 0);
     assert_int_equal(pos_of(&rt(net, c)->pred), 150);
 
     /* 100 is not in (150, 200): it is ignored while 150 answers pings. */
@@ -317,9 +317,8 @@ static void test_rectify_rules(void **state)
     m.from = *chord_node_self(net->node[1]);
     assert_int_equal(chord_msg_encode(&m, &buf), 0);
     chord_node_create(net->node[b], net->now); /* 150 answers pings */
-    assert_int_equal(chord_node_receive(net->node[c], net->now, 5, buf.data,
-                                        buf.len),
-                     0);
+    assert_int_equal(
+        chord_node_receive(net->node[c], net->now, 5, buf.data, buf.len), 0);
     pump(net);
     run_for(net, 10); /* the ping is answered */
     assert_int_equal(pos_of(&rt(net, c)->pred), 150);
@@ -327,9 +326,8 @@ static void test_rectify_rules(void **state)
     /* 150 freezes: the next rectify from 100 pings it, the ping times
      * out, and 100 becomes the predecessor again. Never "none". */
     net->down[b] = true;
-    assert_int_equal(chord_node_receive(net->node[c], net->now, 5, buf.data,
-                                        buf.len),
-                     0);
+    assert_int_equal(
+        chord_node_receive(net->node[c], net->now, 5, buf.data, buf.len), 0);
     assert_true(rt(net, c)->has_pred);
     run_for(net, 1500);
     assert_true(rt(net, c)->has_pred);
@@ -372,9 +370,8 @@ static void test_stabilize_checks_liveness(void **state)
     struct chord_buf buf;
     chord_buf_init(&buf);
     assert_int_equal(chord_msg_encode(&m, &buf), 0);
-    assert_int_equal(chord_node_receive(net->node[1], net->now, 5, buf.data,
-                                        buf.len),
-                     0);
+    assert_int_equal(
+        chord_node_receive(net->node[1], net->now, 5, buf.data, buf.len), 0);
     chord_buf_free(&buf);
     assert_int_equal(pos_of(&rt(net, 1)->pred), 100);
     /* 10 hears of 100 from 200 but 100 never answers: 10 keeps 200, at
@@ -457,8 +454,8 @@ static void test_leave_hands_off(void **state)
         assert_int_equal(net->last_reply.status, CHORD_OK);
     }
     chord_node_leave(net->node[1], net->now);
-    for (int k = 0; k < 100 && chord_node_state(net->node[1]) != CHORD_NODE_LEFT;
-         k++)
+    for (int k = 0;
+         k < 100 && chord_node_state(net->node[1]) != CHORD_NODE_LEFT; k++)
         run_for(net, 10);
     assert_int_equal(chord_node_state(net->node[1]), CHORD_NODE_LEFT);
     net->refused[1] = true;
@@ -497,9 +494,8 @@ static void test_redirect_when_not_owner(void **state)
     chord_buf_init(&buf);
     assert_int_equal(chord_msg_encode(&m, &buf), 0);
     net->down[1] = true; /* capture the answer instead of delivering it */
-    assert_int_equal(chord_node_receive(net->node[0], net->now, 5, buf.data,
-                                        buf.len),
-                     0);
+    assert_int_equal(
+        chord_node_receive(net->node[0], net->now, 5, buf.data, buf.len), 0);
     chord_buf_free(&buf);
     assert_int_equal(net->qlen, 1);
     struct chord_msg r;
@@ -509,8 +505,8 @@ static void test_redirect_when_not_owner(void **state)
     assert_int_equal(r.type, CHORD_MSG_STORE_RESULT);
     assert_int_equal(r.status, CHORD_REDIRECT);
     assert_int_equal(pos_of(&r.hint), 200);
-    assert_null(chord_store_find(chord_node_store(net->node[0]), key,
-                                 strlen(key)));
+    assert_null(
+        chord_store_find(chord_node_store(net->node[0]), key, strlen(key)));
     net_free(net);
 }
 
@@ -524,9 +520,9 @@ static void test_malformed_frame(void **state)
     uint8_t junk[32];
     for (unsigned i = 0; i < sizeof(junk); i++)
         junk[i] = (uint8_t)(i * 37 + 11);
-    assert_int_equal(chord_node_receive(net->node[0], net->now, 3, junk,
-                                        sizeof(junk)),
-                     -EPROTO);
+    assert_int_equal(
+        chord_node_receive(net->node[0], net->now, 3, junk, sizeof(junk)),
+        -EPROTO);
     client(net, 0, CHORD_MSG_C_PUT, "a", "b");
     assert_int_equal(net->last_reply.status, CHORD_OK);
     net_free(net);
