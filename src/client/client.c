@@ -1,0 +1,477 @@
+/*
+ * client.c - the blocking client of one node (see include/chord/client.h).
+ *
+ * One struct chord_client is one non-blocking TCP socket used in a blocking
+ * style: every wait goes through poll() against a deadline, so no call can
+ * block longer than the connection's timeout. connect() is non-blocking
+ * plus poll(POLLOUT) for the same reason. TCP_NODELAY is set: requests are
+ * small and a reply is awaited after each one.
+ *
+ * A call encodes one request with a fresh request id (a per-connection
+ * counter), writes it, then reads frames into `rbuf` until one carries the
+ * same id; frames with another id (replies to requests this client gave up
+ * on, or anything unsolicited) are skipped. The whole call, write and read,
+ * shares one deadline of timeout_ms.
+ *
+ * Invariants: rbuf never holds more than one frame's cap plus one read;
+ * after -ETIMEDOUT, -EPROTO or a transport error the connection is marked
+ * broken and every later call returns -ENOTCONN, because the stream may be
+ * mid-frame. The error text is only set for -EIO.
+ *
+ * It does not retry, reconnect, or follow redirects: that is the caller's
+ * policy (the CLI tries its seeds in order).
+ */
+#include "chord/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/wire.h"
+
+#define CLIENT_READ_CHUNK 65536u /* bytes asked of each recv() */
+
+struct chord_client {
+    int fd;
+    int timeout_ms;        /* per call, > 0 */
+    uint64_t next_req_id;  /* the id of the next request */
+    bool broken;           /* the stream is unusable: refuse further calls */
+    struct chord_buf wbuf; /* the request being sent */
+    struct chord_buf rbuf; /* bytes received, not yet decoded */
+    char error[CHORD_ERRMSG_MAX];
+};
+
+/* Milliseconds on the monotonic clock. */
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left before `deadline` (0 when past), as poll() takes them. */
+static int ms_left(int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+    if (left <= 0)
+        return 0;
+    return left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/* Wait for `events` on fd until the deadline: 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int left = ms_left(deadline);
+        int n = poll(&pfd, 1, left);
+        if (n > 0)
+            return 0; /* ready, or an error the next syscall reports */
+        if (n == 0)
+            return -ETIMEDOUT;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+int chord_addr_parse(const char *addr, char host[CHORD_ADDR_MAX],
+                     uint16_t *port)
+{
+    if (!addr)
+        return -EINVAL;
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr || strlen(addr) >= CHORD_ADDR_MAX)
+        return -EINVAL;
+    size_t hlen = (size_t)(colon - addr);
+    char h[CHORD_ADDR_MAX];
+    memcpy(h, addr, hlen);
+    h[hlen] = '\0';
+
+    /* The port: 1..65535, decimal digits only, no sign, no spaces. */
+    const char *p = colon + 1;
+    if (*p == '\0' || strlen(p) > 5)
+        return -EINVAL;
+    unsigned long v = 0;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v < 1 || v > 65535)
+        return -EINVAL;
+
+    /* The host: "localhost" or a strict dotted quad (inet_pton rejects
+     * short forms such as "127.1" and leading garbage). */
+    if (strcmp(h, "localhost") != 0) {
+        struct in_addr in;
+        if (inet_pton(AF_INET, h, &in) != 1)
+            return -EINVAL;
+    }
+    memcpy(host, h, hlen + 1);
+    *port = (uint16_t)v;
+    return 0;
+}
+
+int chord_client_connect(const char *addr, int timeout_ms,
+                         struct chord_client **out)
+{
+    char host[CHORD_ADDR_MAX];
+    uint16_t port;
+    *out = NULL;
+    if (timeout_ms <= 0 || chord_addr_parse(addr, host, &port) != 0)
+        return -EINVAL;
+
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    if (strcmp(host, "localhost") == 0)
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return -EINVAL;
+
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    int64_t deadline = now_ms() + timeout_ms;
+    int rc = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (errno != EINPROGRESS && errno != EINTR) {
+            rc = -errno;
+        } else {
+            rc = wait_fd(fd, POLLOUT, deadline);
+            if (rc == 0) {
+                int soerr = 0;
+                socklen_t sl = sizeof(soerr);
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+                    rc = -errno;
+                else if (soerr != 0)
+                    rc = -soerr;
+            }
+        }
+    }
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+
+    struct chord_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return -ENOMEM;
+    }
+    c->fd = fd;
+    c->timeout_ms = timeout_ms;
+    c->next_req_id = 1;
+    chord_buf_init(&c->wbuf);
+    chord_buf_init(&c->rbuf);
+    *out = c;
+    return 0;
+}
+
+void chord_client_close(struct chord_client *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    chord_buf_free(&c->wbuf);
+    chord_buf_free(&c->rbuf);
+    free(c);
+}
+
+const char *chord_client_error(const struct chord_client *c)
+{
+    return c ? c->error : "";
+}
+
+/* Write all of wbuf before the deadline: 0 or a negative errno. */
+static int send_all(struct chord_client *c, int64_t deadline)
+{
+    size_t off = 0;
+    while (off < c->wbuf.len) {
+        ssize_t n =
+            send(c->fd, c->wbuf.data + off, c->wbuf.len - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int rc = wait_fd(c->fd, POLLOUT, deadline);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Read more bytes into rbuf, waiting until the deadline. 0, -ECONNRESET at
+ * end of stream, -ETIMEDOUT or a negative errno. */
+static int recv_some(struct chord_client *c, int64_t deadline)
+{
+    int rc = chord_buf_reserve(&c->rbuf, CLIENT_READ_CHUNK);
+    if (rc)
+        return rc;
+    for (;;) {
+        ssize_t n = recv(c->fd, c->rbuf.data + c->rbuf.len,
+                         c->rbuf.cap - c->rbuf.len, 0);
+        if (n > 0) {
+            c->rbuf.len += (size_t)n;
+            return 0;
+        }
+        if (n == 0)
+            return -ECONNRESET; /* the node closed before replying */
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        rc = wait_fd(c->fd, POLLIN, deadline);
+        if (rc)
+            return rc;
+    }
+}
+
+/*
+ * Send `req` (its req_id is assigned here) and wait for the frame that
+ * answers it, which must be of type `want`. On success *reply is decoded
+ * and borrows from c->rbuf until the next call; `reply->status_out` is
+ * honoured. Returns the frame's length (to consume afterwards) or a
+ * negative errno; every failure except -ENOMEM marks the client broken.
+ */
+static ssize_t transact(struct chord_client *c, struct chord_msg *req,
+                        uint8_t want, struct chord_msg *reply)
+{
+    if (c->broken)
+        return -ENOTCONN;
+    c->error[0] = '\0';
+    int64_t deadline = now_ms() + c->timeout_ms;
+    req->req_id = c->next_req_id++;
+
+    chord_buf_reset(&c->wbuf);
+    int rc = chord_msg_encode(req, &c->wbuf);
+    if (rc)
+        return rc; /* nothing was sent: the stream is still clean */
+
+    rc = send_all(c, deadline);
+    if (rc) {
+        c->broken = true;
+        return rc;
+    }
+
+    struct chord_status *status_out = reply->status_out;
+    for (;;) {
+        ssize_t used = 0;
+        if (c->rbuf.len > 0) {
+            reply->status_out = status_out;
+            used = chord_msg_decode(c->rbuf.data, c->rbuf.len, reply);
+        } else {
+            used = CHORD_DECODE_PARTIAL;
+        }
+        if (used == CHORD_DECODE_MALFORMED) {
+            c->broken = true;
+            return -EPROTO;
+        }
+        if (used == CHORD_DECODE_PARTIAL) {
+            rc = recv_some(c, deadline);
+            if (rc) {
+                c->broken = true;
+                return rc;
+            }
+            continue;
+        }
+        if (reply->req_id != req->req_id) {
+            /* Not ours: a late answer to an abandoned request. */
+            chord_buf_consume(&c->rbuf, (size_t)used);
+            continue;
+        }
+        if (reply->type != want) {
+            c->broken = true;
+            return -EPROTO;
+        }
+        return used;
+    }
+}
+
+/* Map a reply's status to the client's errors, keeping the node's text. */
+static int status_to_err(struct chord_client *c, const struct chord_msg *r)
+{
+    if (r->status == CHORD_OK)
+        return 0;
+    if (r->status == CHORD_NOT_FOUND)
+        return -ENOENT;
+    size_t n = strnlen(r->error, sizeof(r->error));
+    if (n == 0) {
+        const char *name = chord_status_name(r->status);
+        n = strlen(name);
+        if (n >= sizeof(c->error))
+            n = sizeof(c->error) - 1;
+        memcpy(c->error, name, n);
+    } else {
+        if (n >= sizeof(c->error))
+            n = sizeof(c->error) - 1;
+        memcpy(c->error, r->error, n);
+    }
+    c->error[n] = '\0';
+    /* One line: the text goes to a terminal after "dht: ". */
+    for (size_t i = 0; i < n; i++)
+        if (c->error[i] == '\n' || c->error[i] == '\r')
+            c->error[i] = ' ';
+    return -EIO;
+}
+
+/* Check a key (and optionally a value) against the caps before sending. */
+static int check_sizes(const void *key, size_t key_len, const void *value,
+                       size_t value_len)
+{
+    if (key_len > CHORD_KEY_MAX || value_len > CHORD_VALUE_MAX)
+        return -EMSGSIZE;
+    if ((key_len && !key) || (value_len && !value))
+        return -EINVAL;
+    return 0;
+}
+
+/* Allocate a chord_msg: it is several KiB, too large for a habit of
+ * putting two on the stack of every call. */
+static struct chord_msg *msg_new(void)
+{
+    return calloc(1, sizeof(struct chord_msg));
+}
+
+/* One keyed request answered by C_RESULT. If `value` is non-NULL, the
+ * reply's value is copied into a fresh allocation. */
+static int keyed_call(struct chord_client *c, uint8_t type, const void *key,
+                      size_t key_len, const void *value, size_t value_len,
+                      uint8_t **out_value, size_t *out_len)
+{
+    struct chord_msg *req = msg_new();
+    struct chord_msg *rep = msg_new();
+    int rc = -ENOMEM;
+    if (!req || !rep)
+        goto out;
+    chord_msg_init(req, type, 0);
+    req->key.data = key;
+    req->key.len = key_len;
+    if (type == CHORD_MSG_C_PUT) {
+        req->value.data = value;
+        req->value.len = value_len;
+    }
+    ssize_t used = transact(c, req, CHORD_MSG_C_RESULT, rep);
+    if (used < 0) {
+        rc = (int)used;
+        goto out;
+    }
+    rc = status_to_err(c, rep);
+    if (rc == 0 && out_value) {
+        uint8_t *copy = malloc(rep->value.len ? rep->value.len : 1);
+        if (!copy) {
+            rc = -ENOMEM;
+        } else {
+            if (rep->value.len)
+                memcpy(copy, rep->value.data, rep->value.len);
+            *out_value = copy;
+            *out_len = rep->value.len;
+        }
+    }
+    chord_buf_consume(&c->rbuf, (size_t)used);
+out:
+    free(req);
+    free(rep);
+    return rc;
+}
+
+int chord_client_put(struct chord_client *c, const void *key, size_t key_len,
+                     const void *value, size_t value_len)
+{
+    int rc = check_sizes(key, key_len, value, value_len);
+    if (rc)
+        return rc;
+    return keyed_call(c, CHORD_MSG_C_PUT, key, key_len, value, value_len, NULL,
+                      NULL);
+}
+
+int chord_client_get(struct chord_client *c, const void *key, size_t key_len,
+                     uint8_t **value, size_t *value_len)
+{
+    *value = NULL;
+    *value_len = 0;
+    int rc = check_sizes(key, key_len, NULL, 0);
+    if (rc)
+        return rc;
+    return keyed_call(c, CHORD_MSG_C_GET, key, key_len, NULL, 0, value,
+                      value_len);
+}
+
+int chord_client_del(struct chord_client *c, const void *key, size_t key_len)
+{
+    int rc = check_sizes(key, key_len, NULL, 0);
+    if (rc)
+        return rc;
+    return keyed_call(c, CHORD_MSG_C_DEL, key, key_len, NULL, 0, NULL, NULL);
+}
+
+int chord_client_lookup(struct chord_client *c, const void *key, size_t key_len,
+                        struct chord_lookup_result *out)
+{
+    int rc = check_sizes(key, key_len, NULL, 0);
+    if (rc)
+        return rc;
+    struct chord_msg *req = msg_new();
+    struct chord_msg *rep = msg_new();
+    rc = -ENOMEM;
+    if (!req || !rep)
+        goto out;
+    chord_msg_init(req, CHORD_MSG_C_LOOKUP, 0);
+    req->key.data = key;
+    req->key.len = key_len;
+    ssize_t used = transact(c, req, CHORD_MSG_C_LOOKUP_RESULT, rep);
+    if (used < 0) {
+        rc = (int)used;
+        goto out;
+    }
+    rc = status_to_err(c, rep);
+    if (rc == 0)
+        *out = rep->lookup;
+    chord_buf_consume(&c->rbuf, (size_t)used);
+out:
+    free(req);
+    free(rep);
+    return rc;
+}
+
+int chord_client_status(struct chord_client *c, struct chord_status *out)
+{
+    struct chord_msg *req = msg_new();
+    struct chord_msg *rep = msg_new();
+    int rc = -ENOMEM;
+    if (!req || !rep)
+        goto out;
+    chord_msg_init(req, CHORD_MSG_C_STATUS, 0);
+    memset(out, 0, sizeof(*out));
+    rep->status_out = out;
+    ssize_t used = transact(c, req, CHORD_MSG_C_STATUS_RESULT, rep);
+    if (used < 0) {
+        rc = (int)used;
+        goto out;
+    }
+    rc = status_to_err(c, rep);
+    chord_buf_consume(&c->rbuf, (size_t)used);
+out:
+    free(req);
+    free(rep);
+    return rc;
+}

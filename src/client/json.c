@@ -1,0 +1,256 @@
+/*
+ * json.c - the tiny streaming JSON writer (see json.h).
+ *
+ * Every value goes through value_prefix(), which writes the comma that
+ * separates it from the previous element of its container, unless it
+ * follows a key (the key wrote its own comma and colon). Escaping is done
+ * a run at a time: plain bytes are copied in one append, each escaped byte
+ * is written as its own short sequence. Errors are sticky in j->err.
+ */
+#include "client/json.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void chord_json_init(struct chord_json *j)
+{
+    memset(j, 0, sizeof(*j));
+    chord_buf_init(&j->out);
+}
+
+void chord_json_free(struct chord_json *j)
+{
+    chord_buf_free(&j->out);
+    chord_json_init(j);
+}
+
+void chord_json_reset(struct chord_json *j)
+{
+    struct chord_buf keep = j->out;
+    memset(j, 0, sizeof(*j));
+    j->out = keep;
+    j->out.len = 0;
+}
+
+/* Append raw text, recording the first failure. */
+static void put_raw(struct chord_json *j, const char *s, size_t n)
+{
+    if (j->err)
+        return;
+    int rc = chord_buf_append(&j->out, s, n);
+    if (rc)
+        j->err = rc;
+}
+
+/* The separator a value needs in its container (none after a key). */
+static void value_prefix(struct chord_json *j)
+{
+    if (j->after_key) {
+        j->after_key = false;
+        return;
+    }
+    if (j->need_comma[j->depth])
+        put_raw(j, ",", 1);
+    j->need_comma[j->depth] = true;
+}
+
+static bool is_plain(uint8_t c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+int chord_json_escape(struct chord_buf *out, const void *data, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *p = data;
+    int rc = chord_buf_append(out, "\"", 1);
+    size_t i = 0;
+    while (rc == 0 && i < len) {
+        size_t run = i;
+        while (run < len && is_plain(p[run]))
+            run++;
+        if (run > i) {
+            rc = chord_buf_append(out, p + i, run - i);
+            i = run;
+            continue;
+        }
+        char esc[6];
+        size_t n = 2;
+        esc[0] = '\\';
+        switch (p[i]) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[p[i] >> 4];
+            esc[5] = hex[p[i] & 0xf];
+            n = 6;
+            break;
+        }
+        rc = chord_buf_append(out, esc, n);
+        i++;
+    }
+    if (rc == 0)
+        rc = chord_buf_append(out, "\"", 1);
+    return rc;
+}
+
+/* Open a container of `kind` ('{' or '['). */
+static void open_container(struct chord_json *j, char kind)
+{
+    if (j->err)
+        return;
+    value_prefix(j);
+    if (j->depth >= CHORD_JSON_DEPTH_MAX) {
+        j->err = -E2BIG;
+        return;
+    }
+    put_raw(j, &kind, 1);
+    j->depth++;
+    j->need_comma[j->depth] = false;
+    j->kind[j->depth] = kind;
+}
+
+/* Close the innermost container, which must be of `kind`. */
+static void close_container(struct chord_json *j, char kind)
+{
+    if (j->err)
+        return;
+    if (j->depth == 0 || j->kind[j->depth] != kind || j->after_key) {
+        j->err = -EINVAL;
+        return;
+    }
+    j->depth--;
+    put_raw(j, kind == '{' ? "}" : "]", 1);
+}
+
+void chord_json_obj_begin(struct chord_json *j)
+{
+    open_container(j, '{');
+}
+void chord_json_obj_end(struct chord_json *j)
+{
+    close_container(j, '{');
+}
+void chord_json_arr_begin(struct chord_json *j)
+{
+    open_container(j, '[');
+}
+void chord_json_arr_end(struct chord_json *j)
+{
+    close_container(j, '[');
+}
+
+void chord_json_key(struct chord_json *j, const char *name)
+{
+    if (j->err)
+        return;
+    if (j->depth == 0 || j->kind[j->depth] != '{' || j->after_key) {
+        j->err = -EINVAL;
+        return;
+    }
+    value_prefix(j);
+    int rc = chord_json_escape(&j->out, name, strlen(name));
+    if (rc) {
+        j->err = rc;
+        return;
+    }
+    put_raw(j, ":", 1);
+    j->after_key = true;
+}
+
+void chord_json_strn(struct chord_json *j, const void *data, size_t len)
+{
+    if (j->err)
+        return;
+    value_prefix(j);
+    int rc = chord_json_escape(&j->out, data, len);
+    if (rc)
+        j->err = rc;
+}
+
+void chord_json_str(struct chord_json *j, const char *s)
+{
+    chord_json_strn(j, s, strlen(s));
+}
+
+void chord_json_id(struct chord_json *j, const struct chord_id *id)
+{
+    char hex[CHORD_ID_HEX_LEN + 1];
+    chord_id_to_hex(id, hex);
+    chord_json_strn(j, hex, CHORD_ID_HEX_LEN);
+}
+
+/* A value whose text needs no escaping (numbers, literals). */
+static void put_literal(struct chord_json *j, const char *s, size_t n)
+{
+    if (j->err)
+        return;
+    value_prefix(j);
+    put_raw(j, s, n);
+}
+
+void chord_json_uint(struct chord_json *j, uint64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRIu64, v);
+    put_literal(j, num, (size_t)n);
+}
+
+void chord_json_int(struct chord_json *j, int64_t v)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%" PRId64, v);
+    put_literal(j, num, (size_t)n);
+}
+
+void chord_json_bool(struct chord_json *j, bool v)
+{
+    if (v)
+        put_literal(j, "true", 4);
+    else
+        put_literal(j, "false", 5);
+}
+
+void chord_json_null(struct chord_json *j)
+{
+    put_literal(j, "null", 4);
+}
+
+int chord_json_finish(struct chord_json *j)
+{
+    if (j->err)
+        return j->err;
+    if (j->depth != 0 || j->after_key)
+        return -EINVAL;
+    int rc = chord_buf_reserve(&j->out, 1);
+    if (rc) {
+        j->err = rc;
+        return rc;
+    }
+    j->out.data[j->out.len] = '\0';
+    return 0;
+}
