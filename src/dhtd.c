@@ -1,0 +1,249 @@
+/*
+ * dhtd.c - the daemon: one Chord node listening on TCP.
+ *
+ *   dhtd --listen HOST:PORT [--join HOST:PORT] [--successors R]
+ *        [--stabilize-ms T] [--log-level error|warn|info|debug]
+ *        [--id HEX40] [--help] [--version]
+ *
+ * Without --join it creates a new ring; with it, it joins the ring of that
+ * node. It runs until SIGINT/SIGTERM, then leaves gracefully (a second
+ * signal stops at once). Log lines go to stderr (see io/host.h).
+ *
+ * Exit status: 0 after a graceful leave (and for --help/--version), 1 when
+ * it cannot run (cannot listen, cannot join, interrupted mid-leave), 2 for
+ * a usage error. Every error is one line on stderr starting "dhtd: ".
+ *
+ * This file only parses the command line and maps outcomes to exit codes;
+ * the host (src/io/host.c) does the work.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "chord/id.h"
+#include "chord/node.h"
+#include "chord/types.h"
+#include "io/host.h"
+#include "io/transport.h"
+
+/* Bounds accepted for --stabilize-ms. */
+#define DHTD_STABILIZE_MIN_MS 1u
+#define DHTD_STABILIZE_MAX_MS 600000u
+
+static const char usage_text[] =
+    "usage: dhtd --listen HOST:PORT [--join HOST:PORT] [options]\n"
+    "\n"
+    "Run one Chord DHT node. Without --join it starts a new ring; with\n"
+    "--join it joins the ring that node belongs to. SIGINT or SIGTERM make\n"
+    "it hand its keys over and leave; a second signal stops it at once.\n"
+    "\n"
+    "options:\n"
+    "  --listen HOST:PORT    address to listen on and advertise (IPv4\n"
+    "                        dotted quad or localhost; port 0 picks one)\n"
+    "  --join HOST:PORT      a member of the ring to join\n"
+    "  --successors R        successor list length, 1-32 (default 8)\n"
+    "  --stabilize-ms T      stabilize period in ms (default 250)\n"
+    "  --log-level LEVEL     error, warn, info (default) or debug\n"
+    "  --id HEX40            node id instead of SHA-1(HOST:PORT); tests only\n"
+    "  --help                print this help and exit\n"
+    "  --version             print the version and exit\n"
+    "\n"
+    "exit status: 0 after a graceful leave, 1 on a runtime failure,\n"
+    "2 on a usage error.\n";
+
+/* Parse a decimal number in [min, max]: 0 or -EINVAL. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+                      unsigned long *out)
+{
+    if (!*s || strlen(s) > 9)
+        return -EINVAL;
+    unsigned long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Check an address option: 0, or print why it is not usable and -EINVAL. */
+static int check_addr(const char *flag, const char *addr, bool port0_ok)
+{
+    struct sockaddr_in sa;
+    int rc = chord_transport_addr_parse(addr, &sa);
+    if (rc == -EADDRNOTAVAIL) {
+        fprintf(stderr, "dhtd: %s %s: only 127.0.0.0/8 addresses are used\n",
+                flag, addr);
+        return -EINVAL;
+    }
+    if (rc || (!port0_ok && sa.sin_port == 0)) {
+        fprintf(stderr,
+                "dhtd: %s '%s' is not HOST:PORT (IPv4 address or "
+                "localhost, port %s-65535)\n",
+                flag, addr, port0_ok ? "0" : "1");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Fill *opt from argv. Returns -1 to continue, or an exit status (0 after
+ * --help/--version, 2 after a usage error, already explained). */
+static int parse_args(int argc, char **argv, struct chord_host_options *opt)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (strcmp(arg, "--version") == 0) {
+            printf("dhtd %s\n", CHORD_VERSION);
+            return 0;
+        }
+        if (arg[0] != '-') {
+            fprintf(stderr, "dhtd: unexpected argument '%s' (see --help)\n",
+                    arg);
+            return 2;
+        }
+        if (arg[1] != '-') {
+            fprintf(stderr, "dhtd: unknown option '%s' (see --help)\n", arg);
+            return 2;
+        }
+        /* "--flag value" or "--flag=value". */
+        char name[32];
+        const char *val = NULL;
+        const char *eq = strchr(arg, '=');
+        size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (nl >= sizeof name) {
+            fprintf(stderr, "dhtd: unknown option '%s' (see --help)\n", arg);
+            return 2;
+        }
+        memcpy(name, arg, nl);
+        name[nl] = '\0';
+        static const char *const known[] = {"--listen",     "--join",
+                                            "--successors", "--stabilize-ms",
+                                            "--log-level",  "--id"};
+        bool ok = false;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            ok = ok || strcmp(name, known[k]) == 0;
+        if (!ok) {
+            fprintf(stderr, "dhtd: unknown option '%s' (see --help)\n", name);
+            return 2;
+        }
+        if (eq)
+            val = eq + 1;
+        else if (i + 1 < argc)
+            val = argv[++i];
+        if (!val) {
+            fprintf(stderr, "dhtd: option %s needs a value\n", name);
+            return 2;
+        }
+
+        unsigned long n;
+        if (strcmp(name, "--listen") == 0) {
+            if (check_addr(name, val, true))
+                return 2;
+            opt->listen = val;
+        } else if (strcmp(name, "--join") == 0) {
+            if (check_addr(name, val, false))
+                return 2;
+            opt->join = val;
+        } else if (strcmp(name, "--successors") == 0) {
+            if (parse_uint(val, 1, CHORD_SUCC_MAX, &n)) {
+                fprintf(stderr,
+                        "dhtd: --successors must be a number from 1 "
+                        "to %u, not '%s'\n",
+                        CHORD_SUCC_MAX, val);
+                return 2;
+            }
+            opt->node.successors = (unsigned)n;
+        } else if (strcmp(name, "--stabilize-ms") == 0) {
+            if (parse_uint(val, DHTD_STABILIZE_MIN_MS, DHTD_STABILIZE_MAX_MS,
+                           &n)) {
+                fprintf(stderr,
+                        "dhtd: --stabilize-ms must be a number from "
+                        "%u to %u, not '%s'\n",
+                        DHTD_STABILIZE_MIN_MS, DHTD_STABILIZE_MAX_MS, val);
+                return 2;
+            }
+            opt->node.stabilize_ms = (uint32_t)n;
+        } else if (strcmp(name, "--log-level") == 0) {
+            int lvl = chord_log_level_parse(val);
+            if (lvl < 0) {
+                fprintf(stderr,
+                        "dhtd: --log-level must be error, warn, info "
+                        "or debug, not '%s'\n",
+                        val);
+                return 2;
+            }
+            opt->log_level = lvl;
+        } else { /* --id */
+            if (chord_id_from_hex(&opt->id, val)) {
+                fprintf(stderr,
+                        "dhtd: --id must be 40 hex digits, not "
+                        "'%s'\n",
+                        val);
+                return 2;
+            }
+            opt->has_id = true;
+        }
+    }
+    if (!opt->listen) {
+        fprintf(stderr, "dhtd: --listen HOST:PORT is required (see --help)\n");
+        return 2;
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct chord_host_options opt;
+    memset(&opt, 0, sizeof opt);
+    chord_node_config_default(&opt.node);
+    opt.log_level = CHORD_LOG_INFO;
+
+    int status = parse_args(argc, argv, &opt);
+    if (status >= 0)
+        return status;
+    opt.node.log_level = opt.log_level;
+    opt.node.seed = uv_hrtime() ^ ((uint64_t)getpid() << 32);
+
+    /* libuv writes with write(2): a peer that went away must give EPIPE,
+     * not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_loop_t loop;
+    int rc = uv_loop_init(&loop);
+    if (rc) {
+        fprintf(stderr, "dhtd: cannot start the event loop: %s\n",
+                uv_strerror(rc));
+        return 1;
+    }
+    char err[CHORD_HOST_ERR_MAX];
+    struct chord_host *h;
+    rc = chord_host_new(&loop, &opt, err, &h);
+    if (rc) {
+        fprintf(stderr, "dhtd: %s\n", err);
+        uv_loop_close(&loop);
+        return 1;
+    }
+    enum chord_host_outcome outcome = chord_host_run(h, err);
+    if (uv_loop_close(&loop) != 0)
+        fprintf(stderr, "dhtd: warning: event loop closed with handles "
+                        "open\n");
+    if (outcome != CHORD_HOST_LEFT) {
+        fprintf(stderr, "dhtd: %s\n", err);
+        return 1;
+    }
+    return 0;
+}

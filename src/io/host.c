@@ -1,0 +1,474 @@
+/*
+ * host.c - one node on one libuv loop (see host.h for the contract).
+ *
+ * Every loop callback that feeds the node (frame, unreachable, timer,
+ * signal) first updates the loop time, then calls the node, then runs
+ * after_event(), which looks at the node's state: LEFT starts the bounded
+ * flush, FAILED stops the host, anything else re-arms the one node timer
+ * at chord_node_next_deadline(). Once stopping, no more events reach the
+ * node, so it is never fed after it reported LEFT or FAILED.
+ *
+ * Invariants: the host's own handles (node timer, flush timer, two signal
+ * handles) are closed exactly once, by host_shutdown(), which also closes
+ * the transport; chord_host_run() frees the node and the host only after
+ * uv_run() has returned, that is after every close callback has run.
+ *
+ * It does not decode frames (the node does) nor retry anything itself.
+ */
+#include "io/host.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chord/types.h"
+#include "io/transport.h"
+
+/* Longest sleep between node timer checks (ms), whatever the deadline. */
+#define CHORD_HOST_MAX_SLEEP_MS 60000u
+/* After LEFT, wait at most this long for queued frames to be written. */
+#define CHORD_HOST_FLUSH_MS 500u
+/* How often the flush checks whether the write queues are empty (ms). */
+#define CHORD_HOST_FLUSH_POLL_MS 10u
+/* Longest log line written (longer ones are cut). */
+#define CHORD_HOST_LOG_LINE_MAX 2048u
+
+struct chord_host {
+    uv_loop_t *loop;
+    struct chord_transport *tr; /* NULL once closed */
+    struct chord_node *node;
+    uv_timer_t timer; /* the node's next deadline */
+    uv_timer_t flush; /* polls the write queues after LEFT */
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    uv_handle_t *opened[4]; /* those of the four above initialised */
+    size_t n_opened;
+    bool stopping;    /* no more events go to the node */
+    bool shut;        /* host_shutdown() ran */
+    unsigned signals; /* SIGINT/SIGTERM received */
+    uint64_t flush_until;
+    int log_level;
+    bool has_join;
+    char join[CHORD_ADDR_MAX];
+    char addr[CHORD_ADDR_MAX]; /* advertised address */
+    enum chord_host_outcome outcome;
+    char err[CHORD_HOST_ERR_MAX];
+};
+
+static const char *level_name(int level)
+{
+    switch (level) {
+    case CHORD_LOG_ERROR:
+        return "ERROR";
+    case CHORD_LOG_WARN:
+        return "WARN";
+    case CHORD_LOG_INFO:
+        return "INFO";
+    default:
+        return "DEBUG";
+    }
+}
+
+int chord_log_level_parse(const char *s)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (s && strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Write one line "TIME LEVEL addr message" to stderr with a single write,
+ * if `level` passes the filter. */
+static void host_log(struct chord_host *h, int level, const char *msg)
+{
+    if (level > h->log_level)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    char line[CHORD_HOST_LOG_LINE_MAX];
+    int n = snprintf(line, sizeof line - 1, "%s.%03ldZ %s %s %s", stamp,
+                     ts.tv_nsec / 1000000L, level_name(level), h->addr, msg);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
+    line[len++] = '\n';
+    fwrite(line, 1, len, stderr);
+}
+
+static void host_logf(struct chord_host *h, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void host_logf(struct chord_host *h, int level, const char *fmt, ...)
+{
+    if (level > h->log_level)
+        return;
+    char msg[CHORD_HOST_LOG_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    host_log(h, level, msg);
+}
+
+/* ---- node io callbacks (called from inside node entry points) ----------- */
+
+static void node_send(void *ctx, const char *addr, const uint8_t *frame,
+                      size_t len)
+{
+    struct chord_host *h = ctx;
+    if (h->tr)
+        chord_transport_send(h->tr, addr, frame, len);
+}
+
+static void node_reply(void *ctx, uint64_t conn, const uint8_t *frame,
+                       size_t len)
+{
+    struct chord_host *h = ctx;
+    if (h->tr)
+        chord_transport_reply(h->tr, conn, frame, len);
+}
+
+static void node_log(void *ctx, int level, const char *line)
+{
+    host_log(ctx, level, line);
+}
+
+/* ---- stopping ------------------------------------------------------------ */
+
+/* Nothing to free: the handles live in the host, which chord_host_run()
+ * frees after uv_run() has returned, that is after this callback. */
+static void on_handle_close(uv_handle_t *handle)
+{
+    (void)handle;
+}
+
+/* Close the transport and every handle of the host, once. uv_run() then
+ * returns when libuv has finished closing them. */
+static void host_shutdown(struct chord_host *h)
+{
+    if (h->shut)
+        return;
+    h->shut = true;
+    h->stopping = true;
+    if (h->tr) {
+        chord_transport_close(h->tr);
+        h->tr = NULL;
+    }
+    for (size_t i = 0; i < h->n_opened; i++)
+        if (!uv_is_closing(h->opened[i]))
+            uv_close(h->opened[i], on_handle_close);
+}
+
+/* Stop because of a failure: keep the first explanation. */
+static void host_fail(struct chord_host *h, enum chord_host_outcome outcome,
+                      const char *why)
+{
+    if (h->outcome == CHORD_HOST_LEFT) {
+        h->outcome = outcome;
+        snprintf(h->err, sizeof h->err, "%s", why);
+    }
+    host_shutdown(h);
+}
+
+static void on_flush(uv_timer_t *timer)
+{
+    struct chord_host *h = timer->data;
+    uv_update_time(h->loop);
+    size_t left = h->tr ? chord_transport_pending(h->tr) : 0;
+    if (left == 0 || uv_now(h->loop) >= h->flush_until) {
+        if (left)
+            host_logf(h, CHORD_LOG_WARN, "exiting with %zu bytes unsent", left);
+        host_shutdown(h);
+    }
+}
+
+/* The node has LEFT: stop feeding it, give the writes a moment, stop. */
+static void host_begin_flush(struct chord_host *h)
+{
+    h->stopping = true;
+    uv_timer_stop(&h->timer);
+    host_log(h, CHORD_LOG_DEBUG, "leave complete: flushing and exiting");
+    h->flush_until = uv_now(h->loop) + CHORD_HOST_FLUSH_MS;
+    if (!h->tr || chord_transport_pending(h->tr) == 0) {
+        host_shutdown(h);
+        return;
+    }
+    uv_timer_start(&h->flush, on_flush, CHORD_HOST_FLUSH_POLL_MS,
+                   CHORD_HOST_FLUSH_POLL_MS);
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *timer);
+
+/* After every event given to the node: act on its state or re-arm the
+ * node timer at its next deadline. */
+static void after_event(struct chord_host *h)
+{
+    if (h->stopping)
+        return;
+    switch (chord_node_state(h->node)) {
+    case CHORD_NODE_LEFT:
+        host_begin_flush(h);
+        return;
+    case CHORD_NODE_FAILED: {
+        char why[CHORD_HOST_ERR_MAX];
+        if (h->has_join)
+            snprintf(why, sizeof why, "cannot join %s: unreachable", h->join);
+        else
+            snprintf(why, sizeof why, "the node failed");
+        host_log(h, CHORD_LOG_ERROR, why);
+        host_fail(h, CHORD_HOST_JOIN_FAILED, why);
+        return;
+    }
+    default:
+        break;
+    }
+    uint64_t now = uv_now(h->loop);
+    uint64_t deadline = chord_node_next_deadline(h->node);
+    uint64_t delay = deadline > now ? deadline - now : 0;
+    if (delay > CHORD_HOST_MAX_SLEEP_MS)
+        delay = CHORD_HOST_MAX_SLEEP_MS;
+    uv_timer_start(&h->timer, on_timer, delay, 0);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+    struct chord_host *h = timer->data;
+    if (h->stopping)
+        return;
+    uv_update_time(h->loop);
+    chord_node_tick(h->node, uv_now(h->loop));
+    after_event(h);
+}
+
+static int on_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
+{
+    struct chord_host *h = ctx;
+    if (h->stopping)
+        return 0;
+    uv_update_time(h->loop);
+    int rc = chord_node_receive(h->node, uv_now(h->loop), conn, frame, len);
+    after_event(h);
+    return rc == -EPROTO ? -EPROTO : 0;
+}
+
+static void on_unreachable(void *ctx, const char *addr)
+{
+    struct chord_host *h = ctx;
+    if (h->stopping)
+        return;
+    uv_update_time(h->loop);
+    chord_node_unreachable(h->node, uv_now(h->loop), addr);
+    after_event(h);
+}
+
+static void on_transport_log(void *ctx, int level, const char *line)
+{
+    host_log(ctx, level, line);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct chord_host *h = sig->data;
+    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    h->signals++;
+    if (h->stopping) {
+        host_logf(h, CHORD_LOG_INFO, "received %s: stopping now", name);
+        host_shutdown(h);
+        return;
+    }
+    if (h->signals > 1) {
+        host_logf(h, CHORD_LOG_WARN,
+                  "received %s again: stopping without "
+                  "finishing the leave",
+                  name);
+        host_fail(h, CHORD_HOST_INTERRUPTED,
+                  "interrupted before the leave finished");
+        return;
+    }
+    host_logf(h, CHORD_LOG_INFO, "received %s: leaving the ring", name);
+    uv_update_time(h->loop);
+    chord_node_leave(h->node, uv_now(h->loop));
+    after_event(h);
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
+                   char err[CHORD_HOST_ERR_MAX], struct chord_host **out)
+{
+    err[0] = '\0';
+    struct chord_host *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "out of memory");
+        return -ENOMEM;
+    }
+    h->loop = loop;
+    h->log_level = opt->log_level;
+    h->outcome = CHORD_HOST_LEFT;
+    snprintf(h->addr, sizeof h->addr, "%s", opt->listen ? opt->listen : "");
+
+    int rc = 0;
+    struct sockaddr_in sa;
+    if (opt->join) {
+        rc = chord_transport_addr_parse(opt->join, &sa);
+        if (rc == 0 && sa.sin_port == 0)
+            rc = -EINVAL;
+        if (rc) {
+            snprintf(err, CHORD_HOST_ERR_MAX, "bad join address '%s'",
+                     opt->join);
+            free(h);
+            return rc;
+        }
+        h->has_join = true;
+        snprintf(h->join, sizeof h->join, "%s", opt->join);
+    }
+    rc = chord_transport_addr_parse(opt->listen, &sa);
+    if (rc) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "cannot listen on %s: %s",
+                 opt->listen ? opt->listen : "(none)",
+                 rc == -EADDRNOTAVAIL ? "only 127.0.0.0/8 addresses are used"
+                                      : "not a host:port address");
+        free(h);
+        return rc;
+    }
+
+    struct chord_transport_cb cb = {
+        .ctx = h,
+        .frame = on_frame,
+        .unreachable = on_unreachable,
+        .log = on_transport_log,
+    };
+    rc = chord_transport_new(loop, &cb, &h->tr);
+    if (rc) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "cannot start the transport: %s",
+                 uv_strerror(rc));
+        free(h);
+        return rc;
+    }
+    rc = chord_transport_listen(h->tr, opt->listen);
+    if (rc) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "cannot listen on %s: %s",
+                 opt->listen, uv_strerror(rc));
+        goto fail;
+    }
+
+    /* The advertised address: the bound one, in dotted-quad form. */
+    char ip[INET_ADDRSTRLEN];
+    uv_ip4_name(&sa, ip, sizeof ip);
+    snprintf(h->addr, sizeof h->addr, "%s:%u", ip,
+             (unsigned)chord_transport_port(h->tr));
+
+    struct chord_node_config cfg = opt->node;
+    rc = chord_peer_from_addr(&cfg.self, h->addr);
+    if (rc == 0 && opt->has_id)
+        cfg.self.id = opt->id;
+    struct chord_node_io io = {
+        .ctx = h,
+        .send = node_send,
+        .reply = node_reply,
+        .log = node_log,
+    };
+    if (rc == 0)
+        rc = chord_node_new(&cfg, &io, uv_now(loop), &h->node);
+    if (rc) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "cannot make the node: %s",
+                 rc == -EINVAL ? "invalid configuration" : strerror(-rc));
+        goto fail;
+    }
+    *out = h;
+    return 0;
+
+fail:
+    chord_transport_close(h->tr);
+    uv_run(loop, UV_RUN_DEFAULT);
+    free(h);
+    return rc;
+}
+
+const char *chord_host_addr(const struct chord_host *h)
+{
+    return h->addr;
+}
+
+/* Initialise the node timer, the flush timer and the signal handlers. */
+static int host_handles_init(struct chord_host *h)
+{
+    int rc = uv_timer_init(h->loop, &h->timer);
+    if (rc == 0)
+        h->opened[h->n_opened++] = (uv_handle_t *)&h->timer;
+    if (rc == 0 && (rc = uv_timer_init(h->loop, &h->flush)) == 0)
+        h->opened[h->n_opened++] = (uv_handle_t *)&h->flush;
+    if (rc == 0 && (rc = uv_signal_init(h->loop, &h->sigint)) == 0)
+        h->opened[h->n_opened++] = (uv_handle_t *)&h->sigint;
+    if (rc == 0 && (rc = uv_signal_init(h->loop, &h->sigterm)) == 0)
+        h->opened[h->n_opened++] = (uv_handle_t *)&h->sigterm;
+    h->timer.data = h->flush.data = h->sigint.data = h->sigterm.data = h;
+    if (rc == 0)
+        rc = uv_signal_start(&h->sigint, on_signal, SIGINT);
+    if (rc == 0)
+        rc = uv_signal_start(&h->sigterm, on_signal, SIGTERM);
+    return rc;
+}
+
+enum chord_host_outcome chord_host_run(struct chord_host *h,
+                                       char err[CHORD_HOST_ERR_MAX])
+{
+    int rc = host_handles_init(h);
+    if (rc) {
+        char why[CHORD_HOST_ERR_MAX];
+        snprintf(why, sizeof why, "cannot handle signals: %s", uv_strerror(rc));
+        host_fail(h, CHORD_HOST_ERROR, why);
+    } else {
+        uv_update_time(h->loop);
+        uint64_t now = uv_now(h->loop);
+        char hex[CHORD_ID_HEX_LEN + 1];
+        chord_id_to_hex(&chord_node_self(h->node)->id, hex);
+        if (h->has_join) {
+            host_logf(h, CHORD_LOG_INFO,
+                      "node %s listening on %s: joining "
+                      "the ring of %s",
+                      hex, h->addr, h->join);
+            rc = chord_node_join(h->node, now, h->join);
+            if (rc) {
+                char why[CHORD_HOST_ERR_MAX];
+                snprintf(why, sizeof why, "cannot join %s: bad address",
+                         h->join);
+                host_fail(h, CHORD_HOST_ERROR, why);
+            }
+        } else {
+            host_logf(h, CHORD_LOG_INFO,
+                      "node %s listening on %s: created "
+                      "a new ring",
+                      hex, h->addr);
+            chord_node_create(h->node, now);
+        }
+        after_event(h);
+    }
+
+    /* Runs until host_shutdown() has closed everything; if someone called
+     * uv_stop() on the loop, shut down and finish closing. */
+    uv_run(h->loop, UV_RUN_DEFAULT);
+    if (!h->shut) {
+        host_fail(h, CHORD_HOST_INTERRUPTED, "the event loop was stopped");
+        uv_run(h->loop, UV_RUN_DEFAULT);
+    }
+
+    enum chord_host_outcome outcome = h->outcome;
+    snprintf(err, CHORD_HOST_ERR_MAX, "%s", h->err);
+    chord_node_free(h->node);
+    free(h);
+    return outcome;
+}

@@ -1,0 +1,124 @@
+/*
+ * transport.h - TCP framing on libuv: a listener, an outbound connection
+ * pool keyed by peer address, and replies by connection id.
+ *
+ * The transport moves whole frames (see core/wire.h) and nothing else. It
+ * accumulates the bytes of every connection, splits them into frames with
+ * the wire decoder, and hands each complete frame to the `frame` callback
+ * together with a nonzero connection id. A malformed frame closes that one
+ * connection and logs why; every other connection keeps serving.
+ *
+ * Sending is by peer address ("host:port"): the first frame for a peer
+ * opens one outbound connection, frames wait in a queue while it connects,
+ * and every later frame for the same peer goes down the same connection.
+ * When a peer cannot be reached (connect failure, write error, end of
+ * stream or reset, queue over CHORD_TRANSPORT_QUEUE_MAX), the connection
+ * is closed, its queue dropped and `unreachable` is called once for it.
+ * `unreachable` is always called from a later loop iteration, never from
+ * inside chord_transport_send(), so a caller may send from anywhere.
+ * Frames that arrive on an outbound connection are delivered like inbound
+ * ones.
+ *
+ * Invariants: every uv handle the transport opens is closed exactly once
+ * and its memory freed only in its close callback; the transport itself is
+ * freed when its last handle has closed after chord_transport_close().
+ * Every queue and table has a cap (see the constants in transport.c).
+ *
+ * What it does not do: it does not know message types, retry, time out
+ * requests or reconnect on its own (the next send reconnects). It does not
+ * ignore SIGPIPE: a process using it must (signal(SIGPIPE, SIG_IGN)), as
+ * libuv writes with write(2). Only IPv4 is supported and, in this project,
+ * only 127.0.0.0/8 addresses are accepted (CHORD_TRANSPORT_LOOPBACK_ONLY).
+ */
+#ifndef CHORD_IO_TRANSPORT_H
+#define CHORD_IO_TRANSPORT_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+struct chord_transport;
+
+struct chord_transport_cb {
+    void *ctx; /* passed back to every callback */
+    /* One complete, well-formed frame (borrowed: valid only during the
+     * call) arrived on connection `conn`. Return 0, or -EPROTO to have the
+     * transport close that connection. Required. */
+    int (*frame)(void *ctx, uint64_t conn, const uint8_t *frame, size_t len);
+    /* The peer at `addr` (the string given to chord_transport_send) could
+     * not be reached; the frames queued for it are lost. Called once per
+     * failure, from a loop callback. May be NULL. */
+    void (*unreachable)(void *ctx, const char *addr);
+    /* One log line without a newline, level as enum chord_log_level. May
+     * be NULL. */
+    void (*log)(void *ctx, int level, const char *line);
+};
+
+/*
+ * Parse "host:port" where host is an IPv4 dotted quad or "localhost"
+ * (taken as 127.0.0.1) and port is 0..65535 in plain decimal. With
+ * CHORD_TRANSPORT_LOOPBACK_ONLY the host must be in 127.0.0.0/8. Fills
+ * *out; 0, -EINVAL (not host:port, or a bad port) or -EADDRNOTAVAIL (a
+ * host outside loopback). `out` may be NULL to validate only.
+ */
+int chord_transport_addr_parse(const char *addr, struct sockaddr_in *out);
+
+/*
+ * Make a transport on `loop`. The callbacks struct is copied. 0, -EINVAL
+ * (no frame callback), -ENOMEM, or a libuv error.
+ */
+int chord_transport_new(uv_loop_t *loop, const struct chord_transport_cb *cb,
+                        struct chord_transport **out);
+
+/*
+ * Bind and listen on `addr` ("host:port"; port 0 picks a free port, see
+ * chord_transport_port()). At most once per transport. 0, -EINVAL /
+ * -EADDRNOTAVAIL for a bad address, -EALREADY if already listening, or the
+ * libuv error (UV_EADDRINUSE, UV_EACCES...), which uv_strerror() explains.
+ * On failure the transport is as before and may be closed normally.
+ */
+int chord_transport_listen(struct chord_transport *t, const char *addr);
+
+/* The port the listener is bound to, 0 when not listening. */
+uint16_t chord_transport_port(const struct chord_transport *t);
+
+/*
+ * Queue a copy of `frame` for the peer at `addr`, opening a connection if
+ * there is none. Returns 0 when queued; a negative errno when it was not
+ * (bad address, pool full, queue over its cap, transport closing), in
+ * which case `unreachable(addr)` also follows from the loop, except when
+ * the transport is closing. Never calls a callback synchronously.
+ */
+int chord_transport_send(struct chord_transport *t, const char *addr,
+                         const uint8_t *frame, size_t len);
+
+/*
+ * Queue a copy of `frame` on connection `conn` (an id given to the frame
+ * callback). 0, or -ENOTCONN when that connection has gone (the frame is
+ * dropped, nothing else happens), or another negative errno when writing
+ * failed and the connection was closed.
+ */
+int chord_transport_reply(struct chord_transport *t, uint64_t conn,
+                          const uint8_t *frame, size_t len);
+
+/* Close connection `conn` if it is still open (no callback follows). */
+void chord_transport_close_conn(struct chord_transport *t, uint64_t conn);
+
+/* Bytes accepted by send/reply and not yet handed to the kernel, over all
+ * connections (to flush before exit). */
+size_t chord_transport_pending(const struct chord_transport *t);
+
+/* Open connections: inbound and outbound (for tests and status). */
+size_t chord_transport_conn_count(const struct chord_transport *t);
+
+/*
+ * Close the listener and every connection, dropping unwritten frames. No
+ * callback is made after this returns. The transport frees itself once
+ * libuv has closed its last handle, so `t` must not be used again; run
+ * the loop until uv_run() returns, then uv_loop_close() succeeds.
+ */
+void chord_transport_close(struct chord_transport *t);
+
+#endif

@@ -1,0 +1,575 @@
+/*
+ * test_transport.c - the TCP transport over real loopback sockets.
+ *
+ * Two transports share one loop and bind 127.0.0.1 port 0 (the kernel
+ * picks a free port, read back with chord_transport_port()), so tests
+ * never collide with each other or with running daemons. Raw blocking
+ * sockets play clients that misbehave: writing a frame one byte at a time
+ * or sending garbage. Every test runs under a guard timer that fails it
+ * after a few seconds, and every teardown checks that closing the
+ * transports leaves nothing behind (uv_loop_close() == 0; ASan checks the
+ * memory).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "chord/node.h"
+#include "core/buf.h"
+#include "core/wire.h"
+#include "io/transport.h"
+
+/* A test that has not finished after this long has failed. */
+#define GUARD_MS 5000
+/* Frames a recorder keeps copies of. */
+#define RX_KEEP 8
+
+/* What one transport's callbacks saw. */
+struct rx {
+    struct chord_transport *t;
+    unsigned frames;
+    uint8_t *copy[RX_KEEP]; /* the first RX_KEEP frames, malloc'd */
+    size_t copy_len[RX_KEEP];
+    uint64_t conn[RX_KEEP];
+    uint64_t reject_req_id; /* frames with this req id answer -EPROTO */
+    unsigned unreachable;
+    char unreachable_addr[CHORD_ADDR_MAX];
+    unsigned warnings;
+    char last_warning[512];
+};
+
+struct fx {
+    uv_loop_t loop;
+    uv_timer_t guard;
+    bool timed_out;
+    struct rx a, b;
+    char addr_a[CHORD_ADDR_MAX], addr_b[CHORD_ADDR_MAX];
+};
+
+static uint64_t frame_req_id(const uint8_t *f)
+{
+    uint64_t v = 0;
+    for (int i = 8; i < 16; i++)
+        v = v << 8 | f[i];
+    return v;
+}
+
+static int rx_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
+{
+    struct rx *r = ctx;
+    if (r->frames < RX_KEEP) {
+        r->copy[r->frames] = malloc(len);
+        memcpy(r->copy[r->frames], frame, len);
+        r->copy_len[r->frames] = len;
+        r->conn[r->frames] = conn;
+    }
+    r->frames++;
+    if (r->reject_req_id && frame_req_id(frame) == r->reject_req_id)
+        return -EPROTO;
+    return 0;
+}
+
+static void rx_unreachable(void *ctx, const char *addr)
+{
+    struct rx *r = ctx;
+    r->unreachable++;
+    snprintf(r->unreachable_addr, sizeof r->unreachable_addr, "%s", addr);
+}
+
+static void rx_log(void *ctx, int level, const char *line)
+{
+    struct rx *r = ctx;
+    if (level <= CHORD_LOG_WARN) {
+        r->warnings++;
+        snprintf(r->last_warning, sizeof r->last_warning, "%s", line);
+    }
+}
+
+static void on_guard(uv_timer_t *timer)
+{
+    struct fx *f = timer->data;
+    f->timed_out = true;
+}
+
+/* Run the loop until `cond` holds; fail the test on the guard timer. */
+#define RUN_UNTIL(f, cond)                                                     \
+    do {                                                                       \
+        while (!(cond) && !(f)->timed_out)                                     \
+            uv_run(&(f)->loop, UV_RUN_ONCE);                                   \
+        assert_false((f)->timed_out);                                          \
+    } while (0)
+
+static void on_pause(uv_timer_t *timer)
+{
+    *(bool *)timer->data = true;
+}
+
+static void close_and_free(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Run the loop for about `ms` milliseconds. */
+static void run_for(struct fx *f, uint64_t ms)
+{
+    bool done = false;
+    uv_timer_t *t = malloc(sizeof *t);
+    uv_timer_init(&f->loop, t);
+    t->data = &done;
+    uv_timer_start(t, on_pause, ms, 0);
+    RUN_UNTIL(f, done);
+    uv_close((uv_handle_t *)t, close_and_free);
+}
+
+static void rx_open(struct fx *f, struct rx *r, char *addr)
+{
+    struct chord_transport_cb cb = {
+        .ctx = r,
+        .frame = rx_frame,
+        .unreachable = rx_unreachable,
+        .log = rx_log,
+    };
+    assert_int_equal(chord_transport_new(&f->loop, &cb, &r->t), 0);
+    assert_int_equal(chord_transport_listen(r->t, "127.0.0.1:0"), 0);
+    uint16_t port = chord_transport_port(r->t);
+    assert_true(port != 0);
+    snprintf(addr, CHORD_ADDR_MAX, "127.0.0.1:%u", (unsigned)port);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    uv_timer_init(&f->loop, &f->guard);
+    f->guard.data = f;
+    uv_timer_start(&f->guard, on_guard, GUARD_MS, 0);
+    rx_open(f, &f->a, f->addr_a);
+    rx_open(f, &f->b, f->addr_b);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    if (f->a.t)
+        chord_transport_close(f->a.t);
+    if (f->b.t)
+        chord_transport_close(f->b.t);
+    uv_close((uv_handle_t *)&f->guard, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    for (int i = 0; i < RX_KEEP; i++) {
+        free(f->a.copy[i]);
+        free(f->b.copy[i]);
+    }
+    free(f);
+    return 0;
+}
+
+/* Encode a C_PUT frame with a `value_len`-byte value of `fill` bytes. */
+static void make_frame(struct chord_buf *out, uint64_t req_id, size_t value_len,
+                       uint8_t fill)
+{
+    uint8_t *value = malloc(value_len ? value_len : 1);
+    assert_non_null(value);
+    memset(value, fill, value_len);
+    struct chord_msg *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    chord_msg_init(m, CHORD_MSG_C_PUT, req_id);
+    m->key.data = (const uint8_t *)"key";
+    m->key.len = 3;
+    m->value.data = value;
+    m->value.len = value_len;
+    chord_buf_init(out);
+    assert_int_equal(chord_msg_encode(m, out), 0);
+    free(m);
+    free(value);
+}
+
+static void assert_frame_eq(const struct rx *r, unsigned i,
+                            const struct chord_buf *want)
+{
+    assert_true(i < r->frames);
+    assert_int_equal(r->copy_len[i], want->len);
+    assert_memory_equal(r->copy[i], want->data, want->len);
+}
+
+/* A blocking client socket connected to `port` on 127.0.0.1. */
+static int raw_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+static void raw_write(int fd, const void *p, size_t n)
+{
+    assert_int_equal(write(fd, p, n), (ssize_t)n);
+}
+
+static uint16_t port_of(const char *addr)
+{
+    return (uint16_t)atoi(strrchr(addr, ':') + 1);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+/* A sends to B, B sends to A, and B replies on the connection A's frame
+ * came in on, which A reads as a frame on its outbound connection. */
+static void test_exchange_both_ways(void **state)
+{
+    struct fx *f = *state;
+    struct chord_buf f1, f2, f3;
+    make_frame(&f1, 1, 10, 'a');
+    make_frame(&f2, 2, 20, 'b');
+    make_frame(&f3, 3, 30, 'c');
+
+    assert_int_equal(chord_transport_send(f->a.t, f->addr_b, f1.data, f1.len),
+                     0);
+    RUN_UNTIL(f, f->b.frames == 1);
+    assert_frame_eq(&f->b, 0, &f1);
+    assert_true(f->b.conn[0] != 0);
+
+    assert_int_equal(chord_transport_send(f->b.t, f->addr_a, f2.data, f2.len),
+                     0);
+    RUN_UNTIL(f, f->a.frames == 1);
+    assert_frame_eq(&f->a, 0, &f2);
+
+    assert_int_equal(
+        chord_transport_reply(f->b.t, f->b.conn[0], f3.data, f3.len), 0);
+    RUN_UNTIL(f, f->a.frames == 2);
+    assert_frame_eq(&f->a, 1, &f3);
+    assert_true(f->a.conn[1] != f->a.conn[0]);
+
+    /* A reply for a connection that does not exist is dropped. */
+    assert_int_equal(chord_transport_reply(f->b.t, 999999, f3.data, f3.len),
+                     -ENOTCONN);
+    assert_int_equal(f->a.unreachable + f->b.unreachable, 0);
+    assert_int_equal(f->a.warnings + f->b.warnings, 0);
+
+    chord_buf_free(&f1);
+    chord_buf_free(&f2);
+    chord_buf_free(&f3);
+}
+
+/* A frame carrying a 1 MiB value arrives whole and in order with the small
+ * frames around it, over one pooled connection. */
+static void test_large_frame(void **state)
+{
+    struct fx *f = *state;
+    struct chord_buf small1, big, small2;
+    make_frame(&small1, 1, 1, 'x');
+    make_frame(&big, 2, CHORD_VALUE_MAX, 0x5a);
+    make_frame(&small2, 3, 1, 'y');
+    assert_true(big.len > CHORD_VALUE_MAX);
+
+    chord_transport_send(f->a.t, f->addr_b, small1.data, small1.len);
+    chord_transport_send(f->a.t, f->addr_b, big.data, big.len);
+    chord_transport_send(f->a.t, f->addr_b, small2.data, small2.len);
+    RUN_UNTIL(f, f->b.frames == 3);
+    assert_frame_eq(&f->b, 0, &small1);
+    assert_frame_eq(&f->b, 1, &big);
+    assert_frame_eq(&f->b, 2, &small2);
+    /* One outbound connection on A, one inbound on B. */
+    assert_int_equal(chord_transport_conn_count(f->a.t), 1);
+    assert_int_equal(chord_transport_conn_count(f->b.t), 1);
+    RUN_UNTIL(f, chord_transport_pending(f->a.t) == 0);
+
+    chord_buf_free(&small1);
+    chord_buf_free(&big);
+    chord_buf_free(&small2);
+}
+
+/* A frame dribbled in one byte per read is delivered exactly once, and
+ * only when its last byte has arrived. */
+static void test_byte_at_a_time(void **state)
+{
+    struct fx *f = *state;
+    struct chord_buf fr;
+    make_frame(&fr, 7, 40, 'z');
+    int fd = raw_connect(port_of(f->addr_a));
+    RUN_UNTIL(f, chord_transport_conn_count(f->a.t) == 1);
+
+    for (size_t i = 0; i < fr.len; i++) {
+        raw_write(fd, fr.data + i, 1);
+        run_for(f, 1);
+        if (i + 1 < fr.len)
+            assert_int_equal(f->a.frames, 0);
+    }
+    RUN_UNTIL(f, f->a.frames == 1);
+    run_for(f, 20);
+    assert_int_equal(f->a.frames, 1);
+    assert_frame_eq(&f->a, 0, &fr);
+    close(fd);
+    chord_buf_free(&fr);
+}
+
+/* Has the server closed the client socket `fd` (EOF or reset)? */
+static bool raw_closed(int fd)
+{
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* Garbage on one connection closes that connection only, with one warning
+ * naming the peer; another client keeps being served before and after. */
+static void test_garbage_closes_only_that_conn(void **state)
+{
+    struct fx *f = *state;
+    struct chord_buf good1, good2;
+    make_frame(&good1, 1, 5, 'g');
+    make_frame(&good2, 2, 5, 'h');
+    int bad = raw_connect(port_of(f->addr_a));
+    int ok = raw_connect(port_of(f->addr_a));
+    RUN_UNTIL(f, chord_transport_conn_count(f->a.t) == 2);
+
+    raw_write(ok, good1.data, good1.len);
+    RUN_UNTIL(f, f->a.frames == 1);
+
+    /* A header claiming protocol version 99: malformed. */
+    uint8_t junk[32];
+    memset(junk, 0xee, sizeof junk);
+    junk[0] = 0, junk[1] = 0, junk[2] = 0, junk[3] = 28;
+    junk[4] = 99;
+    raw_write(bad, junk, sizeof junk);
+    RUN_UNTIL(f, chord_transport_conn_count(f->a.t) == 1);
+    RUN_UNTIL(f, raw_closed(bad));
+    assert_int_equal(f->a.warnings, 1);
+    assert_non_null(strstr(f->a.last_warning, "malformed"));
+    struct sockaddr_in me;
+    socklen_t sl = sizeof me;
+    getsockname(bad, (struct sockaddr *)&me, &sl);
+    char peer[64];
+    snprintf(peer, sizeof peer, "127.0.0.1:%u", (unsigned)ntohs(me.sin_port));
+    assert_non_null(strstr(f->a.last_warning, peer));
+
+    raw_write(ok, good2.data, good2.len);
+    RUN_UNTIL(f, f->a.frames == 2);
+    assert_frame_eq(&f->a, 1, &good2);
+    assert_false(raw_closed(ok));
+    assert_int_equal(f->a.unreachable, 0);
+
+    close(bad);
+    close(ok);
+    chord_buf_free(&good1);
+    chord_buf_free(&good2);
+}
+
+/* A frame the callback rejects (-EPROTO) closes its connection; frames
+ * before it on the same connection were delivered. */
+static void test_rejected_frame_closes_conn(void **state)
+{
+    struct fx *f = *state;
+    struct chord_buf good, evil;
+    make_frame(&good, 1, 5, 'g');
+    make_frame(&evil, 666, 5, 'e');
+    f->b.reject_req_id = 666;
+    int fd = raw_connect(port_of(f->addr_b));
+    uint8_t both[256];
+    memcpy(both, good.data, good.len);
+    memcpy(both + good.len, evil.data, evil.len);
+    raw_write(fd, both, good.len + evil.len);
+    RUN_UNTIL(f, raw_closed(fd));
+    assert_int_equal(f->b.frames, 2);
+    assert_int_equal(f->b.warnings, 1);
+    assert_non_null(strstr(f->b.last_warning, "rejected"));
+    assert_int_equal(chord_transport_conn_count(f->b.t), 0);
+    close(fd);
+    chord_buf_free(&good);
+    chord_buf_free(&evil);
+}
+
+/* Frames for a port where nobody listens: exactly one unreachable report
+ * for the failed connection, and another for a later failed attempt. */
+static void test_unreachable_once(void **state)
+{
+    struct fx *f = *state;
+    /* A socket bound but not listening holds the port and refuses. */
+    int hold = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(hold, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t sl = sizeof sa;
+    getsockname(hold, (struct sockaddr *)&sa, &sl);
+    char dead[CHORD_ADDR_MAX];
+    snprintf(dead, sizeof dead, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+
+    struct chord_buf fr;
+    make_frame(&fr, 1, 100, 'u');
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(chord_transport_send(f->a.t, dead, fr.data, fr.len),
+                         0);
+    assert_int_equal(f->a.unreachable, 0); /* never synchronously */
+    RUN_UNTIL(f, f->a.unreachable == 1);
+    assert_string_equal(f->a.unreachable_addr, dead);
+    run_for(f, 100);
+    assert_int_equal(f->a.unreachable, 1);
+    assert_int_equal(chord_transport_pending(f->a.t), 0);
+    assert_int_equal(chord_transport_conn_count(f->a.t), 0);
+
+    /* The next send tries again and fails again: one more report. */
+    chord_transport_send(f->a.t, dead, fr.data, fr.len);
+    RUN_UNTIL(f, f->a.unreachable == 2);
+    run_for(f, 50);
+    assert_int_equal(f->a.unreachable, 2);
+
+    /* A malformed address is reported too, from the loop. */
+    assert_true(chord_transport_send(f->a.t, "nowhere", fr.data, fr.len) < 0);
+    assert_int_equal(f->a.unreachable, 2);
+    RUN_UNTIL(f, f->a.unreachable == 3);
+    assert_string_equal(f->a.unreachable_addr, "nowhere");
+    close(hold);
+    chord_buf_free(&fr);
+}
+
+/* A peer that goes away (EOF on the outbound connection) is reported
+ * unreachable once. */
+static void test_peer_gone_is_unreachable(void **state)
+{
+    struct fx *f = *state;
+    struct chord_buf fr;
+    make_frame(&fr, 1, 10, 'p');
+    chord_transport_send(f->a.t, f->addr_b, fr.data, fr.len);
+    RUN_UNTIL(f, f->b.frames == 1);
+    chord_transport_close(f->b.t);
+    f->b.t = NULL;
+    RUN_UNTIL(f, f->a.unreachable == 1);
+    assert_string_equal(f->a.unreachable_addr, f->addr_b);
+    run_for(f, 50);
+    assert_int_equal(f->a.unreachable, 1);
+    assert_int_equal(chord_transport_conn_count(f->a.t), 0);
+    chord_buf_free(&fr);
+}
+
+/* A peer that accepts but never reads: the queue for it is capped; going
+ * over the cap drops the connection and reports the peer once. */
+static void test_queue_cap(void **state)
+{
+    struct fx *f = *state;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(lfd, 4), 0);
+    socklen_t sl = sizeof sa;
+    getsockname(lfd, (struct sockaddr *)&sa, &sl);
+    char slow[CHORD_ADDR_MAX];
+    snprintf(slow, sizeof slow, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+
+    struct chord_buf big;
+    make_frame(&big, 1, CHORD_VALUE_MAX, 's');
+    assert_int_equal(chord_transport_send(f->a.t, slow, big.data, big.len), 0);
+    run_for(f, 20); /* connected, the kernel took what it takes */
+    int i, rc = 0;
+    for (i = 0; i < 128 && rc == 0; i++)
+        rc = chord_transport_send(f->a.t, slow, big.data, big.len);
+    assert_int_equal(rc, -ENOBUFS);
+    assert_true(i > 32); /* 64 MiB were accepted first */
+    assert_int_equal(chord_transport_conn_count(f->a.t), 0);
+    RUN_UNTIL(f, f->a.unreachable == 1);
+    assert_string_equal(f->a.unreachable_addr, slow);
+    assert_int_equal(chord_transport_pending(f->a.t), 0);
+    run_for(f, 20);
+    assert_int_equal(f->a.unreachable, 1);
+    close(lfd);
+    chord_buf_free(&big);
+}
+
+/* Closing in the middle of everything (a large write in flight, frames
+ * queued on a connection still connecting) makes no callback and leaves
+ * nothing open (the teardown checks uv_loop_close()). */
+static void test_close_with_work_in_flight(void **state)
+{
+    struct fx *f = *state;
+    struct chord_buf big;
+    make_frame(&big, 1, CHORD_VALUE_MAX, 'w');
+    chord_transport_send(f->a.t, f->addr_b, big.data, big.len);
+    chord_transport_send(f->a.t, "127.0.0.1:1", big.data, big.len);
+    chord_transport_send(f->a.t, "bad address", big.data, big.len);
+    assert_true(chord_transport_pending(f->a.t) > 0);
+    chord_transport_close(f->a.t);
+    f->a.t = NULL;
+    run_for(f, 50);
+    assert_int_equal(f->a.unreachable, 0);
+    chord_buf_free(&big);
+}
+
+/* Addresses: dotted quads and localhost on loopback; nothing else. */
+static void test_addr_parse(void **state)
+{
+    (void)state;
+    struct sockaddr_in sa;
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1:7000", &sa), 0);
+    assert_int_equal(ntohs(sa.sin_port), 7000);
+    assert_int_equal(chord_transport_addr_parse("localhost:1", &sa), 0);
+    assert_int_equal(ntohl(sa.sin_addr.s_addr), INADDR_LOOPBACK);
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1:65536", &sa),
+                     -EINVAL);
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1:", &sa), -EINVAL);
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1:-1", &sa), -EINVAL);
+    assert_int_equal(chord_transport_addr_parse(":7000", &sa), -EINVAL);
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1", &sa), -EINVAL);
+    assert_int_equal(chord_transport_addr_parse("127.1:7000", &sa), -EINVAL);
+    assert_int_equal(chord_transport_addr_parse("10.0.0.1:7000", &sa),
+                     -EADDRNOTAVAIL);
+}
+
+/* Binding a port that is in use fails with EADDRINUSE and leaves the
+ * transport usable and closable. */
+static void test_listen_in_use(void **state)
+{
+    struct fx *f = *state;
+    struct chord_transport_cb cb = {.ctx = &f->a, .frame = rx_frame};
+    struct chord_transport *t;
+    assert_int_equal(chord_transport_new(&f->loop, &cb, &t), 0);
+    assert_int_equal(chord_transport_listen(t, f->addr_a), UV_EADDRINUSE);
+    assert_int_equal(chord_transport_port(t), 0);
+    chord_transport_close(t);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addr_parse),
+        cmocka_unit_test_setup_teardown(test_exchange_both_ways, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_large_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_byte_at_a_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_closes_only_that_conn,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejected_frame_closes_conn, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_gone_is_unreachable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_queue_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_with_work_in_flight, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_listen_in_use, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
