@@ -55,10 +55,10 @@
 #include "core/wire.h"
 
 /* Tunables that are not worth a flag. */
-#define JOIN_ATTEMPTS 5                 /* lookups/JOINs tried before FAILED */
-#define JOIN_RETRY_MS 500               /* pause between join attempts */
-#define OP_RETRY_MS 50                  /* pause before an operation retries */
-#define OP_REDIRECTS_MAX 8              /* redirects followed per attempt */
+#define JOIN_ATTEMPTS 8    /* lookups/JOINs tried before FAILED */
+#define JOIN_RETRY_MS 250  /* pause between join attempts (+ jitter) */
+#define OP_RETRY_MS 50     /* pause before an operation retries */
+#define OP_REDIRECTS_MAX 8 /* redirects followed per attempt */
 #define TRANSFER_BATCH_BYTES (1u << 20) /* a TRANSFER frame's items */
 #define TRANSFER_RETRIES 3              /* resends of an unanswered batch */
 #define DEAD_MEMORY_MS 5000 /* how long an unreachable peer is shunned */
@@ -926,6 +926,21 @@ static void op_retry_later(struct chord_node *n, struct op *o, uint64_t now,
     o->retry_at = now + OP_RETRY_MS;
 }
 
+/*
+ * Where to send a request for `id` that this node does not own: the
+ * successor when id lies just after us, else the predecessor (the owner
+ * is behind us; while joins settle, stepping back one node at a time
+ * converges where a finger could bounce between two stale views).
+ */
+static const struct chord_peer *redirect_hint(const struct chord_node *n,
+                                              const struct chord_id *id)
+{
+    const struct chord_peer *succ = chord_routing_successor(&n->rt);
+    if (chord_id_in_oc(id, &n->rt.self.id, &succ->id) || !n->rt.has_pred)
+        return succ;
+    return &n->rt.pred;
+}
+
 /* The result of a store operation, run where the key is owned. */
 struct store_result {
     uint8_t status;
@@ -949,14 +964,8 @@ static void store_execute(struct chord_node *n, uint8_t type,
         return;
     }
     if (!chord_routing_owns(&n->rt, &kid)) {
-        const struct chord_peer *succ = chord_routing_successor(&n->rt);
         res->status = CHORD_REDIRECT;
-        if (chord_id_in_oc(&kid, &n->rt.self.id, &succ->id))
-            res->hint = *succ;
-        else if (n->rt.has_pred)
-            res->hint = n->rt.pred;
-        else
-            res->hint = *succ;
+        res->hint = *redirect_hint(n, &kid);
         return;
     }
     const struct chord_store_entry *e =
@@ -1209,7 +1218,7 @@ static void join_retry(struct chord_node *n, uint64_t now, const char *why)
     nlog(n, CHORD_LOG_WARN, "join attempt %u failed: %s", n->join_attempts,
          why);
     n->join_acked = false;
-    n->join_retry_at = now + JOIN_RETRY_MS;
+    n->join_retry_at = now + jitter(n, JOIN_RETRY_MS);
 }
 
 static void join_send(struct chord_node *n, uint64_t now,
@@ -1244,14 +1253,8 @@ static void handle_join(struct chord_node *n, uint64_t now,
     if (n->state != CHORD_NODE_ACTIVE) {
         r->status = CHORD_TRY_AGAIN;
     } else if (!is_pred && !chord_routing_owns(&n->rt, &j->id)) {
-        struct usable_ctx u = {n, now};
-        const struct chord_peer *succ = chord_routing_successor(&n->rt);
-        const struct chord_peer *h =
-            chord_id_in_oc(&j->id, &n->rt.self.id, &succ->id)
-                ? succ
-                : chord_routing_closest_preceding(&n->rt, &j->id, usable, &u);
         r->status = CHORD_REDIRECT;
-        r->hint = h ? *h : *succ;
+        r->hint = *redirect_hint(n, &j->id);
     } else {
         struct chord_neighbors old;
         fill_neighbors(n, &old);
@@ -1454,7 +1457,6 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
             n->stabilizing = false;
         return;
     case RPC_STAB_CAND:
-        mark_dead(n, r->peer.addr, now);
         stabilize_finish(n);
         return;
     case RPC_PRED_PING:
@@ -1722,6 +1724,8 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
     }
     nlog(n, CHORD_LOG_DEBUG, "%s from %s", chord_msg_type_name(m->type),
          m->from.addr);
+    if (m->type != CHORD_MSG_LEAVE)
+        mark_alive(n, m->from.addr); /* it spoke: it is not dead */
 
     switch (m->type) {
     case CHORD_MSG_PING: {
@@ -1742,7 +1746,6 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
         break;
     }
     case CHORD_MSG_RECTIFY:
-        mark_alive(n, m->from.addr);
         handle_rectify(n, now, &m->from);
         break;
     case CHORD_MSG_JOIN:
@@ -1862,8 +1865,10 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
     while ((rp = chord_seq_head(&n->rpcs)) != NULL && rp->deadline <= now) {
         struct rpc r = *rp;
         chord_seq_finish(&n->rpcs, rp);
-        if (r.kind != RPC_LOOKUP_OP && r.kind != RPC_LOOKUP_FINGER &&
-            r.kind != RPC_JOIN_LOOKUP)
+        /* A peer asked directly for data that did not answer is avoided
+         * for a while; probes (stabilize candidates) are simply retried
+         * later, and lookups do not say which hop failed. */
+        if (r.kind == RPC_STORE || r.kind == RPC_TRANSFER || r.kind == RPC_JOIN)
             mark_dead(n, r.peer.addr, now);
         rpc_failed(n, now, &r, "timed out");
         if (n->state == CHORD_NODE_FAILED)
