@@ -55,10 +55,10 @@
 #include "core/wire.h"
 
 /* Tunables that are not worth a flag. */
-#define JOIN_ATTEMPTS 8    /* lookups/JOINs tried before FAILED */
-#define JOIN_RETRY_MS 250  /* pause between join attempts (+ jitter) */
-#define OP_RETRY_MS 50     /* pause before an operation retries */
-#define OP_REDIRECTS_MAX 8 /* redirects followed per attempt */
+#define SUCC_PROBE_FAILURES 3 /* silent stabilize probes before a drop */
+#define JOIN_ATTEMPTS 8       /* lookups/JOINs tried before FAILED */
+#define JOIN_RETRY_MS 250     /* pause between join attempts (+ jitter) */
+#define OP_RETRY_MS 50        /* pause before an operation retries */
 #define TRANSFER_BATCH_BYTES (1u << 20) /* a TRANSFER frame's items */
 #define TRANSFER_RETRIES 3              /* resends of an unanswered batch */
 #define DEAD_MEMORY_MS 5000 /* how long an unreachable peer is shunned */
@@ -152,6 +152,7 @@ struct chord_node {
     uint64_t leave_deadline;
 
     bool stabilizing;       /* a stabilize round is in flight */
+    unsigned succ_silent;   /* consecutive unanswered successor probes */
     bool pred_ping_pending; /* rectify is testing the predecessor */
     struct chord_peer rectify_cand;
     bool finger_pending;
@@ -615,8 +616,11 @@ static void handle_transfer(struct chord_node *n, uint64_t now,
     if (count)
         nlog(n, CHORD_LOG_DEBUG, "received %zu keys from %s (%zu new)", count,
              m->from.addr, applied);
-    if ((m->flags & CHORD_TRANSFER_LAST) && n->state == CHORD_NODE_JOINING &&
-        n->join_acked && peer_same(&m->from, &n->join_succ)) {
+    bool from_succ = n->state == CHORD_NODE_JOINING && n->join_acked &&
+                     peer_same(&m->from, &n->join_succ);
+    if (from_succ) /* the keys are coming: keep waiting */
+        n->join_deadline = now + 2 * n->cfg.rpc_timeout_ms;
+    if ((m->flags & CHORD_TRANSFER_LAST) && from_succ) {
         char a[9];
         n->state = CHORD_NODE_ACTIVE;
         n->join_deadline = UINT64_MAX;
@@ -736,6 +740,7 @@ static void stabilize_succ_failed(struct chord_node *n, uint64_t now,
     mark_dead(n, s->addr, now);
     chord_routing_remove(&n->rt, &s->id);
     n->stabilizing = false;
+    n->succ_silent = 0;
     if (n->rt.n_succ == 0)
         nlog(n, CHORD_LOG_WARN, "no live successor left: alone");
     stabilize_start(n, now);
@@ -745,6 +750,7 @@ static void handle_neighbors(struct chord_node *n, uint64_t now,
                              const struct rpc *r, const struct chord_msg *m)
 {
     if (r->kind == RPC_STAB_SUCC) {
+        n->succ_silent = 0;
         adopt_successors(n, now, &m->from, &m->nb);
         const struct chord_peer *s = chord_routing_successor(&n->rt);
         if (m->nb.has_pred && !peer_is_self(n, &m->nb.pred) &&
@@ -1068,7 +1074,7 @@ static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
         op_reply(n, o, CHORD_NOT_FOUND, "not found", NULL, 0);
         return;
     case CHORD_REDIRECT:
-        if (++o->redirects <= OP_REDIRECTS_MAX) {
+        if (++o->redirects <= n->cfg.hop_limit) {
             op_send_store(n, now, o, hint);
             return;
         }
@@ -1190,6 +1196,9 @@ static void handle_client(struct chord_node *n, uint64_t now, uint64_t conn,
 /* ------------------------------------------------------------------------ */
 /* join and leave                                                           */
 
+static void join_send(struct chord_node *n, uint64_t now,
+                      const struct chord_peer *s);
+
 static void join_attempt(struct chord_node *n, uint64_t now)
 {
     if (++n->join_attempts > JOIN_ATTEMPTS) {
@@ -1201,13 +1210,23 @@ static void join_attempt(struct chord_node *n, uint64_t now)
     n->join_acked = false;
     n->join_redirects = 0;
     n->join_retry_at = UINT64_MAX;
-    chord_routing_set_successors(&n->rt, NULL, NULL, 0);
+    n->join_deadline = UINT64_MAX;
+    if (n->rt.n_succ > 0) {
+        /* An earlier JOIN was answered: the ring may already route to us,
+         * so ask our successor again rather than look ourselves up. */
+        struct chord_peer s = n->rt.succ[0];
+        join_send(n, now, &s);
+        return;
+    }
     struct chord_msg *m = msg_new(n, CHORD_MSG_FIND_SUCC, 0);
     if (!m)
         return;
     struct chord_peer seed;
     chord_peer_from_addr(&seed, n->join_seed);
-    m->target = n->rt.self.id;
+    /* Look up the successor of id + 1: the first node strictly after us.
+     * Asking for our own id would answer "you" once an earlier attempt's
+     * JOIN was accepted but its answer lost. */
+    chord_id_add_pow2(&m->target, &n->rt.self.id, 0);
     m->hops = 0;
     rpc_send(n, now, RPC_JOIN_LOOKUP, &seed, 0, m);
     free(m);
@@ -1225,9 +1244,7 @@ static void join_send(struct chord_node *n, uint64_t now,
                       const struct chord_peer *s)
 {
     if (peer_is_self(n, s)) {
-        n->state = CHORD_NODE_FAILED;
-        nlog(n, CHORD_LOG_ERROR,
-             "cannot join: another node already has id of %s", n->rt.self.addr);
+        join_retry(n, now, "the ring named us as our own successor");
         return;
     }
     n->join_succ = *s;
@@ -1287,10 +1304,10 @@ static void handle_join_ack(struct chord_node *n, uint64_t now,
             set_pred(n, now, &m->nb.pred);
         else if (!n->rt.has_pred)
             set_pred(n, now, &m->from);
-        n->join_deadline = now + n->cfg.op_timeout_ms;
+        n->join_deadline = now + 2 * n->cfg.rpc_timeout_ms;
         return;
     case CHORD_REDIRECT:
-        if (++n->join_redirects <= OP_REDIRECTS_MAX) {
+        if (++n->join_redirects <= n->cfg.hop_limit) {
             join_send(n, now, &m->hint);
             return;
         }
@@ -1451,7 +1468,11 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
 {
     switch (r->kind) {
     case RPC_STAB_SUCC:
-        if (n->rt.n_succ && peer_same(&n->rt.succ[0], &r->peer))
+        /* Refused connections are definitive; silence may be one lost
+         * answer, so it takes SUCC_PROBE_FAILURES in a row. */
+        if (n->rt.n_succ && peer_same(&n->rt.succ[0], &r->peer) &&
+            (strcmp(why, "unreachable") == 0 ||
+             ++n->succ_silent >= SUCC_PROBE_FAILURES))
             stabilize_succ_failed(n, now, &r->peer);
         else
             n->stabilizing = false;
@@ -1753,7 +1774,7 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
         break;
     case CHORD_MSG_FIND_SUCC:
         if (n->state == CHORD_NODE_INIT ||
-            (n->state == CHORD_NODE_JOINING && !n->join_acked))
+            (n->state == CHORD_NODE_JOINING && n->rt.n_succ == 0))
             break; /* cannot route yet; the origin will retry */
         lookup_step(n, now, &m->from, m->req_id, &m->target, m->hops, &m->path);
         break;
@@ -1868,7 +1889,7 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
         /* A peer asked directly for data that did not answer is avoided
          * for a while; probes (stabilize candidates) are simply retried
          * later, and lookups do not say which hop failed. */
-        if (r.kind == RPC_STORE || r.kind == RPC_TRANSFER || r.kind == RPC_JOIN)
+        if (r.kind == RPC_STORE || r.kind == RPC_JOIN)
             mark_dead(n, r.peer.addr, now);
         rpc_failed(n, now, &r, "timed out");
         if (n->state == CHORD_NODE_FAILED)

@@ -441,6 +441,52 @@ static void test_leave_hands_keys_over(void **state)
     chord_sim_free(sim);
 }
 
+/* Joins that overlap: 64 nodes join 20 ms apart (each through a random
+ * node that is already active), so many join while successor pointers
+ * are still settling. Every one must become ACTIVE and the ring exact. */
+static void test_concurrent_joins(void **state)
+{
+    (void)state;
+    uint64_t rs = 4242;
+    struct chord_sim *sim = sim_make(17);
+    assert_int_equal(chord_sim_add_node(sim, NULL, NULL), 0);
+    assert_int_equal(chord_sim_create(sim, 0), 0);
+    for (int i = 1; i < 64; i++) {
+        assert_int_equal(chord_sim_add_node(sim, NULL, NULL), i);
+        assert_int_equal(chord_sim_join(sim, i, pick_active(sim, &rs, i, -1)),
+                         0);
+        chord_sim_run_for(sim, 20);
+    }
+    for (int i = 1; i < 64; i++)
+        wait_active(sim, i);
+    settle(sim);
+    chord_sim_free(sim);
+}
+
+/* A lossy network (1% of node-to-node frames vanish): the ring still
+ * forms and converges, and stored keys stay readable. */
+static void test_lossy_network(void **state)
+{
+    (void)state;
+    uint64_t rs = 99;
+    struct chord_sim_config cfg;
+    chord_sim_config_default(&cfg);
+    cfg.seed = 9;
+    cfg.loss = 0.01;
+    const char *log = getenv("CHORD_SIM_LOG");
+    if (log && *log && strcmp(log, "0") != 0) {
+        cfg.log_stderr = true;
+        cfg.log_level = CHORD_LOG_DEBUG;
+    }
+    struct chord_sim *sim = NULL;
+    assert_int_equal(chord_sim_new(&cfg, &sim), 0);
+    grow_ring(sim, &rs, 32);
+    settle(sim);
+    put_keys(sim, &rs);
+    check_keys_readable(sim, &rs);
+    chord_sim_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +495,8 @@ int main(void)
         cmocka_unit_test(test_put_get_lookup),
         cmocka_unit_test(test_join_moves_keys),
         cmocka_unit_test(test_leave_hands_keys_over),
+        cmocka_unit_test(test_concurrent_joins),
+        cmocka_unit_test(test_lossy_network),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

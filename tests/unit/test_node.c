@@ -392,7 +392,11 @@ static void test_successor_failure(void **state)
     const uint8_t pos[] = {10, 100, 200, 250};
     struct net *net = ring(pos, 4);
     assert_int_equal(pos_of(&rt(net, 0)->succ[0]), 100);
+    /* A frozen successor is dropped after 3 unanswered probes, each
+     * waiting the 1 s request timeout after a 250 ms period: < 5 s. */
     net->down[1] = true;
+    run_for(net, 2000);
+    assert_int_equal(pos_of(&rt(net, 0)->succ[0]), 100); /* not yet */
     run_for(net, 3000);
     assert_int_equal(pos_of(&rt(net, 0)->succ[0]), 200);
     for (unsigned i = 0; i < rt(net, 0)->n_succ; i++)
