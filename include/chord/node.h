@@ -50,6 +50,16 @@ struct chord_node_io {
     void (*reply)(void *ctx, uint64_t conn, const uint8_t *frame, size_t len);
     /* One log line without a trailing newline; may be NULL. */
     void (*log)(void *ctx, int level, const char *line);
+    /* Durability; NULL means the node keeps its data in memory only.
+     * Every change to the store (a write or delete this node owns, a copy
+     * or hand-off received from a peer) is first handed over as a record,
+     * the change encoded by chord_item_encode() (src/core/wire.h), which
+     * is borrowed. Returns the record's log sequence number (> 0, larger
+     * than any before), or 0 if it could not be logged: the change is then
+     * refused. Acknowledgements of the change (to the client, to the
+     * coordinator, to the sender of a transfer) are held until
+     * chord_node_persisted() reports that sequence durable. */
+    uint64_t (*persist)(void *ctx, const uint8_t *rec, size_t len);
 };
 
 /* Tunables. chord_node_config_default() fills the defaults noted. */
@@ -96,6 +106,16 @@ void chord_node_leave(struct chord_node *n, uint64_t now);
  * malformed or not acceptable; the host then closes that connection. */
 int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
                        const uint8_t *frame, size_t len);
+
+/* The host's log is durable up to and including `seq`: acknowledgements
+ * that waited for it are sent now. */
+void chord_node_persisted(struct chord_node *n, uint64_t now, uint64_t seq);
+
+/* Load one recovered record (from a snapshot or a log replay) into the
+ * store; call before chord_node_create() or chord_node_join(). The newest
+ * version of a key wins, so records may come in any order; persist is not
+ * called. 0, -EPROTO (not a record), -ENOMEM. */
+int chord_node_restore(struct chord_node *n, const uint8_t *rec, size_t len);
 
 /* The host failed to connect or write to `addr`: frames queued for it are
  * lost. The node stops using that peer. */

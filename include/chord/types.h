@@ -57,6 +57,14 @@ enum chord_status_code {
 /* A short English name for a status code ("ok", "not found", ...). */
 const char *chord_status_name(int code);
 
+/* How many replicas a request waits for (per request; see replica.c). */
+enum chord_consistency {
+    CHORD_CONSISTENCY_DEFAULT = 0, /* the node's default: quorum */
+    CHORD_CONSISTENCY_ONE = 1,
+    CHORD_CONSISTENCY_QUORUM = 2, /* a majority of the replicas */
+    CHORD_CONSISTENCY_ALL = 3,
+};
+
 /* Lifecycle of a node. */
 enum chord_node_state {
     CHORD_NODE_INIT = 0,  /* created, neither created a ring nor joined */

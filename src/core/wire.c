@@ -16,14 +16,14 @@
  *   PING, PONG      peer from
  *   GET_NEIGHBORS   peer from
  *   NEIGHBORS       peer from, neighbors nb
- *   RECTIFY         peer from
+ *   RECTIFY         peer from, u8 n_preds (<= CHORD_SUCC_MAX), n_preds peer
  *   JOIN            peer from
  *   JOIN_ACK        peer from, u8 status, peer hint, neighbors nb
  *   FIND_SUCC       peer from, id target, u8 hops, path
  *   FOUND_SUCC      peer from, u8 status, id target, peer owner, u8 hops,
  *                   path
- *   STORE_PUT       peer from, bytes key, bytes value
- *   STORE_GET/DEL   peer from, bytes key
+ *   STORE_PUT       peer from, bytes key, bytes value, u8 consistency
+ *   STORE_GET/DEL   peer from, bytes key, u8 consistency
  *   STORE_RESULT    peer from, u8 status, peer hint, bool has_value,
  *                   bytes value, version
  *   TRANSFER        peer from, u8 flags (only CHORD_TRANSFER_* bits),
@@ -33,8 +33,11 @@
  *   TRANSFER_ACK    peer from
  *   LEAVE           peer from, neighbors nb
  *   LEAVE_ACK       peer from
- *   C_PUT           bytes key, bytes value
- *   C_GET/DEL       bytes key
+ *   REPLICA_GET     peer from, bytes key
+ *   SYNC            peer from, id lo, id hi, CHORD_SYNC_BUCKETS u64 digest
+ *   SYNC_REPLY      peer from, u64 bucket_mask
+ *   C_PUT           bytes key, bytes value, u8 consistency
+ *   C_GET/DEL       bytes key, u8 consistency
  *   C_LOOKUP        bytes key
  *   C_STATUS        (empty)
  *   C_RESULT        u8 status, str error, bytes value
@@ -75,7 +78,7 @@ enum msg_class {
 
 static enum msg_class msg_class_of(uint8_t type)
 {
-    if (type >= CHORD_MSG_PING && type <= CHORD_MSG_LEAVE_ACK)
+    if (type >= CHORD_MSG_PING && type <= CHORD_MSG_SYNC_REPLY)
         return MSG_NODE;
     if (type >= CHORD_MSG_C_PUT && type <= CHORD_MSG_C_STATUS_RESULT)
         return MSG_CLIENT;
@@ -107,6 +110,9 @@ const char *chord_msg_type_name(uint8_t type)
     case CHORD_MSG_TRANSFER_ACK: return "TRANSFER_ACK";
     case CHORD_MSG_LEAVE: return "LEAVE";
     case CHORD_MSG_LEAVE_ACK: return "LEAVE_ACK";
+    case CHORD_MSG_REPLICA_GET: return "REPLICA_GET";
+    case CHORD_MSG_SYNC: return "SYNC";
+    case CHORD_MSG_SYNC_REPLY: return "SYNC_REPLY";
     case CHORD_MSG_C_PUT: return "C_PUT";
     case CHORD_MSG_C_GET: return "C_GET";
     case CHORD_MSG_C_DEL: return "C_DEL";
@@ -367,7 +373,8 @@ static void rd_status(struct rd *r, struct chord_status *st)
 static void rd_transfer(struct rd *r, struct chord_msg *m)
 {
     m->flags = rd_u8(r);
-    if (m->flags & ~(CHORD_TRANSFER_LAST | CHORD_TRANSFER_HANDOFF))
+    if (m->flags & ~(CHORD_TRANSFER_LAST | CHORD_TRANSFER_HANDOFF |
+                     CHORD_TRANSFER_REPLICA))
         r->bad = true;
     m->n_items = rd_u32(r);
     if (m->n_items > r->left / ITEM_WIRE_MIN)
@@ -414,10 +421,28 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
         rd_peer(&r, &m->from);
 
     switch (type) {
+    case CHORD_MSG_RECTIFY:
+        m->n_preds = rd_u8(&r);
+        if (m->n_preds > CHORD_SUCC_MAX)
+            r.bad = true;
+        for (unsigned i = 0; i < m->n_preds && !r.bad; i++)
+            rd_peer(&r, &m->preds[i]);
+        break;
+    case CHORD_MSG_REPLICA_GET:
+        rd_bytes(&r, &m->key, CHORD_KEY_MAX);
+        break;
+    case CHORD_MSG_SYNC:
+        rd_id(&r, &m->range_lo);
+        rd_id(&r, &m->range_hi);
+        for (unsigned i = 0; i < CHORD_SYNC_BUCKETS; i++)
+            m->digest[i] = rd_u64(&r);
+        break;
+    case CHORD_MSG_SYNC_REPLY:
+        m->bucket_mask = rd_u64(&r);
+        break;
     case CHORD_MSG_PING:
     case CHORD_MSG_PONG:
     case CHORD_MSG_GET_NEIGHBORS:
-    case CHORD_MSG_RECTIFY:
     case CHORD_MSG_JOIN:
     case CHORD_MSG_TRANSFER_ACK:
     case CHORD_MSG_LEAVE_ACK:
@@ -448,11 +473,19 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
     case CHORD_MSG_C_PUT:
         rd_bytes(&r, &m->key, CHORD_KEY_MAX);
         rd_bytes(&r, &m->value, CHORD_VALUE_MAX);
+        m->consistency = rd_u8(&r);
+        if (m->consistency > CHORD_CONSISTENCY_ALL)
+            r.bad = true;
         break;
     case CHORD_MSG_STORE_GET:
     case CHORD_MSG_STORE_DEL:
     case CHORD_MSG_C_GET:
     case CHORD_MSG_C_DEL:
+        rd_bytes(&r, &m->key, CHORD_KEY_MAX);
+        m->consistency = rd_u8(&r);
+        if (m->consistency > CHORD_CONSISTENCY_ALL)
+            r.bad = true;
+        break;
     case CHORD_MSG_C_LOOKUP:
         rd_bytes(&r, &m->key, CHORD_KEY_MAX);
         break;
@@ -635,6 +668,16 @@ static void wr_path(struct wr *w, const struct chord_lookup_path *path)
         wr_str(w, path->addr[i], sizeof path->addr[i]);
 }
 
+static void wr_consistency(struct wr *w, uint8_t c)
+{
+    if (c > CHORD_CONSISTENCY_ALL) {
+        if (!w->err)
+            w->err = -EINVAL;
+        return;
+    }
+    wr_u8(w, c);
+}
+
 /* One item; a tombstone's value is written empty whatever it holds. */
 static void wr_item(struct wr *w, const struct chord_item *it)
 {
@@ -718,13 +761,32 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
     case CHORD_MSG_C_PUT:
         wr_bytes(&w, &m->key, CHORD_KEY_MAX);
         wr_bytes(&w, &m->value, CHORD_VALUE_MAX);
+        wr_consistency(&w, m->consistency);
         break;
     case CHORD_MSG_STORE_GET:
     case CHORD_MSG_STORE_DEL:
     case CHORD_MSG_C_GET:
     case CHORD_MSG_C_DEL:
-    case CHORD_MSG_C_LOOKUP:
         wr_bytes(&w, &m->key, CHORD_KEY_MAX);
+        wr_consistency(&w, m->consistency);
+        break;
+    case CHORD_MSG_C_LOOKUP:
+    case CHORD_MSG_REPLICA_GET:
+        wr_bytes(&w, &m->key, CHORD_KEY_MAX);
+        break;
+    case CHORD_MSG_RECTIFY:
+        wr_count(&w, m->n_preds, CHORD_SUCC_MAX);
+        for (unsigned i = 0; i < m->n_preds && !w.err; i++)
+            wr_peer(&w, &m->preds[i]);
+        break;
+    case CHORD_MSG_SYNC:
+        wr_id(&w, &m->range_lo);
+        wr_id(&w, &m->range_hi);
+        for (unsigned i = 0; i < CHORD_SYNC_BUCKETS; i++)
+            wr_u64(&w, m->digest[i]);
+        break;
+    case CHORD_MSG_SYNC_REPLY:
+        wr_u64(&w, m->bucket_mask);
         break;
     case CHORD_MSG_STORE_RESULT:
         wr_u8(&w, m->status);
@@ -734,7 +796,8 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
         wr_version(&w, &m->version);
         break;
     case CHORD_MSG_TRANSFER:
-        if (m->flags & ~(CHORD_TRANSFER_LAST | CHORD_TRANSFER_HANDOFF)) {
+        if (m->flags & ~(CHORD_TRANSFER_LAST | CHORD_TRANSFER_HANDOFF |
+                         CHORD_TRANSFER_REPLICA)) {
             w.err = -EINVAL;
             break;
         }
@@ -768,6 +831,25 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
         return w.err;
     }
     put_be32(out->data + w.start, (uint32_t)(out->len - w.start - 4));
+    return 0;
+}
+
+int chord_item_encode(const struct chord_item *it, struct chord_buf *out)
+{
+    struct wr w = {out, out->len, 0};
+    wr_item(&w, it);
+    if (w.err) {
+        out->len = w.start;
+        return w.err;
+    }
+    return 0;
+}
+
+int chord_item_decode(const uint8_t *buf, size_t len, struct chord_item *out)
+{
+    struct chord_bytes cur = {buf, len};
+    if (chord_items_next(&cur, out) != 1 || cur.len != 0)
+        return -EPROTO;
     return 0;
 }
 

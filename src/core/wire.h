@@ -56,6 +56,9 @@ enum chord_msg_type {
     CHORD_MSG_TRANSFER_ACK = 15,
     CHORD_MSG_LEAVE = 16,        /* neighbors of the leaver -> LEAVE_ACK */
     CHORD_MSG_LEAVE_ACK = 17,
+    CHORD_MSG_REPLICA_GET = 18,  /* key -> STORE_RESULT, no owner check */
+    CHORD_MSG_SYNC = 19,         /* range, bucket digests -> SYNC_REPLY */
+    CHORD_MSG_SYNC_REPLY = 20,   /* mask of buckets that differ */
 
     /* Client to node and back. No `from`. */
     CHORD_MSG_C_PUT = 64,           /* key, value -> C_RESULT */
@@ -89,6 +92,10 @@ struct chord_item {
 /* TRANSFER flags. */
 #define CHORD_TRANSFER_LAST 0x01    /* the final batch of this transfer */
 #define CHORD_TRANSFER_HANDOFF 0x02 /* from a leaving node */
+#define CHORD_TRANSFER_REPLICA 0x04 /* copies for a replica (writes, repair) */
+
+/* Anti-entropy compares a key range in this many buckets. */
+#define CHORD_SYNC_BUCKETS 64
 
 struct chord_neighbors {
     bool has_pred;
@@ -114,8 +121,21 @@ struct chord_msg {
     uint8_t hops;
     struct chord_lookup_path path;
 
-    /* STORE_*, C_PUT/GET/DEL/LOOKUP: key; STORE_PUT, C_PUT, STORE_RESULT,
-     * C_RESULT: value. */
+    /* RECTIFY: the sender's predecessors, nearest first. */
+    uint8_t n_preds; /* <= CHORD_SUCC_MAX */
+    struct chord_peer preds[CHORD_SUCC_MAX];
+
+    /* SYNC: the range (lo, hi] and one digest per bucket; SYNC_REPLY: the
+     * buckets that differ (bit i = bucket i). */
+    struct chord_id range_lo, range_hi;
+    uint64_t digest[CHORD_SYNC_BUCKETS];
+    uint64_t bucket_mask;
+
+    /* C_PUT/GET/DEL and STORE_PUT/GET/DEL: enum chord_consistency. */
+    uint8_t consistency;
+
+    /* STORE_*, C_PUT/GET/DEL/LOOKUP, REPLICA_GET: key; STORE_PUT, C_PUT,
+     * STORE_RESULT, C_RESULT: value. */
     struct chord_bytes key;
     struct chord_bytes value;
     bool has_value;               /* STORE_RESULT */
@@ -168,6 +188,13 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m);
  * from a successfully decoded message).
  */
 int chord_items_next(struct chord_bytes *cur, struct chord_item *out);
+
+/* One item alone, without a frame (a log record's payload): append its
+ * encoding to `out`; 0, -EMSGSIZE (over a cap; nothing appended), -ENOMEM.
+ * Decode exactly `len` bytes of one item (borrowing from buf): 0 or
+ * -EPROTO. */
+int chord_item_encode(const struct chord_item *it, struct chord_buf *out);
+int chord_item_decode(const uint8_t *buf, size_t len, struct chord_item *out);
 
 /* Bytes one item takes on the wire (to size TRANSFER batches). */
 size_t chord_item_wire_size(const struct chord_item *it);

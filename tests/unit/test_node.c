@@ -124,7 +124,7 @@ static int add_node(struct net *net, uint8_t pos)
     cfg.seed = pos;
     ctxs[i].net = net;
     ctxs[i].self = i;
-    struct chord_node_io io = {&ctxs[i], io_send, io_reply, io_log};
+    struct chord_node_io io = {&ctxs[i], io_send, io_reply, io_log, NULL};
     assert_int_equal(chord_node_new(&cfg, &io, net->now, &net->node[i]), 0);
     return i;
 }

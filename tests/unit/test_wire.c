@@ -30,7 +30,8 @@ static const uint8_t all_types[] = {
     CHORD_MSG_JOIN_ACK,     CHORD_MSG_FIND_SUCC,     CHORD_MSG_FOUND_SUCC,
     CHORD_MSG_STORE_PUT,    CHORD_MSG_STORE_GET,     CHORD_MSG_STORE_DEL,
     CHORD_MSG_STORE_RESULT, CHORD_MSG_TRANSFER,      CHORD_MSG_TRANSFER_ACK,
-    CHORD_MSG_LEAVE,        CHORD_MSG_LEAVE_ACK,     CHORD_MSG_C_PUT,
+    CHORD_MSG_LEAVE,        CHORD_MSG_LEAVE_ACK,     CHORD_MSG_REPLICA_GET,
+    CHORD_MSG_SYNC,         CHORD_MSG_SYNC_REPLY,    CHORD_MSG_C_PUT,
     CHORD_MSG_C_GET,        CHORD_MSG_C_DEL,         CHORD_MSG_C_LOOKUP,
     CHORD_MSG_C_STATUS,     CHORD_MSG_C_RESULT,      CHORD_MSG_C_LOOKUP_RESULT,
     CHORD_MSG_C_STATUS_RESULT,
@@ -211,8 +212,18 @@ static void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
 
     static const uint8_t flag_choices[] = {
         0, CHORD_TRANSFER_LAST, CHORD_TRANSFER_HANDOFF,
-        CHORD_TRANSFER_LAST | CHORD_TRANSFER_HANDOFF};
-    m->flags = flag_choices[prng_below(r, 4)];
+        CHORD_TRANSFER_LAST | CHORD_TRANSFER_HANDOFF, CHORD_TRANSFER_REPLICA,
+        CHORD_TRANSFER_LAST | CHORD_TRANSFER_REPLICA};
+    m->flags = flag_choices[prng_below(r, 6)];
+    m->consistency = (uint8_t)prng_below(r, CHORD_CONSISTENCY_ALL + 1);
+    m->n_preds = (uint8_t)prng_below(r, CHORD_SUCC_MAX + 1);
+    for (unsigned i = 0; i < m->n_preds; i++)
+        rand_peer(r, &m->preds[i]);
+    rand_id(r, &m->range_lo);
+    rand_id(r, &m->range_hi);
+    for (unsigned i = 0; i < CHORD_SYNC_BUCKETS; i++)
+        m->digest[i] = prng_below(r, 0xffffffffu) * 0x100000001ull;
+    m->bucket_mask = prng_below(r, 0xffffffffu) * 0x100000003ull;
     m->n_items = prng_below(r, SAMPLE_ITEMS + 1);
     for (unsigned i = 0; i < m->n_items; i++) {
         struct chord_item *it = &s->items[i];
@@ -344,13 +355,31 @@ static void assert_msg_equal(const struct chord_msg *want,
     case CHORD_MSG_C_PUT:
         assert_bytes_equal(&want->key, &got->key);
         assert_bytes_equal(&want->value, &got->value);
+        assert_int_equal(want->consistency, got->consistency);
         break;
     case CHORD_MSG_STORE_GET:
     case CHORD_MSG_STORE_DEL:
     case CHORD_MSG_C_GET:
     case CHORD_MSG_C_DEL:
-    case CHORD_MSG_C_LOOKUP:
+        assert_int_equal(want->consistency, got->consistency);
         assert_bytes_equal(&want->key, &got->key);
+        break;
+    case CHORD_MSG_C_LOOKUP:
+    case CHORD_MSG_REPLICA_GET:
+        assert_bytes_equal(&want->key, &got->key);
+        break;
+    case CHORD_MSG_RECTIFY:
+        assert_int_equal(want->n_preds, got->n_preds);
+        for (unsigned i = 0; i < want->n_preds; i++)
+            assert_peer_equal(&want->preds[i], &got->preds[i]);
+        break;
+    case CHORD_MSG_SYNC:
+        assert_memory_equal(want->range_lo.b, got->range_lo.b, CHORD_ID_BYTES);
+        assert_memory_equal(want->range_hi.b, got->range_hi.b, CHORD_ID_BYTES);
+        assert_memory_equal(want->digest, got->digest, sizeof want->digest);
+        break;
+    case CHORD_MSG_SYNC_REPLY:
+        assert_true(want->bucket_mask == got->bucket_mask);
         break;
     case CHORD_MSG_STORE_RESULT:
         assert_int_equal(want->status, got->status);
@@ -523,7 +552,7 @@ static void test_type_names(void **state)
     }
     assert_string_equal(chord_msg_type_name(CHORD_MSG_FIND_SUCC), "FIND_SUCC");
     assert_string_equal(chord_msg_type_name(0), "?");
-    assert_string_equal(chord_msg_type_name(18), "?");
+    assert_string_equal(chord_msg_type_name(CHORD_MSG_SYNC_REPLY + 1), "?");
     assert_string_equal(chord_msg_type_name(255), "?");
     for (unsigned t = 0; t < 256; t++)
         assert_int_equal(chord_msg_is_client_request((uint8_t)t),
@@ -709,8 +738,16 @@ static void test_encode_enforces_caps(void **state)
     s->items[1].value.len = 10; /* now it fits */
     chord_buf_reset(&out);
     assert_int_equal(chord_msg_encode(&s->m, &out), 0);
-    s->m.flags = 0x04; /* not a known TRANSFER flag */
+    s->m.flags = 0x08; /* not a known TRANSFER flag */
     assert_encode_refused(&s->m, &out, -EINVAL);
+
+    /* A consistency level that does not exist. */
+    sample_fill(s, CHORD_MSG_C_PUT, &r, &small_scale);
+    s->m.consistency = CHORD_CONSISTENCY_ALL + 1;
+    assert_encode_refused(&s->m, &out, -EINVAL);
+    sample_fill(s, CHORD_MSG_RECTIFY, &r, &small_scale);
+    s->m.n_preds = CHORD_SUCC_MAX + 1;
+    assert_encode_refused(&s->m, &out, -EMSGSIZE);
 
     /* An address filling its array without a NUL. */
     sample_fill(s, CHORD_MSG_PING, &r, &small_scale);
@@ -750,7 +787,7 @@ static void test_encode_enforces_caps(void **state)
     struct chord_msg m;
     chord_msg_init(&m, 0, 1);
     assert_encode_refused(&m, &out, -EINVAL);
-    chord_msg_init(&m, 18, 1);
+    chord_msg_init(&m, CHORD_MSG_SYNC_REPLY + 1, 1);
     assert_encode_refused(&m, &out, -EINVAL);
     chord_msg_init(&m, 72, 1);
     assert_encode_refused(&m, &out, -EINVAL);
@@ -860,18 +897,21 @@ static void test_decode_key_value_caps(void **state)
 
     fb_start(&b, CHORD_MSG_C_GET);
     fb_bytes(&b, CHORD_KEY_MAX, CHORD_KEY_MAX);
+    fb_u8(&b, 0); /* consistency */
     fb_finish(&b);
     assert_decodes(&b, &m, NULL);
     assert_int_equal(m.key.len, CHORD_KEY_MAX);
 
     fb_start(&b, CHORD_MSG_C_GET);
     fb_bytes(&b, CHORD_KEY_MAX + 1, CHORD_KEY_MAX + 1);
+    fb_u8(&b, 0); /* consistency */
     fb_finish(&b);
     assert_malformed(&b, &m, NULL);
 
     fb_start(&b, CHORD_MSG_STORE_PUT);
     fb_bytes(&b, CHORD_KEY_MAX + 1, CHORD_KEY_MAX + 1);
     fb_bytes(&b, 1, 1);
+    fb_u8(&b, 0); /* consistency */
     fb_finish(&b);
     assert_malformed(&b, &m, NULL);
 
@@ -879,11 +919,13 @@ static void test_decode_key_value_caps(void **state)
     fb_start(&b, CHORD_MSG_C_PUT);
     fb_bytes(&b, 3, 3);
     fb_bytes(&b, CHORD_VALUE_MAX + 1, CHORD_VALUE_MAX + 1);
+    fb_u8(&b, 0); /* consistency */
     fb_finish(&b);
     assert_malformed(&b, &m, NULL);
     fb_start(&b, CHORD_MSG_C_PUT);
     fb_bytes(&b, 3, 3);
     fb_bytes(&b, CHORD_VALUE_MAX, CHORD_VALUE_MAX);
+    fb_u8(&b, 0); /* consistency */
     fb_finish(&b);
     assert_decodes(&b, &m, NULL);
     assert_int_equal(m.value.len, CHORD_VALUE_MAX);
@@ -891,6 +933,7 @@ static void test_decode_key_value_caps(void **state)
     /* An inner length running past the end of the frame. */
     fb_start(&b, CHORD_MSG_C_GET);
     fb_bytes(&b, 100, 10);
+    fb_u8(&b, 0); /* consistency */
     fb_finish(&b);
     assert_malformed(&b, &m, NULL);
     fb_start(&b, CHORD_MSG_C_RESULT);
@@ -1161,7 +1204,7 @@ static void test_decode_transfer_checks(void **state)
 
     /* Unknown TRANSFER flag bits. */
     fb_start(&b, CHORD_MSG_TRANSFER);
-    fb_u8(&b, 0x04);
+    fb_u8(&b, 0x08);
     fb_u32(&b, 0);
     fb_finish(&b);
     assert_malformed(&b, &m, NULL);

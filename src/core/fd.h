@@ -1,0 +1,134 @@
+/*
+ * fd.h - the failure detector: per-peer liveness from heartbeats, with a
+ * timeout that adapts to the measured round trip and grows when it proved
+ * too short (an eventually perfect detector).
+ *
+ * The node sends a heartbeat (PING) to each monitored peer every
+ * heartbeat period and reports to the detector what it sent and what it
+ * heard. A peer whose oldest unanswered heartbeat is older than its
+ * timeout becomes SUSPECTED; one suspected for longer than `dead_after_ms`
+ * becomes DEAD (the node then removes it from routing and repairs its
+ * data). Any message from a suspected or dead peer makes it ALIVE again at
+ * once: that suspicion was false, so the peer's timeout grows (a penalty
+ * that decays slowly while the peer behaves).
+ *
+ * The timeout is RFC 6298's retransmission timeout, RTO = SRTT + 4 *
+ * RTTVAR (gains 1/8 and 1/4), plus the penalty, clamped to [floor, ceil].
+ * See fd.c's banner for why RTO rather than phi-accrual.
+ *
+ * Local pause guard: if chord_fd_tick() is called after a gap much longer
+ * than the heartbeat period, this node was stalled (stopped, swapped,
+ * starved); the silence it saw was its own doing, so every pending
+ * heartbeat is treated as sent at the end of the gap and no one is
+ * convicted for it.
+ *
+ * Pure: no I/O, no clock (every call takes `now` in ms), no allocation;
+ * at most CHORD_FD_PEERS peers (the least recently used unmonitored one is
+ * recycled).
+ */
+#ifndef CHORD_FD_H
+#define CHORD_FD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chord/types.h"
+
+#define CHORD_FD_PEERS 64
+
+struct chord_fd_config {
+    uint32_t heartbeat_ms;   /* period between heartbeats (200) */
+    uint32_t floor_ms;       /* lowest timeout (250) */
+    uint32_t ceil_ms;        /* highest timeout (10000) */
+    uint32_t initial_ms;     /* timeout before any round trip is known (1000) */
+    uint32_t dead_after_ms;  /* suspected this long -> dead (1500) */
+    uint32_t penalty_ms;     /* added per false suspicion (timeout doubles
+                                at least); decays by half every
+                                `penalty_halflife_ms` of good behaviour */
+    uint32_t penalty_halflife_ms; /* (60000) */
+    uint32_t pause_ms;       /* a tick gap beyond this is a local pause
+                                (heartbeat_ms * 5) */
+};
+
+struct chord_fd_peer {
+    char addr[CHORD_ADDR_MAX]; /* "" = free slot */
+    bool monitored;            /* heartbeats are being sent to it */
+    uint8_t state;             /* enum chord_peer_state */
+    bool rtt_known;
+    double srtt_ms, rttvar_ms;
+    double penalty_ms;
+    uint32_t false_suspicions;
+    uint64_t last_heard;  /* last message from the peer */
+    uint64_t pending_since; /* oldest unanswered heartbeat, 0 = none */
+    uint64_t state_since; /* when the state last changed */
+    uint64_t penalty_at;  /* when the penalty was last decayed */
+    uint64_t last_used;   /* for recycling slots */
+};
+
+struct chord_fd {
+    struct chord_fd_config cfg;
+    struct chord_fd_peer peers[CHORD_FD_PEERS];
+    uint64_t last_tick;
+};
+
+void chord_fd_config_default(struct chord_fd_config *cfg);
+void chord_fd_init(struct chord_fd *fd, const struct chord_fd_config *cfg);
+
+/* The entry for addr, or NULL if it is not known. */
+const struct chord_fd_peer *chord_fd_find(const struct chord_fd *fd,
+                                          const char *addr);
+
+/* Start or stop sending heartbeats to addr (stopping keeps its history
+ * but it is no longer convicted). */
+void chord_fd_monitor(struct chord_fd *fd, const char *addr, bool on,
+                      uint64_t now);
+
+/* A heartbeat was sent to addr at `now`. Only the oldest unanswered one
+ * counts for suspicion. */
+void chord_fd_sent(struct chord_fd *fd, const char *addr, uint64_t now);
+
+/*
+ * Something arrived from addr at `now`. `rtt_ms` >= 0 when it answers a
+ * heartbeat (or another request) sent rtt_ms ago, which clears the
+ * pending heartbeat and feeds the estimator; -1 for any other message.
+ * Returns true when the peer was SUSPECTED or DEAD: it is ALIVE again, its
+ * false_suspicions grew and its timeout with it.
+ */
+bool chord_fd_heard(struct chord_fd *fd, const char *addr, int64_t rtt_ms,
+                    uint64_t now);
+
+/* The host reported addr unreachable (refused, reset): DEAD at once. */
+void chord_fd_unreachable(struct chord_fd *fd, const char *addr, uint64_t now);
+
+/* Forget addr entirely (it left gracefully). */
+void chord_fd_forget(struct chord_fd *fd, const char *addr);
+
+/* The current timeout for a peer (ms). */
+uint32_t chord_fd_timeout(const struct chord_fd *fd,
+                          const struct chord_fd_peer *p);
+
+/* A change of state found by chord_fd_tick(). */
+struct chord_fd_event {
+    char addr[CHORD_ADDR_MAX];
+    uint8_t state; /* new state: SUSPECTED or DEAD */
+};
+
+/*
+ * Advance to `now`: apply the pause guard, convict monitored peers whose
+ * heartbeat is overdue, promote long suspicions to DEAD, decay penalties.
+ * Writes at most `max` events and returns how many (state changes beyond
+ * max are found by the next call). Returns -1 (and no events) when it
+ * detected a local pause of this node.
+ */
+int chord_fd_tick(struct chord_fd *fd, uint64_t now,
+                  struct chord_fd_event *events, int max);
+
+/* The earliest time at which chord_fd_tick() could change a state
+ * (UINT64_MAX when nothing is pending). */
+uint64_t chord_fd_next_deadline(const struct chord_fd *fd);
+
+/* Is addr usable for routing and replica sets (not suspected or dead)?
+ * Unknown peers are usable. */
+bool chord_fd_usable(const struct chord_fd *fd, const char *addr);
+
+#endif
