@@ -73,6 +73,11 @@ struct chord_node_config {
     uint32_t op_timeout_ms;  /* a client operation gives up after (8000) */
     unsigned hop_limit;      /* lookups die after this many hops (32) */
     unsigned max_ops;        /* client operations in flight (4096) */
+    unsigned replicas;       /* copies of each key, owner included (3);
+                                at most successors + 1 */
+    uint32_t heartbeat_ms;   /* failure-detector heartbeat period (200) */
+    uint32_t sync_ms;        /* anti-entropy period (1000) */
+    uint32_t tombstone_ttl_ms; /* deletes are remembered this long (600000) */
     int log_level;           /* lines above this level are not built (INFO) */
     uint64_t seed;           /* PRNG seed (timer jitter) */
 };

@@ -12,8 +12,12 @@
  * once: that suspicion was false, so the peer's timeout grows (a penalty
  * that decays slowly while the peer behaves).
  *
- * The timeout is RFC 6298's retransmission timeout, RTO = SRTT + 4 *
- * RTTVAR (gains 1/8 and 1/4), plus the penalty, clamped to [floor, ceil].
+ * The timeout is RFC 6298's retransmission timeout, RTO = SRTT +
+ * max(1 ms, 4 * RTTVAR) (gains 1/8 and 1/4; `initial_ms` until the first
+ * sample), raised to the floor, plus the penalty, capped at the ceiling:
+ * timeout = min(ceil, max(floor, RTO) + penalty), rounded up to whole ms.
+ * The penalty sits above the floor so that a false suspicion really
+ * doubles the timeout even when the RTO is far below the floor.
  * See fd.c's banner for why RTO rather than phi-accrual.
  *
  * Local pause guard: if chord_fd_tick() is called after a gap much longer
@@ -22,9 +26,13 @@
  * heartbeat is treated as sent at the end of the gap and no one is
  * convicted for it.
  *
- * Pure: no I/O, no clock (every call takes `now` in ms), no allocation;
- * at most CHORD_FD_PEERS peers (the least recently used unmonitored one is
- * recycled).
+ * Pure: no I/O, no clock (every call takes `now` in ms, from a monotonic
+ * clock, never 0: 0 means "never" in the fields below), no allocation;
+ * at most CHORD_FD_PEERS peers. When the table is full, a new peer takes
+ * the slot of the least recently used unmonitored one; when every slot is
+ * monitored, the new peer is not tracked at all: calls about it do
+ * nothing, chord_fd_find() returns NULL and chord_fd_usable() true.
+ * An address longer than CHORD_ADDR_MAX - 1 bytes is never tracked.
  */
 #ifndef CHORD_FD_H
 #define CHORD_FD_H
@@ -49,11 +57,18 @@ struct chord_fd_config {
     uint32_t pause_ms;       /* a tick gap beyond this is a local pause
                                 (heartbeat_ms * 5) */
 };
+/* chord_fd_init() replaces every zero field by its default (pause_ms by
+ * 5 * heartbeat_ms of the given config) and raises ceil_ms to floor_ms
+ * if it is lower. */
 
 struct chord_fd_peer {
     char addr[CHORD_ADDR_MAX]; /* "" = free slot */
     bool monitored;            /* heartbeats are being sent to it */
     uint8_t state;             /* enum chord_peer_state */
+    bool refused;              /* DEAD because the host reported it
+                                  unreachable, not by timeout: hearing
+                                  from it again is a restart, not a false
+                                  suspicion */
     bool rtt_known;
     double srtt_ms, rttvar_ms;
     double penalty_ms;
@@ -79,31 +94,43 @@ const struct chord_fd_peer *chord_fd_find(const struct chord_fd *fd,
                                           const char *addr);
 
 /* Start or stop sending heartbeats to addr (stopping keeps its history
- * but it is no longer convicted). */
+ * and its state, but it is no longer convicted or promoted to DEAD, and
+ * its pending heartbeat is dropped; a suspected peer stays unusable until
+ * heard from or forgotten). Starting creates the entry, ALIVE. */
 void chord_fd_monitor(struct chord_fd *fd, const char *addr, bool on,
                       uint64_t now);
 
 /* A heartbeat was sent to addr at `now`. Only the oldest unanswered one
- * counts for suspicion. */
+ * counts for suspicion. Ignored unless addr is monitored. */
 void chord_fd_sent(struct chord_fd *fd, const char *addr, uint64_t now);
 
 /*
- * Something arrived from addr at `now`. `rtt_ms` >= 0 when it answers a
- * heartbeat (or another request) sent rtt_ms ago, which clears the
- * pending heartbeat and feeds the estimator; -1 for any other message.
- * Returns true when the peer was SUSPECTED or DEAD: it is ALIVE again, its
- * false_suspicions grew and its timeout with it.
+ * Something arrived from addr at `now` (an unknown addr gets an entry).
+ * `rtt_ms` >= 0 when it answers a heartbeat (or another request) sent
+ * rtt_ms ago, which clears the pending heartbeat (whichever heartbeat it
+ * answers) and feeds the estimator (samples capped at ceil_ms); -1 for
+ * any other message, which leaves a pending heartbeat pending.
+ * Returns true when the peer was SUSPECTED or DEAD: it is ALIVE again with
+ * no heartbeat pending. If it was SUSPECTED or DEAD by timeout, that was a
+ * false suspicion: false_suspicions grew and the penalty by
+ * max(penalty_ms, the timeout that proved too short), so the timeout at
+ * least doubles. If it was DEAD because it was unreachable (`refused`), it
+ * restarted: neither grows.
  */
 bool chord_fd_heard(struct chord_fd *fd, const char *addr, int64_t rtt_ms,
                     uint64_t now);
 
-/* The host reported addr unreachable (refused, reset): DEAD at once. */
+/* The host reported addr unreachable (refused, reset): DEAD at once,
+ * `refused` set, no event (the caller knows). Creates the entry if
+ * needed, so the peer becomes unusable. */
 void chord_fd_unreachable(struct chord_fd *fd, const char *addr, uint64_t now);
 
 /* Forget addr entirely (it left gracefully). */
 void chord_fd_forget(struct chord_fd *fd, const char *addr);
 
-/* The current timeout for a peer (ms). */
+/* The current timeout for a peer (ms); for p == NULL, the timeout an
+ * unknown peer would start with. The penalty decays in chord_fd_tick(),
+ * so this is the value as of the last tick. */
 uint32_t chord_fd_timeout(const struct chord_fd *fd,
                           const struct chord_fd_peer *p);
 
@@ -115,16 +142,23 @@ struct chord_fd_event {
 
 /*
  * Advance to `now`: apply the pause guard, convict monitored peers whose
- * heartbeat is overdue, promote long suspicions to DEAD, decay penalties.
- * Writes at most `max` events and returns how many (state changes beyond
- * max are found by the next call). Returns -1 (and no events) when it
- * detected a local pause of this node.
+ * heartbeat is overdue (now - pending_since > timeout: SUSPECTED), promote
+ * suspicions older than dead_after_ms (DEAD), then decay the penalties of
+ * ALIVE peers. At most one change per peer per call. Writes at most `max`
+ * events and returns how many (state changes beyond max are found by the
+ * next call). Returns -1 (and no events) when it detected a local pause of
+ * this node (now - previous tick > pause_ms): every pending heartbeat and
+ * every suspicion then counts as starting at `now`, and no one is
+ * convicted. The caller should tick at least every heartbeat period, or
+ * an idle gap reads as a pause.
  */
 int chord_fd_tick(struct chord_fd *fd, uint64_t now,
                   struct chord_fd_event *events, int max);
 
 /* The earliest time at which chord_fd_tick() could change a state
- * (UINT64_MAX when nothing is pending). */
+ * (UINT64_MAX when nothing is pending): a tick before it changes no
+ * state, a tick at it changes one (unless that tick is a pause). It may be <= the last tick
+ * when a decayed penalty brought a deadline forward: tick again at once. */
 uint64_t chord_fd_next_deadline(const struct chord_fd *fd);
 
 /* Is addr usable for routing and replica sets (not suspected or dead)?

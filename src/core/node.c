@@ -54,138 +54,15 @@
 #include "core/store.h"
 #include "core/wire.h"
 
-/* Tunables that are not worth a flag. */
-#define SUCC_PROBE_FAILURES 3 /* silent stabilize probes before a drop */
-#define JOIN_ATTEMPTS 8       /* lookups/JOINs tried before FAILED */
-#define JOIN_RETRY_MS 250     /* pause between join attempts (+ jitter) */
-#define OP_RETRY_MS 50        /* pause before an operation retries */
-#define TRANSFER_BATCH_BYTES (1u << 20) /* a TRANSFER frame's items */
-#define TRANSFER_RETRIES 3              /* resends of an unanswered batch */
-#define DEAD_MEMORY_MS 5000 /* how long an unreachable peer is shunned */
-#define DEAD_MAX 64         /* unreachable peers remembered */
-#define PEERSTAT_MAX 64     /* peers whose round trips are tracked */
-
-enum rpc_kind {
-    RPC_STAB_SUCC = 1, /* GET_NEIGHBORS to the successor */
-    RPC_STAB_CAND,     /* GET_NEIGHBORS to its predecessor (candidate) */
-    RPC_PRED_PING,     /* PING to our predecessor during rectify */
-    RPC_JOIN_LOOKUP,   /* FIND_SUCC(self) through the seed */
-    RPC_JOIN,          /* JOIN to the successor found */
-    RPC_LOOKUP_OP,     /* FIND_SUCC for a client operation */
-    RPC_LOOKUP_FINGER, /* FIND_SUCC for fix_fingers */
-    RPC_STORE,         /* STORE_* for a client operation */
-    RPC_TRANSFER,      /* one TRANSFER batch */
-    RPC_LEAVE,         /* LEAVE to a neighbour */
-};
-
-struct rpc {
-    struct chord_seq_hdr h;
-    uint8_t kind;
-    uint64_t deadline;
-    uint64_t sent_at;
-    struct chord_peer peer; /* who was asked (first hop for lookups) */
-    uint64_t arg;           /* op id, finger index, transfer id */
-};
-
-enum op_state { OP_LOOKUP = 1, OP_STORE, OP_WAIT };
-
-struct op {
-    struct chord_seq_hdr h;
-    uint8_t type; /* CHORD_MSG_C_PUT .. C_LOOKUP */
-    uint8_t state;
-    uint64_t conn, client_req;
-    uint64_t deadline;
-    uint64_t retry_at;
-    uint64_t rpc; /* request in flight, 0 if none */
-    unsigned attempts, redirects;
-    struct chord_id key_id;
-    uint8_t *key; /* owned copies */
-    size_t key_len;
-    uint8_t *value;
-    size_t value_len;
-    char last_error[96];
-};
-
-/* An outgoing stream of keys to one peer, in batches. */
-struct transfer {
-    struct transfer *next;
-    uint64_t id;
-    struct chord_peer to;
-    uint8_t flags;  /* CHORD_TRANSFER_HANDOFF or 0 */
-    uint8_t **keys; /* copies of the keys to send */
-    size_t *key_lens;
-    size_t n_keys, pos; /* keys[pos..] not yet acknowledged */
-    size_t batch_end;   /* keys[pos..batch_end) in flight */
-    unsigned retries;
-    size_t sent_items;
-};
-
-struct dead_peer {
-    char addr[CHORD_ADDR_MAX];
-    uint64_t until;
-};
-
-struct peerstat {
-    char addr[CHORD_ADDR_MAX];
-    uint32_t srtt_ms; /* smoothed round trip, 1/8 gain */
-    uint64_t last_used;
-};
-
-struct chord_node {
-    struct chord_node_config cfg;
-    struct chord_node_io io;
-    enum chord_node_state state;
-    struct chord_routing rt;
-    struct chord_store *store;
-    uint64_t lamport;
-    uint64_t rng;
-
-    struct chord_seq rpcs; /* struct rpc */
-    struct chord_seq ops;  /* struct op */
-    uint64_t op_waiting;   /* ops in OP_WAIT */
-
-    /* timers (absolute ms; UINT64_MAX = off) */
-    uint64_t next_stabilize;
-    uint64_t next_fix;
-    uint64_t join_retry_at;
-    uint64_t join_deadline;
-    uint64_t leave_deadline;
-
-    bool stabilizing;       /* a stabilize round is in flight */
-    unsigned succ_silent;   /* consecutive unanswered successor probes */
-    bool pred_ping_pending; /* rectify is testing the predecessor */
-    struct chord_peer rectify_cand;
-    bool finger_pending;
-    unsigned next_finger;
-
-    /* join */
-    char join_seed[CHORD_ADDR_MAX];
-    unsigned join_attempts;
-    unsigned join_redirects;
-    struct chord_peer join_succ;
-    bool join_acked;
-
-    /* leave */
-    unsigned leave_acks_pending;
-    bool leave_notified;
-
-    struct transfer *transfers;
-    uint64_t next_transfer_id;
-
-    struct dead_peer dead[DEAD_MAX];
-    struct peerstat peers[PEERSTAT_MAX];
-
-    uint64_t now;         /* the latest time an entry point was given */
-    struct chord_buf out; /* scratch for encoding */
-};
+#include "core/node_internal.h"
 
 /* ------------------------------------------------------------------------ */
 /* small helpers                                                            */
 
-static void nlog(struct chord_node *n, int level, const char *fmt, ...)
+void chord__log(struct chord_node *n, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void nlog(struct chord_node *n, int level, const char *fmt, ...)
+void chord__log(struct chord_node *n, int level, const char *fmt, ...)
 {
     if (!n->io.log || level > n->cfg.log_level)
         return;
@@ -207,13 +84,13 @@ static uint64_t rng_next(struct chord_node *n)
 }
 
 /* period scaled by a random factor in [0.75, 1.25). */
-static uint64_t jitter(struct chord_node *n, uint32_t period)
+uint64_t chord__jitter(struct chord_node *n, uint32_t period)
 {
     uint64_t half = period / 2 ? period / 2 : 1;
     return period - period / 4 + rng_next(n) % half;
 }
 
-static const char *short_id(const struct chord_id *id, char buf[9])
+const char *chord__short_id(const struct chord_id *id, char buf[9])
 {
     char hex[CHORD_ID_HEX_LEN + 1];
     chord_id_to_hex(id, hex);
@@ -222,12 +99,12 @@ static const char *short_id(const struct chord_id *id, char buf[9])
     return buf;
 }
 
-static bool peer_is_self(const struct chord_node *n, const struct chord_peer *p)
+bool chord__is_self(const struct chord_node *n, const struct chord_peer *p)
 {
     return chord_id_eq(&p->id, &n->rt.self.id);
 }
 
-static bool peer_same(const struct chord_peer *a, const struct chord_peer *b)
+bool chord__peer_same(const struct chord_peer *a, const struct chord_peer *b)
 {
     return chord_id_eq(&a->id, &b->id) && strcmp(a->addr, b->addr) == 0;
 }
@@ -245,7 +122,7 @@ int chord_peer_from_addr(struct chord_peer *p, const char *addr)
 
 /* --- unreachable peers are shunned for a while ---------------------------- */
 
-static bool is_dead(const struct chord_node *n, const char *addr, uint64_t now)
+bool chord__is_dead(const struct chord_node *n, const char *addr, uint64_t now)
 {
     for (unsigned i = 0; i < DEAD_MAX; i++)
         if (n->dead[i].until > now && strcmp(n->dead[i].addr, addr) == 0)
@@ -253,7 +130,7 @@ static bool is_dead(const struct chord_node *n, const char *addr, uint64_t now)
     return false;
 }
 
-static void mark_dead(struct chord_node *n, const char *addr, uint64_t now)
+void chord__mark_dead(struct chord_node *n, const char *addr, uint64_t now)
 {
     unsigned slot = 0;
     for (unsigned i = 0; i < DEAD_MAX; i++) {
@@ -280,61 +157,40 @@ struct usable_ctx {
     uint64_t now;
 };
 
+bool chord__usable(const struct chord_node *n, const char *addr, uint64_t now)
+{
+    return !chord__is_dead(n, addr, now) && chord_fd_usable(&n->fd, addr);
+}
+
 static bool usable(void *ctx, const struct chord_peer *p)
 {
     const struct usable_ctx *u = ctx;
-    return !is_dead(u->n, p->addr, u->now);
-}
-
-/* --- round-trip statistics ---------------------------------------------- */
-
-static void note_rtt(struct chord_node *n, const char *addr, uint64_t rtt,
-                     uint64_t now)
-{
-    unsigned slot = 0;
-    bool found = false;
-    for (unsigned i = 0; i < PEERSTAT_MAX; i++) {
-        if (strcmp(n->peers[i].addr, addr) == 0) {
-            slot = i;
-            found = true;
-            break;
-        }
-        if (n->peers[i].last_used < n->peers[slot].last_used)
-            slot = i;
-    }
-    struct peerstat *ps = &n->peers[slot];
-    if (!found) {
-        snprintf(ps->addr, CHORD_ADDR_MAX, "%s", addr);
-        ps->srtt_ms = (uint32_t)rtt;
-    } else {
-        ps->srtt_ms = (uint32_t)((7 * (uint64_t)ps->srtt_ms + rtt) / 8);
-    }
-    ps->last_used = now;
+    return chord__usable(u->n, p->addr, u->now);
 }
 
 /* ------------------------------------------------------------------------ */
 /* sending                                                                  */
 
-static void send_msg(struct chord_node *n, const char *addr,
+void chord__send(struct chord_node *n, const char *addr,
                      const struct chord_msg *m)
 {
     chord_buf_reset(&n->out);
     int rc = chord_msg_encode(m, &n->out);
     if (rc) {
-        nlog(n, CHORD_LOG_ERROR, "cannot encode %s for %s: %s",
+        chord__log(n, CHORD_LOG_ERROR, "cannot encode %s for %s: %s",
              chord_msg_type_name(m->type), addr, strerror(-rc));
         return;
     }
     n->io.send(n->io.ctx, addr, n->out.data, n->out.len);
 }
 
-static void reply_client(struct chord_node *n, uint64_t conn,
+void chord__reply(struct chord_node *n, uint64_t conn,
                          const struct chord_msg *m)
 {
     chord_buf_reset(&n->out);
     int rc = chord_msg_encode(m, &n->out);
     if (rc) {
-        nlog(n, CHORD_LOG_ERROR, "cannot encode reply %s: %s",
+        chord__log(n, CHORD_LOG_ERROR, "cannot encode reply %s: %s",
              chord_msg_type_name(m->type), strerror(-rc));
         return;
     }
@@ -344,7 +200,7 @@ static void reply_client(struct chord_node *n, uint64_t conn,
 /* A message from this node, of `type`, with request id `req`. Large: the
  * caller keeps it static per call site only through this helper's
  * allocation. */
-static struct chord_msg *msg_new(struct chord_node *n, uint8_t type,
+struct chord_msg *chord__msg(struct chord_node *n, uint8_t type,
                                  uint64_t req)
 {
     struct chord_msg *m = malloc(sizeof(*m));
@@ -356,13 +212,13 @@ static struct chord_msg *msg_new(struct chord_node *n, uint8_t type,
 }
 
 /* Start a request: record it, then send `m` (whose req_id it sets). */
-static uint64_t rpc_send(struct chord_node *n, uint64_t now, uint8_t kind,
+uint64_t chord__rpc(struct chord_node *n, uint64_t now, uint8_t kind,
                          const struct chord_peer *to, uint64_t arg,
                          struct chord_msg *m)
 {
     struct rpc *r = chord_seq_push(&n->rpcs);
     if (!r) {
-        nlog(n, CHORD_LOG_ERROR, "out of memory for a request to %s", to->addr);
+        chord__log(n, CHORD_LOG_ERROR, "out of memory for a request to %s", to->addr);
         return 0;
     }
     r->kind = kind;
@@ -372,7 +228,7 @@ static uint64_t rpc_send(struct chord_node *n, uint64_t now, uint8_t kind,
     r->arg = arg;
     uint64_t id = r->h.id;
     m->req_id = id;
-    send_msg(n, to->addr, m);
+    chord__send(n, to->addr, m);
     return id;
 }
 
@@ -396,18 +252,18 @@ static void adopt_successors(struct chord_node *n, uint64_t now,
     struct chord_peer tail[CHORD_SUCC_MAX];
     unsigned k = 0;
     for (unsigned i = 0; i < nb->n_succ; i++)
-        if (!is_dead(n, nb->succ[i].addr, now) || peer_is_self(n, &nb->succ[i]))
+        if (!chord__is_dead(n, nb->succ[i].addr, now) || chord__is_self(n, &nb->succ[i]))
             tail[k++] = nb->succ[i];
     struct chord_peer old = *chord_routing_successor(&n->rt);
     chord_routing_set_successors(&n->rt, head, tail, k);
     const struct chord_peer *s = chord_routing_successor(&n->rt);
-    if (!peer_same(&old, s)) {
+    if (!chord__peer_same(&old, s)) {
         char a[9];
         if (n->rt.n_succ)
-            nlog(n, CHORD_LOG_INFO, "successor is now %s (%s)", s->addr,
-                 short_id(&s->id, a));
+            chord__log(n, CHORD_LOG_INFO, "successor is now %s (%s)", s->addr,
+                 chord__short_id(&s->id, a));
         else
-            nlog(n, CHORD_LOG_INFO, "no successor left: alone in the ring");
+            chord__log(n, CHORD_LOG_INFO, "no successor left: alone in the ring");
     }
     if (n->rt.n_succ)
         chord_routing_set_finger(&n->rt, 0, s);
@@ -451,11 +307,11 @@ static void transfer_send_batch(struct chord_node *n, uint64_t now,
 {
     size_t cap = t->n_keys - t->pos;
     struct chord_item *items = calloc(cap ? cap : 1, sizeof(*items));
-    struct chord_msg *m = msg_new(n, CHORD_MSG_TRANSFER, 0);
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_TRANSFER, 0);
     if (!items || !m) {
         free(items);
         free(m);
-        nlog(n, CHORD_LOG_ERROR, "out of memory sending keys to %s",
+        chord__log(n, CHORD_LOG_ERROR, "out of memory sending keys to %s",
              t->to.addr);
         transfer_done(n, now, t, false);
         return;
@@ -479,16 +335,16 @@ static void transfer_send_batch(struct chord_node *n, uint64_t now,
     m->items = items;
     m->n_items = (uint32_t)k;
     t->sent_items += k;
-    rpc_send(n, now, RPC_TRANSFER, &t->to, t->id, m);
+    chord__rpc(n, now, RPC_TRANSFER, &t->to, t->id, m);
     free(items);
     free(m);
 }
 
-/* Begin streaming every key for which `want(entry)` holds to `to`. */
-static void transfer_start(struct chord_node *n, uint64_t now,
+/* Begin streaming every key for which want(entry, ctx) holds to `to`. */
+void chord__transfer_start(struct chord_node *n, uint64_t now,
                            const struct chord_peer *to, uint8_t flags,
-                           bool (*want)(struct chord_node *,
-                                        const struct chord_store_entry *))
+                           uint8_t purpose, chord_want_fn want,
+                           const void *ctx)
 {
     struct transfer *t = calloc(1, sizeof(*t));
     size_t total = chord_store_size(n->store);
@@ -499,14 +355,14 @@ static void transfer_start(struct chord_node *n, uint64_t now,
     if (!t || !t->keys || !t->key_lens) {
         if (t)
             transfer_free(t);
-        nlog(n, CHORD_LOG_ERROR, "out of memory starting transfer to %s",
+        chord__log(n, CHORD_LOG_ERROR, "out of memory starting transfer to %s",
              to->addr);
         return;
     }
     size_t cur = 0;
     const struct chord_store_entry *e;
     while ((e = chord_store_next(n->store, &cur)) != NULL) {
-        if (!want(n, e))
+        if (!want(n, e, ctx))
             continue;
         uint8_t *k = malloc(e->key_len ? e->key_len : 1);
         if (!k) {
@@ -520,24 +376,44 @@ static void transfer_start(struct chord_node *n, uint64_t now,
     t->id = ++n->next_transfer_id;
     t->to = *to;
     t->flags = flags;
+    t->purpose = purpose;
     t->next = n->transfers;
     n->transfers = t;
-    nlog(n, t->n_keys ? CHORD_LOG_INFO : CHORD_LOG_DEBUG,
-         "sending %zu keys to %s%s", t->n_keys, to->addr,
-         flags & CHORD_TRANSFER_HANDOFF ? " (hand-off)" : "");
+    static const char *why[] = {"", " (hand-off)", " (anti-entropy)",
+                                " (no longer a replica)"};
+    chord__log(n,
+               t->n_keys && purpose != XFER_SYNC ? CHORD_LOG_INFO
+                                                 : CHORD_LOG_DEBUG,
+               "sending %zu keys to %s%s", t->n_keys, to->addr, why[purpose]);
     transfer_send_batch(n, now, t);
 }
 
 static bool want_not_owned(struct chord_node *n,
-                           const struct chord_store_entry *e)
+                           const struct chord_store_entry *e, const void *ctx)
 {
+    (void)ctx;
     return !chord_routing_owns(&n->rt, &e->key_id);
 }
 
-static bool want_all(struct chord_node *n, const struct chord_store_entry *e)
+/* Keys in (lo, hi]: the range a new predecessor takes over. */
+struct range_ctx {
+    struct chord_id lo, hi;
+};
+
+static bool want_range(struct chord_node *n, const struct chord_store_entry *e,
+                       const void *ctx)
+{
+    (void)n;
+    const struct range_ctx *r = ctx;
+    return chord_id_in_oc(&e->key_id, &r->lo, &r->hi);
+}
+
+static bool want_all(struct chord_node *n, const struct chord_store_entry *e,
+                     const void *ctx)
 {
     (void)n;
     (void)e;
+    (void)ctx;
     return true;
 }
 
@@ -547,28 +423,31 @@ static void leave_transfer_finished(struct chord_node *n, uint64_t now,
 static void transfer_done(struct chord_node *n, uint64_t now,
                           struct transfer *t, bool ok)
 {
-    bool handoff = t->flags & CHORD_TRANSFER_HANDOFF;
-    nlog(n,
-         !ok             ? CHORD_LOG_WARN
-         : t->sent_items ? CHORD_LOG_INFO
-                         : CHORD_LOG_DEBUG,
-         "%s %zu keys to %s", ok ? "sent" : "failed to send", t->sent_items,
-         t->to.addr);
+    uint8_t purpose = t->purpose;
+    chord__log(n,
+               !ok ? CHORD_LOG_WARN
+               : t->sent_items && purpose != XFER_SYNC ? CHORD_LOG_INFO
+                                                       : CHORD_LOG_DEBUG,
+               "%s %zu keys to %s", ok ? "sent" : "failed to send",
+               t->sent_items, t->to.addr);
     transfer_unlink(n, t);
     transfer_free(t);
-    if (handoff)
+    if (purpose == XFER_HANDOFF)
         leave_transfer_finished(n, now, ok);
+    else
+        chord__replica_transfer_done(n, purpose);
 }
 
 static void transfer_acked(struct chord_node *n, uint64_t now,
                            struct transfer *t)
 {
-    if (!(t->flags & CHORD_TRANSFER_HANDOFF)) {
-        /* The receiver has them: drop what we no longer own. */
+    if (t->purpose == XFER_JOIN || t->purpose == XFER_ORPHAN) {
+        /* The receiver has them durably: drop what we no longer
+         * replicate (with r > 1 a joiner's successor keeps its keys). */
         for (size_t i = t->pos; i < t->batch_end; i++) {
             const struct chord_store_entry *e =
                 chord_store_find(n->store, t->keys[i], t->key_lens[i]);
-            if (e && !chord_routing_owns(&n->rt, &e->key_id))
+            if (e && !chord__replica_holds(n, &e->key_id))
                 chord_store_remove(n->store, t->keys[i], t->key_lens[i]);
         }
     }
@@ -583,11 +462,21 @@ static void transfer_acked(struct chord_node *n, uint64_t now,
 static void transfer_failed(struct chord_node *n, uint64_t now,
                             struct transfer *t)
 {
-    if (++t->retries > TRANSFER_RETRIES || is_dead(n, t->to.addr, now)) {
+    if (++t->retries > TRANSFER_RETRIES || chord__is_dead(n, t->to.addr, now)) {
         transfer_done(n, now, t, false);
         return;
     }
     transfer_send_batch(n, now, t);
+}
+
+static void become_active(struct chord_node *n, uint64_t now)
+{
+    n->state = CHORD_NODE_ACTIVE;
+    n->next_stabilize = now + chord__jitter(n, n->cfg.stabilize_ms);
+    n->next_fix = now + chord__jitter(n, n->cfg.fix_fingers_ms);
+    n->next_heartbeat = now + chord__jitter(n, n->cfg.heartbeat_ms);
+    n->next_sync = now + chord__jitter(n, n->cfg.sync_ms);
+    n->next_gc = now + n->cfg.tombstone_ttl_ms / 4 + 1;
 }
 
 static void handle_transfer(struct chord_node *n, uint64_t now,
@@ -595,38 +484,40 @@ static void handle_transfer(struct chord_node *n, uint64_t now,
 {
     struct chord_bytes cur = m->items_raw;
     struct chord_item it;
-    size_t applied = 0, count = 0;
+    size_t count = 0;
+    uint64_t wait_for = 0; /* the last log record these items needed */
     while (chord_items_next(&cur, &it) == 1) {
         count++;
-        if (it.version.counter > n->lamport)
-            n->lamport = it.version.counter;
-        int rc = chord_store_apply(n->store, &it);
+        uint64_t seq;
+        int rc = chord__apply(n, &it, &seq);
         if (rc < 0) {
-            nlog(n, CHORD_LOG_ERROR, "out of memory storing keys from %s",
-                 m->from.addr);
+            chord__log(n, CHORD_LOG_ERROR, "cannot store keys from %s: %s",
+                       m->from.addr, strerror(-rc));
             return; /* no ack: the sender retries */
         }
-        applied += (size_t)rc;
+        if (seq > wait_for)
+            wait_for = seq;
     }
-    struct chord_msg *ack = msg_new(n, CHORD_MSG_TRANSFER_ACK, m->req_id);
+    struct chord_msg *ack = chord__msg(n, CHORD_MSG_TRANSFER_ACK, m->req_id);
     if (ack) {
-        send_msg(n, m->from.addr, ack);
+        chord__send_durable(n, wait_for, m->from.addr, ack);
         free(ack);
     }
     if (count)
-        nlog(n, CHORD_LOG_DEBUG, "received %zu keys from %s (%zu new)", count,
-             m->from.addr, applied);
+        chord__log(n, CHORD_LOG_DEBUG, "received %zu keys from %s", count,
+                   m->from.addr);
     bool from_succ = n->state == CHORD_NODE_JOINING && n->join_acked &&
-                     peer_same(&m->from, &n->join_succ);
+                     !(m->flags & CHORD_TRANSFER_REPLICA) &&
+                     chord__peer_same(&m->from, &n->join_succ);
     if (from_succ) /* the keys are coming: keep waiting */
         n->join_deadline = now + 2 * n->cfg.rpc_timeout_ms;
     if ((m->flags & CHORD_TRANSFER_LAST) && from_succ) {
         char a[9];
-        n->state = CHORD_NODE_ACTIVE;
+        become_active(n, now);
         n->join_deadline = UINT64_MAX;
         n->next_stabilize = now;
         n->next_fix = now;
-        nlog(n, CHORD_LOG_INFO,
+        chord__log(n, CHORD_LOG_INFO,
              "joined the ring: successor %s, predecessor %s, %zu keys",
              n->join_succ.addr, n->rt.has_pred ? n->rt.pred.addr : "-",
              chord_store_live(n->store));
@@ -641,45 +532,72 @@ static void set_pred(struct chord_node *n, uint64_t now,
                      const struct chord_peer *p)
 {
     (void)now;
-    if (n->rt.has_pred && peer_same(&n->rt.pred, p))
+    if (n->rt.has_pred && chord__peer_same(&n->rt.pred, p))
         return;
     n->rt.pred = *p;
     n->rt.has_pred = true;
+    n->preds[0] = *p; /* the rest comes with its next RECTIFY */
+    n->n_preds = 1;
     char a[9];
-    nlog(n, CHORD_LOG_INFO, "predecessor is now %s (%s)", p->addr,
-         short_id(&p->id, a));
+    chord__log(n, CHORD_LOG_INFO, "predecessor is now %s (%s)", p->addr,
+         chord__short_id(&p->id, a));
 }
 
-static bool holds_unowned(struct chord_node *n)
+/* Give a new, closer predecessor the keys of its range (old, new]. */
+static void pass_range(struct chord_node *n, uint64_t now, bool had_pred,
+                       const struct chord_id *old,
+                       const struct chord_peer *to)
 {
+    struct range_ctx c;
+    c.lo = had_pred ? *old : n->rt.self.id;
+    c.hi = to->id;
     size_t cur = 0;
     const struct chord_store_entry *e;
     while ((e = chord_store_next(n->store, &cur)) != NULL)
-        if (!chord_routing_owns(&n->rt, &e->key_id))
-            return true;
-    return false;
+        if (want_range(n, e, &c)) {
+            chord__transfer_start(n, now, to, 0, XFER_JOIN, want_range, &c);
+            return;
+        }
+}
+
+/* Our predecessor's RECTIFY carries its own predecessors: ours are it and
+ * them (up to the replication factor, stopping where the ring closes). */
+static void learn_preds(struct chord_node *n, const struct chord_msg *m)
+{
+    unsigned k = 0;
+    n->preds[k++] = m->from;
+    for (unsigned i = 0; i < m->n_preds && k < n->cfg.replicas; i++) {
+        if (chord__is_self(n, &m->preds[i]))
+            break;
+        n->preds[k++] = m->preds[i];
+    }
+    n->n_preds = k;
 }
 
 static void handle_rectify(struct chord_node *n, uint64_t now,
-                           const struct chord_peer *m)
+                           const struct chord_msg *msg)
 {
-    if (peer_is_self(n, m) || n->state != CHORD_NODE_ACTIVE)
+    const struct chord_peer *m = &msg->from;
+    if (chord__is_self(n, m) || n->state != CHORD_NODE_ACTIVE)
         return;
-    if (!n->rt.has_pred || peer_is_self(n, &n->rt.pred) ||
+    if (!n->rt.has_pred || chord__is_self(n, &n->rt.pred) ||
         chord_id_in_oo(&m->id, &n->rt.pred.id, &n->rt.self.id)) {
+        bool had = n->rt.has_pred && !chord__is_self(n, &n->rt.pred);
+        struct chord_id old = n->rt.pred.id;
         set_pred(n, now, m);
-        if (holds_unowned(n))
-            transfer_start(n, now, m, 0, want_not_owned);
-    } else if (!peer_same(m, &n->rt.pred) && !n->pred_ping_pending) {
+        pass_range(n, now, had, &old, m);
+    } else if (!chord__peer_same(m, &n->rt.pred) && !n->pred_ping_pending) {
         /* Not closer than our predecessor: adopt it only if ours is dead. */
         n->rectify_cand = *m;
         n->pred_ping_pending = true;
-        struct chord_msg *p = msg_new(n, CHORD_MSG_PING, 0);
+        struct chord_msg *p = chord__msg(n, CHORD_MSG_PING, 0);
         if (p) {
-            rpc_send(n, now, RPC_PRED_PING, &n->rt.pred, 0, p);
+            chord__rpc(n, now, RPC_PRED_PING, &n->rt.pred, 0, p);
             free(p);
         }
     }
+    if (n->rt.has_pred && chord__peer_same(&n->rt.pred, m))
+        learn_preds(n, msg);
     /* Alone, a node learns its first successor from its predecessor. */
     if (n->rt.n_succ == 0)
         n->next_stabilize = now;
@@ -692,9 +610,11 @@ static void stabilize_start(struct chord_node *n, uint64_t now);
 
 static void send_rectify(struct chord_node *n, const struct chord_peer *to)
 {
-    struct chord_msg *m = msg_new(n, CHORD_MSG_RECTIFY, 0);
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_RECTIFY, 0);
     if (m) {
-        send_msg(n, to->addr, m);
+        m->n_preds = (uint8_t)n->n_preds;
+        memcpy(m->preds, n->preds, n->n_preds * sizeof(n->preds[0]));
+        chord__send(n, to->addr, m);
         free(m);
     }
 }
@@ -713,8 +633,16 @@ static void stabilize_start(struct chord_node *n, uint64_t now)
     const struct chord_peer *target;
     uint8_t kind = RPC_STAB_SUCC;
     if (n->rt.n_succ > 0) {
+        /* Stabilize from the first successor not suspected: adopting its
+         * view drops the suspects before it (they come back through it if
+         * the suspicion was wrong). */
         target = &n->rt.succ[0];
-    } else if (n->rt.has_pred && !peer_is_self(n, &n->rt.pred)) {
+        for (unsigned i = 0; i < n->rt.n_succ; i++)
+            if (chord__usable(n, n->rt.succ[i].addr, now)) {
+                target = &n->rt.succ[i];
+                break;
+            }
+    } else if (n->rt.has_pred && !chord__is_self(n, &n->rt.pred)) {
         /* Alone with a predecessor: it is our successor-to-be; it must
          * answer before we adopt it. */
         target = &n->rt.pred;
@@ -722,12 +650,12 @@ static void stabilize_start(struct chord_node *n, uint64_t now)
     } else {
         return; /* truly alone */
     }
-    struct chord_msg *m = msg_new(n, CHORD_MSG_GET_NEIGHBORS, 0);
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_GET_NEIGHBORS, 0);
     if (!m)
         return;
-    n->stabilizing = true;
     struct chord_peer to = *target;
-    rpc_send(n, now, kind, &to, 0, m);
+    n->stab_rpc = chord__rpc(n, now, kind, &to, 0, m);
+    n->stabilizing = n->stab_rpc != 0;
     free(m);
 }
 
@@ -735,14 +663,14 @@ static void stabilize_succ_failed(struct chord_node *n, uint64_t now,
                                   const struct chord_peer *s)
 {
     char a[9];
-    nlog(n, CHORD_LOG_WARN, "successor %s (%s) did not answer: dropping it",
-         s->addr, short_id(&s->id, a));
-    mark_dead(n, s->addr, now);
+    chord__log(n, CHORD_LOG_WARN, "successor %s (%s) did not answer: dropping it",
+         s->addr, chord__short_id(&s->id, a));
+    chord__mark_dead(n, s->addr, now);
     chord_routing_remove(&n->rt, &s->id);
     n->stabilizing = false;
     n->succ_silent = 0;
     if (n->rt.n_succ == 0)
-        nlog(n, CHORD_LOG_WARN, "no live successor left: alone");
+        chord__log(n, CHORD_LOG_WARN, "no live successor left: alone");
     stabilize_start(n, now);
 }
 
@@ -753,14 +681,14 @@ static void handle_neighbors(struct chord_node *n, uint64_t now,
         n->succ_silent = 0;
         adopt_successors(n, now, &m->from, &m->nb);
         const struct chord_peer *s = chord_routing_successor(&n->rt);
-        if (m->nb.has_pred && !peer_is_self(n, &m->nb.pred) &&
-            !is_dead(n, m->nb.pred.addr, now) &&
+        if (m->nb.has_pred && !chord__is_self(n, &m->nb.pred) &&
+            !chord__is_dead(n, m->nb.pred.addr, now) &&
             chord_id_in_oo(&m->nb.pred.id, &n->rt.self.id, &s->id)) {
             /* A node between us and our successor: check it is alive. */
-            struct chord_msg *q = msg_new(n, CHORD_MSG_GET_NEIGHBORS, 0);
+            struct chord_msg *q = chord__msg(n, CHORD_MSG_GET_NEIGHBORS, 0);
             if (q) {
                 struct chord_peer cand = m->nb.pred;
-                rpc_send(n, now, RPC_STAB_CAND, &cand, 0, q);
+                n->stab_rpc = chord__rpc(n, now, RPC_STAB_CAND, &cand, 0, q);
                 free(q);
                 return;
             }
@@ -782,6 +710,41 @@ static void found(struct chord_node *n, uint64_t now, uint64_t req, bool ok,
                   const struct chord_id *target, const struct chord_peer *owner,
                   uint8_t hops, const struct chord_lookup_path *path);
 
+/* Our nearest predecessor that is not suspected (the predecessor itself
+ * when all are), or NULL when none is known. */
+static const struct chord_peer *live_pred(const struct chord_node *n,
+                                          uint64_t now)
+{
+    if (!n->rt.has_pred)
+        return NULL;
+    for (unsigned i = 0; i < n->n_preds; i++)
+        if (chord__usable(n, n->preds[i].addr, now))
+            return &n->preds[i];
+    return &n->rt.pred;
+}
+
+/* Our nearest successor that is not suspected (succ[0] when all are; self
+ * when alone). */
+static const struct chord_peer *live_succ(const struct chord_node *n,
+                                          uint64_t now)
+{
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        if (chord__usable(n, n->rt.succ[i].addr, now))
+            return &n->rt.succ[i];
+    return chord_routing_successor(&n->rt);
+}
+
+/* Do we own key now? Suspected predecessors' ranges fall to us, as they
+ * would once the ring repairs itself. */
+static bool owns_now(const struct chord_node *n, const struct chord_id *key,
+                     uint64_t now)
+{
+    const struct chord_peer *p = live_pred(n, now);
+    if (!p)
+        return chord_routing_owns(&n->rt, key);
+    return chord_id_in_oc(key, &p->id, &n->rt.self.id);
+}
+
 /* One step of a recursive lookup at this node: answer the origin or
  * forward towards the target. `path` already lists the nodes before us. */
 static void lookup_step(struct chord_node *n, uint64_t now,
@@ -789,7 +752,7 @@ static void lookup_step(struct chord_node *n, uint64_t now,
                         const struct chord_id *target, uint8_t hops,
                         const struct chord_lookup_path *path_in)
 {
-    struct chord_msg *m = msg_new(n, CHORD_MSG_FIND_SUCC, req);
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_FIND_SUCC, req);
     if (!m)
         return;
     struct chord_lookup_path *path = &m->path;
@@ -797,34 +760,32 @@ static void lookup_step(struct chord_node *n, uint64_t now,
     if (path->n < CHORD_PATH_MAX)
         memcpy(path->addr[path->n++], n->rt.self.addr, CHORD_ADDR_MAX);
 
-    const struct chord_peer *succ = chord_routing_successor(&n->rt);
+    const struct chord_peer *succ = live_succ(n, now);
     const struct chord_peer *owner = NULL;
-    if (n->rt.n_succ == 0 ||
-        (n->rt.has_pred &&
-         chord_id_in_oc(target, &n->rt.pred.id, &n->rt.self.id)))
+    if (n->rt.n_succ == 0 || (n->rt.has_pred && owns_now(n, target, now)))
         owner = &n->rt.self;
     else if (chord_id_in_oc(target, &n->rt.self.id, &succ->id))
         owner = succ;
 
     if (owner || hops >= n->cfg.hop_limit) {
         struct chord_peer o = owner ? *owner : n->rt.self;
-        if (owner && !peer_is_self(n, owner) && path->n < CHORD_PATH_MAX)
+        if (owner && !chord__is_self(n, owner) && path->n < CHORD_PATH_MAX)
             memcpy(path->addr[path->n++], owner->addr, CHORD_ADDR_MAX);
         if (!owner)
-            nlog(n, CHORD_LOG_WARN, "lookup from %s exceeded %u hops",
+            chord__log(n, CHORD_LOG_WARN, "lookup from %s exceeded %u hops",
                  origin->addr, n->cfg.hop_limit);
-        if (peer_is_self(n, origin)) {
+        if (chord__is_self(n, origin)) {
             found(n, now, req, owner != NULL, target, &o,
                   (uint8_t)(path->n ? path->n - 1 : 0), path);
         } else {
-            struct chord_msg *r = msg_new(n, CHORD_MSG_FOUND_SUCC, req);
+            struct chord_msg *r = chord__msg(n, CHORD_MSG_FOUND_SUCC, req);
             if (r) {
                 r->status = owner ? CHORD_OK : CHORD_UNAVAILABLE;
                 r->target = *target;
                 r->owner = o;
                 r->hops = (uint8_t)(path->n ? path->n - 1 : 0);
                 r->path = *path;
-                send_msg(n, origin->addr, r);
+                chord__send(n, origin->addr, r);
                 free(r);
             }
         }
@@ -840,14 +801,14 @@ static void lookup_step(struct chord_node *n, uint64_t now,
     m->from = *origin;
     m->target = *target;
     m->hops = (uint8_t)(hops + 1);
-    send_msg(n, next->addr, m);
+    chord__send(n, next->addr, m);
     free(m);
 }
 
 /* Record a lookup of ours; returns its request id (0: out of memory).
- * Callers note the id, then run lookup_run(): the answer may come to
- * found() before lookup_run() returns. */
-static uint64_t lookup_begin(struct chord_node *n, uint64_t now, uint8_t kind,
+ * Callers note the id, then run chord__lookup_run(): the answer may come to
+ * found() before chord__lookup_run() returns. */
+uint64_t chord__lookup_begin(struct chord_node *n, uint64_t now, uint8_t kind,
                              uint64_t arg)
 {
     struct rpc *r = chord_seq_push(&n->rpcs);
@@ -861,7 +822,7 @@ static uint64_t lookup_begin(struct chord_node *n, uint64_t now, uint8_t kind,
     return r->h.id;
 }
 
-static void lookup_run(struct chord_node *n, uint64_t now, uint64_t id,
+void chord__lookup_run(struct chord_node *n, uint64_t now, uint64_t id,
                        const struct chord_id *target)
 {
     struct chord_lookup_path empty;
@@ -890,7 +851,7 @@ static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
             snprintf(m->error, sizeof(m->error), "%s", error);
         m->value.data = value;
         m->value.len = value_len;
-        reply_client(n, o->conn, m);
+        chord__reply(n, o->conn, m);
         free(m);
     }
     if (o->state == OP_WAIT)
@@ -911,7 +872,7 @@ static void op_reply_lookup(struct chord_node *n, struct op *o,
         m->lookup.owner = *owner;
         m->lookup.hops = hops;
         m->lookup.path = *path;
-        reply_client(n, o->conn, m);
+        chord__reply(n, o->conn, m);
         free(m);
     }
     op_free_buffers(o);
@@ -939,75 +900,56 @@ static void op_retry_later(struct chord_node *n, struct op *o, uint64_t now,
  * converges where a finger could bounce between two stale views).
  */
 static const struct chord_peer *redirect_hint(const struct chord_node *n,
-                                              const struct chord_id *id)
+                                              const struct chord_id *id,
+                                              uint64_t now)
 {
-    const struct chord_peer *succ = chord_routing_successor(&n->rt);
-    if (chord_id_in_oc(id, &n->rt.self.id, &succ->id) || !n->rt.has_pred)
+    const struct chord_peer *succ = live_succ(n, now);
+    const struct chord_peer *pred = live_pred(n, now);
+    if (chord_id_in_oc(id, &n->rt.self.id, &succ->id) || !pred)
         return succ;
-    return &n->rt.pred;
+    return pred;
 }
 
-/* The result of a store operation, run where the key is owned. */
-struct store_result {
-    uint8_t status;
-    struct chord_peer hint;
-    const struct chord_store_entry *entry; /* GET: the value found */
-};
-
-static void store_execute(struct chord_node *n, uint8_t type,
+/*
+ * A store request (from a client operation of ours, or STORE_* from a
+ * coordinator) reaches the node that should own the key. Refuse it while
+ * joining or leaving, redirect it if we do not own the key, else hand it
+ * to replica.c; the outcome comes back through chord__store_done().
+ */
+static void store_execute(struct chord_node *n, uint64_t now, uint8_t type,
                           const uint8_t *key, size_t key_len,
                           const uint8_t *value, size_t value_len,
-                          struct store_result *res)
+                          uint8_t consistency, const struct chord_reply_to *to)
 {
-    memset(res, 0, sizeof(*res));
     struct chord_id kid;
     chord_id_hash(&kid, key, key_len);
     bool is_read = type == CHORD_MSG_STORE_GET;
     if (n->state == CHORD_NODE_JOINING ||
         (n->state == CHORD_NODE_LEAVING && !is_read) ||
         n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_INIT) {
-        res->status = CHORD_TRY_AGAIN;
+        chord__store_done(n, now, to, CHORD_TRY_AGAIN, NULL, NULL, NULL, 0,
+                          NULL);
         return;
     }
-    if (!chord_routing_owns(&n->rt, &kid)) {
-        res->status = CHORD_REDIRECT;
-        res->hint = *redirect_hint(n, &kid);
+    if (!owns_now(n, &kid, now)) {
+        chord__store_done(n, now, to, CHORD_REDIRECT, NULL,
+                          redirect_hint(n, &kid, now), NULL, 0, NULL);
         return;
     }
-    const struct chord_store_entry *e =
-        chord_store_find(n->store, key, key_len);
-    switch (type) {
-    case CHORD_MSG_STORE_GET:
-        if (e && !e->tombstone) {
-            res->status = CHORD_OK;
-            res->entry = e;
-        } else {
-            res->status = CHORD_NOT_FOUND;
-        }
-        return;
-    case CHORD_MSG_STORE_PUT:
-    case CHORD_MSG_STORE_DEL: {
-        if (type == CHORD_MSG_STORE_DEL && (!e || e->tombstone)) {
-            res->status = CHORD_OK; /* deleting nothing is not an error */
-            return;
-        }
-        struct chord_item it = {0};
-        it.key.data = key;
-        it.key.len = key_len;
-        it.tombstone = type == CHORD_MSG_STORE_DEL;
-        if (!it.tombstone) {
-            it.value.data = value;
-            it.value.len = value_len;
-        }
-        it.version.counter = ++n->lamport;
-        it.version.writer = n->rt.self.id;
-        int rc = chord_store_apply(n->store, &it);
-        res->status = rc < 0 ? CHORD_BUSY : CHORD_OK;
+    if (is_read) {
+        chord__replica_read(n, now, key, key_len, consistency, to);
         return;
     }
-    default:
-        res->status = CHORD_BAD_REQUEST;
+    const struct chord_store_entry *e = chord_store_find(n->store, key, key_len);
+    if (type == CHORD_MSG_STORE_DEL && (!e || e->tombstone) &&
+        n->cfg.replicas <= 1) {
+        /* Deleting nothing is not an error; with replicas a tombstone is
+         * still written, in case a replica holds a copy we lack. */
+        chord__store_done(n, now, to, CHORD_OK, NULL, NULL, NULL, 0, NULL);
+        return;
     }
+    chord__replica_write(n, now, type, key, key_len, value, value_len,
+                         consistency, to);
 }
 
 static uint8_t store_type_of(uint8_t client_type)
@@ -1024,48 +966,45 @@ static uint8_t store_type_of(uint8_t client_type)
 
 /* Act on a store result for op o (local or from the owner). */
 static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
-                            uint8_t status, const struct chord_peer *hint,
+                            uint8_t status, const char *error,
+                            const struct chord_peer *hint,
                             const uint8_t *value, size_t value_len);
 
 static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
                           const struct chord_peer *owner)
 {
-    if (peer_is_self(n, owner)) {
-        struct store_result res;
-        store_execute(n, store_type_of(o->type), o->key, o->key_len, o->value,
-                      o->value_len, &res);
-        op_store_result(n, now, o, res.status, &res.hint,
-                        res.entry ? res.entry->value : NULL,
-                        res.entry ? res.entry->value_len : 0);
+    if (chord__is_self(n, owner)) {
+        struct chord_reply_to to = {.op = o->h.id};
+        o->state = OP_STORE;
+        o->rpc = 0;
+        store_execute(n, now, store_type_of(o->type), o->key, o->key_len,
+                      o->value, o->value_len, o->consistency, &to);
         return;
     }
-    struct chord_msg *m = msg_new(n, store_type_of(o->type), 0);
+    struct chord_msg *m = chord__msg(n, store_type_of(o->type), 0);
     if (!m) {
         op_retry_later(n, o, now, "out of memory");
         return;
     }
     m->key.data = o->key;
     m->key.len = o->key_len;
+    m->consistency = o->consistency;
     if (o->type == CHORD_MSG_C_PUT) {
         m->value.data = o->value;
         m->value.len = o->value_len;
     }
-    uint64_t op_id = o->h.id;
     struct chord_peer to = *owner;
     o->state = OP_STORE;
-    o->rpc = 0;
-    uint64_t rid = rpc_send(n, now, RPC_STORE, &to, op_id, m);
+    o->rpc = chord__rpc(n, now, RPC_STORE, &to, o->h.id, m);
     free(m);
-    o = chord_seq_find(&n->ops,
-                       op_id); /* rpc_send may not move ops, but be safe */
-    if (o)
-        o->rpc = rid;
 }
 
 static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
-                            uint8_t status, const struct chord_peer *hint,
+                            uint8_t status, const char *error,
+                            const struct chord_peer *hint,
                             const uint8_t *value, size_t value_len)
 {
+    o->rpc = 0;
     switch (status) {
     case CHORD_OK:
         op_reply(n, o, CHORD_OK, NULL, value, value_len);
@@ -1084,12 +1023,46 @@ static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
         op_retry_later(n, o, now, "the owner is joining or leaving");
         return;
     default: {
-        char why[96];
-        snprintf(why, sizeof(why), "the owner answered: %s",
-                 chord_status_name(status));
+        char why[CHORD_ERRMSG_MAX];
+        if (error && *error)
+            snprintf(why, sizeof(why), "%s", error);
+        else
+            snprintf(why, sizeof(why), "the owner answered: %s",
+                     chord_status_name(status));
         op_reply(n, o, status, why, NULL, 0);
     }
     }
+}
+
+void chord__store_done(struct chord_node *n, uint64_t now,
+                       const struct chord_reply_to *to, uint8_t status,
+                       const char *error, const struct chord_peer *hint,
+                       const uint8_t *value, size_t value_len,
+                       const struct chord_version *version)
+{
+    if (to->op) {
+        struct op *o = chord_seq_find(&n->ops, to->op);
+        if (o && o->state == OP_STORE && o->rpc == 0)
+            op_store_result(n, now, o, status, error, hint, value, value_len);
+        return;
+    }
+    struct chord_msg *r = chord__msg(n, CHORD_MSG_STORE_RESULT, to->req);
+    if (!r)
+        return;
+    r->status = status;
+    if (error)
+        snprintf(r->error, sizeof(r->error), "%s", error);
+    if (hint)
+        r->hint = *hint;
+    if (value) {
+        r->has_value = true;
+        r->value.data = value;
+        r->value.len = value_len;
+    }
+    if (version)
+        r->version = *version;
+    chord__send(n, to->addr, r);
+    free(r);
 }
 
 static void op_start(struct chord_node *n, uint64_t now, struct op *o)
@@ -1099,14 +1072,14 @@ static void op_start(struct chord_node *n, uint64_t now, struct op *o)
     o->state = OP_LOOKUP;
     o->attempts++;
     o->redirects = 0;
-    uint64_t rid = lookup_begin(n, now, RPC_LOOKUP_OP, o->h.id);
+    uint64_t rid = chord__lookup_begin(n, now, RPC_LOOKUP_OP, o->h.id);
     if (!rid) {
         op_retry_later(n, o, now, "out of memory");
         return;
     }
     o->rpc = rid;
     struct chord_id kid = o->key_id;
-    lookup_run(n, now, rid, &kid); /* may finish o */
+    chord__lookup_run(n, now, rid, &kid); /* may finish o */
 }
 
 static void op_found(struct chord_node *n, uint64_t now, struct op *o, bool ok,
@@ -1138,7 +1111,7 @@ static void handle_client(struct chord_node *n, uint64_t now, uint64_t conn,
             chord_node_status(n, st);
             r->status = CHORD_OK;
             r->status_in = st;
-            reply_client(n, conn, r);
+            chord__reply(n, conn, r);
             free(st);
         }
         free(r);
@@ -1174,6 +1147,7 @@ static void handle_client(struct chord_node *n, uint64_t now, uint64_t conn,
             if (vlen)
                 memcpy(v, m->value.data, vlen);
             o->type = m->type;
+            o->consistency = m->consistency;
             o->conn = conn;
             o->client_req = m->req_id;
             o->deadline = now + n->cfg.op_timeout_ms;
@@ -1189,7 +1163,7 @@ static void handle_client(struct chord_node *n, uint64_t now, uint64_t conn,
     }
     if (m->type == CHORD_MSG_C_LOOKUP)
         r->type = CHORD_MSG_C_LOOKUP_RESULT;
-    reply_client(n, conn, r);
+    chord__reply(n, conn, r);
     free(r);
 }
 
@@ -1203,7 +1177,7 @@ static void join_attempt(struct chord_node *n, uint64_t now)
 {
     if (++n->join_attempts > JOIN_ATTEMPTS) {
         n->state = CHORD_NODE_FAILED;
-        nlog(n, CHORD_LOG_ERROR, "cannot join %s: no answer after %u attempts",
+        chord__log(n, CHORD_LOG_ERROR, "cannot join %s: no answer after %u attempts",
              n->join_seed, JOIN_ATTEMPTS);
         return;
     }
@@ -1218,7 +1192,7 @@ static void join_attempt(struct chord_node *n, uint64_t now)
         join_send(n, now, &s);
         return;
     }
-    struct chord_msg *m = msg_new(n, CHORD_MSG_FIND_SUCC, 0);
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_FIND_SUCC, 0);
     if (!m)
         return;
     struct chord_peer seed;
@@ -1228,29 +1202,29 @@ static void join_attempt(struct chord_node *n, uint64_t now)
      * JOIN was accepted but its answer lost. */
     chord_id_add_pow2(&m->target, &n->rt.self.id, 0);
     m->hops = 0;
-    rpc_send(n, now, RPC_JOIN_LOOKUP, &seed, 0, m);
+    chord__rpc(n, now, RPC_JOIN_LOOKUP, &seed, 0, m);
     free(m);
 }
 
 static void join_retry(struct chord_node *n, uint64_t now, const char *why)
 {
-    nlog(n, CHORD_LOG_WARN, "join attempt %u failed: %s", n->join_attempts,
+    chord__log(n, CHORD_LOG_WARN, "join attempt %u failed: %s", n->join_attempts,
          why);
     n->join_acked = false;
-    n->join_retry_at = now + jitter(n, JOIN_RETRY_MS);
+    n->join_retry_at = now + chord__jitter(n, JOIN_RETRY_MS);
 }
 
 static void join_send(struct chord_node *n, uint64_t now,
                       const struct chord_peer *s)
 {
-    if (peer_is_self(n, s)) {
+    if (chord__is_self(n, s)) {
         join_retry(n, now, "the ring named us as our own successor");
         return;
     }
     n->join_succ = *s;
-    struct chord_msg *m = msg_new(n, CHORD_MSG_JOIN, 0);
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_JOIN, 0);
     if (m) {
-        rpc_send(n, now, RPC_JOIN, s, 0, m);
+        chord__rpc(n, now, RPC_JOIN, s, 0, m);
         free(m);
     }
 }
@@ -1258,20 +1232,20 @@ static void join_send(struct chord_node *n, uint64_t now,
 static void handle_join(struct chord_node *n, uint64_t now,
                         const struct chord_msg *m)
 {
-    struct chord_msg *r = msg_new(n, CHORD_MSG_JOIN_ACK, m->req_id);
+    struct chord_msg *r = chord__msg(n, CHORD_MSG_JOIN_ACK, m->req_id);
     if (!r)
         return;
     const struct chord_peer *j = &m->from;
-    if (peer_is_self(n, j)) {
+    if (chord__is_self(n, j)) {
         free(r);
         return;
     }
-    bool is_pred = n->rt.has_pred && peer_same(&n->rt.pred, j);
+    bool is_pred = n->rt.has_pred && chord__peer_same(&n->rt.pred, j);
     if (n->state != CHORD_NODE_ACTIVE) {
         r->status = CHORD_TRY_AGAIN;
     } else if (!is_pred && !chord_routing_owns(&n->rt, &j->id)) {
         r->status = CHORD_REDIRECT;
-        r->hint = *redirect_hint(n, &j->id);
+        r->hint = *redirect_hint(n, &j->id, now);
     } else {
         struct chord_neighbors old;
         fill_neighbors(n, &old);
@@ -1283,12 +1257,20 @@ static void handle_join(struct chord_node *n, uint64_t now,
         r->nb = old;
         if (is_pred) /* a repeated JOIN: report our predecessor's view */
             r->nb.has_pred = false;
-        send_msg(n, j->addr, r);
+        chord__send(n, j->addr, r);
         free(r);
-        transfer_start(n, now, j, 0, want_not_owned);
+        /* The joiner's range: (old predecessor, joiner]. A repeated JOIN
+         * no longer knows the old predecessor: send all we do not own. */
+        if (!is_pred && old.has_pred) {
+            struct range_ctx c = {old.pred.id, j->id};
+            chord__transfer_start(n, now, j, 0, XFER_JOIN, want_range, &c);
+        } else {
+            chord__transfer_start(n, now, j, 0, XFER_JOIN, want_not_owned,
+                                  NULL);
+        }
         return;
     }
-    send_msg(n, j->addr, r);
+    chord__send(n, j->addr, r);
     free(r);
 }
 
@@ -1300,7 +1282,7 @@ static void handle_join_ack(struct chord_node *n, uint64_t now,
         n->join_acked = true;
         n->join_succ = m->from;
         adopt_successors(n, now, &m->from, &m->nb);
-        if (m->nb.has_pred && !peer_is_self(n, &m->nb.pred))
+        if (m->nb.has_pred && !chord__is_self(n, &m->nb.pred))
             set_pred(n, now, &m->nb.pred);
         else if (!n->rt.has_pred)
             set_pred(n, now, &m->from);
@@ -1322,14 +1304,14 @@ static void leave_finish(struct chord_node *n)
 {
     n->state = CHORD_NODE_LEFT;
     n->leave_deadline = UINT64_MAX;
-    nlog(n, CHORD_LOG_INFO, "left the ring");
+    chord__log(n, CHORD_LOG_INFO, "left the ring");
 }
 
 /* After the hand-off: tell both neighbours how to close the gap. */
 static void leave_notify(struct chord_node *n, uint64_t now)
 {
     n->leave_notified = true;
-    struct chord_msg *m = msg_new(n, CHORD_MSG_LEAVE, 0);
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_LEAVE, 0);
     if (!m) {
         leave_finish(n);
         return;
@@ -1339,12 +1321,12 @@ static void leave_notify(struct chord_node *n, uint64_t now)
     unsigned k = 0;
     if (n->rt.n_succ)
         to[k++] = n->rt.succ[0];
-    if (n->rt.has_pred && !peer_is_self(n, &n->rt.pred) &&
-        !(k && peer_same(&to[0], &n->rt.pred)))
+    if (n->rt.has_pred && !chord__is_self(n, &n->rt.pred) &&
+        !(k && chord__peer_same(&to[0], &n->rt.pred)))
         to[k++] = n->rt.pred;
     n->leave_acks_pending = k;
     for (unsigned i = 0; i < k; i++)
-        rpc_send(n, now, RPC_LEAVE, &to[i], 0, m);
+        chord__rpc(n, now, RPC_LEAVE, &to[i], 0, m);
     free(m);
     if (k == 0)
         leave_finish(n);
@@ -1359,11 +1341,11 @@ static void leave_transfer_finished(struct chord_node *n, uint64_t now, bool ok)
         if (n->rt.n_succ)
             chord_routing_remove(&n->rt, &n->rt.succ[0].id);
         if (n->rt.n_succ) {
-            transfer_start(n, now, &n->rt.succ[0], CHORD_TRANSFER_HANDOFF,
-                           want_all);
+            chord__transfer_start(n, now, &n->rt.succ[0], CHORD_TRANSFER_HANDOFF,
+                                  XFER_HANDOFF, want_all, NULL);
             return;
         }
-        nlog(n, CHORD_LOG_ERROR, "no successor took the keys; %zu keys lost",
+        chord__log(n, CHORD_LOG_ERROR, "no successor took the keys; %zu keys lost",
              chord_store_live(n->store));
     }
     leave_notify(n, now);
@@ -1374,16 +1356,16 @@ static void handle_leave(struct chord_node *n, uint64_t now,
 {
     const struct chord_peer *l = &m->from;
     char a[9];
-    nlog(n, CHORD_LOG_INFO, "%s (%s) is leaving", l->addr, short_id(&l->id, a));
-    mark_dead(n, l->addr, now);
-    if (n->rt.has_pred && peer_same(&n->rt.pred, l)) {
-        if (m->nb.has_pred && !peer_is_self(n, &m->nb.pred) &&
-            !peer_same(&m->nb.pred, l))
+    chord__log(n, CHORD_LOG_INFO, "%s (%s) is leaving", l->addr, chord__short_id(&l->id, a));
+    chord__mark_dead(n, l->addr, now);
+    if (n->rt.has_pred && chord__peer_same(&n->rt.pred, l)) {
+        if (m->nb.has_pred && !chord__is_self(n, &m->nb.pred) &&
+            !chord__peer_same(&m->nb.pred, l))
             set_pred(n, now, &m->nb.pred);
         else if (n->rt.n_succ <= 1)
             n->rt.has_pred = false; /* we are alone now */
     }
-    if (n->rt.n_succ && peer_same(&n->rt.succ[0], l)) {
+    if (n->rt.n_succ && chord__peer_same(&n->rt.succ[0], l)) {
         struct chord_neighbors nb = m->nb;
         nb.has_pred = false;
         adopt_successors(n, now, NULL, &nb);
@@ -1391,9 +1373,9 @@ static void handle_leave(struct chord_node *n, uint64_t now,
     chord_routing_remove(&n->rt, &l->id);
     if (n->rt.n_succ == 0)
         n->rt.has_pred = false;
-    struct chord_msg *r = msg_new(n, CHORD_MSG_LEAVE_ACK, m->req_id);
+    struct chord_msg *r = chord__msg(n, CHORD_MSG_LEAVE_ACK, m->req_id);
     if (r) {
-        send_msg(n, l->addr, r);
+        chord__send(n, l->addr, r);
         free(r);
     }
 }
@@ -1401,24 +1383,13 @@ static void handle_leave(struct chord_node *n, uint64_t now,
 /* ------------------------------------------------------------------------ */
 /* store requests from coordinators                                         */
 
-static void handle_store(struct chord_node *n, const struct chord_msg *m)
+static void handle_store(struct chord_node *n, uint64_t now,
+                         const struct chord_msg *m)
 {
-    struct store_result res;
-    store_execute(n, m->type, m->key.data, m->key.len, m->value.data,
-                  m->value.len, &res);
-    struct chord_msg *r = msg_new(n, CHORD_MSG_STORE_RESULT, m->req_id);
-    if (!r)
-        return;
-    r->status = res.status;
-    r->hint = res.hint;
-    if (res.entry) {
-        r->has_value = true;
-        r->value.data = res.entry->value;
-        r->value.len = res.entry->value_len;
-        r->version = res.entry->version;
-    }
-    send_msg(n, m->from.addr, r);
-    free(r);
+    struct chord_reply_to to = {.op = 0, .req = m->req_id};
+    memcpy(to.addr, m->from.addr, CHORD_ADDR_MAX);
+    store_execute(n, now, m->type, m->key.data, m->key.len, m->value.data,
+                  m->value.len, m->consistency, &to);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1458,6 +1429,9 @@ static void found(struct chord_node *n, uint64_t now, uint64_t req, bool ok,
         }
         join_send(n, now, owner);
         return;
+    case RPC_LOOKUP_ORPHAN:
+        chord__replica_orphan_owner(n, now, ok, owner);
+        return;
     default:
         return;
     }
@@ -1468,9 +1442,11 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
 {
     switch (r->kind) {
     case RPC_STAB_SUCC:
+        if (r->h.id != n->stab_rpc)
+            return; /* a round abandoned for a suspicion */
         /* Refused connections are definitive; silence may be one lost
          * answer, so it takes SUCC_PROBE_FAILURES in a row. */
-        if (n->rt.n_succ && peer_same(&n->rt.succ[0], &r->peer) &&
+        if (chord_routing_has_successor(&n->rt, &r->peer) &&
             (strcmp(why, "unreachable") == 0 ||
              ++n->succ_silent >= SUCC_PROBE_FAILURES))
             stabilize_succ_failed(n, now, &r->peer);
@@ -1478,15 +1454,16 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
             n->stabilizing = false;
         return;
     case RPC_STAB_CAND:
-        stabilize_finish(n);
+        if (r->h.id == n->stab_rpc)
+            stabilize_finish(n);
         return;
     case RPC_PRED_PING:
         n->pred_ping_pending = false;
-        if (n->rt.has_pred && peer_same(&n->rt.pred, &r->peer)) {
+        if (n->rt.has_pred && chord__peer_same(&n->rt.pred, &r->peer)) {
             char a[9];
-            nlog(n, CHORD_LOG_WARN, "predecessor %s (%s) did not answer",
-                 r->peer.addr, short_id(&r->peer.id, a));
-            mark_dead(n, r->peer.addr, now);
+            chord__log(n, CHORD_LOG_WARN, "predecessor %s (%s) did not answer",
+                 r->peer.addr, chord__short_id(&r->peer.id, a));
+            chord__mark_dead(n, r->peer.addr, now);
             set_pred(n, now, &n->rectify_cand);
         }
         return;
@@ -1518,7 +1495,29 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
         if (n->leave_acks_pending && --n->leave_acks_pending == 0)
             leave_finish(n);
         return;
+    case RPC_LOOKUP_ORPHAN:
+        chord__replica_orphan_owner(n, now, false, NULL);
+        return;
+    case RPC_REPLICATE:
+    case RPC_REPLICA_GET:
+    case RPC_REPAIR:
+    case RPC_SYNC:
+        chord__replica_answer(n, now, r, NULL);
+        return;
+    case RPC_HEARTBEAT: /* the failure detector keeps its own time */
+        return;
     }
+}
+
+/* A peer we suspected has spoken: it is trusted again (with a longer
+ * timeout, see fd.c). */
+static void false_suspicion(struct chord_node *n, const char *addr)
+{
+    const struct chord_fd_peer *p = chord_fd_find(&n->fd, addr);
+    chord__log(n, CHORD_LOG_WARN,
+               "%s is alive after all: false suspicion #%u, timeout now %u ms",
+               addr, p ? p->false_suspicions : 0,
+               p ? chord_fd_timeout(&n->fd, p) : 0);
 }
 
 /* An answer to one of our requests (anything but FOUND_SUCC). */
@@ -1526,21 +1525,26 @@ static void handle_answer(struct chord_node *n, uint64_t now,
                           const struct chord_msg *m)
 {
     struct rpc *rp = chord_seq_find(&n->rpcs, m->req_id);
-    if (!rp)
-        return; /* late, or not ours */
-    if (!peer_same(&rp->peer, &m->from) && rp->kind != RPC_JOIN) {
-        nlog(n, CHORD_LOG_DEBUG, "%s answered a request sent to %s",
+    if (!rp) { /* late, or not ours; a late answer still proves life */
+        if (chord_fd_heard(&n->fd, m->from.addr, -1, now))
+            false_suspicion(n, m->from.addr);
+        return;
+    }
+    if (!chord__peer_same(&rp->peer, &m->from) && rp->kind != RPC_JOIN) {
+        chord__log(n, CHORD_LOG_DEBUG, "%s answered a request sent to %s",
              m->from.addr, rp->peer.addr);
         return;
     }
     struct rpc r = *rp;
     chord_seq_finish(&n->rpcs, rp);
-    note_rtt(n, m->from.addr, now - r.sent_at, now);
     mark_alive(n, m->from.addr);
+    if (chord_fd_heard(&n->fd, m->from.addr, (int64_t)(now - r.sent_at), now))
+        false_suspicion(n, m->from.addr);
 
     switch (m->type) {
     case CHORD_MSG_NEIGHBORS:
-        if (r.kind == RPC_STAB_SUCC || r.kind == RPC_STAB_CAND)
+        if ((r.kind == RPC_STAB_SUCC || r.kind == RPC_STAB_CAND) &&
+            r.h.id == n->stab_rpc)
             handle_neighbors(n, now, &r, m);
         return;
     case CHORD_MSG_PONG:
@@ -1552,15 +1556,28 @@ static void handle_answer(struct chord_node *n, uint64_t now,
             handle_join_ack(n, now, m);
         return;
     case CHORD_MSG_STORE_RESULT: {
+        if (r.kind == RPC_REPLICA_GET) {
+            chord__replica_answer(n, now, &r, m);
+            return;
+        }
         if (r.kind != RPC_STORE)
             return;
         struct op *o = chord_seq_find(&n->ops, r.arg);
         if (o && o->rpc == r.h.id)
-            op_store_result(n, now, o, m->status, &m->hint, m->value.data,
+            op_store_result(n, now, o, m->status, m->error, &m->hint,
+                            m->value.data,
                             m->value.len);
         return;
     }
+    case CHORD_MSG_SYNC_REPLY:
+        if (r.kind == RPC_SYNC)
+            chord__replica_answer(n, now, &r, m);
+        return;
     case CHORD_MSG_TRANSFER_ACK: {
+        if (r.kind == RPC_REPLICATE || r.kind == RPC_REPAIR) {
+            chord__replica_answer(n, now, &r, m);
+            return;
+        }
         struct transfer *t = transfer_find(n, r.arg);
         if (r.kind == RPC_TRANSFER && t)
             transfer_acked(n, now, t);
@@ -1589,6 +1606,10 @@ void chord_node_config_default(struct chord_node_config *cfg)
     cfg->op_timeout_ms = 8000;
     cfg->hop_limit = 32;
     cfg->max_ops = 4096;
+    cfg->replicas = 3;
+    cfg->heartbeat_ms = 200;
+    cfg->sync_ms = 1000;
+    cfg->tombstone_ttl_ms = 600000;
     cfg->log_level = CHORD_LOG_INFO;
     cfg->seed = 1;
 }
@@ -1602,7 +1623,9 @@ int chord_node_new(const struct chord_node_config *cfg,
         cfg->stabilize_ms == 0 || cfg->fix_fingers_ms == 0 ||
         cfg->rpc_timeout_ms == 0 || cfg->op_timeout_ms == 0 ||
         cfg->hop_limit == 0 || cfg->hop_limit >= CHORD_PATH_MAX ||
-        cfg->max_ops == 0 ||
+        cfg->max_ops == 0 || cfg->replicas == 0 ||
+        cfg->replicas > cfg->successors + 1 || cfg->heartbeat_ms == 0 ||
+        cfg->sync_ms == 0 || cfg->tombstone_ttl_ms == 0 ||
         memchr(cfg->self.addr, '\0', CHORD_ADDR_MAX) == NULL)
         return -EINVAL;
     struct chord_node *n = calloc(1, sizeof(*n));
@@ -1620,7 +1643,16 @@ int chord_node_new(const struct chord_node_config *cfg,
     chord_routing_init(&n->rt, &cfg->self, cfg->successors);
     chord_seq_init(&n->rpcs, sizeof(struct rpc));
     chord_seq_init(&n->ops, sizeof(struct op));
+    chord_seq_init(&n->writes, sizeof(struct pwrite));
+    chord_seq_init(&n->reads, sizeof(struct pread));
+    struct chord_fd_config fdc;
+    chord_fd_config_default(&fdc);
+    fdc.heartbeat_ms = cfg->heartbeat_ms;
+    fdc.pause_ms = 5 * cfg->heartbeat_ms;
+    chord_fd_init(&n->fd, &fdc);
+    chord_buf_init(&n->rec);
     n->next_stabilize = n->next_fix = UINT64_MAX;
+    n->next_heartbeat = n->next_sync = n->next_gc = UINT64_MAX;
     n->join_retry_at = n->join_deadline = n->leave_deadline = UINT64_MAX;
     chord_buf_init(&n->out);
     n->now = now;
@@ -1642,19 +1674,17 @@ void chord_node_free(struct chord_node *n)
         n->transfers = t->next;
         transfer_free(t);
     }
+    chord__replica_free(n);
     chord_seq_free(&n->rpcs);
     chord_seq_free(&n->ops);
+    chord_seq_free(&n->writes);
+    chord_seq_free(&n->reads);
     chord_store_free(n->store);
     chord_buf_free(&n->out);
+    chord_buf_free(&n->rec);
     free(n);
 }
 
-static void become_active(struct chord_node *n, uint64_t now)
-{
-    n->state = CHORD_NODE_ACTIVE;
-    n->next_stabilize = now + jitter(n, n->cfg.stabilize_ms);
-    n->next_fix = now + jitter(n, n->cfg.fix_fingers_ms);
-}
 
 void chord_node_create(struct chord_node *n, uint64_t now)
 {
@@ -1663,8 +1693,8 @@ void chord_node_create(struct chord_node *n, uint64_t now)
     chord_routing_set_successors(&n->rt, NULL, NULL, 0);
     n->rt.has_pred = false;
     become_active(n, now);
-    nlog(n, CHORD_LOG_INFO, "created a new ring as %s (%s)", n->rt.self.addr,
-         short_id(&n->rt.self.id, a));
+    chord__log(n, CHORD_LOG_INFO, "created a new ring as %s (%s)", n->rt.self.addr,
+         chord__short_id(&n->rt.self.id, a));
 }
 
 int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr)
@@ -1677,7 +1707,7 @@ int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr)
     memcpy(n->join_seed, seed_addr, len + 1);
     n->state = CHORD_NODE_JOINING;
     n->join_attempts = 0;
-    nlog(n, CHORD_LOG_INFO, "joining the ring through %s", seed_addr);
+    chord__log(n, CHORD_LOG_INFO, "joining the ring through %s", seed_addr);
     join_attempt(n, now);
     /* The periodic timers start now; they act only once ACTIVE. */
     n->next_stabilize = now + n->cfg.stabilize_ms;
@@ -1692,17 +1722,18 @@ void chord_node_leave(struct chord_node *n, uint64_t now)
         return;
     if (n->state != CHORD_NODE_ACTIVE || n->rt.n_succ == 0) {
         if (n->state == CHORD_NODE_ACTIVE && chord_store_live(n->store))
-            nlog(n, CHORD_LOG_WARN, "last node leaving: %zu keys go with it",
+            chord__log(n, CHORD_LOG_WARN, "last node leaving: %zu keys go with it",
                  chord_store_live(n->store));
         leave_finish(n);
         return;
     }
     n->state = CHORD_NODE_LEAVING;
     n->leave_deadline = now + n->cfg.op_timeout_ms;
-    nlog(n, CHORD_LOG_INFO, "leaving: handing %zu keys to %s",
+    chord__log(n, CHORD_LOG_INFO, "leaving: handing %zu keys to %s",
          chord_store_live(n->store), n->rt.succ[0].addr);
     struct chord_peer s = n->rt.succ[0];
-    transfer_start(n, now, &s, CHORD_TRANSFER_HANDOFF, want_all);
+    chord__transfer_start(n, now, &s, CHORD_TRANSFER_HANDOFF, XFER_HANDOFF,
+                          want_all, NULL);
 }
 
 int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
@@ -1716,7 +1747,7 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
     ssize_t used = chord_msg_decode(frame, len, m);
     if (used != (ssize_t)len) {
         free(m);
-        nlog(n, CHORD_LOG_WARN,
+        chord__log(n, CHORD_LOG_WARN,
              "malformed frame of %zu bytes on connection %llu", len,
              (unsigned long long)conn);
         return -EPROTO;
@@ -1732,42 +1763,58 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
     }
     if (m->type >= CHORD_MSG_C_PUT) {
         /* a reply type that only clients receive */
-        nlog(n, CHORD_LOG_WARN, "unexpected %s on connection %llu",
+        chord__log(n, CHORD_LOG_WARN, "unexpected %s on connection %llu",
              chord_msg_type_name(m->type), (unsigned long long)conn);
         free(m);
         return -EPROTO;
     }
-    if (peer_is_self(n, &m->from) && m->type != CHORD_MSG_FIND_SUCC) {
+    if (chord__is_self(n, &m->from) && m->type != CHORD_MSG_FIND_SUCC) {
         /* Only a lookup may come back to its origin; anything else
          * claiming to be from us is ignored. */
         free(m);
         return 0;
     }
-    nlog(n, CHORD_LOG_DEBUG, "%s from %s", chord_msg_type_name(m->type),
+    chord__log(n, CHORD_LOG_DEBUG, "%s from %s", chord_msg_type_name(m->type),
          m->from.addr);
-    if (m->type != CHORD_MSG_LEAVE)
+    switch (m->type) {
+    case CHORD_MSG_LEAVE:     /* it is going: forget it below */
+    case CHORD_MSG_FIND_SUCC: /* `from` is the origin, maybe far away */
+        break;
+    case CHORD_MSG_PONG:
+    case CHORD_MSG_NEIGHBORS:
+    case CHORD_MSG_JOIN_ACK:
+    case CHORD_MSG_STORE_RESULT:
+    case CHORD_MSG_TRANSFER_ACK:
+    case CHORD_MSG_LEAVE_ACK:
+    case CHORD_MSG_SYNC_REPLY:
+        mark_alive(n, m->from.addr); /* handle_answer tells the detector */
+        break;
+    default:
         mark_alive(n, m->from.addr); /* it spoke: it is not dead */
+        if (chord_fd_heard(&n->fd, m->from.addr, -1, now))
+            false_suspicion(n, m->from.addr);
+    }
 
     switch (m->type) {
     case CHORD_MSG_PING: {
-        struct chord_msg *r = msg_new(n, CHORD_MSG_PONG, m->req_id);
+        struct chord_msg *r = chord__msg(n, CHORD_MSG_PONG, m->req_id);
         if (r) {
-            send_msg(n, m->from.addr, r);
+            chord__send(n, m->from.addr, r);
             free(r);
         }
         break;
     }
     case CHORD_MSG_GET_NEIGHBORS: {
-        struct chord_msg *r = msg_new(n, CHORD_MSG_NEIGHBORS, m->req_id);
+        struct chord_msg *r = chord__msg(n, CHORD_MSG_NEIGHBORS, m->req_id);
         if (r) {
             fill_neighbors(n, &r->nb);
-            send_msg(n, m->from.addr, r);
+            chord__send(n, m->from.addr, r);
             free(r);
         }
         break;
     }
     case CHORD_MSG_RECTIFY:
-        handle_rectify(n, now, &m->from);
+        handle_rectify(n, now, m);
         break;
     case CHORD_MSG_JOIN:
         handle_join(n, now, m);
@@ -1785,20 +1832,53 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
     case CHORD_MSG_STORE_PUT:
     case CHORD_MSG_STORE_GET:
     case CHORD_MSG_STORE_DEL:
-        handle_store(n, m);
+        handle_store(n, now, m);
         break;
     case CHORD_MSG_TRANSFER:
         handle_transfer(n, now, m);
         break;
     case CHORD_MSG_LEAVE:
         handle_leave(n, now, m);
+        chord_fd_forget(&n->fd, m->from.addr);
         break;
-    default: /* PONG, NEIGHBORS, JOIN_ACK, STORE_RESULT, *_ACK */
+    case CHORD_MSG_REPLICA_GET:
+        chord__replica_handle_get(n, m);
+        break;
+    case CHORD_MSG_SYNC:
+        if (n->state == CHORD_NODE_ACTIVE)
+            chord__replica_handle_sync(n, now, m);
+        break;
+    default: /* PONG, NEIGHBORS, JOIN_ACK, STORE_RESULT, *_ACK, SYNC_REPLY */
         handle_answer(n, now, m);
         break;
     }
     free(m);
     return 0;
+}
+
+static void route_around(struct chord_node *n, uint64_t now,
+                         const char *addr);
+
+void chord_node_persisted(struct chord_node *n, uint64_t now, uint64_t seq)
+{
+    n->now = now;
+    if (seq <= n->durable_seq)
+        return;
+    n->durable_seq = seq;
+    chord__replica_persisted(n, now);
+}
+
+int chord_node_restore(struct chord_node *n, const uint8_t *rec, size_t len)
+{
+    struct chord_item it;
+    if (chord_item_decode(rec, len, &it) != 0)
+        return -EPROTO;
+    if (it.version.counter > n->lamport)
+        n->lamport = it.version.counter;
+    int rc = chord_store_apply(n->store, &it);
+    if (rc == 1 && it.tombstone)
+        chord_store_set_stamp(n->store, it.key.data, it.key.len, n->now);
+    return rc < 0 ? rc : 0;
 }
 
 void chord_node_unreachable(struct chord_node *n, uint64_t now,
@@ -1807,8 +1887,9 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
     n->now = now;
     if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED)
         return;
-    nlog(n, CHORD_LOG_DEBUG, "%s is unreachable", addr);
-    mark_dead(n, addr, now);
+    chord__log(n, CHORD_LOG_DEBUG, "%s is unreachable", addr);
+    chord__mark_dead(n, addr, now);
+    chord_fd_unreachable(&n->fd, addr, now);
     /* Fail every request in flight to that address, oldest first. */
     uint64_t last = n->rpcs.next_id; /* not those that failing starts */
     for (uint64_t id = n->rpcs.first_id; id < last; id++) {
@@ -1823,22 +1904,99 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
     }
     /* Route around it from now on (the predecessor is only replaced by
      * rectify). */
+    route_around(n, now, addr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* failure detection                                                        */
+
+static bool addr_in(const char *addr, const struct chord_peer *set, unsigned k)
+{
+    for (unsigned i = 0; i < k; i++)
+        if (strcmp(set[i].addr, addr) == 0)
+            return true;
+    return false;
+}
+
+/* Heartbeat the successor list and the predecessor. */
+static void heartbeat_round(struct chord_node *n, uint64_t now)
+{
+    struct chord_peer set[CHORD_SUCC_MAX + 1];
+    unsigned k = 0;
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        set[k++] = n->rt.succ[i];
+    if (n->rt.has_pred && !chord__is_self(n, &n->rt.pred) &&
+        !addr_in(n->rt.pred.addr, set, k))
+        set[k++] = n->rt.pred;
+    for (unsigned i = 0; i < CHORD_FD_PEERS; i++) {
+        const struct chord_fd_peer *p = &n->fd.peers[i];
+        if (p->monitored && !addr_in(p->addr, set, k)) {
+            char addr[CHORD_ADDR_MAX];
+            memcpy(addr, p->addr, CHORD_ADDR_MAX);
+            chord_fd_monitor(&n->fd, addr, false, now);
+        }
+    }
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_PING, 0);
+    if (!m)
+        return;
+    for (unsigned i = 0; i < k; i++) {
+        chord_fd_monitor(&n->fd, set[i].addr, true, now);
+        chord_fd_sent(&n->fd, set[i].addr, now);
+        chord__rpc(n, now, RPC_HEARTBEAT, &set[i], 0, m);
+    }
+    free(m);
+}
+
+/* Drop a peer from routing: successor list and fingers (the predecessor
+ * stays until rectify replaces it). */
+static void route_around(struct chord_node *n, uint64_t now, const char *addr)
+{
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        if (strcmp(n->rt.succ[i].addr, addr) == 0) {
+            struct chord_id id = n->rt.succ[i].id;
+            if (i == 0 && n->state == CHORD_NODE_ACTIVE)
+                n->next_stabilize = now;
+            chord_routing_remove(&n->rt, &id);
+            return;
+        }
     for (unsigned i = 0; i < CHORD_ID_BITS; i++)
         if (n->rt.finger[i].set &&
             strcmp(n->rt.finger[i].node.addr, addr) == 0) {
             struct chord_id id = n->rt.finger[i].node.id;
             chord_routing_remove(&n->rt, &id);
-            break;
+            return;
         }
-    for (unsigned i = 0; i < n->rt.n_succ; i++)
-        if (strcmp(n->rt.succ[i].addr, addr) == 0) {
-            struct chord_id id = n->rt.succ[i].id;
-            bool first = i == 0;
-            chord_routing_remove(&n->rt, &id);
-            if (first && n->state == CHORD_NODE_ACTIVE)
+}
+
+static void fd_round(struct chord_node *n, uint64_t now)
+{
+    struct chord_fd_event ev[16];
+    int k = chord_fd_tick(&n->fd, now, ev, 16);
+    if (k < 0) {
+        chord__log(n, CHORD_LOG_WARN,
+                   "this node was stalled: no peer is suspected for the "
+                   "silence it caused");
+        return;
+    }
+    for (int i = 0; i < k; i++) {
+        const struct chord_fd_peer *p = chord_fd_find(&n->fd, ev[i].addr);
+        if (ev[i].state == CHORD_PEER_SUSPECTED) {
+            chord__log(n, CHORD_LOG_WARN,
+                       "suspecting %s: no answer within %u ms", ev[i].addr,
+                       p ? chord_fd_timeout(&n->fd, p) : 0);
+            if (n->rt.n_succ && strcmp(n->rt.succ[0].addr, ev[i].addr) == 0) {
+                /* Abandon a round waiting on it; start from the next. */
+                n->stabilizing = false;
+                n->stab_rpc = 0;
                 n->next_stabilize = now;
-            break;
+            }
+        } else if (ev[i].state == CHORD_PEER_DEAD) {
+            chord__log(n, CHORD_LOG_WARN, "%s is dead: routing around it",
+                       ev[i].addr);
+            chord__mark_dead(n, ev[i].addr, now);
+            route_around(n, now, ev[i].addr);
         }
+    }
 }
 
 static uint64_t min64(uint64_t a, uint64_t b)
@@ -1855,6 +2013,11 @@ uint64_t chord_node_next_deadline(const struct chord_node *n)
         t = min64(t, n->next_stabilize);
         t = min64(t, n->next_fix);
     }
+    if (n->state == CHORD_NODE_ACTIVE || n->state == CHORD_NODE_LEAVING) {
+        t = min64(t, n->next_heartbeat);
+        t = min64(t, chord_fd_next_deadline(&n->fd));
+    }
+    t = min64(t, chord__replica_deadline(n));
     t = min64(t, n->join_retry_at);
     t = min64(t, n->join_deadline);
     t = min64(t, n->leave_deadline);
@@ -1890,7 +2053,7 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
          * for a while; probes (stabilize candidates) are simply retried
          * later, and lookups do not say which hop failed. */
         if (r.kind == RPC_STORE || r.kind == RPC_JOIN)
-            mark_dead(n, r.peer.addr, now);
+            chord__mark_dead(n, r.peer.addr, now);
         rpc_failed(n, now, &r, "timed out");
         if (n->state == CHORD_NODE_FAILED)
             return;
@@ -1910,7 +2073,7 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
                 chord_msg_init(m, CHORD_MSG_C_LOOKUP_RESULT, o->client_req);
                 m->status = CHORD_UNAVAILABLE;
                 snprintf(m->error, sizeof(m->error), "%s", why);
-                reply_client(n, o->conn, m);
+                chord__reply(n, o->conn, m);
                 free(m);
             }
             if (o->state == OP_WAIT)
@@ -1930,13 +2093,22 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
         }
     }
 
+    chord__replica_tick(n, now);
+    if (n->state == CHORD_NODE_ACTIVE || n->state == CHORD_NODE_LEAVING) {
+        if (n->next_heartbeat <= now) {
+            n->next_heartbeat = now + n->cfg.heartbeat_ms;
+            heartbeat_round(n, now);
+        }
+        fd_round(n, now);
+    }
+
     switch (n->state) {
     case CHORD_NODE_JOINING:
         if (n->join_retry_at <= now)
             join_attempt(n, now);
         else if (n->join_deadline <= now) {
             n->join_deadline = UINT64_MAX;
-            nlog(n, CHORD_LOG_WARN,
+            chord__log(n, CHORD_LOG_WARN,
                  "keys from %s did not arrive: joining again",
                  n->join_succ.addr);
             join_attempt(n, now);
@@ -1944,25 +2116,25 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
         break;
     case CHORD_NODE_ACTIVE:
         if (n->next_stabilize <= now) {
-            n->next_stabilize = now + jitter(n, n->cfg.stabilize_ms);
+            n->next_stabilize = now + chord__jitter(n, n->cfg.stabilize_ms);
             stabilize_start(n, now);
         }
         if (n->next_fix <= now) {
-            n->next_fix = now + jitter(n, n->cfg.fix_fingers_ms);
+            n->next_fix = now + chord__jitter(n, n->cfg.fix_fingers_ms);
             if (!n->finger_pending) {
                 unsigned i = n->next_finger;
                 struct chord_id start = n->rt.finger[i].start;
-                uint64_t rid = lookup_begin(n, now, RPC_LOOKUP_FINGER, i);
+                uint64_t rid = chord__lookup_begin(n, now, RPC_LOOKUP_FINGER, i);
                 if (rid) {
                     n->finger_pending = true;
-                    lookup_run(n, now, rid, &start);
+                    chord__lookup_run(n, now, rid, &start);
                 }
             }
         }
         break;
     case CHORD_NODE_LEAVING:
         if (n->leave_deadline <= now) {
-            nlog(n, CHORD_LOG_WARN,
+            chord__log(n, CHORD_LOG_WARN,
                  "leave did not finish in %u ms: leaving anyway",
                  n->cfg.op_timeout_ms);
             leave_finish(n);
@@ -1998,24 +2170,6 @@ const struct chord_store *chord_node_store(const struct chord_node *n)
     return n->store;
 }
 
-static void add_peer_info(const struct chord_node *n, struct chord_status *st,
-                          const struct chord_peer *p, uint64_t now)
-{
-    if (peer_is_self(n, p) || st->n_peers >= CHORD_PEERS_MAX)
-        return;
-    for (unsigned i = 0; i < st->n_peers; i++)
-        if (strcmp(st->peers[i].addr, p->addr) == 0)
-            return;
-    struct chord_peer_info *pi = &st->peers[st->n_peers++];
-    memset(pi, 0, sizeof(*pi));
-    memcpy(pi->addr, p->addr, CHORD_ADDR_MAX);
-    pi->state = is_dead(n, p->addr, now) ? CHORD_PEER_DEAD : CHORD_PEER_ALIVE;
-    pi->timeout_ms = n->cfg.rpc_timeout_ms;
-    for (unsigned i = 0; i < PEERSTAT_MAX; i++)
-        if (strcmp(n->peers[i].addr, p->addr) == 0)
-            pi->rtt_ms = n->peers[i].srtt_ms;
-}
-
 void chord_node_status(const struct chord_node *n, struct chord_status *st)
 {
     memset(st, 0, sizeof(*st));
@@ -2035,13 +2189,18 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
         st->n_fingers++;
     }
     st->keys = chord_store_live(n->store);
-    /* Peers this node watches: successors, predecessor, then fingers. */
-    uint64_t now = n->now;
-    for (unsigned i = 0; i < n->rt.n_succ; i++)
-        add_peer_info(n, st, &n->rt.succ[i], now);
-    if (n->rt.has_pred)
-        add_peer_info(n, st, &n->rt.pred, now);
-    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
-        if (n->rt.finger[i].set)
-            add_peer_info(n, st, &n->rt.finger[i].node, now);
+    /* Every peer the failure detector monitors (successors, predecessor). */
+    for (unsigned i = 0; i < CHORD_FD_PEERS && st->n_peers < CHORD_PEERS_MAX;
+         i++) {
+        const struct chord_fd_peer *p = &n->fd.peers[i];
+        if (!p->monitored)
+            continue;
+        struct chord_peer_info *pi = &st->peers[st->n_peers++];
+        memset(pi, 0, sizeof(*pi));
+        memcpy(pi->addr, p->addr, CHORD_ADDR_MAX);
+        pi->state = p->state;
+        pi->rtt_ms = p->rtt_known ? (uint32_t)(p->srtt_ms + 0.5) : 0;
+        pi->timeout_ms = chord_fd_timeout(&n->fd, p);
+        pi->false_suspicions = p->false_suspicions;
+    }
 }

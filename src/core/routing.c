@@ -191,3 +191,13 @@ bool chord_routing_owns(const struct chord_routing *rt,
         return true;
     return !chord_id_in_oc(key, &rt->self.id, &rt->succ[0].id);
 }
+
+bool chord_routing_has_successor(const struct chord_routing *rt,
+                                 const struct chord_peer *p)
+{
+    for (unsigned i = 0; i < rt->n_succ; i++)
+        if (chord_id_eq(&rt->succ[i].id, &p->id) &&
+            strcmp(rt->succ[i].addr, p->addr) == 0)
+            return true;
+    return false;
+}

@@ -87,6 +87,10 @@ chord_routing_closest_preceding(const struct chord_routing *rt,
 unsigned chord_routing_set_finger(struct chord_routing *rt, unsigned i,
                                   const struct chord_peer *node);
 
+/* Is p (same id and address) in the successor list? */
+bool chord_routing_has_successor(const struct chord_routing *rt,
+                                 const struct chord_peer *p);
+
 /* Does this node own `key`, i.e. is key in (pred, self]? Alone (empty
  * successor list, no predecessor) it owns every key; with successors but
  * no predecessor known, it owns key iff key is not in (self, successor]. */

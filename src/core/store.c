@@ -235,6 +235,7 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
         e->value_len = value ? item->value.len : 0;
         e->version = item->version;
         e->tombstone = item->tombstone;
+        e->stamp = 0;
         if (!e->tombstone)
             s->n_live++;
         return 1;
@@ -267,6 +268,7 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
     e->value_len = value ? item->value.len : 0;
     e->version = item->version;
     e->tombstone = item->tombstone;
+    e->stamp = 0;
     s->slots[slot] = s->n + 1;
     s->n++;
     if (!e->tombstone)
@@ -290,6 +292,19 @@ const struct chord_store_entry *chord_store_find(const struct chord_store *s,
  * Forget a key entirely (no tombstone): 0, or -ENOENT. The last entry of
  * the array moves into the freed position and its slot is updated.
  */
+int chord_store_set_stamp(struct chord_store *s, const void *key,
+                          size_t key_len, uint64_t stamp)
+{
+    struct chord_id key_id;
+    bool found;
+    chord_id_hash(&key_id, key, key_len);
+    size_t slot = store_probe(s, &key_id, key, key_len, &found);
+    if (!found)
+        return -ENOENT;
+    s->entries[s->slots[slot] - 1].stamp = stamp;
+    return 0;
+}
+
 int chord_store_remove(struct chord_store *s, const void *key, size_t key_len)
 {
     struct chord_id key_id;

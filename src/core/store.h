@@ -31,6 +31,7 @@ struct chord_store_entry {
     size_t value_len;
     struct chord_version version;
     bool tombstone;
+    uint64_t stamp; /* caller's time of the last change (0 after apply) */
 };
 
 /* A new empty store, or NULL when out of memory. */
@@ -49,6 +50,11 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item);
 const struct chord_store_entry *chord_store_find(const struct chord_store *s,
                                                  const void *key,
                                                  size_t key_len);
+
+/* Set the caller's time stamp of a key's entry (for tombstone expiry).
+ * 0, or -ENOENT. */
+int chord_store_set_stamp(struct chord_store *s, const void *key,
+                          size_t key_len, uint64_t stamp);
 
 /* Forget a key entirely (no tombstone). 0, or -ENOENT. */
 int chord_store_remove(struct chord_store *s, const void *key, size_t key_len);

@@ -24,8 +24,8 @@
  *                   path
  *   STORE_PUT       peer from, bytes key, bytes value, u8 consistency
  *   STORE_GET/DEL   peer from, bytes key, u8 consistency
- *   STORE_RESULT    peer from, u8 status, peer hint, bool has_value,
- *                   bytes value, version
+ *   STORE_RESULT    peer from, u8 status, str error, peer hint,
+ *                   bool has_value, bytes value, version
  *   TRANSFER        peer from, u8 flags (only CHORD_TRANSFER_* bits),
  *                   u32 n_items, n_items item; an item is
  *                   bytes key, bool tombstone, bytes value (empty for a
@@ -491,6 +491,7 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
         break;
     case CHORD_MSG_STORE_RESULT:
         m->status = rd_u8(&r);
+        rd_str(&r, m->error, sizeof m->error);
         rd_peer(&r, &m->hint);
         m->has_value = rd_bool(&r);
         rd_bytes(&r, &m->value, CHORD_VALUE_MAX);
@@ -790,6 +791,7 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
         break;
     case CHORD_MSG_STORE_RESULT:
         wr_u8(&w, m->status);
+        wr_str(&w, m->error, sizeof m->error);
         wr_peer(&w, &m->hint);
         wr_bool(&w, m->has_value);
         wr_bytes(&w, &m->value, CHORD_VALUE_MAX);

@@ -148,7 +148,8 @@ struct chord_msg {
     const struct chord_item *items;
     struct chord_bytes items_raw;
 
-    /* C_RESULT, C_LOOKUP_RESULT: a one-line error when status != OK. */
+    /* C_RESULT, C_LOOKUP_RESULT, STORE_RESULT: a one-line error when
+     * status != OK. */
     char error[CHORD_ERRMSG_MAX];
 
     /* C_LOOKUP_RESULT. */

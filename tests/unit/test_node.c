@@ -121,6 +121,7 @@ static int add_node(struct net *net, uint8_t pos)
     cfg.self.id = small_id(pos);
     snprintf(cfg.self.addr, CHORD_ADDR_MAX, "%s", net->addr[i]);
     cfg.successors = 3;
+    cfg.replicas = 1; /* these tests are about the ring: one copy per key */
     cfg.seed = pos;
     ctxs[i].net = net;
     ctxs[i].self = i;
@@ -392,12 +393,13 @@ static void test_successor_failure(void **state)
     const uint8_t pos[] = {10, 100, 200, 250};
     struct net *net = ring(pos, 4);
     assert_int_equal(pos_of(&rt(net, 0)->succ[0]), 100);
-    /* A frozen successor is dropped after 3 unanswered probes, each
-     * waiting the 1 s request timeout after a 250 ms period: < 5 s. */
+    /* A frozen successor is suspected within a heartbeat (200 ms) plus
+     * its timeout (the 250 ms floor on a fast link), and stabilize then
+     * proceeds from the next successor: routed around within a second. */
     net->down[1] = true;
-    run_for(net, 2000);
+    run_for(net, 300);
     assert_int_equal(pos_of(&rt(net, 0)->succ[0]), 100); /* not yet */
-    run_for(net, 3000);
+    run_for(net, 700);
     assert_int_equal(pos_of(&rt(net, 0)->succ[0]), 200);
     for (unsigned i = 0; i < rt(net, 0)->n_succ; i++)
         assert_int_not_equal(pos_of(&rt(net, 0)->succ[i]), 100);

@@ -239,7 +239,8 @@ static void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
     }
     m->items = s->items;
 
-    if (type == CHORD_MSG_C_RESULT || type == CHORD_MSG_C_LOOKUP_RESULT)
+    if (type == CHORD_MSG_C_RESULT || type == CHORD_MSG_C_LOOKUP_RESULT ||
+        type == CHORD_MSG_STORE_RESULT)
         rand_str(r, m->error, sizeof m->error);
     rand_id(r, &m->lookup.key_id);
     rand_peer(r, &m->lookup.owner);
@@ -383,6 +384,7 @@ static void assert_msg_equal(const struct chord_msg *want,
         break;
     case CHORD_MSG_STORE_RESULT:
         assert_int_equal(want->status, got->status);
+        assert_string_equal(want->error, got->error);
         assert_peer_equal(&want->hint, &got->hint);
         assert_int_equal(want->has_value, got->has_value);
         assert_bytes_equal(&want->value, &got->value);
@@ -1055,6 +1057,7 @@ static void test_decode_count_caps(void **state)
 
     fb_start(&b, CHORD_MSG_STORE_RESULT);
     fb_u8(&b, CHORD_OK);
+    fb_str(&b, 0, 'x'); /* error text */
     fb_peer(&b);
     fb_u8(&b, 2); /* has_value */
     fb_bytes(&b, 0, 0);
