@@ -29,6 +29,9 @@ int chord_buf_append(struct chord_buf *b, const void *p, size_t n);
 /* Drop the first `n` bytes (n <= len), keeping the rest. */
 void chord_buf_consume(struct chord_buf *b, size_t n);
 /* Forget the contents, keep the memory. */
-static inline void chord_buf_reset(struct chord_buf *b) { b->len = 0; }
+static inline void chord_buf_reset(struct chord_buf *b)
+{
+    b->len = 0;
+}
 
 #endif

@@ -232,15 +232,16 @@ uint32_t chord_fd_timeout(const struct chord_fd *fd,
 static void fd_rtt_sample(const struct chord_fd_config *c,
                           struct chord_fd_peer *p, int64_t rtt_ms)
 {
-    double r = rtt_ms > (int64_t)c->ceil_ms ? (double)c->ceil_ms
-                                             : (double)rtt_ms;
+    double r =
+        rtt_ms > (int64_t)c->ceil_ms ? (double)c->ceil_ms : (double)rtt_ms;
     if (!p->rtt_known) {
         p->srtt_ms = r;
         p->rttvar_ms = r / 2;
         p->rtt_known = true;
         return;
     }
-    p->rttvar_ms = (1 - FD_BETA) * p->rttvar_ms + FD_BETA * fabs(p->srtt_ms - r);
+    p->rttvar_ms =
+        (1 - FD_BETA) * p->rttvar_ms + FD_BETA * fabs(p->srtt_ms - r);
     p->srtt_ms = (1 - FD_ALPHA) * p->srtt_ms + FD_ALPHA * r;
 }
 

@@ -45,17 +45,17 @@
 #define CHORD_FD_PEERS 64
 
 struct chord_fd_config {
-    uint32_t heartbeat_ms;   /* period between heartbeats (200) */
-    uint32_t floor_ms;       /* lowest timeout (250) */
-    uint32_t ceil_ms;        /* highest timeout (10000) */
-    uint32_t initial_ms;     /* timeout before any round trip is known (1000) */
-    uint32_t dead_after_ms;  /* suspected this long -> dead (1500) */
-    uint32_t penalty_ms;     /* added per false suspicion (timeout doubles
-                                at least); decays by half every
-                                `penalty_halflife_ms` of good behaviour */
+    uint32_t heartbeat_ms;  /* period between heartbeats (200) */
+    uint32_t floor_ms;      /* lowest timeout (250) */
+    uint32_t ceil_ms;       /* highest timeout (10000) */
+    uint32_t initial_ms;    /* timeout before any round trip is known (1000) */
+    uint32_t dead_after_ms; /* suspected this long -> dead (1500) */
+    uint32_t penalty_ms;    /* added per false suspicion (timeout doubles
+                               at least); decays by half every
+                               `penalty_halflife_ms` of good behaviour */
     uint32_t penalty_halflife_ms; /* (60000) */
-    uint32_t pause_ms;       /* a tick gap beyond this is a local pause
-                                (heartbeat_ms * 5) */
+    uint32_t pause_ms;            /* a tick gap beyond this is a local pause
+                                     (heartbeat_ms * 5) */
 };
 /* chord_fd_init() replaces every zero field by its default (pause_ms by
  * 5 * heartbeat_ms of the given config) and raises ceil_ms to floor_ms
@@ -73,11 +73,11 @@ struct chord_fd_peer {
     double srtt_ms, rttvar_ms;
     double penalty_ms;
     uint32_t false_suspicions;
-    uint64_t last_heard;  /* last message from the peer */
+    uint64_t last_heard;    /* last message from the peer */
     uint64_t pending_since; /* oldest unanswered heartbeat, 0 = none */
-    uint64_t state_since; /* when the state last changed */
-    uint64_t penalty_at;  /* when the penalty was last decayed */
-    uint64_t last_used;   /* for recycling slots */
+    uint64_t state_since;   /* when the state last changed */
+    uint64_t penalty_at;    /* when the penalty was last decayed */
+    uint64_t last_used;     /* for recycling slots */
 };
 
 struct chord_fd {
@@ -157,8 +157,9 @@ int chord_fd_tick(struct chord_fd *fd, uint64_t now,
 
 /* The earliest time at which chord_fd_tick() could change a state
  * (UINT64_MAX when nothing is pending): a tick before it changes no
- * state, a tick at it changes one (unless that tick is a pause). It may be <= the last tick
- * when a decayed penalty brought a deadline forward: tick again at once. */
+ * state, a tick at it changes one (unless that tick is a pause). It may be <=
+ * the last tick when a decayed penalty brought a deadline forward: tick again
+ * at once. */
 uint64_t chord_fd_next_deadline(const struct chord_fd *fd);
 
 /* Is addr usable for routing and replica sets (not suspected or dead)?

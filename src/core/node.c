@@ -172,26 +172,26 @@ static bool usable(void *ctx, const struct chord_peer *p)
 /* sending                                                                  */
 
 void chord__send(struct chord_node *n, const char *addr,
-                     const struct chord_msg *m)
+                 const struct chord_msg *m)
 {
     chord_buf_reset(&n->out);
     int rc = chord_msg_encode(m, &n->out);
     if (rc) {
         chord__log(n, CHORD_LOG_ERROR, "cannot encode %s for %s: %s",
-             chord_msg_type_name(m->type), addr, strerror(-rc));
+                   chord_msg_type_name(m->type), addr, strerror(-rc));
         return;
     }
     n->io.send(n->io.ctx, addr, n->out.data, n->out.len);
 }
 
 void chord__reply(struct chord_node *n, uint64_t conn,
-                         const struct chord_msg *m)
+                  const struct chord_msg *m)
 {
     chord_buf_reset(&n->out);
     int rc = chord_msg_encode(m, &n->out);
     if (rc) {
         chord__log(n, CHORD_LOG_ERROR, "cannot encode reply %s: %s",
-             chord_msg_type_name(m->type), strerror(-rc));
+                   chord_msg_type_name(m->type), strerror(-rc));
         return;
     }
     n->io.reply(n->io.ctx, conn, n->out.data, n->out.len);
@@ -200,8 +200,7 @@ void chord__reply(struct chord_node *n, uint64_t conn,
 /* A message from this node, of `type`, with request id `req`. Large: the
  * caller keeps it static per call site only through this helper's
  * allocation. */
-struct chord_msg *chord__msg(struct chord_node *n, uint8_t type,
-                                 uint64_t req)
+struct chord_msg *chord__msg(struct chord_node *n, uint8_t type, uint64_t req)
 {
     struct chord_msg *m = malloc(sizeof(*m));
     if (!m)
@@ -213,12 +212,13 @@ struct chord_msg *chord__msg(struct chord_node *n, uint8_t type,
 
 /* Start a request: record it, then send `m` (whose req_id it sets). */
 uint64_t chord__rpc(struct chord_node *n, uint64_t now, uint8_t kind,
-                         const struct chord_peer *to, uint64_t arg,
-                         struct chord_msg *m)
+                    const struct chord_peer *to, uint64_t arg,
+                    struct chord_msg *m)
 {
     struct rpc *r = chord_seq_push(&n->rpcs);
     if (!r) {
-        chord__log(n, CHORD_LOG_ERROR, "out of memory for a request to %s", to->addr);
+        chord__log(n, CHORD_LOG_ERROR, "out of memory for a request to %s",
+                   to->addr);
         return 0;
     }
     r->kind = kind;
@@ -252,7 +252,8 @@ static void adopt_successors(struct chord_node *n, uint64_t now,
     struct chord_peer tail[CHORD_SUCC_MAX];
     unsigned k = 0;
     for (unsigned i = 0; i < nb->n_succ; i++)
-        if (!chord__is_dead(n, nb->succ[i].addr, now) || chord__is_self(n, &nb->succ[i]))
+        if (!chord__is_dead(n, nb->succ[i].addr, now) ||
+            chord__is_self(n, &nb->succ[i]))
             tail[k++] = nb->succ[i];
     struct chord_peer old = *chord_routing_successor(&n->rt);
     chord_routing_set_successors(&n->rt, head, tail, k);
@@ -261,9 +262,10 @@ static void adopt_successors(struct chord_node *n, uint64_t now,
         char a[9];
         if (n->rt.n_succ)
             chord__log(n, CHORD_LOG_INFO, "successor is now %s (%s)", s->addr,
-                 chord__short_id(&s->id, a));
+                       chord__short_id(&s->id, a));
         else
-            chord__log(n, CHORD_LOG_INFO, "no successor left: alone in the ring");
+            chord__log(n, CHORD_LOG_INFO,
+                       "no successor left: alone in the ring");
     }
     if (n->rt.n_succ)
         chord_routing_set_finger(&n->rt, 0, s);
@@ -312,7 +314,7 @@ static void transfer_send_batch(struct chord_node *n, uint64_t now,
         free(items);
         free(m);
         chord__log(n, CHORD_LOG_ERROR, "out of memory sending keys to %s",
-             t->to.addr);
+                   t->to.addr);
         transfer_done(n, now, t, false);
         return;
     }
@@ -343,8 +345,7 @@ static void transfer_send_batch(struct chord_node *n, uint64_t now,
 /* Begin streaming every key for which want(entry, ctx) holds to `to`. */
 void chord__transfer_start(struct chord_node *n, uint64_t now,
                            const struct chord_peer *to, uint8_t flags,
-                           uint8_t purpose, chord_want_fn want,
-                           const void *ctx)
+                           uint8_t purpose, chord_want_fn want, const void *ctx)
 {
     struct transfer *t = calloc(1, sizeof(*t));
     size_t total = chord_store_size(n->store);
@@ -356,7 +357,7 @@ void chord__transfer_start(struct chord_node *n, uint64_t now,
         if (t)
             transfer_free(t);
         chord__log(n, CHORD_LOG_ERROR, "out of memory starting transfer to %s",
-             to->addr);
+                   to->addr);
         return;
     }
     size_t cur = 0;
@@ -381,10 +382,9 @@ void chord__transfer_start(struct chord_node *n, uint64_t now,
     n->transfers = t;
     static const char *why[] = {"", " (hand-off)", " (anti-entropy)",
                                 " (no longer a replica)"};
-    chord__log(n,
-               t->n_keys && purpose != XFER_SYNC ? CHORD_LOG_INFO
-                                                 : CHORD_LOG_DEBUG,
-               "sending %zu keys to %s%s", t->n_keys, to->addr, why[purpose]);
+    chord__log(
+        n, t->n_keys && purpose != XFER_SYNC ? CHORD_LOG_INFO : CHORD_LOG_DEBUG,
+        "sending %zu keys to %s%s", t->n_keys, to->addr, why[purpose]);
     transfer_send_batch(n, now, t);
 }
 
@@ -425,7 +425,7 @@ static void transfer_done(struct chord_node *n, uint64_t now,
 {
     uint8_t purpose = t->purpose;
     chord__log(n,
-               !ok ? CHORD_LOG_WARN
+               !ok                                     ? CHORD_LOG_WARN
                : t->sent_items && purpose != XFER_SYNC ? CHORD_LOG_INFO
                                                        : CHORD_LOG_DEBUG,
                "%s %zu keys to %s", ok ? "sent" : "failed to send",
@@ -518,9 +518,9 @@ static void handle_transfer(struct chord_node *n, uint64_t now,
         n->next_stabilize = now;
         n->next_fix = now;
         chord__log(n, CHORD_LOG_INFO,
-             "joined the ring: successor %s, predecessor %s, %zu keys",
-             n->join_succ.addr, n->rt.has_pred ? n->rt.pred.addr : "-",
-             chord_store_live(n->store));
+                   "joined the ring: successor %s, predecessor %s, %zu keys",
+                   n->join_succ.addr, n->rt.has_pred ? n->rt.pred.addr : "-",
+                   chord_store_live(n->store));
         (void)a;
     }
 }
@@ -540,13 +540,12 @@ static void set_pred(struct chord_node *n, uint64_t now,
     n->n_preds = 1;
     char a[9];
     chord__log(n, CHORD_LOG_INFO, "predecessor is now %s (%s)", p->addr,
-         chord__short_id(&p->id, a));
+               chord__short_id(&p->id, a));
 }
 
 /* Give a new, closer predecessor the keys of its range (old, new]. */
 static void pass_range(struct chord_node *n, uint64_t now, bool had_pred,
-                       const struct chord_id *old,
-                       const struct chord_peer *to)
+                       const struct chord_id *old, const struct chord_peer *to)
 {
     struct range_ctx c;
     c.lo = had_pred ? *old : n->rt.self.id;
@@ -663,8 +662,9 @@ static void stabilize_succ_failed(struct chord_node *n, uint64_t now,
                                   const struct chord_peer *s)
 {
     char a[9];
-    chord__log(n, CHORD_LOG_WARN, "successor %s (%s) did not answer: dropping it",
-         s->addr, chord__short_id(&s->id, a));
+    chord__log(n, CHORD_LOG_WARN,
+               "successor %s (%s) did not answer: dropping it", s->addr,
+               chord__short_id(&s->id, a));
     chord__mark_dead(n, s->addr, now);
     chord_routing_remove(&n->rt, &s->id);
     n->stabilizing = false;
@@ -773,7 +773,7 @@ static void lookup_step(struct chord_node *n, uint64_t now,
             memcpy(path->addr[path->n++], owner->addr, CHORD_ADDR_MAX);
         if (!owner)
             chord__log(n, CHORD_LOG_WARN, "lookup from %s exceeded %u hops",
-                 origin->addr, n->cfg.hop_limit);
+                       origin->addr, n->cfg.hop_limit);
         if (chord__is_self(n, origin)) {
             found(n, now, req, owner != NULL, target, &o,
                   (uint8_t)(path->n ? path->n - 1 : 0), path);
@@ -940,7 +940,8 @@ static void store_execute(struct chord_node *n, uint64_t now, uint8_t type,
         chord__replica_read(n, now, key, key_len, consistency, to);
         return;
     }
-    const struct chord_store_entry *e = chord_store_find(n->store, key, key_len);
+    const struct chord_store_entry *e =
+        chord_store_find(n->store, key, key_len);
     if (type == CHORD_MSG_STORE_DEL && (!e || e->tombstone) &&
         n->cfg.replicas <= 1) {
         /* Deleting nothing is not an error; with replicas a tombstone is
@@ -967,8 +968,8 @@ static uint8_t store_type_of(uint8_t client_type)
 /* Act on a store result for op o (local or from the owner). */
 static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
                             uint8_t status, const char *error,
-                            const struct chord_peer *hint,
-                            const uint8_t *value, size_t value_len);
+                            const struct chord_peer *hint, const uint8_t *value,
+                            size_t value_len);
 
 static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
                           const struct chord_peer *owner)
@@ -1001,8 +1002,8 @@ static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
 
 static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
                             uint8_t status, const char *error,
-                            const struct chord_peer *hint,
-                            const uint8_t *value, size_t value_len)
+                            const struct chord_peer *hint, const uint8_t *value,
+                            size_t value_len)
 {
     o->rpc = 0;
     switch (status) {
@@ -1177,8 +1178,9 @@ static void join_attempt(struct chord_node *n, uint64_t now)
 {
     if (++n->join_attempts > JOIN_ATTEMPTS) {
         n->state = CHORD_NODE_FAILED;
-        chord__log(n, CHORD_LOG_ERROR, "cannot join %s: no answer after %u attempts",
-             n->join_seed, JOIN_ATTEMPTS);
+        chord__log(n, CHORD_LOG_ERROR,
+                   "cannot join %s: no answer after %u attempts", n->join_seed,
+                   JOIN_ATTEMPTS);
         return;
     }
     n->join_acked = false;
@@ -1208,8 +1210,8 @@ static void join_attempt(struct chord_node *n, uint64_t now)
 
 static void join_retry(struct chord_node *n, uint64_t now, const char *why)
 {
-    chord__log(n, CHORD_LOG_WARN, "join attempt %u failed: %s", n->join_attempts,
-         why);
+    chord__log(n, CHORD_LOG_WARN, "join attempt %u failed: %s",
+               n->join_attempts, why);
     n->join_acked = false;
     n->join_retry_at = now + chord__jitter(n, JOIN_RETRY_MS);
 }
@@ -1341,12 +1343,14 @@ static void leave_transfer_finished(struct chord_node *n, uint64_t now, bool ok)
         if (n->rt.n_succ)
             chord_routing_remove(&n->rt, &n->rt.succ[0].id);
         if (n->rt.n_succ) {
-            chord__transfer_start(n, now, &n->rt.succ[0], CHORD_TRANSFER_HANDOFF,
-                                  XFER_HANDOFF, want_all, NULL);
+            chord__transfer_start(n, now, &n->rt.succ[0],
+                                  CHORD_TRANSFER_HANDOFF, XFER_HANDOFF,
+                                  want_all, NULL);
             return;
         }
-        chord__log(n, CHORD_LOG_ERROR, "no successor took the keys; %zu keys lost",
-             chord_store_live(n->store));
+        chord__log(n, CHORD_LOG_ERROR,
+                   "no successor took the keys; %zu keys lost",
+                   chord_store_live(n->store));
     }
     leave_notify(n, now);
 }
@@ -1356,7 +1360,8 @@ static void handle_leave(struct chord_node *n, uint64_t now,
 {
     const struct chord_peer *l = &m->from;
     char a[9];
-    chord__log(n, CHORD_LOG_INFO, "%s (%s) is leaving", l->addr, chord__short_id(&l->id, a));
+    chord__log(n, CHORD_LOG_INFO, "%s (%s) is leaving", l->addr,
+               chord__short_id(&l->id, a));
     chord__mark_dead(n, l->addr, now);
     if (n->rt.has_pred && chord__peer_same(&n->rt.pred, l)) {
         if (m->nb.has_pred && !chord__is_self(n, &m->nb.pred) &&
@@ -1462,7 +1467,7 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
         if (n->rt.has_pred && chord__peer_same(&n->rt.pred, &r->peer)) {
             char a[9];
             chord__log(n, CHORD_LOG_WARN, "predecessor %s (%s) did not answer",
-                 r->peer.addr, chord__short_id(&r->peer.id, a));
+                       r->peer.addr, chord__short_id(&r->peer.id, a));
             chord__mark_dead(n, r->peer.addr, now);
             set_pred(n, now, &n->rectify_cand);
         }
@@ -1532,7 +1537,7 @@ static void handle_answer(struct chord_node *n, uint64_t now,
     }
     if (!chord__peer_same(&rp->peer, &m->from) && rp->kind != RPC_JOIN) {
         chord__log(n, CHORD_LOG_DEBUG, "%s answered a request sent to %s",
-             m->from.addr, rp->peer.addr);
+                   m->from.addr, rp->peer.addr);
         return;
     }
     struct rpc r = *rp;
@@ -1565,8 +1570,7 @@ static void handle_answer(struct chord_node *n, uint64_t now,
         struct op *o = chord_seq_find(&n->ops, r.arg);
         if (o && o->rpc == r.h.id)
             op_store_result(n, now, o, m->status, m->error, &m->hint,
-                            m->value.data,
-                            m->value.len);
+                            m->value.data, m->value.len);
         return;
     }
     case CHORD_MSG_SYNC_REPLY:
@@ -1648,7 +1652,7 @@ int chord_node_new(const struct chord_node_config *cfg,
     struct chord_fd_config fdc;
     chord_fd_config_default(&fdc);
     fdc.heartbeat_ms = cfg->heartbeat_ms;
-    fdc.pause_ms = 5 * cfg->heartbeat_ms;
+    fdc.pause_ms = 2 * cfg->heartbeat_ms; /* we tick every heartbeat */
     chord_fd_init(&n->fd, &fdc);
     chord_buf_init(&n->rec);
     n->next_stabilize = n->next_fix = UINT64_MAX;
@@ -1685,7 +1689,6 @@ void chord_node_free(struct chord_node *n)
     free(n);
 }
 
-
 void chord_node_create(struct chord_node *n, uint64_t now)
 {
     n->now = now;
@@ -1693,8 +1696,8 @@ void chord_node_create(struct chord_node *n, uint64_t now)
     chord_routing_set_successors(&n->rt, NULL, NULL, 0);
     n->rt.has_pred = false;
     become_active(n, now);
-    chord__log(n, CHORD_LOG_INFO, "created a new ring as %s (%s)", n->rt.self.addr,
-         chord__short_id(&n->rt.self.id, a));
+    chord__log(n, CHORD_LOG_INFO, "created a new ring as %s (%s)",
+               n->rt.self.addr, chord__short_id(&n->rt.self.id, a));
 }
 
 int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr)
@@ -1722,15 +1725,16 @@ void chord_node_leave(struct chord_node *n, uint64_t now)
         return;
     if (n->state != CHORD_NODE_ACTIVE || n->rt.n_succ == 0) {
         if (n->state == CHORD_NODE_ACTIVE && chord_store_live(n->store))
-            chord__log(n, CHORD_LOG_WARN, "last node leaving: %zu keys go with it",
-                 chord_store_live(n->store));
+            chord__log(n, CHORD_LOG_WARN,
+                       "last node leaving: %zu keys go with it",
+                       chord_store_live(n->store));
         leave_finish(n);
         return;
     }
     n->state = CHORD_NODE_LEAVING;
     n->leave_deadline = now + n->cfg.op_timeout_ms;
     chord__log(n, CHORD_LOG_INFO, "leaving: handing %zu keys to %s",
-         chord_store_live(n->store), n->rt.succ[0].addr);
+               chord_store_live(n->store), n->rt.succ[0].addr);
     struct chord_peer s = n->rt.succ[0];
     chord__transfer_start(n, now, &s, CHORD_TRANSFER_HANDOFF, XFER_HANDOFF,
                           want_all, NULL);
@@ -1748,8 +1752,8 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
     if (used != (ssize_t)len) {
         free(m);
         chord__log(n, CHORD_LOG_WARN,
-             "malformed frame of %zu bytes on connection %llu", len,
-             (unsigned long long)conn);
+                   "malformed frame of %zu bytes on connection %llu", len,
+                   (unsigned long long)conn);
         return -EPROTO;
     }
     if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED) {
@@ -1764,7 +1768,7 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
     if (m->type >= CHORD_MSG_C_PUT) {
         /* a reply type that only clients receive */
         chord__log(n, CHORD_LOG_WARN, "unexpected %s on connection %llu",
-             chord_msg_type_name(m->type), (unsigned long long)conn);
+                   chord_msg_type_name(m->type), (unsigned long long)conn);
         free(m);
         return -EPROTO;
     }
@@ -1775,7 +1779,7 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
         return 0;
     }
     chord__log(n, CHORD_LOG_DEBUG, "%s from %s", chord_msg_type_name(m->type),
-         m->from.addr);
+               m->from.addr);
     switch (m->type) {
     case CHORD_MSG_LEAVE:     /* it is going: forget it below */
     case CHORD_MSG_FIND_SUCC: /* `from` is the origin, maybe far away */
@@ -1856,8 +1860,7 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
     return 0;
 }
 
-static void route_around(struct chord_node *n, uint64_t now,
-                         const char *addr);
+static void route_around(struct chord_node *n, uint64_t now, const char *addr);
 
 void chord_node_persisted(struct chord_node *n, uint64_t now, uint64_t seq)
 {
@@ -1930,7 +1933,11 @@ static void heartbeat_round(struct chord_node *n, uint64_t now)
         set[k++] = n->rt.pred;
     for (unsigned i = 0; i < CHORD_FD_PEERS; i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
-        if (p->monitored && !addr_in(p->addr, set, k)) {
+        /* A suspect stays monitored until it is declared dead (or speaks),
+         * so its death is noticed and repaired even after stabilize
+         * dropped it from the successor list. */
+        if (p->monitored && p->state == CHORD_PEER_ALIVE &&
+            !addr_in(p->addr, set, k)) {
             char addr[CHORD_ADDR_MAX];
             memcpy(addr, p->addr, CHORD_ADDR_MAX);
             chord_fd_monitor(&n->fd, addr, false, now);
@@ -2109,8 +2116,8 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
         else if (n->join_deadline <= now) {
             n->join_deadline = UINT64_MAX;
             chord__log(n, CHORD_LOG_WARN,
-                 "keys from %s did not arrive: joining again",
-                 n->join_succ.addr);
+                       "keys from %s did not arrive: joining again",
+                       n->join_succ.addr);
             join_attempt(n, now);
         }
         break;
@@ -2124,7 +2131,8 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
             if (!n->finger_pending) {
                 unsigned i = n->next_finger;
                 struct chord_id start = n->rt.finger[i].start;
-                uint64_t rid = chord__lookup_begin(n, now, RPC_LOOKUP_FINGER, i);
+                uint64_t rid =
+                    chord__lookup_begin(n, now, RPC_LOOKUP_FINGER, i);
                 if (rid) {
                     n->finger_pending = true;
                     chord__lookup_run(n, now, rid, &start);
@@ -2135,8 +2143,8 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
     case CHORD_NODE_LEAVING:
         if (n->leave_deadline <= now) {
             chord__log(n, CHORD_LOG_WARN,
-                 "leave did not finish in %u ms: leaving anyway",
-                 n->cfg.op_timeout_ms);
+                       "leave did not finish in %u ms: leaving anyway",
+                       n->cfg.op_timeout_ms);
             leave_finish(n);
         }
         break;

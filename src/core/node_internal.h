@@ -33,28 +33,28 @@
 #define OP_RETRY_MS 50        /* pause before an operation retries */
 #define TRANSFER_BATCH_BYTES (1u << 20) /* a TRANSFER frame's items */
 #define TRANSFER_RETRIES 3              /* resends of an unanswered batch */
-#define DEAD_MEMORY_MS 5000 /* how long an unreachable peer is shunned */
-#define DEAD_MAX 64         /* unreachable peers remembered */
-#define ORPHAN_EVERY 5      /* orphan checks happen every 5 sync periods */
+#define DEAD_MEMORY_MS 5000      /* how long an unreachable peer is shunned */
+#define DEAD_MAX 64              /* unreachable peers remembered */
+#define ORPHAN_EVERY 5           /* orphan checks happen every 5 sync periods */
 #define DEFERRED_MAX (64u << 20) /* bytes of acks waiting for durability */
 
 enum rpc_kind {
-    RPC_STAB_SUCC = 1,  /* GET_NEIGHBORS to the successor */
-    RPC_STAB_CAND,      /* GET_NEIGHBORS to its predecessor (candidate) */
-    RPC_PRED_PING,      /* PING to our predecessor during rectify */
-    RPC_JOIN_LOOKUP,    /* FIND_SUCC(self) through the seed */
-    RPC_JOIN,           /* JOIN to the successor found */
-    RPC_LOOKUP_OP,      /* FIND_SUCC for a client operation */
-    RPC_LOOKUP_FINGER,  /* FIND_SUCC for fix_fingers */
-    RPC_STORE,          /* STORE_* for a client operation */
-    RPC_TRANSFER,       /* one TRANSFER batch */
-    RPC_LEAVE,          /* LEAVE to a neighbour */
-    RPC_HEARTBEAT,      /* PING to a monitored peer */
-    RPC_REPLICATE,      /* one replicated write to a replica */
-    RPC_REPLICA_GET,    /* a replica's copy, for a quorum read */
-    RPC_REPAIR,         /* read repair: a newer copy for a stale replica */
-    RPC_SYNC,           /* anti-entropy digests */
-    RPC_LOOKUP_ORPHAN,  /* who owns keys we no longer replicate */
+    RPC_STAB_SUCC = 1, /* GET_NEIGHBORS to the successor */
+    RPC_STAB_CAND,     /* GET_NEIGHBORS to its predecessor (candidate) */
+    RPC_PRED_PING,     /* PING to our predecessor during rectify */
+    RPC_JOIN_LOOKUP,   /* FIND_SUCC(self) through the seed */
+    RPC_JOIN,          /* JOIN to the successor found */
+    RPC_LOOKUP_OP,     /* FIND_SUCC for a client operation */
+    RPC_LOOKUP_FINGER, /* FIND_SUCC for fix_fingers */
+    RPC_STORE,         /* STORE_* for a client operation */
+    RPC_TRANSFER,      /* one TRANSFER batch */
+    RPC_LEAVE,         /* LEAVE to a neighbour */
+    RPC_HEARTBEAT,     /* PING to a monitored peer */
+    RPC_REPLICATE,     /* one replicated write to a replica */
+    RPC_REPLICA_GET,   /* a replica's copy, for a quorum read */
+    RPC_REPAIR,        /* read repair: a newer copy for a stale replica */
+    RPC_SYNC,          /* anti-entropy digests */
+    RPC_LOOKUP_ORPHAN, /* who owns keys we no longer replicate */
 };
 
 struct rpc {
@@ -133,9 +133,9 @@ struct pwrite {
     struct chord_seq_hdr h;
     uint64_t deadline;
     struct chord_reply_to to;
-    unsigned needed;  /* W: acknowledgements needed, ours included */
-    unsigned acks;    /* durable copies confirmed so far */
-    unsigned pending; /* replicas (and our own log) yet to answer */
+    unsigned needed;    /* W: acknowledgements needed, ours included */
+    unsigned acks;      /* durable copies confirmed so far */
+    unsigned pending;   /* replicas (and our own log) yet to answer */
     uint64_t local_seq; /* our log record, 0 once durable */
     struct chord_version version;
 };
@@ -152,7 +152,7 @@ struct pread {
     uint8_t *key;
     size_t key_len;
     /* the newest copy seen */
-    bool found;       /* some copy (live or tombstone) exists */
+    bool found; /* some copy (live or tombstone) exists */
     bool tombstone;
     struct chord_version version;
     uint8_t *value;
@@ -304,11 +304,10 @@ unsigned chord__replica_factor(const struct chord_node *n);
 void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
                           const uint8_t *key, size_t key_len,
                           const uint8_t *value, size_t value_len,
-                          uint8_t consistency,
-                          const struct chord_reply_to *to);
-void chord__replica_read(struct chord_node *n, uint64_t now,
-                         const uint8_t *key, size_t key_len,
-                         uint8_t consistency, const struct chord_reply_to *to);
+                          uint8_t consistency, const struct chord_reply_to *to);
+void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
+                         size_t key_len, uint8_t consistency,
+                         const struct chord_reply_to *to);
 /* Incoming requests. */
 void chord__replica_handle_get(struct chord_node *n, const struct chord_msg *m);
 void chord__replica_handle_sync(struct chord_node *n, uint64_t now,

@@ -188,9 +188,10 @@ static void write_finish(struct chord_node *n, uint64_t now, struct pwrite *w,
     } else {
         char why[120];
         snprintf(why, sizeof(why),
-                 "write stored durably on %u of the %u replicas required",
-                 acks, needed);
-        chord__store_done(n, now, &to, CHORD_UNAVAILABLE, why, NULL, NULL, 0, NULL);
+                 "write stored durably on %u of the %u replicas required", acks,
+                 needed);
+        chord__store_done(n, now, &to, CHORD_UNAVAILABLE, why, NULL, NULL, 0,
+                          NULL);
     }
 }
 
@@ -206,8 +207,7 @@ static void write_check(struct chord_node *n, uint64_t now, struct pwrite *w)
 void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
                           const uint8_t *key, size_t key_len,
                           const uint8_t *value, size_t value_len,
-                          uint8_t consistency,
-                          const struct chord_reply_to *to)
+                          uint8_t consistency, const struct chord_reply_to *to)
 {
     struct chord_item it = {0};
     it.key.data = key;
@@ -229,7 +229,8 @@ void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
         snprintf(why, sizeof(why),
                  "only %u of the %u replicas required are reachable", 1 + nt,
                  needed);
-        chord__store_done(n, now, to, CHORD_UNAVAILABLE, why, NULL, NULL, 0, NULL);
+        chord__store_done(n, now, to, CHORD_UNAVAILABLE, why, NULL, NULL, 0,
+                          NULL);
         return;
     }
     uint64_t seq;
@@ -239,14 +240,14 @@ void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
                    strerror(-rc));
         chord__store_done(n, now, to, CHORD_BUSY,
                           rc == -EIO ? "the node cannot log writes"
-                                     : "out of memory", NULL,
-                          NULL, 0, NULL);
+                                     : "out of memory",
+                          NULL, NULL, 0, NULL);
         return;
     }
     struct pwrite *w = chord_seq_push(&n->writes);
     if (!w) {
-        chord__store_done(n, now, to, CHORD_BUSY, "out of memory", NULL, NULL, 0,
-                          NULL);
+        chord__store_done(n, now, to, CHORD_BUSY, "out of memory", NULL, NULL,
+                          0, NULL);
         return;
     }
     w->deadline = now + n->cfg.rpc_timeout_ms * 3 / 4;
@@ -317,8 +318,8 @@ static void read_answer(struct chord_node *n, uint64_t now, struct pread *p)
         chord__store_done(n, now, &p->to, CHORD_OK, NULL, NULL, p->value,
                           p->value_len, &p->version);
     else
-        chord__store_done(n, now, &p->to, CHORD_NOT_FOUND, "not found", NULL, NULL,
-                          0, NULL);
+        chord__store_done(n, now, &p->to, CHORD_NOT_FOUND, "not found", NULL,
+                          NULL, 0, NULL);
 }
 
 /* Every replica answered or the deadline passed: repair, then forget. */
@@ -358,7 +359,8 @@ static void read_close(struct chord_node *n, uint64_t now, struct pread *p)
             m->flags = CHORD_TRANSFER_REPLICA | CHORD_TRANSFER_LAST;
             m->items = &it;
             m->n_items = 1;
-            chord__log(n, CHORD_LOG_DEBUG, "read repair of %s", p->asked[i].addr);
+            chord__log(n, CHORD_LOG_DEBUG, "read repair of %s",
+                       p->asked[i].addr);
             chord__rpc(n, now, RPC_REPAIR, &p->asked[i], 0, m);
         }
         free(m);
@@ -375,30 +377,32 @@ static void read_check(struct chord_node *n, uint64_t now, struct pread *p)
         read_close(n, now, p);
 }
 
-void chord__replica_read(struct chord_node *n, uint64_t now,
-                         const uint8_t *key, size_t key_len,
-                         uint8_t consistency, const struct chord_reply_to *to)
+void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
+                         size_t key_len, uint8_t consistency,
+                         const struct chord_reply_to *to)
 {
-    const struct chord_store_entry *e = chord_store_find(n->store, key, key_len);
+    const struct chord_store_entry *e =
+        chord_store_find(n->store, key, key_len);
     unsigned needed = copies_needed(n, consistency);
     if (needed <= 1) {
         if (e && !e->tombstone)
             chord__store_done(n, now, to, CHORD_OK, NULL, NULL, e->value,
                               e->value_len, &e->version);
         else
-            chord__store_done(n, now, to, CHORD_NOT_FOUND, "not found", NULL, NULL,
-                              0, NULL);
+            chord__store_done(n, now, to, CHORD_NOT_FOUND, "not found", NULL,
+                              NULL, 0, NULL);
         return;
     }
     struct chord_peer targets[CHORD_SUCC_MAX];
-    unsigned nt = replica_targets(n, now, targets,
-                                  chord__replica_factor(n) - 1);
+    unsigned nt =
+        replica_targets(n, now, targets, chord__replica_factor(n) - 1);
     if (1 + nt < needed) {
         char why[120];
         snprintf(why, sizeof(why),
                  "only %u of the %u replicas required are reachable", 1 + nt,
                  needed);
-        chord__store_done(n, now, to, CHORD_UNAVAILABLE, why, NULL, NULL, 0, NULL);
+        chord__store_done(n, now, to, CHORD_UNAVAILABLE, why, NULL, NULL, 0,
+                          NULL);
         return;
     }
     struct pread *p = chord_seq_push(&n->reads);
@@ -407,8 +411,8 @@ void chord__replica_read(struct chord_node *n, uint64_t now,
         free(k);
         if (p)
             chord_seq_finish(&n->reads, p);
-        chord__store_done(n, now, to, CHORD_BUSY, "out of memory", NULL, NULL, 0,
-                          NULL);
+        chord__store_done(n, now, to, CHORD_BUSY, "out of memory", NULL, NULL,
+                          0, NULL);
         return;
     }
     memcpy(k, key, key_len);
@@ -514,8 +518,8 @@ static void range_digest(const struct chord_node *n, const struct chord_id *lo,
             out[bucket_of(&e->key_id, lo, hi)] ^= entry_hash(e);
 }
 
-static bool want_buckets(struct chord_node *n, const struct chord_store_entry *e,
-                         const void *ctx)
+static bool want_buckets(struct chord_node *n,
+                         const struct chord_store_entry *e, const void *ctx)
 {
     (void)n;
     const struct sync_ctx *c = ctx;

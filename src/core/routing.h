@@ -47,7 +47,8 @@ void chord_routing_init(struct chord_routing *rt, const struct chord_peer *self,
                         unsigned r);
 
 /* succ[0], or self when the list is empty. */
-const struct chord_peer *chord_routing_successor(const struct chord_routing *rt);
+const struct chord_peer *
+chord_routing_successor(const struct chord_routing *rt);
 
 /*
  * Replace the successor list with `head` followed by tail[0..n_tail):

@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_MIN_SLOTS 16u /* index size of a new store (power of two) */
+#define STORE_MIN_SLOTS 16u  /* index size of a new store (power of two) */
 #define STORE_MIN_ENTRIES 8u /* entry array size at the first insertion */
 
 struct chord_store {
@@ -218,8 +218,8 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
     struct chord_id key_id;
     chord_id_hash(&key_id, item->key.data, item->key.len);
     bool found;
-    size_t slot = store_probe(s, &key_id, item->key.data, item->key.len,
-                              &found);
+    size_t slot =
+        store_probe(s, &key_id, item->key.data, item->key.len, &found);
 
     if (found) {
         struct chord_store_entry *e = &s->entries[s->slots[slot] - 1];
@@ -277,9 +277,8 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
 }
 
 /* The entry for a key (tombstones included), or NULL. */
-const struct chord_store_entry *chord_store_find(const struct chord_store *s,
-                                                 const void *key,
-                                                 size_t key_len)
+const struct chord_store_entry *
+chord_store_find(const struct chord_store *s, const void *key, size_t key_len)
 {
     struct chord_id key_id;
     bool found;

@@ -47,9 +47,8 @@ void chord_store_free(struct chord_store *s);
 int chord_store_apply(struct chord_store *s, const struct chord_item *item);
 
 /* The entry for a key (tombstones included), or NULL. */
-const struct chord_store_entry *chord_store_find(const struct chord_store *s,
-                                                 const void *key,
-                                                 size_t key_len);
+const struct chord_store_entry *
+chord_store_find(const struct chord_store *s, const void *key, size_t key_len);
 
 /* Set the caller's time stamp of a key's entry (for tombstone expiry).
  * 0, or -ENOENT. */

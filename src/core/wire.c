@@ -93,35 +93,64 @@ bool chord_msg_is_client_request(uint8_t type)
 const char *chord_msg_type_name(uint8_t type)
 {
     switch (type) {
-    case CHORD_MSG_PING: return "PING";
-    case CHORD_MSG_PONG: return "PONG";
-    case CHORD_MSG_GET_NEIGHBORS: return "GET_NEIGHBORS";
-    case CHORD_MSG_NEIGHBORS: return "NEIGHBORS";
-    case CHORD_MSG_RECTIFY: return "RECTIFY";
-    case CHORD_MSG_JOIN: return "JOIN";
-    case CHORD_MSG_JOIN_ACK: return "JOIN_ACK";
-    case CHORD_MSG_FIND_SUCC: return "FIND_SUCC";
-    case CHORD_MSG_FOUND_SUCC: return "FOUND_SUCC";
-    case CHORD_MSG_STORE_PUT: return "STORE_PUT";
-    case CHORD_MSG_STORE_GET: return "STORE_GET";
-    case CHORD_MSG_STORE_DEL: return "STORE_DEL";
-    case CHORD_MSG_STORE_RESULT: return "STORE_RESULT";
-    case CHORD_MSG_TRANSFER: return "TRANSFER";
-    case CHORD_MSG_TRANSFER_ACK: return "TRANSFER_ACK";
-    case CHORD_MSG_LEAVE: return "LEAVE";
-    case CHORD_MSG_LEAVE_ACK: return "LEAVE_ACK";
-    case CHORD_MSG_REPLICA_GET: return "REPLICA_GET";
-    case CHORD_MSG_SYNC: return "SYNC";
-    case CHORD_MSG_SYNC_REPLY: return "SYNC_REPLY";
-    case CHORD_MSG_C_PUT: return "C_PUT";
-    case CHORD_MSG_C_GET: return "C_GET";
-    case CHORD_MSG_C_DEL: return "C_DEL";
-    case CHORD_MSG_C_LOOKUP: return "C_LOOKUP";
-    case CHORD_MSG_C_STATUS: return "C_STATUS";
-    case CHORD_MSG_C_RESULT: return "C_RESULT";
-    case CHORD_MSG_C_LOOKUP_RESULT: return "C_LOOKUP_RESULT";
-    case CHORD_MSG_C_STATUS_RESULT: return "C_STATUS_RESULT";
-    default: return "?";
+    case CHORD_MSG_PING:
+        return "PING";
+    case CHORD_MSG_PONG:
+        return "PONG";
+    case CHORD_MSG_GET_NEIGHBORS:
+        return "GET_NEIGHBORS";
+    case CHORD_MSG_NEIGHBORS:
+        return "NEIGHBORS";
+    case CHORD_MSG_RECTIFY:
+        return "RECTIFY";
+    case CHORD_MSG_JOIN:
+        return "JOIN";
+    case CHORD_MSG_JOIN_ACK:
+        return "JOIN_ACK";
+    case CHORD_MSG_FIND_SUCC:
+        return "FIND_SUCC";
+    case CHORD_MSG_FOUND_SUCC:
+        return "FOUND_SUCC";
+    case CHORD_MSG_STORE_PUT:
+        return "STORE_PUT";
+    case CHORD_MSG_STORE_GET:
+        return "STORE_GET";
+    case CHORD_MSG_STORE_DEL:
+        return "STORE_DEL";
+    case CHORD_MSG_STORE_RESULT:
+        return "STORE_RESULT";
+    case CHORD_MSG_TRANSFER:
+        return "TRANSFER";
+    case CHORD_MSG_TRANSFER_ACK:
+        return "TRANSFER_ACK";
+    case CHORD_MSG_LEAVE:
+        return "LEAVE";
+    case CHORD_MSG_LEAVE_ACK:
+        return "LEAVE_ACK";
+    case CHORD_MSG_REPLICA_GET:
+        return "REPLICA_GET";
+    case CHORD_MSG_SYNC:
+        return "SYNC";
+    case CHORD_MSG_SYNC_REPLY:
+        return "SYNC_REPLY";
+    case CHORD_MSG_C_PUT:
+        return "C_PUT";
+    case CHORD_MSG_C_GET:
+        return "C_GET";
+    case CHORD_MSG_C_DEL:
+        return "C_DEL";
+    case CHORD_MSG_C_LOOKUP:
+        return "C_LOOKUP";
+    case CHORD_MSG_C_STATUS:
+        return "C_STATUS";
+    case CHORD_MSG_C_RESULT:
+        return "C_RESULT";
+    case CHORD_MSG_C_LOOKUP_RESULT:
+        return "C_LOOKUP_RESULT";
+    case CHORD_MSG_C_STATUS_RESULT:
+        return "C_STATUS_RESULT";
+    default:
+        return "?";
     }
 }
 

@@ -39,7 +39,7 @@
 
 enum chord_msg_type {
     /* Node to node. Every one of these carries `from`, the sender. */
-    CHORD_MSG_PING = 1,          /* -> PONG */
+    CHORD_MSG_PING = 1, /* -> PONG */
     CHORD_MSG_PONG = 2,
     CHORD_MSG_GET_NEIGHBORS = 3, /* -> NEIGHBORS */
     CHORD_MSG_NEIGHBORS = 4,     /* neighbors */
@@ -54,11 +54,11 @@ enum chord_msg_type {
     CHORD_MSG_STORE_RESULT = 13, /* status, hint, value, version */
     CHORD_MSG_TRANSFER = 14,     /* flags, items -> TRANSFER_ACK */
     CHORD_MSG_TRANSFER_ACK = 15,
-    CHORD_MSG_LEAVE = 16,        /* neighbors of the leaver -> LEAVE_ACK */
+    CHORD_MSG_LEAVE = 16, /* neighbors of the leaver -> LEAVE_ACK */
     CHORD_MSG_LEAVE_ACK = 17,
-    CHORD_MSG_REPLICA_GET = 18,  /* key -> STORE_RESULT, no owner check */
-    CHORD_MSG_SYNC = 19,         /* range, bucket digests -> SYNC_REPLY */
-    CHORD_MSG_SYNC_REPLY = 20,   /* mask of buckets that differ */
+    CHORD_MSG_REPLICA_GET = 18, /* key -> STORE_RESULT, no owner check */
+    CHORD_MSG_SYNC = 19,        /* range, bucket digests -> SYNC_REPLY */
+    CHORD_MSG_SYNC_REPLY = 20,  /* mask of buckets that differ */
 
     /* Client to node and back. No `from`. */
     CHORD_MSG_C_PUT = 64,           /* key, value -> C_RESULT */
@@ -92,7 +92,8 @@ struct chord_item {
 /* TRANSFER flags. */
 #define CHORD_TRANSFER_LAST 0x01    /* the final batch of this transfer */
 #define CHORD_TRANSFER_HANDOFF 0x02 /* from a leaving node */
-#define CHORD_TRANSFER_REPLICA 0x04 /* copies for a replica (writes, repair) */
+#define CHORD_TRANSFER_REPLICA 0x04 /* copies for a replica (writes, repair)   \
+                                     */
 
 /* Anti-entropy compares a key range in this many buckets. */
 #define CHORD_SYNC_BUCKETS 64
@@ -110,7 +111,7 @@ struct chord_msg {
     struct chord_peer from; /* node-to-node types only */
 
     /* Fields below are used by the types noted; others stay zero. */
-    uint8_t status;            /* JOIN_ACK, FOUND_SUCC, STORE_RESULT, C_* results */
+    uint8_t status; /* JOIN_ACK, FOUND_SUCC, STORE_RESULT, C_* results */
     struct chord_peer hint;    /* JOIN_ACK, STORE_RESULT: where to go instead */
     struct chord_neighbors nb; /* NEIGHBORS, JOIN_ACK, LEAVE */
 

@@ -112,7 +112,14 @@ static struct chord_id small_id(uint8_t v)
     return id;
 }
 
+static int add_node_r(struct net *net, uint8_t pos, unsigned replicas);
+
 static int add_node(struct net *net, uint8_t pos)
+{
+    return add_node_r(net, pos, 1); /* the ring tests: one copy per key */
+}
+
+static int add_node_r(struct net *net, uint8_t pos, unsigned replicas)
 {
     int i = net->n++;
     snprintf(net->addr[i], CHORD_ADDR_MAX, "127.0.0.1:%d", 9000 + pos);
@@ -121,7 +128,7 @@ static int add_node(struct net *net, uint8_t pos)
     cfg.self.id = small_id(pos);
     snprintf(cfg.self.addr, CHORD_ADDR_MAX, "%s", net->addr[i]);
     cfg.successors = 3;
-    cfg.replicas = 1; /* these tests are about the ring: one copy per key */
+    cfg.replicas = replicas;
     cfg.seed = pos;
     ctxs[i].net = net;
     ctxs[i].self = i;
@@ -218,11 +225,11 @@ static void client(struct net *net, int i, uint8_t type, const char *key,
 }
 
 /* A ring of nodes at the given positions, joined one by one. */
-static struct net *ring(const uint8_t *pos, int n)
+static struct net *ring_r(const uint8_t *pos, int n, unsigned replicas)
 {
     struct net *net = net_new();
     for (int i = 0; i < n; i++)
-        add_node(net, pos[i]);
+        add_node_r(net, pos[i], replicas);
     chord_node_create(net->node[0], net->now);
     for (int i = 1; i < n; i++) {
         assert_int_equal(chord_node_join(net->node[i], net->now, net->addr[0]),
@@ -232,6 +239,11 @@ static struct net *ring(const uint8_t *pos, int n)
     }
     run_for(net, 3000);
     return net;
+}
+
+static struct net *ring(const uint8_t *pos, int n)
+{
+    return ring_r(pos, n, 1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -573,6 +585,106 @@ static void test_lookup_path(void **state)
     net_free(net);
 }
 
+/* A key owned by the node at `owner` in a ring of the given positions. */
+static void key_owned_by(const uint8_t *pos, int n, uint8_t owner, char *key,
+                         size_t len)
+{
+    for (int k = 0;; k++) {
+        snprintf(key, len, "key%d", k);
+        struct chord_id id;
+        chord_id_hash(&id, key, strlen(key));
+        uint8_t want = 255, min = 255;
+        for (int i = 0; i < n; i++) {
+            if (pos[i] < min)
+                min = pos[i];
+            if (pos[i] > id.b[0] && pos[i] < want)
+                want = pos[i];
+        }
+        if (want == 255)
+            want = min;
+        if (want == owner)
+            return;
+    }
+}
+
+/* With r = 3, a write is acknowledged only once a quorum (2) of copies is
+ * durable: when both replicas are frozen the client is told it failed,
+ * and with one of them back it succeeds and reaches all three. */
+static void test_quorum_write(void **state)
+{
+    (void)state;
+    const uint8_t pos[] = {10, 100, 200};
+    struct net *net = ring_r(pos, 3, 3);
+    char key[16];
+    key_owned_by(pos, 3, 100, key, sizeof key);
+
+    net->down[0] = net->down[2] = true; /* both replicas of 100 freeze */
+    client(net, 1, CHORD_MSG_C_PUT, key, "v1");
+    assert_int_equal(net->last_reply.status, CHORD_UNAVAILABLE);
+    assert_non_null(strstr(net->last_reply.error, "replicas"));
+
+    net->down[2] = false; /* 200 comes back: quorum is 100 and 200 */
+    run_for(net, 3000);
+    client(net, 1, CHORD_MSG_C_PUT, key, "v2");
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    const struct chord_store_entry *e =
+        chord_store_find(chord_node_store(net->node[2]), key, strlen(key));
+    assert_non_null(e);
+    assert_memory_equal(e->value, "v2", 2);
+
+    /* 10 comes back too: anti-entropy gives it the newest copy. */
+    net->down[0] = false;
+    run_for(net, 8000);
+    e = chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+    assert_non_null(e);
+    assert_memory_equal(e->value, "v2", 2);
+    net_free(net);
+}
+
+/* A quorum read returns the newest copy and repairs a stale replica. */
+static void test_read_repair(void **state)
+{
+    (void)state;
+    const uint8_t pos[] = {10, 100, 200};
+    struct net *net = ring_r(pos, 3, 3);
+    char key[16];
+    key_owned_by(pos, 3, 100, key, sizeof key);
+    client(net, 0, CHORD_MSG_C_PUT, key, "old");
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    run_for(net, 100);
+    /* 10 misses the second write (frozen), then returns. */
+    net->down[0] = true;
+    client(net, 1, CHORD_MSG_C_PUT, key, "new");
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    net->down[0] = false;
+    const struct chord_store_entry *e =
+        chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+    assert_memory_equal(e->value, "old", 3);
+    /* Read at ALL: all three copies compared, the newest returned, the
+     * stale one repaired. */
+    struct chord_msg *m = calloc(1, sizeof(*m));
+    chord_msg_init(m, CHORD_MSG_C_GET, 78);
+    m->key.data = (const uint8_t *)key;
+    m->key.len = strlen(key);
+    m->consistency = CHORD_CONSISTENCY_ALL;
+    struct chord_buf b;
+    chord_buf_init(&b);
+    assert_int_equal(chord_msg_encode(m, &b), 0);
+    int before = net->replies;
+    assert_int_equal(
+        chord_node_receive(net->node[1], net->now, 1, b.data, b.len), 0);
+    for (int k = 0; k < 100 && net->replies == before; k++)
+        run_for(net, 10);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_memory_equal(net->last_reply.value.data, "new", 3);
+    run_for(net, 50);
+    e = chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+    assert_memory_equal(e->value, "new", 3);
+    chord_buf_free(&b);
+    free(m);
+    net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +701,8 @@ int main(void)
         cmocka_unit_test(test_malformed_frame),
         cmocka_unit_test(test_join_unreachable_seed_fails),
         cmocka_unit_test(test_lookup_path),
+        cmocka_unit_test(test_quorum_write),
+        cmocka_unit_test(test_read_repair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
