@@ -121,7 +121,9 @@ struct chord_status {
     struct chord_peer succ[CHORD_SUCC_MAX];
     uint8_t n_fingers; /* fingers that are set, in increasing i */
     struct chord_finger_info fingers[CHORD_ID_BITS];
-    uint64_t keys;    /* live keys held (tombstones excluded) */
+    uint64_t keys;         /* live keys held, primary and replica copies */
+    uint64_t primary_keys; /* of those, the keys this node owns */
+    uint8_t replicas;      /* copies kept of each key (configured) */
     uint8_t n_peers;
     struct chord_peer_info peers[CHORD_PEERS_MAX];
 };

@@ -2197,6 +2197,12 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
         st->n_fingers++;
     }
     st->keys = chord_store_live(n->store);
+    st->replicas = (uint8_t)n->cfg.replicas;
+    size_t cur = 0;
+    const struct chord_store_entry *e;
+    while ((e = chord_store_next(n->store, &cur)) != NULL)
+        if (!e->tombstone && chord_routing_owns(&n->rt, &e->key_id))
+            st->primary_keys++;
     /* Every peer the failure detector monitors (successors, predecessor). */
     for (unsigned i = 0; i < CHORD_FD_PEERS && st->n_peers < CHORD_PEERS_MAX;
          i++) {

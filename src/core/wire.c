@@ -48,7 +48,8 @@
  *                   n_fingers (id start, peer node), u64 keys,
  *                   u8 n_peers (<= CHORD_PEERS_MAX), n_peers (str addr,
  *                   u8 state, u32 rtt_ms, u32 timeout_ms,
- *                   u32 false_suspicions)
+ *                   u32 false_suspicions), u64 primary_keys,
+ *                   u8 replicas
  *
  * Keys are at most CHORD_KEY_MAX bytes, values CHORD_VALUE_MAX, and a
  * whole frame CHORD_FRAME_MAX. The encoding is canonical: the decoder
@@ -390,11 +391,16 @@ static void rd_status(struct rd *r, struct chord_status *st)
             st->peers[i] = pi;
     }
 
+    uint64_t primary_keys = rd_u64(r);
+    uint8_t replicas = rd_u8(r);
+
     if (st && !r->bad) {
         st->n_succ = n_succ;
         st->n_fingers = n_fingers;
         st->keys = keys;
         st->n_peers = n_peers;
+        st->primary_keys = primary_keys;
+        st->replicas = replicas;
     }
 }
 
@@ -743,6 +749,8 @@ static void wr_status(struct wr *w, const struct chord_status *st)
         wr_u32(w, pi->timeout_ms);
         wr_u32(w, pi->false_suspicions);
     }
+    wr_u64(w, st->primary_keys);
+    wr_u8(w, st->replicas);
 }
 
 /* Contract in wire.h. C_STATUS_RESULT needs status_in, TRANSFER items. */

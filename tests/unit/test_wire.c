@@ -184,6 +184,8 @@ static void rand_status(uint64_t *r, struct chord_status *st,
         pi->timeout_ms = (uint32_t)prng_next(r);
         pi->false_suspicions = (uint32_t)prng_next(r);
     }
+    st->primary_keys = prng_next(r);
+    st->replicas = (uint8_t)prng_below(r, 256);
 }
 
 /* Fill every field of s->m with random values; the type picks the rest. */
@@ -321,6 +323,8 @@ static void assert_status_equal(const struct chord_status *want,
         assert_int_equal(a->timeout_ms, b->timeout_ms);
         assert_int_equal(a->false_suspicions, b->false_suspicions);
     }
+    assert_true(want->primary_keys == got->primary_keys);
+    assert_int_equal(want->replicas, got->replicas);
 }
 
 /* Compare what a decoded message carries with the message encoded. */
@@ -1098,6 +1102,8 @@ static void fb_status(struct chord_buf *b, unsigned n_succ, unsigned n_fingers,
         fb_u32(b, 2);
         fb_u32(b, 3);
     }
+    fb_u64(b, 40); /* primary_keys */
+    fb_u8(b, 3);   /* replicas */
     fb_finish(b);
 }
 
