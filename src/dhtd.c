@@ -2,7 +2,8 @@
  * dhtd.c - the daemon: one Chord node listening on TCP.
  *
  *   dhtd --listen HOST:PORT [--join HOST:PORT] [--successors R]
- *        [--stabilize-ms T] [--log-level error|warn|info|debug]
+ *        [--stabilize-ms T] [--replicas R] [--heartbeat-ms T] [--sync-ms T]
+ *        [--tombstone-ttl S] [--log-level error|warn|info|debug]
  *        [--id HEX40] [--help] [--version]
  *
  * Without --join it creates a new ring; with it, it joins the ring of that
@@ -50,6 +51,12 @@ static const char usage_text[] =
     "  --join HOST:PORT      a member of the ring to join\n"
     "  --successors R        successor list length, 1-32 (default 8)\n"
     "  --stabilize-ms T      stabilize period in ms (default 250)\n"
+    "  --replicas R          copies of every key, owner included, 1 to\n"
+    "                        successors+1 (default 3)\n"
+    "  --heartbeat-ms T      failure-detector heartbeat period (default 200)\n"
+    "  --sync-ms T           anti-entropy period between replicas (default\n"
+    "                        1000)\n"
+    "  --tombstone-ttl S     seconds a delete is remembered (default 600)\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
     "  --id HEX40            node id instead of SHA-1(HOST:PORT); tests only\n"
     "  --help                print this help and exit\n"
@@ -130,9 +137,10 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
         }
         memcpy(name, arg, nl);
         name[nl] = '\0';
-        static const char *const known[] = {"--listen",     "--join",
-                                            "--successors", "--stabilize-ms",
-                                            "--log-level",  "--id"};
+        static const char *const known[] = {
+            "--listen",   "--join",         "--successors", "--stabilize-ms",
+            "--log-level", "--id",          "--replicas",   "--heartbeat-ms",
+            "--sync-ms",  "--tombstone-ttl"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             ok = ok || strcmp(name, known[k]) == 0;
@@ -177,6 +185,37 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
                 return 2;
             }
             opt->node.stabilize_ms = (uint32_t)n;
+        } else if (strcmp(name, "--replicas") == 0) {
+            if (parse_uint(val, 1, CHORD_SUCC_MAX, &n)) {
+                fprintf(stderr,
+                        "dhtd: --replicas must be a number from 1 to %u, "
+                        "not '%s'\n",
+                        CHORD_SUCC_MAX, val);
+                return 2;
+            }
+            opt->node.replicas = (unsigned)n;
+        } else if (strcmp(name, "--heartbeat-ms") == 0 ||
+                   strcmp(name, "--sync-ms") == 0) {
+            if (parse_uint(val, 10, 600000, &n)) {
+                fprintf(stderr,
+                        "dhtd: %s must be a number of ms from 10 to 600000, "
+                        "not '%s'\n",
+                        name, val);
+                return 2;
+            }
+            if (strcmp(name, "--sync-ms") == 0)
+                opt->node.sync_ms = (uint32_t)n;
+            else
+                opt->node.heartbeat_ms = (uint32_t)n;
+        } else if (strcmp(name, "--tombstone-ttl") == 0) {
+            if (parse_uint(val, 1, 2592000, &n)) {
+                fprintf(stderr,
+                        "dhtd: --tombstone-ttl must be a number of seconds "
+                        "from 1 to 2592000 (30 days), not '%s'\n",
+                        val);
+                return 2;
+            }
+            opt->node.tombstone_ttl_ms = (uint32_t)(n * 1000);
         } else if (strcmp(name, "--log-level") == 0) {
             int lvl = chord_log_level_parse(val);
             if (lvl < 0) {
@@ -200,6 +239,14 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
     }
     if (!opt->listen) {
         fprintf(stderr, "dhtd: --listen HOST:PORT is required (see --help)\n");
+        return 2;
+    }
+    if (opt->node.replicas > opt->node.successors + 1) {
+        fprintf(stderr,
+                "dhtd: --replicas %u needs a successor list of at least %u "
+                "(--successors is %u)\n",
+                opt->node.replicas, opt->node.replicas - 1,
+                opt->node.successors);
         return 2;
     }
     return -1;
