@@ -36,6 +36,10 @@ void chord_client_close(struct chord_client *c);
 /* The node's explanation of the last -EIO, or "" (owned by the client). */
 const char *chord_client_error(const struct chord_client *c);
 
+/* How many replicas later put/get/del wait for (enum chord_consistency;
+ * the default is the node's: a quorum). 0 or -EINVAL. */
+int chord_client_set_consistency(struct chord_client *c, int level);
+
 int chord_client_put(struct chord_client *c, const void *key, size_t key_len,
                      const void *value, size_t value_len);
 /* On success *value is malloc'd (the caller frees it; may be non-NULL for an

@@ -47,6 +47,7 @@ struct chord_client {
     int timeout_ms;        /* per call, > 0 */
     uint64_t next_req_id;  /* the id of the next request */
     bool broken;           /* the stream is unusable: refuse further calls */
+    uint8_t consistency;   /* enum chord_consistency for put/get/del */
     struct chord_buf wbuf; /* the request being sent */
     struct chord_buf rbuf; /* bytes received, not yet decoded */
     char error[CHORD_ERRMSG_MAX];
@@ -366,6 +367,7 @@ static int keyed_call(struct chord_client *c, uint8_t type, const void *key,
     chord_msg_init(req, type, 0);
     req->key.data = key;
     req->key.len = key_len;
+    req->consistency = c->consistency;
     if (type == CHORD_MSG_C_PUT) {
         req->value.data = value;
         req->value.len = value_len;
@@ -474,4 +476,12 @@ out:
     free(req);
     free(rep);
     return rc;
+}
+
+int chord_client_set_consistency(struct chord_client *c, int level)
+{
+    if (level < CHORD_CONSISTENCY_DEFAULT || level > CHORD_CONSISTENCY_ALL)
+        return -EINVAL;
+    c->consistency = (uint8_t)level;
+    return 0;
 }
