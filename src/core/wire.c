@@ -49,7 +49,7 @@
  *                   u8 n_peers (<= CHORD_PEERS_MAX), n_peers (str addr,
  *                   u8 state, u32 rtt_ms, u32 timeout_ms,
  *                   u32 false_suspicions), u64 primary_keys,
- *                   u8 replicas
+ *                   u8 replicas, u8 durability (enum chord_durability)
  *
  * Keys are at most CHORD_KEY_MAX bytes, values CHORD_VALUE_MAX, and a
  * whole frame CHORD_FRAME_MAX. The encoding is canonical: the decoder
@@ -393,6 +393,7 @@ static void rd_status(struct rd *r, struct chord_status *st)
 
     uint64_t primary_keys = rd_u64(r);
     uint8_t replicas = rd_u8(r);
+    uint8_t durability = rd_u8(r);
 
     if (st && !r->bad) {
         st->n_succ = n_succ;
@@ -401,6 +402,7 @@ static void rd_status(struct rd *r, struct chord_status *st)
         st->n_peers = n_peers;
         st->primary_keys = primary_keys;
         st->replicas = replicas;
+        st->durability = durability;
     }
 }
 
@@ -557,6 +559,22 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
 
     if (r.bad || r.left != 0)
         return CHORD_DECODE_MALFORMED;
+    return (ssize_t)(4 + (size_t)flen);
+}
+
+ssize_t chord_frame_length(const uint8_t *buf, size_t len)
+{
+    if (len < 4)
+        return CHORD_DECODE_PARTIAL;
+    uint32_t flen = get_be32(buf);
+    if (flen > CHORD_FRAME_MAX - 4 || flen < CHORD_FRAME_HEADER - 4)
+        return CHORD_DECODE_MALFORMED;
+    if (len >= 8 && (buf[4] != CHORD_PROTOCOL_VERSION ||
+                     msg_class_of(buf[5]) == MSG_UNKNOWN || buf[6] != 0 ||
+                     buf[7] != 0))
+        return CHORD_DECODE_MALFORMED;
+    if (len - 4 < flen)
+        return CHORD_DECODE_PARTIAL;
     return (ssize_t)(4 + (size_t)flen);
 }
 
@@ -751,6 +769,7 @@ static void wr_status(struct wr *w, const struct chord_status *st)
     }
     wr_u64(w, st->primary_keys);
     wr_u8(w, st->replicas);
+    wr_u8(w, st->durability);
 }
 
 /* Contract in wire.h. C_STATUS_RESULT needs status_in, TRANSFER items. */

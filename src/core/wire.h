@@ -184,6 +184,15 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out);
 ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m);
 
 /*
+ * The length of the frame at the start of buf[0..len), judged from its
+ * header alone (length cap, version, flags, known type): > 0 when the
+ * whole frame is there, CHORD_DECODE_PARTIAL, or CHORD_DECODE_MALFORMED.
+ * The body is not checked: a transport splits frames with this and the
+ * receiver decodes each one once.
+ */
+ssize_t chord_frame_length(const uint8_t *buf, size_t len);
+
+/*
  * Walk a decoded TRANSFER's items: set *cur = m->items_raw first, then call
  * until it returns 0. Returns 1 with *out filled (borrowing from the
  * frame), 0 at the end, -1 if malformed (cannot happen for a cursor taken

@@ -96,7 +96,6 @@ struct chord_transport {
     bool closing;
     size_t defer_head, n_defer; /* reports [defer_head, n_defer) pending */
     char defer_addr[CHORD_TRANSPORT_DEFER_MAX][CHORD_ADDR_MAX];
-    struct chord_msg msg; /* decoder scratch (large: kept off the stack) */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -398,9 +397,9 @@ static void conn_drain(struct conn *c)
     struct chord_transport *t = c->t;
     size_t off = 0;
     while (off < c->in.len && !c->closing && !t->closing) {
-        t->msg.status_out = NULL;
-        ssize_t n =
-            chord_msg_decode(c->in.data + off, c->in.len - off, &t->msg);
+        /* The header is checked here; the body by whoever decodes the
+         * frame (the node refuses a bad one with -EPROTO). */
+        ssize_t n = chord_frame_length(c->in.data + off, c->in.len - off);
         if (n == CHORD_DECODE_PARTIAL)
             break;
         if (n <= 0) {

@@ -186,6 +186,7 @@ static void rand_status(uint64_t *r, struct chord_status *st,
     }
     st->primary_keys = prng_next(r);
     st->replicas = (uint8_t)prng_below(r, 256);
+    st->durability = (uint8_t)prng_below(r, 4);
 }
 
 /* Fill every field of s->m with random values; the type picks the rest. */
@@ -325,6 +326,7 @@ static void assert_status_equal(const struct chord_status *want,
     }
     assert_true(want->primary_keys == got->primary_keys);
     assert_int_equal(want->replicas, got->replicas);
+    assert_int_equal(want->durability, got->durability);
 }
 
 /* Compare what a decoded message carries with the message encoded. */
@@ -1104,6 +1106,7 @@ static void fb_status(struct chord_buf *b, unsigned n_succ, unsigned n_fingers,
     }
     fb_u64(b, 40); /* primary_keys */
     fb_u8(b, 3);   /* replicas */
+    fb_u8(b, CHORD_DURABILITY_BATCH); /* durability */
     fb_finish(b);
 }
 
@@ -1123,6 +1126,7 @@ static void test_decode_status_caps(void **state)
     assert_true(st->keys == 77);
     assert_int_equal(st->peers[CHORD_PEERS_MAX - 1].false_suspicions, 3);
     assert_int_equal(st->fingers[5].start.b[0], 5);
+    assert_int_equal(st->durability, CHORD_DURABILITY_BATCH);
     assert_decodes(&b, &m, NULL);
 
     struct { unsigned succ, fingers, peers; } bad[] = {
@@ -1293,8 +1297,12 @@ static void test_prefixes_and_splits(void **state)
             sample_fill(s, all_types[t], &r, &small_scale);
             chord_buf_reset(&out);
             assert_int_equal(chord_msg_encode(&s->m, &out), 0);
+            assert_int_equal(chord_frame_length(out.data, out.len),
+                             (ssize_t)out.len);
             for (size_t k = 0; k < out.len; k++) {
                 got.status_out = st;
+                assert_int_equal(chord_frame_length(out.data, k),
+                                 CHORD_DECODE_PARTIAL);
                 assert_int_equal(chord_msg_decode(out.data, k, &got),
                                  CHORD_DECODE_PARTIAL);
                 assert_int_equal(chord_msg_decode(out.data, out.len, &got),
@@ -1524,6 +1532,14 @@ static void test_random_and_mutated_frames(void **state)
 
         got.status_out = st;
         ssize_t rc = chord_msg_decode(buf, len, &got);
+        /* The header-only splitter never claims more than is there, and
+         * agrees with the full decoder on every frame it accepts. */
+        ssize_t fl = chord_frame_length(buf, len);
+        assert_true(fl == CHORD_DECODE_PARTIAL ||
+                    fl == CHORD_DECODE_MALFORMED ||
+                    (fl > 0 && (size_t)fl <= len));
+        if (rc > 0)
+            assert_int_equal(fl, rc);
         if (rc == CHORD_DECODE_PARTIAL) {
             partial++;
         } else if (rc == CHORD_DECODE_MALFORMED) {
