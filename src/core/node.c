@@ -141,7 +141,7 @@ void chord__mark_dead(struct chord_node *n, const char *addr, uint64_t now)
         if (n->dead[i].until < n->dead[slot].until)
             slot = i;
     }
-    snprintf(n->dead[slot].addr, CHORD_ADDR_MAX, "%s", addr);
+    chord__addr_copy(n->dead[slot].addr, addr);
     n->dead[slot].until = now + DEAD_MEMORY_MS;
 }
 

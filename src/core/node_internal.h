@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "chord/node.h"
 #include "core/buf.h"
@@ -245,6 +246,15 @@ struct chord_node {
 };
 
 /* --- node.c: helpers shared with replica.c ------------------------------ */
+
+/* Copy an address (always shorter than CHORD_ADDR_MAX by construction;
+ * cut there otherwise) into dst. */
+static inline void chord__addr_copy(char dst[CHORD_ADDR_MAX], const char *src)
+{
+    size_t len = strnlen(src, CHORD_ADDR_MAX - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
 
 void chord__log(struct chord_node *n, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

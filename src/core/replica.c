@@ -103,7 +103,7 @@ void chord__send_durable(struct chord_node *n, uint64_t seq, const char *addr,
         return;
     d->next = NULL;
     d->seq = seq;
-    snprintf(d->addr, sizeof(d->addr), "%s", addr);
+    chord__addr_copy(d->addr, addr);
     d->len = n->out.len;
     memcpy(d->data, n->out.data, n->out.len);
     if (n->deferred_tail)
