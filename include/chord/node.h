@@ -80,6 +80,8 @@ struct chord_node_config {
     uint32_t tombstone_ttl_ms; /* deletes are remembered this long (600000) */
     int log_level;           /* lines above this level are not built (INFO) */
     uint64_t seed;           /* PRNG seed (timer jitter) */
+    uint8_t durability;      /* enum chord_durability of the host's log,
+                                copied into the status report (MEMORY) */
 };
 
 void chord_node_config_default(struct chord_node_config *cfg);

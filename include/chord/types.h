@@ -76,6 +76,14 @@ enum chord_node_state {
 };
 const char *chord_node_state_name(int state);
 
+/* How a node keeps its data (dhtd --data / --fsync). */
+enum chord_durability {
+    CHORD_DURABILITY_MEMORY = 0, /* no data directory: lost at exit */
+    CHORD_DURABILITY_ALWAYS = 1, /* acknowledged after an fsync */
+    CHORD_DURABILITY_BATCH = 2,  /* acknowledged after a group fsync */
+    CHORD_DURABILITY_NEVER = 3,  /* logged; the OS flushes when it likes */
+};
+
 /* A lookup's answer: who owns the id and the route the query took. */
 struct chord_lookup_path {
     uint8_t n;                               /* addresses used */
@@ -126,6 +134,7 @@ struct chord_status {
     uint8_t replicas;      /* copies kept of each key (configured) */
     uint8_t n_peers;
     struct chord_peer_info peers[CHORD_PEERS_MAX];
+    uint8_t durability; /* enum chord_durability */
 };
 
 #endif

@@ -2198,6 +2198,7 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
     }
     st->keys = chord_store_live(n->store);
     st->replicas = (uint8_t)n->cfg.replicas;
+    st->durability = n->cfg.durability;
     size_t cur = 0;
     const struct chord_store_entry *e;
     while ((e = chord_store_next(n->store, &cur)) != NULL)
