@@ -1,5 +1,6 @@
 /*
- * dht.c - the command-line client: put, get, del, lookup, ring, status.
+ * dht.c - the command-line client: put, get, del, lookup, ring, status,
+ * and bench (a load generator, see src/client/bench.h).
  *
  *     dht [--node HOST:PORT]... [--timeout-ms N] [--json] COMMAND ARGS
  *
@@ -22,10 +23,17 @@
  * cannot reach (with a warning). Output is streamed node by node, so its
  * memory does not grow with the ring.
  *
+ * `bench` takes options of its own (-c -n -d -t -P --keyspace --direct
+ * --time-limit --key-seed --consistency); they are usage errors with any
+ * other command.
+ * It reports per operation; it exits 0 only when every request completed
+ * (ok or not found), else 3, after printing the whole report.
+ *
  * It does not retry operations, follow redirects, or cache anything.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +42,7 @@
 #include "chord/client.h"
 #include "chord/id.h"
 #include "chord/types.h"
+#include "client/bench.h"
 #include "client/json.h"
 #include "core/buf.h"
 
@@ -43,6 +52,7 @@
 #define DHT_SEEDS_MAX 32u           /* --node options accepted */
 #define DHT_RING_MAX 4096u          /* nodes a ring walk visits at most */
 #define DHT_SHORT_ID 8              /* hex digits of an id in text output */
+#define DHT_BENCH_TIME_LIMIT_MAX_S 86400u /* bench --time-limit, seconds */
 
 enum dht_exit {
     DHT_EXIT_OK = 0,
@@ -56,6 +66,10 @@ struct dht_opts {
     size_t n_seeds;
     int timeout_ms;
     bool json;
+    /* bench: its configuration, and the first bench-only option seen (to
+     * refuse it with any other command). */
+    struct chord_bench_config bench;
+    const char *bench_opt;
 };
 
 /* What a command works on, checked before connecting. */
@@ -78,6 +92,7 @@ static void usage(FILE *f)
           "  lookup KEY      show which node owns KEY and the route to it\n"
           "  status          show the contacted node's state\n"
           "  ring            walk the ring and list its nodes\n"
+          "  bench           load-test the ring (like redis-benchmark)\n"
           "\n"
           "options (before or after the command; '--' ends them):\n"
           "  --node HOST:PORT  a node to contact; repeat to give fallbacks,\n"
@@ -86,8 +101,27 @@ static void usage(FILE *f)
           ")\n"
           "  --timeout-ms N    wait at most N ms per request (default 5000)\n"
           "  --json            machine-readable output (lookup, status, "
-          "ring, get)\n"
+          "ring, get,\n"
+          "                    bench)\n"
           "  --help, --version\n"
+          "\n"
+          "bench options:\n"
+          "  -c CLIENTS        concurrent clients, one loop (default 50)\n"
+          "  -n REQUESTS       requests per operation (default 100000)\n"
+          "  -d BYTES          value size of puts (default 16)\n"
+          "  -t OPS            operations, comma-separated: put,get,del\n"
+          "                    (set = put), run as put, get, del (default "
+          "put,get)\n"
+          "  -P PIPELINE       requests in flight per client (default 1)\n"
+          "  --keyspace K      keys key:000000000000 .. K-1 (default "
+          "10000)\n"
+          "  --direct          learn the ring, send each key to its owner\n"
+          "  --time-limit S    stop the whole run after S seconds (default "
+          "120)\n"
+          "  --key-seed N      seed of the random keys (default 1)\n"
+          "  --consistency L   replicas each request waits for: one, quorum\n"
+          "                    or all (default: the node's, a quorum)\n"
+          "  --timeout-ms N    is the timeout of each request\n"
           "\n"
           "exit status: 0 ok, 1 not found, 2 usage error, 3 cannot reach the\n"
           "ring or the operation failed\n",
@@ -207,6 +241,14 @@ static void json_peer(struct chord_json *j, const struct chord_peer *p)
     chord_json_obj_end(j);
 }
 
+/* How the node keeps its data (struct chord_status.durability). */
+static const char *durability_name(uint8_t d)
+{
+    static const char *const names[] = {"memory", "always", "batch",
+                                        "never"};
+    return d < 4 ? names[d] : "unknown";
+}
+
 static void json_status(struct chord_json *j, const struct chord_status *s)
 {
     chord_json_obj_begin(j);
@@ -245,6 +287,12 @@ static void json_status(struct chord_json *j, const struct chord_status *s)
 
     chord_json_key(j, "keys");
     chord_json_uint(j, s->keys);
+    chord_json_key(j, "primary_keys");
+    chord_json_uint(j, s->primary_keys);
+    chord_json_key(j, "replicas");
+    chord_json_uint(j, s->replicas);
+    chord_json_key(j, "durability");
+    chord_json_str(j, durability_name(s->durability));
 
     chord_json_key(j, "peers");
     chord_json_arr_begin(j);
@@ -403,6 +451,12 @@ static void print_status(const struct chord_status *s)
     printf("node         %s (id %s) %s, %llu key%s\n", s->self.addr, id,
            chord_node_state_name(s->state), (unsigned long long)s->keys,
            s->keys == 1 ? "" : "s");
+    printf("durability   %s%s\n", durability_name(s->durability),
+           s->durability == CHORD_DURABILITY_MEMORY
+               ? " (no --data: nothing survives a restart)"
+           : s->durability == CHORD_DURABILITY_NEVER
+               ? " (logged, not fsynced: the OS flushes)"
+               : " (acknowledged after fsync)");
     if (s->has_pred) {
         short_id(&s->pred.id, id);
         printf("predecessor  %s (%s)\n", s->pred.addr, id);
@@ -606,6 +660,197 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* bench: the load generator's report.                                 */
+
+/* The CLI name of a consistency level. */
+static const char *consistency_name(int level)
+{
+    switch (level) {
+    case CHORD_CONSISTENCY_ONE:
+        return "one";
+    case CHORD_CONSISTENCY_QUORUM:
+        return "quorum";
+    case CHORD_CONSISTENCY_ALL:
+        return "all";
+    default:
+        return "the node's default";
+    }
+}
+
+/* Parse "one", "quorum" or "all" (enum chord_consistency). 0 or -EINVAL. */
+static int parse_consistency(const char *s, uint8_t *out)
+{
+    for (int level = CHORD_CONSISTENCY_ONE; level <= CHORD_CONSISTENCY_ALL;
+         level++) {
+        if (strcmp(s, consistency_name(level)) == 0) {
+            *out = (uint8_t)level;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* One operation's figures as a JSON object (numbers only, fixed keys). */
+static void bench_json_op(const struct chord_bench_result *r)
+{
+    printf("{\"requests\": %llu, \"completed\": %llu, \"ok\": %llu, "
+           "\"not_found\": %llu, \"errors\": %llu, "
+           "\"errors_by_kind\": {\"status\": %llu, \"connection\": %llu, "
+           "\"timeout\": %llu, \"unsent\": %llu}, \"redirects\": %llu, "
+           "\"seconds\": %.6f, \"ops_per_sec\": %.1f, \"mean_ms\": %.4f, "
+           "\"p50_ms\": %.4f, \"p99_ms\": %.4f, \"p999_ms\": %.4f, "
+           "\"max_ms\": %.4f}",
+           (unsigned long long)r->requests, (unsigned long long)r->completed,
+           (unsigned long long)r->ok, (unsigned long long)r->not_found,
+           (unsigned long long)r->errors, (unsigned long long)r->err_status,
+           (unsigned long long)r->err_conn, (unsigned long long)r->err_timeout,
+           (unsigned long long)r->err_unsent, (unsigned long long)r->redirects,
+           r->seconds, r->ops_per_sec, r->mean_ms, r->p50_ms, r->p99_ms,
+           r->p999_ms, r->max_ms);
+}
+
+/* One operation's summary for a human, in redis-benchmark's manner. */
+static void bench_text_op(int op, const struct chord_bench_result *r,
+                          const struct chord_bench_config *cfg,
+                          const struct chord_bench_report *rep)
+{
+    printf("====== %s ======\n", op == CHORD_BENCH_PUT   ? "PUT"
+                                 : op == CHORD_BENCH_GET ? "GET"
+                                                         : "DEL");
+    printf("  %llu requests completed in %.2f seconds (%llu ok, %llu not "
+           "found)\n",
+           (unsigned long long)r->completed, r->seconds,
+           (unsigned long long)r->ok, (unsigned long long)r->not_found);
+    printf("  %u parallel clients, pipeline %u, %zu bytes payload, "
+           "keyspace %llu\n",
+           cfg->clients, cfg->pipeline, cfg->value_bytes,
+           (unsigned long long)cfg->keyspace);
+    if (cfg->direct)
+        printf("  direct to each key's owner (%u nodes)", rep->ring_nodes);
+    else
+        printf("  through %s (routed by the ring)", cfg->node);
+    printf(", %u replica%s, consistency %s\n", rep->replicas,
+           rep->replicas == 1 ? "" : "s", consistency_name(cfg->consistency));
+    printf("  %.2f requests per second\n", r->ops_per_sec);
+    printf("  latency (ms): avg %.3f  p50 %.3f  p99 %.3f  p99.9 %.3f  max "
+           "%.3f\n",
+           r->mean_ms, r->p50_ms, r->p99_ms, r->p999_ms, r->max_ms);
+    printf("  errors: %llu", (unsigned long long)r->errors);
+    if (r->errors)
+        printf(" (%llu error answers, %llu connection, %llu timed out, %llu "
+               "not sent)",
+               (unsigned long long)r->err_status,
+               (unsigned long long)r->err_conn,
+               (unsigned long long)r->err_timeout,
+               (unsigned long long)r->err_unsent);
+    if (r->redirects)
+        printf(", %llu redirected", (unsigned long long)r->redirects);
+    printf("\n\n");
+}
+
+/*
+ * Run `bench` from the first reachable seed and print its report. Exit
+ * code: 0 when every request of every operation completed, 3 when any
+ * failed (after the report), when the ring cannot be reached, or when the
+ * run could not take place.
+ */
+static int cmd_bench(struct dht_opts *o)
+{
+    struct chord_client *c = NULL;
+    const char *node = NULL;
+    if (connect_seeds(o, &c, &node) != 0)
+        return DHT_EXIT_FAILED;
+    chord_client_close(c);
+
+    /* libuv writes with write(2): a node closing a connection must not
+     * kill the benchmark. */
+    signal(SIGPIPE, SIG_IGN);
+    o->bench.node = node;
+    o->bench.request_timeout_ms = (uint32_t)o->timeout_ms;
+    struct chord_bench_report *rep = calloc(1, sizeof(*rep));
+    if (!rep) {
+        fputs("dht: out of memory\n", stderr);
+        return DHT_EXIT_FAILED;
+    }
+    char err[CHORD_BENCH_ERR_MAX];
+    int rc = chord_bench_run(&o->bench, rep, err);
+    if (rc) {
+        fprintf(stderr, "dht: bench: %s\n", err);
+        free(rep);
+        return rc == -EINVAL ? DHT_EXIT_USAGE : DHT_EXIT_FAILED;
+    }
+    uint64_t failed = 0;
+    bool first = true;
+    if (o->json)
+        fputs("{", stdout);
+    for (int op = 0; op < CHORD_BENCH_OPS; op++) {
+        const struct chord_bench_result *r = &rep->op[op];
+        if (!r->ran)
+            continue;
+        failed += r->errors;
+        if (o->json) {
+            printf("%s\"%s\": ", first ? "" : ", ", chord_bench_op_name(op));
+            bench_json_op(r);
+        } else {
+            bench_text_op(op, r, &o->bench, rep);
+        }
+        first = false;
+    }
+    if (o->json)
+        fputs("}\n", stdout);
+    int code = DHT_EXIT_OK;
+    if (failed || rep->timed_out) {
+        fflush(stdout);
+        fprintf(stderr, "dht: bench: %llu request%s failed%s%s\n",
+                (unsigned long long)failed, failed == 1 ? "" : "s",
+                rep->first_error[0] ? "; first error: " : "", rep->first_error);
+        code = DHT_EXIT_FAILED;
+    }
+    free(rep);
+    return code;
+}
+
+/* Parse a decimal number in [min, max]. 0 or -EINVAL. */
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Parse -t: a comma-separated list of put (or set), get, del into a mask
+ * of (1 << enum chord_bench_op). 0 or -EINVAL. */
+static int parse_bench_ops(const char *s, unsigned *out)
+{
+    unsigned mask = 0;
+    const char *p = s;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 3 &&
+            (strncmp(p, "put", 3) == 0 || strncmp(p, "set", 3) == 0))
+            mask |= 1u << CHORD_BENCH_PUT;
+        else if (len == 3 && strncmp(p, "get", 3) == 0)
+            mask |= 1u << CHORD_BENCH_GET;
+        else if (len == 3 && strncmp(p, "del", 3) == 0)
+            mask |= 1u << CHORD_BENCH_DEL;
+        else
+            return -EINVAL;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    *out = mask;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Argument handling.                                                  */
 
 typedef int (*dht_cmd_fn)(struct chord_client *, const char *,
@@ -622,6 +867,7 @@ static const struct dht_cmd dht_cmds[] = {
     {"put", 2, true, cmd_put},        {"get", 1, true, cmd_get},
     {"del", 1, true, cmd_del},        {"lookup", 1, true, cmd_lookup},
     {"status", 0, false, cmd_status}, {"ring", 0, false, cmd_ring},
+    {"bench", 0, false, NULL}, /* opens its own connections: cmd_bench */
 };
 
 /* Read all of stdin into *out, at most CHORD_VALUE_MAX bytes. 0; -EMSGSIZE
@@ -703,7 +949,18 @@ static int prepare(const struct dht_cmd *cmd, char **args, int n_args,
     return 0;
 }
 
-enum { OPT_NODE = 256, OPT_TIMEOUT, OPT_JSON, OPT_HELP, OPT_VERSION };
+enum {
+    OPT_NODE = 256,
+    OPT_TIMEOUT,
+    OPT_JSON,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_KEYSPACE,
+    OPT_DIRECT,
+    OPT_TIME_LIMIT,
+    OPT_KEY_SEED,
+    OPT_CONSISTENCY,
+};
 
 static const struct option dht_longopts[] = {
     {"node", required_argument, NULL, OPT_NODE},
@@ -711,8 +968,97 @@ static const struct option dht_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"keyspace", required_argument, NULL, OPT_KEYSPACE},
+    {"direct", no_argument, NULL, OPT_DIRECT},
+    {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+    {"key-seed", required_argument, NULL, OPT_KEY_SEED},
+    {"consistency", required_argument, NULL, OPT_CONSISTENCY},
     {NULL, 0, NULL, 0},
 };
+
+/* The name of a bench-only option, for messages. */
+static const char *bench_option_name(int ch)
+{
+    switch (ch) {
+    case 'c':
+        return "-c";
+    case 'n':
+        return "-n";
+    case 'd':
+        return "-d";
+    case 't':
+        return "-t";
+    case 'P':
+        return "-P";
+    case OPT_KEYSPACE:
+        return "--keyspace";
+    case OPT_DIRECT:
+        return "--direct";
+    case OPT_TIME_LIMIT:
+        return "--time-limit";
+    case OPT_CONSISTENCY:
+        return "--consistency";
+    default:
+        return "--key-seed";
+    }
+}
+
+/* Take one bench-only option into o->bench. Returns 0, or the usage exit
+ * code after printing why the value is refused. */
+static int bench_option(struct dht_opts *o, int ch, const char *arg)
+{
+    uint64_t v = 0;
+    int rc = 0;
+    const char *name = bench_option_name(ch);
+    if (!o->bench_opt)
+        o->bench_opt = name;
+    switch (ch) {
+    case 'c':
+        rc = parse_u64(arg, 1, CHORD_BENCH_CLIENTS_MAX, &v);
+        o->bench.clients = (unsigned)v;
+        break;
+    case 'n':
+        rc = parse_u64(arg, 1, CHORD_BENCH_REQUESTS_MAX, &v);
+        o->bench.requests = v;
+        break;
+    case 'd':
+        rc = parse_u64(arg, 0, CHORD_VALUE_MAX, &v);
+        o->bench.value_bytes = (size_t)v;
+        break;
+    case 't':
+        rc = parse_bench_ops(arg, &o->bench.ops);
+        break;
+    case 'P':
+        rc = parse_u64(arg, 1, CHORD_BENCH_PIPELINE_MAX, &v);
+        o->bench.pipeline = (unsigned)v;
+        break;
+    case OPT_KEYSPACE:
+        rc = parse_u64(arg, 1, CHORD_BENCH_KEYSPACE_MAX, &v);
+        o->bench.keyspace = v;
+        break;
+    case OPT_DIRECT:
+        o->bench.direct = true;
+        break;
+    case OPT_TIME_LIMIT:
+        rc = parse_u64(arg, 1, DHT_BENCH_TIME_LIMIT_MAX_S, &v);
+        o->bench.time_limit_ms = (uint32_t)(v * 1000u);
+        break;
+    case OPT_KEY_SEED:
+        rc = parse_u64(arg, 0, UINT64_MAX, &v);
+        o->bench.seed = v;
+        break;
+    case OPT_CONSISTENCY:
+        rc = parse_consistency(arg, &o->bench.consistency);
+        break;
+    default:
+        rc = -EINVAL;
+        break;
+    }
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "dht: bad %s '%s' (see dht --help)\n", name, arg);
+    return DHT_EXIT_USAGE;
+}
 
 /* Check a seed address; prints the error. */
 static bool seed_ok(const char *addr, const char *from)
@@ -731,12 +1077,28 @@ static bool seed_ok(const char *addr, const char *from)
 int main(int argc, char **argv)
 {
     struct dht_opts o = {.timeout_ms = DHT_DEFAULT_TIMEOUT_MS};
+    chord_bench_config_default(&o.bench);
     opterr = 0; /* our own one-line messages */
     for (;;) {
-        int ch = getopt_long(argc, argv, ":h", dht_longopts, NULL);
+        int ch = getopt_long(argc, argv, ":hc:n:d:t:P:", dht_longopts, NULL);
         if (ch == -1)
             break;
         switch (ch) {
+        case 'c':
+        case 'n':
+        case 'd':
+        case 't':
+        case 'P':
+        case OPT_KEYSPACE:
+        case OPT_DIRECT:
+        case OPT_TIME_LIMIT:
+        case OPT_KEY_SEED:
+        case OPT_CONSISTENCY: {
+            int code = bench_option(&o, ch, optarg);
+            if (code)
+                return code;
+            break;
+        }
         case OPT_NODE:
             if (!seed_ok(optarg, "--node"))
                 return DHT_EXIT_USAGE;
@@ -781,6 +1143,8 @@ int main(int argc, char **argv)
             cmd = &dht_cmds[i];
     if (!cmd)
         return usage_error("unknown command '%s'", argv[optind]);
+    if (cmd->run != NULL && o.bench_opt)
+        return usage_error("option %s is only for bench", o.bench_opt);
 
     if (o.n_seeds == 0) {
         const char *env = getenv("DHT_NODE");
@@ -797,6 +1161,16 @@ int main(int argc, char **argv)
     int code = prepare(cmd, argv + optind + 1, argc - optind - 1, &r);
     if (code) {
         free(r.value);
+        return code;
+    }
+    if (cmd->run == NULL) {
+        code = cmd_bench(&o);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "dht: cannot write to stdout: %s\n",
+                    strerror(errno));
+            if (code == DHT_EXIT_OK)
+                code = DHT_EXIT_FAILED;
+        }
         return code;
     }
 
