@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh - the first thing to run: build the release binaries, start a
 # five-node ring on 127.0.0.1:7000..7004, store and read a few keys, show
-# where keys live and the route a lookup takes, print the ring, stop it.
+# where keys live and the route a lookup takes, print the ring, draw it
+# with dht-viz (an SVG and a self-contained HTML page, with the lookup of
+# one key traced), stop it.
 #
 #   tools/demo.sh          the whole tour; the ring is stopped at the end
 #   tools/demo.sh --keep   leave the ring running afterwards (it says how
@@ -9,8 +11,8 @@
 #
 # Works on a fresh Debian 12 as root: missing packages are installed the
 # same way tools/run-tests.sh does it. The ring is stopped on any failure
-# or interruption (trap). It builds into build/ and keeps its run state in
-# run/ring5/; it does not touch build-asan/.
+# or interruption (trap). It builds into build/ and keeps its run state,
+# and the drawings, in run/ring5/; it does not touch build-asan/.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -63,13 +65,13 @@ tools/run-tests.sh --deps-only
 echo "== building the release binaries in build/"
 mkdir -p build
 if ! { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCHORD_TESTS=OFF &&
-    cmake --build build -j2 --target dhtd dht; } </dev/null \
+    cmake --build build -j2 --target dhtd dht dht-viz; } </dev/null \
     >build/demo-build.log 2>&1; then
     tail -n 30 build/demo-build.log >&2
     echo "demo: the build failed (full log: build/demo-build.log)" >&2
     exit 1
 fi
-echo "built build/dhtd and build/dht"
+echo "built build/dhtd, build/dht and build/dht-viz"
 
 echo
 echo "== starting $TOPO"
@@ -106,8 +108,21 @@ for k in apple banana cherry fig; do
 done
 
 echo
+echo "== the same lookup as JSON: the path lists every node the query visited"
+show $DHT --node $N:7002 lookup cherry --json
+
+echo
 echo "== the ring, walking successors from 127.0.0.1:7000"
 show $DHT --node $N:7000 ring
+
+echo
+echo "== drawing the ring with dht-viz (the lookup of 'cherry' from 127.0.0.1:7002 traced)"
+OUT=run/ring5
+show build/dht-viz --node $N:7002 --key cherry --output $OUT/ring5.svg
+show build/dht-viz --node $N:7002 --key cherry --output $OUT/ring5.html
+echo "wrote $PWD/$OUT/ring5.svg"
+echo "  and $PWD/$OUT/ring5.html (one self-contained page: click a node to"
+echo "      see its fingers, successor list, replica set and peers)"
 
 echo
 echo "== deleting a key"
@@ -122,6 +137,8 @@ if [ "$KEEP" -eq 1 ]; then
     echo
     echo "The ring is still running (logs in run/ring5/). Try:"
     echo "  build/dht --node 127.0.0.1:7000 status"
+    echo "  build/dht-viz --node 127.0.0.1:7000 --output run/ring5/live.html --watch 2"
+    echo "  tools/dht-topo kill topologies/ring5 3; build/dht-viz --node 127.0.0.1:7000"
     echo "Stop it with:"
     echo "  tools/dht-topo down $TOPO"
 else

@@ -19,7 +19,7 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config libuv1-dev libssl-dev
-          libcmocka-dev clang python3 jq libxml2-utils)
+          libcmocka-dev clang python3 jq libxml2-utils graphviz chromium)
 
 # Install the packages of PACKAGES that dpkg does not list as installed.
 install_missing() {
