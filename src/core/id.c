@@ -10,10 +10,30 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
+
+/*
+ * OpenSSL 3's one-shot SHA1() looks the algorithm up and allocates a
+ * context on every call (about 3x the cost of the hash for short keys).
+ * Each thread keeps a fetched algorithm and a context instead; they live
+ * as long as the thread (reachable through thread-local storage). If
+ * anything fails, fall back to the one-shot call.
+ */
+static _Thread_local EVP_MD *sha1_md;
+static _Thread_local EVP_MD_CTX *sha1_ctx;
 
 void chord_id_hash(struct chord_id *out, const void *data, size_t len)
 {
+    if (!sha1_ctx) {
+        sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+        sha1_ctx = sha1_md ? EVP_MD_CTX_new() : NULL;
+    }
+    unsigned int n = 0;
+    if (sha1_ctx && EVP_DigestInit_ex2(sha1_ctx, sha1_md, NULL) &&
+        EVP_DigestUpdate(sha1_ctx, data, len) &&
+        EVP_DigestFinal_ex(sha1_ctx, out->b, &n) && n == CHORD_ID_BYTES)
+        return;
     SHA1((const unsigned char *)data, len, out->b);
 }
 

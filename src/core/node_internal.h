@@ -147,6 +147,7 @@ struct pread {
     uint64_t deadline;
     struct chord_reply_to to;
     bool answered;    /* the client has its answer; repair goes on */
+    uint64_t hedge_at; /* ask one more replica then if still short */
     unsigned needed;  /* R: copies to compare, ours included */
     unsigned got;     /* copies compared so far, ours included */
     unsigned pending; /* replicas yet to answer */
@@ -158,7 +159,10 @@ struct pread {
     struct chord_version version;
     uint8_t *value;
     size_t value_len;
-    /* who was asked, and the version each one had */
+    /* the replicas, in order; the first n_asked were asked, and the
+     * version each one had */
+    unsigned n_targets;
+    struct chord_peer targets[CHORD_SUCC_MAX];
     unsigned n_asked;
     struct chord_peer asked[CHORD_SUCC_MAX];
     struct chord_version seen[CHORD_SUCC_MAX];

@@ -19,11 +19,14 @@
  * copies that did land are not undone (anti-entropy spreads them), as in
  * Dynamo: a failed write may still become visible.
  *
- * Reads. The owner reads its copy and asks the replicas (REPLICA_GET); the
- * answer is the newest version among R copies (tombstones included, so a
- * delete is not undone by a stale copy). Once every asked replica has
- * answered (or the deadline passed), replicas seen with an older copy get
- * the newest one (read repair), and so does the owner.
+ * Reads. The owner reads its copy and asks R-1 replicas (REPLICA_GET),
+ * and the next one whenever one fails or is slow to answer (a hedged
+ * request: after a few of its round trips); the answer is the newest version
+ * among R copies (tombstones included, so a delete is not undone by a
+ * stale copy). Once every asked replica has answered (or the deadline
+ * passed), replicas seen with an older copy get the newest one (read
+ * repair), and so does the owner; the replicas not asked are anti-entropy's
+ * business.
  *
  * Anti-entropy. Every sync period an owner sends one replica (round
  * robin) a digest of its primary range (pred, self]: CHORD_SYNC_BUCKETS
@@ -377,6 +380,38 @@ static void read_check(struct chord_node *n, uint64_t now, struct pread *p)
         read_close(n, now, p);
 }
 
+/* How long to wait for a replica before asking another: a few of its
+ * measured round trips (the failure detector keeps them), at least 5 ms. */
+static uint64_t hedge_delay(const struct chord_node *n, const char *addr)
+{
+    const struct chord_fd_peer *fp = chord_fd_find(&n->fd, addr);
+    uint64_t d = 5;
+    if (fp && fp->rtt_known && 4 * fp->srtt_ms + 2 > (double)d)
+        d = (uint64_t)(4 * fp->srtt_ms + 2);
+    return d;
+}
+
+/* Ask the next replica not asked yet; false when there is none. */
+static bool read_ask_next(struct chord_node *n, uint64_t now, struct pread *p)
+{
+    p->hedge_at = UINT64_MAX;
+    if (p->n_asked >= p->n_targets)
+        return false;
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_REPLICA_GET, 0);
+    if (!m)
+        return false;
+    m->key.data = p->key;
+    m->key.len = p->key_len;
+    struct chord_peer to = p->targets[p->n_asked];
+    p->asked[p->n_asked++] = to;
+    p->pending++;
+    if (p->n_asked < p->n_targets)
+        p->hedge_at = now + hedge_delay(n, to.addr);
+    chord__rpc(n, now, RPC_REPLICA_GET, &to, p->h.id, m);
+    free(m);
+    return true;
+}
+
 void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
                          size_t key_len, uint8_t consistency,
                          const struct chord_reply_to *to)
@@ -425,22 +460,11 @@ void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
     if (e)
         read_consider(p, true, e->tombstone, &e->version, e->value,
                       e->value_len);
-    uint64_t pid = p->h.id;
-    struct chord_msg *m = chord__msg(n, CHORD_MSG_REPLICA_GET, 0);
-    if (m) {
-        m->key.data = key;
-        m->key.len = key_len;
-        for (unsigned i = 0; i < nt; i++) {
-            p = chord_seq_find(&n->reads, pid);
-            p->asked[p->n_asked++] = targets[i];
-            p->pending++;
-            chord__rpc(n, now, RPC_REPLICA_GET, &targets[i], pid, m);
-        }
-        free(m);
-    }
-    p = chord_seq_find(&n->reads, pid);
-    if (p)
-        read_check(n, now, p);
+    memcpy(p->targets, targets, nt * sizeof(targets[0]));
+    p->n_targets = nt;
+    for (unsigned i = 0; i + 1 < needed; i++)
+        read_ask_next(n, now, p);
+    read_check(n, now, p);
 }
 
 void chord__replica_handle_get(struct chord_node *n, const struct chord_msg *m)
@@ -669,7 +693,11 @@ void chord__replica_answer(struct chord_node *n, uint64_t now,
         if (!p)
             return;
         p->pending--;
-        if (m && m->type == CHORD_MSG_STORE_RESULT) {
+        if (!m || m->type != CHORD_MSG_STORE_RESULT) {
+            /* That replica failed: ask another one, if any is left. */
+            if (!p->answered)
+                read_ask_next(n, now, p);
+        } else {
             p->got++;
             bool found = m->version.counter != 0;
             bool tomb = m->status != CHORD_OK;
@@ -722,6 +750,12 @@ void chord__replica_tick(struct chord_node *n, uint64_t now)
     struct pread *p;
     while ((p = chord_seq_head(&n->reads)) != NULL && p->deadline <= now)
         read_close(n, now, p);
+    uint64_t last = n->reads.next_id;
+    for (uint64_t id = n->reads.first_id; id < last; id++) {
+        p = chord_seq_find(&n->reads, id);
+        if (p && !p->answered && p->hedge_at <= now)
+            read_ask_next(n, now, p); /* a slow replica: hedge */
+    }
 
     if (n->state != CHORD_NODE_ACTIVE)
         return;
@@ -749,6 +783,11 @@ uint64_t chord__replica_deadline(const struct chord_node *n)
     const struct pread *p = chord_seq_peek(&n->reads);
     if (p && p->deadline < t)
         t = p->deadline;
+    for (size_t i = 0; i < n->reads.len; i++) {
+        const struct pread *q = chord_seq_at_const(&n->reads, i);
+        if (q->h.live && !q->answered && q->hedge_at < t)
+            t = q->hedge_at;
+    }
     if (n->state == CHORD_NODE_ACTIVE) {
         if (n->next_sync < t)
             t = n->next_sync;

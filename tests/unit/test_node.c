@@ -685,6 +685,28 @@ static void test_read_repair(void **state)
     net_free(net);
 }
 
+/* A quorum read asks one replica; when that one is frozen it asks the
+ * next one after a few round trips instead of failing at the deadline. */
+static void test_hedged_read(void **state)
+{
+    (void)state;
+    const uint8_t pos[] = {10, 100, 200};
+    struct net *net = ring_r(pos, 3, 3);
+    char key[16];
+    key_owned_by(pos, 3, 100, key, sizeof key);
+    client(net, 1, CHORD_MSG_C_PUT, key, "val");
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    run_for(net, 100);
+    net->down[2] = true; /* 200, the first replica asked, freezes */
+    uint64_t t0 = net->now;
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_memory_equal(net->last_reply.value.data, "val", 3);
+    /* far below the read deadline (3/4 of the 1 s request timeout) */
+    assert_true(net->now - t0 < 200);
+    net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -703,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_lookup_path),
         cmocka_unit_test(test_quorum_write),
         cmocka_unit_test(test_read_repair),
+        cmocka_unit_test(test_hedged_read),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
