@@ -14,11 +14,16 @@
  * length prefix over CHORD_FRAME_MAX before the body arrives, so the
  * accumulator never holds more than one frame plus one read.
  *
- * Writing: each frame is copied into a write request that owns it and is
- * freed in the write callback (or at once when uv_write refuses it). While
- * an outbound connection is connecting its frames accumulate in one
- * buffer that becomes a single write on connect. `queued` counts the bytes
- * accepted and not yet written, per conn and in total, and is capped.
+ * Writing: frames are appended to the conn's `pending` buffer and written
+ * once per loop iteration: a prepare handle (before the loop blocks: the
+ * frames timers queued) and a check handle (after polling: the frames I/O
+ * callbacks queued) turn every conn's pending bytes into one write
+ * request that owns them, freed in the write callback (or at once when
+ * uv_write refuses it). A node answering many requests in one iteration
+ * thus makes one write(2) per peer, not one per frame. While an outbound
+ * connection is connecting its frames wait the same way. `queued` counts
+ * the bytes accepted and not yet written, per conn and in total, and is
+ * capped.
  *
  * Unreachable reports go through a zero-delay timer (the "defer" queue) so
  * that chord_transport_send() never calls back into its caller.
@@ -87,8 +92,10 @@ struct chord_transport {
     struct chord_transport_cb cb;
     uv_tcp_t *listener; /* NULL when not listening; freed on close */
     uint16_t port;
-    uv_timer_t defer;   /* runs queued unreachable reports */
-    struct conn *conns; /* live connections, newest first */
+    uv_timer_t defer;           /* runs queued unreachable reports */
+    uv_prepare_t flush_prepare; /* writes what timers queued */
+    uv_check_t flush_check;     /* writes what I/O callbacks queued */
+    struct conn *conns;         /* live connections, newest first */
     size_t n_in, n_out;
     uint64_t next_id;
     size_t queued;         /* sum of conn->queued, closing conns too */
@@ -354,8 +361,8 @@ static int conn_submit(struct conn *c, struct wreq *w, const uint8_t *data)
     return rc;
 }
 
-/* Queue a copy of one frame on `c`: in `pending` while connecting, else
- * as its own write. Fails (and drops) the conn past the queue cap. */
+/* Queue a copy of one frame on `c` (written by the next flush). Fails
+ * (and drops) the conn past the queue cap. */
 static int conn_write(struct conn *c, const uint8_t *frame, size_t len)
 {
     struct chord_transport *t = c->t;
@@ -366,27 +373,52 @@ static int conn_write(struct conn *c, const uint8_t *frame, size_t len)
                   CHORD_TRANSPORT_QUEUE_MAX);
         return -ENOBUFS;
     }
-    if (!c->connected) {
-        int rc = chord_buf_append(&c->pending, frame, len);
-        if (rc) {
-            conn_fail(c, CHORD_LOG_WARN, "queueing: %s", strerror(-rc));
-            return rc;
-        }
-        c->queued += len;
-        t->queued += len;
-        return 0;
+    int rc = chord_buf_append(&c->pending, frame, len);
+    if (rc) {
+        conn_fail(c, CHORD_LOG_WARN, "queueing: %s", strerror(-rc));
+        return rc;
     }
-    struct wreq *w = malloc(sizeof *w + len);
-    if (!w) {
-        conn_fail(c, CHORD_LOG_WARN, "queueing: out of memory");
-        return -ENOMEM;
-    }
-    w->len = len;
-    w->heap = NULL;
-    memcpy(w->data, frame, len);
     c->queued += len;
     t->queued += len;
-    return conn_submit(c, w, w->data);
+    return 0;
+}
+
+/* Move the pending bytes of a connected conn, already counted, into one
+ * write request. */
+static void conn_flush(struct conn *c)
+{
+    if (!c->connected || c->closing || c->pending.len == 0)
+        return;
+    struct wreq *w = malloc(sizeof *w);
+    if (!w) {
+        conn_fail(c, CHORD_LOG_WARN, "queueing: out of memory");
+        return;
+    }
+    w->len = c->pending.len;
+    w->heap = c->pending.data;
+    chord_buf_init(&c->pending);
+    conn_submit(c, w, w->heap);
+}
+
+/* Write every conn's pending frames (conn_flush may fail and unlink a
+ * conn: take the next one first). */
+static void flush_all(struct chord_transport *t)
+{
+    struct conn *next;
+    for (struct conn *c = t->conns; c; c = next) {
+        next = c->next;
+        conn_flush(c);
+    }
+}
+
+static void on_flush_prepare(uv_prepare_t *h)
+{
+    flush_all(h->data);
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+    flush_all(h->data);
 }
 
 /* Split every complete frame off the input and deliver it. Stops at the
@@ -474,18 +506,7 @@ static void on_connect(uv_connect_t *req, int status)
         conn_fail(c, CHORD_LOG_INFO, "read: %s", uv_strerror(rc));
         return;
     }
-    if (c->pending.len == 0)
-        return;
-    struct wreq *w = malloc(sizeof *w);
-    if (!w) {
-        conn_fail(c, CHORD_LOG_WARN, "queueing: out of memory");
-        return;
-    }
-    /* The pending bytes move, already counted, into one write request. */
-    w->len = c->pending.len;
-    w->heap = c->pending.data;
-    chord_buf_init(&c->pending);
-    conn_submit(c, w, w->heap);
+    conn_flush(c);
 }
 
 /* Format "ip:port" of a socket address into out. */
@@ -564,6 +585,16 @@ int chord_transport_new(uv_loop_t *loop, const struct chord_transport_cb *cb,
     }
     t->defer.data = t;
     t->open_handles = 1;
+    uv_prepare_init(loop, &t->flush_prepare);
+    uv_check_init(loop, &t->flush_check);
+    t->flush_prepare.data = t;
+    t->flush_check.data = t;
+    t->open_handles += 2;
+    uv_prepare_start(&t->flush_prepare, on_flush_prepare);
+    uv_check_start(&t->flush_check, on_flush_check);
+    /* They must not keep a loop alive that has nothing else to do. */
+    uv_unref((uv_handle_t *)&t->flush_prepare);
+    uv_unref((uv_handle_t *)&t->flush_check);
     *out = t;
     return 0;
 }
@@ -706,4 +737,6 @@ void chord_transport_close(struct chord_transport *t)
         t->listener = NULL;
     }
     uv_close((uv_handle_t *)&t->defer, on_defer_close);
+    uv_close((uv_handle_t *)&t->flush_prepare, on_defer_close);
+    uv_close((uv_handle_t *)&t->flush_check, on_defer_close);
 }
