@@ -4,15 +4,19 @@
  *   dhtd --listen HOST:PORT [--join HOST:PORT] [--successors R]
  *        [--stabilize-ms T] [--replicas R] [--heartbeat-ms T] [--sync-ms T]
  *        [--tombstone-ttl S] [--log-level error|warn|info|debug]
- *        [--id HEX40] [--help] [--version]
+ *        [--data DIR [--fsync always|batch|never] [--fsync-ms N]
+ *        [--checkpoint-mb N] [--repair]] [--id HEX40] [--help] [--version]
  *
  * Without --join it creates a new ring; with it, it joins the ring of that
  * node. It runs until SIGINT/SIGTERM, then leaves gracefully (a second
- * signal stops at once). Log lines go to stderr (see io/host.h).
+ * signal stops at once). Log lines go to stderr (see io/host.h). With
+ * --data the node keeps a write-ahead log in DIR and recovers it at start
+ * (see io/durable.h); without it the node is memory-only.
  *
  * Exit status: 0 after a graceful leave (and for --help/--version), 1 when
- * it cannot run (cannot listen, cannot join, interrupted mid-leave), 2 for
- * a usage error. Every error is one line on stderr starting "dhtd: ".
+ * it cannot run (cannot listen, cannot join, data directory locked or
+ * corrupt, fsync failure, interrupted mid-leave), 2 for a usage error.
+ * Every error is one line on stderr starting "dhtd: ".
  *
  * This file only parses the command line and maps outcomes to exit codes;
  * the host (src/io/host.c) does the work.
@@ -31,6 +35,7 @@
 #include "chord/id.h"
 #include "chord/node.h"
 #include "chord/types.h"
+#include "io/durable.h"
 #include "io/host.h"
 #include "io/transport.h"
 
@@ -58,6 +63,18 @@ static const char usage_text[] =
     "                        1000)\n"
     "  --tombstone-ttl S     seconds a delete is remembered (default 600)\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
+    "  --data DIR            keep a write-ahead log and snapshots in DIR\n"
+    "                        (created if missing; one node per DIR) and\n"
+    "                        recover them at start; without it the node\n"
+    "                        keeps its data in memory only\n"
+    "  --fsync MODE          with --data: always (acknowledge after fsync),\n"
+    "                        batch (group the writes of --fsync-ms into one\n"
+    "                        fsync; default) or never (the OS flushes)\n"
+    "  --fsync-ms N          batch window in ms, 0-10000 (default 2)\n"
+    "  --checkpoint-mb N     snapshot the store when the log passes N MiB,\n"
+    "                        1-65536 (default 64)\n"
+    "  --repair              start past a corrupt log or snapshot: keep the\n"
+    "                        records before the damage, move the file aside\n"
     "  --id HEX40            node id instead of SHA-1(HOST:PORT); tests only\n"
     "  --help                print this help and exit\n"
     "  --version             print the version and exit\n"
@@ -107,6 +124,7 @@ static int check_addr(const char *flag, const char *addr, bool port0_ok)
  * --help/--version, 2 after a usage error, already explained). */
 static int parse_args(int argc, char **argv, struct chord_host_options *opt)
 {
+    const char *durable_flag = NULL; /* a log option given (needs --data) */
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -138,15 +156,26 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
         memcpy(name, arg, nl);
         name[nl] = '\0';
         static const char *const known[] = {
-            "--listen",   "--join",         "--successors", "--stabilize-ms",
-            "--log-level", "--id",          "--replicas",   "--heartbeat-ms",
-            "--sync-ms",  "--tombstone-ttl"};
+            "--listen",        "--join",          "--successors",
+            "--stabilize-ms",  "--log-level",     "--id",
+            "--replicas",      "--heartbeat-ms",  "--sync-ms",
+            "--tombstone-ttl", "--data",          "--fsync",
+            "--fsync-ms",      "--checkpoint-mb", "--repair"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             ok = ok || strcmp(name, known[k]) == 0;
         if (!ok) {
             fprintf(stderr, "dhtd: unknown option '%s' (see --help)\n", name);
             return 2;
+        }
+        if (strcmp(name, "--repair") == 0) {
+            if (eq) {
+                fprintf(stderr, "dhtd: option --repair takes no value\n");
+                return 2;
+            }
+            opt->durable.repair = true;
+            durable_flag = "--repair";
+            continue;
         }
         if (eq)
             val = eq + 1;
@@ -216,6 +245,43 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
                 return 2;
             }
             opt->node.tombstone_ttl_ms = (uint32_t)(n * 1000);
+        } else if (strcmp(name, "--data") == 0) {
+            if (!*val) {
+                fprintf(stderr, "dhtd: --data needs a directory\n");
+                return 2;
+            }
+            opt->durable.dir = val;
+        } else if (strcmp(name, "--fsync") == 0) {
+            int mode = chord_durability_parse(val);
+            if (mode < 0) {
+                fprintf(stderr,
+                        "dhtd: --fsync must be always, batch or never, "
+                        "not '%s'\n",
+                        val);
+                return 2;
+            }
+            opt->durable.mode = mode;
+            durable_flag = "--fsync";
+        } else if (strcmp(name, "--fsync-ms") == 0) {
+            if (parse_uint(val, 0, CHORD_DURABLE_FSYNC_MS_MAX, &n)) {
+                fprintf(stderr,
+                        "dhtd: --fsync-ms must be a number from 0 to %u, "
+                        "not '%s'\n",
+                        CHORD_DURABLE_FSYNC_MS_MAX, val);
+                return 2;
+            }
+            opt->durable.fsync_ms = (uint32_t)n;
+            durable_flag = "--fsync-ms";
+        } else if (strcmp(name, "--checkpoint-mb") == 0) {
+            if (parse_uint(val, 1, CHORD_DURABLE_CHECKPOINT_MB_MAX, &n)) {
+                fprintf(stderr,
+                        "dhtd: --checkpoint-mb must be a number from 1 to "
+                        "%u, not '%s'\n",
+                        CHORD_DURABLE_CHECKPOINT_MB_MAX, val);
+                return 2;
+            }
+            opt->durable.checkpoint_bytes = (uint64_t)n << 20;
+            durable_flag = "--checkpoint-mb";
         } else if (strcmp(name, "--log-level") == 0) {
             int lvl = chord_log_level_parse(val);
             if (lvl < 0) {
@@ -241,6 +307,11 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
         fprintf(stderr, "dhtd: --listen HOST:PORT is required (see --help)\n");
         return 2;
     }
+    if (durable_flag && !opt->durable.dir) {
+        fprintf(stderr, "dhtd: %s only applies with --data DIR\n",
+                durable_flag);
+        return 2;
+    }
     if (opt->node.replicas > opt->node.successors + 1) {
         fprintf(stderr,
                 "dhtd: --replicas %u needs a successor list of at least %u "
@@ -257,6 +328,7 @@ int main(int argc, char **argv)
     struct chord_host_options opt;
     memset(&opt, 0, sizeof opt);
     chord_node_config_default(&opt.node);
+    chord_durable_options_default(&opt.durable);
     opt.log_level = CHORD_LOG_INFO;
 
     int status = parse_args(argc, argv, &opt);

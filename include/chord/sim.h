@@ -99,6 +99,17 @@ int chord_sim_crash(struct chord_sim *sim, int i);
 /* Process every event due at or before `t`, then set the clock to t (the
  * clock never goes back: t < now does nothing). */
 void chord_sim_run_until(struct chord_sim *sim, uint64_t t);
+/* Like chord_sim_run_until(), but stop after `max_events` events. Returns
+ * the number processed; when it is below max_events every event due by t
+ * was run and the clock is at t (as after chord_sim_run_until), else the
+ * clock is at the last event run and more may be due. Lets a caller check
+ * invariants every K events. 0 from inside a client callback. */
+uint64_t chord_sim_run_events(struct chord_sim *sim, uint64_t t,
+                              uint64_t max_events);
+/* Change the loss probability of node-to-node messages from now on (for
+ * instance: build a ring on a clean network, then measure on a lossy
+ * one). 0, or -EINVAL outside [0, 1). */
+int chord_sim_set_loss(struct chord_sim *sim, double loss);
 /* chord_sim_run_until(sim, now + ms). */
 void chord_sim_run_for(struct chord_sim *sim, uint64_t ms);
 uint64_t chord_sim_now(const struct chord_sim *sim);
@@ -120,7 +131,8 @@ int chord_sim_find(const struct chord_sim *sim, const char *addr);
 /*
  * The true owner of `key`: the first up node in state ACTIVE whose id is
  * at or after key (clockwise). Its index, or -1 when no node is ACTIVE.
- * O(N log N): for tests and tools, not per message.
+ * The sorted membership is cached and re-sorted only after a node changed
+ * state or went down, so between changes a query is a binary search.
  */
 int chord_sim_owner(const struct chord_sim *sim, const struct chord_id *key);
 
@@ -136,6 +148,23 @@ int chord_sim_owner(const struct chord_sim *sim, const struct chord_id *key);
  */
 int chord_sim_check_ring(const struct chord_sim *sim, char *err,
                          size_t errlen);
+/* The same without the fingers: successor lists and predecessors only
+ * (what lookups need to be correct; fingers only make them short). */
+int chord_sim_check_successors(const struct chord_sim *sim, char *err,
+                               size_t errlen);
+
+/*
+ * Zave's invariant on the members (up nodes in state ACTIVE or LEAVING):
+ * when there are at least two, every member has at least one successor
+ * entry naming a node that is up. Returns the number of members breaking
+ * it (0 = holds) and describes the first in err (if errlen > 0; "" when
+ * none); the member count goes to *members (may be NULL). O(N · r) hash
+ * probes at worst, O(N) in a healthy ring: cheap enough to run every few
+ * thousand events. The "r + 1 principals" half of Zave's assumption is a
+ * count the caller compares with its own r.
+ */
+int chord_sim_check_invariant(const struct chord_sim *sim, char *err,
+                              size_t errlen, unsigned *members);
 
 struct chord_sim_stats {
     uint64_t events;       /* events processed */
@@ -204,5 +233,48 @@ int chord_sim_del(struct chord_sim *sim, int i, const void *key,
                   size_t key_len);
 int chord_sim_lookup(struct chord_sim *sim, int i, const void *key,
                      size_t key_len, struct chord_lookup_result *out);
+
+/* ---- durable nodes -------------------------------------------------------
+ *
+ * A durable node keeps a write-ahead log (the same code as dhtd --data)
+ * on its own simulated disk, which loses unsynced bytes when the node
+ * restarts after a crash. Group commit takes simulated time: a change is
+ * acknowledged 1 ms after it was logged in mode always, fsync_ms after in
+ * batch, at once in never (and may then be lost by a crash).
+ */
+struct chord_sim_durability {
+    int mode;                  /* CHORD_DURABILITY_ALWAYS/BATCH/NEVER */
+    uint32_t fsync_ms;         /* batch window */
+    uint64_t checkpoint_bytes; /* log size that triggers a snapshot; 0 =
+                                  never */
+};
+
+/* chord_sim_add_node() for a durable node (its status reports the mode).
+ * The index, or -EINVAL (bad mode) and the errors of chord_sim_add_node. */
+int chord_sim_add_durable_node(struct chord_sim *sim,
+                               const struct chord_node_config *cfg,
+                               const struct chord_id *explicit_id,
+                               const struct chord_sim_durability *opt);
+
+/*
+ * Bring durable node i back after chord_sim_crash() (or after it stopped
+ * in LEFT or FAILED), under the same index and address: its disk first
+ * loses power (what was not synced is lost or torn, drawn from the
+ * simulator's PRNG), then the log is recovered into a new node in state
+ * INIT; the caller then creates a ring or joins one. 0, -EINVAL (not a
+ * durable node), -EBUSY (node i is up), or the recovery's error (the
+ * node stays down).
+ */
+int chord_sim_restart(struct chord_sim *sim, int i);
+
+/* Records node i recovered at its last start, or -EINVAL. */
+int64_t chord_sim_recovered(const struct chord_sim *sim, int i);
+
+/* Make node i's disk fail (-EIO) after `after` more operations of the
+ * classes in `ops` (CHORD_DISK_MEM_OP_* of src/io/disk.h); a failed sync
+ * stops the node as dhtd would. Cleared by the next restart. 0 or
+ * -EINVAL. */
+int chord_sim_disk_fail(struct chord_sim *sim, int i, unsigned ops,
+                        uint64_t after);
 
 #endif

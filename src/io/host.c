@@ -13,6 +13,13 @@
  * the transport; chord_host_run() frees the node and the host only after
  * uv_run() has returned, that is after every close callback has run.
  *
+ * With a data directory, the durable log (io/durable.c) is opened and
+ * locked before anything else, so a second node on the same directory is
+ * refused before it binds its port; the log is recovered into the node
+ * right after the node is made, before it creates or joins a ring. The
+ * log's `persisted` reports are node events like the others (update time,
+ * call the node, after_event); its `fatal` report stops the host.
+ *
  * It does not decode frames (the node does) nor retry anything itself.
  */
 #include "io/host.h"
@@ -28,6 +35,7 @@
 #include <time.h>
 
 #include "chord/types.h"
+#include "io/durable.h"
 #include "io/transport.h"
 
 /* Longest sleep between node timer checks (ms), whatever the deadline. */
@@ -43,8 +51,10 @@ struct chord_host {
     uv_loop_t *loop;
     struct chord_transport *tr; /* NULL once closed */
     struct chord_node *node;
-    uv_timer_t timer; /* the node's next deadline */
-    uv_timer_t flush; /* polls the write queues after LEFT */
+    struct chord_durable *dur; /* the log; NULL if memory-only or closed */
+    int durability;            /* enum chord_durability */
+    uv_timer_t timer;          /* the node's next deadline */
+    uv_timer_t flush;          /* polls the write queues after LEFT */
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_handle_t *opened[4]; /* those of the four above initialised */
@@ -144,6 +154,13 @@ static void node_log(void *ctx, int level, const char *line)
     host_log(ctx, level, line);
 }
 
+/* The node hands over a change: log it (0 refuses the change). */
+static uint64_t node_persist(void *ctx, const uint8_t *rec, size_t len)
+{
+    struct chord_host *h = ctx;
+    return h->dur ? chord_durable_append(h->dur, rec, len) : 0;
+}
+
 /* ---- stopping ------------------------------------------------------------ */
 
 /* Nothing to free: the handles live in the host, which chord_host_run()
@@ -164,6 +181,10 @@ static void host_shutdown(struct chord_host *h)
     if (h->tr) {
         chord_transport_close(h->tr);
         h->tr = NULL;
+    }
+    if (h->dur) {
+        chord_durable_close(h->dur); /* finishes from loop callbacks */
+        h->dur = NULL;
     }
     for (size_t i = 0; i < h->n_opened; i++)
         if (!uv_is_closing(h->opened[i]))
@@ -279,6 +300,91 @@ static void on_transport_log(void *ctx, int level, const char *line)
     host_log(ctx, level, line);
 }
 
+/* The log is durable up to `seq`: the node may send what waited for it. */
+static void on_persisted(void *ctx, uint64_t seq)
+{
+    struct chord_host *h = ctx;
+    if (h->stopping)
+        return;
+    uv_update_time(h->loop);
+    chord_node_persisted(h->node, uv_now(h->loop), seq);
+    after_event(h);
+}
+
+/* The log failed (an fsync error): never acknowledge anything again. */
+static void on_durable_fatal(void *ctx, const char *why)
+{
+    struct chord_host *h = ctx;
+    host_log(h, CHORD_LOG_ERROR, why);
+    host_fail(h, CHORD_HOST_ERROR, why);
+}
+
+static void on_durable_log(void *ctx, int level, const char *line)
+{
+    host_log(ctx, level, line);
+}
+
+/* Recovery hands each surviving record to the node. */
+static int host_restore(void *arg, uint64_t seq, const uint8_t *rec, size_t len)
+{
+    struct chord_host *h = arg;
+    (void)seq;
+    return chord_node_restore(h->node, rec, len);
+}
+
+/* Open and lock the data directory. 0, or an error explained in err. */
+static int host_open_log(struct chord_host *h,
+                         const struct chord_host_options *opt,
+                         char err[CHORD_HOST_ERR_MAX])
+{
+    struct chord_durable_cb cb = {
+        .ctx = h,
+        .persisted = on_persisted,
+        .fatal = on_durable_fatal,
+        .log = on_durable_log,
+    };
+    char why[CHORD_DURABLE_ERR_MAX];
+    int rc = chord_durable_open(h->loop, &opt->durable, &cb, why, &h->dur);
+    if (rc) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "%s", why);
+        return rc;
+    }
+    h->durability = opt->durable.mode;
+    return 0;
+}
+
+/* Replay the log into the node and say what came back. */
+static int host_recover(struct chord_host *h,
+                        const struct chord_host_options *opt,
+                        char err[CHORD_HOST_ERR_MAX])
+{
+    struct chord_wal_report rep;
+    char why[CHORD_DURABLE_ERR_MAX];
+    uint64_t t0 = uv_hrtime();
+    int rc = chord_durable_recover(h->dur, host_restore, h, &rep, why);
+    if (rc) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "%s", why);
+        return rc;
+    }
+    uint64_t ms = (uv_hrtime() - t0) / 1000000u;
+    if (rep.note[0])
+        host_logf(h, CHORD_LOG_WARN, "log recovery: %s", rep.note);
+    host_logf(h, CHORD_LOG_INFO,
+              "recovered %zu keys from snapshot %s and %llu log records "
+              "(%llu dropped) in %llu ms",
+              chord_node_key_count(h->node),
+              rep.snapshot[0] ? rep.snapshot : "(none)",
+              (unsigned long long)rep.log_records,
+              (unsigned long long)rep.dropped, (unsigned long long)ms);
+    host_logf(h, CHORD_LOG_INFO,
+              "data directory %s: fsync %s (window %u ms), checkpoint "
+              "every %llu MiB of log",
+              opt->durable.dir, chord_durability_name(opt->durable.mode),
+              (unsigned)opt->durable.fsync_ms,
+              (unsigned long long)(opt->durable.checkpoint_bytes >> 20));
+    return 0;
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct chord_host *h = sig->data;
@@ -344,6 +450,12 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         free(h);
         return rc;
     }
+    /* The lock first: a second node on the same directory must hear
+     * about the directory, not about a port. */
+    if (opt->durable.dir && (rc = host_open_log(h, opt, err)) != 0) {
+        free(h);
+        return rc;
+    }
 
     struct chord_transport_cb cb = {
         .ctx = h,
@@ -355,6 +467,8 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     if (rc) {
         snprintf(err, CHORD_HOST_ERR_MAX, "cannot start the transport: %s",
                  uv_strerror(rc));
+        chord_durable_close(h->dur);
+        uv_run(loop, UV_RUN_DEFAULT);
         free(h);
         return rc;
     }
@@ -375,11 +489,13 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     rc = chord_peer_from_addr(&cfg.self, h->addr);
     if (rc == 0 && opt->has_id)
         cfg.self.id = opt->id;
+    cfg.durability = (uint8_t)h->durability;
     struct chord_node_io io = {
         .ctx = h,
         .send = node_send,
         .reply = node_reply,
         .log = node_log,
+        .persist = h->dur ? node_persist : NULL,
     };
     if (rc == 0)
         rc = chord_node_new(&cfg, &io, uv_now(loop), &h->node);
@@ -388,12 +504,16 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
                  rc == -EINVAL ? "invalid configuration" : strerror(-rc));
         goto fail;
     }
+    if (h->dur && (rc = host_recover(h, opt, err)) != 0)
+        goto fail;
     *out = h;
     return 0;
 
 fail:
     chord_transport_close(h->tr);
+    chord_durable_close(h->dur);
     uv_run(loop, UV_RUN_DEFAULT);
+    chord_node_free(h->node);
     free(h);
     return rc;
 }
@@ -434,6 +554,10 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
     } else {
         uv_update_time(h->loop);
         uint64_t now = uv_now(h->loop);
+        if (!h->dur)
+            host_log(h, CHORD_LOG_INFO,
+                     "memory-only: no --data directory, so nothing this "
+                     "node stores survives a restart");
         char hex[CHORD_ID_HEX_LEN + 1];
         chord_id_to_hex(&chord_node_self(h->node)->id, hex);
         if (h->has_join) {

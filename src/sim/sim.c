@@ -64,6 +64,8 @@
 #include "core/buf.h"
 #include "core/routing.h"
 #include "core/wire.h"
+#include "io/disk.h"
+#include "io/wal.h"
 
 #define SIM_TIME_NONE UINT64_MAX
 #define SIM_PEER_CONN (UINT64_C(1) << 63) /* conn bit of node-to-node frames */
@@ -81,6 +83,7 @@ enum sim_event_kind {
     EV_REPLY,       /* a node's reply frame for the request on conn aux */
     EV_TIMEOUT,     /* the request on conn aux gives up */
     EV_RESET,       /* the request on conn aux lost its node */
+    EV_DISK,        /* node dst's log is due to sync (see the end) */
 };
 
 struct sim_event {
@@ -120,6 +123,21 @@ struct sim_link {
     uint64_t last; /* due time of the newest frame on the link */
 };
 
+/* An ACTIVE node in the ring oracle's sorted view. */
+struct sim_member {
+    struct chord_id id;
+    uint32_t idx;
+};
+
+/* The ring oracle's view: the up ACTIVE nodes sorted by id, rebuilt only
+ * when the membership generation has moved since it was built. */
+struct sim_members {
+    bool valid;
+    uint64_t gen;   /* sim->members_gen when built */
+    size_t n, cap;
+    struct sim_member *v;
+};
+
 struct chord_sim {
     struct chord_sim_config cfg;
     uint64_t now;
@@ -142,7 +160,20 @@ struct chord_sim {
 
     unsigned in_callback; /* > 0 while a client callback runs */
     struct chord_sim_stats stats;
+
+    /* Bumped whenever a node changes state or goes down, so the oracle
+     * below knows when its sorted view is stale. The view is a cache
+     * behind a pointer: the const query functions may refresh it. */
+    uint64_t members_gen;
+    struct sim_members *members;
+
+    /* Simulated disks, by node index (NULL: memory-only); see the end. */
+    struct sim_durable **dur;
+    uint32_t dur_cap;
 };
+
+static void sim_disk_event(struct chord_sim *sim, const struct sim_event *ev);
+static void sim_durable_free_all(struct chord_sim *sim);
 
 /* ---- PRNG and hashing --------------------------------------------------- */
 
@@ -180,13 +211,32 @@ static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-static uint64_t fnv_u64(uint64_t h, uint64_t v)
+/* The run digest takes a word at a time: it hashes every frame's bytes,
+ * so it must cost little more than reading them. One multiply and one
+ * shift per 64-bit word; not a cryptographic hash. */
+#define DIGEST_MUL UINT64_C(0x9e3779b97f4a7c15)
+
+static uint64_t digest_u64(uint64_t h, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) {
-        h ^= (uint8_t)(v >> (8 * i));
-        h *= FNV_PRIME;
+    h = (h ^ v) * DIGEST_MUL;
+    return h ^ (h >> 32);
+}
+
+/* Bytes are read as little-endian words whatever the host, so a digest
+ * means the same on every machine. */
+static uint64_t digest_bytes(uint64_t h, const uint8_t *b, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = 0;
+        for (int k = 7; k >= 0; k--)
+            w = w << 8 | b[i + (size_t)k];
+        h = digest_u64(h, w);
     }
-    return h;
+    uint64_t w = 0;
+    for (size_t k = n; k > i; k--)
+        w = w << 8 | b[k - 1];
+    return digest_u64(h, w ^ (uint64_t)(n - i) << 56);
 }
 
 /* Finalizer of murmur3: spreads a 64-bit key over the table. */
@@ -524,6 +574,7 @@ static void node_stop(struct chord_sim *sim, struct sim_node *sn)
     if (!sn->node)
         return;
     sn->last_state = (int)chord_node_state(sn->node);
+    sim->members_gen++;
     chord_node_free(sn->node);
     sn->node = NULL;
     sn->tick_gen++;
@@ -544,6 +595,8 @@ static void node_after_event(struct chord_sim *sim, struct sim_node *sn,
     if (!sn->node)
         return;
     int st = (int)chord_node_state(sn->node);
+    if (st != sn->last_state)
+        sim->members_gen++;
     sn->last_state = st;
     if (st == CHORD_NODE_LEFT || st == CHORD_NODE_FAILED) {
         sim_logf(sim, sn->self.addr, "stopped in state ",
@@ -605,13 +658,13 @@ static void sim_handle_reply(struct chord_sim *sim, struct sim_request *r,
 static void sim_digest(struct chord_sim *sim, const struct sim_event *ev)
 {
     uint64_t h = sim->stats.digest ? sim->stats.digest : FNV_OFFSET;
-    h = fnv_u64(h, ev->time);
-    h = fnv_u64(h, (uint64_t)ev->kind << 56 ^ (uint64_t)ev->dst << 24 ^
+    h = digest_u64(h, ev->time);
+    h = digest_u64(h, (uint64_t)ev->kind << 56 ^ (uint64_t)ev->dst << 24 ^
                        ev->src);
-    h = fnv_u64(h, ev->aux);
-    h = fnv_u64(h, ev->len);
+    h = digest_u64(h, ev->aux);
+    h = digest_u64(h, ev->len);
     if (ev->data)
-        h = fnv_bytes(h, ev->data, ev->len);
+        h = digest_bytes(h, ev->data, ev->len);
     sim->stats.digest = h;
 }
 
@@ -699,6 +752,9 @@ static void sim_step(struct chord_sim *sim)
             req_fail(sim, r, ev.kind == EV_TIMEOUT ? -ETIMEDOUT : -ECONNRESET);
         break;
     }
+    case EV_DISK:
+        sim_disk_event(sim, &ev);
+        break;
     default:
         break;
     }
@@ -731,6 +787,11 @@ int chord_sim_new(const struct chord_sim_config *cfg, struct chord_sim **out)
     sim->cfg = *cfg;
     sim->rng = cfg->seed;
     sim->free_head = SIM_NO_SLOT;
+    sim->members = calloc(1, sizeof *sim->members);
+    if (!sim->members) {
+        free(sim);
+        return -ENOMEM;
+    }
     *out = sim;
     return 0;
 }
@@ -746,11 +807,15 @@ void chord_sim_free(struct chord_sim *sim)
     }
     for (size_t i = 0; i < sim->heap_len; i++)
         free(sim->heap[i].data);
+    sim_durable_free_all(sim);
     free(sim->nodes);
     free(sim->addr_map);
     free(sim->heap);
     free(sim->links);
     free(sim->reqs);
+    if (sim->members)
+        free(sim->members->v);
+    free(sim->members);
     free(sim);
 }
 
@@ -897,6 +962,29 @@ void chord_sim_run_until(struct chord_sim *sim, uint64_t t)
         sim->now = t;
 }
 
+uint64_t chord_sim_run_events(struct chord_sim *sim, uint64_t t,
+                              uint64_t max_events)
+{
+    if (sim->in_callback)
+        return 0;
+    uint64_t done = 0;
+    while (done < max_events && sim->heap_len > 0 && sim->heap[0].time <= t) {
+        sim_step(sim);
+        done++;
+    }
+    if (!(sim->heap_len > 0 && sim->heap[0].time <= t) && t > sim->now)
+        sim->now = t;
+    return done;
+}
+
+int chord_sim_set_loss(struct chord_sim *sim, double loss)
+{
+    if (!(loss >= 0.0 && loss < 1.0))
+        return -EINVAL;
+    sim->cfg.loss = loss;
+    return 0;
+}
+
 void chord_sim_run_for(struct chord_sim *sim, uint64_t ms)
 {
     chord_sim_run_until(sim, ms > SIM_TIME_NONE - sim->now ? SIM_TIME_NONE
@@ -945,11 +1033,6 @@ void chord_sim_stats(const struct chord_sim *sim, struct chord_sim_stats *out)
 
 /* ---- ring oracle -------------------------------------------------------- */
 
-struct sim_member {
-    struct chord_id id;
-    uint32_t idx;
-};
-
 static int member_cmp(const void *a, const void *b)
 {
     const struct sim_member *x = a, *y = b;
@@ -959,33 +1042,44 @@ static int member_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* The up ACTIVE nodes sorted by id into a malloc'd array (*n of them).
- * NULL with *n == 0 when there are none; NULL with *n == SIZE_MAX when
- * out of memory. */
-static struct sim_member *sim_members(const struct chord_sim *sim, size_t *n)
+/*
+ * The up ACTIVE nodes sorted by id (*n of them), borrowed from the cache:
+ * valid until the next state change. The sort is redone only when the
+ * membership generation moved, so oracle queries between two changes
+ * cost a binary search, not O(N log N). NULL with *n == 0 when there are
+ * none; NULL with *n == SIZE_MAX when out of memory.
+ */
+static const struct sim_member *sim_members(const struct chord_sim *sim,
+                                            size_t *n)
 {
-    *n = 0;
-    size_t count = 0;
-    for (uint32_t i = 0; i < sim->n_nodes; i++)
-        if (sim->nodes[i]->node &&
-            chord_node_state(sim->nodes[i]->node) == CHORD_NODE_ACTIVE)
-            count++;
-    if (!count)
-        return NULL;
-    struct sim_member *v = malloc(count * sizeof *v);
-    if (!v) {
-        *n = SIZE_MAX;
-        return NULL;
-    }
-    for (uint32_t i = 0; i < sim->n_nodes; i++)
-        if (sim->nodes[i]->node &&
-            chord_node_state(sim->nodes[i]->node) == CHORD_NODE_ACTIVE) {
-            v[*n].id = sim->nodes[i]->self.id;
-            v[*n].idx = i;
-            (*n)++;
+    struct sim_members *c = sim->members;
+    if (!c->valid || c->gen != sim->members_gen) {
+        c->valid = false;
+        c->n = 0;
+        if (c->cap < sim->n_nodes) {
+            size_t cap = sim->n_nodes;
+            struct sim_member *v = realloc(c->v, cap * sizeof *v);
+            if (!v) {
+                *n = SIZE_MAX;
+                return NULL;
+            }
+            c->v = v;
+            c->cap = cap;
         }
-    qsort(v, count, sizeof *v, member_cmp);
-    return v;
+        for (uint32_t i = 0; i < sim->n_nodes; i++)
+            if (sim->nodes[i]->node &&
+                chord_node_state(sim->nodes[i]->node) == CHORD_NODE_ACTIVE) {
+                c->v[c->n].id = sim->nodes[i]->self.id;
+                c->v[c->n].idx = i;
+                c->n++;
+            }
+        if (c->n > 1)
+            qsort(c->v, c->n, sizeof *c->v, member_cmp);
+        c->gen = sim->members_gen;
+        c->valid = true;
+    }
+    *n = c->n;
+    return c->n ? c->v : NULL;
 }
 
 /* Position in v[0..n) of the first member with id >= key, wrapping to 0. */
@@ -1006,12 +1100,10 @@ static size_t member_successor(const struct sim_member *v, size_t n,
 int chord_sim_owner(const struct chord_sim *sim, const struct chord_id *key)
 {
     size_t n;
-    struct sim_member *v = sim_members(sim, &n);
+    const struct sim_member *v = sim_members(sim, &n);
     if (!v)
         return -1;
-    int idx = (int)v[member_successor(v, n, key)].idx;
-    free(v);
-    return idx;
+    return (int)v[member_successor(v, n, key)].idx;
 }
 
 static bool peer_is(const struct chord_peer *p, const struct sim_node *sn)
@@ -1031,12 +1123,14 @@ static void ring_wrong(int *wrong, char *err, size_t errlen,
     (*wrong)++;
 }
 
-int chord_sim_check_ring(const struct chord_sim *sim, char *err, size_t errlen)
+/* The checks of chord_sim_check_ring; fingers only when `fingers`. */
+static int check_ring(const struct chord_sim *sim, bool fingers, char *err,
+                      size_t errlen)
 {
     if (errlen > 0)
         err[0] = '\0';
     size_t n;
-    struct sim_member *v = sim_members(sim, &n);
+    const struct sim_member *v = sim_members(sim, &n);
     if (!v)
         return n == SIZE_MAX ? -ENOMEM : 0;
     int wrong = 0;
@@ -1078,7 +1172,7 @@ int chord_sim_check_ring(const struct chord_sim *sim, char *err, size_t errlen)
         }
 
         /* Fingers: finger i is the member that succeeds self + 2^i. */
-        for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
+        for (unsigned i = 0; fingers && i < CHORD_ID_BITS; i++) {
             struct chord_id start;
             chord_id_add_pow2(&start, &sn->self.id, i);
             const struct sim_node *exp =
@@ -1093,8 +1187,69 @@ int chord_sim_check_ring(const struct chord_sim *sim, char *err, size_t errlen)
                        f->set ? f->node.addr : "unset", exp->self.addr);
         }
     }
-    free(v);
     return wrong;
+}
+
+int chord_sim_check_ring(const struct chord_sim *sim, char *err, size_t errlen)
+{
+    return check_ring(sim, true, err, errlen);
+}
+
+int chord_sim_check_successors(const struct chord_sim *sim, char *err,
+                               size_t errlen)
+{
+    return check_ring(sim, false, err, errlen);
+}
+
+/* A member in the sense of the invariant: up and ACTIVE or LEAVING. */
+static bool is_member(const struct sim_node *sn)
+{
+    if (!sn->node)
+        return false;
+    enum chord_node_state st = chord_node_state(sn->node);
+    return st == CHORD_NODE_ACTIVE || st == CHORD_NODE_LEAVING;
+}
+
+int chord_sim_check_invariant(const struct chord_sim *sim, char *err,
+                              size_t errlen, unsigned *members)
+{
+    if (errlen > 0)
+        err[0] = '\0';
+    unsigned count = 0;
+    for (uint32_t i = 0; i < sim->n_nodes; i++)
+        if (is_member(sim->nodes[i]))
+            count++;
+    if (members)
+        *members = count;
+    int bad = 0;
+    for (uint32_t i = 0; i < sim->n_nodes && count > 1; i++) {
+        const struct sim_node *sn = sim->nodes[i];
+        if (!is_member(sn))
+            continue;
+        const struct chord_routing *rt = chord_node_routing(sn->node);
+        bool live = false;
+        for (unsigned j = 0; j < rt->n_succ && !live; j++) {
+            int k = addr_map_find(sim, rt->succ[j].addr);
+            live = k >= 0 && sim->nodes[k]->node != NULL;
+        }
+        if (live)
+            continue;
+        if (bad == 0 && errlen > 0) {
+            if (rt->n_succ == 0)
+                snprintf(err, errlen,
+                         "node %" PRIu32 " (%s) has no successor although "
+                         "the ring has %u members",
+                         sn->index, sn->self.addr, count);
+            else
+                snprintf(err, errlen,
+                         "node %" PRIu32 " (%s): all %u successor entries "
+                         "are down (first %s)",
+                         sn->index, sn->self.addr, rt->n_succ,
+                         rt->succ[0].addr);
+        }
+        bad++;
+    }
+    return bad;
 }
 
 /* ---- client operations -------------------------------------------------- */
@@ -1268,4 +1423,238 @@ int chord_sim_lookup(struct chord_sim *sim, int i, const void *key,
     struct sim_wait w = {0};
     w.lookup = out;
     return sim_wait_op(sim, i, CHORD_SIM_LOOKUP, key, key_len, NULL, 0, &w);
+}
+
+/* ---- durable nodes: a write-ahead log on a simulated disk ---------------
+ *
+ * A node added with chord_sim_add_durable_node() logs every change to its
+ * own in-memory disk (io/disk.h) through the same write-ahead log as dhtd
+ * (io/wal.h). Group commit is simulated with EV_DISK events: the first
+ * append after a sync queues one, due SIM_FSYNC_MS later in mode always,
+ * fsync_ms later in batch, at once in never; it syncs the log (instantly,
+ * in simulated time) and reports the synced seq to the node, which then
+ * sends the acknowledgements that waited. chord_sim_crash() leaves the
+ * disk as it is; chord_sim_restart() first makes it lose power (unsynced
+ * bytes and name changes lost or torn, drawn from the simulator's PRNG),
+ * then recovers the log into a new node in state INIT. An EV_DISK carries
+ * the disk's generation, so one queued before a restart is ignored.
+ */
+
+#define SIM_FSYNC_MS 1u /* simulated fsync latency in mode always */
+
+struct sim_durable {
+    struct chord_disk disk;
+    struct chord_wal *wal; /* NULL when the log could not be opened */
+    struct chord_sim_durability opt;
+    struct chord_node_config cfg; /* to make the node again at restart */
+    uint64_t gen;                 /* bumped at every restart */
+    bool sync_queued;             /* an EV_DISK of this gen is queued */
+    uint64_t recovered;           /* records recovered at the last start */
+};
+
+static struct sim_durable *sim_dur(const struct chord_sim *sim, uint32_t i)
+{
+    return i < sim->dur_cap && sim->dur ? sim->dur[i] : NULL;
+}
+
+/* The node logs a change: append it and make sure a sync is queued. */
+static uint64_t sim_io_persist(void *ctx, const uint8_t *rec, size_t len)
+{
+    struct sim_node *sn = ctx;
+    struct chord_sim *sim = sn->sim;
+    struct sim_durable *sd = sim_dur(sim, sn->index);
+    uint64_t seq = 0;
+    if (!sd || !sd->wal || chord_wal_append(sd->wal, rec, len, &seq) != 0)
+        return 0;
+    if (!sd->sync_queued) {
+        uint64_t delay = 0; /* never: reported at once */
+        if (sd->opt.mode == CHORD_DURABILITY_ALWAYS)
+            delay = SIM_FSYNC_MS;
+        else if (sd->opt.mode == CHORD_DURABILITY_BATCH)
+            delay = sd->opt.fsync_ms;
+        if (sim_schedule(sim, sim->now + delay, EV_DISK, sn->index, sn->index,
+                         sd->gen, NULL, 0) == 0)
+            sd->sync_queued = true;
+    }
+    return seq;
+}
+
+static void sim_disk_event(struct chord_sim *sim, const struct sim_event *ev)
+{
+    struct sim_node *sn = sim->nodes[ev->dst];
+    struct sim_durable *sd = sim_dur(sim, ev->dst);
+    if (!sd || ev->aux != sd->gen)
+        return;
+    sd->sync_queued = false;
+    if (!sn->node || !sd->wal)
+        return;
+    uint64_t seq = chord_wal_last_seq(sd->wal);
+    if (sd->opt.mode != CHORD_DURABILITY_NEVER) {
+        if (chord_wal_sync(sd->wal) != 0) {
+            /* dhtd would exit: so does the node. */
+            sim_logf(sim, sn->self.addr, "stopped: ", "an fsync failed");
+            node_stop(sim, sn);
+            return;
+        }
+        seq = chord_wal_synced_seq(sd->wal);
+    }
+    chord_node_persisted(sn->node, sim->now, seq);
+    if (sd->opt.checkpoint_bytes &&
+        chord_wal_segment_bytes(sd->wal) >= sd->opt.checkpoint_bytes)
+        chord_wal_checkpoint(sd->wal); /* a failure keeps the old files */
+    node_after_event(sim, sn, false);
+}
+
+static int sim_restore(void *arg, uint64_t seq, const uint8_t *rec,
+                       size_t len)
+{
+    (void)seq;
+    return chord_node_restore(arg, rec, len);
+}
+
+/* Make node sn from sd->cfg on its disk: recover the log into it. */
+static int sim_durable_start(struct chord_sim *sim, struct sim_node *sn,
+                             struct sim_durable *sd)
+{
+    struct chord_node_io io = {
+        .ctx = sn,
+        .send = io_send,
+        .reply = io_reply,
+        .log = sim->cfg.log_stderr ? io_log : NULL,
+        .persist = sim_io_persist,
+    };
+    struct chord_node *node;
+    int rc = chord_node_new(&sd->cfg, &io, sim->now, &node);
+    if (rc)
+        return rc;
+    struct chord_wal_options wo = {
+        .fsync = sd->opt.mode != CHORD_DURABILITY_NEVER,
+        .repair = false,
+    };
+    struct chord_wal_report rep;
+    rc = chord_wal_open(&sd->disk, &wo, sim_restore, node, &rep, &sd->wal);
+    if (rc) {
+        sim_logf(sim, sn->self.addr, "cannot recover its log: ", rep.note);
+        chord_node_free(node);
+        return rc;
+    }
+    sd->recovered = rep.snapshot_records + rep.log_records;
+    sn->node = node;
+    sn->last_state = CHORD_NODE_INIT;
+    sn->tick_gen++;
+    sn->tick_at = SIM_TIME_NONE;
+    sim->members_gen++;
+    node_after_event(sim, sn, false);
+    return 0;
+}
+
+static void sim_durable_free_all(struct chord_sim *sim)
+{
+    for (uint32_t i = 0; i < sim->dur_cap && sim->dur; i++) {
+        struct sim_durable *sd = sim->dur[i];
+        if (!sd)
+            continue;
+        chord_wal_close(sd->wal);
+        chord_disk_mem_free(&sd->disk);
+        free(sd);
+    }
+    free(sim->dur);
+    sim->dur = NULL;
+    sim->dur_cap = 0;
+}
+
+int chord_sim_add_durable_node(struct chord_sim *sim,
+                               const struct chord_node_config *cfg,
+                               const struct chord_id *explicit_id,
+                               const struct chord_sim_durability *opt)
+{
+    if (!opt || opt->mode < CHORD_DURABILITY_ALWAYS ||
+        opt->mode > CHORD_DURABILITY_NEVER)
+        return -EINVAL;
+    struct chord_node_config c;
+    if (cfg) {
+        c = *cfg;
+    } else {
+        chord_node_config_default(&c);
+        c.seed = sim_rand(sim);
+        c.log_level = sim->cfg.log_level;
+    }
+    c.durability = (uint8_t)opt->mode;
+    int idx = chord_sim_add_node(sim, &c, explicit_id);
+    if (idx < 0)
+        return idx;
+    struct sim_node *sn = sim->nodes[idx];
+    c.self = sn->self;
+
+    if ((uint32_t)idx >= sim->dur_cap) {
+        uint32_t cap = sim->dur_cap ? sim->dur_cap : 64;
+        while (cap <= (uint32_t)idx)
+            cap *= 2;
+        struct sim_durable **v = realloc(sim->dur, cap * sizeof *v);
+        if (!v)
+            goto fail;
+        memset(v + sim->dur_cap, 0, (cap - sim->dur_cap) * sizeof *v);
+        sim->dur = v;
+        sim->dur_cap = cap;
+    }
+    struct sim_durable *sd = calloc(1, sizeof *sd);
+    if (!sd)
+        goto fail;
+    if (chord_disk_mem_new(&sd->disk) != 0) {
+        free(sd);
+        goto fail;
+    }
+    sd->opt = *opt;
+    sd->cfg = c;
+    sim->dur[idx] = sd;
+
+    /* Replace the memory-only node chord_sim_add_node made. */
+    chord_node_free(sn->node);
+    sn->node = NULL;
+    int rc = sim_durable_start(sim, sn, sd);
+    if (rc) {
+        sn->last_state = CHORD_NODE_FAILED;
+        return rc;
+    }
+    return idx;
+
+fail:
+    /* The node stays, memory-only and down: the index is used. */
+    node_stop(sim, sn);
+    return -ENOMEM;
+}
+
+int chord_sim_restart(struct chord_sim *sim, int i)
+{
+    struct sim_node *sn = sim_at(sim, i);
+    struct sim_durable *sd = sn ? sim_dur(sim, (uint32_t)i) : NULL;
+    if (!sd)
+        return -EINVAL;
+    if (sn->node)
+        return -EBUSY;
+    /* Power loss: what was not synced may be lost or torn. */
+    chord_wal_close(sd->wal);
+    sd->wal = NULL;
+    uint64_t prng = sim_rand(sim) | 1;
+    chord_disk_mem_crash(&sd->disk, &prng);
+    sd->gen++;
+    sd->sync_queued = false;
+    sim_logf(sim, sn->self.addr, "restarted from its disk", "");
+    return sim_durable_start(sim, sn, sd);
+}
+
+int64_t chord_sim_recovered(const struct chord_sim *sim, int i)
+{
+    struct sim_durable *sd = i >= 0 ? sim_dur(sim, (uint32_t)i) : NULL;
+    return sd ? (int64_t)sd->recovered : -EINVAL;
+}
+
+int chord_sim_disk_fail(struct chord_sim *sim, int i, unsigned ops,
+                        uint64_t after)
+{
+    struct sim_durable *sd = i >= 0 ? sim_dur(sim, (uint32_t)i) : NULL;
+    if (!sd)
+        return -EINVAL;
+    chord_disk_mem_fail(&sd->disk, ops, after, -EIO);
+    return 0;
 }

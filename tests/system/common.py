@@ -3,8 +3,9 @@
 
 Role: start N daemons on free loopback ports (each logging to its own file
 in a private temporary directory), wait until they answer, run `dht` and
-parse its JSON, compute where a key belongs from the sorted SHA-1 ids, and
-stop everything again.
+parse its JSON, compute where a key belongs from the sorted SHA-1 ids,
+freeze, resume or kill one daemon by its PID (signal_node), and stop
+everything again.
 
 Invariants:
   * Every process the harness starts is recorded by PID before anything
@@ -350,15 +351,29 @@ class Cluster:
         node.exit_code = node.proc.returncode
         return node.exit_code
 
+    def signal_node(self, node, sig):
+        """Send `sig` (SIGSTOP, SIGCONT, SIGKILL...) to the node's PID if
+        it still runs; do not wait. Returns True when it was sent."""
+        if not node.alive():
+            return False
+        try:
+            os.kill(node.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
     def cleanup(self):
         """Stop every process this cluster started (by PID), remove the
-        temp dir. Keeps the logs when DHT_KEEP_LOGS is set."""
+        temp dir. Keeps the logs when DHT_KEEP_LOGS is set. A process a
+        test froze with SIGSTOP gets SIGCONT first, so that it can act on
+        SIGTERM."""
         if self._closed:
             return
         self._closed = True
         for p in self.procs:
             if p.poll() is None:
                 try:
+                    os.kill(p.pid, signal.SIGCONT)
                     p.terminate()
                 except ProcessLookupError:
                     pass
@@ -510,6 +525,27 @@ def encode_frame(msg_type, req_id, body=b"", version=PROTOCOL_VERSION,
     """One frame as bytes."""
     rest = struct.pack(">BBHQ", version, msg_type, flags, req_id) + body
     return struct.pack(">I", len(rest)) + rest
+
+
+def decode_c_result(body):
+    """The body of a C_RESULT frame: (status, error text, value bytes);
+    status 0 is ok, 1 not found (enum chord_status_code). Raises
+    ValueError when the body is not u8 status, u16-length error, u32-length
+    value with nothing after it."""
+    if len(body) < 3:
+        raise ValueError("C_RESULT body of %d bytes" % len(body))
+    status = body[0]
+    (elen,) = struct.unpack(">H", body[1:3])
+    pos = 3 + elen
+    if len(body) < pos + 4:
+        raise ValueError("C_RESULT body truncated")
+    error = body[3:pos].decode(errors="replace")
+    (vlen,) = struct.unpack(">I", body[pos:pos + 4])
+    value = body[pos + 4:]
+    if len(value) != vlen:
+        raise ValueError("C_RESULT value of %d bytes, length says %d"
+                         % (len(value), vlen))
+    return status, error, value
 
 
 def encode_c_get(req_id, key, consistency=0):
