@@ -24,8 +24,8 @@
  * memory does not grow with the ring.
  *
  * `bench` takes options of its own (-c -n -d -t -P --keyspace --direct
- * --time-limit --key-seed --consistency); they are usage errors with any
- * other command.
+ * --time-limit --key-seed); they are usage errors with any other command.
+ * --consistency applies to put, get, del and bench.
  * It reports per operation; it exits 0 only when every request completed
  * (ok or not found), else 3, after printing the whole report.
  *
@@ -103,6 +103,9 @@ static void usage(FILE *f)
           "  --json            machine-readable output (lookup, status, "
           "ring, get,\n"
           "                    bench)\n"
+          "  --consistency L   replicas put/get/del (and bench) wait for: one,\n"
+          "                    quorum or all (default: the node's, a "
+          "quorum)\n"
           "  --help, --version\n"
           "\n"
           "bench options:\n"
@@ -119,8 +122,6 @@ static void usage(FILE *f)
           "  --time-limit S    stop the whole run after S seconds (default "
           "120)\n"
           "  --key-seed N      seed of the random keys (default 1)\n"
-          "  --consistency L   replicas each request waits for: one, quorum\n"
-          "                    or all (default: the node's, a quorum)\n"
           "  --timeout-ms N    is the timeout of each request\n"
           "\n"
           "exit status: 0 ok, 1 not found, 2 usage error, 3 cannot reach the\n"
@@ -193,6 +194,7 @@ static int connect_seeds(const struct dht_opts *o, struct chord_client **out,
     for (size_t i = 0; i < o->n_seeds; i++) {
         if (chord_client_connect(o->seeds[i], o->timeout_ms, out) == 0) {
             *used = o->seeds[i];
+            chord_client_set_consistency(*out, o->bench.consistency);
             return 0;
         }
     }
@@ -1010,8 +1012,8 @@ static int bench_option(struct dht_opts *o, int ch, const char *arg)
     uint64_t v = 0;
     int rc = 0;
     const char *name = bench_option_name(ch);
-    if (!o->bench_opt)
-        o->bench_opt = name;
+    if (!o->bench_opt && ch != OPT_CONSISTENCY)
+        o->bench_opt = name; /* --consistency also serves put/get/del */
     switch (ch) {
     case 'c':
         rc = parse_u64(arg, 1, CHORD_BENCH_CLIENTS_MAX, &v);
