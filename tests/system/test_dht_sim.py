@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""test_dht_sim.py - the simulator on the command line (dht-sim) does what
+its users rely on.
+
+  (a) Replays: the same --seed gives byte-identical output (text and
+      --json), a different seed gives a different run (digest); the seed
+      is the first line printed.
+  (b) A small ring under churn (N = 64, joins and crashes) finishes in
+      seconds with Zave's invariant checked after every event and never
+      broken (exit 0, one check per event), and reports its churn.
+  (c) Without churn every lookup succeeds: 0 failed lookups, and the hop
+      counts are those of a ring with correct fingers (p99 <= log2 N + 2).
+  (d) Keys: with 3 replicas and no failure every stored key is read back
+      (keys_lost 0); with 1 replica, crashing a quarter of the nodes loses
+      about a quarter of the keys (so keys_lost can see a loss).
+  (e) A broken invariant stops the run: with one successor per node and
+      half the nodes crashed, dht-sim exits 3 and names the seed and the
+      event number on stderr.
+  (f) Usage errors exit 2 with one line on stderr.
+
+Every run is simulated: no process but dht-sim is started and no socket
+is opened. Sizes are small so the whole test stays fast under ASan.
+
+Usage: test_dht_sim.py --bin BUILD_DIR [--seed N].
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import Runner, TestFailure, check, parse_args  # noqa: E402
+
+RUN_TIMEOUT = 120.0  # seconds one dht-sim run may take (ASan, 2 cores)
+N = 64
+
+
+class SimTest:
+    def __init__(self, args):
+        self.bin = os.path.join(args.bin, "dht-sim")
+        self.seed = args.seed
+        self.cache = {}  # argv -> parsed JSON, so one run serves two checks
+
+    def sim(self, *argv, expect=0):
+        """Run dht-sim; return (stdout, stderr). Fail unless the exit code
+        is `expect`."""
+        cmd = [self.bin] + [str(a) for a in argv]
+        try:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("dht-sim did not finish in %.0f s: %s"
+                              % (RUN_TIMEOUT, " ".join(cmd[1:])))
+        if p.returncode != expect:
+            raise TestFailure("dht-sim %s: exit %d, expected %d; stderr: %s"
+                              % (" ".join(cmd[1:]), p.returncode, expect,
+                                 p.stderr.strip()[-500:]))
+        return p.stdout, p.stderr
+
+    def sim_json(self, *argv):
+        key = tuple(str(a) for a in argv)
+        if key not in self.cache:
+            out, _ = self.sim(*argv, "--json")
+            try:
+                self.cache[key] = json.loads(out)
+            except ValueError:
+                raise TestFailure("--json printed no JSON object: %r"
+                                  % out[:300])
+        return self.cache[key]
+
+    def churn_args(self, seed):
+        return ["--nodes", N, "--churn", 4, "--lookups", 300,
+                "--duration", 10, "--seed", seed, "--check-every", 1]
+
+    def test_replay(self):
+        a, _ = self.sim(*self.churn_args(self.seed))
+        b, _ = self.sim(*self.churn_args(self.seed))
+        check(a.splitlines()[0] == "seed %d" % self.seed,
+              "the first line is not the seed: %r" % a.splitlines()[0])
+        check(a == b, "same seed, different output:\n%s\n---\n%s" % (a, b))
+        ja = self.sim_json(*self.churn_args(self.seed))
+        check(ja["seed"] == self.seed, "JSON seed %r" % ja["seed"])
+        check(("digest %s" % ja["digest"]) in a,
+              "--json ran another simulation than the text run: digest %s "
+              "not in:\n%s" % (ja["digest"], a))
+        jc = self.sim_json(*self.churn_args(self.seed + 1))
+        check(jc["digest"] != ja["digest"],
+              "seeds %d and %d gave the same run (digest %s)"
+              % (self.seed, self.seed + 1, ja["digest"]))
+
+    def test_churn_invariant(self):
+        j = self.sim_json(*self.churn_args(self.seed))
+        for key in ("lookups", "failed_lookups", "mean_hops", "p50_hops",
+                    "p99_hops", "mean_latency_ms", "p99_latency_ms",
+                    "timeouts_per_lookup", "msgs_per_node_per_s",
+                    "keys_lost"):
+            check(key in j, "JSON lacks %r: %s" % (key, sorted(j)))
+        check(j["joins"] + j["crashes"] > 10,
+              "churn 4/s for 10 s made only %d joins and %d crashes"
+              % (j["joins"], j["crashes"]))
+        check(j["invariant_checks"] >= j["events"] > 0,
+              "checked %d times for %d events; expected every event"
+              % (j["invariant_checks"], j["events"]))
+        check(j["lookups"] + j["aborted_lookups"] == 300,
+              "lookups %d + aborted %d != 300"
+              % (j["lookups"], j["aborted_lookups"]))
+        check(j["failed_lookups"] <= j["lookups"] // 10,
+              "%d of %d lookups failed under mild churn: %s"
+              % (j["failed_lookups"], j["lookups"], json.dumps(j)))
+        check(j["msgs_per_node_per_s"] > 0, "no traffic counted")
+
+    def test_no_churn_no_failure(self):
+        j = self.sim_json("--nodes", N, "--lookups", 1000, "--duration", 5,
+                          "--seed", self.seed + 2)
+        check(j["lookups"] == 1000, "lookups %d" % j["lookups"])
+        check(j["failed_lookups"] == 0,
+              "%d lookups failed on a static ring: %s"
+              % (j["failed_lookups"], json.dumps(j)))
+        limit = math.log2(N) + 2
+        check(j["p99_hops"] <= limit and 1.0 <= j["mean_hops"] <= limit,
+              "hops mean %.2f p99 %d on %d nodes; expected at most %.0f"
+              % (j["mean_hops"], j["p99_hops"], N, limit))
+        check(j["timeouts_per_lookup"] == 0,
+              "timeouts on a static ring: %s" % j["timeouts_per_lookup"])
+
+    def test_keys(self):
+        j = self.sim_json("--nodes", N, "--replicas", 3, "--keys", 300,
+                          "--lookups", 50, "--duration", 1,
+                          "--seed", self.seed + 3)
+        check(j["keys_stored"] == 300 and j["keys_lost"] == 0,
+              "3 replicas, no failure: stored %d lost %d"
+              % (j["keys_stored"], j["keys_lost"]))
+        j = self.sim_json("--nodes", N, "--replicas", 1,
+                          "--keys", 400, "--fail", 0.25, "--lookups", 50,
+                          "--duration", 1, "--seed", self.seed + 4)
+        lost = j["keys_lost"] / max(1, j["keys_stored"])
+        check(j["failed_nodes"] == 16, "crashed %d" % j["failed_nodes"])
+        check(0.05 <= lost <= 0.5,
+              "1 replica, 16 of 64 nodes crashed: lost %d of %d keys "
+              "(expected about a quarter)"
+              % (j["keys_lost"], j["keys_stored"]))
+
+    def test_violation_stops(self):
+        out, err = self.sim("--nodes", 32, "--successors", 1, "--replicas", 1,
+                            "--fail", 0.5, "--lookups", 10, "--duration", 1,
+                            "--seed", self.seed + 5, "--check-every", 1,
+                            expect=3)
+        check("invariant violated at event" in err and
+              "seed %d" % (self.seed + 5) in err,
+              "no seed and event number on stderr: %r" % err)
+        check(out.startswith("seed %d\n" % (self.seed + 5)),
+              "stdout does not start with the seed: %r" % out[:100])
+
+    def test_usage(self):
+        for argv in (["--nodes", 0], ["--nodes", 8, "--latency", "const:0"],
+                     ["--nodes", 8, "--fail", 1.5], ["--nodes", 8, "--bogus"],
+                     ["--lookups", 5]):
+            _, err = self.sim(*argv, expect=2)
+            lines = err.strip().splitlines()
+            check(len(lines) == 1 and lines[0].startswith("dht-sim: "),
+                  "%s: expected one line on stderr, got %r" % (argv, err))
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0])
+    runner = Runner("test_dht_sim")
+    t = SimTest(args)
+    if not os.access(t.bin, os.X_OK):
+        print("FAIL: no dht-sim in %s" % args.bin)
+        return 1
+    runner.run("(a) same seed, same output", t.test_replay)
+    runner.run("(b) churn: invariant held at every event",
+               t.test_churn_invariant)
+    runner.run("(c) no churn: no failed lookup", t.test_no_churn_no_failure)
+    runner.run("(d) keys lost, with and without replicas", t.test_keys)
+    runner.run("(e) a broken invariant stops the run",
+               t.test_violation_stops)
+    runner.run("(f) usage errors", t.test_usage)
+    return runner.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
