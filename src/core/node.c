@@ -148,7 +148,7 @@ void chord__mark_dead(struct chord_node *n, const char *addr, uint64_t now)
 static void mark_alive(struct chord_node *n, const char *addr)
 {
     for (unsigned i = 0; i < DEAD_MAX; i++)
-        if (strcmp(n->dead[i].addr, addr) == 0)
+        if (n->dead[i].until && strcmp(n->dead[i].addr, addr) == 0)
             n->dead[i].until = 0;
 }
 

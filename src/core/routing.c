@@ -140,10 +140,19 @@ chord_routing_closest_preceding(const struct chord_routing *rt,
     const struct chord_peer *best = NULL;
     struct chord_id best_dist;
     memset(&best_dist, 0, sizeof(best_dist));
-    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
-        if (rt->finger[i].set)
-            routing_consider(rt, target, usable, ctx, &rt->finger[i].node,
-                             &best, &best_dist);
+    /* From the farthest finger down: the first candidate found is usually
+     * the best, so the (costly) usable() check runs for few peers; runs of
+     * fingers naming the same node are looked at once. */
+    const struct chord_peer *prev = NULL;
+    for (unsigned i = CHORD_ID_BITS; i-- > 0;) {
+        if (!rt->finger[i].set)
+            continue;
+        const struct chord_peer *p = &rt->finger[i].node;
+        if (prev && chord_id_eq(&prev->id, &p->id))
+            continue;
+        prev = p;
+        routing_consider(rt, target, usable, ctx, p, &best, &best_dist);
+    }
     for (unsigned k = 0; k < rt->n_succ; k++)
         routing_consider(rt, target, usable, ctx, &rt->succ[k], &best,
                          &best_dist);
