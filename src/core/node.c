@@ -845,7 +845,11 @@ static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
 {
     struct chord_msg *m = malloc(sizeof(*m));
     if (m) {
-        chord_msg_init(m, CHORD_MSG_C_RESULT, o->client_req);
+        /* A lookup is answered in its own type; errors look alike. */
+        chord_msg_init(m,
+                       o->type == CHORD_MSG_C_LOOKUP ? CHORD_MSG_C_LOOKUP_RESULT
+                                                     : CHORD_MSG_C_RESULT,
+                       o->client_req);
         m->status = status;
         if (error)
             snprintf(m->error, sizeof(m->error), "%s", error);
@@ -2074,22 +2078,7 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
                  "no answer from the ring within %u ms (%u attempts; last: %s)",
                  n->cfg.op_timeout_ms, o->attempts,
                  o->last_error[0] ? o->last_error : "no reply");
-        if (o->type == CHORD_MSG_C_LOOKUP) {
-            struct chord_msg *m = malloc(sizeof(*m));
-            if (m) {
-                chord_msg_init(m, CHORD_MSG_C_LOOKUP_RESULT, o->client_req);
-                m->status = CHORD_UNAVAILABLE;
-                snprintf(m->error, sizeof(m->error), "%s", why);
-                chord__reply(n, o->conn, m);
-                free(m);
-            }
-            if (o->state == OP_WAIT)
-                n->op_waiting--;
-            op_free_buffers(o);
-            chord_seq_finish(&n->ops, o);
-        } else {
-            op_reply(n, o, CHORD_UNAVAILABLE, why, NULL, 0);
-        }
+        op_reply(n, o, CHORD_UNAVAILABLE, why, NULL, 0);
     }
     if (n->op_waiting) {
         uint64_t last = n->ops.next_id;

@@ -177,6 +177,22 @@ bool chord__replica_holds(const struct chord_node *n,
     return chord_id_in_oc(key_id, &n->preds[r - 1].id, &n->rt.self.id);
 }
 
+/* Can `reachable` copies (ours included) satisfy `needed`? If not, tell
+ * the requester so and return false. */
+static bool enough_replicas(struct chord_node *n, uint64_t now,
+                            const struct chord_reply_to *to, unsigned reachable,
+                            unsigned needed)
+{
+    if (reachable >= needed)
+        return true;
+    char why[120];
+    snprintf(why, sizeof(why),
+             "only %u of the %u replicas required are reachable", reachable,
+             needed);
+    chord__store_done(n, now, to, CHORD_UNAVAILABLE, why, NULL, NULL, 0, NULL);
+    return false;
+}
+
 /* ------------------------------------------------------------------------ */
 /* writes                                                                   */
 
@@ -227,15 +243,8 @@ void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
     unsigned r = chord__replica_factor(n);
     unsigned nt = replica_targets(n, now, targets, r - 1);
     unsigned needed = copies_needed(n, consistency);
-    if (1 + nt < needed) {
-        char why[120];
-        snprintf(why, sizeof(why),
-                 "only %u of the %u replicas required are reachable", 1 + nt,
-                 needed);
-        chord__store_done(n, now, to, CHORD_UNAVAILABLE, why, NULL, NULL, 0,
-                          NULL);
+    if (!enough_replicas(n, now, to, 1 + nt, needed))
         return;
-    }
     uint64_t seq;
     int rc = chord__apply(n, &it, &seq);
     if (rc) {
@@ -431,15 +440,8 @@ void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
     struct chord_peer targets[CHORD_SUCC_MAX];
     unsigned nt =
         replica_targets(n, now, targets, chord__replica_factor(n) - 1);
-    if (1 + nt < needed) {
-        char why[120];
-        snprintf(why, sizeof(why),
-                 "only %u of the %u replicas required are reachable", 1 + nt,
-                 needed);
-        chord__store_done(n, now, to, CHORD_UNAVAILABLE, why, NULL, NULL, 0,
-                          NULL);
+    if (!enough_replicas(n, now, to, 1 + nt, needed))
         return;
-    }
     struct pread *p = chord_seq_push(&n->reads);
     uint8_t *k = p ? malloc(key_len) : NULL;
     if (!p || !k) {

@@ -150,6 +150,35 @@ static int copies_of(const struct chord_sim *sim, const char *key, bool *placed)
     return copies;
 }
 
+/* Run (up to 60 s) until every acknowledged key has exactly R live copies
+ * in place; fail, naming `when`, otherwise. */
+static void wait_exact_copies(struct chord_sim *sim, const bool *acked,
+                              const char *when)
+{
+    char key[32];
+    int bad = 0, worst = 0;
+    for (int round = 0; round < 60; round++) {
+        chord_sim_run_for(sim, 1000);
+        bad = 0;
+        for (int k = 0; k < KEYS; k++) {
+            if (!acked[k])
+                continue;
+            key_of(key, sizeof key, k);
+            bool placed;
+            int c = copies_of(sim, key, &placed);
+            if (c != R || !placed) {
+                bad++;
+                worst = c;
+            }
+        }
+        if (bad == 0)
+            return;
+    }
+    fail_msg("%s: %d keys without exactly %d copies in place (e.g. %d "
+             "copies) at t=%llu",
+             when, bad, R, worst, (unsigned long long)chord_sim_now(sim));
+}
+
 static void test_two_adjacent_crashes_lose_nothing(void **state)
 {
     (void)state;
@@ -218,28 +247,7 @@ static void test_two_adjacent_crashes_lose_nothing(void **state)
         CHORD_NOT_FOUND);
 
     /* After repair, every key has exactly R live copies, in place. */
-    int bad = 0, worst = 0;
-    for (int round = 0; round < 60; round++) {
-        chord_sim_run_for(sim, 1000);
-        bad = 0;
-        for (int k = 0; k < KEYS; k++) {
-            if (!acked[k])
-                continue;
-            key_of(key, sizeof key, k);
-            bool placed;
-            int c = copies_of(sim, key, &placed);
-            if (c != R || !placed) {
-                bad++;
-                worst = c;
-            }
-        }
-        if (bad == 0)
-            break;
-    }
-    if (bad)
-        fail_msg("%d keys without exactly %d copies in place (e.g. %d copies) "
-                 "at t=%llu",
-                 bad, R, worst, (unsigned long long)chord_sim_now(sim));
+    wait_exact_copies(sim, acked, "after the crashes");
 
     /* Two nodes join: replica sets shift, copies move to the newcomers
      * and the nodes that are no longer replicas hand theirs back. Again
@@ -254,27 +262,7 @@ static void test_two_adjacent_crashes_lose_nothing(void **state)
         chord_sim_run_for(sim, 1000);
         assert_true(active(sim, i));
     }
-    for (int round = 0; round < 60; round++) {
-        chord_sim_run_for(sim, 1000);
-        bad = 0;
-        for (int k = 0; k < KEYS; k++) {
-            if (!acked[k])
-                continue;
-            key_of(key, sizeof key, k);
-            bool placed;
-            int c = copies_of(sim, key, &placed);
-            if (c != R || !placed) {
-                bad++;
-                worst = c;
-            }
-        }
-        if (bad == 0)
-            break;
-    }
-    if (bad)
-        fail_msg("after joins: %d keys without exactly %d copies in place "
-                 "(e.g. %d copies) at t=%llu",
-                 bad, R, worst, (unsigned long long)chord_sim_now(sim));
+    wait_exact_copies(sim, acked, "after the joins");
     print_message("exactly %d copies of every key at t=%llu ms\n", R,
                   (unsigned long long)chord_sim_now(sim));
     chord_sim_free(sim);
