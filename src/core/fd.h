@@ -55,7 +55,8 @@ struct chord_fd_config {
                                `penalty_halflife_ms` of good behaviour */
     uint32_t penalty_halflife_ms; /* (60000) */
     uint32_t pause_ms;            /* a tick gap beyond this is a local pause
-                                     (heartbeat_ms * 5) */
+                                     (heartbeat_ms * 5; the node, which ticks
+                                     every heartbeat, uses 2) */
 };
 /* chord_fd_init() replaces every zero field by its default (pause_ms by
  * 5 * heartbeat_ms of the given config) and raises ceil_ms to floor_ms

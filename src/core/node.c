@@ -1518,15 +1518,26 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
     }
 }
 
-/* A peer we suspected has spoken: it is trusted again (with a longer
- * timeout, see fd.c). */
-static void false_suspicion(struct chord_node *n, const char *addr)
+/* Tell the failure detector a peer spoke. One we suspected is trusted
+ * again (with a longer timeout, see fd.c); one that had been unreachable
+ * has restarted. */
+static void fd_heard(struct chord_node *n, const char *addr, int64_t rtt_ms,
+                     uint64_t now)
 {
     const struct chord_fd_peer *p = chord_fd_find(&n->fd, addr);
-    chord__log(n, CHORD_LOG_WARN,
-               "%s is alive after all: false suspicion #%u, timeout now %u ms",
-               addr, p ? p->false_suspicions : 0,
-               p ? chord_fd_timeout(&n->fd, p) : 0);
+    bool restarted = p && p->state == CHORD_PEER_DEAD && p->refused;
+    if (!chord_fd_heard(&n->fd, addr, rtt_ms, now))
+        return;
+    p = chord_fd_find(&n->fd, addr);
+    if (restarted)
+        chord__log(n, CHORD_LOG_INFO, "%s is back (it had been unreachable)",
+                   addr);
+    else
+        chord__log(n, CHORD_LOG_WARN,
+                   "%s is alive after all: false suspicion #%u, timeout now "
+                   "%u ms",
+                   addr, p ? p->false_suspicions : 0,
+                   p ? chord_fd_timeout(&n->fd, p) : 0);
 }
 
 /* An answer to one of our requests (anything but FOUND_SUCC). */
@@ -1535,8 +1546,7 @@ static void handle_answer(struct chord_node *n, uint64_t now,
 {
     struct rpc *rp = chord_seq_find(&n->rpcs, m->req_id);
     if (!rp) { /* late, or not ours; a late answer still proves life */
-        if (chord_fd_heard(&n->fd, m->from.addr, -1, now))
-            false_suspicion(n, m->from.addr);
+        fd_heard(n, m->from.addr, -1, now);
         return;
     }
     if (!chord__peer_same(&rp->peer, &m->from) && rp->kind != RPC_JOIN) {
@@ -1547,8 +1557,7 @@ static void handle_answer(struct chord_node *n, uint64_t now,
     struct rpc r = *rp;
     chord_seq_finish(&n->rpcs, rp);
     mark_alive(n, m->from.addr);
-    if (chord_fd_heard(&n->fd, m->from.addr, (int64_t)(now - r.sent_at), now))
-        false_suspicion(n, m->from.addr);
+    fd_heard(n, m->from.addr, (int64_t)(now - r.sent_at), now);
 
     switch (m->type) {
     case CHORD_MSG_NEIGHBORS:
@@ -1799,8 +1808,7 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
         break;
     default:
         mark_alive(n, m->from.addr); /* it spoke: it is not dead */
-        if (chord_fd_heard(&n->fd, m->from.addr, -1, now))
-            false_suspicion(n, m->from.addr);
+        fd_heard(n, m->from.addr, -1, now);
     }
 
     switch (m->type) {
