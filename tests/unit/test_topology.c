@@ -258,7 +258,7 @@ static void test_malformed_inputs(void **state)
              "node 127.0.0.1:7000\nnode 127.0.0.1:7001 id=%s\n", hex);
 
     const struct bad_case cases[] = {
-        {"node 127.0.0.1:7000\nnode 10.0.0.1:7001\n", 2, 6,
+        {"node 127.0.0.1:7000\nnode 203.0.113.1:7001\n", 2, 6,
          "not a loopback address"},
         {"node 127.0.0.01:7000\n", 1, 6, "is not HOST:PORT"},
         {"node localhost:7000\n", 1, 6, "is not HOST:PORT"},

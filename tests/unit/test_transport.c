@@ -533,7 +533,7 @@ static void test_addr_parse(void **state)
     assert_int_equal(chord_transport_addr_parse(":7000", &sa), -EINVAL);
     assert_int_equal(chord_transport_addr_parse("127.0.0.1", &sa), -EINVAL);
     assert_int_equal(chord_transport_addr_parse("127.1:7000", &sa), -EINVAL);
-    assert_int_equal(chord_transport_addr_parse("10.0.0.1:7000", &sa),
+    assert_int_equal(chord_transport_addr_parse("203.0.113.1:7000", &sa),
                      -EADDRNOTAVAIL);
 }
 
