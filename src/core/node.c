@@ -620,15 +620,15 @@ static void send_rectify(struct chord_node *n, const struct chord_peer *to)
 
 static void stabilize_finish(struct chord_node *n)
 {
-    n->stabilizing = false;
+    n->stab_rpc = 0;
     if (n->rt.n_succ)
         send_rectify(n, chord_routing_successor(&n->rt));
 }
 
 static void stabilize_start(struct chord_node *n, uint64_t now)
 {
-    if (n->stabilizing)
-        return;
+    if (n->stab_rpc)
+        return; /* a round is in flight */
     const struct chord_peer *target;
     uint8_t kind = RPC_STAB_SUCC;
     if (n->rt.n_succ > 0) {
@@ -654,7 +654,6 @@ static void stabilize_start(struct chord_node *n, uint64_t now)
         return;
     struct chord_peer to = *target;
     n->stab_rpc = chord__rpc(n, now, kind, &to, 0, m);
-    n->stabilizing = n->stab_rpc != 0;
     free(m);
 }
 
@@ -667,7 +666,7 @@ static void stabilize_succ_failed(struct chord_node *n, uint64_t now,
                chord__short_id(&s->id, a));
     chord__mark_dead(n, s->addr, now);
     chord_routing_remove(&n->rt, &s->id);
-    n->stabilizing = false;
+    n->stab_rpc = 0;
     n->succ_silent = 0;
     if (n->rt.n_succ == 0)
         chord__log(n, CHORD_LOG_WARN, "no live successor left: alone");
@@ -1316,7 +1315,6 @@ static void leave_finish(struct chord_node *n)
 /* After the hand-off: tell both neighbours how to close the gap. */
 static void leave_notify(struct chord_node *n, uint64_t now)
 {
-    n->leave_notified = true;
     struct chord_msg *m = chord__msg(n, CHORD_MSG_LEAVE, 0);
     if (!m) {
         leave_finish(n);
@@ -1460,7 +1458,7 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
              ++n->succ_silent >= SUCC_PROBE_FAILURES))
             stabilize_succ_failed(n, now, &r->peer);
         else
-            n->stabilizing = false;
+            n->stab_rpc = 0;
         return;
     case RPC_STAB_CAND:
         if (r->h.id == n->stab_rpc)
@@ -1668,6 +1666,12 @@ int chord_node_new(const struct chord_node_config *cfg,
     fdc.pause_ms = 2 * cfg->heartbeat_ms; /* we tick every heartbeat */
     chord_fd_init(&n->fd, &fdc);
     chord_buf_init(&n->rec);
+    n->in = malloc(sizeof(*n->in));
+    if (!n->in) {
+        chord_store_free(n->store);
+        free(n);
+        return -ENOMEM;
+    }
     n->next_stabilize = n->next_fix = UINT64_MAX;
     n->next_heartbeat = n->next_sync = n->next_gc = UINT64_MAX;
     n->join_retry_at = n->join_deadline = n->leave_deadline = UINT64_MAX;
@@ -1699,6 +1703,7 @@ void chord_node_free(struct chord_node *n)
     chord_store_free(n->store);
     chord_buf_free(&n->out);
     chord_buf_free(&n->rec);
+    free(n->in);
     free(n);
 }
 
@@ -1757,38 +1762,31 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
                        const uint8_t *frame, size_t len)
 {
     n->now = now;
-    struct chord_msg *m = malloc(sizeof(*m));
-    if (!m)
-        return -ENOMEM;
+    struct chord_msg *m = n->in; /* receive is not re-entered */
     m->status_out = NULL;
     ssize_t used = chord_msg_decode(frame, len, m);
     if (used != (ssize_t)len) {
-        free(m);
         chord__log(n, CHORD_LOG_WARN,
                    "malformed frame of %zu bytes on connection %llu", len,
                    (unsigned long long)conn);
         return -EPROTO;
     }
     if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED) {
-        free(m);
         return 0;
     }
     if (chord_msg_is_client_request(m->type)) {
         handle_client(n, now, conn, m);
-        free(m);
         return 0;
     }
     if (m->type >= CHORD_MSG_C_PUT) {
         /* a reply type that only clients receive */
         chord__log(n, CHORD_LOG_WARN, "unexpected %s on connection %llu",
                    chord_msg_type_name(m->type), (unsigned long long)conn);
-        free(m);
         return -EPROTO;
     }
     if (chord__is_self(n, &m->from) && m->type != CHORD_MSG_FIND_SUCC) {
         /* Only a lookup may come back to its origin; anything else
          * claiming to be from us is ignored. */
-        free(m);
         return 0;
     }
     chord__log(n, CHORD_LOG_DEBUG, "%s from %s", chord_msg_type_name(m->type),
@@ -1868,7 +1866,6 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
         handle_answer(n, now, m);
         break;
     }
-    free(m);
     return 0;
 }
 
@@ -2005,7 +2002,6 @@ static void fd_round(struct chord_node *n, uint64_t now)
                        p ? chord_fd_timeout(&n->fd, p) : 0);
             if (n->rt.n_succ && strcmp(n->rt.succ[0].addr, ev[i].addr) == 0) {
                 /* Abandon a round waiting on it; start from the next. */
-                n->stabilizing = false;
                 n->stab_rpc = 0;
                 n->next_stabilize = now;
             }

@@ -146,11 +146,11 @@ struct pread {
     struct chord_seq_hdr h;
     uint64_t deadline;
     struct chord_reply_to to;
-    bool answered;    /* the client has its answer; repair goes on */
+    bool answered;     /* the client has its answer; repair goes on */
     uint64_t hedge_at; /* ask one more replica then if still short */
-    unsigned needed;  /* R: copies to compare, ours included */
-    unsigned got;     /* copies compared so far, ours included */
-    unsigned pending; /* replicas yet to answer */
+    unsigned needed;   /* R: copies to compare, ours included */
+    unsigned got;      /* copies compared so far, ours included */
+    unsigned pending;  /* replicas yet to answer */
     uint8_t *key;
     size_t key_len;
     /* the newest copy seen */
@@ -203,8 +203,7 @@ struct chord_node {
     uint64_t join_deadline;
     uint64_t leave_deadline;
 
-    bool stabilizing;       /* a stabilize round is in flight */
-    uint64_t stab_rpc;      /* its current request */
+    uint64_t stab_rpc;      /* the stabilize round's request, 0: none */
     unsigned succ_silent;   /* consecutive unanswered successor probes */
     bool pred_ping_pending; /* rectify is testing the predecessor */
     struct chord_peer rectify_cand;
@@ -238,7 +237,6 @@ struct chord_node {
 
     /* leave */
     unsigned leave_acks_pending;
-    bool leave_notified;
 
     struct transfer *transfers;
     uint64_t next_transfer_id;
@@ -247,6 +245,7 @@ struct chord_node {
 
     uint64_t now;         /* the latest time an entry point was given */
     struct chord_buf out; /* scratch for encoding */
+    struct chord_msg *in; /* scratch for decoding (large: on the heap) */
 };
 
 /* --- node.c: helpers shared with replica.c ------------------------------ */
