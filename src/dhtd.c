@@ -100,6 +100,58 @@ static int parse_uint(const char *s, unsigned long min, unsigned long max,
     return 0;
 }
 
+/* The numeric options: one parser and one message for all of them. */
+struct num_opt {
+    const char *name;
+    unsigned long min, max;
+    const char *unit; /* shown in the error message */
+};
+
+static const struct num_opt num_opts[] = {
+    {"--successors", 1, CHORD_SUCC_MAX, ""},
+    {"--stabilize-ms", DHTD_STABILIZE_MIN_MS, DHTD_STABILIZE_MAX_MS, " ms"},
+    {"--replicas", 1, CHORD_SUCC_MAX, ""},
+    {"--heartbeat-ms", 10, 600000, " ms"},
+    {"--sync-ms", 10, 600000, " ms"},
+    {"--tombstone-ttl", 1, 2592000, " seconds (30 days)"},
+    {"--fsync-ms", 0, CHORD_DURABLE_FSYNC_MS_MAX, " ms"},
+    {"--checkpoint-mb", 1, CHORD_DURABLE_CHECKPOINT_MB_MAX, " MiB"},
+};
+
+static const struct num_opt *num_opt_find(const char *name)
+{
+    for (size_t k = 0; k < sizeof num_opts / sizeof num_opts[0]; k++)
+        if (strcmp(name, num_opts[k].name) == 0)
+            return &num_opts[k];
+    return NULL;
+}
+
+/* Store a numeric option's value, already checked against its bounds. The
+ * log options also note that they need --data. */
+static void num_opt_set(struct chord_host_options *opt, const char *name,
+                        unsigned long n, const char **durable_flag)
+{
+    if (strcmp(name, "--successors") == 0)
+        opt->node.successors = (unsigned)n;
+    else if (strcmp(name, "--stabilize-ms") == 0)
+        opt->node.stabilize_ms = (uint32_t)n;
+    else if (strcmp(name, "--replicas") == 0)
+        opt->node.replicas = (unsigned)n;
+    else if (strcmp(name, "--heartbeat-ms") == 0)
+        opt->node.heartbeat_ms = (uint32_t)n;
+    else if (strcmp(name, "--sync-ms") == 0)
+        opt->node.sync_ms = (uint32_t)n;
+    else if (strcmp(name, "--tombstone-ttl") == 0)
+        opt->node.tombstone_ttl_ms = (uint32_t)(n * 1000);
+    else if (strcmp(name, "--fsync-ms") == 0) {
+        opt->durable.fsync_ms = (uint32_t)n;
+        *durable_flag = "--fsync-ms";
+    } else { /* --checkpoint-mb */
+        opt->durable.checkpoint_bytes = (uint64_t)n << 20;
+        *durable_flag = "--checkpoint-mb";
+    }
+}
+
 /* Check an address option: 0, or print why it is not usable and -EINVAL. */
 static int check_addr(const char *flag, const char *addr, bool port0_ok)
 {
@@ -186,7 +238,19 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
             return 2;
         }
 
-        unsigned long n;
+        const struct num_opt *no = num_opt_find(name);
+        if (no) {
+            unsigned long n;
+            if (parse_uint(val, no->min, no->max, &n)) {
+                fprintf(stderr,
+                        "dhtd: %s must be a number from %lu to %lu%s, "
+                        "not '%s'\n",
+                        name, no->min, no->max, no->unit, val);
+                return 2;
+            }
+            num_opt_set(opt, name, n, &durable_flag);
+            continue;
+        }
         if (strcmp(name, "--listen") == 0) {
             if (check_addr(name, val, true))
                 return 2;
@@ -195,56 +259,6 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
             if (check_addr(name, val, false))
                 return 2;
             opt->join = val;
-        } else if (strcmp(name, "--successors") == 0) {
-            if (parse_uint(val, 1, CHORD_SUCC_MAX, &n)) {
-                fprintf(stderr,
-                        "dhtd: --successors must be a number from 1 "
-                        "to %u, not '%s'\n",
-                        CHORD_SUCC_MAX, val);
-                return 2;
-            }
-            opt->node.successors = (unsigned)n;
-        } else if (strcmp(name, "--stabilize-ms") == 0) {
-            if (parse_uint(val, DHTD_STABILIZE_MIN_MS, DHTD_STABILIZE_MAX_MS,
-                           &n)) {
-                fprintf(stderr,
-                        "dhtd: --stabilize-ms must be a number from "
-                        "%u to %u, not '%s'\n",
-                        DHTD_STABILIZE_MIN_MS, DHTD_STABILIZE_MAX_MS, val);
-                return 2;
-            }
-            opt->node.stabilize_ms = (uint32_t)n;
-        } else if (strcmp(name, "--replicas") == 0) {
-            if (parse_uint(val, 1, CHORD_SUCC_MAX, &n)) {
-                fprintf(stderr,
-                        "dhtd: --replicas must be a number from 1 to %u, "
-                        "not '%s'\n",
-                        CHORD_SUCC_MAX, val);
-                return 2;
-            }
-            opt->node.replicas = (unsigned)n;
-        } else if (strcmp(name, "--heartbeat-ms") == 0 ||
-                   strcmp(name, "--sync-ms") == 0) {
-            if (parse_uint(val, 10, 600000, &n)) {
-                fprintf(stderr,
-                        "dhtd: %s must be a number of ms from 10 to 600000, "
-                        "not '%s'\n",
-                        name, val);
-                return 2;
-            }
-            if (strcmp(name, "--sync-ms") == 0)
-                opt->node.sync_ms = (uint32_t)n;
-            else
-                opt->node.heartbeat_ms = (uint32_t)n;
-        } else if (strcmp(name, "--tombstone-ttl") == 0) {
-            if (parse_uint(val, 1, 2592000, &n)) {
-                fprintf(stderr,
-                        "dhtd: --tombstone-ttl must be a number of seconds "
-                        "from 1 to 2592000 (30 days), not '%s'\n",
-                        val);
-                return 2;
-            }
-            opt->node.tombstone_ttl_ms = (uint32_t)(n * 1000);
         } else if (strcmp(name, "--data") == 0) {
             if (!*val) {
                 fprintf(stderr, "dhtd: --data needs a directory\n");
@@ -262,26 +276,6 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
             }
             opt->durable.mode = mode;
             durable_flag = "--fsync";
-        } else if (strcmp(name, "--fsync-ms") == 0) {
-            if (parse_uint(val, 0, CHORD_DURABLE_FSYNC_MS_MAX, &n)) {
-                fprintf(stderr,
-                        "dhtd: --fsync-ms must be a number from 0 to %u, "
-                        "not '%s'\n",
-                        CHORD_DURABLE_FSYNC_MS_MAX, val);
-                return 2;
-            }
-            opt->durable.fsync_ms = (uint32_t)n;
-            durable_flag = "--fsync-ms";
-        } else if (strcmp(name, "--checkpoint-mb") == 0) {
-            if (parse_uint(val, 1, CHORD_DURABLE_CHECKPOINT_MB_MAX, &n)) {
-                fprintf(stderr,
-                        "dhtd: --checkpoint-mb must be a number from 1 to "
-                        "%u, not '%s'\n",
-                        CHORD_DURABLE_CHECKPOINT_MB_MAX, val);
-                return 2;
-            }
-            opt->durable.checkpoint_bytes = (uint64_t)n << 20;
-            durable_flag = "--checkpoint-mb";
         } else if (strcmp(name, "--log-level") == 0) {
             int lvl = chord_log_level_parse(val);
             if (lvl < 0) {
