@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "sim_util.h"
+
 #include "chord/node.h"
 #include "chord/sim.h"
 #include "io/disk.h"
@@ -34,40 +36,11 @@
 #define PUTS_PER_ROUND 300
 #define MAX_KEYS (ROUNDS * PUTS_PER_ROUND)
 
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static struct chord_sim *make_sim(uint64_t seed)
-{
-    struct chord_sim_config cfg;
-    chord_sim_config_default(&cfg);
-    cfg.seed = seed;
-    const char *log = getenv("CHORD_SIM_LOG");
-    if (log && *log && strcmp(log, "0") != 0) {
-        cfg.log_stderr = true;
-        cfg.log_level = CHORD_LOG_DEBUG;
-    }
-    struct chord_sim *sim = NULL;
-    assert_int_equal(chord_sim_new(&cfg, &sim), 0);
-    return sim;
-}
-
-static bool active(const struct chord_sim *sim, int i)
-{
-    return chord_sim_is_up(sim, i) &&
-           chord_sim_state(sim, i) == CHORD_NODE_ACTIVE;
-}
-
 static int random_active(const struct chord_sim *sim, uint64_t *rs)
 {
     for (int tries = 0; tries < 1000; tries++) {
         int i = (int)(rnd(rs) % (uint64_t)chord_sim_count(sim));
-        if (active(sim, i))
+        if (sim_active(sim, i))
             return i;
     }
     return -1;
@@ -111,7 +84,7 @@ static void key_of(char *buf, size_t len, int k)
 
 static void run_power_losses(int mode, uint64_t seed)
 {
-    struct chord_sim *sim = make_sim(seed);
+    struct chord_sim *sim = test_sim_new(seed, 0);
     uint64_t rs = seed * 7 + 1;
     struct chord_sim_durability d = {mode, 2, 16 * 1024};
     for (int i = 0; i < NODES; i++)
@@ -199,7 +172,7 @@ static void test_power_loss_batch(void **state)
 static void test_fsync_failure_stops_node(void **state)
 {
     (void)state;
-    struct chord_sim *sim = make_sim(5);
+    struct chord_sim *sim = test_sim_new(5, 0);
     struct chord_sim_durability d = {CHORD_DURABILITY_ALWAYS, 2, 0};
     for (int i = 0; i < NODES; i++)
         assert_int_equal(chord_sim_add_durable_node(sim, NULL, NULL, &d), i);

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "sim_util.h"
+
 #include "chord/node.h"
 #include "chord/sim.h"
 #include "core/store.h"
@@ -29,42 +31,12 @@
 #define KEYS 2000
 #define R 3
 
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static struct chord_sim *make_sim(uint64_t seed, double loss)
-{
-    struct chord_sim_config cfg;
-    chord_sim_config_default(&cfg);
-    cfg.seed = seed;
-    cfg.loss = loss;
-    const char *log = getenv("CHORD_SIM_LOG");
-    if (log && *log && strcmp(log, "0") != 0) {
-        cfg.log_stderr = true;
-        cfg.log_level = CHORD_LOG_DEBUG;
-    }
-    struct chord_sim *sim = NULL;
-    assert_int_equal(chord_sim_new(&cfg, &sim), 0);
-    return sim;
-}
-
-static bool active(const struct chord_sim *sim, int i)
-{
-    return chord_sim_is_up(sim, i) &&
-           chord_sim_state(sim, i) == CHORD_NODE_ACTIVE;
-}
-
 static int random_active(const struct chord_sim *sim, uint64_t *rs)
 {
     int n = chord_sim_count(sim);
     for (int tries = 0; tries < 1000; tries++) {
         int i = (int)(rnd(rs) % (uint64_t)n);
-        if (active(sim, i))
+        if (sim_active(sim, i))
             return i;
     }
     fail_msg("no active node");
@@ -106,7 +78,7 @@ static int sorted_members(const struct chord_sim *sim, int *out)
 {
     int n = 0;
     for (int i = 0; i < chord_sim_count(sim); i++) {
-        if (!active(sim, i))
+        if (!sim_active(sim, i))
             continue;
         int j = n++;
         while (j > 0 && chord_id_cmp(&chord_sim_peer(sim, out[j - 1])->id,
@@ -183,7 +155,7 @@ static void test_two_adjacent_crashes_lose_nothing(void **state)
 {
     (void)state;
     uint64_t rs = 31337;
-    struct chord_sim *sim = make_sim(7, 0.001);
+    struct chord_sim *sim = test_sim_new(7, 0.001);
     build_ring(sim, &rs, NODES);
 
     static bool acked[KEYS];
@@ -260,7 +232,7 @@ static void test_two_adjacent_crashes_lose_nothing(void **state)
         assert_true(i >= 0);
         assert_int_equal(chord_sim_join(sim, i, random_active(sim, &rs)), 0);
         chord_sim_run_for(sim, 1000);
-        assert_true(active(sim, i));
+        assert_true(sim_active(sim, i));
     }
     wait_exact_copies(sim, acked, "after the joins");
     print_message("exactly %d copies of every key at t=%llu ms\n", R,

@@ -24,6 +24,8 @@
 
 #include <cmocka.h>
 
+#include "sim_util.h"
+
 #include "chord/node.h"
 #include "chord/sim.h"
 #include "core/store.h"
@@ -36,45 +38,14 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* The test's own seeded PRNG (splitmix64): picks seeds and client nodes. */
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static struct chord_sim *sim_make(uint64_t seed)
-{
-    struct chord_sim_config cfg;
-    chord_sim_config_default(&cfg);
-    cfg.seed = seed;
-    const char *log = getenv("CHORD_SIM_LOG");
-    if (log && *log && strcmp(log, "0") != 0) {
-        cfg.log_stderr = true;
-        cfg.log_level = CHORD_LOG_DEBUG;
-    }
-    struct chord_sim *sim = NULL;
-    assert_int_equal(chord_sim_new(&cfg, &sim), 0);
-    assert_non_null(sim);
-    return sim;
-}
-
-static bool is_active(const struct chord_sim *sim, int i)
-{
-    return chord_sim_is_up(sim, i) &&
-           chord_sim_state(sim, i) == CHORD_NODE_ACTIVE;
-}
-
 /* A random up ACTIVE node among 0..below-1, other than `not`. */
 static int pick_active(const struct chord_sim *sim, uint64_t *rs, int below,
-                       int not)
+                       int not )
 {
     int cand[1024];
     int n = 0;
     for (int i = 0; i < below && n < 1024; i++)
-        if (i != not && is_active(sim, i))
+        if (i != not &&sim_active(sim, i))
             cand[n++] = i;
     assert_true(n > 0);
     return cand[rnd(rs) % (uint64_t)n];
@@ -83,9 +54,9 @@ static int pick_active(const struct chord_sim *sim, uint64_t *rs, int below,
 /* Run until node i is ACTIVE, at most 10 s; fail with its state if not. */
 static void wait_active(struct chord_sim *sim, int i)
 {
-    for (int t = 0; t < 10000 && !is_active(sim, i); t += 50)
+    for (int t = 0; t < 10000 && !sim_active(sim, i); t += 50)
         chord_sim_run_for(sim, 50);
-    if (!is_active(sim, i))
+    if (!sim_active(sim, i))
         fail_msg("node %d is %s (up=%d) at t=%llu ms, expected active", i,
                  chord_node_state_name(chord_sim_state(sim, i)),
                  chord_sim_is_up(sim, i),
@@ -223,7 +194,7 @@ static void test_ring_converges(void **state)
 {
     (void)state;
     uint64_t rs = 1001;
-    struct chord_sim *sim = sim_make(7);
+    struct chord_sim *sim = test_sim_new(7, 0);
     grow_ring(sim, &rs, 32);
     uint64_t took = settle(sim);
     print_message("32-node ring exact %llu ms after the last join settled\n",
@@ -271,7 +242,7 @@ static uint64_t hash_str(uint64_t h, const char *s)
 static void run_scenario(uint64_t seed, struct run_digest *out)
 {
     uint64_t rs = seed ^ 0x5555;
-    struct chord_sim *sim = sim_make(seed);
+    struct chord_sim *sim = test_sim_new(seed, 0);
     grow_ring(sim, &rs, 16);
     chord_sim_run_for(sim, 3000);
     uint64_t h = UINT64_C(0xcbf29ce484222325);
@@ -320,7 +291,7 @@ static void test_put_get_lookup(void **state)
     (void)state;
     const int n = 32;
     uint64_t rs = 2002;
-    struct chord_sim *sim = sim_make(21);
+    struct chord_sim *sim = test_sim_new(21, 0);
     grow_ring(sim, &rs, n);
     settle(sim);
 
@@ -378,8 +349,7 @@ static void test_put_get_lookup(void **state)
     }
     /* An overwrite wins. */
     assert_int_equal(chord_sim_put(sim, 1, "key-0100", 8, "new", 3), CHORD_OK);
-    assert_int_equal(chord_sim_get(sim, 2, "key-0100", 8, &v, &vlen),
-                     CHORD_OK);
+    assert_int_equal(chord_sim_get(sim, 2, "key-0100", 8, &v, &vlen), CHORD_OK);
     assert_int_equal(vlen, 3);
     assert_memory_equal(v, "new", 3);
     free(v);
@@ -397,7 +367,7 @@ static void test_join_moves_keys(void **state)
 {
     (void)state;
     uint64_t rs = 3003;
-    struct chord_sim *sim = sim_make(31);
+    struct chord_sim *sim = test_sim_new(31, 0);
     grow_ring(sim, &rs, 8);
     settle(sim);
     put_keys(sim, &rs);
@@ -416,7 +386,7 @@ static void test_leave_hands_keys_over(void **state)
 {
     (void)state;
     uint64_t rs = 4004;
-    struct chord_sim *sim = sim_make(41);
+    struct chord_sim *sim = test_sim_new(41, 0);
     grow_ring(sim, &rs, 16);
     settle(sim);
     put_keys(sim, &rs);
@@ -448,7 +418,7 @@ static void test_concurrent_joins(void **state)
 {
     (void)state;
     uint64_t rs = 4242;
-    struct chord_sim *sim = sim_make(17);
+    struct chord_sim *sim = test_sim_new(17, 0);
     assert_int_equal(chord_sim_add_node(sim, NULL, NULL), 0);
     assert_int_equal(chord_sim_create(sim, 0), 0);
     for (int i = 1; i < 64; i++) {
@@ -469,17 +439,7 @@ static void test_lossy_network(void **state)
 {
     (void)state;
     uint64_t rs = 99;
-    struct chord_sim_config cfg;
-    chord_sim_config_default(&cfg);
-    cfg.seed = 9;
-    cfg.loss = 0.01;
-    const char *log = getenv("CHORD_SIM_LOG");
-    if (log && *log && strcmp(log, "0") != 0) {
-        cfg.log_stderr = true;
-        cfg.log_level = CHORD_LOG_DEBUG;
-    }
-    struct chord_sim *sim = NULL;
-    assert_int_equal(chord_sim_new(&cfg, &sim), 0);
+    struct chord_sim *sim = test_sim_new(9, 0.01);
     grow_ring(sim, &rs, 32);
     settle(sim);
     put_keys(sim, &rs);
