@@ -302,6 +302,17 @@ class Cluster:
             self.wait_ready(node)
         return node
 
+    def count_deaths(self):
+        """How many daemons died on their own (printing each one's log):
+        a test adds this to its failures."""
+        dead = 0
+        for n in self.nodes:
+            if not n.alive():
+                print("dhtd %s died during the test; log:\n%s"
+                      % (n.addr, n.log_tail()))
+                dead += 1
+        return dead
+
     def live_nodes(self):
         return [n for n in self.nodes if n.alive()]
 

@@ -296,11 +296,7 @@ def main():
                        t.test_dhtd_bad_start)
             runner.run("(f) missing key", t.test_missing_key)
             runner.run("status --json fields", t.test_json_status)
-            for n in t.c.nodes:
-                if not n.alive():
-                    print("dhtd %s died during the test; log:\n%s"
-                          % (n.addr, n.log_tail()))
-                    runner.failed += 1
+            runner.failed += t.c.count_deaths()
         else:
             print(t.c.dump_logs())
     finally:

@@ -403,11 +403,7 @@ def main():
             runner.run("4 time limit", t.test_time_limit)
             runner.run("5 unreachable node", t.test_unreachable)
             runner.run("5 usage errors", t.test_usage)
-            for n in t.c.nodes:
-                if not n.alive():
-                    print("dhtd %s died during the test; log:\n%s"
-                          % (n.addr, n.log_tail()))
-                    runner.failed += 1
+            runner.failed += t.c.count_deaths()
         else:
             print(t.c.dump_logs())
     finally:
