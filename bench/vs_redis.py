@@ -40,6 +40,9 @@ of tests/system/common.py), and the death of this script (PDEATHSIG).
 Usage: bench/vs_redis.py [--bin DIR] [--nodes 16] [--rounds 5]
          [-n 100000] [-c 50] [-d 16] [--keyspace 10000] [--seed S]
          [--with-one] [--profile] [--profile-seconds 8] [--json FILE]
+         [--dhtd-arg ARG ...]
+--dhtd-arg passes ARG to every dhtd (repeat it; e.g. --dhtd-arg=--owner-reads
+--dhtd-arg=0 compares quorum reads that always ask a replica).
 """
 
 import argparse
@@ -352,6 +355,8 @@ def main():
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--profile-seconds", type=int, default=8)
     ap.add_argument("--json", help="also write the medians to this file")
+    ap.add_argument("--dhtd-arg", action="append", default=[],
+                    help="pass this argument to every dhtd (repeatable)")
     a = ap.parse_args()
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1 << 31)
@@ -365,9 +370,12 @@ def main():
     cluster = Cluster(bin_dir, name="vsredis", seed=a.seed, log_level="warn")
     try:
         log("starting a ring of %d dhtd" % a.nodes)
-        first = cluster.start_node()
+        if a.dhtd_arg:
+            log("dhtd arguments: %s" % " ".join(a.dhtd_arg))
+        first = cluster.start_node(extra=a.dhtd_arg)
         for _ in range(1, a.nodes):
-            cluster.start_node(join=random.choice(cluster.nodes))
+            cluster.start_node(join=random.choice(cluster.nodes),
+                               extra=a.dhtd_arg)
         took = cluster.wait_ring(timeout=120.0)
         log("ring correct after %.1f s" % took)
         rport = cluster.free_port()

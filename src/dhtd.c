@@ -3,7 +3,8 @@
  *
  *   dhtd --listen HOST:PORT [--join HOST:PORT] [--successors R]
  *        [--stabilize-ms T] [--replicas R] [--heartbeat-ms T] [--sync-ms T]
- *        [--tombstone-ttl S] [--log-level error|warn|info|debug]
+ *        [--tombstone-ttl S] [--owner-reads 0|1]
+ *        [--log-level error|warn|info|debug]
  *        [--data DIR [--fsync always|batch|never] [--fsync-ms N]
  *        [--checkpoint-mb N] [--repair]] [--id HEX40] [--help] [--version]
  *
@@ -62,6 +63,10 @@ static const char usage_text[] =
     "  --sync-ms T           anti-entropy period between replicas (default\n"
     "                        1000)\n"
     "  --tombstone-ttl S     seconds a delete is remembered (default 600)\n"
+    "  --owner-reads 0|1     1 (default): an owner that has caught up with\n"
+    "                        its replicas answers quorum reads alone while\n"
+    "                        its successor vouches for it; 0: always ask\n"
+    "                        a replica too\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
     "  --data DIR            keep a write-ahead log and snapshots in DIR\n"
     "                        (created if missing; one node per DIR) and\n"
@@ -114,6 +119,7 @@ static const struct num_opt num_opts[] = {
     {"--heartbeat-ms", 10, 600000, " ms"},
     {"--sync-ms", 10, 600000, " ms"},
     {"--tombstone-ttl", 1, 2592000, " seconds (30 days)"},
+    {"--owner-reads", 0, 1, ""},
     {"--fsync-ms", 0, CHORD_DURABLE_FSYNC_MS_MAX, " ms"},
     {"--checkpoint-mb", 1, CHORD_DURABLE_CHECKPOINT_MB_MAX, " MiB"},
 };
@@ -143,6 +149,8 @@ static void num_opt_set(struct chord_host_options *opt, const char *name,
         opt->node.sync_ms = (uint32_t)n;
     else if (strcmp(name, "--tombstone-ttl") == 0)
         opt->node.tombstone_ttl_ms = (uint32_t)(n * 1000);
+    else if (strcmp(name, "--owner-reads") == 0)
+        opt->node.owner_reads = n != 0;
     else if (strcmp(name, "--fsync-ms") == 0) {
         opt->durable.fsync_ms = (uint32_t)n;
         *durable_flag = "--fsync-ms";
@@ -212,7 +220,8 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
             "--stabilize-ms",  "--log-level",     "--id",
             "--replicas",      "--heartbeat-ms",  "--sync-ms",
             "--tombstone-ttl", "--data",          "--fsync",
-            "--fsync-ms",      "--checkpoint-mb", "--repair"};
+            "--fsync-ms",      "--checkpoint-mb", "--repair",
+            "--owner-reads"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             ok = ok || strcmp(name, known[k]) == 0;

@@ -5,9 +5,21 @@
  *
  *   dht-sim --nodes N [--successors R] [--replicas K] [--keys M]
  *           [--lookups L] [--fail FRACTION] [--churn RATE] [--duration T]
- *           [--seed S] [--latency const:MS|uniform:MIN:MAX] [--loss P]
- *           [--stabilize-ms MS] [--fix-fingers-ms MS] [--check-every K]
- *           [--json] [--verbose] [--help]
+ *           [--seed S] [--latency MODEL] [--loss P] [--script FILE]
+ *           [--stabilize-ms MS] [--fix-fingers-ms MS] [--rpc-timeout-ms MS]
+ *           [--check-every K] [--json] [--verbose] [--help]
+ *
+ * Network models (the simulator's, see chord/sim.h): --latency const:MS,
+ * uniform:MIN:MAX (the default, uniform:1:5), geo[:CLUSTERS] (a synthetic
+ * Internet: CLUSTERS continents, default 5; 2-20 ms one way within one,
+ * 40-147 ms between two), or matrix:FILE (M lines of M whitespace-
+ * separated delays in ms, row = sender's host, '#' starts a comment; node
+ * i sits on host i % M). Partitions come from a script. The core's
+ * request timeout (--rpc-timeout-ms, 1000 ms by default) also bounds a
+ * whole recursive lookup: with long delays (geo lookups of 1000 nodes
+ * take 440 ms on average, 800 at p99) a lookup that takes longer fails,
+ * and a finger whose lookup always does is never fixed, so the ring
+ * never becomes exact and the run exits 3. Raise it for such rings.
  *
  * A run has four phases, all in simulated time:
  *  1. Build. Node 0 creates the ring; the others join in waves: each wave
@@ -26,8 +38,9 @@
  *     at evenly spaced times over T seconds (all at once when T = 0),
  *     while churn (--churn RATE) joins and crashes nodes as a Poisson
  *     process of RATE events per second, each a join or a crash with
- *     probability 1/2 (as in the paper: joins and failures each at RATE/2).
- *     The run then waits for the lookups still in flight. With keys, the
+ *     probability 1/2 (as in the paper: joins and failures each at RATE/2),
+ *     and a --script applies its events on time (below). The run then
+ *     waits for the lookups still in flight. With keys, the
  *     ring is given time to repair (successor lists exact again, then
  *     KEYS_SYNC_ROUNDS anti-entropy periods) and each key is read back
  *     through a random node; keys_lost counts those that cannot be read
@@ -42,9 +55,33 @@
  * owner, the owner last, and hops = len(path) - 1. The paper counts the
  * nodes traversed until the key's predecessor answers, i.e. hops - 1:
  * the output gives both. Timeouts: the core retries a lookup only after
- * its request timed out (rpc_timeout_ms, 1000 ms) and a lookup without a
- * timeout takes hops x latency, far below that, so a lookup's timeouts
- * are floor(latency / rpc_timeout_ms).
+ * its request timed out (--rpc-timeout-ms) and a lookup without a
+ * timeout takes about hops x latency, far below that, so its timeouts
+ * are floor(latency / rpc_timeout_ms). With the geo and matrix models the
+ * delays are no longer small next to that timeout, so the delays of the
+ * lookup's own messages (along its path, then the owner's answer back to
+ * the contacted node; chord_sim_link_delay) are taken off the latency
+ * first.
+ *
+ * Script (--script FILE): one event a line, "AT ACTION [ARG]", AT in
+ * simulated seconds from the start of the measured phase (0 .. T, never
+ * decreasing from one line to the next), '#' starts a comment:
+ *     crash N       N random up nodes crash
+ *     join N        N new nodes join, each through a random ACTIVE node
+ *     leave N       N random ACTIVE nodes leave gracefully
+ *     partition F   a random fraction F (0 < F < 1) of the up nodes goes
+ *                   to group 1, every other node to group 0: frames
+ *                   between the two are dropped (replaces any earlier
+ *                   partition; nodes that join later are in group 0)
+ *     heal          every node back to group 0
+ *     loss P        message loss from now on (0 <= P < 1)
+ * Events due at the same millisecond as a lookup run before it. Random
+ * choices come from the tool's PRNG, so a script keeps a run a function
+ * of the options and the seed. Zave's invariant is still checked during a
+ * partition, although her model assumes none: a partition that outlasts
+ * the failure detector (about 2 s) can leave a node whose whole successor
+ * list is on the other side with no successor at all, and the run then
+ * stops as for any violation (the message says a partition was on).
  *
  * Zave's invariant (chord_sim_check_invariant: every member has a live
  * successor entry; and once the ring has had r + 1 members, it keeps at
@@ -54,12 +91,14 @@
  * Output: the seed first, then the figures, one per line; with --json one
  * object. Everything printed on stdout is a function of the options and
  * the seed: the same seed gives the same bytes. Wall-clock times go to
- * stderr only, with --verbose. Exit: 0 ok, 2 usage error, 3 the run could
- * not complete (the ring did not converge, an invariant broke, or memory
- * ran out).
+ * stderr only, with --verbose. Exit: 0 ok, 2 usage error (a bad matrix
+ * or script file is named as FILE:LINE: on one line), 3 the run could not
+ * complete (the ring did not converge, an invariant broke, or memory ran
+ * out).
  *
- * It does not model partitions or latency matrices, and it never drives a
- * node directly: only through the simulator's API.
+ * Partitions exist only in a script (the ring is always built whole), and
+ * the tool never drives a node directly: only through the simulator's
+ * API.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -95,11 +134,35 @@
 #define KEYS_REPAIR_MAX_MS 60000u  /* wait for a repaired ring at most */
 #define KEYS_SYNC_ROUNDS 3u        /* anti-entropy periods, then read keys */
 #define PICK_TRIES 64              /* random probes before a linear scan */
+#define SIM_SCRIPT_CAP 100000u     /* events in a --script file */
 
 enum sim_exit {
     SIM_EXIT_OK = 0,
     SIM_EXIT_USAGE = 2,
     SIM_EXIT_FAILED = 3,
+};
+
+enum sim_latency {
+    LATENCY_UNIFORM = 0, /* const:MS or uniform:MIN:MAX */
+    LATENCY_GEO,
+    LATENCY_MATRIX,
+};
+
+/* What a --script line does (see the top of the file). */
+enum script_action {
+    ACT_CRASH = 0,
+    ACT_JOIN,
+    ACT_LEAVE,
+    ACT_PARTITION,
+    ACT_HEAL,
+    ACT_LOSS,
+};
+
+struct script_ev {
+    uint64_t at_ms; /* from the start of the measured phase */
+    uint8_t action; /* enum script_action */
+    unsigned count; /* crash, join, leave */
+    double value;   /* partition fraction, loss probability */
 };
 
 struct sim_opts {
@@ -112,9 +175,17 @@ struct sim_opts {
     double churn;      /* events per simulated second */
     uint64_t duration; /* ms */
     uint64_t seed;
-    uint32_t min_delay, max_delay;
+    uint32_t min_delay, max_delay; /* uniform model */
+    uint8_t latency;               /* enum sim_latency */
+    unsigned geo_clusters;         /* LATENCY_GEO */
+    const char *matrix_file;       /* LATENCY_MATRIX (argv) */
+    uint32_t *matrix;              /* matrix_m * matrix_m delays, owned */
+    unsigned matrix_m;
+    const char *script_file;  /* --script (argv), or NULL */
+    struct script_ev *script; /* n_script events, owned */
+    size_t n_script;
     double loss;
-    uint32_t stabilize_ms, fix_fingers_ms;
+    uint32_t stabilize_ms, fix_fingers_ms, rpc_timeout_ms;
     uint64_t check_every; /* events; 0 = never */
     bool check_set;
     bool json;
@@ -143,6 +214,7 @@ struct sim_req {
     bool stored;     /* a key whose put succeeded */
     uint8_t hops;
     uint32_t latency_ms;
+    uint32_t path_ms; /* the delays of its own messages (geo, matrix) */
 };
 
 struct sim_run {
@@ -167,6 +239,10 @@ struct sim_run {
     struct sim_req *kv; /* one per key (put, then get) */
     uint64_t build_ms, settle_ms;
     unsigned failed_nodes, joins, crashes, joins_failed;
+    size_t script_done; /* script events applied */
+    unsigned script_crashes, script_joins, script_leaves;
+    unsigned script_joins_failed;
+    bool partitioned; /* a script partition is in effect */
     unsigned keys_stored, keys_put_failed;
     uint64_t repair_ms; /* until the successor lists were exact again */
     double live_ms;     /* integral of up nodes over the measured window */
@@ -317,8 +393,9 @@ static int check_now(struct sim_run *run)
         snprintf(more, sizeof more, " (%d members in that state)", bad);
     fprintf(stderr,
             "dht-sim: invariant violated at event %" PRIu64 " (t=%" PRIu64
-            " ms, seed %" PRIu64 "): %s%s\n",
-            st.events, chord_sim_now(run->sim), run->o.seed, err, more);
+            " ms, seed %" PRIu64 "): %s%s%s\n",
+            st.events, chord_sim_now(run->sim), run->o.seed, err, more,
+            run->partitioned ? " (during a scripted partition)" : "");
     run->violated = true;
     return -1;
 }
@@ -357,6 +434,7 @@ static int add_node(struct sim_run *run)
     cfg.replicas = run->o.replicas;
     cfg.stabilize_ms = run->o.stabilize_ms;
     cfg.fix_fingers_ms = run->o.fix_fingers_ms;
+    cfg.rpc_timeout_ms = run->o.rpc_timeout_ms;
     cfg.log_level = run->o.log_level >= 0 ? run->o.log_level : CHORD_LOG_ERROR;
     cfg.seed = rnd(run);
     int i = chord_sim_add_node(run->sim, &cfg, NULL);
@@ -519,6 +597,38 @@ static uint8_t outcome_of(const struct chord_sim_reply *r)
     return OUT_UNAVAILABLE;
 }
 
+/* One-way delay of the model from node a to node b (0 for the same node
+ * or an address the simulator does not know). */
+static uint32_t hop_delay(const struct sim_run *run, int a, int b)
+{
+    uint32_t lo = 0, hi = 0;
+    if (a == b || chord_sim_link_delay(run->sim, a, b, &lo, &hi) != 0)
+        return 0;
+    return lo;
+}
+
+/* The delays of a lookup's own messages in the geo and matrix models:
+ * along its path (contacted node first, owner last), then the owner's
+ * answer back to the contacted node (a client's lookup is answered by
+ * the owner itself). 0 in the uniform model, whose delays are negligible
+ * next to rpc_timeout_ms. */
+static uint32_t path_delay(const struct sim_run *run,
+                           const struct chord_lookup_path *p)
+{
+    if (run->o.latency == LATENCY_UNIFORM || p->n < 2)
+        return 0;
+    int origin = chord_sim_find(run->sim, p->addr[0]);
+    int prev = origin;
+    uint64_t sum = 0;
+    for (unsigned j = 1; j < p->n; j++) {
+        int cur = chord_sim_find(run->sim, p->addr[j]);
+        sum += hop_delay(run, prev, cur);
+        prev = cur;
+    }
+    sum += hop_delay(run, prev, origin);
+    return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+}
+
 /* A lookup's answer: classify it against the oracle's owner now. */
 static void on_lookup(void *arg, const struct chord_sim_reply *r)
 {
@@ -531,6 +641,7 @@ static void on_lookup(void *arg, const struct chord_sim_reply *r)
         return;
     }
     q->hops = r->lookup.hops;
+    q->path_ms = path_delay(run, &r->lookup.path);
     int owner = chord_sim_owner(run->sim, &r->lookup.key_id);
     const struct chord_peer *p =
         owner >= 0 ? chord_sim_peer(run->sim, owner) : NULL;
@@ -746,6 +857,90 @@ static void churn_event(struct sim_run *run)
         run->crashes++;
 }
 
+/* Script "partition F": a random round(F * up) of the up nodes go to
+ * group 1, every other node to group 0. 0 or -ENOMEM. */
+static int script_partition(struct sim_run *run, double frac)
+{
+    live_prune(run);
+    size_t n = run->n_live;
+    size_t want = (size_t)llround(frac * (double)n);
+    int count = chord_sim_count(run->sim);
+    uint8_t *group = calloc((size_t)count ? (size_t)count : 1, 1);
+    int *pool = malloc((n ? n : 1) * sizeof *pool);
+    if (!group || !pool) {
+        free(group);
+        free(pool);
+        return -ENOMEM;
+    }
+    memcpy(pool, run->live, n * sizeof *pool);
+    for (size_t j = 0; j < want; j++) { /* partial Fisher-Yates */
+        size_t k = j + rnd_below(run, n - j);
+        int t = pool[j];
+        pool[j] = pool[k];
+        pool[k] = t;
+        group[pool[j]] = 1;
+    }
+    int rc = chord_sim_partition(run->sim, group, (size_t)count);
+    free(group);
+    free(pool);
+    return rc;
+}
+
+/* Apply one script event now. 0, or -ENOMEM (printed). */
+static int script_apply(struct sim_run *run, const struct script_ev *ev)
+{
+    static const char *const names[] = {"crash",     "join", "leave",
+                                        "partition", "heal", "loss"};
+    switch (ev->action) {
+    case ACT_CRASH:
+        for (unsigned j = 0; j < ev->count; j++) {
+            int i = pick_up(run);
+            if (i < 0)
+                break;
+            if (chord_sim_crash(run->sim, i) == 0)
+                run->script_crashes++;
+            live_prune(run);
+        }
+        break;
+    case ACT_JOIN:
+        for (unsigned j = 0; j < ev->count; j++) {
+            if (join_one(run) >= 0)
+                run->script_joins++;
+            else
+                run->script_joins_failed++;
+        }
+        break;
+    case ACT_LEAVE:
+        for (unsigned j = 0; j < ev->count; j++) {
+            int i = pick_active(run);
+            if (i < 0)
+                break;
+            if (chord_sim_leave(run->sim, i) == 0)
+                run->script_leaves++;
+        }
+        break;
+    case ACT_PARTITION:
+        if (script_partition(run, ev->value) != 0) {
+            fprintf(stderr, "dht-sim: out of memory\n");
+            return -ENOMEM;
+        }
+        run->partitioned = true;
+        break;
+    case ACT_HEAL:
+        chord_sim_heal(run->sim);
+        run->partitioned = false;
+        break;
+    case ACT_LOSS:
+        chord_sim_set_loss(run->sim, ev->value);
+        break;
+    default:
+        break;
+    }
+    run->script_done++;
+    vlog(run, "script: %s", names[ev->action]);
+    return 0;
+}
+
 /* When lookup i of the measured phase starting at t0 is sent: evenly
  * spaced over the duration, all at t0 when the duration is 0. */
 static uint64_t lookup_time(const struct sim_run *run, uint64_t t0, unsigned i)
@@ -768,25 +963,35 @@ static int measure(struct sim_run *run)
     uint64_t end = t0 + run->o.duration;
     uint64_t next_churn =
         run->o.churn > 0 ? t0 + churn_gap(run, run->o.churn) : UINT64_MAX;
+    const struct script_ev *script = run->o.script;
+    size_t n_script = run->o.n_script, applied = 0;
     unsigned issued = 0;
     char key[64];
     run->t_start = t0;
     for (;;) {
         uint64_t next_lookup =
             issued < run->o.lookups ? lookup_time(run, t0, issued) : UINT64_MAX;
+        uint64_t next_script =
+            applied < n_script ? t0 + script[applied].at_ms : UINT64_MAX;
         uint64_t next = next_lookup < next_churn ? next_lookup : next_churn;
+        if (next_script < next)
+            next = next_script;
         if (next > end)
             next = end;
         uint64_t before = chord_sim_now(run->sim);
         if (advance(run, next))
             return -1;
-        if (run->o.churn > 0)
-            live_prune(run); /* only churn takes nodes down here */
+        if (run->o.churn > 0 || n_script > 0)
+            live_prune(run); /* only churn and scripts take nodes down */
         run->live_ms += (double)run->n_live * (double)(next - before);
         if (next == next_churn && next_churn <= end) {
             churn_event(run);
             next_churn += churn_gap(run, run->o.churn);
         }
+        while (applied < n_script &&
+               t0 + script[applied].at_ms <= chord_sim_now(run->sim))
+            if (script_apply(run, &script[applied++]))
+                return -1;
         while (issued < run->o.lookups &&
                lookup_time(run, t0, issued) <= chord_sim_now(run->sim)) {
             struct sim_req *q = &run->lk[issued];
@@ -802,7 +1007,8 @@ static int measure(struct sim_run *run)
                 q->outcome = OUT_ERROR;
             issued++;
         }
-        if (chord_sim_now(run->sim) >= end && issued == run->o.lookups)
+        if (chord_sim_now(run->sim) >= end && issued == run->o.lookups &&
+            applied == n_script)
             break;
     }
     /* Lookups still open finish in the drain; the window for message
@@ -853,9 +1059,7 @@ struct sim_report {
 static int summarize(struct sim_run *run, struct sim_report *rep)
 {
     memset(rep, 0, sizeof *rep);
-    struct chord_node_config dflt;
-    chord_node_config_default(&dflt);
-    rep->rpc_timeout_ms = dflt.rpc_timeout_ms;
+    rep->rpc_timeout_ms = run->o.rpc_timeout_ms;
     unsigned n = run->o.lookups;
     uint32_t *hops = malloc((n ? n : 1) * sizeof *hops);
     uint32_t *lat = malloc((n ? n : 1) * sizeof *lat);
@@ -873,7 +1077,8 @@ static int summarize(struct sim_run *run, struct sim_report *rep)
             continue;
         }
         rep->lookups++;
-        timeouts += q->latency_ms / rep->rpc_timeout_ms;
+        if (q->latency_ms > q->path_ms)
+            timeouts += (q->latency_ms - q->path_ms) / rep->rpc_timeout_ms;
         switch (q->outcome) {
         case OUT_OK:
         case OUT_WRONG:
@@ -930,13 +1135,32 @@ static int summarize(struct sim_run *run, struct sim_report *rep)
     return 0;
 }
 
-/* The latency model as --latency spells it. */
+/* The latency model as --latency spells it (a matrix: without its file
+ * name, which the caller prints). */
 static void latency_text(char *buf, size_t len, const struct sim_opts *o)
 {
-    if (o->min_delay == o->max_delay)
+    if (o->latency == LATENCY_GEO)
+        snprintf(buf, len, "geo:%u", o->geo_clusters);
+    else if (o->latency == LATENCY_MATRIX)
+        snprintf(buf, len, "matrix:");
+    else if (o->min_delay == o->max_delay)
         snprintf(buf, len, "const:%u", o->min_delay);
     else
         snprintf(buf, len, "uniform:%u:%u", o->min_delay, o->max_delay);
+}
+
+/* The body of a JSON string for s (quotes, backslashes and control
+ * characters escaped). */
+static void json_chars(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
 }
 
 /* The report, one figure per line (after the seed line). */
@@ -947,9 +1171,10 @@ static void print_text(const struct sim_run *run, const struct sim_report *r,
     char lat[48];
     latency_text(lat, sizeof lat, o);
     printf("nodes %u  successors %u  replicas %u  stabilize_ms %u  "
-           "fix_fingers_ms %u  latency %s  loss %g\n",
+           "fix_fingers_ms %u  rpc_timeout_ms %u  latency %s%s  loss %g\n",
            o->nodes, o->successors, o->replicas, o->stabilize_ms,
-           o->fix_fingers_ms, lat, o->loss);
+           o->fix_fingers_ms, o->rpc_timeout_ms, lat,
+           o->latency == LATENCY_MATRIX ? o->matrix_file : "", o->loss);
     printf("build: all joined at %" PRIu64 " ms, ring exact %" PRIu64
            " ms later\n",
            run->build_ms, run->settle_ms);
@@ -957,6 +1182,12 @@ static void print_text(const struct sim_run *run, const struct sim_report *r,
            "duration_s %g\n",
            run->failed_nodes, o->churn, run->joins, run->crashes,
            (double)o->duration / 1000.0);
+    if (o->script_file)
+        printf("script %s: %zu events applied (crashes %u, joins %u, "
+               "joins_failed %u, leaves %u), partitioned_frames %" PRIu64 "\n",
+               o->script_file, run->script_done, run->script_crashes,
+               run->script_joins, run->script_joins_failed, run->script_leaves,
+               st->partitioned);
     printf("lookups %u\n", r->lookups);
     printf("failed_lookups %u  (timeouts %u, unavailable %u, errors %u, "
            "wrong_owner %u of which %u down; aborted %u not counted)\n",
@@ -991,12 +1222,28 @@ static void print_json(const struct sim_run *run, const struct sim_report *r,
     latency_text(lat, sizeof lat, o);
     printf("{\"seed\":%" PRIu64 ",\"nodes\":%u,\"successors\":%u,"
            "\"replicas\":%u,\"stabilize_ms\":%u,\"fix_fingers_ms\":%u,"
-           "\"latency\":\"%s\",\"loss\":%g,\"fail_fraction\":%g,"
+           "\"rpc_timeout_ms\":%u,\"latency\":\"%s",
+           o->seed, o->nodes, o->successors, o->replicas, o->stabilize_ms,
+           o->fix_fingers_ms, o->rpc_timeout_ms, lat);
+    if (o->latency == LATENCY_MATRIX)
+        json_chars(o->matrix_file);
+    printf("\",\"loss\":%g,\"fail_fraction\":%g,"
            "\"failed_nodes\":%u,\"churn_per_s\":%g,\"joins\":%u,"
            "\"crashes\":%u,\"duration_s\":%g,",
-           o->seed, o->nodes, o->successors, o->replicas, o->stabilize_ms,
-           o->fix_fingers_ms, lat, o->loss, o->fail, run->failed_nodes,
-           o->churn, run->joins, run->crashes, (double)o->duration / 1000.0);
+           o->loss, o->fail, run->failed_nodes, o->churn, run->joins,
+           run->crashes, (double)o->duration / 1000.0);
+    if (o->script_file) {
+        printf("\"script\":\"");
+        json_chars(o->script_file);
+        printf("\",");
+    } else {
+        printf("\"script\":null,");
+    }
+    printf("\"script_events\":%zu,\"script_crashes\":%u,"
+           "\"script_joins\":%u,\"script_joins_failed\":%u,"
+           "\"script_leaves\":%u,\"partitioned_frames\":%" PRIu64 ",",
+           run->script_done, run->script_crashes, run->script_joins,
+           run->script_joins_failed, run->script_leaves, st->partitioned);
     printf("\"lookups\":%u,\"failed_lookups\":%u,\"failed_timeouts\":%u,"
            "\"failed_unavailable\":%u,\"failed_errors\":%u,"
            "\"failed_wrong_owner\":%u,\"failed_owner_down\":%u,"
@@ -1030,9 +1277,10 @@ static void usage(FILE *f)
         "usage: dht-sim --nodes N [--successors R] [--replicas K] [--keys M]\n"
         "               [--lookups L] [--fail FRACTION] [--churn RATE]\n"
         "               [--duration T] [--seed S]\n"
-        "               [--latency const:MS|uniform:MIN:MAX] [--loss P]\n"
+        "               [--latency MODEL] [--loss P] [--script FILE]\n"
         "               [--stabilize-ms MS] [--fix-fingers-ms MS]\n"
-        "               [--check-every K] [--json] [--verbose] [--log LEVEL]\n"
+        "               [--rpc-timeout-ms MS] [--check-every K] [--json]\n"
+        "               [--verbose] [--log LEVEL]\n"
         "               [--help]\n"
         "\n"
         "Runs N nodes of the protocol core in simulated time: builds an\n"
@@ -1055,11 +1303,23 @@ static void usage(FILE *f)
         "  --duration T        measured phase, simulated seconds (10; 0 =\n"
         "                      all lookups at once)\n"
         "  --seed S            PRNG seed (default: from the clock)\n"
-        "  --latency MODEL     one-way delay: const:MS or uniform:MIN:MAX\n"
-        "                      (default uniform:1:5)\n"
+        "  --latency MODEL     one-way delay: const:MS, uniform:MIN:MAX\n"
+        "                      (default uniform:1:5), geo[:CLUSTERS] (a\n"
+        "                      synthetic Internet of 1..7 continents,\n"
+        "                      default 5: 2-20 ms within one, 40-147 ms\n"
+        "                      between two), or matrix:FILE (M lines of M\n"
+        "                      delays in ms, row = sender; node i on host\n"
+        "                      i % M; '#' comments)\n"
         "  --loss P            message loss in the measured phase (0..1)\n"
+        "  --script FILE       events of the measured phase, one a line:\n"
+        "                      'AT crash N', 'AT join N', 'AT leave N',\n"
+        "                      'AT partition F', 'AT heal', 'AT loss P'\n"
+        "                      (AT in seconds, 0..T, never decreasing)\n"
         "  --stabilize-ms MS   stabilize period (default 250)\n"
         "  --fix-fingers-ms MS one finger refreshed per period (default 100)\n"
+        "  --rpc-timeout-ms MS a node's request timeout, which also bounds a\n"
+        "                      whole lookup (default 1000; raise it when\n"
+        "                      lookups take about that long)\n"
         "  --check-every K     check Zave's invariant every K events (0 =\n"
         "                      never; default 1 up to 128 nodes, else N)\n"
         "  --json              one JSON object instead of text\n"
@@ -1108,14 +1368,31 @@ static int parse_double(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
-/* const:MS or uniform:MIN:MAX. 0 or -EINVAL. */
+/* const:MS, uniform:MIN:MAX, geo[:CLUSTERS] or matrix:FILE (the file
+ * is read later, by read_matrix). 0 or -EINVAL. */
 static int parse_latency(const char *s, struct sim_opts *o)
 {
+    if (strncmp(s, "matrix:", 7) == 0) {
+        if (!s[7])
+            return -EINVAL;
+        o->latency = LATENCY_MATRIX;
+        o->matrix_file = s + 7;
+        return 0;
+    }
     char buf[64];
     if (strlen(s) >= sizeof buf)
         return -EINVAL;
     memcpy(buf, s, strlen(s) + 1);
     uint64_t a, b;
+    if (strcmp(buf, "geo") == 0 || strncmp(buf, "geo:", 4) == 0) {
+        a = CHORD_SIM_GEO_CLUSTERS_DEFAULT;
+        if (buf[3] && parse_u64(buf + 4, 1, CHORD_SIM_GEO_CLUSTERS_MAX, &a))
+            return -EINVAL;
+        o->latency = LATENCY_GEO;
+        o->geo_clusters = (unsigned)a;
+        return 0;
+    }
+    o->latency = LATENCY_UNIFORM;
     if (strncmp(buf, "const:", 6) == 0) {
         if (parse_u64(buf + 6, 1, SIM_DELAY_CAP_MS, &a))
             return -EINVAL;
@@ -1137,6 +1414,304 @@ static int parse_latency(const char *s, struct sim_opts *o)
     return -EINVAL;
 }
 
+/* ---- matrix and script files --------------------------------------------- */
+
+/* "dht-sim: FILE:LINE: message" on one line; returns the usage exit code.
+ * (declared for the format check) */
+static int file_error(const char *file, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int file_error(const char *file, unsigned line, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "dht-sim: %s:%u: %s\n", file, line ? line : 1, msg);
+    return SIM_EXIT_USAGE;
+}
+
+/* A text file read line by line: '#' starts a comment, and each line is
+ * split into whitespace-separated words (at most FILE_WORDS_MAX of them,
+ * more is an error the caller reports). */
+#define FILE_WORDS_MAX 4097 /* a matrix row of CHORD_SIM_HOSTS_MAX, + 1 */
+
+struct text_file {
+    const char *name;
+    FILE *f;
+    char *line;
+    size_t cap;
+    unsigned lineno;
+    char *word[FILE_WORDS_MAX];
+    size_t n_words; /* may exceed FILE_WORDS_MAX: only that many kept */
+};
+
+/* Open a text file. 0, or SIM_EXIT_USAGE after printing why not. */
+static int text_open(struct text_file *tf, const char *name)
+{
+    memset(tf, 0, sizeof *tf);
+    tf->name = name;
+    tf->f = fopen(name, "r");
+    if (!tf->f) {
+        fprintf(stderr, "dht-sim: %s: %s\n", name, strerror(errno));
+        return SIM_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The next line with at least one word: 1, or 0 at the end of the file,
+ * or SIM_EXIT_USAGE (-) after printing a read error. */
+static int text_next(struct text_file *tf)
+{
+    for (;;) {
+        errno = 0;
+        ssize_t n = getline(&tf->line, &tf->cap, tf->f);
+        if (n < 0) {
+            if (ferror(tf->f))
+                return -file_error(tf->name, tf->lineno + 1, "read error: %s",
+                                   strerror(errno ? errno : EIO));
+            return 0;
+        }
+        tf->lineno++;
+        if ((size_t)n != strlen(tf->line))
+            return -file_error(tf->name, tf->lineno, "NUL byte in the line");
+        char *hash = strchr(tf->line, '#');
+        if (hash)
+            *hash = '\0';
+        tf->n_words = 0;
+        char *save = NULL;
+        for (char *w = strtok_r(tf->line, " \t\r\n\v\f", &save); w;
+             w = strtok_r(NULL, " \t\r\n\v\f", &save)) {
+            if (tf->n_words < FILE_WORDS_MAX)
+                tf->word[tf->n_words] = w;
+            tf->n_words++;
+        }
+        if (tf->n_words > 0)
+            return 1;
+    }
+}
+
+static void text_close(struct text_file *tf)
+{
+    if (tf->f)
+        fclose(tf->f);
+    free(tf->line);
+}
+
+/* Read o->matrix_file into o->matrix: M lines of M delays in ms. 0, or
+ * SIM_EXIT_USAGE after printing FILE:LINE: why not. */
+static int read_matrix(struct sim_opts *o)
+{
+    struct text_file tf;
+    int rc = text_open(&tf, o->matrix_file);
+    if (rc)
+        return rc;
+    unsigned m = 0, rows = 0;
+    uint32_t *mx = NULL;
+    for (;;) {
+        rc = text_next(&tf);
+        if (rc <= 0) {
+            rc = -rc;
+            break;
+        }
+        if (m == 0) {
+            if (tf.n_words > CHORD_SIM_HOSTS_MAX) {
+                rc = file_error(tf.name, tf.lineno,
+                                "%zu values in the first row: at most %u "
+                                "hosts",
+                                tf.n_words, CHORD_SIM_HOSTS_MAX);
+                break;
+            }
+            m = (unsigned)tf.n_words;
+            mx = malloc((size_t)m * m * sizeof *mx);
+            if (!mx) {
+                rc = file_error(tf.name, tf.lineno, "out of memory");
+                break;
+            }
+        } else if (tf.n_words != m) {
+            rc = file_error(tf.name, tf.lineno,
+                            "expected %u values (as in the first row), "
+                            "found %zu",
+                            m, tf.n_words);
+            break;
+        }
+        if (rows == m) {
+            rc = file_error(tf.name, tf.lineno,
+                            "more than %u rows (the first row has %u "
+                            "values)",
+                            m, m);
+            break;
+        }
+        for (unsigned k = 0; k < m; k++) {
+            uint64_t v;
+            if (parse_u64(tf.word[k], 0, SIM_DELAY_CAP_MS, &v)) {
+                rc = file_error(tf.name, tf.lineno,
+                                "bad delay '%.40s' in column %u (want an "
+                                "integer 0..%u ms)",
+                                tf.word[k], k + 1, SIM_DELAY_CAP_MS);
+                goto out;
+            }
+            mx[(size_t)rows * m + k] = (uint32_t)v;
+        }
+        rows++;
+    }
+    if (rc == 0 && m == 0)
+        rc = file_error(tf.name, tf.lineno, "no matrix rows");
+    else if (rc == 0 && rows < m)
+        rc = file_error(tf.name, tf.lineno,
+                        "only %u rows, expected %u (the first row has %u "
+                        "values)",
+                        rows, m, m);
+out:
+    text_close(&tf);
+    if (rc) {
+        free(mx);
+        return rc;
+    }
+    o->matrix = mx;
+    o->matrix_m = m;
+    return 0;
+}
+
+/* Read o->script_file into o->script (see the top of the file). 0, or
+ * SIM_EXIT_USAGE after printing FILE:LINE: why not. */
+static int read_script(struct sim_opts *o)
+{
+    static const struct {
+        const char *name;
+        uint8_t action;
+        bool arg;
+    } actions[] = {
+        {"crash", ACT_CRASH, true}, {"join", ACT_JOIN, true},
+        {"leave", ACT_LEAVE, true}, {"partition", ACT_PARTITION, true},
+        {"heal", ACT_HEAL, false},  {"loss", ACT_LOSS, true},
+    };
+    struct text_file tf;
+    int rc = text_open(&tf, o->script_file);
+    if (rc)
+        return rc;
+    struct script_ev *v = NULL;
+    size_t n = 0, cap = 0;
+    double prev_s = 0.0, dur_s = (double)o->duration / 1000.0;
+    for (;;) {
+        rc = text_next(&tf);
+        if (rc <= 0) {
+            rc = -rc;
+            break;
+        }
+        const char *file = tf.name;
+        unsigned ln = tf.lineno;
+        double at;
+        if (parse_double(tf.word[0], 0.0, SIM_DURATION_CAP_S, &at)) {
+            rc = file_error(file, ln,
+                            "bad time '%.40s' (want seconds from the start "
+                            "of the measured phase)",
+                            tf.word[0]);
+            break;
+        }
+        if (at > dur_s) {
+            rc = file_error(file, ln,
+                            "time %g s is after the end of the measured "
+                            "phase (--duration %g)",
+                            at, dur_s);
+            break;
+        }
+        if (at < prev_s) {
+            rc = file_error(file, ln,
+                            "time %g s comes before the previous event's "
+                            "%g s (times must not decrease)",
+                            at, prev_s);
+            break;
+        }
+        prev_s = at;
+        if (tf.n_words < 2) {
+            rc = file_error(file, ln, "no action after the time");
+            break;
+        }
+        size_t a = 0;
+        while (a < sizeof actions / sizeof actions[0] &&
+               strcmp(tf.word[1], actions[a].name) != 0)
+            a++;
+        if (a == sizeof actions / sizeof actions[0]) {
+            rc = file_error(file, ln,
+                            "unknown action '%.40s' (want crash, join, "
+                            "leave, partition, heal or loss)",
+                            tf.word[1]);
+            break;
+        }
+        if (tf.n_words != (actions[a].arg ? 3u : 2u)) {
+            rc = file_error(file, ln, "'%s' takes %s", actions[a].name,
+                            actions[a].arg ? "one argument" : "no argument");
+            break;
+        }
+        if (n == SIM_SCRIPT_CAP) {
+            rc = file_error(file, ln, "more than %u events", SIM_SCRIPT_CAP);
+            break;
+        }
+        struct script_ev ev = {
+            .at_ms = (uint64_t)llround(at * 1000.0),
+            .action = actions[a].action,
+        };
+        const char *arg = actions[a].arg ? tf.word[2] : NULL;
+        uint64_t u;
+        switch (ev.action) {
+        case ACT_CRASH:
+        case ACT_JOIN:
+        case ACT_LEAVE:
+            if (parse_u64(arg, 1, SIM_NODES_CAP, &u)) {
+                rc = file_error(file, ln,
+                                "bad count '%.40s' for '%s' (want 1..%u)", arg,
+                                actions[a].name, SIM_NODES_CAP);
+                goto out;
+            }
+            ev.count = (unsigned)u;
+            break;
+        case ACT_PARTITION:
+            if (parse_double(arg, 0.0, 1.0, &ev.value) || ev.value <= 0.0 ||
+                ev.value >= 1.0) {
+                rc = file_error(file, ln,
+                                "bad fraction '%.40s' for 'partition' (want "
+                                "0 < F < 1)",
+                                arg);
+                goto out;
+            }
+            break;
+        case ACT_LOSS:
+            if (parse_double(arg, 0.0, 1.0, &ev.value) || ev.value >= 1.0) {
+                rc = file_error(file, ln,
+                                "bad probability '%.40s' for 'loss' (want "
+                                "0 <= P < 1)",
+                                arg);
+                goto out;
+            }
+            break;
+        default:
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            struct script_ev *nv = realloc(v, nc * sizeof *nv);
+            if (!nv) {
+                rc = file_error(file, ln, "out of memory");
+                break;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n++] = ev;
+    }
+out:
+    text_close(&tf);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    o->script = v;
+    o->n_script = n;
+    return 0;
+}
+
 enum {
     OPT_NODES = 1000,
     OPT_SUCCESSORS,
@@ -1155,6 +1730,8 @@ enum {
     OPT_JSON,
     OPT_VERBOSE,
     OPT_LOG,
+    OPT_SCRIPT,
+    OPT_RPC_TIMEOUT,
 };
 
 static const struct option sim_longopts[] = {
@@ -1175,6 +1752,8 @@ static const struct option sim_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"log", required_argument, NULL, OPT_LOG},
+    {"script", required_argument, NULL, OPT_SCRIPT},
+    {"rpc-timeout-ms", required_argument, NULL, OPT_RPC_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -1192,8 +1771,10 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
     o->duration = 10000;
     o->min_delay = 1;
     o->max_delay = 5;
+    o->latency = LATENCY_UNIFORM;
     o->stabilize_ms = nd.stabilize_ms;
     o->fix_fingers_ms = nd.fix_fingers_ms;
+    o->rpc_timeout_ms = nd.rpc_timeout_ms;
     o->log_level = -1;
     bool have_seed = false, have_keys = false, have_replicas = false;
     uint64_t u;
@@ -1257,9 +1838,15 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
             break;
         case OPT_LATENCY:
             if (parse_latency(a, o))
-                return usage_error("bad --latency '%s' (want const:MS or "
-                                   "uniform:MIN:MAX, 1..60000 ms)",
+                return usage_error("bad --latency '%s' (want const:MS, "
+                                   "uniform:MIN:MAX (1..60000 ms), "
+                                   "geo[:1..7] or matrix:FILE)",
                                    a);
+            break;
+        case OPT_SCRIPT:
+            if (!*a)
+                return usage_error("%s", "--script needs a file name");
+            o->script_file = a;
             break;
         case OPT_LOSS:
             if (parse_double(a, 0.0, 1.0, &d) || d >= 1.0)
@@ -1275,6 +1862,11 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
             if (parse_u64(a, 1, 3600000, &u))
                 return usage_error("bad --fix-fingers-ms '%s'", a);
             o->fix_fingers_ms = (uint32_t)u;
+            break;
+        case OPT_RPC_TIMEOUT:
+            if (parse_u64(a, 1, 3600000, &u))
+                return usage_error("bad --rpc-timeout-ms '%s'", a);
+            o->rpc_timeout_ms = (uint32_t)u;
             break;
         case OPT_CHECK:
             if (parse_u64(a, 0, UINT64_MAX, &u))
@@ -1316,6 +1908,12 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
         o->keys = SIM_KEYS_DEFAULT;
     if (!o->check_set)
         o->check_every = o->nodes <= 128 ? 1 : o->nodes;
+    /* The files last: a script's times are checked against --duration. */
+    int rc;
+    if (o->latency == LATENCY_MATRIX && (rc = read_matrix(o)) != 0)
+        return rc;
+    if (o->script_file && (rc = read_script(o)) != 0)
+        return rc;
     if (!have_seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -1332,10 +1930,11 @@ int main(int argc, char **argv)
     struct sim_run run;
     memset(&run, 0, sizeof run);
     int rc = parse_args(argc, argv, &run.o);
-    if (rc == -1)
-        return SIM_EXIT_OK;
-    if (rc)
-        return rc;
+    if (rc) {
+        free(run.o.matrix);
+        free(run.o.script);
+        return rc == -1 ? SIM_EXIT_OK : rc;
+    }
     const struct sim_opts *o = &run.o;
 
     /* The seed first, so that any run can be replayed. */
@@ -1356,7 +1955,11 @@ int main(int argc, char **argv)
     run.rng = o->seed ^ UINT64_C(0x6468742d73696d21); /* "dht-sim!" */
     run.lk = calloc(o->lookups ? o->lookups : 1, sizeof *run.lk);
     run.kv = calloc(o->keys ? o->keys : 1, sizeof *run.kv);
-    if (!run.lk || !run.kv || chord_sim_new(&cfg, &run.sim) != 0) {
+    if (!run.lk || !run.kv || chord_sim_new(&cfg, &run.sim) != 0 ||
+        (o->latency == LATENCY_GEO &&
+         chord_sim_set_latency_geo(run.sim, o->geo_clusters) != 0) ||
+        (o->latency == LATENCY_MATRIX &&
+         chord_sim_set_latency_matrix(run.sim, o->matrix, o->matrix_m) != 0)) {
         fprintf(stderr, "dht-sim: out of memory\n");
         rc = SIM_EXIT_FAILED;
         goto out;
@@ -1407,5 +2010,7 @@ out:
     free(run.live);
     free(run.lk);
     free(run.kv);
+    free(run.o.matrix);
+    free(run.o.script);
     return rc;
 }

@@ -82,6 +82,8 @@ struct chord_node_config {
     uint64_t seed;           /* PRNG seed (timer jitter) */
     uint8_t durability;      /* enum chord_durability of the host's log,
                                 copied into the status report (MEMORY) */
+    bool owner_reads;        /* the owner answers a quorum read alone while
+                                it holds its lease (see replica.c) (true) */
 };
 
 void chord_node_config_default(struct chord_node_config *cfg);

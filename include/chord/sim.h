@@ -3,13 +3,20 @@
  * nodes (struct chord_node) in one process.
  *
  * The simulator owns a virtual clock (milliseconds, starting at 0), an
- * event queue and a seeded PRNG. Nodes talk through simulated links with a
- * latency drawn uniformly from [min_delay_ms, max_delay_ms], an optional
- * loss probability, and TCP-like FIFO order per (sender, receiver) link.
+ * event queue and a seeded PRNG. Nodes talk through simulated links with
+ * a one-way delay from a latency model, an optional loss probability,
+ * optional partitions, and TCP-like FIFO order per (sender, receiver)
+ * link (a frame is never delivered before an earlier one on its link).
  * Nothing is ever opened: addresses are plain strings. The same config
  * (seed included) and the same sequence of calls give the same run, bit
  * for bit; chord_sim_stats().digest summarises a run so two can be
  * compared.
+ *
+ * Latency models (see "network models" below): uniform (the default:
+ * each frame draws its delay from [min_delay_ms, max_delay_ms]; const
+ * when the two are equal), a latency matrix between M hosts, or "geo", a
+ * synthetic Internet of a few continents. Partitions put nodes into
+ * groups; a frame between two groups is silently dropped.
  *
  * Node i listens at "127.0.0.1:<20000+i>" (for i >= 40000 the last octet
  * of the host grows: 127.0.0.<1+i/40000>:<20000+i%40000>), and its id is
@@ -48,7 +55,8 @@ struct chord_sim;
 
 struct chord_sim_config {
     uint64_t seed;              /* PRNG seed: latencies, loss, node seeds (1) */
-    uint32_t min_delay_ms;      /* one-way link latency, lower bound >= 1 (1) */
+    uint32_t min_delay_ms;      /* one-way link latency of the uniform
+                                   model, lower bound >= 1 (1) */
     uint32_t max_delay_ms;      /* upper bound >= min_delay_ms (5) */
     double loss;                /* probability in [0, 1) that a node-to-node
                                    message is silently lost (0) */
@@ -92,8 +100,9 @@ int chord_sim_join(struct chord_sim *sim, int i, int seed_index);
 int chord_sim_leave(struct chord_sim *sim, int i);
 /* Stop node i abruptly: it is freed without a word to anyone. Frames in
  * flight to it, and frames sent to it later, make the sender's host report
- * it unreachable (after min_delay_ms). Its pending client requests fail
- * with -ECONNRESET. */
+ * it unreachable (after the link's smallest delay: min_delay_ms in the
+ * uniform model; never across a partition). Its pending client requests
+ * fail with -ECONNRESET. */
 int chord_sim_crash(struct chord_sim *sim, int i);
 
 /* Process every event due at or before `t`, then set the clock to t (the
@@ -170,6 +179,7 @@ struct chord_sim_stats {
     uint64_t events;       /* events processed */
     uint64_t delivered;    /* node-to-node frames delivered */
     uint64_t dropped;      /* frames lost by the loss model or a full queue */
+    uint64_t partitioned;  /* frames dropped by a partition */
     uint64_t unreachable;  /* unreachable reports made to senders */
     uint64_t proto_errors; /* frames a node refused with -EPROTO */
     uint64_t stray_replies;/* replies for no live client request */
@@ -177,6 +187,110 @@ struct chord_sim_stats {
                               endpoints, bytes): equal runs, equal digest */
 };
 void chord_sim_stats(const struct chord_sim *sim, struct chord_sim_stats *out);
+
+/* ---- network models ------------------------------------------------------
+ *
+ * Every setter below applies from now on, to frames sent later (frames in
+ * flight keep their due time) and keeps FIFO order per link across the
+ * change. None of them draws from the simulator's PRNG, so setting a
+ * model changes a run only through the delays and drops it gives.
+ */
+
+#define CHORD_SIM_HOSTS_MAX 4096u       /* hosts of a latency matrix */
+#define CHORD_SIM_DELAY_MAX_MS 3600000u /* largest matrix entry */
+#define CHORD_SIM_GEO_CLUSTERS_MAX 7u   /* continents of the geo model */
+#define CHORD_SIM_GEO_CLUSTERS_DEFAULT 5u
+#define CHORD_SIM_GEO_BASE_MS 2u        /* geo: delay at distance 0 */
+#define CHORD_SIM_GEO_INTRA_MAX_MS 20u  /* geo: same continent, at most */
+#define CHORD_SIM_GEO_INTER_MIN_MS 40u  /* geo: two continents, at least */
+#define CHORD_SIM_GEO_INTER_MAX_MS 147u /* geo: two continents, at most */
+
+/* Back to the uniform model: each frame's delay is drawn from the PRNG in
+ * [min_ms, max_ms] (as with the config's min_delay_ms / max_delay_ms, which
+ * this overwrites). 0, or -EINVAL (min_ms == 0 or max_ms < min_ms). */
+int chord_sim_set_latency_uniform(struct chord_sim *sim, uint32_t min_ms,
+                                  uint32_t max_ms);
+
+/*
+ * The matrix model: `ms` holds m * m one-way delays in milliseconds, row
+ * = sender's host, column = receiver's host (ms[s * m + r]); it is
+ * copied. An entry of 0 (a host to itself, typically) is taken as 1 ms,
+ * the simulator's smallest delay, so that time always moves on. Node i
+ * sits on host i % m unless chord_sim_set_host() says otherwise; setting
+ * a matrix puts every node back on its default host. 0, -EINVAL (NULL ms,
+ * m == 0 or above CHORD_SIM_HOSTS_MAX, an entry above
+ * CHORD_SIM_DELAY_MAX_MS), or -ENOMEM (the model is then unchanged).
+ */
+int chord_sim_set_latency_matrix(struct chord_sim *sim, const uint32_t *ms,
+                                 unsigned m);
+
+/* Put node i on host `host` of the current matrix. 0, or -EINVAL (bad
+ * index, no matrix model, host >= m). */
+int chord_sim_set_host(struct chord_sim *sim, int i, unsigned host);
+
+/*
+ * The geo model, a synthetic Internet for runs without a data file. Node
+ * i gets a point on a plane whose units are milliseconds, a pure function
+ * of the config's seed and of i (drawn from a hash of its own, never from
+ * the simulator's PRNG), so that a node keeps its place whenever it is
+ * added and runs of the other models keep their event sequence:
+ *  - its continent c is uniform in 0..clusters-1;
+ *  - continent centres are the vertices of a regular heptagon of radius
+ *    65 ms around the origin (taken in an order that spreads the first
+ *    few: vertex 0, 3, 5, 1, 6, 2, 4 for c = 0..6; coordinates rounded to
+ *    the microsecond);
+ *  - the node sits uniformly in the disc of radius 9 ms around its
+ *    centre.
+ * The one-way delay between nodes a and b, both ways, is
+ *     CHORD_SIM_GEO_BASE_MS + round(|p_a - p_b|)    (in ms)
+ * (the distance in whole microseconds, rounded down, then to the nearest
+ * millisecond, half up; all in integers, the same on every machine), so
+ * within a continent it lies in [2, 20] ms (distance <= 18 ms) and
+ * between two continents in [40, 147] ms (centres 56.4 to 126.7 ms apart,
+ * minus or plus 18). 0, or -EINVAL (clusters outside
+ * 1..CHORD_SIM_GEO_CLUSTERS_MAX).
+ */
+int chord_sim_set_latency_geo(struct chord_sim *sim, unsigned clusters);
+
+/* The delays the current model can give a frame from node `from` to node
+ * `to`: [*lo, *hi] (lo == hi for the matrix and geo models, and for a
+ * const uniform one). FIFO order may still hold a frame back behind an
+ * earlier one on its link. A host's report that a destination is down
+ * comes after *lo. 0, or -EINVAL for a bad index. */
+int chord_sim_link_delay(const struct chord_sim *sim, int from, int to,
+                         uint32_t *lo, uint32_t *hi);
+
+/*
+ * Partitions. Every node is in a group (0 unless set; nodes added later
+ * join group 0). A node-to-node frame between two different groups is
+ * silently dropped (counted in stats.partitioned), as by a firewall that
+ * drops packets: the sender gets no unreachable report, only silence,
+ * even when the receiver is down. A frame is checked when it is sent and
+ * again when it arrives, so one in flight when a partition starts is lost
+ * too. Client requests are local to their node and never cut.
+ */
+/* Put node i in `group`. 0, or -EINVAL (bad index, group > 255). */
+int chord_sim_set_group(struct chord_sim *sim, int i, unsigned group);
+/* Node i's group, or -EINVAL for a bad index. */
+int chord_sim_group(const struct chord_sim *sim, int i);
+/* Node j goes to group_of_index[j] for j < n and to group 0 for the
+ * others. 0, or -EINVAL (n above chord_sim_count(), NULL with n > 0). */
+int chord_sim_partition(struct chord_sim *sim, const uint8_t *group_of_index,
+                        size_t n);
+/* Every node back to group 0: the network is whole again. */
+void chord_sim_heal(struct chord_sim *sim);
+
+/*
+ * Observe every node-to-node frame delivered (each one counted in
+ * stats.delivered), as it reaches node `to`: sent by node `from` at
+ * sent_ms, delivered now (now_ms), `len` bytes. `fn` must not run the
+ * simulation nor add, stop or drive nodes. NULL fn stops tracing.
+ */
+typedef void (*chord_sim_trace_fn)(void *arg, int from, int to,
+                                   uint64_t sent_ms, uint64_t now_ms,
+                                   size_t len);
+void chord_sim_set_trace(struct chord_sim *sim, chord_sim_trace_fn fn,
+                         void *arg);
 
 /* ---- client operations ------------------------------------------------ */
 

@@ -249,12 +249,27 @@ static void adopt_successors(struct chord_node *n, uint64_t now,
                              const struct chord_peer *head,
                              const struct chord_neighbors *nb)
 {
-    struct chord_peer tail[CHORD_SUCC_MAX];
+    struct chord_peer tail[2 * CHORD_SUCC_MAX];
     unsigned k = 0;
+    bool closed = false; /* the list came round to us */
     for (unsigned i = 0; i < nb->n_succ; i++)
         if (!chord__is_dead(n, nb->succ[i].addr, now) ||
-            chord__is_self(n, &nb->succ[i]))
+            chord__is_self(n, &nb->succ[i])) {
+            closed = closed || chord__is_self(n, &nb->succ[i]);
             tail[k++] = nb->succ[i];
+        }
+    /* A short list (a node still joining knows little) is padded with
+     * the successors we knew beyond its end, so that one node failing
+     * later cannot leave us with no live successor. */
+    const struct chord_id *last = k ? &tail[k - 1].id : &head->id;
+    for (unsigned i = 0; !closed && i < n->rt.n_succ && k < n->rt.r; i++) {
+        const struct chord_peer *o = &n->rt.succ[i];
+        if (chord_id_in_oo(&o->id, last, &n->rt.self.id) &&
+            !chord__is_dead(n, o->addr, now)) {
+            tail[k++] = *o;
+            last = &o->id;
+        }
+    }
     struct chord_peer old = *chord_routing_successor(&n->rt);
     chord_routing_set_successors(&n->rt, head, tail, k);
     const struct chord_peer *s = chord_routing_successor(&n->rt);
@@ -536,6 +551,7 @@ static void set_pred(struct chord_node *n, uint64_t now,
         return;
     n->rt.pred = *p;
     n->rt.has_pred = true;
+    n->lease_range = false; /* our range changed: the lease starts over */
     n->preds[0] = *p; /* the rest comes with its next RECTIFY */
     n->n_preds = 1;
     char a[9];
@@ -744,11 +760,118 @@ static bool owns_now(const struct chord_node *n, const struct chord_id *key,
     return chord_id_in_oc(key, &p->id, &n->rt.self.id);
 }
 
+/* The owner of `target` if our successor list reaches it: the first
+ * usable successor at or after it (a suspected node's keys fall to the
+ * next one); NULL when the target lies beyond the list. */
+static const struct chord_peer *succ_owner(const struct chord_node *n,
+                                           const struct chord_id *target,
+                                           uint64_t now)
+{
+    const struct chord_id *prev = &n->rt.self.id;
+    for (unsigned i = 0; i < n->rt.n_succ; i++) {
+        if (chord_id_in_oc(target, prev, &n->rt.succ[i].id)) {
+            for (unsigned j = i; j < n->rt.n_succ; j++)
+                if (chord__usable(n, n->rt.succ[j].addr, now))
+                    return &n->rt.succ[j];
+            return NULL;
+        }
+        prev = &n->rt.succ[i].id;
+    }
+    return NULL;
+}
+
 /* One step of a recursive lookup at this node: answer the origin or
  * forward towards the target. `path` already lists the nodes before us. */
+static void fwd_free(struct fwd *f)
+{
+    free(f->path);
+    f->path = NULL;
+}
+
+/* Remember a lookup forwarded to `next` (see struct fwd). Best effort:
+ * without memory the lookup simply is not re-routed. */
+static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
+                         const struct chord_peer *origin, uint64_t req,
+                         const struct chord_id *target, uint8_t hops,
+                         uint8_t flags, const struct chord_lookup_path *path_in)
+{
+    if (n->fwds.live >= FWD_MAX) {
+        struct fwd *old = chord_seq_head(&n->fwds);
+        if (old) {
+            fwd_free(old);
+            chord_seq_finish(&n->fwds, old);
+        }
+    }
+    struct fwd *f = chord_seq_push(&n->fwds);
+    if (!f)
+        return;
+    if (path_in->n) {
+        f->path = malloc((size_t)path_in->n * CHORD_ADDR_MAX);
+        if (!f->path) {
+            chord_seq_finish(&n->fwds, f);
+            return;
+        }
+        memcpy(f->path, path_in->addr, (size_t)path_in->n * CHORD_ADDR_MAX);
+    }
+    f->path_n = path_in->n;
+    f->expires = now + FWD_MEMORY_MS;
+    chord__addr_copy(f->next, next);
+    f->origin = *origin;
+    f->req = req;
+    f->target = *target;
+    f->hops = hops;
+    f->flags = flags;
+}
+
+/* Forget forwarded lookups whose time is up. */
+static void fwd_expire(struct chord_node *n, uint64_t now)
+{
+    struct fwd *f;
+    while ((f = chord_seq_head(&n->fwds)) != NULL && f->expires <= now) {
+        fwd_free(f);
+        chord_seq_finish(&n->fwds, f);
+    }
+}
+
 static void lookup_step(struct chord_node *n, uint64_t now,
                         const struct chord_peer *origin, uint64_t req,
                         const struct chord_id *target, uint8_t hops,
+                        uint8_t flags,
+                        const struct chord_lookup_path *path_in);
+
+/* `addr` is down or suspected: send the lookups we recently forwarded to
+ * it on another way (routing skips it now). An origin that already had
+ * its answer ignores a second one. */
+static void fwd_reroute(struct chord_node *n, uint64_t now, const char *addr)
+{
+    uint64_t last = n->fwds.next_id; /* not those re-routing adds */
+    for (uint64_t id = n->fwds.first_id; id < last; id++) {
+        struct fwd *f = chord_seq_find(&n->fwds, id);
+        if (!f || f->expires <= now || strcmp(f->next, addr) != 0)
+            continue;
+        struct chord_peer origin = f->origin;
+        struct chord_id target = f->target;
+        uint64_t req = f->req;
+        uint8_t hops = f->hops, flags = f->flags;
+        struct chord_lookup_path *path = &n->in->path; /* scratch */
+        path->n = f->path_n;
+        if (f->path_n)
+            memcpy(path->addr, f->path, (size_t)f->path_n * CHORD_ADDR_MAX);
+        fwd_free(f);
+        chord_seq_finish(&n->fwds, f);
+        chord__log(n, CHORD_LOG_DEBUG, "re-routing a lookup that went to %s",
+                   addr);
+        struct chord_lookup_path copy = *path;
+        lookup_step(n, now, &origin, req, &target, hops, flags, &copy);
+        if (n->state == CHORD_NODE_FAILED)
+            return;
+    }
+}
+
+static void lookup_step(struct chord_node *n, uint64_t now,
+                        const struct chord_peer *origin, uint64_t req,
+                        const struct chord_id *target, uint8_t hops,
+                        uint8_t flags,
                         const struct chord_lookup_path *path_in)
 {
     struct chord_msg *m = chord__msg(n, CHORD_MSG_FIND_SUCC, req);
@@ -761,10 +884,26 @@ static void lookup_step(struct chord_node *n, uint64_t now,
 
     const struct chord_peer *succ = live_succ(n, now);
     const struct chord_peer *owner = NULL;
+    const struct chord_peer *next = NULL, *so;
+    uint8_t fwd_flags = flags & (uint8_t)~CHORD_LOOKUP_FINAL;
     if (n->rt.n_succ == 0 || (n->rt.has_pred && owns_now(n, target, now)))
         owner = &n->rt.self;
-    else if (chord_id_in_oc(target, &n->rt.self.id, &succ->id))
-        owner = succ;
+    else if ((so = succ_owner(n, target, now)) != NULL) {
+        /* Our successor list reaches the target: straight to its owner. */
+        if (flags & CHORD_LOOKUP_TO_OWNER) {
+            next = so; /* it answers itself, so a dead one is noticed */
+            fwd_flags |= CHORD_LOOKUP_FINAL;
+        } else {
+            owner = so;
+        }
+    } else if ((flags & CHORD_LOOKUP_FINAL) && n->rt.has_pred &&
+               !chord__is_self(n, &n->rt.pred) &&
+               chord__usable(n, n->rt.pred.addr, now)) {
+        /* The node before us took us for the owner, but someone joined
+         * in between: step back rather than route around the ring. */
+        next = &n->rt.pred;
+        fwd_flags |= CHORD_LOOKUP_FINAL;
+    }
 
     if (owner || hops >= n->cfg.hop_limit) {
         struct chord_peer o = owner ? *owner : n->rt.self;
@@ -792,14 +931,18 @@ static void lookup_step(struct chord_node *n, uint64_t now,
         return;
     }
 
-    struct usable_ctx u = {n, now};
-    const struct chord_peer *next =
-        chord_routing_closest_preceding(&n->rt, target, usable, &u);
+    if (!next) {
+        struct usable_ctx u = {n, now};
+        next = chord_routing_closest_preceding(&n->rt, target, usable, &u);
+    }
     if (!next)
         next = succ;
     m->from = *origin;
     m->target = *target;
     m->hops = (uint8_t)(hops + 1);
+    m->lookup_flags = fwd_flags;
+    fwd_remember(n, now, next->addr, origin, req, target, hops, flags,
+                 path_in);
     chord__send(n, next->addr, m);
     free(m);
 }
@@ -822,11 +965,11 @@ uint64_t chord__lookup_begin(struct chord_node *n, uint64_t now, uint8_t kind,
 }
 
 void chord__lookup_run(struct chord_node *n, uint64_t now, uint64_t id,
-                       const struct chord_id *target)
+                       const struct chord_id *target, uint8_t flags)
 {
     struct chord_lookup_path empty;
     empty.n = 0;
-    lookup_step(n, now, &n->rt.self, id, target, 0, &empty);
+    lookup_step(n, now, &n->rt.self, id, target, 0, flags, &empty);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1083,7 +1226,12 @@ static void op_start(struct chord_node *n, uint64_t now, struct op *o)
     }
     o->rpc = rid;
     struct chord_id kid = o->key_id;
-    chord__lookup_run(n, now, rid, &kid); /* may finish o */
+    /* A lookup the client sees, or a retry (the owner named before may
+     * be down), is answered by the owner itself. */
+    uint8_t flags = o->type == CHORD_MSG_C_LOOKUP || o->attempts > 1
+                        ? CHORD_LOOKUP_TO_OWNER
+                        : 0;
+    chord__lookup_run(n, now, rid, &kid, flags); /* may finish o */
 }
 
 static void op_found(struct chord_node *n, uint64_t now, struct op *o, bool ok,
@@ -1556,6 +1704,12 @@ static void handle_answer(struct chord_node *n, uint64_t now,
     chord_seq_finish(&n->rpcs, rp);
     mark_alive(n, m->from.addr);
     fd_heard(n, m->from.addr, (int64_t)(now - r.sent_at), now);
+    if (n->rt.n_succ && strcmp(r.peer.addr, n->rt.succ[0].addr) == 0 &&
+        (strcmp(n->succ_proof_addr, r.peer.addr) != 0 ||
+         r.sent_at > n->succ_proof_sent)) {
+        chord__addr_copy(n->succ_proof_addr, r.peer.addr);
+        n->succ_proof_sent = r.sent_at;
+    }
 
     switch (m->type) {
     case CHORD_MSG_NEIGHBORS:
@@ -1627,6 +1781,7 @@ void chord_node_config_default(struct chord_node_config *cfg)
     cfg->tombstone_ttl_ms = 600000;
     cfg->log_level = CHORD_LOG_INFO;
     cfg->seed = 1;
+    cfg->owner_reads = true;
 }
 
 int chord_node_new(const struct chord_node_config *cfg,
@@ -1658,6 +1813,7 @@ int chord_node_new(const struct chord_node_config *cfg,
     chord_routing_init(&n->rt, &cfg->self, cfg->successors);
     chord_seq_init(&n->rpcs, sizeof(struct rpc));
     chord_seq_init(&n->ops, sizeof(struct op));
+    chord_seq_init(&n->fwds, sizeof(struct fwd));
     chord_seq_init(&n->writes, sizeof(struct pwrite));
     chord_seq_init(&n->reads, sizeof(struct pread));
     struct chord_fd_config fdc;
@@ -1695,6 +1851,12 @@ void chord_node_free(struct chord_node *n)
         n->transfers = t->next;
         transfer_free(t);
     }
+    for (size_t i = 0; i < n->fwds.len; i++) {
+        struct fwd *f = chord_seq_at(&n->fwds, i);
+        if (f->h.live)
+            fwd_free(f);
+    }
+    chord_seq_free(&n->fwds);
     chord__replica_free(n);
     chord_seq_free(&n->rpcs);
     chord_seq_free(&n->ops);
@@ -1837,7 +1999,8 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
         if (n->state == CHORD_NODE_INIT ||
             (n->state == CHORD_NODE_JOINING && n->rt.n_succ == 0))
             break; /* cannot route yet; the origin will retry */
-        lookup_step(n, now, &m->from, m->req_id, &m->target, m->hops, &m->path);
+        lookup_step(n, now, &m->from, m->req_id, &m->target, m->hops,
+                    m->lookup_flags, &m->path);
         break;
     case CHORD_MSG_FOUND_SUCC:
         found(n, now, m->req_id, m->status == CHORD_OK, &m->target, &m->owner,
@@ -1915,8 +2078,9 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
             return;
     }
     /* Route around it from now on (the predecessor is only replaced by
-     * rectify). */
+     * rectify), and send the lookups it may have lost on another way. */
     route_around(n, now, addr);
+    fwd_reroute(n, now, addr);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2005,11 +2169,13 @@ static void fd_round(struct chord_node *n, uint64_t now)
                 n->stab_rpc = 0;
                 n->next_stabilize = now;
             }
+            fwd_reroute(n, now, ev[i].addr);
         } else if (ev[i].state == CHORD_PEER_DEAD) {
             chord__log(n, CHORD_LOG_WARN, "%s is dead: routing around it",
                        ev[i].addr);
             chord__mark_dead(n, ev[i].addr, now);
             route_around(n, now, ev[i].addr);
+            fwd_reroute(n, now, ev[i].addr);
         }
     }
 }
@@ -2093,6 +2259,7 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
         }
     }
 
+    fwd_expire(n, now);
     chord__replica_tick(n, now);
     if (n->state == CHORD_NODE_ACTIVE || n->state == CHORD_NODE_LEAVING) {
         if (n->next_heartbeat <= now) {
@@ -2128,7 +2295,7 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
                     chord__lookup_begin(n, now, RPC_LOOKUP_FINGER, i);
                 if (rid) {
                     n->finger_pending = true;
-                    chord__lookup_run(n, now, rid, &start);
+                    chord__lookup_run(n, now, rid, &start, 0);
                 }
             }
         }

@@ -36,6 +36,9 @@
 #define TRANSFER_RETRIES 3              /* resends of an unanswered batch */
 #define DEAD_MEMORY_MS 5000      /* how long an unreachable peer is shunned */
 #define DEAD_MAX 64              /* unreachable peers remembered */
+#define FWD_MEMORY_MS 1000 /* a forwarded lookup is re-routed if its next hop
+                              proves unreachable or suspected this soon */
+#define FWD_MAX 4096       /* forwarded lookups remembered at once */
 #define ORPHAN_EVERY 5           /* orphan checks happen every 5 sync periods */
 #define DEFERRED_MAX (64u << 20) /* bytes of acks waiting for durability */
 
@@ -65,6 +68,22 @@ struct rpc {
     uint64_t sent_at;
     struct chord_peer peer; /* who was asked (first hop for lookups) */
     uint64_t arg;           /* op id, finger index, transfer id, ... */
+};
+
+/* A lookup this node forwarded: enough to forward it again, elsewhere,
+ * should the next hop turn out to be down. The path is as it reached us
+ * (without this node), on the heap. */
+struct fwd {
+    struct chord_seq_hdr h;
+    uint64_t expires;
+    char next[CHORD_ADDR_MAX]; /* the hop it went to */
+    struct chord_peer origin;
+    uint64_t req;
+    struct chord_id target;
+    uint8_t hops;
+    uint8_t flags;
+    uint8_t path_n;
+    char (*path)[CHORD_ADDR_MAX];
 };
 
 enum op_state { OP_LOOKUP = 1, OP_STORE, OP_WAIT };
@@ -189,6 +208,7 @@ struct chord_node {
 
     struct chord_seq rpcs;   /* struct rpc */
     struct chord_seq ops;    /* struct op */
+    struct chord_seq fwds;   /* struct fwd */
     uint64_t op_waiting;     /* ops in OP_WAIT */
     struct chord_seq writes; /* struct pwrite */
     struct chord_seq reads;  /* struct pread */
@@ -219,6 +239,21 @@ struct chord_node {
 
     /* replication */
     unsigned sync_rr;     /* which replica the next SYNC goes to */
+
+    /* Owner reads (replica.c, "the owner's lease"). The range (lease_lo,
+     * self] was taken over at lease_since; lease_synced[i] says replica
+     * lease_targets[i] answered a SYNC sent since with equal digests. */
+    bool lease_range;
+    struct chord_id lease_lo;
+    uint64_t lease_since;
+    unsigned lease_nt;
+    struct chord_peer lease_targets[CHORD_SUCC_MAX];
+    bool lease_synced[CHORD_SUCC_MAX];
+    uint64_t lease_reads; /* quorum reads answered under the lease */
+    /* The newest request our successor answered, and when it was sent:
+     * the successor heard from us after that. */
+    char succ_proof_addr[CHORD_ADDR_MAX];
+    uint64_t succ_proof_sent;
     unsigned sync_rounds; /* SYNC periods since the last orphan check */
     bool orphan_busy;     /* an orphan lookup or transfer is running */
 
@@ -282,8 +317,9 @@ uint64_t chord__rpc(struct chord_node *n, uint64_t now, uint8_t kind,
                     struct chord_msg *m);
 uint64_t chord__lookup_begin(struct chord_node *n, uint64_t now, uint8_t kind,
                              uint64_t arg);
+/* flags: CHORD_LOOKUP_TO_OWNER makes the owner answer itself. */
 void chord__lookup_run(struct chord_node *n, uint64_t now, uint64_t id,
-                       const struct chord_id *target);
+                       const struct chord_id *target, uint8_t flags);
 /* Stream the entries `want` selects to `to`, in acknowledged batches. */
 void chord__transfer_start(struct chord_node *n, uint64_t now,
                            const struct chord_peer *to, uint8_t flags,

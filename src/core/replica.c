@@ -421,6 +421,77 @@ static bool read_ask_next(struct chord_node *n, uint64_t now, struct pread *p)
     return true;
 }
 
+/*
+ * The owner's lease: when may the owner answer a quorum read from its own
+ * copy? Every write is coordinated by the key's owner, which applies it
+ * before acknowledging, so an owner has every write acknowledged since it
+ * took its range over. It lacks at most writes acknowledged before that,
+ * by the previous owner, whose copies are on its replicas: once each of
+ * our replicas has answered a SYNC of the range sent after the takeover
+ * with equal digests, we hold everything they hold, and keep doing so.
+ *
+ * The lease ends the moment the range changes (the predecessor changed,
+ * or is suspected), and it needs a recent proof that no one else has taken
+ * the range over: only our successor would (it extends its range over a
+ * predecessor it suspects), and its failure detector suspects no peer
+ * earlier than floor_ms after it last heard from it. So an answer from the
+ * successor to a request we sent at time t means it cannot take our range
+ * before t + floor_ms; we stop a margin before that (an eighth of the
+ * floor plus the successor's round trip, for clock rates and transit).
+ * This assumes every node runs the same failure-detector floor. Outside
+ * the lease the read asks replicas, as before.
+ */
+static void lease_track(struct chord_node *n, uint64_t now)
+{
+    if (n->state != CHORD_NODE_ACTIVE || !n->rt.has_pred ||
+        chord__is_self(n, &n->rt.pred)) {
+        n->lease_range = false;
+        return;
+    }
+    if (n->lease_range && chord_id_cmp(&n->lease_lo, &n->rt.pred.id) == 0)
+        return;
+    n->lease_range = true;
+    n->lease_lo = n->rt.pred.id;
+    n->lease_since = now;
+    unsigned r = chord__replica_factor(n);
+    n->lease_nt = replica_targets(n, now, n->lease_targets, r - 1);
+    memset(n->lease_synced, 0, sizeof(n->lease_synced));
+}
+
+static bool lease_holds(struct chord_node *n, uint64_t now)
+{
+    if (!n->cfg.owner_reads)
+        return false;
+    lease_track(n, now);
+    if (!n->lease_range || n->lease_nt == 0 ||
+        !chord__usable(n, n->rt.pred.addr, now))
+        return false;
+    for (unsigned i = 0; i < n->lease_nt; i++)
+        if (!n->lease_synced[i])
+            return false;
+    const struct chord_peer *s = &n->rt.succ[0];
+    if (n->rt.n_succ == 0 || !chord__usable(n, s->addr, now) ||
+        strcmp(n->succ_proof_addr, s->addr) != 0)
+        return false;
+    uint64_t margin = n->fd.cfg.floor_ms / 8;
+    const struct chord_fd_peer *fp = chord_fd_find(&n->fd, s->addr);
+    if (fp && fp->rtt_known)
+        margin += (uint64_t)fp->srtt_ms + 1;
+    return now + margin < n->succ_proof_sent + n->fd.cfg.floor_ms;
+}
+
+/* A SYNC of ours was answered with `mask` (the buckets that differ). */
+static void lease_synced(struct chord_node *n, uint64_t now,
+                         const struct rpc *r, uint64_t mask)
+{
+    lease_track(n, now);
+    if (!n->lease_range || mask != 0 || r->sent_at < n->lease_since)
+        return;
+    for (unsigned i = 0; i < n->lease_nt; i++)
+        if (chord__peer_same(&n->lease_targets[i], &r->peer))
+            n->lease_synced[i] = true;
+}
+
 void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
                          size_t key_len, uint8_t consistency,
                          const struct chord_reply_to *to)
@@ -428,7 +499,12 @@ void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
     const struct chord_store_entry *e =
         chord_store_find(n->store, key, key_len);
     unsigned needed = copies_needed(n, consistency);
-    if (needed <= 1) {
+    bool alone = needed <= 1;
+    if (!alone && consistency != CHORD_CONSISTENCY_ALL && lease_holds(n, now)) {
+        alone = true;
+        n->lease_reads++;
+    }
+    if (alone) {
         if (e && !e->tombstone)
             chord__store_done(n, now, to, CHORD_OK, NULL, NULL, e->value,
                               e->value_len, &e->version);
@@ -613,7 +689,7 @@ static void orphan_check(struct chord_node *n, uint64_t now)
             return;
         n->orphan_busy = true;
         struct chord_id target = e->key_id;
-        chord__lookup_run(n, now, id, &target);
+        chord__lookup_run(n, now, id, &target, 0);
         return;
     }
 }
@@ -715,6 +791,8 @@ void chord__replica_answer(struct chord_node *n, uint64_t now,
         return;
     }
     case RPC_SYNC:
+        if (m && m->type == CHORD_MSG_SYNC_REPLY)
+            lease_synced(n, now, r, m->bucket_mask);
         if (m && m->type == CHORD_MSG_SYNC_REPLY && m->bucket_mask) {
             struct sync_ctx c;
             c.hi = n->rt.self.id;

@@ -75,6 +75,34 @@ void chord_routing_set_successors(struct chord_routing *rt,
     rt->n_succ = n;
 }
 
+/* Same node: same id and same address. */
+static bool routing_same_peer(const struct chord_peer *a,
+                              const struct chord_peer *b)
+{
+    return chord_id_eq(&a->id, &b->id) && strcmp(a->addr, b->addr) == 0;
+}
+
+/*
+ * Index the fingers closest_preceding considers: from the top down, every
+ * set finger whose node differs from the nearest set finger above it.
+ * A finger equal to the one above would give the same distance and the
+ * same answer from a filter that judges a peer by its contents, so looking
+ * at the first of each run picks what a scan of all 160 would.
+ */
+void chord_routing_fingers_changed(struct chord_routing *rt)
+{
+    unsigned n = 0;
+    const struct chord_peer *prev = NULL;
+    for (unsigned i = CHORD_ID_BITS; i-- > 0;) {
+        const struct chord_finger *f = &rt->finger[i];
+        if (!f->set || (prev && routing_same_peer(prev, &f->node)))
+            continue;
+        prev = &f->node;
+        rt->finger_run[n++] = (uint8_t)i;
+    }
+    rt->n_finger_runs = n;
+}
+
 /*
  * Drop the peer with this id from the successor list (order kept) and
  * clear every finger that points at it. The predecessor is left alone.
@@ -94,15 +122,18 @@ bool chord_routing_remove(struct chord_routing *rt, const struct chord_id *id)
         n++;
     }
     rt->n_succ = n;
+    bool fingers = false;
     for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
         struct chord_finger *f = &rt->finger[i];
         if (f->set && chord_id_eq(&f->node.id, id)) {
             f->set = false;
             memset(&f->node, 0, sizeof(f->node));
-            changed = true;
+            fingers = true;
         }
     }
-    return changed;
+    if (fingers)
+        chord_routing_fingers_changed(rt);
+    return changed || fingers;
 }
 
 /*
@@ -142,17 +173,11 @@ chord_routing_closest_preceding(const struct chord_routing *rt,
     memset(&best_dist, 0, sizeof(best_dist));
     /* From the farthest finger down: the first candidate found is usually
      * the best, so the (costly) usable() check runs for few peers; runs of
-     * fingers naming the same node are looked at once. */
-    const struct chord_peer *prev = NULL;
-    for (unsigned i = CHORD_ID_BITS; i-- > 0;) {
-        if (!rt->finger[i].set)
-            continue;
-        const struct chord_peer *p = &rt->finger[i].node;
-        if (prev && chord_id_eq(&prev->id, &p->id))
-            continue;
-        prev = p;
-        routing_consider(rt, target, usable, ctx, p, &best, &best_dist);
-    }
+     * fingers naming the same node are looked at once (finger_run). */
+    for (unsigned k = 0; k < rt->n_finger_runs; k++)
+        routing_consider(rt, target, usable, ctx,
+                         &rt->finger[rt->finger_run[k]].node, &best,
+                         &best_dist);
     for (unsigned k = 0; k < rt->n_succ; k++)
         routing_consider(rt, target, usable, ctx, &rt->succ[k], &best,
                          &best_dist);
@@ -184,6 +209,7 @@ unsigned chord_routing_set_finger(struct chord_routing *rt, unsigned i,
         rt->finger[j].set = true;
         rt->finger[j].node = copy;
     }
+    chord_routing_fingers_changed(rt);
     return j;
 }
 

@@ -11,6 +11,11 @@
  *    rests on the successor list (Zave).
  *  - The predecessor is never reset to "none" once known (Zave's rectify);
  *    it is only replaced.
+ *  - finger_run[0..n_finger_runs) indexes the fingers that
+ *    closest_preceding looks at, from the top down: every set finger whose
+ *    node (id and address) differs from the nearest set finger above it.
+ *    The functions below keep it; code that writes finger[] directly must
+ *    call chord_routing_fingers_changed() afterwards.
  *
  * The table is a plain struct that the node embeds; it does no I/O and
  * knows nothing about liveness except through the `usable` filter that
@@ -37,6 +42,10 @@ struct chord_routing {
     unsigned n_succ;
     struct chord_peer succ[CHORD_SUCC_MAX];
     struct chord_finger finger[CHORD_ID_BITS];
+    /* On a ring of N nodes the 160 fingers name about log2(N) distinct
+     * nodes in long runs: routing looks at one finger per run. */
+    unsigned n_finger_runs;
+    uint8_t finger_run[CHORD_ID_BITS]; /* finger indexes, decreasing */
 };
 
 /* Optional filter: return false for a peer routing must skip (suspected). */
@@ -87,6 +96,10 @@ chord_routing_closest_preceding(const struct chord_routing *rt,
  */
 unsigned chord_routing_set_finger(struct chord_routing *rt, unsigned i,
                                   const struct chord_peer *node);
+
+/* Recompute the finger runs after finger[] was written directly (the
+ * functions of this module keep them themselves). */
+void chord_routing_fingers_changed(struct chord_routing *rt);
 
 /* Is p (same id and address) in the successor list? */
 bool chord_routing_has_successor(const struct chord_routing *rt,

@@ -19,7 +19,8 @@
  *   RECTIFY         peer from, u8 n_preds (<= CHORD_SUCC_MAX), n_preds peer
  *   JOIN            peer from
  *   JOIN_ACK        peer from, u8 status, peer hint, neighbors nb
- *   FIND_SUCC       peer from, id target, u8 hops, path
+ *   FIND_SUCC       peer from, id target, u8 hops, u8 lookup_flags
+ *                   (only CHORD_LOOKUP_* bits), path
  *   FOUND_SUCC      peer from, u8 status, id target, peer owner, u8 hops,
  *                   path
  *   STORE_PUT       peer from, bytes key, bytes value, u8 consistency
@@ -155,9 +156,60 @@ const char *chord_msg_type_name(uint8_t type)
     }
 }
 
+/*
+ * Contract in wire.h. The struct is about 15 KB, nearly all of it arrays
+ * (successors, predecessors, two lookup paths, digests, error text) that
+ * are read only up to their counts, so those are left as they are and
+ * everything else is zeroed field by field; a field added to struct
+ * chord_msg must be added here too (test_wire checks that a message built
+ * over garbage encodes like one built over zeroes).
+ */
+static void msg_reset(struct chord_msg *m)
+{
+    static const struct chord_peer no_peer;
+    static const struct chord_id no_id;
+    static const struct chord_bytes no_bytes;
+    static const struct chord_version no_version;
+
+    m->type = 0;
+    m->req_id = 0;
+    m->from = no_peer;
+    m->status = 0;
+    m->hint = no_peer;
+    m->nb.has_pred = false;
+    m->nb.pred = no_peer;
+    m->nb.n_succ = 0; /* nb.succ[] left as is */
+    m->target = no_id;
+    m->owner = no_peer;
+    m->hops = 0;
+    m->lookup_flags = 0;
+    m->path.n = 0; /* path.addr[] left as is */
+    m->n_preds = 0; /* preds[] left as is */
+    m->range_lo = no_id;
+    m->range_hi = no_id;
+    /* digest[] left as is: a SYNC sets all CHORD_SYNC_BUCKETS of them */
+    m->bucket_mask = 0;
+    m->consistency = 0;
+    m->key = no_bytes;
+    m->value = no_bytes;
+    m->has_value = false;
+    m->version = no_version;
+    m->flags = 0;
+    m->n_items = 0;
+    m->items = NULL;
+    m->items_raw = no_bytes;
+    m->error[0] = '\0'; /* the rest of error[] left as is */
+    m->lookup.key_id = no_id;
+    m->lookup.owner = no_peer;
+    m->lookup.hops = 0;
+    m->lookup.path.n = 0; /* lookup.path.addr[] left as is */
+    m->status_in = NULL;
+    m->status_out = NULL;
+}
+
 void chord_msg_init(struct chord_msg *m, uint8_t type, uint64_t req_id)
 {
-    memset(m, 0, sizeof *m);
+    msg_reset(m);
     m->type = type;
     m->req_id = req_id;
 }
@@ -442,7 +494,8 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
         return CHORD_DECODE_PARTIAL;
 
     struct chord_status *status_out = m->status_out;
-    memset(m, 0, sizeof *m);
+    msg_reset(m); /* what chord_msg_init() zeroes; arrays are filled to
+                     their decoded counts only */
     m->status_out = status_out;
 
     struct rd r = {buf + 4, flen, false};
@@ -497,6 +550,9 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
     case CHORD_MSG_FIND_SUCC:
         rd_id(&r, &m->target);
         m->hops = rd_u8(&r);
+        m->lookup_flags = rd_u8(&r);
+        if (m->lookup_flags & ~CHORD_LOOKUP_FLAGS_ALL)
+            r.bad = true;
         rd_path(&r, &m->path);
         break;
     case CHORD_MSG_FOUND_SUCC:
@@ -805,6 +861,7 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
     case CHORD_MSG_FIND_SUCC:
         wr_id(&w, &m->target);
         wr_u8(&w, m->hops);
+        wr_u8(&w, m->lookup_flags);
         wr_path(&w, &m->path);
         break;
     case CHORD_MSG_FOUND_SUCC:

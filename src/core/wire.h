@@ -95,6 +95,13 @@ struct chord_item {
 #define CHORD_TRANSFER_REPLICA 0x04 /* copies for a replica (writes, repair)   \
                                      */
 
+/* FIND_SUCC flags. */
+#define CHORD_LOOKUP_TO_OWNER 0x01 /* the owner itself must answer: the node \
+                                      before it forwards instead of naming it */
+#define CHORD_LOOKUP_FINAL 0x02 /* with TO_OWNER: the sender takes the \
+                                   receiver for the owner */
+#define CHORD_LOOKUP_FLAGS_ALL (CHORD_LOOKUP_TO_OWNER | CHORD_LOOKUP_FINAL)
+
 /* Anti-entropy compares a key range in this many buckets. */
 #define CHORD_SYNC_BUCKETS 64
 
@@ -110,7 +117,13 @@ struct chord_msg {
     uint64_t req_id;
     struct chord_peer from; /* node-to-node types only */
 
-    /* Fields below are used by the types noted; others stay zero. */
+    /* Fields below are used by the types noted; others stay as
+     * chord_msg_init() left them: zero, except the elements of the arrays
+     * (nb.succ, path.addr, preds, digest, error past its NUL,
+     * lookup.path.addr), which are not initialised. The encoder reads an
+     * array only up to its count (n_succ, path.n, n_preds, lookup.path.n,
+     * the NUL of error), except digest: a SYNC must set all
+     * CHORD_SYNC_BUCKETS of them. */
     uint8_t status; /* JOIN_ACK, FOUND_SUCC, STORE_RESULT, C_* results */
     struct chord_peer hint;    /* JOIN_ACK, STORE_RESULT: where to go instead */
     struct chord_neighbors nb; /* NEIGHBORS, JOIN_ACK, LEAVE */
@@ -120,6 +133,7 @@ struct chord_msg {
     struct chord_id target;
     struct chord_peer owner;
     uint8_t hops;
+    uint8_t lookup_flags; /* FIND_SUCC: CHORD_LOOKUP_* */
     struct chord_lookup_path path;
 
     /* RECTIFY: the sender's predecessors, nearest first. */
@@ -163,7 +177,10 @@ struct chord_msg {
     struct chord_status *status_out;
 };
 
-/* Zero *m and set its type and request id. */
+/* Zero every field of *m but the array elements named in the struct (the
+ * counts that cover them are zeroed, so an encoder reads none of them),
+ * then set its type and request id. Cheap next to a memset of the whole
+ * struct (about 15 KB, nearly all arrays). */
 void chord_msg_init(struct chord_msg *m, uint8_t type, uint64_t req_id);
 
 /*
@@ -179,7 +196,9 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out);
  * or CHORD_DECODE_MALFORMED. A PARTIAL answer is given as soon as the
  * length prefix is known to be acceptable, without scanning the body, so a
  * transport may call this after every read at no quadratic cost.
- * Only `m->status_out` is read from *m; everything else is overwritten.
+ * Only `m->status_out` is read from *m; everything else is reset as by
+ * chord_msg_init() and then filled from the frame: arrays up to their
+ * decoded counts, the elements beyond them left as they were.
  */
 ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m);
 

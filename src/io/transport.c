@@ -2,11 +2,14 @@
  * transport.c - TCP framing on libuv (see transport.h for the contract).
  *
  * Every connection, inbound or outbound, is one struct conn on one
- * intrusive doubly-linked list hanging off the transport. A conn leaves
- * the list the moment it starts closing, so lookups (by id for replies, by
- * address for sends) only ever find live connections; its memory stays
- * until libuv's close callback, which always comes after the write and
- * connect callbacks of that handle, so those callbacks may still use it.
+ * intrusive doubly-linked list hanging off the transport, and in two hash
+ * tables with intrusive chains: every conn by id (for replies), outbound
+ * conns by peer address (for sends). Both are looked up on every frame a
+ * node sends, so neither walks the list. A conn leaves the list and the
+ * tables the moment it starts closing, so lookups only ever find live
+ * connections; its memory stays until libuv's close callback, which always
+ * comes after the write and connect callbacks of that handle, so those
+ * callbacks may still use it.
  *
  * Reading: the read buffer libuv asks for is carved from the tail of the
  * conn's input accumulator, so bytes are not copied; after each read the
@@ -62,12 +65,30 @@
 #define CHORD_TRANSPORT_DEFER_MAX 256u
 /* listen(2) backlog. */
 #define CHORD_TRANSPORT_BACKLOG 128
+/* Hash buckets (powers of two, more than the conns they can hold, so
+ * chains stay short): outbound conns by address, all conns by id. */
+#define CHORD_TRANSPORT_PEER_BUCKETS 512u
+#define CHORD_TRANSPORT_ID_BUCKETS 2048u
+_Static_assert(CHORD_TRANSPORT_PEER_BUCKETS >= 2 * CHORD_TRANSPORT_PEERS_MAX,
+               "peer table too small");
+_Static_assert((CHORD_TRANSPORT_PEER_BUCKETS &
+                (CHORD_TRANSPORT_PEER_BUCKETS - 1)) == 0,
+               "peer buckets: a power of two");
+_Static_assert(CHORD_TRANSPORT_ID_BUCKETS >=
+                   CHORD_TRANSPORT_INBOUND_MAX + CHORD_TRANSPORT_PEERS_MAX,
+               "id table too small");
+_Static_assert((CHORD_TRANSPORT_ID_BUCKETS &
+                (CHORD_TRANSPORT_ID_BUCKETS - 1)) == 0,
+               "id buckets: a power of two");
 
 struct conn {
     uv_tcp_t tcp;             /* tcp.data points back here */
     uv_connect_t connect_req; /* outbound only */
     struct chord_transport *t;
     struct conn *prev, *next; /* on t->conns while not closing */
+    struct conn *id_next;     /* chain in t->by_id while not closing */
+    struct conn *peer_next;   /* chain in t->by_peer (outbound) */
+    uint32_t peer_hash;       /* of `peer`, outbound only */
     uint64_t id;              /* nonzero, unique within the transport */
     bool outbound;            /* made by send(), keyed by `peer` */
     bool connected;
@@ -96,6 +117,8 @@ struct chord_transport {
     uv_prepare_t flush_prepare; /* writes what timers queued */
     uv_check_t flush_check;     /* writes what I/O callbacks queued */
     struct conn *conns;         /* live connections, newest first */
+    struct conn *by_id[CHORD_TRANSPORT_ID_BUCKETS];     /* live, by id */
+    struct conn *by_peer[CHORD_TRANSPORT_PEER_BUCKETS]; /* live outbound */
     size_t n_in, n_out;
     uint64_t next_id;
     size_t queued;         /* sum of conn->queued, closing conns too */
@@ -221,6 +244,85 @@ static void defer_unreachable(struct chord_transport *t, const char *addr)
         uv_timer_start(&t->defer, on_defer, 0, 0);
 }
 
+/* ---- the tables ---------------------------------------------------------- */
+
+/* FNV-1a of a NUL-terminated address. */
+static uint32_t addr_hash(const char *addr)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)addr; *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Ids are consecutive: their low bits spread them evenly. */
+static struct conn **id_bucket(struct chord_transport *t, uint64_t id)
+{
+    return &t->by_id[id & (CHORD_TRANSPORT_ID_BUCKETS - 1)];
+}
+
+static struct conn **peer_bucket(struct chord_transport *t, uint32_t hash)
+{
+    return &t->by_peer[hash & (CHORD_TRANSPORT_PEER_BUCKETS - 1)];
+}
+
+static void id_insert(struct chord_transport *t, struct conn *c)
+{
+    struct conn **b = id_bucket(t, c->id);
+    c->id_next = *b;
+    *b = c;
+}
+
+static void id_remove(struct chord_transport *t, struct conn *c)
+{
+    for (struct conn **pp = id_bucket(t, c->id); *pp; pp = &(*pp)->id_next)
+        if (*pp == c) {
+            *pp = c->id_next;
+            c->id_next = NULL;
+            return;
+        }
+}
+
+/* Key an outbound conn by c->peer, which must be set. */
+static void peer_insert(struct chord_transport *t, struct conn *c)
+{
+    c->peer_hash = addr_hash(c->peer);
+    struct conn **b = peer_bucket(t, c->peer_hash);
+    c->peer_next = *b;
+    *b = c;
+}
+
+/* Unkey `c` (nothing when it was never keyed). */
+static void peer_remove(struct chord_transport *t, struct conn *c)
+{
+    for (struct conn **pp = peer_bucket(t, c->peer_hash); *pp;
+         pp = &(*pp)->peer_next)
+        if (*pp == c) {
+            *pp = c->peer_next;
+            c->peer_next = NULL;
+            return;
+        }
+}
+
+static struct conn *conn_by_id(struct chord_transport *t, uint64_t id)
+{
+    for (struct conn *c = *id_bucket(t, id); c; c = c->id_next)
+        if (c->id == id)
+            return c;
+    return NULL;
+}
+
+static struct conn *conn_by_peer(struct chord_transport *t, const char *addr)
+{
+    uint32_t h = addr_hash(addr);
+    for (struct conn *c = *peer_bucket(t, h); c; c = c->peer_next)
+        if (c->peer_hash == h && strcmp(c->peer, addr) == 0)
+            return c;
+    return NULL;
+}
+
 /* ---- connections --------------------------------------------------------- */
 
 static void conn_on_close(uv_handle_t *h)
@@ -249,10 +351,13 @@ static void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    if (c->outbound)
+    id_remove(t, c);
+    if (c->outbound) {
+        peer_remove(t, c);
         t->n_out--;
-    else
+    } else {
         t->n_in--;
+    }
     c->queued -= c->pending.len;
     t->queued -= c->pending.len;
     chord_buf_free(&c->pending);
@@ -306,27 +411,12 @@ static struct conn *conn_new(struct chord_transport *t, bool outbound)
     if (t->conns)
         t->conns->prev = c;
     t->conns = c;
+    id_insert(t, c);
     if (outbound)
         t->n_out++;
     else
         t->n_in++;
     return c;
-}
-
-static struct conn *conn_by_id(struct chord_transport *t, uint64_t id)
-{
-    for (struct conn *c = t->conns; c; c = c->next)
-        if (c->id == id)
-            return c;
-    return NULL;
-}
-
-static struct conn *conn_by_peer(struct chord_transport *t, const char *addr)
-{
-    for (struct conn *c = t->conns; c; c = c->next)
-        if (c->outbound && strcmp(c->peer, addr) == 0)
-            return c;
-    return NULL;
 }
 
 static void wreq_free(struct wreq *w)
@@ -681,6 +771,7 @@ int chord_transport_send(struct chord_transport *t, const char *addr,
             return -ENOMEM;
         }
         snprintf(c->peer, sizeof c->peer, "%s", addr);
+        peer_insert(t, c);
         uv_tcp_nodelay(&c->tcp, 1);
         rc = uv_tcp_connect(&c->connect_req, &c->tcp,
                             (const struct sockaddr *)&sa, on_connect);

@@ -8,22 +8,31 @@
  *    so events due at the same millisecond run in the order they were
  *    made, and the run order is a pure function of the calls made.
  *  - Randomness comes from one splitmix64 generator whose state lives in
- *    struct chord_sim (no globals). It draws link latencies, losses and
- *    the PRNG seeds of nodes added with a NULL config. Hash maps below
- *    are only ever probed, never iterated in an order that matters, so the
- *    same seed gives the same run bit for bit.
+ *    struct chord_sim (no globals). It draws uniform link latencies,
+ *    losses and the PRNG seeds of nodes added with a NULL config. The geo
+ *    model places nodes with a hash of (seed, index) instead, and the
+ *    matrix and geo models draw nothing, so choosing a model never shifts
+ *    the PRNG's sequence. Hash maps below are only ever probed, never
+ *    iterated in an order that matters, so the same seed gives the same
+ *    run bit for bit.
  *  - Nodes live in an array of pointers indexed by node number, and an
  *    open-addressing map takes an address string to a node number, so
  *    delivering a frame costs O(1) however many nodes there are.
  *  - send(addr, frame): the frame is copied into a DELIVER event due at
- *    now + delay, delay uniform in [min_delay_ms, max_delay_ms]. Links
- *    are FIFO like TCP: a frame on link (a, b) is never due before the
- *    previous one (a map keeps each link's last due time; entries already
- *    in the past are dropped whenever the map is rebuilt, so it holds only
- *    links with frames in flight). A frame may be lost with probability
- *    `loss`. When the destination is unknown or down, at send time or at
- *    delivery time, the sender instead gets an UNREACH event (the
- *    address) min_delay_ms later, as a failed connect would tell it.
+ *    now + delay, the delay given by the latency model (link_delay():
+ *    uniform in [min_delay_ms, max_delay_ms], a matrix entry by host, or
+ *    the geo model's distance). Links are FIFO like TCP: a frame on link
+ *    (a, b) is never due before the previous one (a map keeps each link's
+ *    last due time; entries already in the past are dropped whenever the
+ *    map is rebuilt, so it holds only links with frames in flight), which
+ *    holds whatever the model and across model changes. A frame whose
+ *    two ends are in different partition groups, when it is sent or when
+ *    it arrives, is dropped without a word. Otherwise it may be lost with
+ *    probability `loss`. When the destination is unknown or down, at send
+ *    time or at delivery time, the sender instead gets an UNREACH event
+ *    (the address) after the link's smallest delay, as a failed connect
+ *    would tell it. A DELIVER event carries its send time in `aux` (left
+ *    out of the digest, which predates it) for the trace hook.
  *  - Timers: after every event given to node i the simulator reads
  *    chord_node_next_deadline() and keeps at most one live TICK event per
  *    node. A TICK carries the node's tick generation; bumping the
@@ -47,8 +56,8 @@
  *
  * Caps: CHORD_SIM_NODES_MAX nodes, CHORD_SIM_EVENTS_MAX queued events (a
  * frame that does not fit is counted as dropped), CHORD_SIM_REQUESTS_MAX
- * client requests in flight; the link map holds at most one entry per
- * queued event.
+ * client requests in flight, CHORD_SIM_HOSTS_MAX hosts in a latency
+ * matrix; the link map holds at most one entry per queued event.
  *
  * This file does no real I/O except optional log lines on stderr, and
  * never drives a node from inside one of that node's callbacks.
@@ -74,9 +83,17 @@
 #define SIM_MAP_MIN 64u       /* smallest capacity of the two hash maps */
 #define SIM_REQ_GEN_MAX 0x7fffffffu
 #define SIM_NO_SLOT UINT32_MAX
+#define SIM_HOST_AUTO UINT32_MAX
+
+/* Latency models (sim.h, "network models"). */
+enum sim_latency {
+    LAT_UNIFORM = 0, /* PRNG draw in [cfg.min_delay_ms, cfg.max_delay_ms] */
+    LAT_MATRIX,      /* matrix[host(src) * m + host(dst)] */
+    LAT_GEO,         /* distance on the geo model's plane */
+};
 
 enum sim_event_kind {
-    EV_DELIVER = 1, /* node-to-node frame src -> dst */
+    EV_DELIVER = 1, /* node-to-node frame src -> dst, sent at time aux */
     EV_UNREACH,     /* tell node dst that address `data` is unreachable */
     EV_TICK,        /* run node dst's timers if aux is its tick generation */
     EV_CLIENT,      /* client request frame for node dst on conn aux */
@@ -89,7 +106,7 @@ enum sim_event_kind {
 struct sim_event {
     uint64_t time;
     uint64_t seq;
-    uint64_t aux;  /* conn or tick generation, see the kinds */
+    uint64_t aux;  /* conn, tick generation or send time: see the kinds */
     uint8_t *data; /* owned: a frame, or a NUL-terminated address */
     uint32_t len;
     uint32_t dst;
@@ -101,6 +118,8 @@ struct sim_node {
     struct chord_sim *sim;
     struct chord_node *node; /* NULL when down */
     uint32_t index;
+    uint32_t host;           /* matrix host, or SIM_HOST_AUTO: index % m */
+    uint8_t group;           /* partition group (0 = the default) */
     int last_state;          /* enum chord_node_state, kept after down */
     uint64_t tick_at;        /* due time of the live TICK, or NONE */
     uint64_t tick_gen;       /* generation of the live TICK */
@@ -144,6 +163,17 @@ struct chord_sim {
     uint64_t seq;
     uint64_t rng;
 
+    /* Latency model; lat_min..lat_max bound every delay it gives. */
+    uint8_t lat_model;       /* enum sim_latency */
+    uint32_t *matrix;        /* LAT_MATRIX: m * m delays, entries >= 1 */
+    uint32_t matrix_m;
+    uint32_t geo_clusters;   /* LAT_GEO */
+    uint64_t geo_seed;       /* LAT_GEO: hashed from cfg.seed */
+    uint32_t lat_min, lat_max;
+
+    chord_sim_trace_fn trace; /* NULL: no tracing */
+    void *trace_arg;
+
     struct sim_node **nodes;
     uint32_t n_nodes, cap_nodes;
     uint32_t *addr_map; /* node index + 1, 0 = empty; capacity power of 2 */
@@ -177,13 +207,19 @@ static void sim_durable_free_all(struct chord_sim *sim);
 
 /* ---- PRNG and hashing --------------------------------------------------- */
 
-/* splitmix64 (Steele, Lea, Flood): one 64-bit state, full period. */
-static uint64_t sim_rand(struct chord_sim *sim)
+/* splitmix64 (Steele, Lea, Flood): one 64-bit state, full period. The
+ * simulator's PRNG is one such state; the geo model runs its own. */
+static uint64_t splitmix_next(uint64_t *st)
 {
-    uint64_t z = (sim->rng += UINT64_C(0x9e3779b97f4a7c15));
+    uint64_t z = (*st += UINT64_C(0x9e3779b97f4a7c15));
     z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
     return z ^ (z >> 31);
+}
+
+static uint64_t sim_rand(struct chord_sim *sim)
+{
+    return splitmix_next(&sim->rng);
 }
 
 /* Uniform in [lo, hi] (hi - lo < 2^32, so the modulo bias is < 2^-32). */
@@ -437,13 +473,111 @@ static uint64_t link_fifo_time(struct chord_sim *sim, uint32_t src,
         links_rebuild(sim, 1) != 0) {
         /* Out of memory: without an entry FIFO order cannot be kept, so
          * keep it the blunt way, by the largest delay. */
-        return sim->now + sim->cfg.max_delay_ms > t
-                   ? sim->now + sim->cfg.max_delay_ms
-                   : t;
+        return sim->now + sim->lat_max > t ? sim->now + sim->lat_max : t;
     }
     links_insert_raw(sim->links, sim->links_cap, key, t);
     sim->links_used++;
     return t;
+}
+
+/* ---- latency models ----------------------------------------------------- */
+
+/* Geo model (sim.h): continent centres in microseconds, the vertices of a
+ * regular heptagon of radius 65 ms (vertex k at angle 2*pi*k/7 from the
+ * y axis), in the order 0, 3, 5, 1, 6, 2, 4 so that the first few are
+ * far apart. Any two are 56404 to 126741 us apart. */
+static const int32_t geo_centre[CHORD_SIM_GEO_CLUSTERS_MAX][2] = {
+    {0, 65000},      {28202, -58563}, {-63370, -14464}, {50819, 40527},
+    {-50819, 40527}, {63370, -14464}, {-28202, -58563},
+};
+#define GEO_RADIUS_US 9000 /* a node sits this close to its centre */
+#define GEO_TRIES 64       /* rejection-sampling draws, then the centre */
+#define GEO_SALT UINT64_C(0x67656f2d6c61742e) /* "geo-lat." */
+
+/* floor(sqrt(v)), in integers so that it is the same on every machine. */
+static uint64_t isqrt64(uint64_t v)
+{
+    uint64_t r = 0, bit = UINT64_C(1) << 62;
+    while (bit > v)
+        bit >>= 2;
+    while (bit) {
+        if (v >= r + bit) {
+            v -= r + bit;
+            r = (r >> 1) + bit;
+        } else {
+            r >>= 1;
+        }
+        bit >>= 2;
+    }
+    return r;
+}
+
+/* Node idx's point on the geo plane, in microseconds: a pure function of
+ * the seed, idx and the cluster count (its own splitmix64 stream). */
+static void geo_pos(const struct chord_sim *sim, uint32_t idx, int64_t *x,
+                    int64_t *y)
+{
+    uint64_t st = sim->geo_seed ^ mix64((uint64_t)idx + 1);
+    uint32_t c = (uint32_t)(splitmix_next(&st) % sim->geo_clusters);
+    int64_t dx = 0, dy = 0;
+    const int64_t r = GEO_RADIUS_US, span = 2 * GEO_RADIUS_US + 1;
+    for (int k = 0; k < GEO_TRIES; k++) {
+        uint64_t h = splitmix_next(&st);
+        int64_t a = (int64_t)((h & 0xffffffffu) % (uint64_t)span) - r;
+        int64_t b = (int64_t)((h >> 32) % (uint64_t)span) - r;
+        if (a * a + b * b <= r * r) {
+            dx = a;
+            dy = b;
+            break;
+        }
+    }
+    *x = geo_centre[c][0] + dx;
+    *y = geo_centre[c][1] + dy;
+}
+
+static uint32_t geo_delay(const struct chord_sim *sim, uint32_t a, uint32_t b)
+{
+    int64_t xa, ya, xb, yb;
+    geo_pos(sim, a, &xa, &ya);
+    geo_pos(sim, b, &xb, &yb);
+    int64_t dx = xa - xb, dy = ya - yb;
+    uint64_t d = isqrt64((uint64_t)(dx * dx + dy * dy)); /* us */
+    return CHORD_SIM_GEO_BASE_MS + (uint32_t)((d + 500) / 1000);
+}
+
+static uint32_t node_host(const struct chord_sim *sim, uint32_t idx)
+{
+    uint32_t h = sim->nodes[idx]->host;
+    return h == SIM_HOST_AUTO ? idx % sim->matrix_m : h;
+}
+
+/* The delays the model can give a frame src -> dst: [*lo, *hi]. */
+static void link_delay(const struct chord_sim *sim, uint32_t src, uint32_t dst,
+                       uint32_t *lo, uint32_t *hi)
+{
+    switch (sim->lat_model) {
+    case LAT_MATRIX:
+        *lo = *hi = sim->matrix[(size_t)node_host(sim, src) * sim->matrix_m +
+                                node_host(sim, dst)];
+        return;
+    case LAT_GEO:
+        *lo = *hi = geo_delay(sim, src, dst);
+        return;
+    default:
+        *lo = sim->cfg.min_delay_ms;
+        *hi = sim->cfg.max_delay_ms;
+        return;
+    }
+}
+
+/* Forget the matrix (and the hosts placed on it). */
+static void matrix_clear(struct chord_sim *sim)
+{
+    free(sim->matrix);
+    sim->matrix = NULL;
+    sim->matrix_m = 0;
+    for (uint32_t i = 0; i < sim->n_nodes; i++)
+        sim->nodes[i]->host = SIM_HOST_AUTO;
 }
 
 /* ---- node plumbing ------------------------------------------------------ */
@@ -457,31 +591,52 @@ static void sim_logf(struct chord_sim *sim, const char *who,
                 text);
 }
 
+/* Queue an UNREACH for node `to` about `addr`, due after `delay` ms. */
+static void sim_unreach(struct chord_sim *sim, uint32_t to, uint32_t about,
+                        const char *addr, uint32_t delay)
+{
+    size_t alen = strlen(addr) + 1;
+    uint8_t *copy = malloc(alen);
+    if (!copy) {
+        sim->stats.dropped++;
+        return;
+    }
+    memcpy(copy, addr, alen);
+    sim->stats.unreachable++;
+    sim_schedule(sim, sim->now + delay, EV_UNREACH, to, about, 0, copy, alen);
+}
+
 static void io_send(void *ctx, const char *addr, const uint8_t *frame,
                     size_t len)
 {
     struct sim_node *sn = ctx;
     struct chord_sim *sim = sn->sim;
     int dst = addr_map_find(sim, addr);
-    if (dst < 0 || !sim->nodes[dst]->node) {
-        size_t alen = strlen(addr) + 1;
-        uint8_t *copy = malloc(alen);
-        if (!copy) {
-            sim->stats.dropped++;
-            return;
-        }
-        memcpy(copy, addr, alen);
-        sim->stats.unreachable++;
-        sim_schedule(sim, sim->now + sim->cfg.min_delay_ms, EV_UNREACH,
-                     sn->index, sn->index, 0, copy, alen);
+    if (dst < 0) {
+        /* No such host: refused after the model's smallest delay. */
+        sim_unreach(sim, sn->index, sn->index, addr, sim->lat_min);
+        return;
+    }
+    struct sim_node *to = sim->nodes[dst];
+    if (to->group != sn->group) {
+        sim->stats.partitioned++; /* dropped: the sender hears nothing */
+        return;
+    }
+    uint32_t lo, hi;
+    link_delay(sim, sn->index, (uint32_t)dst, &lo, &hi);
+    if (!to->node) {
+        sim_unreach(sim, sn->index, sn->index, addr, lo);
         return;
     }
     if (sim->cfg.loss > 0 && sim_rand_unit(sim) < sim->cfg.loss) {
         sim->stats.dropped++;
         return;
     }
-    uint64_t t = sim->now + sim_rand_range(sim, sim->cfg.min_delay_ms,
-                                           sim->cfg.max_delay_ms);
+    /* The uniform model always draws, even when lo == hi, so that a
+     * const run keeps the PRNG sequence it always had. */
+    uint64_t t =
+        sim->now +
+        (sim->lat_model == LAT_UNIFORM ? sim_rand_range(sim, lo, hi) : lo);
     t = link_fifo_time(sim, sn->index, (uint32_t)dst, t);
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy) {
@@ -489,7 +644,8 @@ static void io_send(void *ctx, const char *addr, const uint8_t *frame,
         return;
     }
     memcpy(copy, frame, len);
-    sim_schedule(sim, t, EV_DELIVER, (uint32_t)dst, sn->index, 0, copy, len);
+    sim_schedule(sim, t, EV_DELIVER, (uint32_t)dst, sn->index, sim->now, copy,
+                 len);
 }
 
 static void io_reply(void *ctx, uint64_t conn, const uint8_t *frame,
@@ -661,7 +817,9 @@ static void sim_digest(struct chord_sim *sim, const struct sim_event *ev)
     h = digest_u64(h, ev->time);
     h = digest_u64(h, (uint64_t)ev->kind << 56 ^ (uint64_t)ev->dst << 24 ^
                        ev->src);
-    h = digest_u64(h, ev->aux);
+    /* A DELIVER's aux is its send time, which the other fields and the
+     * earlier events already fix; it was 0 before the trace hook. */
+    h = digest_u64(h, ev->kind == EV_DELIVER ? 0 : ev->aux);
     h = digest_u64(h, ev->len);
     if (ev->data)
         h = digest_bytes(h, ev->data, ev->len);
@@ -684,22 +842,27 @@ static void sim_step(struct chord_sim *sim)
                               : NULL;
     switch (ev.kind) {
     case EV_DELIVER:
+        if (sim->nodes[ev.src]->group != sn->group) {
+            sim->stats.partitioned++; /* cut while in flight */
+            break;
+        }
         if (!sn->node) {
             /* The connection breaks: the sender's host notices. */
             struct sim_node *from = sim->nodes[ev.src];
             if (from->node) {
-                size_t alen = strlen(sn->self.addr) + 1;
-                uint8_t *copy = malloc(alen);
-                if (copy) {
-                    memcpy(copy, sn->self.addr, alen);
-                    sim->stats.unreachable++;
-                    sim_schedule(sim, sim->now + sim->cfg.min_delay_ms,
-                                 EV_UNREACH, ev.src, ev.dst, 0, copy, alen);
-                }
+                uint32_t lo, hi;
+                link_delay(sim, ev.dst, ev.src, &lo, &hi);
+                sim_unreach(sim, ev.src, ev.dst, sn->self.addr, lo);
             }
             break;
         }
         sim->stats.delivered++;
+        if (sim->trace) {
+            sim->in_callback++;
+            sim->trace(sim->trace_arg, (int)ev.src, (int)ev.dst, ev.aux,
+                       sim->now, ev.len);
+            sim->in_callback--;
+        }
         if (chord_node_receive(sn->node, sim->now, SIM_PEER_CONN | ev.src,
                                ev.data, ev.len) < 0) {
             sim->stats.proto_errors++;
@@ -786,6 +949,10 @@ int chord_sim_new(const struct chord_sim_config *cfg, struct chord_sim **out)
         return -ENOMEM;
     sim->cfg = *cfg;
     sim->rng = cfg->seed;
+    sim->lat_model = LAT_UNIFORM;
+    sim->lat_min = cfg->min_delay_ms;
+    sim->lat_max = cfg->max_delay_ms;
+    sim->geo_seed = mix64(cfg->seed ^ GEO_SALT);
     sim->free_head = SIM_NO_SLOT;
     sim->members = calloc(1, sizeof *sim->members);
     if (!sim->members) {
@@ -813,6 +980,7 @@ void chord_sim_free(struct chord_sim *sim)
     free(sim->heap);
     free(sim->links);
     free(sim->reqs);
+    free(sim->matrix);
     if (sim->members)
         free(sim->members->v);
     free(sim->members);
@@ -839,6 +1007,8 @@ int chord_sim_add_node(struct chord_sim *sim,
     uint32_t idx = sim->n_nodes;
     sn->sim = sim;
     sn->index = idx;
+    sn->host = SIM_HOST_AUTO;
+    sn->group = 0;
     sn->tick_at = SIM_TIME_NONE;
     sn->last_state = CHORD_NODE_INIT;
     char addr[CHORD_ADDR_MAX];
@@ -983,6 +1153,118 @@ int chord_sim_set_loss(struct chord_sim *sim, double loss)
         return -EINVAL;
     sim->cfg.loss = loss;
     return 0;
+}
+
+/* ---- network models ----------------------------------------------------- */
+
+int chord_sim_set_latency_uniform(struct chord_sim *sim, uint32_t min_ms,
+                                  uint32_t max_ms)
+{
+    if (min_ms == 0 || max_ms < min_ms)
+        return -EINVAL;
+    matrix_clear(sim);
+    sim->lat_model = LAT_UNIFORM;
+    sim->cfg.min_delay_ms = min_ms;
+    sim->cfg.max_delay_ms = max_ms;
+    sim->lat_min = min_ms;
+    sim->lat_max = max_ms;
+    return 0;
+}
+
+int chord_sim_set_latency_matrix(struct chord_sim *sim, const uint32_t *ms,
+                                 unsigned m)
+{
+    if (!ms || m == 0 || m > CHORD_SIM_HOSTS_MAX)
+        return -EINVAL;
+    size_t cells = (size_t)m * m;
+    for (size_t k = 0; k < cells; k++)
+        if (ms[k] > CHORD_SIM_DELAY_MAX_MS)
+            return -EINVAL;
+    uint32_t *copy = malloc(cells * sizeof *copy);
+    if (!copy)
+        return -ENOMEM;
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (size_t k = 0; k < cells; k++) {
+        copy[k] = ms[k] ? ms[k] : 1;
+        lo = copy[k] < lo ? copy[k] : lo;
+        hi = copy[k] > hi ? copy[k] : hi;
+    }
+    matrix_clear(sim);
+    sim->matrix = copy;
+    sim->matrix_m = m;
+    sim->lat_model = LAT_MATRIX;
+    sim->lat_min = lo;
+    sim->lat_max = hi;
+    return 0;
+}
+
+int chord_sim_set_host(struct chord_sim *sim, int i, unsigned host)
+{
+    struct sim_node *sn = sim_at(sim, i);
+    if (!sn || sim->lat_model != LAT_MATRIX || host >= sim->matrix_m)
+        return -EINVAL;
+    sn->host = host;
+    return 0;
+}
+
+int chord_sim_set_latency_geo(struct chord_sim *sim, unsigned clusters)
+{
+    if (clusters == 0 || clusters > CHORD_SIM_GEO_CLUSTERS_MAX)
+        return -EINVAL;
+    matrix_clear(sim);
+    sim->lat_model = LAT_GEO;
+    sim->geo_clusters = clusters;
+    sim->lat_min = CHORD_SIM_GEO_BASE_MS;
+    sim->lat_max =
+        clusters == 1 ? CHORD_SIM_GEO_INTRA_MAX_MS : CHORD_SIM_GEO_INTER_MAX_MS;
+    return 0;
+}
+
+int chord_sim_link_delay(const struct chord_sim *sim, int from, int to,
+                         uint32_t *lo, uint32_t *hi)
+{
+    if (!sim_at(sim, from) || !sim_at(sim, to))
+        return -EINVAL;
+    link_delay(sim, (uint32_t)from, (uint32_t)to, lo, hi);
+    return 0;
+}
+
+int chord_sim_set_group(struct chord_sim *sim, int i, unsigned group)
+{
+    struct sim_node *sn = sim_at(sim, i);
+    if (!sn || group > UINT8_MAX)
+        return -EINVAL;
+    sn->group = (uint8_t)group;
+    return 0;
+}
+
+int chord_sim_group(const struct chord_sim *sim, int i)
+{
+    struct sim_node *sn = sim_at(sim, i);
+    return sn ? sn->group : -EINVAL;
+}
+
+int chord_sim_partition(struct chord_sim *sim, const uint8_t *group_of_index,
+                        size_t n)
+{
+    if (n > sim->n_nodes || (n > 0 && !group_of_index))
+        return -EINVAL;
+    for (uint32_t i = 0; i < sim->n_nodes; i++)
+        sim->nodes[i]->group = i < n ? group_of_index[i] : 0;
+    return 0;
+}
+
+void chord_sim_heal(struct chord_sim *sim)
+{
+    for (uint32_t i = 0; i < sim->n_nodes; i++)
+        sim->nodes[i]->group = 0;
+}
+
+void chord_sim_set_trace(struct chord_sim *sim, chord_sim_trace_fn fn,
+                         void *arg)
+{
+    sim->trace = fn;
+    sim->trace_arg = fn ? arg : NULL;
 }
 
 void chord_sim_run_for(struct chord_sim *sim, uint64_t ms)

@@ -447,6 +447,88 @@ static void test_lossy_network(void **state)
     chord_sim_free(sim);
 }
 
+/* ---- (e) half the ring crashes at once ------------------------------------ */
+
+struct half_ctx {
+    struct chord_sim *sim;
+    int answered, wrong, slow;
+    char first_bad[256];
+};
+
+static void half_reply(void *arg, const struct chord_sim_reply *r)
+{
+    struct half_ctx *c = arg;
+    c->answered++;
+    bool ok = r->err == 0 && r->status == CHORD_OK;
+    int owner = ok ? chord_sim_owner(c->sim, &r->lookup.key_id) : -1;
+    int named = ok ? chord_sim_find(c->sim, r->lookup.owner.addr) : -1;
+    if (!ok || owner != named) {
+        if (c->wrong++ == 0)
+            snprintf(c->first_bad, sizeof c->first_bad,
+                     "err %d status %d: named node %d, true owner %d", r->err,
+                     r->status, named, owner);
+    }
+    /* No lookup may have waited for a request to time out. */
+    if (r->done_ms - r->sent_ms >= 1000)
+        c->slow++;
+}
+
+/* 64 nodes with r = 2 log2 N successors; 32 crash at the same instant and
+ * 300 lookups start right then, through survivors. As in the Chord paper's
+ * experiment every lookup must find the right owner, and (crashed nodes
+ * being reported unreachable by the network) none may wait for a timeout:
+ * a hop whose next node is down sends the lookup another way, and the
+ * owner answers for itself, so a dead one is never named. */
+static void test_half_crash_lookups(void **state)
+{
+    (void)state;
+    enum { N = 64, LOOKUPS = 300 };
+    uint64_t rs = 777;
+    struct chord_sim *sim = test_sim_new(31, 0);
+    for (int i = 0; i < N; i++) {
+        struct chord_node_config cfg;
+        chord_node_config_default(&cfg);
+        cfg.successors = 2 * log2_ceil(N);
+        cfg.seed = rnd(&rs);
+        assert_int_equal(chord_sim_add_node(sim, &cfg, NULL), i);
+        if (i == 0)
+            assert_int_equal(chord_sim_create(sim, 0), 0);
+        else
+            assert_int_equal(
+                chord_sim_join(sim, i, pick_active(sim, &rs, i, -1)), 0);
+        chord_sim_run_for(sim, 20);
+    }
+    for (int i = 1; i < N; i++)
+        wait_active(sim, i);
+    settle(sim);
+
+    int crashed = 0;
+    while (crashed < N / 2) {
+        int i = (int)(rnd(&rs) % N);
+        if (chord_sim_is_up(sim, i)) {
+            assert_int_equal(chord_sim_crash(sim, i), 0);
+            crashed++;
+        }
+    }
+    struct half_ctx c = {.sim = sim};
+    char key[32];
+    for (int k = 0; k < LOOKUPS; k++) {
+        snprintf(key, sizeof key, "half-%d", k);
+        int via = pick_active(sim, &rs, N, -1);
+        assert_int_equal(chord_sim_request(sim, via, CHORD_SIM_LOOKUP, key,
+                                           strlen(key), NULL, 0, half_reply,
+                                           &c),
+                         0);
+    }
+    chord_sim_run_for(sim, 5000);
+    assert_int_equal(c.answered, LOOKUPS);
+    if (c.wrong)
+        fail_msg("%d of %d lookups failed; first: %s", c.wrong, LOOKUPS,
+                 c.first_bad);
+    assert_int_equal(c.slow, 0);
+    chord_sim_free(sim);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -457,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_leave_hands_keys_over),
         cmocka_unit_test(test_concurrent_joins),
         cmocka_unit_test(test_lossy_network),
+        cmocka_unit_test(test_half_crash_lookups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,7 +46,10 @@ struct net {
     struct chord_msg last_reply;
     uint8_t reply_value[64];
     int replies;
+    unsigned sent[256]; /* frames sent, by message type */
 };
+
+static bool owner_reads = true; /* given to the nodes add_node_r makes */
 
 struct ioctx {
     struct net *net;
@@ -76,6 +79,8 @@ static void io_send(void *ctx, const char *addr, const uint8_t *frame,
     memcpy(f->data, frame, len);
     f->len = len;
     f->conn = (uint64_t)c->self; /* remember the sender */
+    if (len > 5)
+        net->sent[frame[5]]++; /* u32 length, u8 version, u8 type */
 }
 
 static void io_reply(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
@@ -130,6 +135,7 @@ static int add_node_r(struct net *net, uint8_t pos, unsigned replicas)
     cfg.successors = 3;
     cfg.replicas = replicas;
     cfg.seed = pos;
+    cfg.owner_reads = owner_reads;
     ctxs[i].net = net;
     ctxs[i].self = i;
     struct chord_node_io io = {&ctxs[i], io_send, io_reply, io_log, NULL};
@@ -691,7 +697,9 @@ static void test_hedged_read(void **state)
 {
     (void)state;
     const uint8_t pos[] = {10, 100, 200};
+    owner_reads = false; /* else the owner answers alone */
     struct net *net = ring_r(pos, 3, 3);
+    owner_reads = true;
     char key[16];
     key_owned_by(pos, 3, 100, key, sizeof key);
     client(net, 1, CHORD_MSG_C_PUT, key, "val");
@@ -704,6 +712,67 @@ static void test_hedged_read(void **state)
     assert_memory_equal(net->last_reply.value.data, "val", 3);
     /* far below the read deadline (3/4 of the 1 s request timeout) */
     assert_true(net->now - t0 < 200);
+    net_free(net);
+}
+
+/* The owner's lease (replica.c): once the owner has synced its range
+ * with both replicas, a quorum read is answered from its own copy, with
+ * no REPLICA_GET; the lease lapses when its successor has not answered
+ * for most of the failure detector's floor (before the successor could
+ * suspect it and take the range), and starts over when the range changes,
+ * until the owner has synced again. Reads stay correct throughout. */
+static void test_owner_lease(void **state)
+{
+    (void)state;
+    const uint8_t pos[] = {10, 100, 200, 50};
+    struct net *net = ring_r(pos, 3, 3); /* 50 joins later */
+    char key[16];
+    key_owned_by(pos, 4, 100, key, sizeof key); /* in (50, 100] */
+    client(net, 1, CHORD_MSG_C_PUT, key, "v1");
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    run_for(net, 3000); /* sync rounds with both replicas */
+
+    unsigned asked = net->sent[CHORD_MSG_REPLICA_GET];
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_memory_equal(net->last_reply.value.data, "v1", 2);
+    assert_int_equal(net->sent[CHORD_MSG_REPLICA_GET], asked);
+
+    /* The successor (200) freezes. 230 ms later it has not suspected us
+     * yet (its timeout is at least 250 ms), but our proof is too old: the
+     * read asks the replicas again (200, then 10 by hedging). */
+    net->down[2] = true;
+    run_for(net, 230);
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_memory_equal(net->last_reply.value.data, "v1", 2);
+    assert_true(net->sent[CHORD_MSG_REPLICA_GET] > asked);
+    net->down[2] = false;
+    run_for(net, 2000);
+    asked = net->sent[CHORD_MSG_REPLICA_GET];
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_int_equal(net->sent[CHORD_MSG_REPLICA_GET], asked);
+
+    /* 50 joins: 100's range shrinks to (50, 100], so its lease starts
+     * over; until it has synced again, reads ask a replica. */
+    add_node_r(net, 50, 3);
+    assert_int_equal(chord_node_join(net->node[3], net->now, net->addr[0]), 0);
+    for (int k = 0; k < 100 && !(rt(net, 1)->has_pred &&
+                                 pos_of(&rt(net, 1)->pred) == 50);
+         k++)
+        run_for(net, 10);
+    assert_int_equal(pos_of(&rt(net, 1)->pred), 50);
+    asked = net->sent[CHORD_MSG_REPLICA_GET];
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_memory_equal(net->last_reply.value.data, "v1", 2);
+    assert_true(net->sent[CHORD_MSG_REPLICA_GET] > asked);
+    run_for(net, 4000);
+    asked = net->sent[CHORD_MSG_REPLICA_GET];
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_int_equal(net->sent[CHORD_MSG_REPLICA_GET], asked);
     net_free(net);
 }
 
@@ -726,6 +795,7 @@ int main(void)
         cmocka_unit_test(test_quorum_write),
         cmocka_unit_test(test_read_repair),
         cmocka_unit_test(test_hedged_read),
+        cmocka_unit_test(test_owner_lease),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -353,6 +353,7 @@ static void test_closest_preceding_random(void **state)
             rt.finger[i].set = true;
             rt.finger[i].node = self;
         }
+        chord_routing_fingers_changed(&rt); /* written directly above */
 
         /* The candidates the table holds. */
         struct chord_peer cands[CHORD_SUCC_MAX + CHORD_ID_BITS];
@@ -393,6 +394,162 @@ static void test_closest_preceding_random(void **state)
             assert_peer_is(got, want);
         }
     }
+}
+
+/* A filter that judges a peer by its contents (as dhtd's does, by
+ * address): banned addresses. */
+struct banned_addr {
+    size_t n;
+    char addr[64][CHORD_ADDR_MAX];
+};
+
+static bool usable_addr(void *ctx, const struct chord_peer *p)
+{
+    const struct banned_addr *b = ctx;
+    for (size_t k = 0; k < b->n; k++)
+        if (strcmp(b->addr[k], p->addr) == 0)
+            return false;
+    return true;
+}
+
+/*
+ * The straightforward definition: every set finger from the top down, then
+ * every successor; keep a peer in (self, target) that passes the filter
+ * and is strictly farther from self than the best so far.
+ */
+static const struct chord_peer *
+reference_closest(const struct chord_routing *rt, const struct chord_id *t,
+                  chord_peer_filter usable, void *ctx)
+{
+    const struct chord_peer *best = NULL;
+    struct chord_id best_d;
+    const struct chord_peer *all[CHORD_ID_BITS + CHORD_SUCC_MAX];
+    size_t n = 0;
+    for (unsigned i = CHORD_ID_BITS; i-- > 0;)
+        if (rt->finger[i].set)
+            all[n++] = &rt->finger[i].node;
+    for (unsigned k = 0; k < rt->n_succ; k++)
+        all[n++] = &rt->succ[k];
+    for (size_t k = 0; k < n; k++) {
+        const struct chord_peer *p = all[k];
+        if (!chord_id_in_oo(&p->id, &rt->self.id, t))
+            continue;
+        if (usable && !usable(ctx, p))
+            continue;
+        struct chord_id d = dist(&rt->self.id, &p->id);
+        if (!best || chord_id_cmp(&d, &best_d) > 0) {
+            best = p;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+static unsigned fix_all_fingers(struct chord_routing *rt,
+                                const struct chord_peer *mem, size_t n_mem);
+
+/*
+ * Random tables built the way a node builds them (fix_fingers against a
+ * ring, stale fingers set later, peers removed, the successor list
+ * replaced), plus fingers written directly, among them one node seen at
+ * two addresses: closest_preceding, which looks at one finger per run,
+ * must return the very entry (same pointer) the full scan returns, with
+ * and without suspected peers filtered out.
+ */
+static void test_closest_preceding_matches_full_scan(void **state)
+{
+    (void)state;
+    uint64_t rng = 0x5eed0404;
+    unsigned port = 50000;
+    unsigned compared = 0, filtered_differs = 0;
+    for (int round = 0; round < 300; round++) {
+        struct chord_peer self = hashed_peer(port++);
+        struct chord_routing rt;
+        chord_routing_init(&rt, &self, 1 + (unsigned)(rng_next(&rng) % 8));
+
+        size_t n_mem = 1 + rng_next(&rng) % 64;
+        struct chord_peer mem[65];
+        for (size_t k = 0; k < n_mem; k++)
+            mem[k] = hashed_peer(port++);
+        mem[n_mem] = self;
+        chord_routing_set_successors(&rt, NULL, mem,
+                                     (unsigned)(rng_next(&rng) % (n_mem + 1)));
+        if (round % 5 != 4)
+            fix_all_fingers(&rt, mem, n_mem + 1);
+
+        /* Stale news: a random member as the successor of a random start. */
+        unsigned stale = (unsigned)(rng_next(&rng) % 6);
+        for (unsigned k = 0; k < stale; k++)
+            chord_routing_set_finger(&rt,
+                                     (unsigned)(rng_next(&rng) % CHORD_ID_BITS),
+                                     &mem[rng_next(&rng) % n_mem]);
+        /* Failures: fingers cleared, leaving gaps between runs. */
+        unsigned gone = (unsigned)(rng_next(&rng) % 3);
+        for (unsigned k = 0; k < gone; k++)
+            chord_routing_remove(&rt, &mem[rng_next(&rng) % n_mem].id);
+        /* Fingers written directly: one node at another address inside a
+         * run, and scattered entries. */
+        if (round % 3 == 0) {
+            unsigned i = (unsigned)(rng_next(&rng) % CHORD_ID_BITS);
+            if (rt.finger[i].set) {
+                size_t len = strlen(rt.finger[i].node.addr);
+                rt.finger[i].node.addr[len - 1] =
+                    rt.finger[i].node.addr[len - 1] == '1' ? '2' : '1';
+            }
+            for (unsigned k = rng_next(&rng) % 4; k > 0; k--) {
+                unsigned j = (unsigned)(rng_next(&rng) % CHORD_ID_BITS);
+                rt.finger[j].set = true;
+                rt.finger[j].node = mem[rng_next(&rng) % n_mem];
+            }
+            chord_routing_fingers_changed(&rt);
+        }
+
+        /* Suspects: a random third of the members and of the finger
+         * addresses as they are now. */
+        struct banned_addr ban = {.n = 0};
+        for (size_t k = 0; k < n_mem && ban.n < 48; k++)
+            if (rng_next(&rng) % 3 == 0)
+                snprintf(ban.addr[ban.n++], CHORD_ADDR_MAX, "%s", mem[k].addr);
+        for (unsigned k = 0; k < 8 && ban.n < 64; k++) {
+            unsigned i = (unsigned)(rng_next(&rng) % CHORD_ID_BITS);
+            if (rt.finger[i].set && rng_next(&rng) % 2)
+                snprintf(ban.addr[ban.n++], CHORD_ADDR_MAX, "%s",
+                         rt.finger[i].node.addr);
+        }
+
+        for (int q = 0; q < 80; q++) {
+            struct chord_id t;
+            switch (q % 4) {
+            case 0:
+                for (int b = 0; b < CHORD_ID_BYTES; b++)
+                    t.b[b] = (uint8_t)rng_next(&rng);
+                break;
+            case 1:
+                t = mem[rng_next(&rng) % n_mem].id;
+                break;
+            case 2:
+                chord_id_add_pow2(&t, &mem[rng_next(&rng) % n_mem].id, 0);
+                break;
+            default:
+                t = self.id;
+                break;
+            }
+            const struct chord_peer *want =
+                reference_closest(&rt, &t, NULL, NULL);
+            assert_ptr_equal(chord_routing_closest_preceding(&rt, &t, NULL,
+                                                             NULL),
+                             want);
+            const struct chord_peer *want_f =
+                reference_closest(&rt, &t, usable_addr, &ban);
+            assert_ptr_equal(chord_routing_closest_preceding(&rt, &t,
+                                                             usable_addr, &ban),
+                             want_f);
+            compared += 2;
+            filtered_differs += want != want_f;
+        }
+    }
+    /* The filter mattered in a good share of the queries. */
+    assert_true(filtered_differs > compared / 20);
 }
 
 /* Fill the fingers as fix_fingers does, against a known member set. */
@@ -674,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_set_successors),
         cmocka_unit_test(test_closest_preceding_cases),
         cmocka_unit_test(test_closest_preceding_random),
+        cmocka_unit_test(test_closest_preceding_matches_full_scan),
         cmocka_unit_test(test_set_finger_model),
         cmocka_unit_test(test_set_finger_edges),
         cmocka_unit_test(test_remove),

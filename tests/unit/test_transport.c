@@ -53,13 +53,18 @@ struct rx {
     char last_warning[512];
 };
 
+struct many;
+
 struct fx {
     uv_loop_t loop;
     uv_timer_t guard;
     bool timed_out;
     struct rx a, b;
     char addr_a[CHORD_ADDR_MAX], addr_b[CHORD_ADDR_MAX];
+    struct many *many; /* test_many_peers_churn's, closed by teardown */
 };
+
+static void many_free(struct many *m);
 
 static uint64_t frame_req_id(const uint8_t *f)
 {
@@ -168,6 +173,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
+    if (f->many)
+        many_free(f->many);
     if (f->a.t)
         chord_transport_close(f->a.t);
     if (f->b.t)
@@ -517,6 +524,206 @@ static void test_close_with_work_in_flight(void **state)
     chord_buf_free(&big);
 }
 
+/* ---- many peers ------------------------------------------------------------ */
+
+#define MANY_PEERS 200 /* live peers, each at its own address */
+#define MANY_DEAD 20   /* addresses that refuse connections */
+#define MANY_ROUNDS 4
+
+/* One receiving peer. Frame req ids are round * 1000 + its index. */
+struct many_peer {
+    struct chord_transport *t;
+    char addr[CHORD_ADDR_MAX];
+    unsigned index;
+    unsigned frames;
+    unsigned wrong;    /* frames meant for another peer */
+    uint64_t conn;     /* the connection the last frame came on */
+    unsigned expected; /* unreachable reports the sender owes for it */
+};
+
+struct many {
+    struct chord_transport *sender;
+    struct many_peer peer[MANY_PEERS];
+    char dead[MANY_DEAD][CHORD_ADDR_MAX];
+    int dead_fd[MANY_DEAD];
+    unsigned reports[MANY_PEERS + MANY_DEAD]; /* per address, by the sender */
+    unsigned stray_reports;                   /* for an address not listed */
+    unsigned total_reports;
+};
+
+static int many_frame(void *ctx, uint64_t conn, const uint8_t *frame,
+                      size_t len)
+{
+    struct many_peer *p = ctx;
+    (void)len;
+    if (frame_req_id(frame) % 1000 != p->index)
+        p->wrong++;
+    p->frames++;
+    p->conn = conn;
+    return 0;
+}
+
+static int many_sender_frame(void *ctx, uint64_t conn, const uint8_t *frame,
+                             size_t len)
+{
+    (void)ctx, (void)conn, (void)frame, (void)len;
+    return 0;
+}
+
+static void many_unreachable(void *ctx, const char *addr)
+{
+    struct many *m = ctx;
+    m->total_reports++;
+    for (unsigned i = 0; i < MANY_PEERS; i++)
+        if (strcmp(m->peer[i].addr, addr) == 0) {
+            m->reports[i]++;
+            return;
+        }
+    for (unsigned i = 0; i < MANY_DEAD; i++)
+        if (strcmp(m->dead[i], addr) == 0) {
+            m->reports[MANY_PEERS + i]++;
+            return;
+        }
+    m->stray_reports++;
+}
+
+static unsigned many_frames(const struct many *m)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < MANY_PEERS; i++)
+        n += m->peer[i].frames;
+    return n;
+}
+
+static unsigned many_expected_reports(const struct many *m, unsigned rounds)
+{
+    unsigned n = MANY_DEAD * rounds;
+    for (unsigned i = 0; i < MANY_PEERS; i++)
+        n += m->peer[i].expected;
+    return n;
+}
+
+/* Close the sender and every peer (no callback follows), free `m`. */
+static void many_free(struct many *m)
+{
+    if (m->sender)
+        chord_transport_close(m->sender);
+    for (unsigned i = 0; i < MANY_PEERS; i++)
+        if (m->peer[i].t)
+            chord_transport_close(m->peer[i].t);
+    for (unsigned i = 0; i < MANY_DEAD; i++)
+        if (m->dead_fd[i] >= 0)
+            close(m->dead_fd[i]);
+    free(m);
+}
+
+/*
+ * One sender, 200 peers at 200 distinct addresses on 50 loopback IPs, and
+ * 20 addresses that refuse. Each round sends one frame to every address;
+ * between rounds a different third of the peers drop their connection.
+ * Every frame must reach the peer it was addressed to; a peer that kept
+ * its connection must get the next frame on that same connection (the
+ * sender found it by address) and a peer that dropped it on a new one;
+ * the sender reports exactly the dropped and refusing addresses, once
+ * each time, and holds exactly one connection per live peer.
+ */
+static void test_many_peers_churn(void **state)
+{
+    struct fx *f = *state;
+    uv_timer_start(&f->guard, on_guard, 60000, 0); /* slow under ASan */
+    struct many *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    for (unsigned i = 0; i < MANY_DEAD; i++)
+        m->dead_fd[i] = -1;
+    f->many = m;
+
+    for (unsigned i = 0; i < MANY_PEERS; i++) {
+        struct many_peer *p = &m->peer[i];
+        p->index = i;
+        struct chord_transport_cb cb = {.ctx = p, .frame = many_frame};
+        assert_int_equal(chord_transport_new(&f->loop, &cb, &p->t), 0);
+        char listen_at[CHORD_ADDR_MAX];
+        snprintf(listen_at, sizeof listen_at, "127.0.0.%u:0", 10 + i % 50);
+        assert_int_equal(chord_transport_listen(p->t, listen_at), 0);
+        snprintf(p->addr, sizeof p->addr, "127.0.0.%u:%u", 10 + i % 50,
+                 (unsigned)chord_transport_port(p->t));
+    }
+    for (unsigned i = 0; i < MANY_DEAD; i++) {
+        /* Bound, not listening: holds the port and refuses. */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fd >= 0);
+        m->dead_fd[i] = fd;
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        sa.sin_addr.s_addr = htonl(0x7f000000u | (70u + i));
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        socklen_t sl = sizeof sa;
+        getsockname(fd, (struct sockaddr *)&sa, &sl);
+        snprintf(m->dead[i], sizeof m->dead[i], "127.0.0.%u:%u", 70 + i,
+                 (unsigned)ntohs(sa.sin_port));
+    }
+    struct chord_transport_cb scb = {
+        .ctx = m, .frame = many_sender_frame, .unreachable = many_unreachable};
+    assert_int_equal(chord_transport_new(&f->loop, &scb, &m->sender), 0);
+    struct chord_transport *s = m->sender;
+
+    uint64_t last_conn[MANY_PEERS] = {0};
+    bool dropped[MANY_PEERS] = {false};
+    for (unsigned round = 0; round < MANY_ROUNDS; round++) {
+        /* Every send is queued before the loop runs: 220 connections
+         * are opening at once. */
+        for (unsigned i = 0; i < MANY_PEERS + MANY_DEAD; i++) {
+            struct chord_buf fr;
+            unsigned k = i < MANY_PEERS ? i : 999;
+            make_frame(&fr, round * 1000u + k, 8, (uint8_t)i);
+            const char *to = i < MANY_PEERS ? m->peer[i].addr
+                                            : m->dead[i - MANY_PEERS];
+            assert_int_equal(chord_transport_send(s, to, fr.data, fr.len), 0);
+            chord_buf_free(&fr);
+        }
+        assert_int_equal(chord_transport_conn_count(s),
+                         MANY_PEERS + MANY_DEAD);
+        RUN_UNTIL(f, many_frames(m) == (round + 1) * MANY_PEERS &&
+                         m->total_reports ==
+                             many_expected_reports(m, round + 1));
+        assert_int_equal(chord_transport_conn_count(s), MANY_PEERS);
+        for (unsigned i = 0; i < MANY_PEERS; i++) {
+            struct many_peer *p = &m->peer[i];
+            assert_int_equal(p->frames, round + 1);
+            assert_int_equal(p->wrong, 0);
+            if (round > 0 && dropped[i])
+                assert_true(p->conn != last_conn[i]);
+            else if (round > 0)
+                assert_true(p->conn == last_conn[i]);
+            last_conn[i] = p->conn;
+            assert_int_equal(m->reports[i], p->expected);
+        }
+        for (unsigned i = 0; i < MANY_DEAD; i++)
+            assert_int_equal(m->reports[MANY_PEERS + i], round + 1);
+        assert_int_equal(m->stray_reports, 0);
+
+        /* Churn: a different third of the peers drops its connection. */
+        unsigned n_dropped = 0;
+        for (unsigned i = 0; i < MANY_PEERS; i++) {
+            dropped[i] = (i + round) % 3 == 0;
+            if (dropped[i]) {
+                chord_transport_close_conn(m->peer[i].t, m->peer[i].conn);
+                m->peer[i].expected++;
+                n_dropped++;
+            }
+        }
+        RUN_UNTIL(f, m->total_reports == many_expected_reports(m, round + 1));
+        assert_int_equal(chord_transport_conn_count(s), MANY_PEERS - n_dropped);
+        for (unsigned i = 0; i < MANY_PEERS; i++)
+            assert_int_equal(m->reports[i], m->peer[i].expected);
+    }
+    run_for(f, 20);
+    assert_int_equal(m->total_reports,
+                     many_expected_reports(m, MANY_ROUNDS));
+    assert_int_equal(m->stray_reports, 0);
+
+    /* The teardown closes everything (also after a failed assertion). */
+}
+
 /* Addresses: dotted quads and localhost on loopback; nothing else. */
 static void test_addr_parse(void **state)
 {
@@ -570,6 +777,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_with_work_in_flight, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_listen_in_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_peers_churn, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
