@@ -190,6 +190,7 @@ struct sim_opts {
     bool check_set;
     bool json;
     bool verbose;
+    bool pns; /* proximity routing in every node */
     int log_level; /* node log lines on stderr at this level; -1 = none */
 };
 
@@ -435,6 +436,7 @@ static int add_node(struct sim_run *run)
     cfg.stabilize_ms = run->o.stabilize_ms;
     cfg.fix_fingers_ms = run->o.fix_fingers_ms;
     cfg.rpc_timeout_ms = run->o.rpc_timeout_ms;
+    cfg.pns = run->o.pns;
     cfg.log_level = run->o.log_level >= 0 ? run->o.log_level : CHORD_LOG_ERROR;
     cfg.seed = rnd(run);
     int i = chord_sim_add_node(run->sim, &cfg, NULL);
@@ -1171,10 +1173,12 @@ static void print_text(const struct sim_run *run, const struct sim_report *r,
     char lat[48];
     latency_text(lat, sizeof lat, o);
     printf("nodes %u  successors %u  replicas %u  stabilize_ms %u  "
-           "fix_fingers_ms %u  rpc_timeout_ms %u  latency %s%s  loss %g\n",
+           "fix_fingers_ms %u  rpc_timeout_ms %u  latency %s%s  loss %g  "
+           "pns %s\n",
            o->nodes, o->successors, o->replicas, o->stabilize_ms,
            o->fix_fingers_ms, o->rpc_timeout_ms, lat,
-           o->latency == LATENCY_MATRIX ? o->matrix_file : "", o->loss);
+           o->latency == LATENCY_MATRIX ? o->matrix_file : "", o->loss,
+           o->pns ? "on" : "off");
     printf("build: all joined at %" PRIu64 " ms, ring exact %" PRIu64
            " ms later\n",
            run->build_ms, run->settle_ms);
@@ -1227,10 +1231,11 @@ static void print_json(const struct sim_run *run, const struct sim_report *r,
            o->fix_fingers_ms, o->rpc_timeout_ms, lat);
     if (o->latency == LATENCY_MATRIX)
         json_chars(o->matrix_file);
-    printf("\",\"loss\":%g,\"fail_fraction\":%g,"
+    printf("\",\"pns\":%s,\"loss\":%g,\"fail_fraction\":%g,"
            "\"failed_nodes\":%u,\"churn_per_s\":%g,\"joins\":%u,"
            "\"crashes\":%u,\"duration_s\":%g,",
-           o->loss, o->fail, run->failed_nodes, o->churn, run->joins,
+           o->pns ? "true" : "false", o->loss, o->fail, run->failed_nodes,
+           o->churn, run->joins,
            run->crashes, (double)o->duration / 1000.0);
     if (o->script_file) {
         printf("\"script\":\"");
@@ -1280,7 +1285,7 @@ static void usage(FILE *f)
         "               [--latency MODEL] [--loss P] [--script FILE]\n"
         "               [--stabilize-ms MS] [--fix-fingers-ms MS]\n"
         "               [--rpc-timeout-ms MS] [--check-every K] [--json]\n"
-        "               [--verbose] [--log LEVEL]\n"
+        "               [--pns] [--verbose] [--log LEVEL]\n"
         "               [--help]\n"
         "\n"
         "Runs N nodes of the protocol core in simulated time: builds an\n"
@@ -1322,6 +1327,9 @@ static void usage(FILE *f)
         "                      lookups take about that long)\n"
         "  --check-every K     check Zave's invariant every K events (0 =\n"
         "                      never; default 1 up to 128 nodes, else N)\n"
+        "  --pns               proximity routing: fingers chosen by round\n"
+        "                      trip among a few nodes of their interval,\n"
+        "                      lookups by progress per millisecond\n"
         "  --json              one JSON object instead of text\n"
         "  --verbose           progress and wall-clock times on stderr\n"
         "  --log LEVEL         node log lines on stderr, with simulated time\n"
@@ -1732,6 +1740,7 @@ enum {
     OPT_LOG,
     OPT_SCRIPT,
     OPT_RPC_TIMEOUT,
+    OPT_PNS,
 };
 
 static const struct option sim_longopts[] = {
@@ -1754,6 +1763,7 @@ static const struct option sim_longopts[] = {
     {"log", required_argument, NULL, OPT_LOG},
     {"script", required_argument, NULL, OPT_SCRIPT},
     {"rpc-timeout-ms", required_argument, NULL, OPT_RPC_TIMEOUT},
+    {"pns", no_argument, NULL, OPT_PNS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -1879,6 +1889,9 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
             break;
         case OPT_VERBOSE:
             o->verbose = true;
+            break;
+        case OPT_PNS:
+            o->pns = true;
             break;
         case OPT_LOG:
             if (parse_u64(a, CHORD_LOG_ERROR, CHORD_LOG_DEBUG, &u))

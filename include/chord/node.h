@@ -84,6 +84,10 @@ struct chord_node_config {
                                 copied into the status report (MEMORY) */
     bool owner_reads;        /* the owner answers a quorum read alone while
                                 it holds its lease (see replica.c) (true) */
+    bool pns;                /* proximity routing: each finger is the
+                                nearest (by round trip) of a few nodes of its
+                                interval, and a lookup goes to the known
+                                node with the most progress per ms (false) */
 };
 
 void chord_node_config_default(struct chord_node_config *cfg);

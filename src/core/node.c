@@ -43,6 +43,7 @@
 #include "chord/node.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -760,6 +761,166 @@ static bool owns_now(const struct chord_node *n, const struct chord_id *key,
     return chord_id_in_oc(key, &p->id, &n->rt.self.id);
 }
 
+/* ---- proximity routing (cfg.pns) ----------------------------------------
+ *
+ * Finger i may be any node of its interval [start(i), start(i+1)): every
+ * one of them halves the remaining distance alike. Each time fix_fingers
+ * refreshes finger i it asks the node found (the interval's first) for its
+ * successors, measures the round trip to up to PNS_CANDIDATES of them that
+ * lie in the interval, and keeps the nearest. A lookup then goes, among
+ * the fingers and successors that precede the target, to the one with the
+ * most progress per millisecond: bits of distance to the target removed,
+ * divided by the round trip (unknown round trips count as the largest
+ * known one, so without measurements this is plain Chord routing). */
+
+/* The end of finger i's interval: start(i + 1), or ourselves. */
+static const struct chord_id *finger_end(const struct chord_node *n,
+                                         unsigned i)
+{
+    return i + 1 < CHORD_ID_BITS ? &n->rt.finger[i + 1].start
+                                 : &n->rt.self.id;
+}
+
+static bool in_finger_interval(const struct chord_node *n, unsigned i,
+                               const struct chord_id *id)
+{
+    const struct chord_id *a = &n->rt.finger[i].start;
+    return chord_id_eq(id, a) || chord_id_in_oo(id, a, finger_end(n, i));
+}
+
+/* log2 of the clockwise distance from a to b (b != a), from its top 64
+ * bits: enough to compare progress. */
+static double log2_dist(const struct chord_id *a, const struct chord_id *b)
+{
+    struct chord_id d;
+    chord_id_sub(&d, b, a);
+    for (unsigned k = 0; k < sizeof d.b; k++) {
+        if (!d.b[k])
+            continue;
+        uint64_t top = 0;
+        for (unsigned j = k; j < k + 8; j++)
+            top = top << 8 | (j < sizeof d.b ? d.b[j] : 0);
+        return log2((double)top) + 8.0 * (double)(sizeof d.b - k - 8);
+    }
+    return -1.0;
+}
+
+/* A measured round trip to candidate c of finger i: keep the nearest. */
+static void pns_offer(struct chord_node *n, unsigned i,
+                      const struct chord_peer *c, uint64_t rtt, uint64_t now)
+{
+    if (i >= CHORD_ID_BITS || !in_finger_interval(n, i, &c->id) ||
+        chord__is_self(n, c) || !chord__usable(n, c->addr, now))
+        return;
+    uint32_t ms = rtt < 1 ? 1 : rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
+    const struct chord_finger *f = &n->rt.finger[i];
+    bool same = f->set && chord__peer_same(&f->node, c);
+    if (f->set && !same && in_finger_interval(n, i, &f->node.id) &&
+        n->finger_rtt[i] && n->finger_rtt[i] <= ms)
+        return;
+    chord_routing_set_finger(&n->rt, i, c);
+    n->finger_rtt[i] = ms;
+}
+
+static void pns_neighbors(struct chord_node *n, uint64_t now,
+                          const struct rpc *r, const struct chord_msg *m)
+{
+    unsigned i = (unsigned)r->arg;
+    if (i >= CHORD_ID_BITS)
+        return;
+    pns_offer(n, i, &m->from, now - r->sent_at, now);
+    unsigned probes = 1;
+    for (unsigned k = 0; k < m->nb.n_succ && probes < PNS_CANDIDATES; k++) {
+        const struct chord_peer *c = &m->nb.succ[k];
+        if (!in_finger_interval(n, i, &c->id))
+            break; /* the list is in ring order */
+        if (chord__is_self(n, c) || !chord__usable(n, c->addr, now))
+            continue;
+        probes++;
+        struct chord_msg *q = chord__msg(n, CHORD_MSG_PING, 0);
+        if (!q)
+            return;
+        struct chord_peer to = *c;
+        chord__rpc(n, now, RPC_PNS_PROBE, &to, i, q);
+        free(q);
+    }
+}
+
+/* A finger lookup found `owner`, the first node at or after start(i). */
+static unsigned pns_finger_found(struct chord_node *n, uint64_t now,
+                                 unsigned i, const struct chord_peer *owner)
+{
+    const struct chord_finger *f = &n->rt.finger[i];
+    if (chord__is_self(n, owner) || !in_finger_interval(n, i, &owner->id)) {
+        /* The interval is empty: the finger is the next node, as usual. */
+        unsigned next = chord_routing_set_finger(&n->rt, i, owner);
+        for (unsigned k = i; k < next && k < CHORD_ID_BITS; k++)
+            n->finger_rtt[k] = 0;
+        return next;
+    }
+    if (!(f->set && in_finger_interval(n, i, &f->node.id) &&
+          chord__usable(n, f->node.addr, now))) {
+        chord_routing_set_finger(&n->rt, i, owner);
+        n->finger_rtt[i] = 0;
+    }
+    struct chord_msg *q = chord__msg(n, CHORD_MSG_GET_NEIGHBORS, 0);
+    if (q) {
+        struct chord_peer to = *owner;
+        chord__rpc(n, now, RPC_PNS_NB, &to, i, q);
+        free(q);
+    }
+    return i + 1;
+}
+
+/* The next hop towards target by progress per millisecond, or NULL. */
+static const struct chord_peer *pns_next(const struct chord_node *n,
+                                         const struct chord_id *target,
+                                         uint64_t now)
+{
+    enum { MAXC = CHORD_SUCC_MAX + CHORD_ID_BITS };
+    const struct chord_peer *cand[MAXC];
+    double rtt[MAXC];
+    unsigned nc = 0;
+    double known_max = 0;
+    for (unsigned k = 0; k < n->rt.n_finger_runs + n->rt.n_succ; k++) {
+        const struct chord_peer *p;
+        double ms = 0;
+        if (k < n->rt.n_finger_runs) {
+            unsigned i = n->rt.finger_run[k];
+            p = &n->rt.finger[i].node;
+            ms = n->finger_rtt[i];
+        } else {
+            p = &n->rt.succ[k - n->rt.n_finger_runs];
+        }
+        if (!chord_id_in_oo(&p->id, &n->rt.self.id, target) ||
+            !chord__usable(n, p->addr, now))
+            continue;
+        if (ms == 0) {
+            const struct chord_fd_peer *fp = chord_fd_find(&n->fd, p->addr);
+            if (fp && fp->rtt_known)
+                ms = fp->srtt_ms;
+        }
+        if (ms > known_max)
+            known_max = ms;
+        cand[nc] = p;
+        rtt[nc++] = ms;
+    }
+    double here = log2_dist(&n->rt.self.id, target);
+    const struct chord_peer *best = NULL;
+    double best_score = -1;
+    for (unsigned k = 0; k < nc; k++) {
+        double ms = rtt[k] > 0 ? rtt[k] : known_max > 0 ? known_max : 1;
+        if (ms < 0.5)
+            ms = 0.5;
+        double score = (here - log2_dist(&cand[k]->id, target)) / ms;
+        if (score > best_score) {
+            best_score = score;
+            best = cand[k];
+        }
+    }
+    return best;
+}
+
 /* The owner of `target` if our successor list reaches it: the first
  * usable successor at or after it (a suspected node's keys fall to the
  * next one); NULL when the target lies beyond the list. */
@@ -931,6 +1092,8 @@ static void lookup_step(struct chord_node *n, uint64_t now,
         return;
     }
 
+    if (!next && n->cfg.pns)
+        next = pns_next(n, target, now);
     if (!next) {
         struct usable_ctx u = {n, now};
         next = chord_routing_closest_preceding(&n->rt, target, usable, &u);
@@ -1571,7 +1734,9 @@ static void found(struct chord_node *n, uint64_t now, uint64_t req, bool ok,
         n->finger_pending = false;
         if (ok && r.arg < CHORD_ID_BITS) {
             unsigned next =
-                chord_routing_set_finger(&n->rt, (unsigned)r.arg, owner);
+                n->cfg.pns
+                    ? pns_finger_found(n, now, (unsigned)r.arg, owner)
+                    : chord_routing_set_finger(&n->rt, (unsigned)r.arg, owner);
             n->next_finger = next >= CHORD_ID_BITS ? 0 : next;
         }
         return;
@@ -1660,6 +1825,8 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
         chord__replica_answer(n, now, r, NULL);
         return;
     case RPC_HEARTBEAT: /* the failure detector keeps its own time */
+    case RPC_PNS_NB:    /* a candidate that does not answer is not kept */
+    case RPC_PNS_PROBE:
         return;
     }
 }
@@ -1716,8 +1883,12 @@ static void handle_answer(struct chord_node *n, uint64_t now,
         if ((r.kind == RPC_STAB_SUCC || r.kind == RPC_STAB_CAND) &&
             r.h.id == n->stab_rpc)
             handle_neighbors(n, now, &r, m);
+        else if (r.kind == RPC_PNS_NB && n->state == CHORD_NODE_ACTIVE)
+            pns_neighbors(n, now, &r, m);
         return;
     case CHORD_MSG_PONG:
+        if (r.kind == RPC_PNS_PROBE && n->state == CHORD_NODE_ACTIVE)
+            pns_offer(n, (unsigned)r.arg, &r.peer, now - r.sent_at, now);
         if (r.kind == RPC_PRED_PING)
             n->pred_ping_pending = false; /* predecessor alive: keep it */
         return;

@@ -59,7 +59,11 @@ enum rpc_kind {
     RPC_REPAIR,        /* read repair: a newer copy for a stale replica */
     RPC_SYNC,          /* anti-entropy digests */
     RPC_LOOKUP_ORPHAN, /* who owns keys we no longer replicate */
+    RPC_PNS_NB,        /* GET_NEIGHBORS to a finger: candidates near it */
+    RPC_PNS_PROBE,     /* PING to a finger candidate: its round trip */
 };
+
+#define PNS_CANDIDATES 4 /* nodes of a finger's interval we measure */
 
 struct rpc {
     struct chord_seq_hdr h;
@@ -209,6 +213,9 @@ struct chord_node {
     struct chord_seq rpcs;   /* struct rpc */
     struct chord_seq ops;    /* struct op */
     struct chord_seq fwds;   /* struct fwd */
+    /* Proximity routing (cfg.pns): the measured round trip to each
+     * finger's node, in ms (0: not measured). */
+    uint32_t finger_rtt[CHORD_ID_BITS];
     uint64_t op_waiting;     /* ops in OP_WAIT */
     struct chord_seq writes; /* struct pwrite */
     struct chord_seq reads;  /* struct pread */

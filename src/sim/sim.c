@@ -121,6 +121,7 @@ struct sim_node {
     uint32_t host;           /* matrix host, or SIM_HOST_AUTO: index % m */
     uint8_t group;           /* partition group (0 = the default) */
     int last_state;          /* enum chord_node_state, kept after down */
+    bool pns;                /* its config asked for proximity routing */
     uint64_t tick_at;        /* due time of the live TICK, or NONE */
     uint64_t tick_gen;       /* generation of the live TICK */
     struct chord_peer self;
@@ -1031,6 +1032,7 @@ int chord_sim_add_node(struct chord_sim *sim,
         c.log_level = sim->cfg.log_level;
     }
     c.self = sn->self;
+    sn->pns = c.pns;
     struct chord_node_io io = {
         .ctx = sn,
         .send = io_send,
@@ -1405,6 +1407,25 @@ static void ring_wrong(int *wrong, char *err, size_t errlen,
     (*wrong)++;
 }
 
+/* With proximity routing, finger i may be any member of its interval
+ * [start(i), start(i+1)) (start(160) being the node itself). */
+static bool pns_finger_ok(const struct chord_sim *sim,
+                          const struct sim_node *sn, unsigned i,
+                          const struct chord_id *start,
+                          const struct chord_finger *f)
+{
+    int j = chord_sim_find(sim, f->node.addr);
+    if (j < 0 || !sim->nodes[j]->node ||
+        chord_node_state(sim->nodes[j]->node) != CHORD_NODE_ACTIVE ||
+        !peer_is(&f->node, sim->nodes[j]))
+        return false;
+    struct chord_id end = sn->self.id;
+    if (i + 1 < CHORD_ID_BITS)
+        chord_id_add_pow2(&end, &sn->self.id, i + 1);
+    return chord_id_eq(&f->node.id, start) ||
+           chord_id_in_oo(&f->node.id, start, &end);
+}
+
 /* The checks of chord_sim_check_ring; fingers only when `fingers`. */
 static int check_ring(const struct chord_sim *sim, bool fingers, char *err,
                       size_t errlen)
@@ -1463,6 +1484,8 @@ static int check_ring(const struct chord_sim *sim, bool fingers, char *err,
             if (exp == sn && (!f->set || peer_is(&f->node, sn)))
                 continue;
             if (f->set && peer_is(&f->node, exp))
+                continue;
+            if (sn->pns && f->set && pns_finger_ok(sim, sn, i, &start, f))
                 continue;
             snprintf(what, sizeof what, "finger[%u]", i);
             ring_wrong(&wrong, err, errlen, sn, what,
