@@ -3,7 +3,7 @@
  *
  *   dhtd --listen HOST:PORT [--join HOST:PORT] [--successors R]
  *        [--stabilize-ms T] [--replicas R] [--heartbeat-ms T] [--sync-ms T]
- *        [--tombstone-ttl S] [--owner-reads 0|1]
+ *        [--tombstone-ttl S] [--owner-reads 0|1] [--pns 0|1]
  *        [--log-level error|warn|info|debug]
  *        [--data DIR [--fsync always|batch|never] [--fsync-ms N]
  *        [--checkpoint-mb N] [--repair]] [--id HEX40] [--help] [--version]
@@ -67,6 +67,8 @@ static const char usage_text[] =
     "                        its replicas answers quorum reads alone while\n"
     "                        its successor vouches for it; 0: always ask\n"
     "                        a replica too\n"
+    "  --pns 0|1             proximity routing: fingers chosen by round\n"
+    "                        trip, lookups by progress per ms (default 0)\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
     "  --data DIR            keep a write-ahead log and snapshots in DIR\n"
     "                        (created if missing; one node per DIR) and\n"
@@ -120,6 +122,7 @@ static const struct num_opt num_opts[] = {
     {"--sync-ms", 10, 600000, " ms"},
     {"--tombstone-ttl", 1, 2592000, " seconds (30 days)"},
     {"--owner-reads", 0, 1, ""},
+    {"--pns", 0, 1, ""},
     {"--fsync-ms", 0, CHORD_DURABLE_FSYNC_MS_MAX, " ms"},
     {"--checkpoint-mb", 1, CHORD_DURABLE_CHECKPOINT_MB_MAX, " MiB"},
 };
@@ -151,6 +154,8 @@ static void num_opt_set(struct chord_host_options *opt, const char *name,
         opt->node.tombstone_ttl_ms = (uint32_t)(n * 1000);
     else if (strcmp(name, "--owner-reads") == 0)
         opt->node.owner_reads = n != 0;
+    else if (strcmp(name, "--pns") == 0)
+        opt->node.pns = n != 0;
     else if (strcmp(name, "--fsync-ms") == 0) {
         opt->durable.fsync_ms = (uint32_t)n;
         *durable_flag = "--fsync-ms";
@@ -221,7 +226,7 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
             "--replicas",      "--heartbeat-ms",  "--sync-ms",
             "--tombstone-ttl", "--data",          "--fsync",
             "--fsync-ms",      "--checkpoint-mb", "--repair",
-            "--owner-reads"};
+            "--owner-reads",   "--pns"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             ok = ok || strcmp(name, known[k]) == 0;
