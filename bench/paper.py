@@ -426,8 +426,11 @@ def exp_pns(binary, out, seed, quick, log):
     rows = []
     for k, n in enumerate(sizes):
         for pns in (False, True):
+            # Lookups cross continents: some take over the 1 s default
+            # request timeout, which also bounds a whole lookup.
             args = ["--nodes", n, "--latency", "geo", "--lookups", lookups,
-                    "--duration", 10, "--seed", seed + 300 + k]
+                    "--duration", 10, "--rpc-timeout-ms", 3000,
+                    "--seed", seed + 300 + k]
             if pns:
                 args.append("--pns")
             res, wall = run_sim(binary, args, log)

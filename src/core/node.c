@@ -1803,7 +1803,13 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
         return;
     }
     case RPC_LOOKUP_FINGER:
+        /* Move on: a finger whose lookup keeps failing must not keep the
+         * others from being refreshed; its turn comes again. */
         n->finger_pending = false;
+        if (r->arg + 1 < CHORD_ID_BITS)
+            n->next_finger = (unsigned)r->arg + 1;
+        else
+            n->next_finger = 0;
         return;
     case RPC_TRANSFER: {
         struct transfer *t = transfer_find(n, r->arg);

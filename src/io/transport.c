@@ -20,9 +20,10 @@
  * Writing: frames are appended to the conn's `pending` buffer and written
  * once per loop iteration: a prepare handle (before the loop blocks: the
  * frames timers queued) and a check handle (after polling: the frames I/O
- * callbacks queued) turn every conn's pending bytes into one write
- * request that owns them, freed in the write callback (or at once when
- * uv_write refuses it). A node answering many requests in one iteration
+ * callbacks queued) turn the pending bytes of every conn on the `dirty`
+ * list (those that queued a frame since the last flush, so a turn costs
+ * nothing per idle connection) into one write request that owns them,
+ * freed in the write callback (or at once when uv_write refuses it). A node answering many requests in one iteration
  * thus makes one write(2) per peer, not one per frame. While an outbound
  * connection is connecting its frames wait the same way. `queued` counts
  * the bytes accepted and not yet written, per conn and in total, and is
@@ -89,6 +90,8 @@ struct conn {
     struct conn *id_next;     /* chain in t->by_id while not closing */
     struct conn *peer_next;   /* chain in t->by_peer (outbound) */
     uint32_t peer_hash;       /* of `peer`, outbound only */
+    struct conn *dirty_next;  /* on t->dirty while `dirty` */
+    bool dirty;               /* queued a frame since the last flush */
     uint64_t id;              /* nonzero, unique within the transport */
     bool outbound;            /* made by send(), keyed by `peer` */
     bool connected;
@@ -119,6 +122,7 @@ struct chord_transport {
     struct conn *conns;         /* live connections, newest first */
     struct conn *by_id[CHORD_TRANSPORT_ID_BUCKETS];     /* live, by id */
     struct conn *by_peer[CHORD_TRANSPORT_PEER_BUCKETS]; /* live outbound */
+    struct conn *dirty; /* live conns with frames to flush, newest first */
     size_t n_in, n_out;
     uint64_t next_id;
     size_t queued;         /* sum of conn->queued, closing conns too */
@@ -351,6 +355,15 @@ static void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
+    if (c->dirty) {
+        for (struct conn **pp = &t->dirty; *pp; pp = &(*pp)->dirty_next)
+            if (*pp == c) {
+                *pp = c->dirty_next;
+                break;
+            }
+        c->dirty = false;
+        c->dirty_next = NULL;
+    }
     id_remove(t, c);
     if (c->outbound) {
         peer_remove(t, c);
@@ -470,6 +483,11 @@ static int conn_write(struct conn *c, const uint8_t *frame, size_t len)
     }
     c->queued += len;
     t->queued += len;
+    if (!c->dirty) {
+        c->dirty = true;
+        c->dirty_next = t->dirty;
+        t->dirty = c;
+    }
     return 0;
 }
 
@@ -490,13 +508,16 @@ static void conn_flush(struct conn *c)
     conn_submit(c, w, w->heap);
 }
 
-/* Write every conn's pending frames (conn_flush may fail and unlink a
- * conn: take the next one first). */
+/* Write the pending frames of every conn on the dirty list, taking each
+ * off before flushing it (conn_flush may fail and close it). A conn still
+ * connecting is flushed by on_connect instead. */
 static void flush_all(struct chord_transport *t)
 {
-    struct conn *next;
-    for (struct conn *c = t->conns; c; c = next) {
-        next = c->next;
+    while (t->dirty) {
+        struct conn *c = t->dirty;
+        t->dirty = c->dirty_next;
+        c->dirty_next = NULL;
+        c->dirty = false;
         conn_flush(c);
     }
 }
