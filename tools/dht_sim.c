@@ -188,6 +188,7 @@ struct sim_opts {
     uint32_t stabilize_ms, fix_fingers_ms, rpc_timeout_ms;
     uint64_t check_every; /* events; 0 = never */
     bool check_set;
+    bool rpc_set; /* --rpc-timeout-ms given */
     bool json;
     bool verbose;
     bool pns; /* proximity routing in every node */
@@ -1323,8 +1324,9 @@ static void usage(FILE *f)
         "  --stabilize-ms MS   stabilize period (default 250)\n"
         "  --fix-fingers-ms MS one finger refreshed per period (default 100)\n"
         "  --rpc-timeout-ms MS a node's request timeout, which also bounds a\n"
-        "                      whole lookup (default 1000; raise it when\n"
-        "                      lookups take about that long)\n"
+        "                      whole lookup (default 1000, or 20 times the\n"
+        "                      model's longest delay when that is more:\n"
+        "                      2940 with geo)\n"
         "  --check-every K     check Zave's invariant every K events (0 =\n"
         "                      never; default 1 up to 128 nodes, else N)\n"
         "  --pns               proximity routing: fingers chosen by round\n"
@@ -1877,6 +1879,7 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
             if (parse_u64(a, 1, 3600000, &u))
                 return usage_error("bad --rpc-timeout-ms '%s'", a);
             o->rpc_timeout_ms = (uint32_t)u;
+            o->rpc_set = true;
             break;
         case OPT_CHECK:
             if (parse_u64(a, 0, UINT64_MAX, &u))
@@ -1927,6 +1930,22 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
         return rc;
     if (o->script_file && (rc = read_script(o)) != 0)
         return rc;
+    if (!o->rpc_set) {
+        /* A lookup is one request however many hops it takes: give it
+         * room for about ten of the model's longest one-way delays,
+         * there and back (the core's 1 s suits delays of a few ms). */
+        uint32_t worst = o->max_delay;
+        if (o->latency == LATENCY_GEO)
+            worst = CHORD_SIM_GEO_INTER_MAX_MS;
+        for (size_t k = 0; o->latency == LATENCY_MATRIX &&
+                           k < (size_t)o->matrix_m * o->matrix_m;
+             k++)
+            if (o->matrix[k] > worst)
+                worst = o->matrix[k];
+        if ((uint64_t)worst * 20 > o->rpc_timeout_ms)
+            o->rpc_timeout_ms =
+                worst > 3600000 / 20 ? 3600000 : worst * 20;
+    }
     if (!have_seed) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -943,6 +943,14 @@ static const struct chord_peer *succ_owner(const struct chord_node *n,
 
 /* One step of a recursive lookup at this node: answer the origin or
  * forward towards the target. `path` already lists the nodes before us. */
+/* Copy a lookup path: its used entries only (a whole one is 4 KB). */
+static void path_copy(struct chord_lookup_path *dst,
+                      const struct chord_lookup_path *src)
+{
+    dst->n = src->n;
+    memcpy(dst->addr, src->addr, (size_t)src->n * CHORD_ADDR_MAX);
+}
+
 static void fwd_free(struct fwd *f)
 {
     free(f->path);
@@ -1014,15 +1022,14 @@ static void fwd_reroute(struct chord_node *n, uint64_t now, const char *addr)
         struct chord_id target = f->target;
         uint64_t req = f->req;
         uint8_t hops = f->hops, flags = f->flags;
-        struct chord_lookup_path *path = &n->in->path; /* scratch */
-        path->n = f->path_n;
+        struct chord_lookup_path copy;
+        copy.n = f->path_n;
         if (f->path_n)
-            memcpy(path->addr, f->path, (size_t)f->path_n * CHORD_ADDR_MAX);
+            memcpy(copy.addr, f->path, (size_t)f->path_n * CHORD_ADDR_MAX);
         fwd_free(f);
         chord_seq_finish(&n->fwds, f);
         chord__log(n, CHORD_LOG_DEBUG, "re-routing a lookup that went to %s",
                    addr);
-        struct chord_lookup_path copy = *path;
         lookup_step(n, now, &origin, req, &target, hops, flags, &copy);
         if (n->state == CHORD_NODE_FAILED)
             return;
@@ -1039,7 +1046,7 @@ static void lookup_step(struct chord_node *n, uint64_t now,
     if (!m)
         return;
     struct chord_lookup_path *path = &m->path;
-    *path = *path_in;
+    path_copy(path, path_in);
     if (path->n < CHORD_PATH_MAX)
         memcpy(path->addr[path->n++], n->rt.self.addr, CHORD_ADDR_MAX);
 
@@ -1083,7 +1090,7 @@ static void lookup_step(struct chord_node *n, uint64_t now,
                 r->target = *target;
                 r->owner = o;
                 r->hops = (uint8_t)(path->n ? path->n - 1 : 0);
-                r->path = *path;
+                path_copy(&r->path, path);
                 chord__send(n, origin->addr, r);
                 free(r);
             }
@@ -1180,7 +1187,7 @@ static void op_reply_lookup(struct chord_node *n, struct op *o,
         m->lookup.key_id = o->key_id;
         m->lookup.owner = *owner;
         m->lookup.hops = hops;
-        m->lookup.path = *path;
+        path_copy(&m->lookup.path, path);
         chord__reply(n, o->conn, m);
         free(m);
     }
