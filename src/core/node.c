@@ -2408,6 +2408,14 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
     n->now = now;
     if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED)
         return;
+    /* An active node ticks at least every heartbeat. A longer gap means
+     * it stalled (a pause, a frozen process), and its successor may have
+     * suspected it and served its range meanwhile: the owner's lease
+     * starts over (see replica.c). */
+    if (n->last_tick_at &&
+        now > n->last_tick_at + n->cfg.heartbeat_ms + LEASE_TICK_SLACK_MS)
+        n->lease_range = false;
+    n->last_tick_at = now;
 
     /* Requests that timed out. */
     struct rpc *rp;

@@ -39,6 +39,8 @@
 #define FWD_MEMORY_MS 1000 /* a forwarded lookup is re-routed if its next hop
                               proves unreachable or suspected this soon */
 #define FWD_MAX 4096       /* forwarded lookups remembered at once */
+#define LEASE_TICK_SLACK_MS 25 /* a tick later than the heartbeat period
+                                  plus this means we stalled: no lease */
 #define ORPHAN_EVERY 5           /* orphan checks happen every 5 sync periods */
 #define DEFERRED_MAX (64u << 20) /* bytes of acks waiting for durability */
 
@@ -257,6 +259,7 @@ struct chord_node {
     struct chord_peer lease_targets[CHORD_SUCC_MAX];
     bool lease_synced[CHORD_SUCC_MAX];
     uint64_t lease_reads; /* quorum reads answered under the lease */
+    uint64_t last_tick_at; /* when chord_node_tick last ran */
     /* The newest request our successor answered, and when it was sent:
      * the successor heard from us after that. */
     char succ_proof_addr[CHORD_ADDR_MAX];

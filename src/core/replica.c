@@ -438,8 +438,12 @@ static bool read_ask_next(struct chord_node *n, uint64_t now, struct pread *p)
  * successor to a request we sent at time t means it cannot take our range
  * before t + floor_ms; we stop a margin before that (an eighth of the
  * floor plus the successor's round trip, for clock rates and transit).
- * This assumes every node runs the same failure-detector floor. Outside
- * the lease the read asks replicas, as before.
+ * A node that stalled (a pause, a frozen process) loses its lease too:
+ * its successor may have suspected it meanwhile and coordinated writes in
+ * its range; chord_node_tick notices a gap longer than a heartbeat period
+ * (plus a little) and the lease starts over. So the heartbeat period must
+ * be shorter than the floor, and every node must run the same floor.
+ * Outside the lease the read asks replicas, as before.
  */
 static void lease_track(struct chord_node *n, uint64_t now)
 {
@@ -460,7 +464,10 @@ static void lease_track(struct chord_node *n, uint64_t now)
 
 static bool lease_holds(struct chord_node *n, uint64_t now)
 {
-    if (!n->cfg.owner_reads)
+    /* The stall check in chord_node_tick needs ticks (every heartbeat)
+     * closer together than the successor's quickest suspicion. */
+    if (!n->cfg.owner_reads ||
+        n->cfg.heartbeat_ms + LEASE_TICK_SLACK_MS >= n->fd.cfg.floor_ms)
         return false;
     lease_track(n, now);
     if (!n->lease_range || n->lease_nt == 0 ||

@@ -754,6 +754,22 @@ static void test_owner_lease(void **state)
     assert_int_equal(net->last_reply.status, CHORD_OK);
     assert_int_equal(net->sent[CHORD_MSG_REPLICA_GET], asked);
 
+    /* The owner itself freezes for 300 ms (its successor could suspect
+     * it and take writes meanwhile): after it resumes, its next read asks
+     * a replica again; a few sync rounds later the lease is back. */
+    net->down[1] = true;
+    run_for(net, 300);
+    net->down[1] = false;
+    run_for(net, 10);
+    asked = net->sent[CHORD_MSG_REPLICA_GET];
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_true(net->sent[CHORD_MSG_REPLICA_GET] > asked);
+    run_for(net, 4000);
+    asked = net->sent[CHORD_MSG_REPLICA_GET];
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->sent[CHORD_MSG_REPLICA_GET], asked);
+
     /* 50 joins: 100's range shrinks to (50, 100], so its lease starts
      * over; until it has synced again, reads ask a replica. */
     add_node_r(net, 50, 3);
