@@ -126,6 +126,16 @@ static void trace_cb(void *arg, int from, int to, uint64_t sent_ms,
         t->per_dir[1]++;
 }
 
+/* Trace every delivered frame of sim into a new log (free() it). */
+static struct trace_log *trace_start(struct chord_sim *sim)
+{
+    struct trace_log *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    t->sim = sim;
+    chord_sim_set_trace(sim, trace_cb, t);
+    return t;
+}
+
 static void assert_on_model(const struct trace_log *t)
 {
     assert_true(t->frames > 0);
@@ -161,10 +171,7 @@ static void test_matrix_delivery(void **state)
     (void)state;
     struct chord_sim *sim = sim_with(21, 0);
     assert_int_equal(chord_sim_set_latency_matrix(sim, asym, 2), 0);
-    struct trace_log *t = calloc(1, sizeof *t);
-    assert_non_null(t);
-    t->sim = sim;
-    chord_sim_set_trace(sim, trace_cb, t);
+    struct trace_log *t = trace_start(sim);
     ring_build(sim, 2, 2);
 
     uint32_t lo, hi;
@@ -207,10 +214,7 @@ static void test_matrix_hosts(void **state)
     static const uint32_t m3[9] = {0, 11, 12, 21, 0, 23, 31, 32, 0};
     struct chord_sim *sim = sim_with(22, 0);
     assert_int_equal(chord_sim_set_latency_matrix(sim, m3, 3), 0);
-    struct trace_log *t = calloc(1, sizeof *t);
-    assert_non_null(t);
-    t->sim = sim;
-    chord_sim_set_trace(sim, trace_cb, t);
+    struct trace_log *t = trace_start(sim);
     ring_build(sim, 6, 2);
     uint32_t lo, hi;
     /* Node i on host i % 3: node 4 is on host 1, node 2 on host 2. */
@@ -326,10 +330,7 @@ static void test_fifo(void **state)
     /* A wide range would reorder most back-to-back frames without FIFO. */
     struct chord_sim *sim = sim_with(31, 0);
     assert_int_equal(chord_sim_set_latency_uniform(sim, 1, 80), 0);
-    struct trace_log *t = calloc(1, sizeof *t);
-    assert_non_null(t);
-    t->sim = sim;
-    chord_sim_set_trace(sim, trace_cb, t);
+    struct trace_log *t = trace_start(sim);
     ring_build(sim, 8, 3);
     chord_sim_run_for(sim, 2000);
     assert_true(t->frames > 500);
@@ -609,10 +610,7 @@ static void test_partition_in_flight(void **state)
     ring_build(sim, 6, 2);
     static const uint32_t slow[1] = {300};
     assert_int_equal(chord_sim_set_latency_matrix(sim, slow, 1), 0);
-    struct trace_log *t = calloc(1, sizeof *t);
-    assert_non_null(t);
-    t->sim = sim;
-    chord_sim_set_trace(sim, trace_cb, t);
+    struct trace_log *t = trace_start(sim);
     chord_sim_run_for(sim, 1000); /* frames sent, some delivered */
     assert_true(t->frames > 0);
     uint64_t before = t->frames;

@@ -447,6 +447,29 @@ static void test_lossy_network(void **state)
     chord_sim_free(sim);
 }
 
+/* Build a ring of n nodes configured like *base (each with its own
+ * seed), joining `gap_ms` apart through random active nodes, then wait
+ * until every one is active and the ring is exact. */
+static void build_configured(struct chord_sim *sim, uint64_t *rs, int n,
+                             const struct chord_node_config *base,
+                             uint64_t gap_ms)
+{
+    for (int i = 0; i < n; i++) {
+        struct chord_node_config cfg = *base;
+        cfg.seed = rnd(rs);
+        assert_int_equal(chord_sim_add_node(sim, &cfg, NULL), i);
+        if (i == 0)
+            assert_int_equal(chord_sim_create(sim, 0), 0);
+        else
+            assert_int_equal(
+                chord_sim_join(sim, i, pick_active(sim, rs, i, -1)), 0);
+        chord_sim_run_for(sim, gap_ms);
+    }
+    for (int i = 1; i < n; i++)
+        wait_active(sim, i);
+    settle(sim);
+}
+
 /* ---- (e) half the ring crashes at once ------------------------------------ */
 
 struct half_ctx {
@@ -485,22 +508,10 @@ static void test_half_crash_lookups(void **state)
     enum { N = 64, LOOKUPS = 300 };
     uint64_t rs = 777;
     struct chord_sim *sim = test_sim_new(31, 0);
-    for (int i = 0; i < N; i++) {
-        struct chord_node_config cfg;
-        chord_node_config_default(&cfg);
-        cfg.successors = 2 * log2_ceil(N);
-        cfg.seed = rnd(&rs);
-        assert_int_equal(chord_sim_add_node(sim, &cfg, NULL), i);
-        if (i == 0)
-            assert_int_equal(chord_sim_create(sim, 0), 0);
-        else
-            assert_int_equal(
-                chord_sim_join(sim, i, pick_active(sim, &rs, i, -1)), 0);
-        chord_sim_run_for(sim, 20);
-    }
-    for (int i = 1; i < N; i++)
-        wait_active(sim, i);
-    settle(sim);
+    struct chord_node_config cfg;
+    chord_node_config_default(&cfg);
+    cfg.successors = 2 * log2_ceil(N);
+    build_configured(sim, &rs, N, &cfg, 20);
 
     int crashed = 0;
     while (crashed < N / 2) {
@@ -557,22 +568,10 @@ static double geo_lookup_ms(bool pns)
     uint64_t rs = 2024;
     struct chord_sim *sim = test_sim_new(77, 0);
     assert_int_equal(chord_sim_set_latency_geo(sim, 5), 0);
-    for (int i = 0; i < N; i++) {
-        struct chord_node_config cfg;
-        chord_node_config_default(&cfg);
-        cfg.pns = pns;
-        cfg.seed = rnd(&rs);
-        assert_int_equal(chord_sim_add_node(sim, &cfg, NULL), i);
-        if (i == 0)
-            assert_int_equal(chord_sim_create(sim, 0), 0);
-        else
-            assert_int_equal(
-                chord_sim_join(sim, i, pick_active(sim, &rs, i, -1)), 0);
-        chord_sim_run_for(sim, 50);
-    }
-    for (int i = 1; i < N; i++)
-        wait_active(sim, i);
-    settle(sim);              /* fingers in their intervals (see sim.h) */
+    struct chord_node_config cfg;
+    chord_node_config_default(&cfg);
+    cfg.pns = pns;
+    build_configured(sim, &rs, N, &cfg, 50); /* PNS fingers: see sim.h */
     chord_sim_run_for(sim, 20000); /* every finger refreshed and measured */
     struct lat_ctx c = {.sim = sim};
     char key[32];
