@@ -724,7 +724,8 @@ static void handle_neighbors(struct chord_node *n, uint64_t now,
 
 static void found(struct chord_node *n, uint64_t now, uint64_t req, bool ok,
                   const struct chord_id *target, const struct chord_peer *owner,
-                  uint8_t hops, const struct chord_lookup_path *path);
+                  const struct chord_id *lo, uint8_t hops,
+                  const struct chord_lookup_path *path);
 
 /* Our nearest predecessor that is not suspected (the predecessor itself
  * when all are), or NULL when none is known. */
@@ -926,11 +927,12 @@ static const struct chord_peer *pns_next(const struct chord_node *n,
  * next one); NULL when the target lies beyond the list. */
 static const struct chord_peer *succ_owner(const struct chord_node *n,
                                            const struct chord_id *target,
-                                           uint64_t now)
+                                           uint64_t now, struct chord_id *lo)
 {
     const struct chord_id *prev = &n->rt.self.id;
     for (unsigned i = 0; i < n->rt.n_succ; i++) {
         if (chord_id_in_oc(target, prev, &n->rt.succ[i].id)) {
+            *lo = *prev; /* the owner's range starts after the node before */
             for (unsigned j = i; j < n->rt.n_succ; j++)
                 if (chord__usable(n, n->rt.succ[j].addr, now))
                     return &n->rt.succ[j];
@@ -1053,10 +1055,14 @@ static void lookup_step(struct chord_node *n, uint64_t now,
     const struct chord_peer *succ = live_succ(n, now);
     const struct chord_peer *owner = NULL;
     const struct chord_peer *next = NULL, *so;
+    struct chord_id lo = n->rt.self.id; /* the owner's range: (lo, owner] */
     uint8_t fwd_flags = flags & (uint8_t)~CHORD_LOOKUP_FINAL;
-    if (n->rt.n_succ == 0 || (n->rt.has_pred && owns_now(n, target, now)))
+    if (n->rt.n_succ == 0 || (n->rt.has_pred && owns_now(n, target, now))) {
         owner = &n->rt.self;
-    else if ((so = succ_owner(n, target, now)) != NULL) {
+        const struct chord_peer *p = live_pred(n, now);
+        if (p)
+            lo = p->id;
+    } else if ((so = succ_owner(n, target, now, &lo)) != NULL) {
         /* Our successor list reaches the target: straight to its owner. */
         if (flags & CHORD_LOOKUP_TO_OWNER) {
             next = so; /* it answers itself, so a dead one is noticed */
@@ -1081,7 +1087,7 @@ static void lookup_step(struct chord_node *n, uint64_t now,
             chord__log(n, CHORD_LOG_WARN, "lookup from %s exceeded %u hops",
                        origin->addr, n->cfg.hop_limit);
         if (chord__is_self(n, origin)) {
-            found(n, now, req, owner != NULL, target, &o,
+            found(n, now, req, owner != NULL, target, &o, &lo,
                   (uint8_t)(path->n ? path->n - 1 : 0), path);
         } else {
             struct chord_msg *r = chord__msg(n, CHORD_MSG_FOUND_SUCC, req);
@@ -1089,6 +1095,7 @@ static void lookup_step(struct chord_node *n, uint64_t now,
                 r->status = owner ? CHORD_OK : CHORD_UNAVAILABLE;
                 r->target = *target;
                 r->owner = o;
+                r->range_lo = lo;
                 r->hops = (uint8_t)(path->n ? path->n - 1 : 0);
                 path_copy(&r->path, path);
                 chord__send(n, origin->addr, r);
@@ -1144,6 +1151,54 @@ void chord__lookup_run(struct chord_node *n, uint64_t now, uint64_t id,
 
 /* ------------------------------------------------------------------------ */
 /* client operations                                                        */
+
+/* ---- owner ranges (struct rcache_entry) ---------------------------------- */
+
+static void rcache_put(struct chord_node *n, uint64_t now,
+                       const struct chord_id *lo, const struct chord_peer *owner)
+{
+    if (!n->rcache) {
+        n->rcache = calloc(RCACHE_MAX, sizeof(*n->rcache));
+        if (!n->rcache)
+            return;
+    }
+    unsigned slot = 0;
+    for (unsigned i = 0; i < RCACHE_MAX; i++) {
+        struct rcache_entry *e = &n->rcache[i];
+        if (e->expires > now && chord__peer_same(&e->owner, owner)) {
+            slot = i; /* the owner's range again: refresh it */
+            break;
+        }
+        if (e->expires < n->rcache[slot].expires)
+            slot = i; /* else the free or oldest entry */
+    }
+    n->rcache[slot].lo = *lo;
+    n->rcache[slot].owner = *owner;
+    n->rcache[slot].expires = now + RCACHE_TTL_MS;
+}
+
+/* The owner remembered for key, or NULL. */
+static const struct chord_peer *rcache_find(const struct chord_node *n,
+                                            const struct chord_id *key,
+                                            uint64_t now)
+{
+    for (unsigned i = 0; n->rcache && i < RCACHE_MAX; i++) {
+        const struct rcache_entry *e = &n->rcache[i];
+        if (e->expires > now && chord_id_in_oc(key, &e->lo, &e->owner.id))
+            return chord__usable(n, e->owner.addr, now) ? &e->owner : NULL;
+    }
+    return NULL;
+}
+
+/* Forget what we remembered about key's owner (it redirected or failed). */
+static void rcache_drop(struct chord_node *n, const struct chord_id *key)
+{
+    for (unsigned i = 0; n->rcache && i < RCACHE_MAX; i++) {
+        struct rcache_entry *e = &n->rcache[i];
+        if (e->expires && chord_id_in_oc(key, &e->lo, &e->owner.id))
+            e->expires = 0;
+    }
+}
 
 static void op_free_buffers(struct op *o)
 {
@@ -1330,6 +1385,7 @@ static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
         op_reply(n, o, CHORD_NOT_FOUND, "not found", NULL, 0);
         return;
     case CHORD_REDIRECT:
+        rcache_drop(n, &o->key_id);
         if (++o->redirects <= n->cfg.hop_limit) {
             op_send_store(n, now, o, hint);
             return;
@@ -1389,6 +1445,17 @@ static void op_start(struct chord_node *n, uint64_t now, struct op *o)
     o->state = OP_LOOKUP;
     o->attempts++;
     o->redirects = 0;
+    if (o->type != CHORD_MSG_C_LOOKUP && o->attempts == 1) {
+        /* A first try on a key whose owner we learned lately goes
+         * straight there; it checks, and redirects if it no longer owns
+         * the key. Retries look the owner up afresh. */
+        const struct chord_peer *c = rcache_find(n, &o->key_id, now);
+        if (c) {
+            struct chord_peer owner = *c;
+            op_send_store(n, now, o, &owner); /* may finish o */
+            return;
+        }
+    }
     uint64_t rid = chord__lookup_begin(n, now, RPC_LOOKUP_OP, o->h.id);
     if (!rid) {
         op_retry_later(n, o, now, "out of memory");
@@ -1722,7 +1789,8 @@ static void handle_store(struct chord_node *n, uint64_t now,
 
 static void found(struct chord_node *n, uint64_t now, uint64_t req, bool ok,
                   const struct chord_id *target, const struct chord_peer *owner,
-                  uint8_t hops, const struct chord_lookup_path *path)
+                  const struct chord_id *lo, uint8_t hops,
+                  const struct chord_lookup_path *path)
 {
     struct rpc *rp = chord_seq_find(&n->rpcs, req);
     if (!rp)
@@ -1733,6 +1801,8 @@ static void found(struct chord_node *n, uint64_t now, uint64_t req, bool ok,
     switch (r.kind) {
     case RPC_LOOKUP_OP: {
         struct op *o = chord_seq_find(&n->ops, r.arg);
+        if (ok)
+            rcache_put(n, now, lo, owner);
         if (o && o->rpc == req)
             op_found(n, now, o, ok, owner, hops, path);
         return;
@@ -1802,6 +1872,8 @@ static void rpc_failed(struct chord_node *n, uint64_t now, const struct rpc *r,
     case RPC_LOOKUP_OP:
     case RPC_STORE: {
         struct op *o = chord_seq_find(&n->ops, r->arg);
+        if (o && r->kind == RPC_STORE)
+            rcache_drop(n, &o->key_id);
         if (o && o->rpc == r->h.id) {
             char msg[96];
             snprintf(msg, sizeof(msg), "%s: %s", r->peer.addr, why);
@@ -2041,6 +2113,7 @@ void chord_node_free(struct chord_node *n)
             fwd_free(f);
     }
     chord_seq_free(&n->fwds);
+    free(n->rcache);
     chord__replica_free(n);
     chord_seq_free(&n->rpcs);
     chord_seq_free(&n->ops);
@@ -2188,7 +2261,7 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
         break;
     case CHORD_MSG_FOUND_SUCC:
         found(n, now, m->req_id, m->status == CHORD_OK, &m->target, &m->owner,
-              m->hops, &m->path);
+              &m->range_lo, m->hops, &m->path);
         break;
     case CHORD_MSG_STORE_PUT:
     case CHORD_MSG_STORE_GET:

@@ -39,6 +39,8 @@
 #define FWD_MEMORY_MS 1000 /* a forwarded lookup is re-routed if its next hop
                               proves unreachable or suspected this soon */
 #define FWD_MAX 4096       /* forwarded lookups remembered at once */
+#define RCACHE_MAX 64         /* owner ranges a node remembers */
+#define RCACHE_TTL_MS 10000   /* ... for this long */
 #define LEASE_TICK_SLACK_MS 25 /* a tick later than the heartbeat period
                                   plus this means we stalled: no lease */
 #define ORPHAN_EVERY 5           /* orphan checks happen every 5 sync periods */
@@ -90,6 +92,15 @@ struct fwd {
     uint8_t flags;
     uint8_t path_n;
     char (*path)[CHORD_ADDR_MAX];
+};
+
+/* An owner's range (lo, owner.id], learned from a lookup: a client
+ * operation on a key in it goes straight to the owner, which checks it
+ * still owns the key (a stale entry costs one redirect). */
+struct rcache_entry {
+    struct chord_id lo;
+    struct chord_peer owner;
+    uint64_t expires; /* 0: free */
 };
 
 enum op_state { OP_LOOKUP = 1, OP_STORE, OP_WAIT };
@@ -218,6 +229,7 @@ struct chord_node {
     /* Proximity routing (cfg.pns): the measured round trip to each
      * finger's node, in ms (0: not measured). */
     uint32_t finger_rtt[CHORD_ID_BITS];
+    struct rcache_entry *rcache; /* RCACHE_MAX entries, made on first use */
     uint64_t op_waiting;     /* ops in OP_WAIT */
     struct chord_seq writes; /* struct pwrite */
     struct chord_seq reads;  /* struct pread */

@@ -21,8 +21,9 @@
  *   JOIN_ACK        peer from, u8 status, peer hint, neighbors nb
  *   FIND_SUCC       peer from, id target, u8 hops, u8 lookup_flags
  *                   (only CHORD_LOOKUP_* bits), path
- *   FOUND_SUCC      peer from, u8 status, id target, peer owner, u8 hops,
- *                   path
+ *   FOUND_SUCC      peer from, u8 status, id target, peer owner,
+ *                   id range_lo (the owner's range is (range_lo, owner]),
+ *                   u8 hops, path
  *   STORE_PUT       peer from, bytes key, bytes value, u8 consistency
  *   STORE_GET/DEL   peer from, bytes key, u8 consistency
  *   STORE_RESULT    peer from, u8 status, str error, peer hint,
@@ -559,6 +560,7 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
         m->status = rd_u8(&r);
         rd_id(&r, &m->target);
         rd_peer(&r, &m->owner);
+        rd_id(&r, &m->range_lo);
         m->hops = rd_u8(&r);
         rd_path(&r, &m->path);
         break;
@@ -868,6 +870,7 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
         wr_u8(&w, m->status);
         wr_id(&w, &m->target);
         wr_peer(&w, &m->owner);
+        wr_id(&w, &m->range_lo);
         wr_u8(&w, m->hops);
         wr_path(&w, &m->path);
         break;

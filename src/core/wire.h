@@ -140,7 +140,8 @@ struct chord_msg {
     uint8_t n_preds; /* <= CHORD_SUCC_MAX */
     struct chord_peer preds[CHORD_SUCC_MAX];
 
-    /* SYNC: the range (lo, hi] and one digest per bucket; SYNC_REPLY: the
+    /* FOUND_SUCC: range_lo, the start of the owner's range (lo, owner].
+     * SYNC: the range (lo, hi] and one digest per bucket; SYNC_REPLY: the
      * buckets that differ (bit i = bucket i). */
     struct chord_id range_lo, range_hi;
     uint64_t digest[CHORD_SYNC_BUCKETS];

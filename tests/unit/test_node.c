@@ -792,6 +792,58 @@ static void test_owner_lease(void **state)
     net_free(net);
 }
 
+/* A node remembers the owner ranges its lookups found (FOUND_SUCC says
+ * where the range starts): the next operation on a key of that range
+ * goes straight to the owner, without a lookup. When a join has split
+ * the range, the old owner redirects and the answer is still right. */
+static void test_owner_range_cache(void **state)
+{
+    (void)state;
+    const uint8_t pos[] = {10, 60, 100, 150, 200, 180};
+    struct net *net = ring(pos, 5); /* 180 joins later */
+    char k1[16], k2[16], k3[16];
+    key_owned_by(pos, 5, 200, k1, sizeof k1); /* beyond 10's successors */
+    key_owned_by(pos, 6, 180, k3, sizeof k3); /* 180 will take it */
+    for (int k = 0;; k++) { /* a second key of 200's, in (180, 200) */
+        snprintf(k2, sizeof k2, "other%d", k);
+        struct chord_id id;
+        chord_id_hash(&id, k2, strlen(k2));
+        if (id.b[0] >= 180 && id.b[0] < 200)
+            break;
+    }
+
+    unsigned finds = net->sent[CHORD_MSG_FIND_SUCC];
+    client(net, 0, CHORD_MSG_C_PUT, k1, "one");
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_true(net->sent[CHORD_MSG_FIND_SUCC] > finds); /* looked up */
+
+    finds = net->sent[CHORD_MSG_FIND_SUCC];
+    unsigned gets = net->sent[CHORD_MSG_STORE_GET];
+    client(net, 0, CHORD_MSG_C_GET, k2, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_NOT_FOUND);
+    client(net, 0, CHORD_MSG_C_GET, k1, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_memory_equal(net->last_reply.value.data, "one", 3);
+    assert_int_equal(net->sent[CHORD_MSG_FIND_SUCC], finds); /* no lookup */
+    assert_int_equal(net->sent[CHORD_MSG_STORE_GET], gets + 2);
+
+    /* 180 joins and takes (150, 180] from 200; a key there, written
+     * through another node, is read through 10, whose memory still says
+     * 200 owns it: 200 redirects to 180. */
+    add_node_r(net, 180, 1);
+    assert_int_equal(chord_node_join(net->node[5], net->now, net->addr[1]), 0);
+    run_for(net, 3000);
+    assert_int_equal(chord_node_state(net->node[5]), CHORD_NODE_ACTIVE);
+    client(net, 2, CHORD_MSG_C_PUT, k3, "three");
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    gets = net->sent[CHORD_MSG_STORE_GET];
+    client(net, 0, CHORD_MSG_C_GET, k3, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_memory_equal(net->last_reply.value.data, "three", 5);
+    assert_int_equal(net->sent[CHORD_MSG_STORE_GET], gets + 2); /* 200, 180 */
+    net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -812,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_read_repair),
         cmocka_unit_test(test_hedged_read),
         cmocka_unit_test(test_owner_lease),
+        cmocka_unit_test(test_owner_range_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -201,6 +201,7 @@ static void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
     rand_neighbors(r, &m->nb, sc->succ);
     rand_id(r, &m->target);
     rand_peer(r, &m->owner);
+    rand_id(r, &m->range_lo); /* FOUND_SUCC */
     m->hops = (uint8_t)prng_below(r, 256);
     rand_path(r, &m->path, sc->path);
 
@@ -353,6 +354,8 @@ static void assert_msg_equal(const struct chord_msg *want,
         if (want->type == CHORD_MSG_FOUND_SUCC) {
             assert_int_equal(want->status, got->status);
             assert_peer_equal(&want->owner, &got->owner);
+            assert_memory_equal(want->range_lo.b, got->range_lo.b,
+                                CHORD_ID_BYTES);
         }
         assert_memory_equal(want->target.b, got->target.b, CHORD_ID_BYTES);
         assert_int_equal(want->hops, got->hops);
@@ -1467,6 +1470,7 @@ static void build_typical(struct chord_msg *m, struct typical *tv,
         if (type == CHORD_MSG_FOUND_SUCC) {
             m->status = CHORD_OK;
             typical_peer(&m->owner, 12);
+            memset(m->range_lo.b, 0x33, CHORD_ID_BYTES);
         }
         memset(m->target.b, 0x44, CHORD_ID_BYTES);
         m->hops = 2;
