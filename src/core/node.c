@@ -2177,10 +2177,27 @@ void chord_node_leave(struct chord_node *n, uint64_t now)
                           want_all, NULL);
 }
 
+/*
+ * Every entry point starts here. An active node is entered at least every
+ * heartbeat period (its tick), and far more often when busy; a longer
+ * silence means the process stalled (a pause, a frozen process), and its
+ * successor may have suspected it and served its range meanwhile: the
+ * owner's lease starts over (see replica.c).
+ */
+static void enter(struct chord_node *n, uint64_t now)
+{
+    if (n->last_entry_at &&
+        now > n->last_entry_at + n->cfg.heartbeat_ms + LEASE_TICK_SLACK_MS)
+        n->lease_range = false;
+    if (now > n->last_entry_at)
+        n->last_entry_at = now;
+    n->now = now;
+}
+
 int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
                        const uint8_t *frame, size_t len)
 {
-    n->now = now;
+    enter(n, now);
     struct chord_msg *m = n->in; /* receive is not re-entered */
     m->status_out = NULL;
     ssize_t used = chord_msg_decode(frame, len, m);
@@ -2293,7 +2310,7 @@ static void route_around(struct chord_node *n, uint64_t now, const char *addr);
 
 void chord_node_persisted(struct chord_node *n, uint64_t now, uint64_t seq)
 {
-    n->now = now;
+    enter(n, now);
     if (seq <= n->durable_seq)
         return;
     n->durable_seq = seq;
@@ -2316,7 +2333,7 @@ int chord_node_restore(struct chord_node *n, const uint8_t *rec, size_t len)
 void chord_node_unreachable(struct chord_node *n, uint64_t now,
                             const char *addr)
 {
-    n->now = now;
+    enter(n, now);
     if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED)
         return;
     chord__log(n, CHORD_LOG_DEBUG, "%s is unreachable", addr);
@@ -2478,17 +2495,9 @@ uint64_t chord_node_next_deadline(const struct chord_node *n)
 
 void chord_node_tick(struct chord_node *n, uint64_t now)
 {
-    n->now = now;
+    enter(n, now);
     if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED)
         return;
-    /* An active node ticks at least every heartbeat. A longer gap means
-     * it stalled (a pause, a frozen process), and its successor may have
-     * suspected it and served its range meanwhile: the owner's lease
-     * starts over (see replica.c). */
-    if (n->last_tick_at &&
-        now > n->last_tick_at + n->cfg.heartbeat_ms + LEASE_TICK_SLACK_MS)
-        n->lease_range = false;
-    n->last_tick_at = now;
 
     /* Requests that timed out. */
     struct rpc *rp;

@@ -41,8 +41,8 @@
 #define FWD_MAX 4096       /* forwarded lookups remembered at once */
 #define RCACHE_MAX 64         /* owner ranges a node remembers */
 #define RCACHE_TTL_MS 10000   /* ... for this long */
-#define LEASE_TICK_SLACK_MS 25 /* a tick later than the heartbeat period
-                                  plus this means we stalled: no lease */
+#define LEASE_TICK_SLACK_MS 25 /* silent longer than the heartbeat period
+                                  plus this: we stalled, no lease */
 #define ORPHAN_EVERY 5           /* orphan checks happen every 5 sync periods */
 #define DEFERRED_MAX (64u << 20) /* bytes of acks waiting for durability */
 
@@ -271,7 +271,9 @@ struct chord_node {
     struct chord_peer lease_targets[CHORD_SUCC_MAX];
     bool lease_synced[CHORD_SUCC_MAX];
     uint64_t lease_reads; /* quorum reads answered under the lease */
-    uint64_t last_tick_at; /* when chord_node_tick last ran */
+    uint64_t last_entry_at; /* the latest time any entry point was given */
+    uint64_t lease_sync_at; /* next SYNC to the replicas the lease waits on */
+    unsigned lease_tries;   /* such rounds since the lease started over */
     /* The newest request our successor answered, and when it was sent:
      * the successor heard from us after that. */
     char succ_proof_addr[CHORD_ADDR_MAX];

@@ -440,10 +440,12 @@ static bool read_ask_next(struct chord_node *n, uint64_t now, struct pread *p)
  * floor plus the successor's round trip, for clock rates and transit).
  * A node that stalled (a pause, a frozen process) loses its lease too:
  * its successor may have suspected it meanwhile and coordinated writes in
- * its range; chord_node_tick notices a gap longer than a heartbeat period
- * (plus a little) and the lease starts over. So the heartbeat period must
- * be shorter than the floor, and every node must run the same floor.
- * Outside the lease the read asks replicas, as before.
+ * its range; every entry point notices a silence longer than a heartbeat
+ * period plus LEASE_TICK_SLACK_MS (an active node ticks every heartbeat)
+ * and the lease starts over. So the heartbeat period must be shorter than
+ * the floor, and every node must run the same floor. Outside the lease
+ * the read asks replicas, as before; while it waits, lease_catch_up()
+ * asks every replica for a sync at once instead of one per period.
  */
 static void lease_track(struct chord_node *n, uint64_t now)
 {
@@ -460,6 +462,8 @@ static void lease_track(struct chord_node *n, uint64_t now)
     unsigned r = chord__replica_factor(n);
     n->lease_nt = replica_targets(n, now, n->lease_targets, r - 1);
     memset(n->lease_synced, 0, sizeof(n->lease_synced));
+    n->lease_tries = 0;
+    n->lease_sync_at = now;
 }
 
 static bool lease_holds(struct chord_node *n, uint64_t now)
@@ -636,6 +640,21 @@ static bool want_buckets(struct chord_node *n,
            (c->mask >> bucket_of(&e->key_id, &c->lo, &c->hi) & 1);
 }
 
+/* Send replica `to` the digests of our range. */
+static void sync_send(struct chord_node *n, uint64_t now,
+                      const struct chord_peer *to)
+{
+    struct chord_msg *m = chord__msg(n, CHORD_MSG_SYNC, 0);
+    if (!m)
+        return;
+    m->range_hi = n->rt.self.id;
+    m->range_lo = n->rt.has_pred ? n->rt.pred.id : n->rt.self.id;
+    range_digest(n, &m->range_lo, &m->range_hi, m->digest);
+    struct chord_peer t = *to;
+    chord__rpc(n, now, RPC_SYNC, &t, 0, m);
+    free(m);
+}
+
 static void sync_start(struct chord_node *n, uint64_t now)
 {
     struct chord_peer targets[CHORD_SUCC_MAX];
@@ -643,15 +662,34 @@ static void sync_start(struct chord_node *n, uint64_t now)
     unsigned nt = replica_targets(n, now, targets, r - 1);
     if (nt == 0)
         return;
-    struct chord_msg *m = chord__msg(n, CHORD_MSG_SYNC, 0);
-    if (!m)
+    sync_send(n, now, &targets[n->sync_rr++ % nt]);
+}
+
+/* While the lease waits on replicas, ask them all at once rather than
+ * one per sync period: a node that lost its lease (a stall, a new
+ * predecessor) gets it back in milliseconds when nothing differs. While
+ * writes keep the digests apart, the rounds back off to one a sync
+ * period (each digests the whole store). */
+static void lease_catch_up(struct chord_node *n, uint64_t now)
+{
+    if (!n->cfg.owner_reads || n->cfg.replicas < 2 || now < n->lease_sync_at)
         return;
-    m->range_hi = n->rt.self.id;
-    m->range_lo = n->rt.has_pred ? n->rt.pred.id : n->rt.self.id;
-    range_digest(n, &m->range_lo, &m->range_hi, m->digest);
-    struct chord_peer t = targets[n->sync_rr++ % nt];
-    chord__rpc(n, now, RPC_SYNC, &t, 0, m);
-    free(m);
+    lease_track(n, now);
+    if (!n->lease_range)
+        return;
+    bool asked = false;
+    for (unsigned i = 0; i < n->lease_nt; i++)
+        if (!n->lease_synced[i] &&
+            chord__usable(n, n->lease_targets[i].addr, now)) {
+            sync_send(n, now, &n->lease_targets[i]);
+            asked = true;
+        }
+    if (asked) {
+        unsigned shift = n->lease_tries < 2 ? n->lease_tries++ : 2;
+        n->lease_sync_at = now + ((uint64_t)(n->cfg.sync_ms / 4 + 1) << shift);
+    } else {
+        n->lease_sync_at = now + 50; /* held, or no replica to ask */
+    }
 }
 
 void chord__replica_handle_sync(struct chord_node *n, uint64_t now,
@@ -846,6 +884,7 @@ void chord__replica_tick(struct chord_node *n, uint64_t now)
 
     if (n->state != CHORD_NODE_ACTIVE)
         return;
+    lease_catch_up(n, now);
     if (n->next_sync <= now) {
         n->next_sync = now + chord__jitter(n, n->cfg.sync_ms);
         if (n->cfg.replicas > 1)
