@@ -27,6 +27,10 @@ its users rely on.
   (i) A script with crash, join, leave, partition and heal completes with
       Zave's invariant checked after every event and never broken, drops
       frames at the cut, and is replayed byte for byte.
+  (j) Joins stalled by 3% loss, and crashes, never leave a member without
+      a live successor (a joiner that gives up used to leave its
+      predecessor with a one-entry successor list naming it: these seeds
+      broke the invariant before adopt_successors padded short lists).
 
 Every run is simulated: no process but dht-sim is started and no socket
 is opened. Sizes are small so the whole test stays fast under ASan.
@@ -279,10 +283,8 @@ class SimTest:
     def test_script(self):
         # The cut lasts 1 s: shorter than the failure detector takes to
         # convict (about 2 s), so no node loses its whole successor list
-        # to it (a longer one can; see dht_sim.c). Loss comes last: a join
-        # whose messages are lost can stall and, when it gives up, leave
-        # its predecessor without a live successor (a core issue this
-        # test is not about).
+        # to it (a longer one can; see dht_sim.c). Loss comes last here;
+        # joins stalled by loss are (j)'s subject.
         path = self.write("script.txt", "\n".join([
             "# scripted faults",
             "1 join 4",
@@ -319,6 +321,25 @@ class SimTest:
               % (j["lookups"], j["aborted_lookups"]))
 
 
+class StalledJoins:
+    SEEDS = (101, 130, 137)  # each broke the invariant before the fix
+
+    def __init__(self, t):
+        self.t = t
+
+    def test(self):
+        path = self.t.write("stalled-joins.txt", "\n".join([
+            "0.5 loss 0.03", "1 crash 6", "2 join 6", "3 join 4",
+            "5 leave 2", "6 loss 0", ""]))
+        for seed in self.SEEDS:
+            j = self.t.sim_json("--nodes", 64, "--lookups", 300,
+                                "--duration", 8, "--seed", seed,
+                                "--check-every", 1, "--script", path)
+            check(j["invariant_checks"] >= j["events"] > 0,
+                  "seed %d: checked %d times for %d events"
+                  % (seed, j["invariant_checks"], j["events"]))
+
+
 def main():
     args = parse_args(__doc__.splitlines()[0])
     runner = Runner("test_dht_sim")
@@ -338,6 +359,8 @@ def main():
         runner.run("(g) latency models: geo and matrix", t.test_latency_models)
         runner.run("(h) bad matrix and script files", t.test_bad_files)
         runner.run("(i) scripted crash, join, partition, heal", t.test_script)
+        runner.run("(j) joins stalled by loss keep the invariant",
+                   StalledJoins(t).test)
     finally:
         t.close()
     return runner.finish()
