@@ -7,7 +7,7 @@
  *           [--lookups L] [--fail FRACTION] [--churn RATE] [--duration T]
  *           [--seed S] [--latency MODEL] [--loss P] [--script FILE]
  *           [--stabilize-ms MS] [--fix-fingers-ms MS] [--rpc-timeout-ms MS]
- *           [--check-every K] [--json] [--verbose] [--help]
+ *           [--check-every K] [--pns] [--json] [--verbose] [--help]
  *
  * Network models (the simulator's, see chord/sim.h): --latency const:MS,
  * uniform:MIN:MAX (the default, uniform:1:5), geo[:CLUSTERS] (a synthetic
@@ -15,11 +15,12 @@
  * 40-147 ms between two), or matrix:FILE (M lines of M whitespace-
  * separated delays in ms, row = sender's host, '#' starts a comment; node
  * i sits on host i % M). Partitions come from a script. The core's
- * request timeout (--rpc-timeout-ms, 1000 ms by default) also bounds a
- * whole recursive lookup: with long delays (geo lookups of 1000 nodes
- * take 440 ms on average, 800 at p99) a lookup that takes longer fails,
- * and a finger whose lookup always does is never fixed, so the ring
- * never becomes exact and the run exits 3. Raise it for such rings.
+ * request timeout (--rpc-timeout-ms) also bounds a whole recursive lookup:
+ * with long delays (geo lookups of 1000 nodes take 440 ms on average, 800
+ * at p99) a lookup that takes longer fails. So its default is 1000 ms or
+ * 20 times the model's longest one-way delay, whichever is more (2940 ms
+ * for geo). --pns turns on proximity routing in every node (node.h); the
+ * ring check then accepts any member of a finger's interval.
  *
  * A run has four phases, all in simulated time:
  *  1. Build. Node 0 creates the ring; the others join in waves: each wave
@@ -52,9 +53,10 @@
  * origin node crashed under it is "aborted": not a protocol failure,
  * reported apart and left out of the other figures. `hops` is the core's
  * count: the path lists the nodes visited from the contacted node to the
- * owner, the owner last, and hops = len(path) - 1. The paper counts the
- * nodes traversed until the key's predecessor answers, i.e. hops - 1:
- * the output gives both. Timeouts: the core retries a lookup only after
+ * owner, the owner last, and hops = len(path) - 1 (a node whose
+ * successor list reaches the key sends it straight to the owner). The
+ * paper counts the nodes traversed until the key's predecessor answers;
+ * hops - 1 is given beside ours for comparison. Timeouts: the core retries a lookup only after
  * its request timed out (--rpc-timeout-ms) and a lookup without a
  * timeout takes about hops x latency, far below that, so its timeouts
  * are floor(latency / rpc_timeout_ms). With the geo and matrix models the
