@@ -270,7 +270,6 @@ struct chord_node {
     unsigned lease_nt;
     struct chord_peer lease_targets[CHORD_SUCC_MAX];
     bool lease_synced[CHORD_SUCC_MAX];
-    uint64_t lease_reads; /* quorum reads answered under the lease */
     uint64_t last_entry_at; /* the latest time any entry point was given */
     uint64_t lease_sync_at; /* next SYNC to the replicas the lease waits on */
     unsigned lease_tries;   /* such rounds since the lease started over */

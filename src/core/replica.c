@@ -511,10 +511,8 @@ void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
         chord_store_find(n->store, key, key_len);
     unsigned needed = copies_needed(n, consistency);
     bool alone = needed <= 1;
-    if (!alone && consistency != CHORD_CONSISTENCY_ALL && lease_holds(n, now)) {
+    if (!alone && consistency != CHORD_CONSISTENCY_ALL && lease_holds(n, now))
         alone = true;
-        n->lease_reads++;
-    }
     if (alone) {
         if (e && !e->tombstone)
             chord__store_done(n, now, to, CHORD_OK, NULL, NULL, e->value,

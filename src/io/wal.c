@@ -674,19 +674,29 @@ struct chord_wal {
     bool broken;
 };
 
+/* Room for one more element in arr (*cap elements of esz bytes, n used),
+ * doubling from `first`: the array (maybe moved), or NULL without memory
+ * (arr is then left as it was). */
+static void *grow(void *arr, size_t *cap, size_t n, size_t esz, size_t first)
+{
+    if (n < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : first;
+    void *p = realloc(arr, ncap * esz);
+    if (p)
+        *cap = ncap;
+    return p;
+}
+
 /* Append a segment to segs[] (kept sorted by the callers). */
 static int segs_push(struct chord_wal *w, uint64_t first, const char *name)
 {
     if (w->n_segs >= CHORD_WAL_FILES_MAX)
         return -EMFILE;
-    if (w->n_segs == w->cap_segs) {
-        size_t cap = w->cap_segs ? w->cap_segs * 2 : 16;
-        struct wal_seg *v = realloc(w->segs, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        w->segs = v;
-        w->cap_segs = cap;
-    }
+    struct wal_seg *v = grow(w->segs, &w->cap_segs, w->n_segs, sizeof *v, 16);
+    if (!v)
+        return -ENOMEM;
+    w->segs = v;
     w->segs[w->n_segs].first = first;
     snprintf(w->segs[w->n_segs].name, CHORD_DISK_NAME_MAX, "%s", name);
     w->n_segs++;
@@ -724,14 +734,10 @@ static int collect_file(void *arg, const char *name)
         return 0; /* the lock, *.damaged, anything else: not ours to touch */
     if (l->n >= CHORD_WAL_FILES_MAX)
         return -EMFILE;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        struct dir_file *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return -ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    struct dir_file *v = grow(l->v, &l->cap, l->n, sizeof *v, 32);
+    if (!v)
+        return -ENOMEM;
+    l->v = v;
     snprintf(f.name, sizeof f.name, "%s", name);
     l->v[l->n++] = f;
     return 0;

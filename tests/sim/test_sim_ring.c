@@ -470,7 +470,7 @@ static void build_configured(struct chord_sim *sim, uint64_t *rs, int n,
     settle(sim);
 }
 
-/* ---- (e) half the ring crashes at once ------------------------------------ */
+/* ---- (f) half the ring crashes at once ------------------------------------ */
 
 struct half_ctx {
     struct chord_sim *sim;
@@ -540,7 +540,7 @@ static void test_half_crash_lookups(void **state)
     chord_sim_free(sim);
 }
 
-/* ---- (f) proximity routing on an Internet-like latency model ------------- */
+/* ---- (g) proximity routing on an Internet-like latency model ------------- */
 
 struct lat_ctx {
     struct chord_sim *sim;

@@ -515,6 +515,17 @@ def parallel(fn, items, workers=4):
         return list(pool.map(fn, items))
 
 
+def put_all(put_one, items, workers=4):
+    """Run put_one over items in parallel (see parallel()); fail unless
+    every put exited 0. Returns the seconds it took."""
+    t0 = time.monotonic()
+    results = parallel(put_one, items, workers)
+    bad = [r for r in results if r.code != 0]
+    check(not bad, "%d of %d puts failed; first: %s"
+          % (len(bad), len(items), bad[0].describe() if bad else ""))
+    return time.monotonic() - t0
+
+
 def one_line_error(r):
     """True when stderr is exactly one non-empty line."""
     lines = [l for l in r.err.splitlines() if l.strip()]

@@ -43,7 +43,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (MSG_C_RESULT, Cluster, Runner, TestFailure,  # noqa: E402
                     check, connect, decode_c_result, encode_c_get, key_id,
-                    node_id, parallel, parse_args, read_frame, ring_order)
+                    node_id, parallel, parse_args, put_all, read_frame,
+                    ring_order)
 
 N_NODES = 8
 REPLICAS = 3
@@ -159,13 +160,8 @@ class ReplicationTest:
             value = "v%d-%s" % (i, "x" * self.rng.randrange(0, 40))
             self.kv[key] = value
             items.append((key, value, self.rng.choice(nodes)))
-        t0 = time.monotonic()
-        results = parallel(self.put_one, items, WORKERS)
-        bad = [r for r in results if r.code != 0]
-        check(not bad, "%d of %d puts failed; first: %s"
-              % (len(bad), N_KEYS, bad[0].describe() if bad else ""))
-        print("  %d puts, all exit 0, in %.1f s" % (N_KEYS,
-                                                    time.monotonic() - t0))
+        took = put_all(self.put_one, items, WORKERS)
+        print("  %d puts, all exit 0, in %.1f s" % (N_KEYS, took))
 
     # --- 4 and 6 ----------------------------------------------------------
 

@@ -478,6 +478,20 @@ static void test_record_codec(void **state)
 
 /* ---- appending, reopening, sequence numbers ------------------------------ */
 
+/* test_NAME_posix and test_NAME_mem: run_NAME(mem) on the real disk and
+ * on the simulated one. */
+#define ON_BOTH_DISKS(name)                                                    \
+    static void test_##name##_posix(void **state)                             \
+    {                                                                          \
+        (void)state;                                                           \
+        run_##name(false);                                                     \
+    }                                                                          \
+    static void test_##name##_mem(void **state)                               \
+    {                                                                          \
+        (void)state;                                                           \
+        run_##name(true);                                                      \
+    }
+
 static void run_reopen(bool mem)
 {
     struct fx f;
@@ -525,17 +539,7 @@ static void run_reopen(bool mem)
     fx_free(&f);
 }
 
-static void test_reopen_posix(void **state)
-{
-    (void)state;
-    run_reopen(false);
-}
-
-static void test_reopen_mem(void **state)
-{
-    (void)state;
-    run_reopen(true);
-}
+ON_BOTH_DISKS(reopen)
 
 /* ---- torn tails -----------------------------------------------------------
  */
@@ -623,17 +627,7 @@ static void run_torn_tail(bool mem)
     fx_free(&f);
 }
 
-static void test_torn_tail_posix(void **state)
-{
-    (void)state;
-    run_torn_tail(false);
-}
-
-static void test_torn_tail_mem(void **state)
-{
-    (void)state;
-    run_torn_tail(true);
-}
+ON_BOTH_DISKS(torn_tail)
 
 /* ---- corruption -----------------------------------------------------------
  */
@@ -713,17 +707,7 @@ static void run_corruption(bool mem)
     fx_free(&f);
 }
 
-static void test_corruption_posix(void **state)
-{
-    (void)state;
-    run_corruption(false);
-}
-
-static void test_corruption_mem(void **state)
-{
-    (void)state;
-    run_corruption(true);
-}
+ON_BOTH_DISKS(corruption)
 
 /* A damaged snapshot is refused; repaired, it keeps the records before the
  * damage and stays a valid snapshot. */
@@ -771,17 +755,7 @@ static void run_snapshot_corruption(bool mem)
     fx_free(&f);
 }
 
-static void test_snapshot_corruption_posix(void **state)
-{
-    (void)state;
-    run_snapshot_corruption(false);
-}
-
-static void test_snapshot_corruption_mem(void **state)
-{
-    (void)state;
-    run_snapshot_corruption(true);
-}
+ON_BOTH_DISKS(snapshot_corruption)
 
 /* ---- snapshots + logs rebuild the store -----------------------------------
  */
@@ -838,17 +812,7 @@ static void run_snapshot_replay(bool mem)
     fx_free(&f);
 }
 
-static void test_snapshot_replay_posix(void **state)
-{
-    (void)state;
-    run_snapshot_replay(false);
-}
-
-static void test_snapshot_replay_mem(void **state)
-{
-    (void)state;
-    run_snapshot_replay(true);
-}
+ON_BOTH_DISKS(snapshot_replay)
 
 /* Recovery deletes what a snapshot covers, old snapshots and leftovers. */
 static void test_recovery_cleans_up(void **state)
@@ -980,17 +944,7 @@ static void run_checkpoint_crash(bool mem)
                                 deletes, dir fsync, at least */
 }
 
-static void test_checkpoint_crash_posix(void **state)
-{
-    (void)state;
-    run_checkpoint_crash(false);
-}
-
-static void test_checkpoint_crash_mem(void **state)
-{
-    (void)state;
-    run_checkpoint_crash(true);
-}
+ON_BOTH_DISKS(checkpoint_crash)
 
 /* ---- random crashes under group commit ------------------------------------
  */
