@@ -36,6 +36,7 @@
 #include "chord/id.h"
 #include "chord/node.h"
 #include "chord/types.h"
+#include "client/args.h"
 #include "io/durable.h"
 #include "io/host.h"
 #include "io/transport.h"
@@ -89,24 +90,6 @@ static const char usage_text[] =
     "exit status: 0 after a graceful leave, 1 on a runtime failure,\n"
     "2 on a usage error.\n";
 
-/* Parse a decimal number in [min, max]: 0 or -EINVAL. */
-static int parse_uint(const char *s, unsigned long min, unsigned long max,
-                      unsigned long *out)
-{
-    if (!*s || strlen(s) > 9)
-        return -EINVAL;
-    unsigned long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EINVAL;
-        v = v * 10 + (unsigned long)(*p - '0');
-    }
-    if (v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 /* The numeric options: one parser and one message for all of them. */
 struct num_opt {
     const char *name;
@@ -138,7 +121,7 @@ static const struct num_opt *num_opt_find(const char *name)
 /* Store a numeric option's value, already checked against its bounds. The
  * log options also note that they need --data. */
 static void num_opt_set(struct chord_host_options *opt, const char *name,
-                        unsigned long n, const char **durable_flag)
+                        uint64_t n, const char **durable_flag)
 {
     if (strcmp(name, "--successors") == 0)
         opt->node.successors = (unsigned)n;
@@ -254,8 +237,8 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
 
         const struct num_opt *no = num_opt_find(name);
         if (no) {
-            unsigned long n;
-            if (parse_uint(val, no->min, no->max, &n)) {
+            uint64_t n;
+            if (chord_parse_u64(val, no->min, no->max, &n)) {
                 fprintf(stderr,
                         "dhtd: %s must be a number from %lu to %lu%s, "
                         "not '%s'\n",

@@ -42,6 +42,7 @@
 #include "chord/client.h"
 #include "chord/id.h"
 #include "chord/types.h"
+#include "client/args.h"
 #include "client/bench.h"
 #include "client/json.h"
 #include "core/buf.h"
@@ -812,20 +813,6 @@ static int cmd_bench(struct dht_opts *o)
     return code;
 }
 
-/* Parse a decimal number in [min, max]. 0 or -EINVAL. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-    if (*s < '0' || *s > '9')
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end != '\0' || v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 /* Parse -t: a comma-separated list of put (or set), get, del into a mask
  * of (1 << enum chord_bench_op). 0 or -EINVAL. */
 static int parse_bench_ops(const char *s, unsigned *out)
@@ -1016,37 +1003,37 @@ static int bench_option(struct dht_opts *o, int ch, const char *arg)
         o->bench_opt = name; /* --consistency also serves put/get/del */
     switch (ch) {
     case 'c':
-        rc = parse_u64(arg, 1, CHORD_BENCH_CLIENTS_MAX, &v);
+        rc = chord_parse_u64(arg, 1, CHORD_BENCH_CLIENTS_MAX, &v);
         o->bench.clients = (unsigned)v;
         break;
     case 'n':
-        rc = parse_u64(arg, 1, CHORD_BENCH_REQUESTS_MAX, &v);
+        rc = chord_parse_u64(arg, 1, CHORD_BENCH_REQUESTS_MAX, &v);
         o->bench.requests = v;
         break;
     case 'd':
-        rc = parse_u64(arg, 0, CHORD_VALUE_MAX, &v);
+        rc = chord_parse_u64(arg, 0, CHORD_VALUE_MAX, &v);
         o->bench.value_bytes = (size_t)v;
         break;
     case 't':
         rc = parse_bench_ops(arg, &o->bench.ops);
         break;
     case 'P':
-        rc = parse_u64(arg, 1, CHORD_BENCH_PIPELINE_MAX, &v);
+        rc = chord_parse_u64(arg, 1, CHORD_BENCH_PIPELINE_MAX, &v);
         o->bench.pipeline = (unsigned)v;
         break;
     case OPT_KEYSPACE:
-        rc = parse_u64(arg, 1, CHORD_BENCH_KEYSPACE_MAX, &v);
+        rc = chord_parse_u64(arg, 1, CHORD_BENCH_KEYSPACE_MAX, &v);
         o->bench.keyspace = v;
         break;
     case OPT_DIRECT:
         o->bench.direct = true;
         break;
     case OPT_TIME_LIMIT:
-        rc = parse_u64(arg, 1, DHT_BENCH_TIME_LIMIT_MAX_S, &v);
+        rc = chord_parse_u64(arg, 1, DHT_BENCH_TIME_LIMIT_MAX_S, &v);
         o->bench.time_limit_ms = (uint32_t)(v * 1000u);
         break;
     case OPT_KEY_SEED:
-        rc = parse_u64(arg, 0, UINT64_MAX, &v);
+        rc = chord_parse_u64(arg, 0, UINT64_MAX, &v);
         o->bench.seed = v;
         break;
     case OPT_CONSISTENCY:

@@ -117,6 +117,7 @@
 #include "chord/id.h"
 #include "chord/node.h"
 #include "chord/sim.h"
+#include "client/args.h"
 
 /* Caps and tunables. */
 #define SIM_NODES_CAP 200000u      /* --nodes, plus joins under churn */
@@ -1352,20 +1353,6 @@ static int usage_error(const char *fmt, const char *arg)
     return SIM_EXIT_USAGE;
 }
 
-/* Parse an unsigned integer in [lo, hi]. 0 or -EINVAL. */
-static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 /* Parse a finite number in [lo, hi]. 0 or -EINVAL. */
 static int parse_double(const char *s, double lo, double hi, double *out)
 {
@@ -1398,7 +1385,7 @@ static int parse_latency(const char *s, struct sim_opts *o)
     uint64_t a, b;
     if (strcmp(buf, "geo") == 0 || strncmp(buf, "geo:", 4) == 0) {
         a = CHORD_SIM_GEO_CLUSTERS_DEFAULT;
-        if (buf[3] && parse_u64(buf + 4, 1, CHORD_SIM_GEO_CLUSTERS_MAX, &a))
+        if (buf[3] && chord_parse_u64(buf + 4, 1, CHORD_SIM_GEO_CLUSTERS_MAX, &a))
             return -EINVAL;
         o->latency = LATENCY_GEO;
         o->geo_clusters = (unsigned)a;
@@ -1406,7 +1393,7 @@ static int parse_latency(const char *s, struct sim_opts *o)
     }
     o->latency = LATENCY_UNIFORM;
     if (strncmp(buf, "const:", 6) == 0) {
-        if (parse_u64(buf + 6, 1, SIM_DELAY_CAP_MS, &a))
+        if (chord_parse_u64(buf + 6, 1, SIM_DELAY_CAP_MS, &a))
             return -EINVAL;
         o->min_delay = o->max_delay = (uint32_t)a;
         return 0;
@@ -1416,8 +1403,8 @@ static int parse_latency(const char *s, struct sim_opts *o)
         if (!colon)
             return -EINVAL;
         *colon = '\0';
-        if (parse_u64(buf + 8, 1, SIM_DELAY_CAP_MS, &a) ||
-            parse_u64(colon + 1, 1, SIM_DELAY_CAP_MS, &b) || b < a)
+        if (chord_parse_u64(buf + 8, 1, SIM_DELAY_CAP_MS, &a) ||
+            chord_parse_u64(colon + 1, 1, SIM_DELAY_CAP_MS, &b) || b < a)
             return -EINVAL;
         o->min_delay = (uint32_t)a;
         o->max_delay = (uint32_t)b;
@@ -1557,7 +1544,7 @@ static int read_matrix(struct sim_opts *o)
         }
         for (unsigned k = 0; k < m; k++) {
             uint64_t v;
-            if (parse_u64(tf.word[k], 0, SIM_DELAY_CAP_MS, &v)) {
+            if (chord_parse_u64(tf.word[k], 0, SIM_DELAY_CAP_MS, &v)) {
                 rc = file_error(tf.name, tf.lineno,
                                 "bad delay '%.40s' in column %u (want an "
                                 "integer 0..%u ms)",
@@ -1671,7 +1658,7 @@ static int read_script(struct sim_opts *o)
         case ACT_CRASH:
         case ACT_JOIN:
         case ACT_LEAVE:
-            if (parse_u64(arg, 1, SIM_NODES_CAP, &u)) {
+            if (chord_parse_u64(arg, 1, SIM_NODES_CAP, &u)) {
                 rc = file_error(file, ln,
                                 "bad count '%.40s' for '%s' (want 1..%u)", arg,
                                 actions[a].name, SIM_NODES_CAP);
@@ -1801,29 +1788,29 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
         const char *a = optarg;
         switch (ch) {
         case OPT_NODES:
-            if (parse_u64(a, 1, SIM_NODES_CAP, &u))
+            if (chord_parse_u64(a, 1, SIM_NODES_CAP, &u))
                 return usage_error("bad --nodes '%s' (want 1..200000)", a);
             o->nodes = (unsigned)u;
             break;
         case OPT_SUCCESSORS:
-            if (parse_u64(a, 1, CHORD_SUCC_MAX, &u))
+            if (chord_parse_u64(a, 1, CHORD_SUCC_MAX, &u))
                 return usage_error("bad --successors '%s' (want 1..32)", a);
             o->successors = (unsigned)u;
             break;
         case OPT_REPLICAS:
-            if (parse_u64(a, 1, CHORD_SUCC_MAX, &u))
+            if (chord_parse_u64(a, 1, CHORD_SUCC_MAX, &u))
                 return usage_error("bad --replicas '%s' (want 1..32)", a);
             o->replicas = (unsigned)u;
             have_replicas = true;
             break;
         case OPT_KEYS:
-            if (parse_u64(a, 0, SIM_KEYS_CAP, &u))
+            if (chord_parse_u64(a, 0, SIM_KEYS_CAP, &u))
                 return usage_error("bad --keys '%s' (want 0..1000000)", a);
             o->keys = (unsigned)u;
             have_keys = true;
             break;
         case OPT_LOOKUPS:
-            if (parse_u64(a, 0, SIM_LOOKUPS_CAP, &u))
+            if (chord_parse_u64(a, 0, SIM_LOOKUPS_CAP, &u))
                 return usage_error("bad --lookups '%s' (want 0..10000000)", a);
             o->lookups = (unsigned)u;
             break;
@@ -1844,7 +1831,7 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
             o->duration = (uint64_t)llround(d * 1000.0);
             break;
         case OPT_SEED:
-            if (parse_u64(a, 0, UINT64_MAX, &u))
+            if (chord_parse_u64(a, 0, UINT64_MAX, &u))
                 return usage_error("bad --seed '%s' (want an unsigned integer)",
                                    a);
             o->seed = u;
@@ -1868,23 +1855,23 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
             o->loss = d;
             break;
         case OPT_STABILIZE:
-            if (parse_u64(a, 1, 3600000, &u))
+            if (chord_parse_u64(a, 1, 3600000, &u))
                 return usage_error("bad --stabilize-ms '%s'", a);
             o->stabilize_ms = (uint32_t)u;
             break;
         case OPT_FIX:
-            if (parse_u64(a, 1, 3600000, &u))
+            if (chord_parse_u64(a, 1, 3600000, &u))
                 return usage_error("bad --fix-fingers-ms '%s'", a);
             o->fix_fingers_ms = (uint32_t)u;
             break;
         case OPT_RPC_TIMEOUT:
-            if (parse_u64(a, 1, 3600000, &u))
+            if (chord_parse_u64(a, 1, 3600000, &u))
                 return usage_error("bad --rpc-timeout-ms '%s'", a);
             o->rpc_timeout_ms = (uint32_t)u;
             o->rpc_set = true;
             break;
         case OPT_CHECK:
-            if (parse_u64(a, 0, UINT64_MAX, &u))
+            if (chord_parse_u64(a, 0, UINT64_MAX, &u))
                 return usage_error("bad --check-every '%s'", a);
             o->check_every = u;
             o->check_set = true;
@@ -1899,7 +1886,7 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
             o->pns = true;
             break;
         case OPT_LOG:
-            if (parse_u64(a, CHORD_LOG_ERROR, CHORD_LOG_DEBUG, &u))
+            if (chord_parse_u64(a, CHORD_LOG_ERROR, CHORD_LOG_DEBUG, &u))
                 return usage_error("bad --log '%s' (want 0..3)", a);
             o->log_level = (int)u;
             break;

@@ -49,6 +49,7 @@
 #include "chord/client.h"
 #include "chord/id.h"
 #include "chord/types.h"
+#include "client/args.h"
 #include "client/json.h"
 #include "client/topology.h"
 #include "core/buf.h"
@@ -2539,24 +2540,6 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
-/* A decimal number in [min, max]. 0 or -EINVAL. */
-static int parse_uint(const char *s, unsigned long min, unsigned long max,
-                      unsigned long *out)
-{
-    if (!*s || strlen(s) > 9)
-        return -EINVAL;
-    unsigned long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EINVAL;
-        v = v * 10 + (unsigned long)(*p - '0');
-    }
-    if (v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 static int format_from_name(const char *s)
 {
     static const char *const names[] = {"svg", "html", "dot", "text"};
@@ -2681,7 +2664,7 @@ int main(int argc, char **argv)
     bool count_given = false;
     opterr = 0;
     int c;
-    unsigned long v;
+    uint64_t v;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_NODE:
@@ -2708,14 +2691,14 @@ int main(int argc, char **argv)
             o.key = optarg;
             break;
         case OPT_WATCH:
-            if (parse_uint(optarg, 1, VIZ_WATCH_MAX_S, &v))
+            if (chord_parse_u64(optarg, 1, VIZ_WATCH_MAX_S, &v))
                 return usage_error("--watch must be a number of seconds "
                                    "from 1 to 86400, not '%s'",
                                    optarg);
             o.watch = (unsigned)v;
             break;
         case OPT_COUNT:
-            if (parse_uint(optarg, 1, VIZ_COUNT_MAX, &v))
+            if (chord_parse_u64(optarg, 1, VIZ_COUNT_MAX, &v))
                 return usage_error("--count must be a number from 1 to "
                                    "1000000, not '%s'",
                                    optarg);
@@ -2723,7 +2706,7 @@ int main(int argc, char **argv)
             count_given = true;
             break;
         case OPT_TIMEOUT:
-            if (parse_uint(optarg, 1, VIZ_TIMEOUT_MAX_MS, &v))
+            if (chord_parse_u64(optarg, 1, VIZ_TIMEOUT_MAX_MS, &v))
                 return usage_error("--timeout-ms must be a number from 1 "
                                    "to 60000, not '%s'",
                                    optarg);
