@@ -36,7 +36,7 @@
 #include "chord/id.h"
 #include "chord/node.h"
 #include "chord/types.h"
-#include "client/args.h"
+#include "common/args.h"
 #include "io/durable.h"
 #include "io/host.h"
 #include "io/transport.h"

@@ -42,10 +42,11 @@
 #include "chord/client.h"
 #include "chord/id.h"
 #include "chord/types.h"
-#include "client/args.h"
+#include "common/args.h"
+#include "common/exit.h"
 #include "client/bench.h"
-#include "client/json.h"
-#include "core/buf.h"
+#include "common/json.h"
+#include "chord/buf.h"
 
 #define DHT_DEFAULT_NODE "127.0.0.1:7000"
 #define DHT_DEFAULT_TIMEOUT_MS 5000
@@ -54,13 +55,6 @@
 #define DHT_RING_MAX 4096u          /* nodes a ring walk visits at most */
 #define DHT_SHORT_ID 8              /* hex digits of an id in text output */
 #define DHT_BENCH_TIME_LIMIT_MAX_S 86400u /* bench --time-limit, seconds */
-
-enum dht_exit {
-    DHT_EXIT_OK = 0,
-    DHT_EXIT_NOT_FOUND = 1,
-    DHT_EXIT_USAGE = 2,
-    DHT_EXIT_FAILED = 3,
-};
 
 struct dht_opts {
     const char *seeds[DHT_SEEDS_MAX];
@@ -83,60 +77,51 @@ struct dht_req {
 
 static void usage(FILE *f)
 {
-    fputs("usage: dht [--node HOST:PORT]... [--timeout-ms N] [--json] "
-          "COMMAND [ARGS]\n"
-          "\n"
-          "commands:\n"
-          "  put KEY VALUE   store VALUE under KEY (VALUE '-' reads stdin)\n"
-          "  get KEY         print the value of KEY (raw bytes, no newline)\n"
-          "  del KEY         delete KEY\n"
-          "  lookup KEY      show which node owns KEY and the route to it\n"
-          "  status          show the contacted node's state\n"
-          "  ring            walk the ring and list its nodes\n"
-          "  bench           load-test the ring (like redis-benchmark)\n"
-          "\n"
-          "options (before or after the command; '--' ends them):\n"
-          "  --node HOST:PORT  a node to contact; repeat to give fallbacks,\n"
-          "                    tried in order when one cannot be reached\n"
-          "                    (default: $DHT_NODE, else " DHT_DEFAULT_NODE
-          ")\n"
-          "  --timeout-ms N    wait at most N ms per request (default 5000)\n"
-          "  --json            machine-readable output (lookup, status, "
-          "ring, get,\n"
-          "                    bench)\n"
-          "  --consistency L   replicas put/get/del (and bench) wait for: one,\n"
-          "                    quorum or all (default: the node's, a "
-          "quorum)\n"
-          "  --help, --version\n"
-          "\n"
-          "bench options:\n"
-          "  -c CLIENTS        concurrent clients, one loop (default 50)\n"
-          "  -n REQUESTS       requests per operation (default 100000)\n"
-          "  -d BYTES          value size of puts (default 16)\n"
-          "  -t OPS            operations, comma-separated: put,get,del\n"
-          "                    (set = put), run as put, get, del (default "
-          "put,get)\n"
-          "  -P PIPELINE       requests in flight per client (default 1)\n"
-          "  --keyspace K      keys key:000000000000 .. K-1 (default "
-          "10000)\n"
-          "  --direct          learn the ring, send each key to its owner\n"
-          "  --time-limit S    stop the whole run after S seconds (default "
-          "120)\n"
-          "  --key-seed N      seed of the random keys (default 1)\n"
-          "  --timeout-ms N    is the timeout of each request\n"
-          "\n"
-          "exit status: 0 ok, 1 not found, 2 usage error, 3 cannot reach the\n"
-          "ring or the operation failed\n",
-          f);
-}
-
-/* Print a usage error (one line) and return the usage exit code. */
-static int usage_error(const char *fmt, const char *arg)
-{
-    fputs("dht: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (see dht --help)\n", stderr);
-    return DHT_EXIT_USAGE;
+    fputs(
+        "usage: dht [--node HOST:PORT]... [--timeout-ms N] [--json] "
+        "COMMAND [ARGS]\n"
+        "\n"
+        "commands:\n"
+        "  put KEY VALUE   store VALUE under KEY (VALUE '-' reads stdin)\n"
+        "  get KEY         print the value of KEY (raw bytes, no newline)\n"
+        "  del KEY         delete KEY\n"
+        "  lookup KEY      show which node owns KEY and the route to it\n"
+        "  status          show the contacted node's state\n"
+        "  ring            walk the ring and list its nodes\n"
+        "  bench           load-test the ring (like redis-benchmark)\n"
+        "\n"
+        "options (before or after the command; '--' ends them):\n"
+        "  --node HOST:PORT  a node to contact; repeat to give fallbacks,\n"
+        "                    tried in order when one cannot be reached\n"
+        "                    (default: $DHT_NODE, else " DHT_DEFAULT_NODE ")\n"
+        "  --timeout-ms N    wait at most N ms per request (default 5000)\n"
+        "  --json            machine-readable output (lookup, status, "
+        "ring, get,\n"
+        "                    bench)\n"
+        "  --consistency L   replicas put/get/del (and bench) wait for: one,\n"
+        "                    quorum or all (default: the node's, a "
+        "quorum)\n"
+        "  --help, --version\n"
+        "\n"
+        "bench options:\n"
+        "  -c CLIENTS        concurrent clients, one loop (default 50)\n"
+        "  -n REQUESTS       requests per operation (default 100000)\n"
+        "  -d BYTES          value size of puts (default 16)\n"
+        "  -t OPS            operations, comma-separated: put,get,del\n"
+        "                    (set = put), run as put, get, del (default "
+        "put,get)\n"
+        "  -P PIPELINE       requests in flight per client (default 1)\n"
+        "  --keyspace K      keys key:000000000000 .. K-1 (default "
+        "10000)\n"
+        "  --direct          learn the ring, send each key to its owner\n"
+        "  --time-limit S    stop the whole run after S seconds (default "
+        "120)\n"
+        "  --key-seed N      seed of the random keys (default 1)\n"
+        "  --timeout-ms N    is the timeout of each request\n"
+        "\n"
+        "exit status: 0 ok, 1 not found, 2 usage error, 3 cannot reach the\n"
+        "ring or the operation failed\n",
+        f);
 }
 
 /* The first DHT_SHORT_ID hex digits of an id. */
@@ -228,7 +213,7 @@ static int report_failure(const char *what, const char *node,
         fprintf(stderr, "dht: %s: %s: %s\n", what, node, strerror(-rc));
         break;
     }
-    return DHT_EXIT_FAILED;
+    return CHORD_EXIT_FAILED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -247,8 +232,7 @@ static void json_peer(struct chord_json *j, const struct chord_peer *p)
 /* How the node keeps its data (struct chord_status.durability). */
 static const char *durability_name(uint8_t d)
 {
-    static const char *const names[] = {"memory", "always", "batch",
-                                        "never"};
+    static const char *const names[] = {"memory", "always", "batch", "never"};
     return d < 4 ? names[d] : "unknown";
 }
 
@@ -341,7 +325,7 @@ static int cmd_put(struct chord_client *c, const char *node,
     int rc = chord_client_put(c, r->key, r->key_len, r->value, r->value_len);
     if (rc)
         return report_failure("put", node, c, rc, o->timeout_ms);
-    return DHT_EXIT_OK;
+    return CHORD_EXIT_OK;
 }
 
 static int cmd_get(struct chord_client *c, const char *node,
@@ -354,11 +338,11 @@ static int cmd_get(struct chord_client *c, const char *node,
         fputs("dht: ", stderr);
         print_key(stderr, r->key, r->key_len);
         fputs(": not found\n", stderr);
-        return DHT_EXIT_NOT_FOUND;
+        return CHORD_EXIT_NOT_FOUND;
     }
     if (rc)
         return report_failure("get", node, c, rc, o->timeout_ms);
-    int code = DHT_EXIT_OK;
+    int code = CHORD_EXIT_OK;
     if (o->json) {
         struct chord_json j;
         chord_json_init(&j);
@@ -369,7 +353,7 @@ static int cmd_get(struct chord_client *c, const char *node,
         chord_json_strn(&j, value, len);
         chord_json_obj_end(&j);
         if (json_emit(&j))
-            code = DHT_EXIT_FAILED;
+            code = CHORD_EXIT_FAILED;
         chord_json_free(&j);
     } else if (len) {
         fwrite(value, 1, len, stdout);
@@ -386,11 +370,11 @@ static int cmd_del(struct chord_client *c, const char *node,
         fputs("dht: ", stderr);
         print_key(stderr, r->key, r->key_len);
         fputs(": not found\n", stderr);
-        return DHT_EXIT_NOT_FOUND;
+        return CHORD_EXIT_NOT_FOUND;
     }
     if (rc)
         return report_failure("del", node, c, rc, o->timeout_ms);
-    return DHT_EXIT_OK;
+    return CHORD_EXIT_OK;
 }
 
 static int cmd_lookup(struct chord_client *c, const char *node,
@@ -399,7 +383,7 @@ static int cmd_lookup(struct chord_client *c, const char *node,
     struct chord_lookup_result *res = calloc(1, sizeof(*res));
     if (!res) {
         fputs("dht: out of memory\n", stderr);
-        return DHT_EXIT_FAILED;
+        return CHORD_EXIT_FAILED;
     }
     int rc = chord_client_lookup(c, r->key, r->key_len, res);
     if (rc) {
@@ -408,7 +392,7 @@ static int cmd_lookup(struct chord_client *c, const char *node,
     }
     unsigned n_path =
         res->path.n < CHORD_PATH_MAX ? res->path.n : CHORD_PATH_MAX;
-    int code = DHT_EXIT_OK;
+    int code = CHORD_EXIT_OK;
     if (o->json) {
         struct chord_json j;
         chord_json_init(&j);
@@ -428,7 +412,7 @@ static int cmd_lookup(struct chord_client *c, const char *node,
         chord_json_uint(&j, res->hops);
         chord_json_obj_end(&j);
         if (json_emit(&j))
-            code = DHT_EXIT_FAILED;
+            code = CHORD_EXIT_FAILED;
         chord_json_free(&j);
     } else {
         char kid[DHT_SHORT_ID + 1], oid[DHT_SHORT_ID + 1];
@@ -509,20 +493,20 @@ static int cmd_status(struct chord_client *c, const char *node,
     struct chord_status *s = calloc(1, sizeof(*s));
     if (!s) {
         fputs("dht: out of memory\n", stderr);
-        return DHT_EXIT_FAILED;
+        return CHORD_EXIT_FAILED;
     }
     int rc = chord_client_status(c, s);
     if (rc) {
         free(s);
         return report_failure("status", node, c, rc, o->timeout_ms);
     }
-    int code = DHT_EXIT_OK;
+    int code = CHORD_EXIT_OK;
     if (o->json) {
         struct chord_json j;
         chord_json_init(&j);
         json_status(&j, s);
         if (json_emit(&j))
-            code = DHT_EXIT_FAILED;
+            code = CHORD_EXIT_FAILED;
         chord_json_free(&j);
     } else {
         print_status(s);
@@ -582,10 +566,10 @@ static int cmd_ring(struct chord_client *c, const char *node,
     struct chord_id *seen = calloc(DHT_RING_MAX, sizeof(*seen));
     struct ring_out w = {.json = o->json};
     chord_json_init(&w.j);
-    int code = DHT_EXIT_OK;
+    int code = CHORD_EXIT_OK;
     if (!s || !seen) {
         fputs("dht: out of memory\n", stderr);
-        code = DHT_EXIT_FAILED;
+        code = CHORD_EXIT_FAILED;
         goto out;
     }
     int rc = chord_client_status(c, s);
@@ -597,7 +581,7 @@ static int cmd_ring(struct chord_client *c, const char *node,
     unsigned n_seen = 0;
     for (;;) {
         if (ring_emit(&w, s)) {
-            code = DHT_EXIT_FAILED;
+            code = CHORD_EXIT_FAILED;
             break;
         }
         seen[n_seen++] = s->self.id;
@@ -605,8 +589,7 @@ static int cmd_ring(struct chord_client *c, const char *node,
             /* The start node alone is a ring of one; anywhere else a node
              * without successors is a broken ring. */
             if (n_seen > 1)
-                fprintf(stderr,
-                        "dht: ring walk stopped: %s has no successor\n",
+                fprintf(stderr, "dht: ring walk stopped: %s has no successor\n",
                         s->self.addr);
             break;
         }
@@ -762,7 +745,7 @@ static int cmd_bench(struct dht_opts *o)
     struct chord_client *c = NULL;
     const char *node = NULL;
     if (connect_seeds(o, &c, &node) != 0)
-        return DHT_EXIT_FAILED;
+        return CHORD_EXIT_FAILED;
     chord_client_close(c);
 
     /* libuv writes with write(2): a node closing a connection must not
@@ -773,14 +756,14 @@ static int cmd_bench(struct dht_opts *o)
     struct chord_bench_report *rep = calloc(1, sizeof(*rep));
     if (!rep) {
         fputs("dht: out of memory\n", stderr);
-        return DHT_EXIT_FAILED;
+        return CHORD_EXIT_FAILED;
     }
     char err[CHORD_BENCH_ERR_MAX];
     int rc = chord_bench_run(&o->bench, rep, err);
     if (rc) {
         fprintf(stderr, "dht: bench: %s\n", err);
         free(rep);
-        return rc == -EINVAL ? DHT_EXIT_USAGE : DHT_EXIT_FAILED;
+        return rc == -EINVAL ? CHORD_EXIT_USAGE : CHORD_EXIT_FAILED;
     }
     uint64_t failed = 0;
     bool first = true;
@@ -801,13 +784,13 @@ static int cmd_bench(struct dht_opts *o)
     }
     if (o->json)
         fputs("}\n", stdout);
-    int code = DHT_EXIT_OK;
+    int code = CHORD_EXIT_OK;
     if (failed || rep->timed_out) {
         fflush(stdout);
         fprintf(stderr, "dht: bench: %llu request%s failed%s%s\n",
                 (unsigned long long)failed, failed == 1 ? "" : "s",
                 rep->first_error[0] ? "; first error: " : "", rep->first_error);
-        code = DHT_EXIT_FAILED;
+        code = CHORD_EXIT_FAILED;
     }
     free(rep);
     return code;
@@ -892,16 +875,16 @@ static int prepare(const struct dht_cmd *cmd, char **args, int n_args,
                    struct dht_req *r)
 {
     if (n_args < cmd->n_args)
-        return usage_error("%s: missing argument", cmd->name);
+        return chord_usage_error("dht", "%s: missing argument", cmd->name);
     if (n_args > cmd->n_args)
-        return usage_error("%s: too many arguments", cmd->name);
+        return chord_usage_error("dht", "%s: too many arguments", cmd->name);
     if (cmd->has_key) {
         r->key = args[0];
         r->key_len = strlen(args[0]);
         if (r->key_len > CHORD_KEY_MAX) {
             fprintf(stderr, "dht: key is %zu bytes, the limit is %u\n",
                     r->key_len, CHORD_KEY_MAX);
-            return DHT_EXIT_USAGE;
+            return CHORD_EXIT_USAGE;
         }
     }
     if (cmd->run != cmd_put)
@@ -913,12 +896,12 @@ static int prepare(const struct dht_cmd *cmd, char **args, int n_args,
                     "dht: value on stdin is over the limit of %u "
                     "bytes\n",
                     CHORD_VALUE_MAX);
-            return DHT_EXIT_USAGE;
+            return CHORD_EXIT_USAGE;
         }
         if (rc) {
             fprintf(stderr, "dht: cannot read the value from stdin: %s\n",
                     strerror(-rc));
-            return DHT_EXIT_FAILED;
+            return CHORD_EXIT_FAILED;
         }
         return 0;
     }
@@ -926,12 +909,12 @@ static int prepare(const struct dht_cmd *cmd, char **args, int n_args,
     if (len > CHORD_VALUE_MAX) {
         fprintf(stderr, "dht: value is %zu bytes, the limit is %u\n", len,
                 CHORD_VALUE_MAX);
-        return DHT_EXIT_USAGE;
+        return CHORD_EXIT_USAGE;
     }
     r->value = malloc(len ? len : 1);
     if (!r->value) {
         fputs("dht: out of memory\n", stderr);
-        return DHT_EXIT_FAILED;
+        return CHORD_EXIT_FAILED;
     }
     memcpy(r->value, args[1], len);
     r->value_len = len;
@@ -1046,7 +1029,7 @@ static int bench_option(struct dht_opts *o, int ch, const char *arg)
     if (rc == 0)
         return 0;
     fprintf(stderr, "dht: bad %s '%s' (see dht --help)\n", name, arg);
-    return DHT_EXIT_USAGE;
+    return CHORD_EXIT_USAGE;
 }
 
 /* Check a seed address; prints the error. */
@@ -1090,18 +1073,18 @@ int main(int argc, char **argv)
         }
         case OPT_NODE:
             if (!seed_ok(optarg, "--node"))
-                return DHT_EXIT_USAGE;
+                return CHORD_EXIT_USAGE;
             if (o.n_seeds == DHT_SEEDS_MAX) {
                 fprintf(stderr, "dht: at most %u --node options\n",
                         DHT_SEEDS_MAX);
-                return DHT_EXIT_USAGE;
+                return CHORD_EXIT_USAGE;
             }
             o.seeds[o.n_seeds++] = optarg;
             break;
         case OPT_TIMEOUT:
             if (parse_timeout(optarg, &o.timeout_ms) != 0)
-                return usage_error("bad --timeout-ms '%s' (want 1..3600000)",
-                                   optarg);
+                return chord_usage_error(
+                    "dht", "bad --timeout-ms '%s' (want 1..3600000)", optarg);
             break;
         case OPT_JSON:
             o.json = true;
@@ -1109,37 +1092,40 @@ int main(int argc, char **argv)
         case 'h':
         case OPT_HELP:
             usage(stdout);
-            return DHT_EXIT_OK;
+            return CHORD_EXIT_OK;
         case OPT_VERSION:
             printf("dht (chord-dht) %s\n", CHORD_VERSION);
-            return DHT_EXIT_OK;
+            return CHORD_EXIT_OK;
         case ':':
-            return usage_error("option %s needs an argument", argv[optind - 1]);
+            return chord_usage_error("dht", "option %s needs an argument",
+                                     argv[optind - 1]);
         default:
             if (optopt > 0 && optopt < 256) {
                 char opt[3] = {'-', (char)optopt, '\0'};
-                return usage_error("unknown option '%s'", opt);
+                return chord_usage_error("dht", "unknown option '%s'", opt);
             }
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return chord_usage_error("dht", "unknown option '%s'",
+                                     argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return usage_error("%s", "missing command");
+        return chord_usage_error("dht", "%s", "missing command");
 
     const struct dht_cmd *cmd = NULL;
     for (size_t i = 0; i < sizeof(dht_cmds) / sizeof(dht_cmds[0]); i++)
         if (strcmp(argv[optind], dht_cmds[i].name) == 0)
             cmd = &dht_cmds[i];
     if (!cmd)
-        return usage_error("unknown command '%s'", argv[optind]);
+        return chord_usage_error("dht", "unknown command '%s'", argv[optind]);
     if (cmd->run != NULL && o.bench_opt)
-        return usage_error("option %s is only for bench", o.bench_opt);
+        return chord_usage_error("dht", "option %s is only for bench",
+                                 o.bench_opt);
 
     if (o.n_seeds == 0) {
         const char *env = getenv("DHT_NODE");
         if (env && *env) {
             if (!seed_ok(env, "$DHT_NODE"))
-                return DHT_EXIT_USAGE;
+                return CHORD_EXIT_USAGE;
             o.seeds[o.n_seeds++] = env;
         } else {
             o.seeds[o.n_seeds++] = DHT_DEFAULT_NODE;
@@ -1157,8 +1143,8 @@ int main(int argc, char **argv)
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "dht: cannot write to stdout: %s\n",
                     strerror(errno));
-            if (code == DHT_EXIT_OK)
-                code = DHT_EXIT_FAILED;
+            if (code == CHORD_EXIT_OK)
+                code = CHORD_EXIT_FAILED;
         }
         return code;
     }
@@ -1167,7 +1153,7 @@ int main(int argc, char **argv)
     const char *node = NULL;
     if (connect_seeds(&o, &c, &node) != 0) {
         free(r.value);
-        return DHT_EXIT_FAILED;
+        return CHORD_EXIT_FAILED;
     }
     code = cmd->run(c, node, &o, &r);
     chord_client_close(c);
@@ -1175,8 +1161,8 @@ int main(int argc, char **argv)
 
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "dht: cannot write to stdout: %s\n", strerror(errno));
-        if (code == DHT_EXIT_OK)
-            code = DHT_EXIT_FAILED;
+        if (code == CHORD_EXIT_OK)
+            code = CHORD_EXIT_FAILED;
     }
     return code;
 }

@@ -56,9 +56,9 @@
  * owner, the owner last, and hops = len(path) - 1 (a node whose
  * successor list reaches the key sends it straight to the owner). The
  * paper counts the nodes traversed until the key's predecessor answers;
- * hops - 1 is given beside ours for comparison. Timeouts: the core retries a lookup only after
- * its request timed out (--rpc-timeout-ms) and a lookup without a
- * timeout takes about hops x latency, far below that, so its timeouts
+ * hops - 1 is given beside ours for comparison. Timeouts: the core retries a
+ * lookup only after its request timed out (--rpc-timeout-ms) and a lookup
+ * without a timeout takes about hops x latency, far below that, so its timeouts
  * are floor(latency / rpc_timeout_ms). With the geo and matrix models the
  * delays are no longer small next to that timeout, so the delays of the
  * lookup's own messages (along its path, then the owner's answer back to
@@ -117,7 +117,8 @@
 #include "chord/id.h"
 #include "chord/node.h"
 #include "chord/sim.h"
-#include "client/args.h"
+#include "common/args.h"
+#include "common/exit.h"
 
 /* Caps and tunables. */
 #define SIM_NODES_CAP 200000u      /* --nodes, plus joins under churn */
@@ -138,12 +139,6 @@
 #define KEYS_SYNC_ROUNDS 3u        /* anti-entropy periods, then read keys */
 #define PICK_TRIES 64              /* random probes before a linear scan */
 #define SIM_SCRIPT_CAP 100000u     /* events in a --script file */
-
-enum sim_exit {
-    SIM_EXIT_OK = 0,
-    SIM_EXIT_USAGE = 2,
-    SIM_EXIT_FAILED = 3,
-};
 
 enum sim_latency {
     LATENCY_UNIFORM = 0, /* const:MS or uniform:MIN:MAX */
@@ -194,7 +189,7 @@ struct sim_opts {
     bool rpc_set; /* --rpc-timeout-ms given */
     bool json;
     bool verbose;
-    bool pns; /* proximity routing in every node */
+    bool pns;      /* proximity routing in every node */
     int log_level; /* node log lines on stderr at this level; -1 = none */
 };
 
@@ -1239,8 +1234,7 @@ static void print_json(const struct sim_run *run, const struct sim_report *r,
            "\"failed_nodes\":%u,\"churn_per_s\":%g,\"joins\":%u,"
            "\"crashes\":%u,\"duration_s\":%g,",
            o->pns ? "true" : "false", o->loss, o->fail, run->failed_nodes,
-           o->churn, run->joins,
-           run->crashes, (double)o->duration / 1000.0);
+           o->churn, run->joins, run->crashes, (double)o->duration / 1000.0);
     if (o->script_file) {
         printf("\"script\":\"");
         json_chars(o->script_file);
@@ -1344,15 +1338,6 @@ static void usage(FILE *f)
         f);
 }
 
-/* One line on stderr; returns the usage exit code. */
-static int usage_error(const char *fmt, const char *arg)
-{
-    fputs("dht-sim: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (see --help)\n", stderr);
-    return SIM_EXIT_USAGE;
-}
-
 /* Parse a finite number in [lo, hi]. 0 or -EINVAL. */
 static int parse_double(const char *s, double lo, double hi, double *out)
 {
@@ -1385,7 +1370,8 @@ static int parse_latency(const char *s, struct sim_opts *o)
     uint64_t a, b;
     if (strcmp(buf, "geo") == 0 || strncmp(buf, "geo:", 4) == 0) {
         a = CHORD_SIM_GEO_CLUSTERS_DEFAULT;
-        if (buf[3] && chord_parse_u64(buf + 4, 1, CHORD_SIM_GEO_CLUSTERS_MAX, &a))
+        if (buf[3] &&
+            chord_parse_u64(buf + 4, 1, CHORD_SIM_GEO_CLUSTERS_MAX, &a))
             return -EINVAL;
         o->latency = LATENCY_GEO;
         o->geo_clusters = (unsigned)a;
@@ -1428,7 +1414,7 @@ static int file_error(const char *file, unsigned line, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fprintf(stderr, "dht-sim: %s:%u: %s\n", file, line ? line : 1, msg);
-    return SIM_EXIT_USAGE;
+    return CHORD_EXIT_USAGE;
 }
 
 /* A text file read line by line: '#' starts a comment, and each line is
@@ -1446,7 +1432,7 @@ struct text_file {
     size_t n_words; /* may exceed FILE_WORDS_MAX: only that many kept */
 };
 
-/* Open a text file. 0, or SIM_EXIT_USAGE after printing why not. */
+/* Open a text file. 0, or CHORD_EXIT_USAGE after printing why not. */
 static int text_open(struct text_file *tf, const char *name)
 {
     memset(tf, 0, sizeof *tf);
@@ -1454,13 +1440,13 @@ static int text_open(struct text_file *tf, const char *name)
     tf->f = fopen(name, "r");
     if (!tf->f) {
         fprintf(stderr, "dht-sim: %s: %s\n", name, strerror(errno));
-        return SIM_EXIT_USAGE;
+        return CHORD_EXIT_USAGE;
     }
     return 0;
 }
 
 /* The next line with at least one word: 1, or 0 at the end of the file,
- * or SIM_EXIT_USAGE (-) after printing a read error. */
+ * or CHORD_EXIT_USAGE (-) after printing a read error. */
 static int text_next(struct text_file *tf)
 {
     for (;;) {
@@ -1499,7 +1485,7 @@ static void text_close(struct text_file *tf)
 }
 
 /* Read o->matrix_file into o->matrix: M lines of M delays in ms. 0, or
- * SIM_EXIT_USAGE after printing FILE:LINE: why not. */
+ * CHORD_EXIT_USAGE after printing FILE:LINE: why not. */
 static int read_matrix(struct sim_opts *o)
 {
     struct text_file tf;
@@ -1574,7 +1560,7 @@ out:
 }
 
 /* Read o->script_file into o->script (see the top of the file). 0, or
- * SIM_EXIT_USAGE after printing FILE:LINE: why not. */
+ * CHORD_EXIT_USAGE after printing FILE:LINE: why not. */
 static int read_script(struct sim_opts *o)
 {
     static const struct {
@@ -1759,7 +1745,7 @@ static const struct option sim_longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Fill *o from argv. SIM_EXIT_OK, SIM_EXIT_USAGE (message printed), or
+/* Fill *o from argv. CHORD_EXIT_OK, CHORD_EXIT_USAGE (message printed), or
  * -1 when --help was printed. */
 static int parse_args(int argc, char **argv, struct sim_opts *o)
 {
@@ -1789,90 +1775,104 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
         switch (ch) {
         case OPT_NODES:
             if (chord_parse_u64(a, 1, SIM_NODES_CAP, &u))
-                return usage_error("bad --nodes '%s' (want 1..200000)", a);
+                return chord_usage_error(
+                    "dht-sim", "bad --nodes '%s' (want 1..200000)", a);
             o->nodes = (unsigned)u;
             break;
         case OPT_SUCCESSORS:
             if (chord_parse_u64(a, 1, CHORD_SUCC_MAX, &u))
-                return usage_error("bad --successors '%s' (want 1..32)", a);
+                return chord_usage_error(
+                    "dht-sim", "bad --successors '%s' (want 1..32)", a);
             o->successors = (unsigned)u;
             break;
         case OPT_REPLICAS:
             if (chord_parse_u64(a, 1, CHORD_SUCC_MAX, &u))
-                return usage_error("bad --replicas '%s' (want 1..32)", a);
+                return chord_usage_error("dht-sim",
+                                         "bad --replicas '%s' (want 1..32)", a);
             o->replicas = (unsigned)u;
             have_replicas = true;
             break;
         case OPT_KEYS:
             if (chord_parse_u64(a, 0, SIM_KEYS_CAP, &u))
-                return usage_error("bad --keys '%s' (want 0..1000000)", a);
+                return chord_usage_error(
+                    "dht-sim", "bad --keys '%s' (want 0..1000000)", a);
             o->keys = (unsigned)u;
             have_keys = true;
             break;
         case OPT_LOOKUPS:
             if (chord_parse_u64(a, 0, SIM_LOOKUPS_CAP, &u))
-                return usage_error("bad --lookups '%s' (want 0..10000000)", a);
+                return chord_usage_error(
+                    "dht-sim", "bad --lookups '%s' (want 0..10000000)", a);
             o->lookups = (unsigned)u;
             break;
         case OPT_FAIL:
             if (parse_double(a, 0.0, 1.0, &d) || d >= 1.0)
-                return usage_error("bad --fail '%s' (want 0 <= F < 1)", a);
+                return chord_usage_error(
+                    "dht-sim", "bad --fail '%s' (want 0 <= F < 1)", a);
             o->fail = d;
             break;
         case OPT_CHURN:
             if (parse_double(a, 0.0, SIM_CHURN_CAP, &d))
-                return usage_error("bad --churn '%s' (want 0..100000 per s)",
-                                   a);
+                return chord_usage_error(
+                    "dht-sim", "bad --churn '%s' (want 0..100000 per s)", a);
             o->churn = d;
             break;
         case OPT_DURATION:
             if (parse_double(a, 0.0, SIM_DURATION_CAP_S, &d))
-                return usage_error("bad --duration '%s' (want 0..86400 s)", a);
+                return chord_usage_error(
+                    "dht-sim", "bad --duration '%s' (want 0..86400 s)", a);
             o->duration = (uint64_t)llround(d * 1000.0);
             break;
         case OPT_SEED:
             if (chord_parse_u64(a, 0, UINT64_MAX, &u))
-                return usage_error("bad --seed '%s' (want an unsigned integer)",
-                                   a);
+                return chord_usage_error(
+                    "dht-sim", "bad --seed '%s' (want an unsigned integer)", a);
             o->seed = u;
             have_seed = true;
             break;
         case OPT_LATENCY:
             if (parse_latency(a, o))
-                return usage_error("bad --latency '%s' (want const:MS, "
-                                   "uniform:MIN:MAX (1..60000 ms), "
-                                   "geo[:1..7] or matrix:FILE)",
-                                   a);
+                return chord_usage_error("dht-sim",
+                                         "bad --latency '%s' (want const:MS, "
+                                         "uniform:MIN:MAX (1..60000 ms), "
+                                         "geo[:1..7] or matrix:FILE)",
+                                         a);
             break;
         case OPT_SCRIPT:
             if (!*a)
-                return usage_error("%s", "--script needs a file name");
+                return chord_usage_error("dht-sim", "%s",
+                                         "--script needs a file name");
             o->script_file = a;
             break;
         case OPT_LOSS:
             if (parse_double(a, 0.0, 1.0, &d) || d >= 1.0)
-                return usage_error("bad --loss '%s' (want 0 <= P < 1)", a);
+                return chord_usage_error(
+                    "dht-sim", "bad --loss '%s' (want 0 <= P < 1)", a);
             o->loss = d;
             break;
         case OPT_STABILIZE:
             if (chord_parse_u64(a, 1, 3600000, &u))
-                return usage_error("bad --stabilize-ms '%s'", a);
+                return chord_usage_error("dht-sim", "bad --stabilize-ms '%s'",
+                                         a);
             o->stabilize_ms = (uint32_t)u;
             break;
         case OPT_FIX:
             if (chord_parse_u64(a, 1, 3600000, &u))
-                return usage_error("bad --fix-fingers-ms '%s'", a);
+                return chord_usage_error("dht-sim", "bad --fix-fingers-ms '%s'",
+                                         a);
             o->fix_fingers_ms = (uint32_t)u;
             break;
         case OPT_RPC_TIMEOUT:
             if (chord_parse_u64(a, 1, 3600000, &u))
-                return usage_error("bad --rpc-timeout-ms '%s'", a);
+                return chord_usage_error("dht-sim", "bad --rpc-timeout-ms '%s'",
+                                         a);
             o->rpc_timeout_ms = (uint32_t)u;
             o->rpc_set = true;
             break;
         case OPT_CHECK:
             if (chord_parse_u64(a, 0, UINT64_MAX, &u))
-                return usage_error("bad --check-every '%s'", a);
+                return chord_usage_error("dht-sim", "bad --check-every '%s'",
+                                         a);
             o->check_every = u;
             o->check_set = true;
             break;
@@ -1887,26 +1887,30 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
             break;
         case OPT_LOG:
             if (chord_parse_u64(a, CHORD_LOG_ERROR, CHORD_LOG_DEBUG, &u))
-                return usage_error("bad --log '%s' (want 0..3)", a);
+                return chord_usage_error("dht-sim",
+                                         "bad --log '%s' (want 0..3)", a);
             o->log_level = (int)u;
             break;
         case 'h':
             usage(stdout);
             return -1;
         case ':':
-            return usage_error("option %s needs an argument", argv[optind - 1]);
+            return chord_usage_error("dht-sim", "option %s needs an argument",
+                                     argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            return chord_usage_error("dht-sim", "unknown option '%s'",
+                                     argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return chord_usage_error("dht-sim", "unexpected argument '%s'",
+                                 argv[optind]);
     if (o->nodes == 0)
-        return usage_error("%s", "--nodes is required");
+        return chord_usage_error("dht-sim", "%s", "--nodes is required");
     if (o->replicas > o->successors + 1) {
         if (have_replicas)
-            return usage_error("%s",
-                               "--replicas cannot exceed --successors + 1");
+            return chord_usage_error(
+                "dht-sim", "%s", "--replicas cannot exceed --successors + 1");
         o->replicas = o->successors + 1; /* the default, cut to fit */
     }
     if (have_replicas && !have_keys)
@@ -1932,8 +1936,7 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
             if (o->matrix[k] > worst)
                 worst = o->matrix[k];
         if ((uint64_t)worst * 20 > o->rpc_timeout_ms)
-            o->rpc_timeout_ms =
-                worst > 3600000 / 20 ? 3600000 : worst * 20;
+            o->rpc_timeout_ms = worst > 3600000 / 20 ? 3600000 : worst * 20;
     }
     if (!have_seed) {
         struct timespec ts;
@@ -1941,7 +1944,7 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
         o->seed = ((uint64_t)ts.tv_sec * UINT64_C(1000000007)) ^
                   (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
     }
-    return SIM_EXIT_OK;
+    return CHORD_EXIT_OK;
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -1954,7 +1957,7 @@ int main(int argc, char **argv)
     if (rc) {
         free(run.o.matrix);
         free(run.o.script);
-        return rc == -1 ? SIM_EXIT_OK : rc;
+        return rc == -1 ? CHORD_EXIT_OK : rc;
     }
     const struct sim_opts *o = &run.o;
 
@@ -1982,11 +1985,11 @@ int main(int argc, char **argv)
         (o->latency == LATENCY_MATRIX &&
          chord_sim_set_latency_matrix(run.sim, o->matrix, o->matrix_m) != 0)) {
         fprintf(stderr, "dht-sim: out of memory\n");
-        rc = SIM_EXIT_FAILED;
+        rc = CHORD_EXIT_FAILED;
         goto out;
     }
     vlog(&run, "building a ring of %u nodes", o->nodes);
-    rc = SIM_EXIT_FAILED;
+    rc = CHORD_EXIT_FAILED;
     if (build_ring(&run))
         goto out;
     if (chord_sim_set_loss(run.sim, o->loss) != 0)
@@ -2024,7 +2027,7 @@ int main(int argc, char **argv)
     else
         print_text(&run, &rep, &st);
     vlog(&run, "done");
-    rc = SIM_EXIT_OK;
+    rc = CHORD_EXIT_OK;
 out:
     fflush(stdout);
     chord_sim_free(run.sim);

@@ -49,10 +49,11 @@
 #include "chord/client.h"
 #include "chord/id.h"
 #include "chord/types.h"
-#include "client/args.h"
-#include "client/json.h"
-#include "client/topology.h"
-#include "core/buf.h"
+#include "common/args.h"
+#include "common/exit.h"
+#include "common/json.h"
+#include "common/topology.h"
+#include "chord/buf.h"
 
 #define VIZ_NODES_MAX 4096u /* nodes a crawl visits (ghosts apart) */
 #define VIZ_GHOSTS_MAX 256u /* dead peers drawn beside the ring */
@@ -2532,14 +2533,6 @@ static void usage(FILE *f)
         f);
 }
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fputs("dht-viz: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputs(" (see dht-viz --help)\n", stderr);
-    return 2;
-}
-
 static int format_from_name(const char *s)
 {
     static const char *const names[] = {"svg", "html", "dot", "text"};
@@ -2676,9 +2669,10 @@ int main(int argc, char **argv)
         case OPT_FORMAT:
             o.format = format_from_name(optarg);
             if (o.format < 0)
-                return usage_error("--format must be svg, html, dot or "
-                                   "text, not '%s'",
-                                   optarg);
+                return chord_usage_error("dht-viz",
+                                         "--format must be svg, html, dot or "
+                                         "text, not '%s'",
+                                         optarg);
             o.format_given = true;
             break;
         case OPT_OUTPUT:
@@ -2692,24 +2686,27 @@ int main(int argc, char **argv)
             break;
         case OPT_WATCH:
             if (chord_parse_u64(optarg, 1, VIZ_WATCH_MAX_S, &v))
-                return usage_error("--watch must be a number of seconds "
-                                   "from 1 to 86400, not '%s'",
-                                   optarg);
+                return chord_usage_error("dht-viz",
+                                         "--watch must be a number of seconds "
+                                         "from 1 to 86400, not '%s'",
+                                         optarg);
             o.watch = (unsigned)v;
             break;
         case OPT_COUNT:
             if (chord_parse_u64(optarg, 1, VIZ_COUNT_MAX, &v))
-                return usage_error("--count must be a number from 1 to "
-                                   "1000000, not '%s'",
-                                   optarg);
+                return chord_usage_error("dht-viz",
+                                         "--count must be a number from 1 to "
+                                         "1000000, not '%s'",
+                                         optarg);
             o.count = (unsigned)v;
             count_given = true;
             break;
         case OPT_TIMEOUT:
             if (chord_parse_u64(optarg, 1, VIZ_TIMEOUT_MAX_MS, &v))
-                return usage_error("--timeout-ms must be a number from 1 "
-                                   "to 60000, not '%s'",
-                                   optarg);
+                return chord_usage_error("dht-viz",
+                                         "--timeout-ms must be a number from 1 "
+                                         "to 60000, not '%s'",
+                                         optarg);
             o.timeout_ms = (int)v;
             break;
         case OPT_CHECK:
@@ -2728,21 +2725,26 @@ int main(int argc, char **argv)
             if (optopt)
                 for (size_t k = 0; longopts[k].name; k++)
                     if (longopts[k].val == optopt)
-                        return usage_error("option --%s needs a value",
-                                           longopts[k].name);
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return chord_usage_error("dht-viz",
+                                                 "option --%s needs a value",
+                                                 longopts[k].name);
+            return chord_usage_error("dht-viz", "unknown option '%s'",
+                                     argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return chord_usage_error("dht-viz", "unexpected argument '%s'",
+                                 argv[optind]);
     if (check || dump) {
         if (check && dump)
-            return usage_error("%s", "give --check-topology or "
+            return chord_usage_error("dht-viz", "%s",
+                                     "give --check-topology or "
                                      "--dump-topology, not both");
         return topology_command(check ? check : dump, dump != NULL);
     }
     if (o.node && o.topology)
-        return usage_error("%s", "give --node or --topology, not both");
+        return chord_usage_error("dht-viz", "%s",
+                                 "give --node or --topology, not both");
     if (!o.topology && !o.node) {
         const char *env = getenv("DHT_NODE");
         o.node = env && *env ? env : VIZ_DEFAULT_NODE;
@@ -2752,19 +2754,23 @@ int main(int argc, char **argv)
         uint16_t port;
         if (strlen(o.node) >= CHORD_ADDR_MAX ||
             chord_addr_parse(o.node, host, &port) || port == 0)
-            return usage_error("'%s' is not HOST:PORT", o.node);
+            return chord_usage_error("dht-viz", "'%s' is not HOST:PORT",
+                                     o.node);
     }
     if (o.key && strlen(o.key) > CHORD_KEY_MAX)
-        return usage_error("%s", "the key is over 1024 bytes");
+        return chord_usage_error("dht-viz", "%s", "the key is over 1024 bytes");
     if (o.output && strlen(o.output) >= VIZ_PATH_NAME_MAX)
-        return usage_error("%s", "the output path is too long");
+        return chord_usage_error("dht-viz", "%s",
+                                 "the output path is too long");
     if (o.topology && strlen(o.topology) >= VIZ_PATH_NAME_MAX)
-        return usage_error("%s", "the topology path is too long");
+        return chord_usage_error("dht-viz", "%s",
+                                 "the topology path is too long");
     bool to_stdout = !o.output || strcmp(o.output, "-") == 0;
     if (o.watch && to_stdout)
-        return usage_error("%s", "--watch needs --output FILE");
+        return chord_usage_error("dht-viz", "%s",
+                                 "--watch needs --output FILE");
     if (count_given && !o.watch)
-        return usage_error("%s", "--count goes with --watch");
+        return chord_usage_error("dht-viz", "%s", "--count goes with --watch");
     if (!o.format_given) {
         o.format = to_stdout ? -1 : format_from_path(o.output);
         if (o.format < 0)

@@ -47,7 +47,7 @@
 
 #include "chord/client.h"
 #include "chord/id.h"
-#include "core/buf.h"
+#include "chord/buf.h"
 #include "core/wire.h"
 
 #define BENCH_SLOT_BITS 10u /* pipeline slots addressable in a req id */

@@ -37,7 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/buf.h"
+#include "chord/buf.h"
 #include "core/wire.h"
 
 #define CLIENT_READ_CHUNK 65536u /* bytes asked of each recv() */

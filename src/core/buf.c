@@ -3,7 +3,7 @@
  * and memmove on consume: the transport consumes whole frames, so the
  * remainder is usually small.
  */
-#include "core/buf.h"
+#include "chord/buf.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
+#include "chord/buf.h"
 #include "core/routing.h"
 #include "core/seq.h"
 #include "core/store.h"

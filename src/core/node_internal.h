@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "chord/node.h"
-#include "core/buf.h"
+#include "chord/buf.h"
 #include "core/fd.h"
 #include "core/routing.h"
 #include "core/seq.h"

@@ -30,7 +30,7 @@
 #include <sys/types.h>
 
 #include "chord/types.h"
-#include "core/buf.h"
+#include "chord/buf.h"
 
 #define CHORD_FRAME_HEADER 16u /* length field + version..req_id */
 

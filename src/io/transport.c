@@ -46,7 +46,7 @@
 
 #include "chord/node.h"
 #include "chord/types.h"
-#include "core/buf.h"
+#include "chord/buf.h"
 #include "core/wire.h"
 
 /* Accept only 127.0.0.0/8 addresses: this project never leaves loopback. */

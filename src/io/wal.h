@@ -62,7 +62,7 @@
 #include <sys/types.h>
 
 #include "chord/types.h"
-#include "core/buf.h"
+#include "chord/buf.h"
 #include "io/disk.h"
 
 #define CHORD_WAL_HEADER 16u /* length, crc, seq */

@@ -70,7 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
+#include "chord/buf.h"
 #include "core/routing.h"
 #include "core/wire.h"
 #include "io/disk.h"

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "client/args.h"
+#include "common/args.h"
 
 static void test_parse_u64(void **state)
 {

@@ -32,8 +32,8 @@
 #include <cmocka.h>
 
 #include "chord/client.h"
-#include "client/json.h"
-#include "core/buf.h"
+#include "common/json.h"
+#include "chord/buf.h"
 #include "core/wire.h"
 
 #define FAKE_WAIT_MS 5000     /* the longest the fake node waits for I/O */

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "chord/id.h"
-#include "client/topology.h"
+#include "common/topology.h"
 
 #define PATH_CAP 4096
 

@@ -30,7 +30,7 @@
 #include <uv.h>
 
 #include "chord/node.h"
-#include "core/buf.h"
+#include "chord/buf.h"
 #include "core/wire.h"
 #include "io/transport.h"
 

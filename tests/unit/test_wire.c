@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "core/buf.h"
+#include "chord/buf.h"
 #include "core/wire.h"
 
 static const uint8_t all_types[] = {

@@ -16,7 +16,7 @@
  * It does not start processes or know what dhtd's defaults are: a ring
  * parameter that is not given stays 0 and the launcher leaves it out.
  */
-#include "client/topology.h"
+#include "common/topology.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -7,7 +7,7 @@
  * a run at a time: plain bytes are copied in one append, each escaped byte
  * is written as its own short sequence. Errors are sticky in j->err.
  */
-#include "client/json.h"
+#include "common/json.h"
 
 #include <errno.h>
 #include <inttypes.h>

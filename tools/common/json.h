@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "chord/id.h"
-#include "core/buf.h"
+#include "chord/buf.h"
 
 #define CHORD_JSON_DEPTH_MAX 32u /* nested objects/arrays */
 
