@@ -153,15 +153,22 @@ static struct chord_fd_peer *fd_get(struct chord_fd *fd, const char *addr,
         if (!fd_addr_ok(addr))
             return NULL;
         int victim = -1;
+        bool victim_dead = false; /* within its dead window */
         for (int k = 0; k < CHORD_FD_PEERS; k++) {
             const struct chord_fd_peer *q = &fd->peers[k];
             if (!q->addr[0]) {
                 victim = k;
                 break;
             }
-            if (!q->monitored &&
-                (victim < 0 || q->last_used < fd->peers[victim].last_used))
+            if (q->monitored)
+                continue;
+            bool dead = q->dead_until > now;
+            if (victim < 0 || (victim_dead && !dead) ||
+                (dead == victim_dead &&
+                 q->last_used < fd->peers[victim].last_used)) {
                 victim = k;
+                victim_dead = dead;
+            }
         }
         if (victim < 0)
             return NULL;
@@ -252,6 +259,7 @@ bool chord_fd_heard(struct chord_fd *fd, const char *addr, int64_t rtt_ms,
     if (!p)
         return false;
     p->last_heard = now;
+    p->dead_until = 0;
     bool revived = p->state != CHORD_PEER_ALIVE;
     if (revived) {
         if (!p->refused) {
@@ -289,8 +297,33 @@ void chord_fd_unreachable(struct chord_fd *fd, const char *addr, uint64_t now)
 void chord_fd_forget(struct chord_fd *fd, const char *addr)
 {
     int i = fd_index(fd, addr);
-    if (i >= 0)
-        memset(&fd->peers[i], 0, sizeof(fd->peers[i]));
+    if (i < 0)
+        return;
+    struct chord_fd_peer *p = &fd->peers[i];
+    uint64_t until = p->dead_until;
+    memset(p, 0, sizeof(*p));
+    if (until) { /* the window outlives the history */
+        memcpy(p->addr, addr, strlen(addr) + 1);
+        p->state = CHORD_PEER_ALIVE;
+        p->state_since = fd->last_tick;
+        p->penalty_at = fd->last_tick;
+        p->last_used = fd->last_tick;
+        p->dead_until = until;
+    }
+}
+
+void chord_fd_dead_until(struct chord_fd *fd, const char *addr, uint64_t now,
+                         uint64_t until)
+{
+    struct chord_fd_peer *p = fd_get(fd, addr, now);
+    if (p && until > p->dead_until)
+        p->dead_until = until;
+}
+
+bool chord_fd_is_dead(const struct chord_fd *fd, const char *addr, uint64_t now)
+{
+    const struct chord_fd_peer *p = chord_fd_find(fd, addr);
+    return p && p->dead_until > now;
 }
 
 /*

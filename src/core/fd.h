@@ -29,10 +29,16 @@
  * Pure: no I/O, no clock (every call takes `now` in ms, from a monotonic
  * clock, never 0: 0 means "never" in the fields below), no allocation;
  * at most CHORD_FD_PEERS peers. When the table is full, a new peer takes
- * the slot of the least recently used unmonitored one; when every slot is
+ * the slot of the least recently used unmonitored one (one outside its
+ * dead window, if any is); when every slot is
  * monitored, the new peer is not tracked at all: calls about it do
  * nothing, chord_fd_find() returns NULL and chord_fd_usable() true.
  * An address longer than CHORD_ADDR_MAX - 1 bytes is never tracked.
+ *
+ * The table also holds each peer's dead window (`dead_until`): the node's
+ * one record of peers it found dead (see peer.h for the rule). Hearing
+ * from a peer closes its window; forgetting a peer keeps the window (a
+ * peer that left stays shunned for a while) but drops its history.
  */
 #ifndef CHORD_FD_H
 #define CHORD_FD_H
@@ -79,6 +85,7 @@ struct chord_fd_peer {
     uint64_t state_since;   /* when the state last changed */
     uint64_t penalty_at;    /* when the penalty was last decayed */
     uint64_t last_used;     /* for recycling slots */
+    uint64_t dead_until;    /* found dead: shunned until then (0: not) */
 };
 
 struct chord_fd {
@@ -111,6 +118,7 @@ void chord_fd_sent(struct chord_fd *fd, const char *addr, uint64_t now);
  * rtt_ms ago, which clears the pending heartbeat (whichever heartbeat it
  * answers) and feeds the estimator (samples capped at ceil_ms); -1 for
  * any other message, which leaves a pending heartbeat pending.
+ * It closes the peer's dead window.
  * Returns true when the peer was SUSPECTED or DEAD: it is ALIVE again with
  * no heartbeat pending. If it was SUSPECTED or DEAD by timeout, that was a
  * false suspicion: false_suspicions grew and the penalty by
@@ -126,8 +134,18 @@ bool chord_fd_heard(struct chord_fd *fd, const char *addr, int64_t rtt_ms,
  * needed, so the peer becomes unusable. */
 void chord_fd_unreachable(struct chord_fd *fd, const char *addr, uint64_t now);
 
-/* Forget addr entirely (it left gracefully). */
+/* Forget addr's history (it left gracefully): its slot is freed, unless
+ * it is within its dead window, which then stays (and nothing else). */
 void chord_fd_forget(struct chord_fd *fd, const char *addr);
+
+/* addr is dead until `until` (creates the entry if needed; a later time
+ * than the current window extends it, an earlier one is ignored). */
+void chord_fd_dead_until(struct chord_fd *fd, const char *addr, uint64_t now,
+                         uint64_t until);
+
+/* Is addr within its dead window at `now`? */
+bool chord_fd_is_dead(const struct chord_fd *fd, const char *addr,
+                      uint64_t now);
 
 /* The current timeout for a peer (ms); for p == NULL, the timeout an
  * unknown peer would start with. The penalty decays in chord_fd_tick(),

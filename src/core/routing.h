@@ -39,6 +39,11 @@ struct chord_routing {
     unsigned r; /* successor list capacity, 1..CHORD_SUCC_MAX */
     bool has_pred;
     struct chord_peer pred;
+    /* Predecessors, nearest first: the predecessor and the ones its
+     * RECTIFY reports (kept by ring.c; placement.c judges replica sets by
+     * them). Not touched by the functions below. */
+    unsigned n_preds;
+    struct chord_peer preds[CHORD_SUCC_MAX];
     unsigned n_succ;
     struct chord_peer succ[CHORD_SUCC_MAX];
     struct chord_finger finger[CHORD_ID_BITS];

@@ -184,7 +184,7 @@ static void msg_reset(struct chord_msg *m)
     m->owner = no_peer;
     m->hops = 0;
     m->lookup_flags = 0;
-    m->path.n = 0; /* path.addr[] left as is */
+    m->path.n = 0;  /* path.addr[] left as is */
     m->n_preds = 0; /* preds[] left as is */
     m->range_lo = no_id;
     m->range_hi = no_id;
@@ -627,9 +627,9 @@ ssize_t chord_frame_length(const uint8_t *buf, size_t len)
     uint32_t flen = get_be32(buf);
     if (flen > CHORD_FRAME_MAX - 4 || flen < CHORD_FRAME_HEADER - 4)
         return CHORD_DECODE_MALFORMED;
-    if (len >= 8 && (buf[4] != CHORD_PROTOCOL_VERSION ||
-                     msg_class_of(buf[5]) == MSG_UNKNOWN || buf[6] != 0 ||
-                     buf[7] != 0))
+    if (len >= 8 &&
+        (buf[4] != CHORD_PROTOCOL_VERSION ||
+         msg_class_of(buf[5]) == MSG_UNKNOWN || buf[6] != 0 || buf[7] != 0))
         return CHORD_DECODE_MALFORMED;
     if (len - 4 < flen)
         return CHORD_DECODE_PARTIAL;

@@ -92,14 +92,17 @@ struct chord_item {
 /* TRANSFER flags. */
 #define CHORD_TRANSFER_LAST 0x01    /* the final batch of this transfer */
 #define CHORD_TRANSFER_HANDOFF 0x02 /* from a leaving node */
-#define CHORD_TRANSFER_REPLICA 0x04 /* copies for a replica (writes, repair)   \
-                                     */
+#define CHORD_TRANSFER_REPLICA                                                 \
+    0x04 /* copies for a replica (writes, repair)                              \
+          */
 
 /* FIND_SUCC flags. */
-#define CHORD_LOOKUP_TO_OWNER 0x01 /* the owner itself must answer: the node \
-                                      before it forwards instead of naming it */
-#define CHORD_LOOKUP_FINAL 0x02 /* with TO_OWNER: the sender takes the \
-                                   receiver for the owner */
+#define CHORD_LOOKUP_TO_OWNER                                                  \
+    0x01 /* the owner itself must answer: the node                             \
+            before it forwards instead of naming it */
+#define CHORD_LOOKUP_FINAL                                                     \
+    0x02 /* with TO_OWNER: the sender takes the                                \
+            receiver for the owner */
 #define CHORD_LOOKUP_FLAGS_ALL (CHORD_LOOKUP_TO_OWNER | CHORD_LOOKUP_FINAL)
 
 /* Anti-entropy compares a key range in this many buckets. */

@@ -1,0 +1,496 @@
+/*
+ * coord.c - client operations and the owner's side of store requests
+ * (see coord.h).
+ *
+ * Pure: no I/O, no clock.
+ */
+#include "core/coord.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/lookup.h"
+#include "core/node_internal.h"
+#include "core/peer.h"
+#include "core/placement.h"
+#include "core/replica.h"
+
+void chord__coord_init(struct chord_coord *c)
+{
+    memset(c, 0, sizeof(*c));
+    chord_seq_init(&c->ops, sizeof(struct op));
+}
+
+static void rcache_put(struct chord_node *n, uint64_t now,
+                       const struct chord_id *lo,
+                       const struct chord_peer *owner)
+{
+    if (!n->coord.rcache) {
+        n->coord.rcache = calloc(CHORD_RCACHE_MAX, sizeof(*n->coord.rcache));
+        if (!n->coord.rcache)
+            return;
+    }
+    unsigned slot = 0;
+    for (unsigned i = 0; i < CHORD_RCACHE_MAX; i++) {
+        struct rcache_entry *e = &n->coord.rcache[i];
+        if (e->expires > now && chord__peer_same(&e->owner, owner)) {
+            slot = i; /* the owner's range again: refresh it */
+            break;
+        }
+        if (e->expires < n->coord.rcache[slot].expires)
+            slot = i; /* else the free or oldest entry */
+    }
+    n->coord.rcache[slot].lo = *lo;
+    n->coord.rcache[slot].owner = *owner;
+    n->coord.rcache[slot].expires = now + CHORD_RCACHE_TTL_MS;
+}
+
+/* The owner remembered for key, or NULL. */
+static const struct chord_peer *rcache_find(const struct chord_node *n,
+                                            const struct chord_id *key,
+                                            uint64_t now)
+{
+    for (unsigned i = 0; n->coord.rcache && i < CHORD_RCACHE_MAX; i++) {
+        const struct rcache_entry *e = &n->coord.rcache[i];
+        if (e->expires > now && chord_id_in_oc(key, &e->lo, &e->owner.id))
+            return chord__usable(n, e->owner.addr, now) ? &e->owner : NULL;
+    }
+    return NULL;
+}
+
+/* Forget what we remembered about key's owner (it redirected or failed). */
+static void rcache_drop(struct chord_node *n, const struct chord_id *key)
+{
+    for (unsigned i = 0; n->coord.rcache && i < CHORD_RCACHE_MAX; i++) {
+        struct rcache_entry *e = &n->coord.rcache[i];
+        if (e->expires && chord_id_in_oc(key, &e->lo, &e->owner.id))
+            e->expires = 0;
+    }
+}
+
+static void op_free_buffers(struct op *o)
+{
+    free(o->key);
+    free(o->value);
+    o->key = o->value = NULL;
+}
+
+static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
+                     const char *error, const uint8_t *value, size_t value_len)
+{
+    struct chord_msg *m = malloc(sizeof(*m));
+    if (m) {
+        /* A lookup is answered in its own type; errors look alike. */
+        chord_msg_init(m,
+                       o->type == CHORD_MSG_C_LOOKUP ? CHORD_MSG_C_LOOKUP_RESULT
+                                                     : CHORD_MSG_C_RESULT,
+                       o->client_req);
+        m->status = status;
+        if (error)
+            snprintf(m->error, sizeof(m->error), "%s", error);
+        m->value.data = value;
+        m->value.len = value_len;
+        chord__reply(n, o->conn, m);
+        free(m);
+    }
+    if (o->state == OP_WAIT)
+        n->coord.waiting--;
+    op_free_buffers(o);
+    chord_seq_finish(&n->coord.ops, o);
+}
+
+static void op_reply_lookup(struct chord_node *n, struct op *o,
+                            const struct chord_peer *owner, uint8_t hops,
+                            const struct chord_lookup_path *path)
+{
+    struct chord_msg *m = malloc(sizeof(*m));
+    if (m) {
+        chord_msg_init(m, CHORD_MSG_C_LOOKUP_RESULT, o->client_req);
+        m->status = CHORD_OK;
+        m->lookup.key_id = o->key_id;
+        m->lookup.owner = *owner;
+        m->lookup.hops = hops;
+        chord__path_copy(&m->lookup.path, path);
+        chord__reply(n, o->conn, m);
+        free(m);
+    }
+    op_free_buffers(o);
+    chord_seq_finish(&n->coord.ops, o);
+}
+
+static void op_start(struct chord_node *n, uint64_t now, struct op *o);
+static void store_done(struct chord_node *n, uint64_t now,
+                       const struct chord_reply_to *to, uint8_t status,
+                       const char *error, const struct chord_peer *hint,
+                       const uint8_t *value, size_t value_len,
+                       const struct chord_version *version);
+static void op_lookup_found(struct chord_node *n, uint64_t now,
+                            const struct rpc *r, const struct chord_found *f);
+
+/* Try again shortly (the owner was busy, or a peer failed). */
+static void op_retry_later(struct chord_node *n, struct op *o, uint64_t now,
+                           const char *why)
+{
+    snprintf(o->last_error, sizeof(o->last_error), "%s", why);
+    o->rpc = 0;
+    if (o->state != OP_WAIT)
+        n->coord.waiting++;
+    o->state = OP_WAIT;
+    o->retry_at = now + CHORD_OP_RETRY_MS;
+}
+
+/*
+ * A store request (from a client operation of ours, or STORE_* from a
+ * coordinator) reaches the node that should own the key. Refuse it while
+ * joining or leaving, redirect it if we do not own the key, else hand it
+ * to replica.c; the outcome comes back through store_done().
+ */
+static void store_execute(struct chord_node *n, uint64_t now, uint8_t type,
+                          const uint8_t *key, size_t key_len,
+                          const uint8_t *value, size_t value_len,
+                          uint8_t consistency, const struct chord_reply_to *to)
+{
+    struct chord_id kid;
+    chord_id_hash(&kid, key, key_len);
+    bool is_read = type == CHORD_MSG_STORE_GET;
+    if (n->state == CHORD_NODE_JOINING ||
+        (n->state == CHORD_NODE_LEAVING && !is_read) ||
+        n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_INIT) {
+        store_done(n, now, to, CHORD_TRY_AGAIN, NULL, NULL, NULL, 0, NULL);
+        return;
+    }
+    if (!chord__owns_now(n, &kid, now)) {
+        store_done(n, now, to, CHORD_REDIRECT, NULL,
+                   chord__redirect_hint(n, &kid, now), NULL, 0, NULL);
+        return;
+    }
+    if (is_read) {
+        chord__replica_read(n, now, key, key_len, consistency, to);
+        return;
+    }
+    const struct chord_store_entry *e =
+        chord_store_find(n->store, key, key_len);
+    if (type == CHORD_MSG_STORE_DEL && (!e || e->tombstone) &&
+        n->cfg.replicas <= 1) {
+        /* Deleting nothing is not an error; with replicas a tombstone is
+         * still written, in case a replica holds a copy we lack. */
+        store_done(n, now, to, CHORD_OK, NULL, NULL, NULL, 0, NULL);
+        return;
+    }
+    chord__replica_write(n, now, type, key, key_len, value, value_len,
+                         consistency, to);
+}
+
+static uint8_t store_type_of(uint8_t client_type)
+{
+    switch (client_type) {
+    case CHORD_MSG_C_PUT:
+        return CHORD_MSG_STORE_PUT;
+    case CHORD_MSG_C_GET:
+        return CHORD_MSG_STORE_GET;
+    default:
+        return CHORD_MSG_STORE_DEL;
+    }
+}
+
+/* Act on a store result for op o (local or from the owner). */
+static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
+                            uint8_t status, const char *error,
+                            const struct chord_peer *hint, const uint8_t *value,
+                            size_t value_len);
+
+static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
+                          const struct chord_peer *owner)
+{
+    if (chord__is_self(n, owner)) {
+        struct chord_reply_to to = {.done = store_done, .op = o->h.id};
+        o->state = OP_STORE;
+        o->rpc = 0;
+        store_execute(n, now, store_type_of(o->type), o->key, o->key_len,
+                      o->value, o->value_len, o->consistency, &to);
+        return;
+    }
+    struct chord_msg *m = chord__msg(n, store_type_of(o->type), 0);
+    if (!m) {
+        op_retry_later(n, o, now, "out of memory");
+        return;
+    }
+    m->key.data = o->key;
+    m->key.len = o->key_len;
+    m->consistency = o->consistency;
+    if (o->type == CHORD_MSG_C_PUT) {
+        m->value.data = o->value;
+        m->value.len = o->value_len;
+    }
+    struct chord_peer to = *owner;
+    o->state = OP_STORE;
+    o->rpc = chord__rpc(n, now, RPC_STORE, &to, o->h.id, m);
+    free(m);
+}
+
+static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
+                            uint8_t status, const char *error,
+                            const struct chord_peer *hint, const uint8_t *value,
+                            size_t value_len)
+{
+    o->rpc = 0;
+    switch (status) {
+    case CHORD_OK:
+        op_reply(n, o, CHORD_OK, NULL, value, value_len);
+        return;
+    case CHORD_NOT_FOUND:
+        op_reply(n, o, CHORD_NOT_FOUND, "not found", NULL, 0);
+        return;
+    case CHORD_REDIRECT:
+        rcache_drop(n, &o->key_id);
+        if (++o->redirects <= n->cfg.hop_limit) {
+            op_send_store(n, now, o, hint);
+            return;
+        }
+        op_retry_later(n, o, now, "too many redirects");
+        return;
+    case CHORD_TRY_AGAIN:
+        op_retry_later(n, o, now, "the owner is joining or leaving");
+        return;
+    default: {
+        char why[CHORD_ERRMSG_MAX];
+        if (error && *error)
+            snprintf(why, sizeof(why), "%s", error);
+        else
+            snprintf(why, sizeof(why), "the owner answered: %s",
+                     chord_status_name(status));
+        op_reply(n, o, status, why, NULL, 0);
+    }
+    }
+}
+
+static void store_done(struct chord_node *n, uint64_t now,
+                       const struct chord_reply_to *to, uint8_t status,
+                       const char *error, const struct chord_peer *hint,
+                       const uint8_t *value, size_t value_len,
+                       const struct chord_version *version)
+{
+    if (to->op) {
+        struct op *o = chord_seq_find(&n->coord.ops, to->op);
+        if (o && o->state == OP_STORE && o->rpc == 0)
+            op_store_result(n, now, o, status, error, hint, value, value_len);
+        return;
+    }
+    struct chord_msg *r = chord__msg(n, CHORD_MSG_STORE_RESULT, to->req);
+    if (!r)
+        return;
+    r->status = status;
+    if (error)
+        snprintf(r->error, sizeof(r->error), "%s", error);
+    if (hint)
+        r->hint = *hint;
+    if (value) {
+        r->has_value = true;
+        r->value.data = value;
+        r->value.len = value_len;
+    }
+    if (version)
+        r->version = *version;
+    chord__send(n, to->addr, r);
+    free(r);
+}
+
+static void op_start(struct chord_node *n, uint64_t now, struct op *o)
+{
+    if (o->state == OP_WAIT)
+        n->coord.waiting--;
+    o->state = OP_LOOKUP;
+    o->attempts++;
+    o->redirects = 0;
+    if (o->type != CHORD_MSG_C_LOOKUP && o->attempts == 1) {
+        /* A first try on a key whose owner we learned lately goes
+         * straight there; it checks, and redirects if it no longer owns
+         * the key. Retries look the owner up afresh. */
+        const struct chord_peer *c = rcache_find(n, &o->key_id, now);
+        if (c) {
+            struct chord_peer owner = *c;
+            op_send_store(n, now, o, &owner); /* may finish o */
+            return;
+        }
+    }
+    uint64_t rid =
+        chord__lookup_begin(n, now, RPC_LOOKUP_OP, o->h.id, op_lookup_found);
+    if (!rid) {
+        op_retry_later(n, o, now, "out of memory");
+        return;
+    }
+    o->rpc = rid;
+    struct chord_id kid = o->key_id;
+    /* A lookup the client sees, or a retry (the owner named before may
+     * be down), is answered by the owner itself. */
+    uint8_t flags = o->type == CHORD_MSG_C_LOOKUP || o->attempts > 1
+                        ? CHORD_LOOKUP_TO_OWNER
+                        : 0;
+    chord__lookup_run(n, now, rid, &kid, flags); /* may finish o */
+}
+
+static void op_found(struct chord_node *n, uint64_t now, struct op *o, bool ok,
+                     const struct chord_peer *owner, uint8_t hops,
+                     const struct chord_lookup_path *path)
+{
+    o->rpc = 0;
+    if (!ok) {
+        op_retry_later(n, o, now, "lookup exceeded the hop limit");
+        return;
+    }
+    if (o->type == CHORD_MSG_C_LOOKUP) {
+        op_reply_lookup(n, o, owner, hops, path);
+        return;
+    }
+    op_send_store(n, now, o, owner);
+}
+
+/* A lookup for an operation ended (see lookup.h). */
+static void op_lookup_found(struct chord_node *n, uint64_t now,
+                            const struct rpc *r, const struct chord_found *f)
+{
+    struct op *o = chord_seq_find(&n->coord.ops, r->arg);
+    if (f->ok)
+        rcache_put(n, now, &f->lo, &f->owner);
+    if (o && o->rpc == r->h.id)
+        op_found(n, now, o, f->ok, &f->owner, f->hops, f->path);
+}
+
+void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
+                         const struct chord_msg *m)
+{
+    struct chord_msg *r = malloc(sizeof(*r));
+    if (!r)
+        return;
+    chord_msg_init(r, CHORD_MSG_C_RESULT, m->req_id);
+    if (m->key.len == 0) {
+        r->status = CHORD_BAD_REQUEST;
+        snprintf(r->error, sizeof(r->error), "empty key");
+    } else if (n->state != CHORD_NODE_ACTIVE) {
+        r->status = CHORD_UNAVAILABLE;
+        snprintf(r->error, sizeof(r->error), "node %s is %s, not serving",
+                 n->rt.self.addr, chord_node_state_name(n->state));
+    } else if (n->coord.ops.live >= n->cfg.max_ops) {
+        r->status = CHORD_BUSY;
+        snprintf(r->error, sizeof(r->error),
+                 "node %s has %u operations in flight", n->rt.self.addr,
+                 n->cfg.max_ops);
+    } else {
+        struct op *o = chord_seq_push(&n->coord.ops);
+        size_t vlen = m->type == CHORD_MSG_C_PUT ? m->value.len : 0;
+        uint8_t *k = o ? malloc(m->key.len) : NULL;
+        uint8_t *v = o ? malloc(vlen ? vlen : 1) : NULL;
+        if (!o || !k || !v) {
+            free(k);
+            free(v);
+            if (o)
+                chord_seq_finish(&n->coord.ops, o);
+            r->status = CHORD_BUSY;
+            snprintf(r->error, sizeof(r->error), "out of memory");
+        } else {
+            memcpy(k, m->key.data, m->key.len);
+            if (vlen)
+                memcpy(v, m->value.data, vlen);
+            o->type = m->type;
+            o->consistency = m->consistency;
+            o->conn = conn;
+            o->client_req = m->req_id;
+            o->deadline = now + n->cfg.op_timeout_ms;
+            o->key = k;
+            o->key_len = m->key.len;
+            o->value = v;
+            o->value_len = vlen;
+            chord_id_hash(&o->key_id, k, m->key.len);
+            free(r);
+            op_start(n, now, o);
+            return;
+        }
+    }
+    if (m->type == CHORD_MSG_C_LOOKUP)
+        r->type = CHORD_MSG_C_LOOKUP_RESULT;
+    chord__reply(n, conn, r);
+    free(r);
+}
+
+void chord__coord_store(struct chord_node *n, uint64_t now,
+                        const struct chord_msg *m)
+{
+    struct chord_reply_to to = {.done = store_done, .op = 0, .req = m->req_id};
+    memcpy(to.addr, m->from.addr, CHORD_ADDR_MAX);
+    store_execute(n, now, m->type, m->key.data, m->key.len, m->value.data,
+                  m->value.len, m->consistency, &to);
+}
+
+void chord__coord_answer(struct chord_node *n, uint64_t now,
+                         const struct rpc *r, const struct chord_msg *m)
+{
+    if (r->kind != RPC_STORE || m->type != CHORD_MSG_STORE_RESULT)
+        return;
+    struct op *o = chord_seq_find(&n->coord.ops, r->arg);
+    if (o && o->rpc == r->h.id)
+        op_store_result(n, now, o, m->status, m->error, &m->hint, m->value.data,
+                        m->value.len);
+}
+
+void chord__coord_failed(struct chord_node *n, uint64_t now,
+                         const struct rpc *r, const char *why)
+{
+    struct op *o = chord_seq_find(&n->coord.ops, r->arg);
+    if (o && r->kind == RPC_STORE)
+        rcache_drop(n, &o->key_id);
+    if (o && o->rpc == r->h.id) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%s: %s", r->peer.addr, why);
+        op_retry_later(n, o, now, msg);
+    }
+}
+
+void chord__coord_tick(struct chord_node *n, uint64_t now)
+{
+    /* Client operations past their deadline, then those due a retry. */
+    struct op *o;
+    while ((o = chord_seq_head(&n->coord.ops)) != NULL && o->deadline <= now) {
+        char why[200];
+        snprintf(why, sizeof(why),
+                 "no answer from the ring within %u ms (%u attempts; last: %s)",
+                 n->cfg.op_timeout_ms, o->attempts,
+                 o->last_error[0] ? o->last_error : "no reply");
+        op_reply(n, o, CHORD_UNAVAILABLE, why, NULL, 0);
+    }
+    if (n->coord.waiting) {
+        uint64_t last = n->coord.ops.next_id;
+        for (uint64_t id = n->coord.ops.first_id; id < last; id++) {
+            struct op *w = chord_seq_find(&n->coord.ops, id);
+            if (w && w->state == OP_WAIT && w->retry_at <= now)
+                op_start(n, now, w); /* may finish w; never adds ops */
+        }
+    }
+}
+
+uint64_t chord__coord_deadline(const struct chord_node *n)
+{
+    uint64_t t = UINT64_MAX;
+    const struct op *o = chord_seq_peek(&n->coord.ops);
+    if (o)
+        t = o->deadline;
+    if (n->coord.waiting) {
+        for (size_t i = 0; i < n->coord.ops.len; i++) {
+            const struct op *w = chord_seq_at_const(&n->coord.ops, i);
+            if (w->h.live && w->state == OP_WAIT && w->retry_at < t)
+                t = w->retry_at;
+        }
+    }
+    return t;
+}
+
+void chord__coord_free(struct chord_coord *c)
+{
+    for (size_t i = 0; i < c->ops.len; i++) {
+        struct op *o = chord_seq_at(&c->ops, i);
+        if (o->h.live)
+            op_free_buffers(o);
+    }
+    chord_seq_free(&c->ops);
+    free(c->rcache);
+}

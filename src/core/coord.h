@@ -1,0 +1,91 @@
+/*
+ * coord.h - client operations (put, get, del, lookup) coordinated by the
+ * node the client contacted, and the owner's side of STORE_* requests.
+ *
+ * The coordinator looks the key up (lookup.h), then sends STORE_* to the
+ * owner (or executes it itself when it is the owner). The owner checks
+ * that it owns the key: if not it answers REDIRECT with a better guess
+ * (placement.h); while joining or leaving it answers TRY_AGAIN; else it
+ * hands the request to replica.c, whose outcome comes back through the
+ * `done` carried in the request. The coordinator retries (after
+ * CHORD_OP_RETRY_MS, looking the owner up afresh) until the operation's
+ * deadline (cfg.op_timeout_ms), then tells the client why it failed.
+ *
+ * Owner cache. FOUND_SUCC carries the start of the owner's range; the
+ * coordinator remembers up to CHORD_RCACHE_MAX ranges for
+ * CHORD_RCACHE_TTL_MS, and sends a first try on a key of a known range
+ * straight to its owner (a stale entry costs one redirect).
+ *
+ * Pure: no I/O, no clock. Calls peer.c, placement.c, lookup.c and
+ * replica.c.
+ */
+#ifndef CHORD_CORE_COORD_H
+#define CHORD_CORE_COORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/seq.h"
+#include "core/wire.h"
+
+struct chord_node;
+struct rpc;
+
+#define CHORD_OP_RETRY_MS 50      /* pause before an operation retries */
+#define CHORD_RCACHE_MAX 64       /* owner ranges a node remembers */
+#define CHORD_RCACHE_TTL_MS 10000 /* ... for this long */
+
+/* An owner's range (lo, owner.id], learned from a lookup. */
+struct rcache_entry {
+    struct chord_id lo;
+    struct chord_peer owner;
+    uint64_t expires; /* 0: free */
+};
+
+enum op_state { OP_LOOKUP = 1, OP_STORE, OP_WAIT };
+
+/* A client operation coordinated by this node. */
+struct op {
+    struct chord_seq_hdr h;
+    uint8_t type; /* CHORD_MSG_C_PUT .. C_LOOKUP */
+    uint8_t state;
+    uint8_t consistency;
+    uint64_t conn, client_req;
+    uint64_t deadline;
+    uint64_t retry_at;
+    uint64_t rpc; /* request in flight, 0 if none */
+    unsigned attempts, redirects;
+    struct chord_id key_id;
+    uint8_t *key; /* owned copies */
+    size_t key_len;
+    uint8_t *value;
+    size_t value_len;
+    char last_error[96];
+};
+
+struct chord_coord {
+    struct chord_seq ops;        /* struct op, in deadline order */
+    uint64_t waiting;            /* ops in OP_WAIT */
+    struct rcache_entry *rcache; /* CHORD_RCACHE_MAX, made on first use */
+};
+
+void chord__coord_init(struct chord_coord *c);
+void chord__coord_free(struct chord_coord *c);
+
+/* A client request (C_PUT, C_GET, C_DEL, C_LOOKUP) on connection conn. */
+void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
+                         const struct chord_msg *m);
+/* STORE_PUT / STORE_GET / STORE_DEL from a coordinator. */
+void chord__coord_store(struct chord_node *n, uint64_t now,
+                        const struct chord_msg *m);
+/* The answer of an RPC_STORE request; the failure of an RPC_STORE or
+ * RPC_LOOKUP_OP request. */
+void chord__coord_answer(struct chord_node *n, uint64_t now,
+                         const struct rpc *r, const struct chord_msg *m);
+void chord__coord_failed(struct chord_node *n, uint64_t now,
+                         const struct rpc *r, const char *why);
+/* Deadlines and retries; the earliest time one is due. */
+void chord__coord_tick(struct chord_node *n, uint64_t now);
+uint64_t chord__coord_deadline(const struct chord_node *n);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * placement.c - ownership and replica sets (see placement.h).
+ *
+ * Pure: no I/O, no clock, no state of its own.
+ */
+#include "core/placement.h"
+
+#include "core/node_internal.h"
+#include "core/peer.h"
+
+unsigned chord__replica_factor(const struct chord_node *n)
+{
+    unsigned ring = 1 + n->rt.n_succ; /* as far as we can see */
+    unsigned r = n->cfg.replicas;
+    if (n->rt.n_succ >= n->rt.r)
+        return r; /* the list is full: the ring is at least this big */
+    return r < ring ? r : ring;
+}
+
+unsigned chord__replica_targets(const struct chord_node *n, uint64_t now,
+                                struct chord_peer *out, unsigned max)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < n->rt.n_succ && k < max; i++)
+        if (chord__usable(n, n->rt.succ[i].addr, now))
+            out[k++] = n->rt.succ[i];
+    return k;
+}
+
+unsigned chord__copies_needed(const struct chord_node *n, uint8_t consistency)
+{
+    unsigned r = chord__replica_factor(n);
+    switch (consistency) {
+    case CHORD_CONSISTENCY_ONE:
+        return 1;
+    case CHORD_CONSISTENCY_ALL:
+        return r;
+    default:
+        return r / 2 + 1;
+    }
+}
+
+bool chord__replica_holds(const struct chord_node *n,
+                          const struct chord_id *key_id)
+{
+    unsigned r = n->cfg.replicas;
+    if (r <= 1)
+        return chord_routing_owns(&n->rt, key_id);
+    if (n->rt.n_preds < r)
+        return true; /* small ring, or we do not know enough yet */
+    return chord_id_in_oc(key_id, &n->rt.preds[r - 1].id, &n->rt.self.id);
+}
+
+const struct chord_peer *chord__live_pred(const struct chord_node *n,
+                                          uint64_t now)
+{
+    if (!n->rt.has_pred)
+        return NULL;
+    for (unsigned i = 0; i < n->rt.n_preds; i++)
+        if (chord__usable(n, n->rt.preds[i].addr, now))
+            return &n->rt.preds[i];
+    return &n->rt.pred;
+}
+
+const struct chord_peer *chord__live_succ(const struct chord_node *n,
+                                          uint64_t now)
+{
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        if (chord__usable(n, n->rt.succ[i].addr, now))
+            return &n->rt.succ[i];
+    return chord_routing_successor(&n->rt);
+}
+
+bool chord__owns_now(const struct chord_node *n, const struct chord_id *key,
+                     uint64_t now)
+{
+    const struct chord_peer *p = chord__live_pred(n, now);
+    if (!p)
+        return chord_routing_owns(&n->rt, key);
+    return chord_id_in_oc(key, &p->id, &n->rt.self.id);
+}
+
+const struct chord_peer *chord__redirect_hint(const struct chord_node *n,
+                                              const struct chord_id *id,
+                                              uint64_t now)
+{
+    const struct chord_peer *succ = chord__live_succ(n, now);
+    const struct chord_peer *pred = chord__live_pred(n, now);
+    if (chord_id_in_oc(id, &n->rt.self.id, &succ->id) || !pred)
+        return succ;
+    return pred;
+}

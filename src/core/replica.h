@@ -1,0 +1,133 @@
+/*
+ * replica.h - a key at its owner: replicated writes with write quorums,
+ * reads with read quorums, hedged requests and read repair.
+ *
+ * Writes. The owner gives the write a version (Lamport counter, own id),
+ * logs and applies it (commit.h), and sends it to the replicas
+ * (placement.h) as a one-item TRANSFER with the REPLICA flag. A replica
+ * acknowledges once its copy is durable. The write succeeds when W copies
+ * are durable (ours included): W = 1, a majority of the factor, or all of
+ * it, for consistency one / quorum / all. If W copies cannot be had
+ * before the deadline the writer is told so; copies that did land are not
+ * undone (anti-entropy spreads them), as in Dynamo: a failed write may
+ * still become visible.
+ *
+ * Reads. The owner reads its copy (alone, under the read lease: see
+ * read_lease.h) and asks R-1 replicas (REPLICA_GET), and the next one
+ * whenever one fails or is slow to answer (a hedged request: after a few
+ * of its round trips); the answer is the newest version among R copies
+ * (tombstones included, so a delete is not undone by a stale copy). Once
+ * every asked replica has answered (or the deadline passed), replicas seen
+ * with an older copy get the newest one (read repair), and so does the
+ * owner; the replicas not asked are anti-entropy's business (sync.h).
+ *
+ * Outcomes go to the `done` function the request carries (struct
+ * chord_reply_to): replica.c never calls the coordinator.
+ *
+ * Pure: no I/O, no clock. Calls peer.c, commit.c, placement.c and
+ * read_lease.c.
+ */
+#ifndef CHORD_CORE_REPLICA_H
+#define CHORD_CORE_REPLICA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/seq.h"
+#include "core/wire.h"
+
+struct chord_node;
+struct rpc;
+struct chord_reply_to;
+
+/* Where a store outcome goes: status (CHORD_OK, NOT_FOUND, REDIRECT with
+ * a hint, TRY_AGAIN, UNAVAILABLE, BUSY...), an error text or NULL, and
+ * for a read the value and its version (borrowed for the call). */
+typedef void (*chord_store_done_fn)(struct chord_node *n, uint64_t now,
+                                    const struct chord_reply_to *to,
+                                    uint8_t status, const char *error,
+                                    const struct chord_peer *hint,
+                                    const uint8_t *value, size_t value_len,
+                                    const struct chord_version *version);
+
+/* Who asked, and where the outcome goes. */
+struct chord_reply_to {
+    chord_store_done_fn done;
+    uint64_t op;               /* a client operation of this node, or 0 */
+    char addr[CHORD_ADDR_MAX]; /* ... else the coordinator that asked */
+    uint64_t req;              /* ... and its request id */
+};
+
+/* A replicated write waiting for its write quorum. */
+struct pwrite {
+    struct chord_seq_hdr h;
+    uint64_t deadline;
+    struct chord_reply_to to;
+    unsigned needed;    /* W: acknowledgements needed, ours included */
+    unsigned acks;      /* durable copies confirmed so far */
+    unsigned pending;   /* replicas (and our own log) yet to answer */
+    uint64_t local_seq; /* our log record, 0 once durable */
+    struct chord_version version;
+};
+
+/* A quorum read collecting replicas' versions. */
+struct pread {
+    struct chord_seq_hdr h;
+    uint64_t deadline;
+    struct chord_reply_to to;
+    bool answered;     /* the client has its answer; repair goes on */
+    uint64_t hedge_at; /* ask one more replica then if still short */
+    unsigned needed;   /* R: copies to compare, ours included */
+    unsigned got;      /* copies compared so far, ours included */
+    unsigned pending;  /* replicas yet to answer */
+    uint8_t *key;
+    size_t key_len;
+    /* the newest copy seen */
+    bool found; /* some copy (live or tombstone) exists */
+    bool tombstone;
+    struct chord_version version;
+    uint8_t *value;
+    size_t value_len;
+    /* the replicas, in order; the first n_asked were asked, and the
+     * version each one had */
+    unsigned n_targets;
+    struct chord_peer targets[CHORD_SUCC_MAX];
+    unsigned n_asked;
+    struct chord_peer asked[CHORD_SUCC_MAX];
+    struct chord_version seen[CHORD_SUCC_MAX];
+    bool answered_by[CHORD_SUCC_MAX];
+};
+
+struct chord_replicas {
+    struct chord_seq writes; /* struct pwrite */
+    struct chord_seq reads;  /* struct pread */
+};
+
+void chord__replicas_init(struct chord_replicas *r);
+/* Free what pending reads and writes hold (no outcome is delivered). */
+void chord__replicas_free(struct chord_replicas *r);
+
+/* Owner side of a write or delete (type STORE_PUT or STORE_DEL; the
+ * caller checked that this node owns the key) and of a read. The outcome
+ * goes to to->done, maybe before the call returns. */
+void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
+                          const uint8_t *key, size_t key_len,
+                          const uint8_t *value, size_t value_len,
+                          uint8_t consistency, const struct chord_reply_to *to);
+void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
+                         size_t key_len, uint8_t consistency,
+                         const struct chord_reply_to *to);
+/* REPLICA_GET arrived: answer with our copy. */
+void chord__replica_handle_get(struct chord_node *n, const struct chord_msg *m);
+/* The answer (m) or failure (m == NULL) of RPC_REPLICATE, RPC_REPLICA_GET
+ * and RPC_REPAIR. */
+void chord__replica_answer(struct chord_node *n, uint64_t now,
+                           const struct rpc *r, const struct chord_msg *m);
+/* The log became durable up to commit.durable_seq. */
+void chord__replica_persisted(struct chord_node *n, uint64_t now);
+/* Deadlines and hedges; the earliest time one is due. */
+void chord__replica_tick(struct chord_node *n, uint64_t now);
+uint64_t chord__replica_deadline(const struct chord_node *n);
+
+#endif
