@@ -78,6 +78,15 @@ static size_t store_probe(const struct chord_store *s,
     }
 }
 
+/* store_probe() for a key whose id is still to be computed. */
+static size_t store_lookup(const struct chord_store *s, const void *key,
+                           size_t key_len, bool *found)
+{
+    struct chord_id key_id;
+    chord_id_hash(&key_id, key, key_len);
+    return store_probe(s, &key_id, key, key_len, found);
+}
+
 /* The slot that points at entries[pos] (which must be indexed). */
 static size_t store_slot_of(const struct chord_store *s, size_t pos)
 {
@@ -172,6 +181,18 @@ static int store_copy_value(const struct chord_item *item, uint8_t **out)
     return 0;
 }
 
+/* Give *e the value (taken: a malloc'd copy or NULL), version and
+ * tombstone flag of *item, and a zero stamp. The caller keeps n_live. */
+static void store_entry_set(struct chord_store_entry *e,
+                            const struct chord_item *item, uint8_t *value)
+{
+    e->value = value;
+    e->value_len = value ? item->value.len : 0;
+    e->version = item->version;
+    e->tombstone = item->tombstone;
+    e->stamp = 0;
+}
+
 /* A new empty store, or NULL when out of memory. */
 struct chord_store *chord_store_new(void)
 {
@@ -231,11 +252,7 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
         free(e->value);
         if (!e->tombstone)
             s->n_live--;
-        e->value = value;
-        e->value_len = value ? item->value.len : 0;
-        e->version = item->version;
-        e->tombstone = item->tombstone;
-        e->stamp = 0;
+        store_entry_set(e, item, value);
         if (!e->tombstone)
             s->n_live++;
         return 1;
@@ -264,11 +281,7 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
     e->key_id = key_id;
     e->key = key;
     e->key_len = item->key.len;
-    e->value = value;
-    e->value_len = value ? item->value.len : 0;
-    e->version = item->version;
-    e->tombstone = item->tombstone;
-    e->stamp = 0;
+    store_entry_set(e, item, value);
     s->slots[slot] = s->n + 1;
     s->n++;
     if (!e->tombstone)
@@ -280,36 +293,31 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
 const struct chord_store_entry *
 chord_store_find(const struct chord_store *s, const void *key, size_t key_len)
 {
-    struct chord_id key_id;
     bool found;
-    chord_id_hash(&key_id, key, key_len);
-    size_t slot = store_probe(s, &key_id, key, key_len, &found);
+    size_t slot = store_lookup(s, key, key_len, &found);
     return found ? &s->entries[s->slots[slot] - 1] : NULL;
 }
 
-/*
- * Forget a key entirely (no tombstone): 0, or -ENOENT. The last entry of
- * the array moves into the freed position and its slot is updated.
- */
+/* Set the caller's time stamp of a key's entry: 0, or -ENOENT. */
 int chord_store_set_stamp(struct chord_store *s, const void *key,
                           size_t key_len, uint64_t stamp)
 {
-    struct chord_id key_id;
     bool found;
-    chord_id_hash(&key_id, key, key_len);
-    size_t slot = store_probe(s, &key_id, key, key_len, &found);
+    size_t slot = store_lookup(s, key, key_len, &found);
     if (!found)
         return -ENOENT;
     s->entries[s->slots[slot] - 1].stamp = stamp;
     return 0;
 }
 
+/*
+ * Forget a key entirely (no tombstone): 0, or -ENOENT. The last entry of
+ * the array moves into the freed position and its slot is updated.
+ */
 int chord_store_remove(struct chord_store *s, const void *key, size_t key_len)
 {
-    struct chord_id key_id;
     bool found;
-    chord_id_hash(&key_id, key, key_len);
-    size_t slot = store_probe(s, &key_id, key, key_len, &found);
+    size_t slot = store_lookup(s, key, key_len, &found);
     if (!found)
         return -ENOENT;
     size_t pos = s->slots[slot] - 1;
