@@ -57,7 +57,7 @@ enum sim_latency {
     LATENCY_MATRIX,
 };
 
-/* What a --script line does (see the top of the file). */
+/* What a --script line does (the format is in script.c). */
 enum script_action {
     ACT_CRASH = 0,
     ACT_JOIN,
@@ -226,7 +226,7 @@ unsigned dsim_count_active(struct sim_run *run);
 
 /* ---- build.c ------------------------------------------------------------- */
 
-/* Phase 1 (see main.c): create, join in doubling waves, settle to an
+/* Phase 1 (see build.c): create, join in doubling waves, settle to an
  * exact ring. 0, or -1 after printing why not. */
 int dsim_build_ring(struct sim_run *run);
 
