@@ -283,7 +283,7 @@ class SimTest:
     def test_script(self):
         # The cut lasts 1 s: shorter than the failure detector takes to
         # convict (about 2 s), so no node loses its whole successor list
-        # to it (a longer one can; see dht_sim.c). Loss comes last here;
+        # to it (a longer one can; see tools/sim/script.c). Loss comes last here;
         # joins stalled by loss are (j)'s subject.
         path = self.write("script.txt", "\n".join([
             "# scripted faults",
