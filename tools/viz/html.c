@@ -328,9 +328,7 @@ static void html_data(struct viz_out *o, const struct viz_ring *r)
 /* The summary column of the page: the ring, the key trace, the notes. */
 static void html_summary(struct viz_out *o, const struct viz_ring *r)
 {
-    unsigned members = 0;
-    for (unsigned i = 0; i < r->n; i++)
-        members += viz_ring_member(r, i);
+    unsigned members = viz_ring_members(r);
     viz_out_printf(o, "<section id=\"summary\"><h2>Ring</h2><div>%u node%s",
                    members, members == 1 ? "" : "s");
     if (r->live)
@@ -380,9 +378,7 @@ static void html_summary(struct viz_out *o, const struct viz_ring *r)
 void viz_render_html(struct viz_out *o, const struct viz_ring *r,
                      unsigned refresh_s)
 {
-    unsigned members = 0;
-    for (unsigned i = 0; i < r->n; i++)
-        members += viz_ring_member(r, i);
+    unsigned members = viz_ring_members(r);
     viz_out_puts(o, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
                     "<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width, "

@@ -138,9 +138,7 @@ void viz_svg_summary(struct viz_out *o, const struct viz_ring *r, double x,
                    "font-weight=\"bold\" fill=\"#1a202c\">Ring</text>\n",
                    x, y);
     y += 22;
-    unsigned members = 0;
-    for (unsigned i = 0; i < r->n; i++)
-        members += viz_ring_member(r, i);
+    unsigned members = viz_ring_members(r);
     viz_out_printf(o, "<text x=\"%.1f\" y=\"%.1f\">%u node%s", x, y, members,
                    members == 1 ? "" : "s");
     if (r->live)
@@ -220,9 +218,7 @@ void viz_svg_summary(struct viz_out *o, const struct viz_ring *r, double x,
 /* The title line: what is drawn and from where. */
 void viz_svg_title(struct viz_out *o, const struct viz_ring *r)
 {
-    unsigned members = 0;
-    for (unsigned i = 0; i < r->n; i++)
-        members += viz_ring_member(r, i);
+    unsigned members = viz_ring_members(r);
     viz_out_printf(
         o,
         "<text x=\"20\" y=\"30\" font-size=\"18\" font-weight=\"bold\" "

@@ -181,6 +181,14 @@ bool viz_ring_member(const struct viz_ring *r, unsigned i)
     return !r->nodes[i].ghost;
 }
 
+unsigned viz_ring_members(const struct viz_ring *r)
+{
+    unsigned members = 0;
+    for (unsigned i = 0; i < r->n; i++)
+        members += viz_ring_member(r, i);
+    return members;
+}
+
 /* The member following i by id, wrapping; i itself when alone. With
  * `answering`, skip members that did not answer. */
 unsigned viz_ring_next_member(const struct viz_ring *r, unsigned i,

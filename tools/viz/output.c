@@ -125,6 +125,15 @@ static int draw_once(const struct viz_opts *o, struct viz_out *out)
     return CHORD_EXIT_OK;
 }
 
+/* One drawing, written to o->output. 0, or an exit status. */
+static int draw_and_write(const struct viz_opts *o, struct viz_out *out)
+{
+    int status = draw_once(o, out);
+    if (status == CHORD_EXIT_OK && write_output(o->output, &out->b))
+        status = VIZ_EXIT_INVALID;
+    return status;
+}
+
 int viz_run(const struct viz_opts *o)
 {
     struct viz_out out;
@@ -132,9 +141,7 @@ int viz_run(const struct viz_opts *o)
     chord_buf_init(&out.b);
     int status = CHORD_EXIT_OK;
     if (!o->watch) {
-        status = draw_once(o, &out);
-        if (status == CHORD_EXIT_OK && write_output(o->output, &out.b))
-            status = VIZ_EXIT_INVALID;
+        status = draw_and_write(o, &out);
         chord_buf_free(&out.b);
         return status;
     }
@@ -149,9 +156,7 @@ int viz_run(const struct viz_opts *o)
     sigaddset(&sigs, SIGHUP);
     sigprocmask(SIG_BLOCK, &sigs, NULL);
     for (unsigned round = 1;; round++) {
-        status = draw_once(o, &out);
-        if (status == CHORD_EXIT_OK && write_output(o->output, &out.b))
-            status = VIZ_EXIT_INVALID;
+        status = draw_and_write(o, &out);
         if (status == CHORD_EXIT_OK) {
             time_t now = time(NULL);
             struct tm tm;

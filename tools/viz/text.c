@@ -17,9 +17,7 @@
 
 void viz_render_text(struct viz_out *o, const struct viz_ring *r)
 {
-    unsigned members = 0;
-    for (unsigned i = 0; i < r->n; i++)
-        members += viz_ring_member(r, i);
+    unsigned members = viz_ring_members(r);
     if (r->live) {
         viz_out_printf(o, "Chord ring: %u node%s (%u answered), crawled from ",
                        members, members == 1 ? "" : "s", r->n_answer);

@@ -157,6 +157,9 @@ int viz_ring_find_id(const struct viz_ring *r, const struct chord_id *id);
 /* Is node i a member of the ring (not a ghost)? */
 bool viz_ring_member(const struct viz_ring *r, unsigned i);
 
+/* How many members the ring has (ghosts apart). */
+unsigned viz_ring_members(const struct viz_ring *r);
+
 /* The member following i by id, wrapping; i itself when alone. With
  * `answering`, skip members that did not answer. */
 unsigned viz_ring_next_member(const struct viz_ring *r, unsigned i,
