@@ -1,7 +1,7 @@
 /*
  * wal.c - the log: open (after recovery), append, group commit and
  * rotation (contract and file formats in wal.h; the files that make up
- * the log are listed in wal_internal.h).
+ * the log are listed in wal_shared.h).
  *
  * An append frames the record at the end of the current segment's
  * pending buffer, no I/O. A sync job takes the pending buffers (of the
@@ -12,7 +12,7 @@
  * have dropped the dirty pages. Rotation closes the current segment for
  * appending and starts the next one; the closed segment waits in
  * retired[] until a job has written and synced its last bytes. The
- * invariants of struct chord_wal are in wal_internal.h.
+ * invariants of struct chord_wal are in wal_shared.h.
  *
  * The log knows nothing of libuv or threads: the caller runs the *_run
  * halves of jobs wherever it likes (see wal.h). It does not merge
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/wal_internal.h"
+#include "io/wal_shared.h"
 
 /* Open segment wal-<first>.log as the current one: the last kept segment
  * when it has that name (it is then empty), else a new file. */

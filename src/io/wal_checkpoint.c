@@ -23,7 +23,7 @@
 
 #include "core/store.h"
 #include "core/wire.h"
-#include "io/wal_internal.h"
+#include "io/wal_shared.h"
 
 int chord_wal_checkpoint_begin(struct chord_wal *w,
                                struct chord_wal_checkpoint *cp)

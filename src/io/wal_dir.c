@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/wal_internal.h"
+#include "io/wal_shared.h"
 
 /* ---- file names ---------------------------------------------------------- */
 

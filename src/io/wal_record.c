@@ -17,7 +17,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "io/wal_internal.h"
+#include "io/wal_shared.h"
 
 /* ---- records ------------------------------------------------------------- */
 

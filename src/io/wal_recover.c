@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/wal_internal.h"
+#include "io/wal_shared.h"
 
 /* ---- copying and repairing files ----------------------------------------- */
 

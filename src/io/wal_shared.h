@@ -1,5 +1,5 @@
 /*
- * wal_internal.h - what the files of the write-ahead log share (the
+ * wal_shared.h - what the files of the write-ahead log share (the
  * contract and the file formats are in wal.h).
  *
  * The log is split by concern, each file calling only those above it:
@@ -24,8 +24,8 @@
  * yet, released only after a job wrote and synced them; a checkpoint only
  * reads segments older than every retired one.
  */
-#ifndef CHORD_IO_WAL_INTERNAL_H
-#define CHORD_IO_WAL_INTERNAL_H
+#ifndef CHORD_IO_WAL_SHARED_H
+#define CHORD_IO_WAL_SHARED_H
 
 #include <stdbool.h>
 #include <stddef.h>
