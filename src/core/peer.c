@@ -132,32 +132,31 @@ void chord__peer_heard(struct chord_node *n, const char *addr, int64_t rtt_ms,
 /* ------------------------------------------------------------------------ */
 /* messages out                                                             */
 
-void chord__send(struct chord_node *n, const char *addr,
-                 const struct chord_msg *m)
+/* Encode m into the scratch buffer; false (logged) if it cannot be. */
+static bool encode_out(struct chord_node *n, const struct chord_msg *m,
+                       const char *to)
 {
     struct chord_buf *out = &n->peer.out;
     chord_buf_reset(out);
     int rc = chord_msg_encode(m, out);
-    if (rc) {
+    if (rc)
         chord__log(n, CHORD_LOG_ERROR, "cannot encode %s for %s: %s",
-                   chord_msg_type_name(m->type), addr, strerror(-rc));
-        return;
-    }
-    n->io.send(n->io.ctx, addr, out->data, out->len);
+                   chord_msg_type_name(m->type), to, strerror(-rc));
+    return rc == 0;
+}
+
+void chord__send(struct chord_node *n, const char *addr,
+                 const struct chord_msg *m)
+{
+    if (encode_out(n, m, addr))
+        n->io.send(n->io.ctx, addr, n->peer.out.data, n->peer.out.len);
 }
 
 void chord__reply(struct chord_node *n, uint64_t conn,
                   const struct chord_msg *m)
 {
-    struct chord_buf *out = &n->peer.out;
-    chord_buf_reset(out);
-    int rc = chord_msg_encode(m, out);
-    if (rc) {
-        chord__log(n, CHORD_LOG_ERROR, "cannot encode reply %s: %s",
-                   chord_msg_type_name(m->type), strerror(-rc));
-        return;
-    }
-    n->io.reply(n->io.ctx, conn, out->data, out->len);
+    if (encode_out(n, m, "a client"))
+        n->io.reply(n->io.ctx, conn, n->peer.out.data, n->peer.out.len);
 }
 
 struct chord_msg *chord__msg(struct chord_node *n, uint8_t type, uint64_t req)
