@@ -78,15 +78,23 @@ int chord_sim_add_node(struct chord_sim *sim,
     return chord_sim__node_add(sim, cfg, explicit_id);
 }
 
-int chord_sim_create(struct chord_sim *sim, int i)
+/* Call `fn` on live node i at the current time, then let its host catch
+ * up (chord_sim__node_after). 0, -EINVAL or -EHOSTDOWN. */
+static int sim_drive(struct chord_sim *sim, int i,
+                     void (*fn)(struct chord_node *, uint64_t))
 {
     struct sim_node *sn;
     int rc = chord_sim__live(sim, i, &sn);
     if (rc)
         return rc;
-    chord_node_create(sn->node, sim->now);
+    fn(sn->node, sim->now);
     chord_sim__node_after(sim, sn, false);
     return 0;
+}
+
+int chord_sim_create(struct chord_sim *sim, int i)
+{
+    return sim_drive(sim, i, chord_node_create);
 }
 
 int chord_sim_join(struct chord_sim *sim, int i, int seed_index)
@@ -105,13 +113,7 @@ int chord_sim_join(struct chord_sim *sim, int i, int seed_index)
 
 int chord_sim_leave(struct chord_sim *sim, int i)
 {
-    struct sim_node *sn;
-    int rc = chord_sim__live(sim, i, &sn);
-    if (rc)
-        return rc;
-    chord_node_leave(sn->node, sim->now);
-    chord_sim__node_after(sim, sn, false);
-    return 0;
+    return sim_drive(sim, i, chord_node_leave);
 }
 
 int chord_sim_crash(struct chord_sim *sim, int i)

@@ -13,7 +13,8 @@
  * The matrix and geo models draw nothing from the simulator's PRNG, so
  * choosing a model never shifts the PRNG's sequence; all arithmetic is in
  * integers, the same on every machine. sim->lat_min..lat_max bound every
- * delay the current model gives.
+ * delay the current model gives. Caps: CHORD_SIM_HOSTS_MAX hosts, entries
+ * up to CHORD_SIM_DELAY_MAX_MS.
  *
  * It does not send, queue or order frames (net.c keeps links FIFO) and
  * calls no other file.

@@ -40,6 +40,8 @@ struct sim_link {
     uint64_t last; /* due time of the newest frame on the link */
 };
 
+/* ---- address map -------------------------------------------------------- */
+
 #define FNV_PRIME UINT64_C(0x100000001b3)
 
 static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
