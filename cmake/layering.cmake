@@ -27,5 +27,4 @@ endfunction()
 
 file(GLOB_RECURSE _tool_files ${PROJECT_SOURCE_DIR}/tools/*.c
      ${PROJECT_SOURCE_DIR}/tools/*.h)
-list(FILTER _tool_files EXCLUDE REGEX "/tools/dht\\.c$") # TEMP
 chord_check_public_only(${_tool_files} ${PROJECT_SOURCE_DIR}/src/dhtd.c)
