@@ -94,16 +94,11 @@ int dht_cmd_get(struct chord_client *c, const char *node,
     int code = CHORD_EXIT_OK;
     if (o->json) {
         struct chord_json j;
-        chord_json_init(&j);
-        chord_json_obj_begin(&j);
-        chord_json_key(&j, "key");
-        chord_json_strn(&j, r->key, r->key_len);
+        dht_json_begin_keyed(&j, r);
         chord_json_key(&j, "value");
         chord_json_strn(&j, value, len);
         chord_json_obj_end(&j);
-        if (dht_json_emit(&j))
-            code = CHORD_EXIT_FAILED;
-        chord_json_free(&j);
+        code = dht_json_print(&j);
     } else if (len) {
         fwrite(value, 1, len, stdout);
     }
@@ -140,10 +135,7 @@ int dht_cmd_lookup(struct chord_client *c, const char *node,
     int code = CHORD_EXIT_OK;
     if (o->json) {
         struct chord_json j;
-        chord_json_init(&j);
-        chord_json_obj_begin(&j);
-        chord_json_key(&j, "key");
-        chord_json_strn(&j, r->key, r->key_len);
+        dht_json_begin_keyed(&j, r);
         chord_json_key(&j, "key_id");
         chord_json_id(&j, &res->key_id);
         chord_json_key(&j, "owner");
@@ -156,9 +148,7 @@ int dht_cmd_lookup(struct chord_client *c, const char *node,
         chord_json_key(&j, "hops");
         chord_json_uint(&j, res->hops);
         chord_json_obj_end(&j);
-        if (dht_json_emit(&j))
-            code = CHORD_EXIT_FAILED;
-        chord_json_free(&j);
+        code = dht_json_print(&j);
     } else {
         char kid[DHT_SHORT_ID + 1], oid[DHT_SHORT_ID + 1];
         dht_short_id(&res->key_id, kid);
@@ -194,9 +184,7 @@ int dht_cmd_status(struct chord_client *c, const char *node,
         struct chord_json j;
         chord_json_init(&j);
         dht_json_status(&j, s);
-        if (dht_json_emit(&j))
-            code = CHORD_EXIT_FAILED;
-        chord_json_free(&j);
+        code = dht_json_print(&j);
     } else {
         dht_print_status(s);
     }

@@ -63,9 +63,12 @@ int dht_not_found(const struct dht_req *r);
 /* A peer as {"id", "addr"}; a status report in the CLI contract's shape. */
 void dht_json_peer(struct chord_json *j, const struct chord_peer *p);
 void dht_json_status(struct chord_json *j, const struct chord_status *s);
-/* Finish a JSON document and write it with a newline. 0, or -1 after
- * printing why (only out of memory can fail here). */
-int dht_json_emit(struct chord_json *j);
+/* Finish a JSON document, write it with a newline and free it. Returns
+ * CHORD_EXIT_OK, or CHORD_EXIT_FAILED after printing why (only out of
+ * memory can fail here). */
+int dht_json_print(struct chord_json *j);
+/* Start a document: an object whose first member is "key", r's key. */
+void dht_json_begin_keyed(struct chord_json *j, const struct dht_req *r);
 /* The human summary of one node's status. */
 void dht_print_status(const struct chord_status *s);
 

@@ -139,7 +139,7 @@ void dht_json_status(struct chord_json *j, const struct chord_status *s)
 
 /* Finish a JSON document and write it with a newline. 0, or -1 after
  * printing why (only out of memory can fail here). */
-int dht_json_emit(struct chord_json *j)
+static int json_emit(struct chord_json *j)
 {
     int rc = chord_json_finish(j);
     if (rc) {
@@ -149,6 +149,21 @@ int dht_json_emit(struct chord_json *j)
     fwrite(j->out.data, 1, j->out.len, stdout);
     fputc('\n', stdout);
     return 0;
+}
+
+int dht_json_print(struct chord_json *j)
+{
+    int code = json_emit(j) ? CHORD_EXIT_FAILED : CHORD_EXIT_OK;
+    chord_json_free(j);
+    return code;
+}
+
+void dht_json_begin_keyed(struct chord_json *j, const struct dht_req *r)
+{
+    chord_json_init(j);
+    chord_json_obj_begin(j);
+    chord_json_key(j, "key");
+    chord_json_strn(j, r->key, r->key_len);
 }
 
 /* The human summary of one node's status. */
