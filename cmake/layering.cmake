@@ -27,6 +27,4 @@ endfunction()
 
 file(GLOB_RECURSE _tool_files ${PROJECT_SOURCE_DIR}/tools/*.c
      ${PROJECT_SOURCE_DIR}/tools/*.h)
-# TODO(issue 12): tools/dht.c still includes the load generator's header.
-list(FILTER _tool_files EXCLUDE REGEX "/tools/dht\\.c$")
-chord_check_public_only(${_tool_files})
+chord_check_public_only(${_tool_files} ${PROJECT_SOURCE_DIR}/src/dhtd.c)

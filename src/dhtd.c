@@ -10,17 +10,19 @@
  *
  * Without --join it creates a new ring; with it, it joins the ring of that
  * node. It runs until SIGINT/SIGTERM, then leaves gracefully (a second
- * signal stops at once). Log lines go to stderr (see io/host.h). With
+ * signal stops at once). Log lines go to stderr (see chord/host.h). With
  * --data the node keeps a write-ahead log in DIR and recovers it at start
- * (see io/durable.h); without it the node is memory-only.
+ * (see chord/durable.h); without it the node is memory-only.
  *
- * Exit status: 0 after a graceful leave (and for --help/--version), 1 when
- * it cannot run (cannot listen, cannot join, data directory locked or
- * corrupt, fsync failure, interrupted mid-leave), 2 for a usage error.
- * Every error is one line on stderr starting "dhtd: ".
+ * Exit status (common/exit.h): 0 after a graceful leave (and for
+ * --help/--version), 1 (CHORD_EXIT_NODE_FAILED) when it cannot run
+ * (cannot listen, cannot join, data directory locked or corrupt, fsync
+ * failure, interrupted mid-leave), 2 for a usage error. Every error is one
+ * line on stderr starting "dhtd: "; a usage error ends "(see dhtd --help)".
  *
  * This file only parses the command line and maps outcomes to exit codes;
- * the host (src/io/host.c) does the work.
+ * it uses the public embedding API (chord/host.h), and the host does the
+ * work.
  */
 #include <errno.h>
 #include <signal.h>
@@ -33,13 +35,13 @@
 
 #include <uv.h>
 
+#include "chord/durable.h"
+#include "chord/host.h"
 #include "chord/id.h"
 #include "chord/node.h"
 #include "chord/types.h"
 #include "common/args.h"
-#include "io/durable.h"
-#include "io/host.h"
-#include "io/transport.h"
+#include "common/exit.h"
 
 /* Bounds accepted for --stabilize-ms. */
 #define DHTD_STABILIZE_MIN_MS 1u
@@ -148,28 +150,39 @@ static void num_opt_set(struct chord_host_options *opt, const char *name,
     }
 }
 
-/* Check an address option: 0, or print why it is not usable and -EINVAL. */
+/* Check an address option: 0, or the usage exit code after saying why it
+ * is not usable. */
 static int check_addr(const char *flag, const char *addr, bool port0_ok)
 {
-    struct sockaddr_in sa;
-    int rc = chord_transport_addr_parse(addr, &sa);
-    if (rc == -EADDRNOTAVAIL) {
-        fprintf(stderr, "dhtd: %s %s: only 127.0.0.0/8 addresses are used\n",
-                flag, addr);
-        return -EINVAL;
-    }
-    if (rc || (!port0_ok && sa.sin_port == 0)) {
-        fprintf(stderr,
-                "dhtd: %s '%s' is not HOST:PORT (IPv4 address or "
-                "localhost, port %s-65535)\n",
-                flag, addr, port0_ok ? "0" : "1");
-        return -EINVAL;
-    }
+    uint16_t port = 0;
+    int rc = chord_host_addr_parse(addr, &port);
+    if (rc == -EADDRNOTAVAIL)
+        return chord_usage_error(
+            "dhtd", "%s %s: only 127.0.0.0/8 addresses are used", flag, addr);
+    if (rc || (!port0_ok && port == 0))
+        return chord_usage_error("dhtd",
+                                 "%s '%s' is not HOST:PORT (IPv4 address or "
+                                 "localhost, port %s-65535)",
+                                 flag, addr, port0_ok ? "0" : "1");
     return 0;
 }
 
-/* Fill *opt from argv. Returns -1 to continue, or an exit status (0 after
- * --help/--version, 2 after a usage error, already explained). */
+/* A word option (--fsync, --log-level): *out = parse(val), or the usage
+ * exit code when parse refuses it (-1), naming the words it takes. */
+static int word_opt(const char *name, const char *val,
+                    int (*parse)(const char *), const char *words, int *out)
+{
+    int v = parse(val);
+    if (v < 0)
+        return chord_usage_error("dhtd", "%s must be %s, not '%s'", name, words,
+                                 val);
+    *out = v;
+    return 0;
+}
+
+/* Fill *opt from argv. Returns -1 to continue, or an exit status
+ * (CHORD_EXIT_OK after --help/--version, CHORD_EXIT_USAGE after a usage
+ * error, already explained). */
 static int parse_args(int argc, char **argv, struct chord_host_options *opt)
 {
     const char *durable_flag = NULL; /* a log option given (needs --data) */
@@ -177,51 +190,43 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             fputs(usage_text, stdout);
-            return 0;
+            return CHORD_EXIT_OK;
         }
         if (strcmp(arg, "--version") == 0) {
             printf("dhtd %s\n", CHORD_VERSION);
-            return 0;
+            return CHORD_EXIT_OK;
         }
-        if (arg[0] != '-') {
-            fprintf(stderr, "dhtd: unexpected argument '%s' (see --help)\n",
-                    arg);
-            return 2;
-        }
-        if (arg[1] != '-') {
-            fprintf(stderr, "dhtd: unknown option '%s' (see --help)\n", arg);
-            return 2;
-        }
+        if (arg[0] != '-')
+            return chord_usage_error("dhtd", "unexpected argument '%s'", arg);
+        if (arg[1] != '-')
+            return chord_usage_error("dhtd", "unknown option '%s'", arg);
         /* "--flag value" or "--flag=value". */
         char name[32];
         const char *val = NULL;
         const char *eq = strchr(arg, '=');
         size_t nl = eq ? (size_t)(eq - arg) : strlen(arg);
-        if (nl >= sizeof name) {
-            fprintf(stderr, "dhtd: unknown option '%s' (see --help)\n", arg);
-            return 2;
-        }
+        if (nl >= sizeof name)
+            return chord_usage_error("dhtd", "unknown option '%s'", arg);
         memcpy(name, arg, nl);
         name[nl] = '\0';
-        static const char *const known[] = {
-            "--listen",        "--join",          "--successors",
-            "--stabilize-ms",  "--log-level",     "--id",
-            "--replicas",      "--heartbeat-ms",  "--sync-ms",
-            "--tombstone-ttl", "--data",          "--fsync",
-            "--fsync-ms",      "--checkpoint-mb", "--repair",
-            "--owner-reads",   "--pns"};
+        static const char *const known[] = {"--listen",     "--join",
+                                            "--successors", "--stabilize-ms",
+                                            "--log-level",  "--id",
+                                            "--replicas",   "--heartbeat-ms",
+                                            "--sync-ms",    "--tombstone-ttl",
+                                            "--data",       "--fsync",
+                                            "--fsync-ms",   "--checkpoint-mb",
+                                            "--repair",     "--owner-reads",
+                                            "--pns"};
         bool ok = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             ok = ok || strcmp(name, known[k]) == 0;
-        if (!ok) {
-            fprintf(stderr, "dhtd: unknown option '%s' (see --help)\n", name);
-            return 2;
-        }
+        if (!ok)
+            return chord_usage_error("dhtd", "unknown option '%s'", name);
         if (strcmp(name, "--repair") == 0) {
-            if (eq) {
-                fprintf(stderr, "dhtd: option --repair takes no value\n");
-                return 2;
-            }
+            if (eq)
+                return chord_usage_error("dhtd",
+                                         "option --repair takes no value");
             opt->durable.repair = true;
             durable_flag = "--repair";
             continue;
@@ -230,97 +235,65 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
             val = eq + 1;
         else if (i + 1 < argc)
             val = argv[++i];
-        if (!val) {
-            fprintf(stderr, "dhtd: option %s needs a value\n", name);
-            return 2;
-        }
+        if (!val)
+            return chord_usage_error("dhtd", "option %s needs a value", name);
 
         const struct num_opt *no = num_opt_find(name);
         if (no) {
             uint64_t n;
-            if (chord_parse_u64(val, no->min, no->max, &n)) {
-                fprintf(stderr,
-                        "dhtd: %s must be a number from %lu to %lu%s, "
-                        "not '%s'\n",
-                        name, no->min, no->max, no->unit, val);
-                return 2;
-            }
+            if (chord_parse_u64(val, no->min, no->max, &n))
+                return chord_usage_error("dhtd",
+                                         "%s must be a number from %lu to "
+                                         "%lu%s, not '%s'",
+                                         name, no->min, no->max, no->unit, val);
             num_opt_set(opt, name, n, &durable_flag);
             continue;
         }
+        int code = 0;
         if (strcmp(name, "--listen") == 0) {
-            if (check_addr(name, val, true))
-                return 2;
+            code = check_addr(name, val, true);
             opt->listen = val;
         } else if (strcmp(name, "--join") == 0) {
-            if (check_addr(name, val, false))
-                return 2;
+            code = check_addr(name, val, false);
             opt->join = val;
         } else if (strcmp(name, "--data") == 0) {
-            if (!*val) {
-                fprintf(stderr, "dhtd: --data needs a directory\n");
-                return 2;
-            }
+            if (!*val)
+                return chord_usage_error("dhtd", "--data needs a directory");
             opt->durable.dir = val;
         } else if (strcmp(name, "--fsync") == 0) {
-            int mode = chord_durability_parse(val);
-            if (mode < 0) {
-                fprintf(stderr,
-                        "dhtd: --fsync must be always, batch or never, "
-                        "not '%s'\n",
-                        val);
-                return 2;
-            }
-            opt->durable.mode = mode;
+            code = word_opt(name, val, chord_durability_parse,
+                            "always, batch or never", &opt->durable.mode);
             durable_flag = "--fsync";
         } else if (strcmp(name, "--log-level") == 0) {
-            int lvl = chord_log_level_parse(val);
-            if (lvl < 0) {
-                fprintf(stderr,
-                        "dhtd: --log-level must be error, warn, info "
-                        "or debug, not '%s'\n",
-                        val);
-                return 2;
-            }
-            opt->log_level = lvl;
+            code = word_opt(name, val, chord_log_level_parse,
+                            "error, warn, info or debug", &opt->log_level);
         } else { /* --id */
-            if (chord_id_from_hex(&opt->id, val)) {
-                fprintf(stderr,
-                        "dhtd: --id must be 40 hex digits, not "
-                        "'%s'\n",
-                        val);
-                return 2;
-            }
+            if (chord_id_from_hex(&opt->id, val))
+                return chord_usage_error(
+                    "dhtd", "--id must be 40 hex digits, not '%s'", val);
             opt->has_id = true;
         }
+        if (code)
+            return code;
     }
-    if (!opt->listen) {
-        fprintf(stderr, "dhtd: --listen HOST:PORT is required (see --help)\n");
-        return 2;
-    }
-    if (durable_flag && !opt->durable.dir) {
-        fprintf(stderr, "dhtd: %s only applies with --data DIR\n",
-                durable_flag);
-        return 2;
-    }
-    if (opt->node.replicas > opt->node.successors + 1) {
-        fprintf(stderr,
-                "dhtd: --replicas %u needs a successor list of at least %u "
-                "(--successors is %u)\n",
-                opt->node.replicas, opt->node.replicas - 1,
-                opt->node.successors);
-        return 2;
-    }
+    if (!opt->listen)
+        return chord_usage_error("dhtd", "--listen HOST:PORT is required");
+    if (durable_flag && !opt->durable.dir)
+        return chord_usage_error("dhtd", "%s only applies with --data DIR",
+                                 durable_flag);
+    if (opt->node.replicas > opt->node.successors + 1)
+        return chord_usage_error("dhtd",
+                                 "--replicas %u needs a successor list of at "
+                                 "least %u (--successors is %u)",
+                                 opt->node.replicas, opt->node.replicas - 1,
+                                 opt->node.successors);
     return -1;
 }
 
 int main(int argc, char **argv)
 {
     struct chord_host_options opt;
-    memset(&opt, 0, sizeof opt);
-    chord_node_config_default(&opt.node);
-    chord_durable_options_default(&opt.durable);
-    opt.log_level = CHORD_LOG_INFO;
+    chord_host_options_default(&opt);
 
     int status = parse_args(argc, argv, &opt);
     if (status >= 0)
@@ -337,7 +310,7 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "dhtd: cannot start the event loop: %s\n",
                 uv_strerror(rc));
-        return 1;
+        return CHORD_EXIT_NODE_FAILED;
     }
     char err[CHORD_HOST_ERR_MAX];
     struct chord_host *h;
@@ -345,7 +318,7 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "dhtd: %s\n", err);
         uv_loop_close(&loop);
-        return 1;
+        return CHORD_EXIT_NODE_FAILED;
     }
     enum chord_host_outcome outcome = chord_host_run(h, err);
     if (uv_loop_close(&loop) != 0)
@@ -353,7 +326,7 @@ int main(int argc, char **argv)
                         "open\n");
     if (outcome != CHORD_HOST_LEFT) {
         fprintf(stderr, "dhtd: %s\n", err);
-        return 1;
+        return CHORD_EXIT_NODE_FAILED;
     }
-    return 0;
+    return CHORD_EXIT_OK;
 }

@@ -346,54 +346,91 @@ static int check_sizes(const void *key, size_t key_len, const void *value,
     return 0;
 }
 
-/* Allocate a chord_msg: it is several KiB, too large for a habit of
- * putting two on the stack of every call. */
-static struct chord_msg *msg_new(void)
+/* Allocate a chord_msg of `type`: it is several KiB, too large for a habit
+ * of putting two on the stack of every call. */
+static struct chord_msg *msg_new(uint8_t type)
 {
-    return calloc(1, sizeof(struct chord_msg));
+    struct chord_msg *m = calloc(1, sizeof(struct chord_msg));
+    if (m)
+        m->type = type;
+    return m;
 }
 
-/* One keyed request answered by C_RESULT. If `value` is non-NULL, the
- * reply's value is copied into a fresh allocation. */
-static int keyed_call(struct chord_client *c, uint8_t type, const void *key,
-                      size_t key_len, const void *value, size_t value_len,
-                      uint8_t **out_value, size_t *out_len)
+/* What a call keeps of a successful reply, before its bytes are consumed:
+ * 0 or a negative errno. */
+typedef int (*take_fn)(const struct chord_msg *rep, void *arg);
+
+/*
+ * Send `req` (taken: freed here; NULL means out of memory) and wait for its
+ * reply of type `want`, decoding a status report into status_out when it is
+ * not NULL; map the reply's status to an error, let `take` (may be NULL)
+ * copy what it needs from a successful reply, then consume the reply.
+ */
+static int call(struct chord_client *c, struct chord_msg *req, uint8_t want,
+                struct chord_status *status_out, take_fn take, void *arg)
 {
-    struct chord_msg *req = msg_new();
-    struct chord_msg *rep = msg_new();
+    struct chord_msg *rep = msg_new(0);
     int rc = -ENOMEM;
     if (!req || !rep)
         goto out;
-    chord_msg_init(req, type, 0);
-    req->key.data = key;
-    req->key.len = key_len;
-    req->consistency = c->consistency;
-    if (type == CHORD_MSG_C_PUT) {
-        req->value.data = value;
-        req->value.len = value_len;
-    }
-    ssize_t used = transact(c, req, CHORD_MSG_C_RESULT, rep);
+    rep->status_out = status_out;
+    ssize_t used = transact(c, req, want, rep);
     if (used < 0) {
         rc = (int)used;
         goto out;
     }
     rc = status_to_err(c, rep);
-    if (rc == 0 && out_value) {
-        uint8_t *copy = malloc(rep->value.len ? rep->value.len : 1);
-        if (!copy) {
-            rc = -ENOMEM;
-        } else {
-            if (rep->value.len)
-                memcpy(copy, rep->value.data, rep->value.len);
-            *out_value = copy;
-            *out_len = rep->value.len;
-        }
-    }
+    if (rc == 0 && take)
+        rc = take(rep, arg);
     chord_buf_consume(&c->rbuf, (size_t)used);
 out:
     free(req);
     free(rep);
     return rc;
+}
+
+/* A get's value, copied out of the reply. */
+struct value_out {
+    uint8_t **value;
+    size_t *len;
+};
+
+static int take_value(const struct chord_msg *rep, void *arg)
+{
+    struct value_out *v = arg;
+    uint8_t *copy = malloc(rep->value.len ? rep->value.len : 1);
+    if (!copy)
+        return -ENOMEM;
+    if (rep->value.len)
+        memcpy(copy, rep->value.data, rep->value.len);
+    *v->value = copy;
+    *v->len = rep->value.len;
+    return 0;
+}
+
+static int take_lookup(const struct chord_msg *rep, void *arg)
+{
+    *(struct chord_lookup_result *)arg = rep->lookup;
+    return 0;
+}
+
+/* One keyed request answered by C_RESULT. If `out` is non-NULL, the
+ * reply's value is copied into a fresh allocation. */
+static int keyed_call(struct chord_client *c, uint8_t type, const void *key,
+                      size_t key_len, const void *value, size_t value_len,
+                      struct value_out *out)
+{
+    struct chord_msg *req = msg_new(type);
+    if (req) {
+        req->key.data = key;
+        req->key.len = key_len;
+        req->consistency = c->consistency;
+        if (type == CHORD_MSG_C_PUT) {
+            req->value.data = value;
+            req->value.len = value_len;
+        }
+    }
+    return call(c, req, CHORD_MSG_C_RESULT, NULL, out ? take_value : NULL, out);
 }
 
 int chord_client_put(struct chord_client *c, const void *key, size_t key_len,
@@ -402,8 +439,7 @@ int chord_client_put(struct chord_client *c, const void *key, size_t key_len,
     int rc = check_sizes(key, key_len, value, value_len);
     if (rc)
         return rc;
-    return keyed_call(c, CHORD_MSG_C_PUT, key, key_len, value, value_len, NULL,
-                      NULL);
+    return keyed_call(c, CHORD_MSG_C_PUT, key, key_len, value, value_len, NULL);
 }
 
 int chord_client_get(struct chord_client *c, const void *key, size_t key_len,
@@ -414,8 +450,8 @@ int chord_client_get(struct chord_client *c, const void *key, size_t key_len,
     int rc = check_sizes(key, key_len, NULL, 0);
     if (rc)
         return rc;
-    return keyed_call(c, CHORD_MSG_C_GET, key, key_len, NULL, 0, value,
-                      value_len);
+    struct value_out out = {value, value_len};
+    return keyed_call(c, CHORD_MSG_C_GET, key, key_len, NULL, 0, &out);
 }
 
 int chord_client_del(struct chord_client *c, const void *key, size_t key_len)
@@ -423,7 +459,7 @@ int chord_client_del(struct chord_client *c, const void *key, size_t key_len)
     int rc = check_sizes(key, key_len, NULL, 0);
     if (rc)
         return rc;
-    return keyed_call(c, CHORD_MSG_C_DEL, key, key_len, NULL, 0, NULL, NULL);
+    return keyed_call(c, CHORD_MSG_C_DEL, key, key_len, NULL, 0, NULL);
 }
 
 int chord_client_lookup(struct chord_client *c, const void *key, size_t key_len,
@@ -432,50 +468,19 @@ int chord_client_lookup(struct chord_client *c, const void *key, size_t key_len,
     int rc = check_sizes(key, key_len, NULL, 0);
     if (rc)
         return rc;
-    struct chord_msg *req = msg_new();
-    struct chord_msg *rep = msg_new();
-    rc = -ENOMEM;
-    if (!req || !rep)
-        goto out;
-    chord_msg_init(req, CHORD_MSG_C_LOOKUP, 0);
-    req->key.data = key;
-    req->key.len = key_len;
-    ssize_t used = transact(c, req, CHORD_MSG_C_LOOKUP_RESULT, rep);
-    if (used < 0) {
-        rc = (int)used;
-        goto out;
+    struct chord_msg *req = msg_new(CHORD_MSG_C_LOOKUP);
+    if (req) {
+        req->key.data = key;
+        req->key.len = key_len;
     }
-    rc = status_to_err(c, rep);
-    if (rc == 0)
-        *out = rep->lookup;
-    chord_buf_consume(&c->rbuf, (size_t)used);
-out:
-    free(req);
-    free(rep);
-    return rc;
+    return call(c, req, CHORD_MSG_C_LOOKUP_RESULT, NULL, take_lookup, out);
 }
 
 int chord_client_status(struct chord_client *c, struct chord_status *out)
 {
-    struct chord_msg *req = msg_new();
-    struct chord_msg *rep = msg_new();
-    int rc = -ENOMEM;
-    if (!req || !rep)
-        goto out;
-    chord_msg_init(req, CHORD_MSG_C_STATUS, 0);
     memset(out, 0, sizeof(*out));
-    rep->status_out = out;
-    ssize_t used = transact(c, req, CHORD_MSG_C_STATUS_RESULT, rep);
-    if (used < 0) {
-        rc = (int)used;
-        goto out;
-    }
-    rc = status_to_err(c, rep);
-    chord_buf_consume(&c->rbuf, (size_t)used);
-out:
-    free(req);
-    free(rep);
-    return rc;
+    return call(c, msg_new(CHORD_MSG_C_STATUS), CHORD_MSG_C_STATUS_RESULT, out,
+                NULL, NULL);
 }
 
 int chord_client_set_consistency(struct chord_client *c, int level)

@@ -41,36 +41,15 @@
 
 #include <uv.h>
 
+#include "chord/durable.h"
 #include "chord/types.h"
 #include "io/wal.h"
 
-/* Defaults and bounds of the options (dhtd's flags). */
-#define CHORD_DURABLE_FSYNC_MS 2u /* --fsync-ms */
-#define CHORD_DURABLE_FSYNC_MS_MAX 10000u
-#define CHORD_DURABLE_CHECKPOINT_MB 64u /* --checkpoint-mb */
-#define CHORD_DURABLE_CHECKPOINT_MB_MAX 65536u
+/* The options (struct chord_durable_options, their defaults, bounds and
+ * mode names) are public: chord/durable.h. */
+
 /* Longest one-line explanation of a failure. */
 #define CHORD_DURABLE_ERR_MAX 600u
-
-struct chord_durable_options {
-    const char *dir;           /* the data directory (required) */
-    int mode;                  /* CHORD_DURABILITY_ALWAYS/BATCH/NEVER */
-    uint32_t fsync_ms;         /* batch window */
-    uint64_t checkpoint_bytes; /* segment size that starts a checkpoint */
-    bool repair;               /* recover past corruption */
-    /* Tests only: use this disk (borrowed; it must be safe to use from
-     * the loop and a pool thread at once) instead of opening `dir`,
-     * which then only names it in messages. NULL for the real one. */
-    const struct chord_disk *disk;
-};
-
-/* Fill the defaults: mode batch, 2 ms, 64 MiB, no repair, dir NULL. */
-void chord_durable_options_default(struct chord_durable_options *o);
-
-/* "always", "batch", "never" -> the enum chord_durability value, or -1. */
-int chord_durability_parse(const char *s);
-/* The name of a durability mode: "memory", "always", "batch", "never". */
-const char *chord_durability_name(int mode);
 
 struct chord_durable_cb {
     void *ctx;

@@ -1,5 +1,6 @@
 /*
- * host.c - one node on one libuv loop (see host.h for the contract).
+ * host.c - one node on one libuv loop (see include/chord/host.h for the
+ * contract; the option defaults and parsers are in host_options.c).
  *
  * Every loop callback that feeds the node (frame, unreachable, timer,
  * signal) first updates the loop time, then calls the node, then runs
@@ -22,7 +23,7 @@
  *
  * It does not decode frames (the node does) nor retry anything itself.
  */
-#include "io/host.h"
+#include "chord/host.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -83,15 +84,6 @@ static const char *level_name(int level)
     default:
         return "DEBUG";
     }
-}
-
-int chord_log_level_parse(const char *s)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    for (int i = 0; i < 4; i++)
-        if (s && strcmp(s, names[i]) == 0)
-            return i;
-    return -1;
 }
 
 /* Write one line "TIME LEVEL addr message" to stderr with a single write,

@@ -16,6 +16,10 @@ enum chord_exit {
     CHORD_EXIT_PRECONDITION = 4, /* a condition of the request was false */
     CHORD_EXIT_TIMEOUT = 5,      /* a wait (a lock) timed out */
     CHORD_EXIT_SIBLINGS = 6,     /* the key has concurrent values */
+    /* dhtd: the node could not run (cannot listen, cannot join, data
+     * directory locked or corrupt, fsync failure, interrupted mid-leave).
+     * It shares 1 with NOT_FOUND: the daemon never looks a key up. */
+    CHORD_EXIT_NODE_FAILED = 1,
 };
 
 /* Print "PROG: <message> (see PROG --help)" as one line on stderr and

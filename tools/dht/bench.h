@@ -36,9 +36,11 @@
  *
  * It does not retry failed requests, reconnect eagerly (a failed connection
  * is reopened by the next request that needs it), or verify values read.
+ * It is part of the dht program, not of the library: it speaks the
+ * protocol through the public client codec (chord/frame.h).
  */
-#ifndef CHORD_CLIENT_BENCH_H
-#define CHORD_CLIENT_BENCH_H
+#ifndef CHORD_TOOLS_BENCH_H
+#define CHORD_TOOLS_BENCH_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,126 @@
+/*
+ * host.h - run one Chord node on a libuv loop: the embedding API that
+ * dhtd is made of. Another C program runs a node the same way:
+ *
+ *     struct chord_host_options opt;
+ *     chord_host_options_default(&opt);
+ *     opt.listen = "127.0.0.1:7000";          // and opt.join for a seed
+ *     opt.durable.dir = "/var/lib/chord";     // optional: a data directory
+ *     char err[CHORD_HOST_ERR_MAX];
+ *     struct chord_host *h;
+ *     if (chord_host_new(loop, &opt, err, &h) == 0)
+ *         outcome = chord_host_run(h, err);   // returns when it has left
+ *
+ * The host drives a protocol-core node (chord/node.h) from the loop: TCP
+ * frames from the transport go to chord_node_receive() (a malformed one
+ * closes that connection only), an unreachable peer to
+ * chord_node_unreachable(), one uv timer armed at
+ * chord_node_next_deadline() drives chord_node_tick(); the node's sends
+ * and replies go to the transport and its log lines to stderr, one line
+ * each:
+ *
+ *     2025-01-31T12:00:00.123Z INFO 127.0.0.1:7000 message
+ *
+ * The clock given to the node is uv_now() of the loop (milliseconds).
+ * SIGINT/SIGTERM start a graceful leave; once the node reports LEFT the
+ * host flushes pending writes for a bounded time and stops. A second
+ * signal stops at once. A node that FAILED to join stops the host too.
+ *
+ * Addresses: the node listens on opt.listen and advertises the address it
+ * is bound to ("localhost" written 127.0.0.1, port 0 replaced by the port
+ * picked); its id is SHA-1 of the advertised address unless opt.has_id.
+ * Only IPv4 is used and, in this project, only 127.0.0.0/8.
+ *
+ * Durability (chord/durable.h): with opt.durable.dir the host locks the
+ * directory, recovers its write-ahead log into the node before the node
+ * creates or joins a ring, logs every change before it is acknowledged,
+ * and stops with CHORD_HOST_ERROR if an fsync fails. Without it the node
+ * is memory-only and says so in its first log line.
+ *
+ * The process must ignore SIGPIPE (libuv writes with write(2)). The host
+ * owns the SIGINT/SIGTERM handling of its loop while it runs. It does not
+ * parse command lines or print anything but log lines (dhtd does).
+ */
+#ifndef CHORD_HOST_H
+#define CHORD_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "chord/durable.h"
+#include "chord/id.h"
+#include "chord/node.h"
+
+/* Longest one-line explanation the host gives of a failure (room for a
+ * data directory path and a corrupt file named in it). */
+#define CHORD_HOST_ERR_MAX 640u
+
+struct chord_host_options {
+    /* Tunables for the node; `self` is filled in by the host from the
+     * listen address (and `id` below), whatever it holds here. */
+    struct chord_node_config node;
+    const char *listen; /* "host:port" to bind; port 0 picks one */
+    const char *join;   /* seed "host:port", or NULL to create a ring */
+    bool has_id;        /* use `id` instead of SHA-1(addr) (tests only) */
+    struct chord_id id;
+    int log_level; /* lines above this enum chord_log_level are dropped */
+    /* The write-ahead log; durable.dir == NULL means memory-only. */
+    struct chord_durable_options durable;
+};
+
+/* Fill *opt with the defaults: the node's (chord_node_config_default),
+ * the log's (chord_durable_options_default: no directory), log level
+ * INFO, no listen or join address, no explicit id. */
+void chord_host_options_default(struct chord_host_options *opt);
+
+/* How chord_host_run() ended. */
+enum chord_host_outcome {
+    CHORD_HOST_LEFT = 0,        /* graceful leave finished */
+    CHORD_HOST_JOIN_FAILED = 1, /* the seed could not be reached */
+    CHORD_HOST_INTERRUPTED = 2, /* second signal: stopped without leaving */
+    CHORD_HOST_ERROR = 3,       /* could not start (bad join address...),
+                                   or the log failed (fsync error) */
+};
+
+struct chord_host;
+
+/*
+ * Check an address as the host takes it: "host:port" where host is an
+ * IPv4 dotted quad or "localhost" and port 0..65535 in plain decimal.
+ * Returns 0 with *port set (port may be NULL), -EINVAL when it is not of
+ * that form, or -EADDRNOTAVAIL for a host outside 127.0.0.0/8. A join
+ * address must also have a port other than 0.
+ */
+int chord_host_addr_parse(const char *addr, uint16_t *port);
+
+/*
+ * Lock the data directory (if any), bind the listener, make the node and
+ * recover its log into it (not started yet). The options are copied.
+ * Returns 0, or a negative errno / libuv error with a one-line explanation
+ * in err (e.g. "cannot listen on 127.0.0.1:7000: address already in use",
+ * "/data is in use by another node (pid 42)", or a corrupt log file and
+ * byte offset); on failure every handle it opened has been closed and the
+ * loop run until they are gone.
+ */
+int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
+                   char err[CHORD_HOST_ERR_MAX], struct chord_host **out);
+
+/* The address the node advertises (valid until chord_host_run returns). */
+const char *chord_host_addr(const struct chord_host *h);
+
+/*
+ * Start the node (create a ring, or join opt->join), run the loop until
+ * the host stops, close every handle it opened, free the node and `h`.
+ * Returns the outcome; for anything but CHORD_HOST_LEFT, err holds a one
+ * line explanation (e.g. "cannot join 127.0.0.1:7000: unreachable").
+ */
+enum chord_host_outcome chord_host_run(struct chord_host *h,
+                                       char err[CHORD_HOST_ERR_MAX]);
+
+/* Parse "error", "warn", "info" or "debug": the level, or -1. */
+int chord_log_level_parse(const char *s);
+
+#endif

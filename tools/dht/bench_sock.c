@@ -1,0 +1,203 @@
+/*
+ * bench_sock.c - one TCP connection of one load-generator client to one
+ * target: open it, write what the requests queued on it, read and decode
+ * the replies.
+ *
+ * A socket is opened lazily by the first request that needs it and is
+ * forgotten by its client as soon as it fails, so the next request for
+ * that target opens a new one. Requests are encoded onto `out` (by
+ * bench_load.c) and the socket is put on the run's dirty list; a flush
+ * tries uv_try_write first and queues the rest as one uv_write (`wip`),
+ * so the requests issued while handling one read go out in one write.
+ * Replies are decoded with the public codec (chord/frame.h) as they come.
+ *
+ * Upward, it only calls the run's handlers: on_reply for each whole
+ * reply, on_fail when the socket cannot go on (connect, read, write or a
+ * malformed reply), on_settle at the end of each of its callbacks.
+ *
+ * Invariants: a socket is closed once and freed only in its close
+ * callback; no handler is called for a socket that is closing. It does
+ * not match replies to requests or count anything.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "dht/bench_internal.h"
+
+static void on_sock_close(uv_handle_t *h)
+{
+    struct bench_sock *s = h->data;
+    chord_buf_free(&s->out);
+    chord_buf_free(&s->wip);
+    chord_buf_free(&s->in);
+    free(s);
+}
+
+void bench_sock_close(struct bench_sock *s)
+{
+    if (s->closing)
+        return;
+    s->closing = true;
+    if (s->cl->socks[s->target] == s)
+        s->cl->socks[s->target] = NULL;
+    uv_close((uv_handle_t *)&s->tcp, on_sock_close);
+}
+
+void bench_sock_mark_dirty(struct bench_sock *s)
+{
+    struct bench *b = s->b;
+    if (s->dirty || b->n_dirty >= b->dirty_cap)
+        return; /* cannot happen: see the sizing in bench_alloc() */
+    s->dirty = true;
+    b->dirty[b->n_dirty++] = s;
+}
+
+static void on_sock_write(uv_write_t *req, int status);
+
+void bench_sock_flush(struct bench_sock *s)
+{
+    if (s->closing || !s->connected || s->writing || s->out.len == 0)
+        return;
+    uv_buf_t buf = uv_buf_init((char *)s->out.data, (unsigned)s->out.len);
+    int n = uv_try_write((uv_stream_t *)&s->tcp, &buf, 1);
+    if (n >= 0 && (size_t)n == s->out.len) {
+        chord_buf_reset(&s->out);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        s->b->on_fail(s, uv_strerror(n));
+        return;
+    }
+    if (n > 0)
+        chord_buf_consume(&s->out, (size_t)n);
+    struct chord_buf tmp = s->wip;
+    s->wip = s->out;
+    s->out = tmp;
+    chord_buf_reset(&s->out);
+    buf = uv_buf_init((char *)s->wip.data, (unsigned)s->wip.len);
+    int rc = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &buf, 1, on_sock_write);
+    if (rc) {
+        s->b->on_fail(s, uv_strerror(rc));
+        return;
+    }
+    s->writing = true;
+}
+
+static void on_sock_write(uv_write_t *req, int status)
+{
+    struct bench_sock *s = req->data;
+    s->writing = false;
+    if (s->closing)
+        return;
+    if (status < 0) {
+        s->b->on_fail(s, uv_strerror(status));
+    } else {
+        chord_buf_reset(&s->wip);
+        bench_sock_flush(s);
+    }
+    s->b->on_settle(s->b);
+}
+
+static void on_sock_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)hint;
+    struct bench_sock *s = h->data;
+    if (chord_buf_reserve(&s->in, BENCH_READ_CHUNK) != 0) {
+        *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+        return;
+    }
+    *buf = uv_buf_init((char *)s->in.data + s->in.len,
+                       (unsigned)(s->in.cap - s->in.len));
+}
+
+static void on_sock_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    struct bench_sock *s = st->data;
+    struct bench *b = s->b;
+    if (s->closing)
+        return;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        s->b->on_fail(s, nread == UV_EOF ? "the node closed the connection"
+                                         : uv_strerror((int)nread));
+        b->on_settle(b);
+        return;
+    }
+    s->in.len += (size_t)nread;
+    uint64_t now = uv_hrtime();
+    size_t off = 0;
+    struct chord_frame_reply reply = {0};
+    while (off < s->in.len && !s->closing) {
+        int used =
+            chord_frame_decode_reply(s->in.data + off, s->in.len - off, &reply);
+        if (used == -EAGAIN)
+            break;
+        if (used < 0) {
+            b->on_fail(s, "malformed reply");
+            break;
+        }
+        off += (size_t)used;
+        b->on_reply(s, &reply, now);
+    }
+    if (!s->closing)
+        chord_buf_consume(&s->in, off);
+    b->on_settle(b);
+}
+
+static void on_sock_connect(uv_connect_t *req, int status)
+{
+    struct bench_sock *s = req->data;
+    if (s->closing)
+        return;
+    if (status < 0) {
+        s->b->on_fail(s, uv_strerror(status));
+    } else {
+        s->connected = true;
+        (void)uv_tcp_nodelay(&s->tcp, 1);
+        int rc =
+            uv_read_start((uv_stream_t *)&s->tcp, on_sock_alloc, on_sock_read);
+        if (rc)
+            s->b->on_fail(s, uv_strerror(rc));
+        else
+            bench_sock_mark_dirty(s);
+    }
+    s->b->on_settle(s->b);
+}
+
+struct bench_sock *bench_sock_get(struct bench_client *cl, unsigned target)
+{
+    struct bench *b = cl->b;
+    struct bench_sock *s = cl->socks[target];
+    if (s)
+        return s;
+    s = calloc(1, sizeof(*s));
+    if (!s) {
+        bench_note_error(b, "out of memory");
+        return NULL;
+    }
+    s->b = b;
+    s->cl = cl;
+    s->target = target;
+    int rc = uv_tcp_init(&b->loop, &s->tcp);
+    if (rc) {
+        bench_note_error(b, "cannot make a socket: %s", uv_strerror(rc));
+        free(s);
+        return NULL;
+    }
+    s->tcp.data = s;
+    s->creq.data = s;
+    s->wreq.data = s;
+    cl->socks[target] = s;
+    rc = uv_tcp_connect(&s->creq, &s->tcp,
+                        (const struct sockaddr *)&b->targets[target].sa,
+                        on_sock_connect);
+    if (rc) {
+        bench_note_error(b, "%s: %s", b->targets[target].addr, uv_strerror(rc));
+        bench_sock_close(s);
+        return NULL;
+    }
+    b->rep->connections++;
+    return s;
+}

@@ -1,0 +1,289 @@
+/*
+ * commands.c - the `dht` commands that run on one connection: put, get,
+ * del, lookup, status and ring, and the choice of the seed they run on.
+ *
+ * Seeds are tried in order; the next seed is tried only when a seed cannot
+ * be reached, never after a request was sent (a put that timed out may
+ * still have happened). `ring` walks successor pointers (successors[0])
+ * from the contacted node, one short connection per node, and stops when
+ * it is back at the start, when a node repeats, after DHT_RING_MAX nodes,
+ * or at the first node it cannot reach (with a warning); its output is
+ * streamed node by node, so its memory does not grow with the ring.
+ *
+ * Every command returns an exit code of common/exit.h and says what went
+ * wrong in one line on stderr. It does not retry, follow redirects or
+ * cache anything.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chord/client.h"
+#include "chord/id.h"
+#include "common/exit.h"
+#include "common/json.h"
+#include "dht/dht.h"
+
+/*
+ * Connect to the first reachable seed. On success returns 0 with *out set
+ * and *used naming the seed. Otherwise prints the "cannot reach the ring"
+ * line and returns -1.
+ */
+int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
+                      const char **used)
+{
+    for (size_t i = 0; i < o->n_seeds; i++) {
+        if (chord_client_connect(o->seeds[i], o->timeout_ms, out) == 0) {
+            *used = o->seeds[i];
+            chord_client_set_consistency(*out, o->bench.consistency);
+            return 0;
+        }
+    }
+    fputs("dht: cannot reach the ring (tried ", stderr);
+    for (size_t i = 0; i < o->n_seeds; i++)
+        fprintf(stderr, "%s%s", i ? ", " : "", o->seeds[i]);
+    fputs(")\n", stderr);
+    return -1;
+}
+
+/* Explain a failed request in one line; returns the exit code. */
+static int report_failure(const char *what, const char *node,
+                          const struct chord_client *c, int rc, int timeout)
+{
+    switch (rc) {
+    case -EIO:
+        fprintf(stderr, "dht: %s: %s\n", what, chord_client_error(c));
+        break;
+    case -ETIMEDOUT:
+        fprintf(stderr, "dht: %s: %s did not answer within %d ms\n", what, node,
+                timeout);
+        break;
+    case -EPROTO:
+        fprintf(stderr, "dht: %s: %s sent an invalid reply\n", what, node);
+        break;
+    case -ECONNRESET:
+        fprintf(stderr, "dht: %s: %s closed the connection\n", what, node);
+        break;
+    default:
+        fprintf(stderr, "dht: %s: %s: %s\n", what, node, strerror(-rc));
+        break;
+    }
+    return CHORD_EXIT_FAILED;
+}
+
+int dht_cmd_put(struct chord_client *c, const char *node,
+                const struct dht_opts *o, const struct dht_req *r)
+{
+    int rc = chord_client_put(c, r->key, r->key_len, r->value, r->value_len);
+    if (rc)
+        return report_failure("put", node, c, rc, o->timeout_ms);
+    return CHORD_EXIT_OK;
+}
+
+int dht_cmd_get(struct chord_client *c, const char *node,
+                const struct dht_opts *o, const struct dht_req *r)
+{
+    uint8_t *value = NULL;
+    size_t len = 0;
+    int rc = chord_client_get(c, r->key, r->key_len, &value, &len);
+    if (rc == -ENOENT)
+        return dht_not_found(r);
+    if (rc)
+        return report_failure("get", node, c, rc, o->timeout_ms);
+    int code = CHORD_EXIT_OK;
+    if (o->json) {
+        struct chord_json j;
+        dht_json_begin_keyed(&j, r);
+        chord_json_key(&j, "value");
+        chord_json_strn(&j, value, len);
+        chord_json_obj_end(&j);
+        code = dht_json_print(&j);
+    } else if (len) {
+        fwrite(value, 1, len, stdout);
+    }
+    free(value);
+    return code;
+}
+
+int dht_cmd_del(struct chord_client *c, const char *node,
+                const struct dht_opts *o, const struct dht_req *r)
+{
+    int rc = chord_client_del(c, r->key, r->key_len);
+    if (rc == -ENOENT)
+        return dht_not_found(r);
+    if (rc)
+        return report_failure("del", node, c, rc, o->timeout_ms);
+    return CHORD_EXIT_OK;
+}
+
+int dht_cmd_lookup(struct chord_client *c, const char *node,
+                   const struct dht_opts *o, const struct dht_req *r)
+{
+    struct chord_lookup_result *res = calloc(1, sizeof(*res));
+    if (!res) {
+        fputs("dht: out of memory\n", stderr);
+        return CHORD_EXIT_FAILED;
+    }
+    int rc = chord_client_lookup(c, r->key, r->key_len, res);
+    if (rc) {
+        free(res);
+        return report_failure("lookup", node, c, rc, o->timeout_ms);
+    }
+    unsigned n_path =
+        res->path.n < CHORD_PATH_MAX ? res->path.n : CHORD_PATH_MAX;
+    int code = CHORD_EXIT_OK;
+    if (o->json) {
+        struct chord_json j;
+        dht_json_begin_keyed(&j, r);
+        chord_json_key(&j, "key_id");
+        chord_json_id(&j, &res->key_id);
+        chord_json_key(&j, "owner");
+        dht_json_peer(&j, &res->owner);
+        chord_json_key(&j, "path");
+        chord_json_arr_begin(&j);
+        for (unsigned i = 0; i < n_path; i++)
+            chord_json_str(&j, res->path.addr[i]);
+        chord_json_arr_end(&j);
+        chord_json_key(&j, "hops");
+        chord_json_uint(&j, res->hops);
+        chord_json_obj_end(&j);
+        code = dht_json_print(&j);
+    } else {
+        char kid[DHT_SHORT_ID + 1], oid[DHT_SHORT_ID + 1];
+        dht_short_id(&res->key_id, kid);
+        dht_short_id(&res->owner.id, oid);
+        dht_print_key(stdout, r->key, r->key_len);
+        printf(" (id %s) is owned by %s (id %s), %u hop%s:", kid,
+               res->owner.addr, oid, (unsigned)res->hops,
+               res->hops == 1 ? "" : "s");
+        for (unsigned i = 0; i < n_path; i++)
+            printf("%s%s", i ? " -> " : " ", res->path.addr[i]);
+        putchar('\n');
+    }
+    free(res);
+    return code;
+}
+
+int dht_cmd_status(struct chord_client *c, const char *node,
+                   const struct dht_opts *o, const struct dht_req *r)
+{
+    (void)r;
+    struct chord_status *s = calloc(1, sizeof(*s));
+    if (!s) {
+        fputs("dht: out of memory\n", stderr);
+        return CHORD_EXIT_FAILED;
+    }
+    int rc = chord_client_status(c, s);
+    if (rc) {
+        free(s);
+        return report_failure("status", node, c, rc, o->timeout_ms);
+    }
+    int code = CHORD_EXIT_OK;
+    if (o->json) {
+        struct chord_json j;
+        chord_json_init(&j);
+        dht_json_status(&j, s);
+        code = dht_json_print(&j);
+    } else {
+        dht_print_status(s);
+    }
+    free(s);
+    return code;
+}
+
+static bool id_seen(const struct chord_id *ids, unsigned n,
+                    const struct chord_id *id)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (chord_id_eq(&ids[i], id))
+            return true;
+    return false;
+}
+
+int dht_cmd_ring(struct chord_client *c, const char *node,
+                 const struct dht_opts *o, const struct dht_req *r)
+{
+    (void)r;
+    struct chord_status *s = calloc(1, sizeof(*s));
+    struct chord_id *seen = calloc(DHT_RING_MAX, sizeof(*seen));
+    struct ring_out w = {.json = o->json};
+    chord_json_init(&w.j);
+    int code = CHORD_EXIT_OK;
+    if (!s || !seen) {
+        fputs("dht: out of memory\n", stderr);
+        code = CHORD_EXIT_FAILED;
+        goto out;
+    }
+    int rc = chord_client_status(c, s);
+    if (rc) {
+        code = report_failure("ring", node, c, rc, o->timeout_ms);
+        goto out;
+    }
+    struct chord_id start = s->self.id;
+    unsigned n_seen = 0;
+    for (;;) {
+        if (dht_ring_emit(&w, s)) {
+            code = CHORD_EXIT_FAILED;
+            break;
+        }
+        seen[n_seen++] = s->self.id;
+        if (s->n_succ == 0) {
+            /* The start node alone is a ring of one; anywhere else a node
+             * without successors is a broken ring. */
+            if (n_seen > 1)
+                fprintf(stderr, "dht: ring walk stopped: %s has no successor\n",
+                        s->self.addr);
+            break;
+        }
+        struct chord_peer next = s->succ[0];
+        if (chord_id_eq(&next.id, &start))
+            break; /* back at the start: the walk is complete */
+        if (id_seen(seen, n_seen, &next.id)) {
+            fprintf(stderr,
+                    "dht: ring walk stopped: %s repeats before the walk "
+                    "returns to the start\n",
+                    next.addr);
+            break;
+        }
+        if (n_seen >= DHT_RING_MAX) {
+            fprintf(stderr, "dht: ring walk stopped after %u nodes\n",
+                    DHT_RING_MAX);
+            break;
+        }
+        struct chord_client *nc = NULL;
+        rc = chord_client_connect(next.addr, o->timeout_ms, &nc);
+        if (rc == 0)
+            rc = chord_client_status(nc, s);
+        if (rc) {
+            fprintf(stderr,
+                    "dht: ring walk stopped: cannot get the status of %s "
+                    "(%s)\n",
+                    next.addr,
+                    rc == -EIO ? chord_client_error(nc) : strerror(-rc));
+            chord_client_close(nc);
+            break;
+        }
+        chord_client_close(nc);
+        /* A node may name itself differently from what its predecessor
+         * believes; what matters for the walk is the id it reports. */
+        if (chord_id_eq(&s->self.id, &start))
+            break;
+        if (id_seen(seen, n_seen, &s->self.id)) {
+            fprintf(stderr,
+                    "dht: ring walk stopped: %s repeats before the walk "
+                    "returns to the start\n",
+                    s->self.addr);
+            break;
+        }
+    }
+    if (w.json)
+        fputs(w.n ? "\n]\n" : "[]\n", stdout);
+    else
+        printf("%u node%s\n", w.n, w.n == 1 ? "" : "s");
+out:
+    chord_json_free(&w.j);
+    free(seen);
+    free(s);
+    return code;
+}

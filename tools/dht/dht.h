@@ -1,0 +1,124 @@
+/*
+ * dht.h - what the files of the `dht` command-line client share (the
+ * program's contract is in main.c's banner and DESIGN.md).
+ *
+ * The files, lowest first; each calls only the ones above it:
+ *
+ *   output.c     text and JSON printing: ids, keys, status, ring lines
+ *   commands.c   connecting to a seed, and put/get/del/lookup/status/ring
+ *   bench_cli.c  `dht bench`: its option parsers, run and report
+ *   main.c       the command line: options, arguments, dispatch, exit code
+ *
+ * The load generator itself is bench.h (bench*.c in this folder).
+ */
+#ifndef CHORD_TOOLS_DHT_H
+#define CHORD_TOOLS_DHT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "chord/client.h"
+#include "chord/types.h"
+#include "common/json.h"
+#include "dht/bench.h"
+
+#define DHT_DEFAULT_NODE "127.0.0.1:7000"
+#define DHT_DEFAULT_TIMEOUT_MS 5000
+#define DHT_TIMEOUT_MAX_MS 3600000L /* one hour */
+#define DHT_SEEDS_MAX 32u           /* --node options accepted */
+#define DHT_RING_MAX 4096u          /* nodes a ring walk visits at most */
+#define DHT_SHORT_ID 8              /* hex digits of an id in text output */
+#define DHT_BENCH_TIME_LIMIT_MAX_S 86400u /* bench --time-limit, seconds */
+
+struct dht_opts {
+    const char *seeds[DHT_SEEDS_MAX];
+    size_t n_seeds;
+    int timeout_ms;
+    bool json;
+    /* bench: its configuration, and the first bench-only option seen (to
+     * refuse it with any other command). */
+    struct chord_bench_config bench;
+    const char *bench_opt;
+};
+
+/* What a command works on, checked before connecting. */
+struct dht_req {
+    const char *key; /* NUL-terminated argument; its bytes are the key */
+    size_t key_len;
+    uint8_t *value; /* put: a copy of the value (argv or stdin), owned */
+    size_t value_len;
+};
+
+/* ---- output.c ---- */
+
+/* The first DHT_SHORT_ID hex digits of an id. */
+void dht_short_id(const struct chord_id *id, char out[DHT_SHORT_ID + 1]);
+/* Print a key for a human: as is when it is printable ASCII, else as an
+ * escaped, quoted JSON string (so terminal control bytes never pass). */
+void dht_print_key(FILE *f, const char *key, size_t len);
+/* Say "dht: KEY: not found" on stderr; returns CHORD_EXIT_NOT_FOUND. */
+int dht_not_found(const struct dht_req *r);
+/* A peer as {"id", "addr"}; a status report in the CLI contract's shape. */
+void dht_json_peer(struct chord_json *j, const struct chord_peer *p);
+void dht_json_status(struct chord_json *j, const struct chord_status *s);
+/* Finish a JSON document, write it with a newline and free it. Returns
+ * CHORD_EXIT_OK, or CHORD_EXIT_FAILED after printing why (only out of
+ * memory can fail here). */
+int dht_json_print(struct chord_json *j);
+/* Start a document: an object whose first member is "key", r's key. */
+void dht_json_begin_keyed(struct chord_json *j, const struct dht_req *r);
+/* The human summary of one node's status. */
+void dht_print_status(const struct chord_status *s);
+
+/* State of a ring walk's output, streamed one node at a time. */
+struct ring_out {
+    bool json;
+    unsigned n; /* nodes written */
+    struct chord_json j;
+};
+/* Write one node of the walk. 0, or -1 if it could not be formatted. */
+int dht_ring_emit(struct ring_out *w, const struct chord_status *s);
+
+/* ---- commands.c ---- */
+
+/*
+ * Connect to the first reachable seed. On success returns 0 with *out set
+ * and *used naming the seed. Otherwise prints the "cannot reach the ring"
+ * line and returns -1.
+ */
+int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
+                      const char **used);
+
+/* The commands that run on one connected client; each returns an exit
+ * code after printing its output or its one-line error. */
+int dht_cmd_put(struct chord_client *c, const char *node,
+                const struct dht_opts *o, const struct dht_req *r);
+int dht_cmd_get(struct chord_client *c, const char *node,
+                const struct dht_opts *o, const struct dht_req *r);
+int dht_cmd_del(struct chord_client *c, const char *node,
+                const struct dht_opts *o, const struct dht_req *r);
+int dht_cmd_lookup(struct chord_client *c, const char *node,
+                   const struct dht_opts *o, const struct dht_req *r);
+int dht_cmd_status(struct chord_client *c, const char *node,
+                   const struct dht_opts *o, const struct dht_req *r);
+int dht_cmd_ring(struct chord_client *c, const char *node,
+                 const struct dht_opts *o, const struct dht_req *r);
+
+/* ---- bench_cli.c ---- */
+
+/* Parse "one", "quorum" or "all" (enum chord_consistency). 0 or -EINVAL. */
+int dht_parse_consistency(const char *s, uint8_t *out);
+/* Parse -t: a comma-separated list of put (or set), get, del into a mask
+ * of (1 << enum chord_bench_op). 0 or -EINVAL. */
+int dht_parse_bench_ops(const char *s, unsigned *out);
+/*
+ * Run `bench` from the first reachable seed and print its report. Exit
+ * code: 0 when every request of every operation completed, 3 when any
+ * failed (after the report), when the ring cannot be reached, or when the
+ * run could not take place; 2 for a configuration the generator refuses.
+ */
+int dht_cmd_bench(struct dht_opts *o);
+
+#endif

@@ -1,0 +1,458 @@
+/*
+ * main.c - `dht`, the command-line client: put, get, del, lookup, ring,
+ * status, and bench (a load generator, see bench.h). This file reads the
+ * command line and dispatches; dht.h lists the others.
+ *
+ *     dht [--node HOST:PORT]... [--timeout-ms N] [--json] COMMAND ARGS
+ *
+ * The CLI contract (DESIGN.md, "CLI contract") is what scripts rely on:
+ * the JSON shapes of lookup/status/ring and the exit codes
+ *     0 ok, 1 not found, 2 usage error, 3 cannot reach the ring or the
+ *     operation failed,
+ * with every error as one line on stderr. Arguments are checked (command,
+ * argument count, key and value caps) before any connection is made, so a
+ * usage error never touches the network.
+ *
+ * Seeds: the --node options, in order (else $DHT_NODE, else
+ * 127.0.0.1:7000). The first seed that accepts a connection serves the
+ * command; the next seed is tried only when a seed cannot be reached, never
+ * after a request was sent (a put that timed out may still have happened).
+ *
+ * `ring` walks successor pointers (successors[0]) from the contacted node,
+ * one short connection per node, and stops when it is back at the start,
+ * when a node repeats, after DHT_RING_MAX nodes, or at the first node it
+ * cannot reach (with a warning). Output is streamed node by node, so its
+ * memory does not grow with the ring.
+ *
+ * `bench` takes options of its own (-c -n -d -t -P --keyspace --direct
+ * --time-limit --key-seed); they are usage errors with any other command.
+ * --consistency applies to put, get, del and bench.
+ * It reports per operation; it exits 0 only when every request completed
+ * (ok or not found), else 3, after printing the whole report.
+ *
+ * It does not retry operations, follow redirects, or cache anything.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chord/client.h"
+#include "chord/types.h"
+#include "common/args.h"
+#include "common/exit.h"
+#include "dht/bench.h"
+#include "dht/dht.h"
+
+static void usage(FILE *f)
+{
+    fputs(
+        "usage: dht [--node HOST:PORT]... [--timeout-ms N] [--json] "
+        "COMMAND [ARGS]\n"
+        "\n"
+        "commands:\n"
+        "  put KEY VALUE   store VALUE under KEY (VALUE '-' reads stdin)\n"
+        "  get KEY         print the value of KEY (raw bytes, no newline)\n"
+        "  del KEY         delete KEY\n"
+        "  lookup KEY      show which node owns KEY and the route to it\n"
+        "  status          show the contacted node's state\n"
+        "  ring            walk the ring and list its nodes\n"
+        "  bench           load-test the ring (like redis-benchmark)\n"
+        "\n"
+        "options (before or after the command; '--' ends them):\n"
+        "  --node HOST:PORT  a node to contact; repeat to give fallbacks,\n"
+        "                    tried in order when one cannot be reached\n"
+        "                    (default: $DHT_NODE, else " DHT_DEFAULT_NODE ")\n"
+        "  --timeout-ms N    wait at most N ms per request (default 5000)\n"
+        "  --json            machine-readable output (lookup, status, "
+        "ring, get,\n"
+        "                    bench)\n"
+        "  --consistency L   replicas put/get/del (and bench) wait for: one,\n"
+        "                    quorum or all (default: the node's, a "
+        "quorum)\n"
+        "  --help, --version\n"
+        "\n"
+        "bench options:\n"
+        "  -c CLIENTS        concurrent clients, one loop (default 50)\n"
+        "  -n REQUESTS       requests per operation (default 100000)\n"
+        "  -d BYTES          value size of puts (default 16)\n"
+        "  -t OPS            operations, comma-separated: put,get,del\n"
+        "                    (set = put), run as put, get, del (default "
+        "put,get)\n"
+        "  -P PIPELINE       requests in flight per client (default 1)\n"
+        "  --keyspace K      keys key:000000000000 .. K-1 (default "
+        "10000)\n"
+        "  --direct          learn the ring, send each key to its owner\n"
+        "  --time-limit S    stop the whole run after S seconds (default "
+        "120)\n"
+        "  --key-seed N      seed of the random keys (default 1)\n"
+        "  --timeout-ms N    is the timeout of each request\n"
+        "\n"
+        "exit status: 0 ok, 1 not found, 2 usage error, 3 cannot reach the\n"
+        "ring or the operation failed\n",
+        f);
+}
+
+/* Parse --timeout-ms: a decimal integer in 1..DHT_TIMEOUT_MAX_MS. */
+static int parse_timeout(const char *s, int *out)
+{
+    if (*s < '0' || *s > '9')
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end != '\0' || v < 1 || v > DHT_TIMEOUT_MAX_MS)
+        return -EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Argument handling.                                                  */
+
+typedef int (*dht_cmd_fn)(struct chord_client *, const char *,
+                          const struct dht_opts *, const struct dht_req *);
+
+struct dht_cmd {
+    const char *name;
+    int n_args; /* exact number of arguments after the command */
+    bool has_key;
+    dht_cmd_fn run;
+};
+
+static const struct dht_cmd dht_cmds[] = {
+    {"put", 2, true, dht_cmd_put},
+    {"get", 1, true, dht_cmd_get},
+    {"del", 1, true, dht_cmd_del},
+    {"lookup", 1, true, dht_cmd_lookup},
+    {"status", 0, false, dht_cmd_status},
+    {"ring", 0, false, dht_cmd_ring},
+    {"bench", 0, false, NULL}, /* opens its own connections: dht_cmd_bench */
+};
+
+/* Read all of stdin into *out, at most CHORD_VALUE_MAX bytes. 0; -EMSGSIZE
+ * when there is more; -EIO on a read error; -ENOMEM. */
+static int read_stdin(uint8_t **out, size_t *len)
+{
+    size_t cap = CHORD_VALUE_MAX + 1, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    while (n < cap) {
+        size_t got = fread(buf + n, 1, cap - n, stdin);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(stdin)) {
+        free(buf);
+        return -EIO;
+    }
+    if (n > CHORD_VALUE_MAX) {
+        free(buf);
+        return -EMSGSIZE;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* Check the command's arguments and load the value. 0, or an exit code
+ * after printing the error. */
+static int prepare(const struct dht_cmd *cmd, char **args, int n_args,
+                   struct dht_req *r)
+{
+    if (n_args < cmd->n_args)
+        return chord_usage_error("dht", "%s: missing argument", cmd->name);
+    if (n_args > cmd->n_args)
+        return chord_usage_error("dht", "%s: too many arguments", cmd->name);
+    if (cmd->has_key) {
+        r->key = args[0];
+        r->key_len = strlen(args[0]);
+        if (r->key_len > CHORD_KEY_MAX) {
+            fprintf(stderr, "dht: key is %zu bytes, the limit is %u\n",
+                    r->key_len, CHORD_KEY_MAX);
+            return CHORD_EXIT_USAGE;
+        }
+    }
+    if (cmd->run != dht_cmd_put)
+        return 0;
+    if (strcmp(args[1], "-") == 0) {
+        int rc = read_stdin(&r->value, &r->value_len);
+        if (rc == -EMSGSIZE) {
+            fprintf(stderr,
+                    "dht: value on stdin is over the limit of %u "
+                    "bytes\n",
+                    CHORD_VALUE_MAX);
+            return CHORD_EXIT_USAGE;
+        }
+        if (rc) {
+            fprintf(stderr, "dht: cannot read the value from stdin: %s\n",
+                    strerror(-rc));
+            return CHORD_EXIT_FAILED;
+        }
+        return 0;
+    }
+    size_t len = strlen(args[1]);
+    if (len > CHORD_VALUE_MAX) {
+        fprintf(stderr, "dht: value is %zu bytes, the limit is %u\n", len,
+                CHORD_VALUE_MAX);
+        return CHORD_EXIT_USAGE;
+    }
+    r->value = malloc(len ? len : 1);
+    if (!r->value) {
+        fputs("dht: out of memory\n", stderr);
+        return CHORD_EXIT_FAILED;
+    }
+    memcpy(r->value, args[1], len);
+    r->value_len = len;
+    return 0;
+}
+
+enum {
+    OPT_NODE = 256,
+    OPT_TIMEOUT,
+    OPT_JSON,
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_KEYSPACE,
+    OPT_DIRECT,
+    OPT_TIME_LIMIT,
+    OPT_KEY_SEED,
+    OPT_CONSISTENCY,
+};
+
+static const struct option dht_longopts[] = {
+    {"node", required_argument, NULL, OPT_NODE},
+    {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"keyspace", required_argument, NULL, OPT_KEYSPACE},
+    {"direct", no_argument, NULL, OPT_DIRECT},
+    {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+    {"key-seed", required_argument, NULL, OPT_KEY_SEED},
+    {"consistency", required_argument, NULL, OPT_CONSISTENCY},
+    {NULL, 0, NULL, 0},
+};
+
+/* The name of a bench-only option, for messages. */
+static const char *bench_option_name(int ch)
+{
+    switch (ch) {
+    case 'c':
+        return "-c";
+    case 'n':
+        return "-n";
+    case 'd':
+        return "-d";
+    case 't':
+        return "-t";
+    case 'P':
+        return "-P";
+    case OPT_KEYSPACE:
+        return "--keyspace";
+    case OPT_DIRECT:
+        return "--direct";
+    case OPT_TIME_LIMIT:
+        return "--time-limit";
+    case OPT_CONSISTENCY:
+        return "--consistency";
+    default:
+        return "--key-seed";
+    }
+}
+
+/* Take one bench-only option into o->bench. Returns 0, or the usage exit
+ * code after printing why the value is refused. */
+static int bench_option(struct dht_opts *o, int ch, const char *arg)
+{
+    uint64_t v = 0;
+    int rc = 0;
+    const char *name = bench_option_name(ch);
+    if (!o->bench_opt && ch != OPT_CONSISTENCY)
+        o->bench_opt = name; /* --consistency also serves put/get/del */
+    switch (ch) {
+    case 'c':
+        rc = chord_parse_u64(arg, 1, CHORD_BENCH_CLIENTS_MAX, &v);
+        o->bench.clients = (unsigned)v;
+        break;
+    case 'n':
+        rc = chord_parse_u64(arg, 1, CHORD_BENCH_REQUESTS_MAX, &v);
+        o->bench.requests = v;
+        break;
+    case 'd':
+        rc = chord_parse_u64(arg, 0, CHORD_VALUE_MAX, &v);
+        o->bench.value_bytes = (size_t)v;
+        break;
+    case 't':
+        rc = dht_parse_bench_ops(arg, &o->bench.ops);
+        break;
+    case 'P':
+        rc = chord_parse_u64(arg, 1, CHORD_BENCH_PIPELINE_MAX, &v);
+        o->bench.pipeline = (unsigned)v;
+        break;
+    case OPT_KEYSPACE:
+        rc = chord_parse_u64(arg, 1, CHORD_BENCH_KEYSPACE_MAX, &v);
+        o->bench.keyspace = v;
+        break;
+    case OPT_DIRECT:
+        o->bench.direct = true;
+        break;
+    case OPT_TIME_LIMIT:
+        rc = chord_parse_u64(arg, 1, DHT_BENCH_TIME_LIMIT_MAX_S, &v);
+        o->bench.time_limit_ms = (uint32_t)(v * 1000u);
+        break;
+    case OPT_KEY_SEED:
+        rc = chord_parse_u64(arg, 0, UINT64_MAX, &v);
+        o->bench.seed = v;
+        break;
+    case OPT_CONSISTENCY:
+        rc = dht_parse_consistency(arg, &o->bench.consistency);
+        break;
+    default:
+        rc = -EINVAL;
+        break;
+    }
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "dht: bad %s '%s' (see dht --help)\n", name, arg);
+    return CHORD_EXIT_USAGE;
+}
+
+/* Check a seed address; prints the error. */
+static bool seed_ok(const char *addr, const char *from)
+{
+    char host[CHORD_ADDR_MAX];
+    uint16_t port;
+    if (chord_addr_parse(addr, host, &port) == 0)
+        return true;
+    fprintf(stderr,
+            "dht: bad node address '%s' from %s (want HOST:PORT, "
+            "HOST an IPv4 address or localhost)\n",
+            addr, from);
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    struct dht_opts o = {.timeout_ms = DHT_DEFAULT_TIMEOUT_MS};
+    chord_bench_config_default(&o.bench);
+    opterr = 0; /* our own one-line messages */
+    for (;;) {
+        int ch = getopt_long(argc, argv, ":hc:n:d:t:P:", dht_longopts, NULL);
+        if (ch == -1)
+            break;
+        switch (ch) {
+        case 'c':
+        case 'n':
+        case 'd':
+        case 't':
+        case 'P':
+        case OPT_KEYSPACE:
+        case OPT_DIRECT:
+        case OPT_TIME_LIMIT:
+        case OPT_KEY_SEED:
+        case OPT_CONSISTENCY: {
+            int code = bench_option(&o, ch, optarg);
+            if (code)
+                return code;
+            break;
+        }
+        case OPT_NODE:
+            if (!seed_ok(optarg, "--node"))
+                return CHORD_EXIT_USAGE;
+            if (o.n_seeds == DHT_SEEDS_MAX) {
+                fprintf(stderr, "dht: at most %u --node options\n",
+                        DHT_SEEDS_MAX);
+                return CHORD_EXIT_USAGE;
+            }
+            o.seeds[o.n_seeds++] = optarg;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_timeout(optarg, &o.timeout_ms) != 0)
+                return chord_usage_error(
+                    "dht", "bad --timeout-ms '%s' (want 1..3600000)", optarg);
+            break;
+        case OPT_JSON:
+            o.json = true;
+            break;
+        case 'h':
+        case OPT_HELP:
+            usage(stdout);
+            return CHORD_EXIT_OK;
+        case OPT_VERSION:
+            printf("dht (chord-dht) %s\n", CHORD_VERSION);
+            return CHORD_EXIT_OK;
+        case ':':
+            return chord_usage_error("dht", "option %s needs an argument",
+                                     argv[optind - 1]);
+        default:
+            if (optopt > 0 && optopt < 256) {
+                char opt[3] = {'-', (char)optopt, '\0'};
+                return chord_usage_error("dht", "unknown option '%s'", opt);
+            }
+            return chord_usage_error("dht", "unknown option '%s'",
+                                     argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return chord_usage_error("dht", "%s", "missing command");
+
+    const struct dht_cmd *cmd = NULL;
+    for (size_t i = 0; i < sizeof(dht_cmds) / sizeof(dht_cmds[0]); i++)
+        if (strcmp(argv[optind], dht_cmds[i].name) == 0)
+            cmd = &dht_cmds[i];
+    if (!cmd)
+        return chord_usage_error("dht", "unknown command '%s'", argv[optind]);
+    if (cmd->run != NULL && o.bench_opt)
+        return chord_usage_error("dht", "option %s is only for bench",
+                                 o.bench_opt);
+
+    if (o.n_seeds == 0) {
+        const char *env = getenv("DHT_NODE");
+        if (env && *env) {
+            if (!seed_ok(env, "$DHT_NODE"))
+                return CHORD_EXIT_USAGE;
+            o.seeds[o.n_seeds++] = env;
+        } else {
+            o.seeds[o.n_seeds++] = DHT_DEFAULT_NODE;
+        }
+    }
+
+    struct dht_req r = {0};
+    int code = prepare(cmd, argv + optind + 1, argc - optind - 1, &r);
+    if (code) {
+        free(r.value);
+        return code;
+    }
+    if (cmd->run == NULL) {
+        code = dht_cmd_bench(&o);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "dht: cannot write to stdout: %s\n",
+                    strerror(errno));
+            if (code == CHORD_EXIT_OK)
+                code = CHORD_EXIT_FAILED;
+        }
+        return code;
+    }
+
+    struct chord_client *c = NULL;
+    const char *node = NULL;
+    if (dht_connect_seeds(&o, &c, &node) != 0) {
+        free(r.value);
+        return CHORD_EXIT_FAILED;
+    }
+    code = cmd->run(c, node, &o, &r);
+    chord_client_close(c);
+    free(r.value);
+
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "dht: cannot write to stdout: %s\n", strerror(errno));
+        if (code == CHORD_EXIT_OK)
+            code = CHORD_EXIT_FAILED;
+    }
+    return code;
+}

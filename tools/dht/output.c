@@ -1,0 +1,250 @@
+/*
+ * output.c - what `dht` prints: short ids, keys made safe for a terminal,
+ * the JSON shapes of the CLI contract (DESIGN.md: lookup, status, ring)
+ * and the text summaries of a node's status and of a ring walk.
+ *
+ * Invariants: JSON output is one document per line, plain ASCII (the
+ * writer escapes every byte that is not printable); a key printed for a
+ * human is either plain printable ASCII or an escaped, quoted string.
+ * Field names are never renamed (scripts rely on them); fields may only
+ * be added. It does not talk to nodes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chord/buf.h"
+#include "chord/id.h"
+#include "common/exit.h"
+#include "dht/dht.h"
+
+/* The first DHT_SHORT_ID hex digits of an id. */
+void dht_short_id(const struct chord_id *id, char out[DHT_SHORT_ID + 1])
+{
+    char hex[CHORD_ID_HEX_LEN + 1];
+    chord_id_to_hex(id, hex);
+    memcpy(out, hex, DHT_SHORT_ID);
+    out[DHT_SHORT_ID] = '\0';
+}
+
+/* Print a key for a human: as is when it is printable ASCII, else as an
+ * escaped, quoted JSON string (so terminal control bytes never pass). */
+void dht_print_key(FILE *f, const char *key, size_t len)
+{
+    bool plain = len > 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
+            plain = false;
+    if (plain) {
+        fwrite(key, 1, len, f);
+        return;
+    }
+    struct chord_buf b;
+    chord_buf_init(&b);
+    if (chord_json_escape(&b, key, len) == 0)
+        fwrite(b.data, 1, b.len, f);
+    chord_buf_free(&b);
+}
+
+int dht_not_found(const struct dht_req *r)
+{
+    fputs("dht: ", stderr);
+    dht_print_key(stderr, r->key, r->key_len);
+    fputs(": not found\n", stderr);
+    return CHORD_EXIT_NOT_FOUND;
+}
+
+void dht_json_peer(struct chord_json *j, const struct chord_peer *p)
+{
+    chord_json_obj_begin(j);
+    chord_json_key(j, "id");
+    chord_json_id(j, &p->id);
+    chord_json_key(j, "addr");
+    chord_json_str(j, p->addr);
+    chord_json_obj_end(j);
+}
+
+/* How the node keeps its data (struct chord_status.durability). */
+static const char *durability_name(uint8_t d)
+{
+    static const char *const names[] = {"memory", "always", "batch", "never"};
+    return d < 4 ? names[d] : "unknown";
+}
+
+void dht_json_status(struct chord_json *j, const struct chord_status *s)
+{
+    chord_json_obj_begin(j);
+    chord_json_key(j, "id");
+    chord_json_id(j, &s->self.id);
+    chord_json_key(j, "addr");
+    chord_json_str(j, s->self.addr);
+    chord_json_key(j, "state");
+    chord_json_str(j, chord_node_state_name(s->state));
+    chord_json_key(j, "predecessor");
+    if (s->has_pred)
+        dht_json_peer(j, &s->pred);
+    else
+        chord_json_null(j);
+
+    chord_json_key(j, "successors");
+    chord_json_arr_begin(j);
+    for (unsigned i = 0; i < s->n_succ && i < CHORD_SUCC_MAX; i++)
+        dht_json_peer(j, &s->succ[i]);
+    chord_json_arr_end(j);
+
+    chord_json_key(j, "fingers");
+    chord_json_arr_begin(j);
+    for (unsigned i = 0; i < s->n_fingers && i < CHORD_ID_BITS; i++) {
+        const struct chord_finger_info *f = &s->fingers[i];
+        chord_json_obj_begin(j);
+        chord_json_key(j, "start");
+        chord_json_id(j, &f->start);
+        chord_json_key(j, "id");
+        chord_json_id(j, &f->node.id);
+        chord_json_key(j, "addr");
+        chord_json_str(j, f->node.addr);
+        chord_json_obj_end(j);
+    }
+    chord_json_arr_end(j);
+
+    chord_json_key(j, "keys");
+    chord_json_uint(j, s->keys);
+    chord_json_key(j, "primary_keys");
+    chord_json_uint(j, s->primary_keys);
+    chord_json_key(j, "replicas");
+    chord_json_uint(j, s->replicas);
+    chord_json_key(j, "durability");
+    chord_json_str(j, durability_name(s->durability));
+
+    chord_json_key(j, "peers");
+    chord_json_arr_begin(j);
+    for (unsigned i = 0; i < s->n_peers && i < CHORD_PEERS_MAX; i++) {
+        const struct chord_peer_info *p = &s->peers[i];
+        chord_json_obj_begin(j);
+        chord_json_key(j, "addr");
+        chord_json_str(j, p->addr);
+        chord_json_key(j, "state");
+        chord_json_str(j, chord_peer_state_name(p->state));
+        chord_json_key(j, "rtt_ms");
+        chord_json_uint(j, p->rtt_ms);
+        chord_json_key(j, "timeout_ms");
+        chord_json_uint(j, p->timeout_ms);
+        chord_json_key(j, "false_suspicions");
+        chord_json_uint(j, p->false_suspicions);
+        chord_json_obj_end(j);
+    }
+    chord_json_arr_end(j);
+    chord_json_obj_end(j);
+}
+
+/* Finish a JSON document and write it with a newline. 0, or -1 after
+ * printing why (only out of memory can fail here). */
+static int json_emit(struct chord_json *j)
+{
+    int rc = chord_json_finish(j);
+    if (rc) {
+        fprintf(stderr, "dht: cannot format JSON: %s\n", strerror(-rc));
+        return -1;
+    }
+    fwrite(j->out.data, 1, j->out.len, stdout);
+    fputc('\n', stdout);
+    return 0;
+}
+
+int dht_json_print(struct chord_json *j)
+{
+    int code = json_emit(j) ? CHORD_EXIT_FAILED : CHORD_EXIT_OK;
+    chord_json_free(j);
+    return code;
+}
+
+void dht_json_begin_keyed(struct chord_json *j, const struct dht_req *r)
+{
+    chord_json_init(j);
+    chord_json_obj_begin(j);
+    chord_json_key(j, "key");
+    chord_json_strn(j, r->key, r->key_len);
+}
+
+/* The human summary of one node's status. */
+void dht_print_status(const struct chord_status *s)
+{
+    char id[DHT_SHORT_ID + 1];
+    dht_short_id(&s->self.id, id);
+    printf("node         %s (id %s) %s, %llu key%s\n", s->self.addr, id,
+           chord_node_state_name(s->state), (unsigned long long)s->keys,
+           s->keys == 1 ? "" : "s");
+    printf("durability   %s%s\n", durability_name(s->durability),
+           s->durability == CHORD_DURABILITY_MEMORY
+               ? " (no --data: nothing survives a restart)"
+           : s->durability == CHORD_DURABILITY_NEVER
+               ? " (logged, not fsynced: the OS flushes)"
+               : " (acknowledged after fsync)");
+    if (s->has_pred) {
+        dht_short_id(&s->pred.id, id);
+        printf("predecessor  %s (%s)\n", s->pred.addr, id);
+    } else {
+        printf("predecessor  none\n");
+    }
+    printf("successors  ");
+    if (s->n_succ == 0)
+        printf(" none");
+    for (unsigned i = 0; i < s->n_succ && i < CHORD_SUCC_MAX; i++) {
+        dht_short_id(&s->succ[i].id, id);
+        printf("%s %s (%s)", i ? "," : "", s->succ[i].addr, id);
+    }
+    putchar('\n');
+
+    /* Fingers: how many are set and how many distinct nodes they name. */
+    unsigned distinct = 0;
+    unsigned n_fingers =
+        s->n_fingers < CHORD_ID_BITS ? s->n_fingers : CHORD_ID_BITS;
+    for (unsigned i = 0; i < n_fingers; i++) {
+        bool seen = false;
+        for (unsigned k = 0; k < i && !seen; k++)
+            seen = chord_id_eq(&s->fingers[k].node.id, &s->fingers[i].node.id);
+        if (!seen)
+            distinct++;
+    }
+    printf("fingers      %u set, %u distinct node%s\n", n_fingers, distinct,
+           distinct == 1 ? "" : "s");
+
+    if (s->n_peers == 0)
+        printf("peers        none\n");
+    for (unsigned i = 0; i < s->n_peers && i < CHORD_PEERS_MAX; i++) {
+        const struct chord_peer_info *p = &s->peers[i];
+        printf("%s %-21s %-9s rtt %u ms, timeout %u ms, %u false "
+               "suspicion%s\n",
+               i ? "            " : "peers       ", p->addr,
+               chord_peer_state_name(p->state), (unsigned)p->rtt_ms,
+               (unsigned)p->timeout_ms, (unsigned)p->false_suspicions,
+               p->false_suspicions == 1 ? "" : "s");
+    }
+}
+
+/* Write one node of the walk. 0, or -1 if it could not be formatted. */
+int dht_ring_emit(struct ring_out *w, const struct chord_status *s)
+{
+    if (w->json) {
+        chord_json_reset(&w->j);
+        dht_json_status(&w->j, s);
+        int rc = chord_json_finish(&w->j);
+        if (rc) {
+            fprintf(stderr, "dht: cannot format JSON: %s\n", strerror(-rc));
+            return -1;
+        }
+        fputs(w->n ? ",\n" : "[\n", stdout);
+        fwrite(w->j.out.data, 1, w->j.out.len, stdout);
+    } else {
+        char id[DHT_SHORT_ID + 1];
+        dht_short_id(&s->self.id, id);
+        if (w->n == 0)
+            printf("%-8s  %-21s  %-21s  %-21s  %s\n", "ID", "ADDR",
+                   "PREDECESSOR", "SUCCESSOR", "KEYS");
+        printf("%-8s  %-21s  %-21s  %-21s  %llu\n", id, s->self.addr,
+               s->has_pred ? s->pred.addr : "-",
+               s->n_succ ? s->succ[0].addr : "-", (unsigned long long)s->keys);
+    }
+    w->n++;
+    return 0;
+}
