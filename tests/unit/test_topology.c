@@ -1,5 +1,5 @@
 /*
- * test_topology.c - the topology file parser (src/client/topology.c):
+ * test_topology.c - the topology file parser (tools/common/topology.c):
  * every file shipped in topologies/ parses into what its comment says,
  * a scenario comes out with the right times, actions and node indexes,
  * and each malformed input of a table is refused with the right
