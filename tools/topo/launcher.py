@@ -43,7 +43,7 @@ def print_table(ctx, addr):
     return True
 
 
-# ---- up ----------------------------------------------------------------------
+# ---- up ---------------------------------------------------------------------
 
 def _refuse_running(ctx):
     for addr in ctx.topo.addrs:
@@ -136,7 +136,7 @@ def up(ctx, quiet=False):
         print("stop: tools/dht-topo down %s" % ctx.file)
 
 
-# ---- down, status ------------------------------------------------------------
+# ---- down, status -----------------------------------------------------------
 
 def down(ctx):
     """Stop every node it started, the first one last. Returns 0."""

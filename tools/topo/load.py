@@ -2,7 +2,8 @@
 second (0: back to back), each through every node as a seed (starting one
 further along per operation), each bounded by op_timeout_ms. One line per
 operation in load-<step>.tsv:
-    t_ms <TAB> put|get <TAB> key <TAB> ok|failed|notfound|wrong|skipped <TAB> detail
+    t_ms <TAB> put|get <TAB> key <TAB> STATUS <TAB> detail
+where STATUS is ok, failed, notfound, wrong or skipped.
 Puts append the acknowledged key and value to `acked`; gets read keys from
 there (an operation with nothing acknowledged yet is skipped).
 

@@ -145,7 +145,7 @@ def pick_seed(ctx, i):
     return ""
 
 
-# ---- actions on node i; each returns (ok, message) ----------------------------
+# ---- actions on node i; each returns (ok, message) --------------------------
 
 def _not_running(addr):
     return False, "%s is not running" % addr

@@ -100,7 +100,7 @@ class Dht:
                          else subprocess.DEVNULL)
 
 
-# ---- reading the answers ------------------------------------------------------
+# ---- reading the answers ----------------------------------------------------
 
 NOT_JSON = object()
 
