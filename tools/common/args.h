@@ -9,7 +9,6 @@
 
 /* A decimal number in [min, max]: digits only (no sign, no space), no
  * overflow. 0, or -EINVAL (*out untouched). */
-int chord_parse_u64(const char *s, uint64_t min, uint64_t max,
-                    uint64_t *out);
+int chord_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 #endif
