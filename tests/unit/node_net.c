@@ -113,12 +113,18 @@ int add_node_r(struct net *net, uint8_t pos, unsigned replicas)
     return i;
 }
 
-/* Does the frame vanish on its way (frozen node, cut link, dropped)? */
-static bool lost(struct net *net, int from, const struct frame *f)
+/* What becomes of frame f from node `from` on its way. */
+static enum net_fate fate(struct net *net, int from, const struct frame *f)
 {
-    if (net->down[f->to] || !net->node[f->to] || net->cut[from][f->to])
-        return true;
-    return net->drop && f->len > 5 && net->drop(net, from, f->to, f->data[5]);
+    if (f->to < 0 || net->refused[f->to])
+        return NET_REFUSE;
+    enum net_fate x = NET_DELIVER;
+    if (net->fault && f->len > 5)
+        x = net->fault(net, from, f->to, f->data[5]);
+    if (x == NET_DELIVER &&
+        (net->down[f->to] || !net->node[f->to] || net->cut[from][f->to]))
+        x = NET_LOSE;
+    return x;
 }
 
 void pump(struct net *net)
@@ -128,10 +134,11 @@ void pump(struct net *net)
         memmove(&net->q[0], &net->q[1], (size_t)(net->qlen - 1) * sizeof(f));
         net->qlen--;
         int from = (int)f.conn;
-        if (f.to < 0 || net->refused[f.to]) {
+        enum net_fate x = fate(net, from, &f);
+        if (x == NET_REFUSE) {
             if (net->node[from])
                 chord_node_unreachable(net->node[from], net->now, f.addr);
-        } else if (!lost(net, from, &f)) {
+        } else if (x == NET_DELIVER) {
             int rc = chord_node_receive(net->node[f.to], net->now, 1000 + from,
                                         f.data, f.len);
             assert_int_equal(rc, 0);

@@ -6,8 +6,8 @@
  * Every frame a node sends is queued; the test delivers the queue in order
  * (pump), or plays a faulty network: frames to a `down` node vanish (a
  * frozen peer), frames to a `refused` node bounce (the sender's host
- * reports it unreachable), frames on a `cut` link vanish, and a `drop`
- * function may discard chosen frames. Time only moves when the test says
+ * reports it unreachable), frames on a `cut` link vanish, and a `fault`
+ * function may lose or refuse chosen frames. Time only moves when the test says
  * so (run_for ticks every node every 10 ms). Node ids are chosen
  * explicitly on a small circle (the value sits in the top byte) so the
  * expected ring is obvious from the numbers.
@@ -53,8 +53,16 @@ struct ioctx {
  * seed = position, the replicas asked for) before it is used. */
 typedef void (*net_tune_fn)(struct chord_node_config *cfg);
 
-/* Should the frame of `type` from node `from` to node `to` vanish? */
-typedef bool (*net_drop_fn)(struct net *net, int from, int to, uint8_t type);
+/* What becomes of a frame (see net_fault_fn). */
+enum net_fate {
+    NET_DELIVER = 0, /* as usual */
+    NET_LOSE,        /* it vanishes */
+    NET_REFUSE, /* it bounces: the sender's host reports `to` unreachable */
+};
+
+/* The fate of the frame of `type` from node `from` to node `to`. */
+typedef enum net_fate (*net_fault_fn)(struct net *net, int from, int to,
+                                      uint8_t type);
 
 struct net {
     struct chord_node *node[MAXN];
@@ -62,7 +70,7 @@ struct net {
     bool down[MAXN];      /* frames to it vanish, it is not ticked (frozen) */
     bool refused[MAXN];   /* frames to it bounce as unreachable */
     bool cut[MAXN][MAXN]; /* frames from [i] to [j] vanish */
-    net_drop_fn drop;     /* or NULL */
+    net_fault_fn fault;   /* or NULL */
     net_tune_fn tune;     /* or NULL */
     int n;
     uint64_t now;
