@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-static int index_of(struct net *net, const char *addr)
+int net_index(struct net *net, const char *addr)
 {
     for (int i = 0; i < net->n; i++)
         if (strcmp(net->addr[i], addr) == 0)
@@ -36,7 +36,7 @@ static void io_send(void *ctx, const char *addr, const uint8_t *frame,
     assert_true(net->qlen < QMAX);
     assert_string_not_equal(addr, net->addr[c->self]);
     struct frame *f = &net->q[net->qlen++];
-    f->to = index_of(net, addr);
+    f->to = net_index(net, addr);
     snprintf(f->addr, sizeof(f->addr), "%s", addr);
     f->data = malloc(len);
     assert_non_null(f->data);

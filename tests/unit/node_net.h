@@ -106,6 +106,9 @@ void pump(struct net *net);
  * down or refused, and delivering traffic after each step. */
 void run_for(struct net *net, uint64_t ms);
 
+/* The index of the node at addr, or -1. */
+int net_index(struct net *net, const char *addr);
+
 /* Node i's routing state. */
 const struct chord_routing *rt(struct net *net, int i);
 
