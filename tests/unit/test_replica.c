@@ -1,7 +1,10 @@
 /*
  * test_replica.c - quorum writes and reads (replica.c): a write is
- * acknowledged once a quorum is durable, a quorum read returns the newest
- * copy and repairs a stale replica, and a slow replica is hedged.
+ * acknowledged once a quorum is durable, a write at consistency ALL fails
+ * plainly when a replica is down while a quorum write succeeds, a quorum
+ * read returns the newest copy and repairs a stale replica, a slow
+ * replica is hedged, and a delete is not undone by a stale replica's
+ * older copy.
  *
  * Driven through the public node API on node_net's hand-driven network.
  */
@@ -124,7 +127,101 @@ static void test_hedged_read(void **state)
     net_free(net);
 }
 
-/* NEW TESTS */
+/* A client request of `type` for key at node i, at `consistency`. */
+static void client_at(struct net *net, int i, uint8_t type, const char *key,
+                      const char *value, uint8_t consistency)
+{
+    struct chord_msg *m = calloc(1, sizeof(*m));
+    assert_non_null(m);
+    chord_msg_init(m, type, 79);
+    m->key.data = (const uint8_t *)key;
+    m->key.len = strlen(key);
+    if (value) {
+        m->value.data = (const uint8_t *)value;
+        m->value.len = strlen(value);
+    }
+    m->consistency = consistency;
+    client_msg(net, i, m);
+    free(m);
+}
+
+/* With r = 3 and the replica 200 crashed (frozen, not yet noticed), a
+ * write at ALL cannot have its three copies: the client is told so, in
+ * words, well before the operation timeout; a quorum write of the same
+ * key succeeds, and a read finds it. (Once 200 is routed around, the
+ * replica set is made of the nodes still seen: not tested here.) */
+static void test_write_all_needs_every_replica(void **state)
+{
+    (void)state;
+    const uint8_t pos[] = {10, 100, 200};
+    struct net *net = ring_r(pos, 3, 3);
+    char key[16];
+    key_owned_by(pos, 3, 100, key, sizeof key);
+    net->down[2] = true;
+
+    uint64_t t0 = net->now;
+    client_at(net, 1, CHORD_MSG_C_PUT, key, "all", CHORD_CONSISTENCY_ALL);
+    assert_int_equal(net->last_reply.status, CHORD_UNAVAILABLE);
+    assert_non_null(strstr(net->last_reply.error, "2 of the 3 replicas"));
+    assert_true(net->now - t0 < 1000);
+
+    client_at(net, 1, CHORD_MSG_C_PUT, key, "quorum", CHORD_CONSISTENCY_QUORUM);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    const struct chord_store_entry *e =
+        chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+    assert_non_null(e);
+    assert_memory_equal(e->value, "quorum", 6);
+
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    assert_memory_equal(net->last_reply.value.data, "quorum", 6);
+    net_free(net);
+}
+
+/* 10 misses a delete (frozen) and comes back with the old value, just as
+ * 200 freezes. The next quorum read at the owner asks 200, then, hedging,
+ * 10: its older copy must lose to the owner's newer tombstone. The client
+ * hears "not found", 10 is repaired with the tombstone, and the key stays
+ * deleted once everyone is back. */
+static void test_delete_not_undone_by_stale_copy(void **state)
+{
+    (void)state;
+    const uint8_t pos[] = {10, 100, 200};
+    struct net *net = ring_tuned(pos, 3, 3, no_owner_reads);
+    char key[16];
+    key_owned_by(pos, 3, 100, key, sizeof key);
+    client(net, 1, CHORD_MSG_C_PUT, key, "old");
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    run_for(net, 100);
+
+    net->down[0] = true;
+    client(net, 1, CHORD_MSG_C_DEL, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+    net->down[0] = false;
+    const struct chord_store_entry *e =
+        chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+    assert_non_null(e);
+    assert_false(e->tombstone); /* 10 still has "old" */
+
+    net->down[2] = true;
+    unsigned asked = net->sent[CHORD_MSG_REPLICA_GET];
+    client(net, 1, CHORD_MSG_C_GET, key, NULL);
+    assert_int_equal(net->last_reply.status, CHORD_NOT_FOUND);
+    assert_int_equal(net->sent[CHORD_MSG_REPLICA_GET], asked + 2);
+    run_for(net, 1000); /* the read closes (200 never answers): repair */
+    e = chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+    assert_true(e == NULL || e->tombstone);
+
+    net->down[2] = false;
+    run_for(net, 3000);
+    for (int i = 0; i < 3; i++) {
+        client(net, i, CHORD_MSG_C_GET, key, NULL);
+        assert_int_equal(net->last_reply.status, CHORD_NOT_FOUND);
+        e = chord_store_find(chord_node_store(net->node[i]), key, strlen(key));
+        assert_true(e == NULL || e->tombstone);
+    }
+    net_free(net);
+}
 
 int main(void)
 {
@@ -132,6 +229,8 @@ int main(void)
         cmocka_unit_test(test_quorum_write),
         cmocka_unit_test(test_read_repair),
         cmocka_unit_test(test_hedged_read),
+        cmocka_unit_test(test_write_all_needs_every_replica),
+        cmocka_unit_test(test_delete_not_undone_by_stale_copy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
