@@ -197,8 +197,8 @@ void client_msg(struct net *net, int i, const struct chord_msg *m)
     assert_int_equal(net->replies, before + 1);
 }
 
-void client(struct net *net, int i, uint8_t type, const char *key,
-            const char *value)
+void client_c(struct net *net, int i, uint8_t type, const char *key,
+              const char *value, uint8_t consistency)
 {
     struct chord_msg *m = calloc(1, sizeof(*m));
     assert_non_null(m);
@@ -209,8 +209,15 @@ void client(struct net *net, int i, uint8_t type, const char *key,
         m->value.data = (const uint8_t *)value;
         m->value.len = strlen(value);
     }
+    m->consistency = consistency;
     client_msg(net, i, m);
     free(m);
+}
+
+void client(struct net *net, int i, uint8_t type, const char *key,
+            const char *value)
+{
+    client_c(net, i, type, key, value, CHORD_CONSISTENCY_DEFAULT);
 }
 
 int deliver(struct net *net, int i, const struct chord_msg *m)

@@ -116,7 +116,10 @@ const struct chord_routing *rt(struct net *net, int i);
  * until the reply (in net->last_reply). */
 void client(struct net *net, int i, uint8_t type, const char *key,
             const char *value);
-/* The same for a message the test built (consistency, ...). */
+/* The same at a given consistency (enum chord_consistency). */
+void client_c(struct net *net, int i, uint8_t type, const char *key,
+              const char *value, uint8_t consistency);
+/* The same for a message the test built. */
 void client_msg(struct net *net, int i, const struct chord_msg *m);
 
 /* Hand message m to node i directly, as if from connection 5 (not through

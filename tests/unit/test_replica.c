@@ -127,24 +127,6 @@ static void test_hedged_read(void **state)
     net_free(net);
 }
 
-/* A client request of `type` for key at node i, at `consistency`. */
-static void client_at(struct net *net, int i, uint8_t type, const char *key,
-                      const char *value, uint8_t consistency)
-{
-    struct chord_msg *m = calloc(1, sizeof(*m));
-    assert_non_null(m);
-    chord_msg_init(m, type, 79);
-    m->key.data = (const uint8_t *)key;
-    m->key.len = strlen(key);
-    if (value) {
-        m->value.data = (const uint8_t *)value;
-        m->value.len = strlen(value);
-    }
-    m->consistency = consistency;
-    client_msg(net, i, m);
-    free(m);
-}
-
 /* With r = 3 and the replica 200 crashed (frozen, not yet noticed), a
  * write at ALL cannot have its three copies: the client is told so, in
  * words, well before the operation timeout; a quorum write of the same
@@ -160,12 +142,12 @@ static void test_write_all_needs_every_replica(void **state)
     net->down[2] = true;
 
     uint64_t t0 = net->now;
-    client_at(net, 1, CHORD_MSG_C_PUT, key, "all", CHORD_CONSISTENCY_ALL);
+    client_c(net, 1, CHORD_MSG_C_PUT, key, "all", CHORD_CONSISTENCY_ALL);
     assert_int_equal(net->last_reply.status, CHORD_UNAVAILABLE);
     assert_non_null(strstr(net->last_reply.error, "2 of the 3 replicas"));
     assert_true(net->now - t0 < 1000);
 
-    client_at(net, 1, CHORD_MSG_C_PUT, key, "quorum", CHORD_CONSISTENCY_QUORUM);
+    client_c(net, 1, CHORD_MSG_C_PUT, key, "quorum", CHORD_CONSISTENCY_QUORUM);
     assert_int_equal(net->last_reply.status, CHORD_OK);
     const struct chord_store_entry *e =
         chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
