@@ -236,6 +236,7 @@ static void leave_notify(struct chord_node *n, uint64_t now)
     n->member.leave_acks_pending = k;
     for (unsigned i = 0; i < k; i++)
         chord__rpc(n, now, RPC_LEAVE, &to[i], 0, m);
+    chord__ring_quiet(n); /* gone, as far as the ring is concerned */
     free(m);
     if (k == 0)
         leave_finish(n);

@@ -22,6 +22,11 @@ void chord__ring_init(struct chord_ring *r)
     r->next_stabilize = r->next_fix = r->next_heartbeat = UINT64_MAX;
 }
 
+void chord__ring_quiet(struct chord_node *n)
+{
+    n->ring.next_heartbeat = UINT64_MAX;
+}
+
 void chord__ring_activate(struct chord_node *n, uint64_t now)
 {
     n->state = CHORD_NODE_ACTIVE;
@@ -120,12 +125,15 @@ static void pass_range(struct chord_node *n, uint64_t now, bool had_pred,
 }
 
 /* Our predecessor's RECTIFY carries its own predecessors: ours are it and
- * them (up to the replication factor, stopping where the ring closes). */
+ * them (up to the replication factor, at least CHORD_PREDS_MIN, stopping
+ * where the ring closes). */
 static void learn_preds(struct chord_node *n, const struct chord_msg *m)
 {
+    unsigned max =
+        n->cfg.replicas > CHORD_PREDS_MIN ? n->cfg.replicas : CHORD_PREDS_MIN;
     unsigned k = 0;
     n->rt.preds[k++] = m->from;
-    for (unsigned i = 0; i < m->n_preds && k < n->cfg.replicas; i++) {
+    for (unsigned i = 0; i < m->n_preds && k < max; i++) {
         if (chord__is_self(n, &m->preds[i]))
             break;
         n->rt.preds[k++] = m->preds[i];

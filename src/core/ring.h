@@ -37,6 +37,9 @@ struct chord_node;
 struct rpc;
 
 #define CHORD_SUCC_PROBE_FAILURES 3 /* silent stabilize probes: drop */
+#define CHORD_PREDS_MIN                                                        \
+    2 /* predecessors kept at least (so a suspected                            \
+         predecessor's range falls to us, r = 1 too) */
 
 struct chord_ring {
     /* timers (absolute ms; UINT64_MAX = off) */
@@ -54,6 +57,9 @@ struct chord_ring {
 
 /* Timers off. */
 void chord__ring_init(struct chord_ring *r);
+/* No more heartbeats: a leaver that said LEAVE must not look alive to
+ * its neighbours (they would take it back on a stale report). */
+void chord__ring_quiet(struct chord_node *n);
 /* The node serves: start stabilize, fix_fingers, heartbeats (and the
  * background sync). */
 void chord__ring_activate(struct chord_node *n, uint64_t now);

@@ -234,20 +234,17 @@ static enum net_fate lose_leave_to_200(struct net *net, int from, int to,
 }
 
 /*
- * KNOWN BUG (skipped until fixed; see the report of the test split): the
- * same leave, but the LEAVE to 200 is lost, so 100 waits up to its request
+ * The same leave, but the LEAVE to 200 is lost, so 100 waits up to its request
  * timeout for 200's acknowledgement, still LEAVING. Meanwhile it keeps
  * sending heartbeats and answering GET_NEIGHBORS: its PING to 50 trusts it
  * again (anything heard does), 50 probes it on 200's word, 100 answers,
  * and 50 takes it back as successor ~300 ms after its LEAVE; when 100
- * then goes silent (LEFT), 50 routes to it until its detector notices.
- * Set CHORD_TEST_KNOWN_BUGS to run it.
+ * then went silent (LEFT), 50 routed to it until its detector noticed.
+ * Fixed: a leaver stops its heartbeats once it said LEAVE (ring_quiet).
  */
 static void test_lingering_leaver_not_taken_back(void **state)
 {
     (void)state;
-    if (!getenv("CHORD_TEST_KNOWN_BUGS"))
-        skip();
     const uint8_t pos[] = {10, 50, 100, 200};
     struct net *net = ring(pos, 4);
     net->fault = lose_leave_to_200;
