@@ -14,7 +14,7 @@
 
 /* CRC-32C table for the reflected polynomial 0x82F63B78: entry i is the
  * CRC of the byte i (generated, and checked against RFC 3720 vectors by
- * tests/unit/test_wal.c). */
+ * tests/unit/test_wal_record.c). */
 static const uint32_t crc32c_table[256] = {
     0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u, 0xc79a971fu,
     0x35f1141cu, 0x26a1e7e8u, 0xd4ca64ebu, 0x8ad958cfu, 0x78b2dbccu,

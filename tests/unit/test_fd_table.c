@@ -1,0 +1,142 @@
+/*
+ * test_fd_table.c - the failure detector's peer table (src/core/fd.c):
+ * peers known only from traffic or no longer monitored are never
+ * convicted, monitoring again starts afresh, forget clears an entry, the
+ * least recently used unmonitored slot is recycled (monitored ones never
+ * are), and addresses that cannot be stored are ignored.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fd_sim.h"
+
+static void test_unmonitored_never_convicted(void **state)
+{
+    (void)state;
+    struct chord_fd fd;
+    chord_fd_init(&fd, NULL);
+    struct chord_fd_event ev[4];
+    const char *a = "127.0.0.1:7001";
+    const char *b = "127.0.0.1:7002";
+    /* Known only from traffic: heartbeats "sent" to it are ignored. */
+    chord_fd_heard(&fd, a, 2, 100);
+    chord_fd_sent(&fd, a, 200);
+    assert_int_equal(chord_fd_find(&fd, a)->pending_since, 0);
+    /* Monitored with a pending heartbeat, then no longer monitored. */
+    chord_fd_monitor(&fd, b, true, 100);
+    chord_fd_sent(&fd, b, 200);
+    chord_fd_monitor(&fd, b, false, 300);
+    assert_int_equal(chord_fd_next_deadline(&fd), UINT64_MAX);
+    for (uint64_t t = 300; t < 10000; t += 100)
+        assert_int_equal(chord_fd_tick(&fd, t, ev, 4), 0);
+    assert_int_equal(chord_fd_find(&fd, a)->state, CHORD_PEER_ALIVE);
+    assert_int_equal(chord_fd_find(&fd, b)->state, CHORD_PEER_ALIVE);
+    /* Monitoring again starts afresh: no stale heartbeat. */
+    chord_fd_monitor(&fd, b, true, 10000);
+    assert_int_equal(chord_fd_find(&fd, b)->pending_since, 0);
+
+    /* Suspected, then no longer monitored: never promoted to DEAD, and
+     * unusable until heard from. */
+    chord_fd_sent(&fd, b, 10000);
+    chord_fd_tick(&fd, 10500, ev, 4);
+    chord_fd_tick(&fd, 10000 + 1001, ev, 4); /* initial timeout 1000 */
+    assert_int_equal(chord_fd_find(&fd, b)->state, CHORD_PEER_SUSPECTED);
+    chord_fd_monitor(&fd, b, false, 11001);
+    for (uint64_t t = 11100; t < 20000; t += 100)
+        assert_int_equal(chord_fd_tick(&fd, t, ev, 4), 0);
+    assert_int_equal(chord_fd_find(&fd, b)->state, CHORD_PEER_SUSPECTED);
+    assert_false(chord_fd_usable(&fd, b));
+    assert_true(chord_fd_heard(&fd, b, 3, 20000));
+    assert_true(chord_fd_usable(&fd, b));
+    /* sent() for an unknown peer creates nothing. */
+    chord_fd_sent(&fd, "127.0.0.1:7003", 10000);
+    assert_null(chord_fd_find(&fd, "127.0.0.1:7003"));
+    /* Forget clears the entry. */
+    chord_fd_forget(&fd, b);
+    assert_null(chord_fd_find(&fd, b));
+}
+
+static void addr_of(char *buf, int i)
+{
+    snprintf(buf, CHORD_ADDR_MAX, "127.0.%d.%d:7000", i / 200, 1 + i % 200);
+}
+
+static void test_slot_recycling(void **state)
+{
+    (void)state;
+    struct chord_fd fd;
+    chord_fd_init(&fd, NULL);
+    char addr[CHORD_ADDR_MAX];
+    for (int i = 0; i < CHORD_FD_PEERS; i++) {
+        addr_of(addr, i);
+        chord_fd_heard(&fd, addr, 1, 100 + (uint64_t)i);
+    }
+    /* Peer 0 is used again: peer 1 becomes the least recently used. */
+    addr_of(addr, 0);
+    chord_fd_heard(&fd, addr, 1, 1000);
+    addr_of(addr, CHORD_FD_PEERS);
+    chord_fd_heard(&fd, addr, 1, 1001);
+    assert_non_null(chord_fd_find(&fd, addr));
+    addr_of(addr, 1);
+    assert_null(chord_fd_find(&fd, addr));
+    addr_of(addr, 0);
+    assert_non_null(chord_fd_find(&fd, addr));
+
+    /* Monitored peers are never recycled. */
+    addr_of(addr, 2);
+    chord_fd_monitor(&fd, addr, true, 1002);
+    for (int i = 3; i < CHORD_FD_PEERS; i++) {
+        char other[CHORD_ADDR_MAX];
+        addr_of(other, i);
+        chord_fd_monitor(&fd, other, true, 1002);
+    }
+    addr_of(addr, 0);
+    chord_fd_monitor(&fd, addr, true, 1002);
+    addr_of(addr, CHORD_FD_PEERS);
+    chord_fd_monitor(&fd, addr, true, 1002);
+    /* Now all 64 slots are monitored: a newcomer is not tracked. */
+    addr_of(addr, 500);
+    chord_fd_monitor(&fd, addr, true, 2000);
+    assert_false(chord_fd_heard(&fd, addr, 1, 2000));
+    chord_fd_unreachable(&fd, addr, 2000);
+    assert_null(chord_fd_find(&fd, addr));
+    assert_true(chord_fd_usable(&fd, addr));
+    addr_of(addr, 2);
+    assert_non_null(chord_fd_find(&fd, addr));
+
+    /* Unmonitoring one frees a slot for recycling. */
+    addr_of(addr, 7);
+    chord_fd_monitor(&fd, addr, false, 2001);
+    addr_of(addr, 500);
+    chord_fd_unreachable(&fd, addr, 2002);
+    assert_false(chord_fd_usable(&fd, addr));
+    addr_of(addr, 7);
+    assert_null(chord_fd_find(&fd, addr));
+
+    /* Addresses that cannot be stored are ignored. */
+    char longaddr[CHORD_ADDR_MAX + 8];
+    memset(longaddr, 'x', sizeof(longaddr) - 1);
+    longaddr[sizeof(longaddr) - 1] = '\0';
+    chord_fd_forget(&fd, "127.0.0.1:7000");
+    chord_fd_unreachable(&fd, longaddr, 3000);
+    assert_null(chord_fd_find(&fd, longaddr));
+    assert_true(chord_fd_usable(&fd, longaddr));
+    chord_fd_unreachable(&fd, "", 3000);
+    assert_null(chord_fd_find(&fd, ""));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unmonitored_never_convicted),
+        cmocka_unit_test(test_slot_recycling),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
