@@ -60,6 +60,11 @@ struct chord_node_io {
      * coordinator, to the sender of a transfer) are held until
      * chord_node_persisted() reports that sequence durable. */
     uint64_t (*persist)(void *ctx, const uint8_t *rec, size_t len);
+    /* The peer at `addr` had been suspected or found unreachable and has
+     * spoken again: any connection the host holds to it may be stuck
+     * (TCP back-off after a partition), so the host should close it and
+     * connect afresh on the next send. May be NULL. */
+    void (*reconnect)(void *ctx, const char *addr);
 };
 
 /* Tunables. chord_node_config_default() fills the defaults noted. */
@@ -108,6 +113,28 @@ void chord_node_create(struct chord_node *n, uint64_t now);
  * ACTIVE), or FAILED when the seed cannot be reached after a few tries.
  * 0, or -EINVAL for an empty or over-long address. */
 int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr);
+
+/* Come back after a restart: join through the first of `addrs` (the
+ * peers the node knew before, as chord_node_known_peers() listed them)
+ * that answers, trying each in turn. When none answers, the node creates
+ * a ring alone (ACTIVE) and keeps probing them, so that a ring whose
+ * nodes restart in any order comes back as one (see chord_node_remember).
+ * 0, or -EINVAL when k == 0 or an address is empty or over-long. */
+int chord_node_rejoin(struct chord_node *n, uint64_t now,
+                      const char *const *addrs, size_t k);
+
+/* Remember `addr` as a peer to find again: the node probes it with
+ * back-off (as it does every peer it declared dead), and when it answers
+ * but is not on this node's ring, the two rings are merged (ring
+ * unification). 0, or -EINVAL for an empty or over-long address or the
+ * node's own. */
+int chord_node_remember(struct chord_node *n, uint64_t now, const char *addr);
+
+/* The addresses of the peers this node knows now (successors,
+ * predecessors, fingers, remembered peers), without repeats, at most
+ * `max`, into out: how many. For the host to keep across restarts. */
+size_t chord_node_known_peers(const struct chord_node *n,
+                              char (*out)[CHORD_ADDR_MAX], size_t max);
 
 /* Leave gracefully: hand every key to the successor, tell the
  * predecessor and the successor, then state LEFT. Bounded in time: after

@@ -357,6 +357,18 @@ static void lookup_step(struct chord_node *n, uint64_t now,
          * in between: step back rather than route around the ring. */
         next = &n->rt.pred;
         fwd_flags |= CHORD_LOOKUP_FINAL;
+    } else if ((flags & CHORD_LOOKUP_FINAL) && n->rt.has_pred &&
+               !chord__usable(n, chord__live_pred(n, now)->addr, now)) {
+        /* The node before us took us for the owner, and every predecessor
+         * we know is suspected (a crash, a partition): their range falls
+         * to us, as it will once rectify catches up. Routing on would
+         * circle the ring until then. The range we can vouch for is the
+         * target alone. */
+        owner = &n->rt.self;
+        struct chord_id one;
+        memset(&one, 0, sizeof one);
+        one.b[sizeof one.b - 1] = 1;
+        chord_id_sub(&lo, target, &one);
     }
 
     if (owner || hops >= n->cfg.hop_limit) {

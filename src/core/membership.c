@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/lookup.h"
+#include "core/merge.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 #include "core/placement.h"
@@ -61,13 +62,36 @@ static void join_found(struct chord_node *n, uint64_t now, const struct rpc *r,
     join_send(n, now, &f->owner);
 }
 
+/* No one answered a rejoin: start a ring alone, and keep looking for the
+ * old one (merge.c unifies the rings when they meet). */
+static void rejoin_alone(struct chord_node *n, uint64_t now)
+{
+    struct chord_membership *mb = &n->member;
+    chord__log(n, CHORD_LOG_WARN,
+               "none of the %u peers known before answered: starting a "
+               "ring alone, still looking for them",
+               mb->n_seeds);
+    chord_routing_set_successors(&n->rt, NULL, NULL, 0);
+    n->rt.has_pred = false;
+    chord__ring_activate(n, now);
+    for (unsigned i = 0; i < mb->n_seeds; i++)
+        chord__merge_remember(n, now, mb->seeds[i]);
+}
+
 static void join_attempt(struct chord_node *n, uint64_t now)
 {
     struct chord_membership *mb = &n->member;
-    if (++mb->join_attempts > CHORD_JOIN_ATTEMPTS) {
+    unsigned limit =
+        mb->n_seeds > CHORD_JOIN_ATTEMPTS ? mb->n_seeds : CHORD_JOIN_ATTEMPTS;
+    if (++mb->join_attempts > limit) {
+        mb->join_retry_at = mb->join_deadline = UINT64_MAX;
+        if (mb->rejoin) {
+            rejoin_alone(n, now);
+            return;
+        }
         n->state = CHORD_NODE_FAILED;
         chord__log(n, CHORD_LOG_ERROR,
-                   "cannot join %s: no answer after %u attempts", mb->join_seed,
+                   "cannot join %s: no answer after %u attempts", mb->seeds[0],
                    CHORD_JOIN_ATTEMPTS);
         return;
     }
@@ -86,7 +110,8 @@ static void join_attempt(struct chord_node *n, uint64_t now)
     if (!m)
         return;
     struct chord_peer seed;
-    chord_peer_from_addr(&seed, mb->join_seed);
+    chord_peer_from_addr(&seed,
+                         mb->seeds[(mb->join_attempts - 1) % mb->n_seeds]);
     /* Look up the successor of id + 1: the first node strictly after us.
      * Asking for our own id would answer "you" once an earlier attempt's
      * JOIN was accepted but its answer lost. */
@@ -101,17 +126,45 @@ static void join_attempt(struct chord_node *n, uint64_t now)
     free(m);
 }
 
-void chord__member_join(struct chord_node *n, uint64_t now,
-                        const char *seed_addr)
+/* Begin joining through mb->seeds (set by the caller). */
+static void join_begin(struct chord_node *n, uint64_t now)
 {
-    memcpy(n->member.join_seed, seed_addr, strlen(seed_addr) + 1);
     n->state = CHORD_NODE_JOINING;
     n->member.join_attempts = 0;
-    chord__log(n, CHORD_LOG_INFO, "joining the ring through %s", seed_addr);
     join_attempt(n, now);
     /* The periodic timers start now; they act only once ACTIVE. */
     n->ring.next_stabilize = now + n->cfg.stabilize_ms;
     n->ring.next_fix = now + n->cfg.fix_fingers_ms;
+}
+
+void chord__member_join(struct chord_node *n, uint64_t now,
+                        const char *seed_addr)
+{
+    struct chord_membership *mb = &n->member;
+    chord__addr_copy(mb->seeds[0], seed_addr);
+    mb->n_seeds = 1;
+    mb->rejoin = false;
+    chord__log(n, CHORD_LOG_INFO, "joining the ring through %s", seed_addr);
+    join_begin(n, now);
+}
+
+void chord__member_rejoin(struct chord_node *n, uint64_t now,
+                          const char *const *addrs, size_t k)
+{
+    struct chord_membership *mb = &n->member;
+    mb->n_seeds = 0;
+    for (size_t i = 0; i < k && mb->n_seeds < CHORD_REJOIN_SEEDS; i++)
+        if (strcmp(addrs[i], n->rt.self.addr) != 0)
+            chord__addr_copy(mb->seeds[mb->n_seeds++], addrs[i]);
+    mb->rejoin = true;
+    if (mb->n_seeds == 0) {
+        rejoin_alone(n, now);
+        return;
+    }
+    chord__log(n, CHORD_LOG_INFO,
+               "rejoining the ring through the %u peers known before",
+               mb->n_seeds);
+    join_begin(n, now);
 }
 
 void chord__member_handle_join(struct chord_node *n, uint64_t now,
@@ -197,6 +250,8 @@ void chord__member_transfer_received(struct chord_node *n, uint64_t now,
         mb->join_deadline = now + 2 * n->cfg.rpc_timeout_ms;
     if ((m->flags & CHORD_TRANSFER_LAST) && from_succ) {
         chord__ring_activate(n, now);
+        for (unsigned i = 0; i < mb->n_seeds; i++) /* found again later */
+            chord__merge_remember(n, now, mb->seeds[i]);
         mb->join_deadline = UINT64_MAX;
         n->ring.next_stabilize = now;
         n->ring.next_fix = now;

@@ -7,13 +7,17 @@
  *    and TRANSFERs every key it no longer owns; the joiner serves only
  *    after the LAST batch. Up to CHORD_JOIN_ATTEMPTS attempts, spaced by
  *    CHORD_JOIN_RETRY_MS (jittered); then the node is FAILED.
+ *  - rejoin (a restart): the same, through each of the peers known before
+ *    in turn; when none answers the node starts a ring alone and merge.c
+ *    keeps looking for them, so a ring restarted in any order comes back
+ *    as one.
  *  - leave: the leaver refuses writes, TRANSFERs all keys to its
  *    successor (HANDOFF; to the next one if it fails), then sends LEAVE
  *    to successor and predecessor with its own neighbours so they can
  *    close the gap.
  *
- * Pure: no I/O, no clock. Calls ring.c (which never calls back), peer.c,
- * placement.c, lookup.c and transfer.c.
+ * Pure: no I/O, no clock. Calls ring.c (which never calls back), merge.c,
+ * peer.c, placement.c, lookup.c and transfer.c.
  */
 #ifndef CHORD_CORE_MEMBERSHIP_H
 #define CHORD_CORE_MEMBERSHIP_H
@@ -28,12 +32,15 @@ struct rpc;
 
 #define CHORD_JOIN_ATTEMPTS 8   /* lookups/JOINs tried before FAILED */
 #define CHORD_JOIN_RETRY_MS 250 /* pause between join attempts (+ jitter) */
+#define CHORD_REJOIN_SEEDS 16   /* peers a restarted node tries to rejoin */
 
 struct chord_membership {
     uint64_t join_retry_at; /* absolute ms; UINT64_MAX = off */
     uint64_t join_deadline;
     uint64_t leave_deadline;
-    char join_seed[CHORD_ADDR_MAX];
+    char seeds[CHORD_REJOIN_SEEDS][CHORD_ADDR_MAX]; /* tried in turn */
+    unsigned n_seeds;
+    bool rejoin; /* none answers: start alone (and look for them) */
     unsigned join_attempts;
     unsigned join_redirects;
     struct chord_peer join_succ;
@@ -45,6 +52,10 @@ void chord__member_init(struct chord_membership *m);
 /* Start joining through seed_addr (checked by the caller). */
 void chord__member_join(struct chord_node *n, uint64_t now,
                         const char *seed_addr);
+/* Start rejoining through addrs[0..k) (checked by the caller; at most
+ * CHORD_REJOIN_SEEDS are used). */
+void chord__member_rejoin(struct chord_node *n, uint64_t now,
+                          const char *const *addrs, size_t k);
 /* Start leaving (an active node with a successor) or leave at once. */
 void chord__member_leave(struct chord_node *n, uint64_t now);
 

@@ -34,6 +34,7 @@ static uint8_t answer_type(uint8_t kind)
     case RPC_PRED_PING:
     case RPC_HEARTBEAT:
     case RPC_PNS_PROBE:
+    case RPC_MERGE_PROBE:
         return CHORD_MSG_PONG;
     case RPC_JOIN:
         return CHORD_MSG_JOIN_ACK;
@@ -99,6 +100,11 @@ static void settle(struct chord_node *n, uint64_t now, const struct rpc *r,
     case RPC_PNS_NB:
     case RPC_PNS_PROBE:
         chord__pns_answer(n, now, r, m);
+        return;
+    case RPC_MERGE_PROBE:
+    case RPC_MERGE_CHECK:
+    case RPC_MERGE_LOOKUP:
+        chord__merge_answer(n, now, r, m);
         return;
     }
 }
@@ -190,6 +196,7 @@ int chord_node_new(const struct chord_node_config *cfg,
     chord__sync_init(&n->sync);
     chord__coord_init(&n->coord);
     chord__ring_init(&n->ring);
+    chord__merge_init(&n->merge);
     chord__member_init(&n->member);
     n->now = now;
     *out = n;
@@ -231,6 +238,60 @@ int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr)
         return -EINVAL;
     chord__member_join(n, now, seed_addr);
     return 0;
+}
+
+int chord_node_rejoin(struct chord_node *n, uint64_t now,
+                      const char *const *addrs, size_t k)
+{
+    if (k == 0)
+        return -EINVAL;
+    for (size_t i = 0; i < k; i++) {
+        size_t len = strlen(addrs[i]);
+        if (len == 0 || len >= CHORD_ADDR_MAX)
+            return -EINVAL;
+    }
+    n->now = now;
+    chord__member_rejoin(n, now, addrs, k);
+    return 0;
+}
+
+int chord_node_remember(struct chord_node *n, uint64_t now, const char *addr)
+{
+    size_t len = strlen(addr);
+    if (len == 0 || len >= CHORD_ADDR_MAX || strcmp(addr, n->rt.self.addr) == 0)
+        return -EINVAL;
+    chord__merge_remember(n, now, addr);
+    return 0;
+}
+
+/* Add addr to out[0..k) unless it is there (or empty, or ours). */
+static size_t known_add(const struct chord_node *n, char (*out)[CHORD_ADDR_MAX],
+                        size_t k, size_t max, const char *addr)
+{
+    if (k >= max || !addr[0] || strcmp(addr, n->rt.self.addr) == 0)
+        return k;
+    for (size_t i = 0; i < k; i++)
+        if (strcmp(out[i], addr) == 0)
+            return k;
+    chord__addr_copy(out[k], addr);
+    return k + 1;
+}
+
+size_t chord_node_known_peers(const struct chord_node *n,
+                              char (*out)[CHORD_ADDR_MAX], size_t max)
+{
+    size_t k = 0;
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        k = known_add(n, out, k, max, n->rt.succ[i].addr);
+    if (n->rt.has_pred)
+        k = known_add(n, out, k, max, n->rt.pred.addr);
+    for (unsigned i = 0; i < n->rt.n_preds; i++)
+        k = known_add(n, out, k, max, n->rt.preds[i].addr);
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
+        if (n->rt.finger[i].set)
+            k = known_add(n, out, k, max, n->rt.finger[i].node.addr);
+    /* merge_known skips repeats of what is already in out */
+    return chord__merge_known(n, out, k, max);
 }
 
 void chord_node_leave(struct chord_node *n, uint64_t now)
@@ -333,6 +394,9 @@ static void handle_peer(struct chord_node *n, uint64_t now,
     case CHORD_MSG_REPLICA_GET:
         chord__replica_handle_get(n, m);
         break;
+    case CHORD_MSG_MERGE:
+        chord__merge_handle(n, now, m);
+        break;
     case CHORD_MSG_SYNC:
         if (n->state == CHORD_NODE_ACTIVE)
             chord__sync_handle(n, now, m);
@@ -378,6 +442,7 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
     switch (m->type) {
     case CHORD_MSG_LEAVE:     /* it is going: forgotten below */
     case CHORD_MSG_FIND_SUCC: /* `from` is the origin, maybe far away */
+    case CHORD_MSG_MERGE:     /* likewise */
     case CHORD_MSG_PONG:      /* answers: handle_answer hears them */
     case CHORD_MSG_NEIGHBORS:
     case CHORD_MSG_JOIN_ACK:
@@ -457,6 +522,7 @@ uint64_t chord_node_next_deadline(const struct chord_node *n)
     t = min64(t, chord__sync_deadline(n));
     t = min64(t, chord__member_deadline(n));
     t = min64(t, chord__coord_deadline(n));
+    t = min64(t, chord__merge_deadline(n));
     /* The head of the request queue expires first (one timeout for all). */
     const struct rpc *r = chord_seq_peek(&n->peer.rpcs);
     if (r)
@@ -491,6 +557,7 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
     chord__replica_tick(n, now);
     chord__sync_tick(n, now);
     chord__ring_tick(n, now);
+    chord__merge_tick(n, now);
     chord__member_tick(n, now);
 }
 

@@ -8,7 +8,8 @@
  * transfer's `done`, a store request's `done`):
  *
  *   node.c        public entry points, dispatch, tick, status
- *   membership.c  join and leave
+ *   membership.c  join, rejoin after a restart, and leave
+ *   merge.c       ring unification: peers found again, rings merged
  *   ring.c        stabilize, rectify, fix_fingers, heartbeats, failures
  *   coord.c       client operations, owner cache, owner side of STORE_*
  *   sync.c        anti-entropy, orphans, tombstone collection
@@ -39,6 +40,7 @@
 #include "core/fd.h"
 #include "core/lookup.h"
 #include "core/membership.h"
+#include "core/merge.h"
 #include "core/peer.h"
 #include "core/read_lease.h"
 #include "core/replica.h"
@@ -70,6 +72,7 @@ struct chord_node {
     struct chord_sync sync;         /* sync.c */
     struct chord_coord coord;       /* coord.c */
     struct chord_ring ring;         /* ring.c */
+    struct chord_merge merge;       /* merge.c */
     struct chord_membership member; /* membership.c */
 };
 

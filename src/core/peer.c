@@ -117,6 +117,8 @@ void chord__peer_heard(struct chord_node *n, const char *addr, int64_t rtt_ms,
     bool restarted = p && p->state == CHORD_PEER_DEAD && p->refused;
     if (!chord_fd_heard(&n->fd, addr, rtt_ms, now))
         return;
+    if (n->io.reconnect) /* its connection may be stuck: start afresh */
+        n->io.reconnect(n->io.ctx, addr);
     p = chord_fd_find(&n->fd, addr);
     if (restarted)
         chord__log(n, CHORD_LOG_INFO, "%s is back (it had been unreachable)",

@@ -70,6 +70,10 @@ enum rpc_kind {
     /* sync.c */
     RPC_SYNC,          /* anti-entropy digests */
     RPC_LOOKUP_ORPHAN, /* who owns keys we no longer replicate */
+    /* merge.c */
+    RPC_MERGE_PROBE,  /* PING to a peer we look for */
+    RPC_MERGE_CHECK,  /* FIND_SUCC(its id) in our ring: is it on it? */
+    RPC_MERGE_LOOKUP, /* FIND_SUCC(self + 1) through the other ring */
     /* lookup.c (proximity routing) */
     RPC_PNS_NB,    /* GET_NEIGHBORS to a finger: candidates near it */
     RPC_PNS_PROBE, /* PING to a finger candidate: its round trip */
@@ -133,7 +137,8 @@ bool chord__is_dead(const struct chord_node *n, const char *addr, uint64_t now);
 bool chord__usable(const struct chord_node *n, const char *addr, uint64_t now);
 /* Something came from addr: trusted again. `rtt_ms` >= 0 when it answers
  * a request sent that long ago (a round-trip sample), else -1. Logs when
- * a suspicion proves false or an unreachable peer is back. */
+ * a suspicion proves false or an unreachable peer is back, and then asks
+ * the host for a fresh connection to it (io.reconnect). */
 void chord__peer_heard(struct chord_node *n, const char *addr, int64_t rtt_ms,
                        uint64_t now);
 /* routing.c's filter: usable(ctx = struct chord_usable_ctx *, p). */

@@ -154,6 +154,14 @@ void chord__ring_rectify(struct chord_node *n, uint64_t now,
         chord__ring_set_pred(n, now, m);
         pass_range(n, now, had, &old, m);
     } else if (!chord__peer_same(m, &n->rt.pred) &&
+               !chord__usable(n, n->rt.pred.addr, now)) {
+        /* Not closer, but ours is suspected: the ring has closed around
+         * it (a crash, a partition), and every lookup for the range in
+         * between would circle until we adopt m. Should the suspicion be
+         * false, ours is closer and its next RECTIFY takes its place. */
+        n->ring.pred_ping_pending = false;
+        chord__ring_set_pred(n, now, m);
+    } else if (!chord__peer_same(m, &n->rt.pred) &&
                !n->ring.pred_ping_pending) {
         /* Not closer than our predecessor: adopt it only if ours is dead. */
         n->ring.rectify_cand = *m;
@@ -222,6 +230,22 @@ static void stabilize_start(struct chord_node *n, uint64_t now)
     struct chord_peer to = *target;
     n->ring.stab_rpc = chord__rpc(n, now, kind, &to, 0, m);
     free(m);
+}
+
+void chord__ring_offer(struct chord_node *n, uint64_t now,
+                       const struct chord_peer *cand)
+{
+    if (n->state != CHORD_NODE_ACTIVE || chord__is_self(n, cand))
+        return;
+    const struct chord_peer *s = chord_routing_successor(&n->rt);
+    if (n->rt.n_succ && !chord_id_in_oo(&cand->id, &n->rt.self.id, &s->id))
+        return;
+    struct chord_msg *q = chord__msg(n, CHORD_MSG_GET_NEIGHBORS, 0);
+    if (!q)
+        return;
+    struct chord_peer to = *cand;
+    n->ring.stab_rpc = chord__rpc(n, now, RPC_STAB_CAND, &to, 0, q);
+    free(q);
 }
 
 static void stabilize_succ_failed(struct chord_node *n, uint64_t now,
@@ -376,16 +400,24 @@ static bool addr_in(const char *addr, const struct chord_peer *set, unsigned k)
     return false;
 }
 
-/* Heartbeat the successor list and the predecessor. */
+/* Heartbeat the successor list and the predecessors. */
 static void heartbeat_round(struct chord_node *n, uint64_t now)
 {
-    struct chord_peer set[CHORD_SUCC_MAX + 1];
+    struct chord_peer set[2 * CHORD_SUCC_MAX];
     unsigned k = 0;
     for (unsigned i = 0; i < n->rt.n_succ; i++)
         set[k++] = n->rt.succ[i];
     if (n->rt.has_pred && !chord__is_self(n, &n->rt.pred) &&
         !addr_in(n->rt.pred.addr, set, k))
         set[k++] = n->rt.pred;
+    /* The predecessors beyond it too (unless found dead: they count as
+     * gone): whether we own a key when the predecessor is suspected
+     * depends on which of them are alive. */
+    for (unsigned i = 1; i < n->rt.n_preds && k < 2 * CHORD_SUCC_MAX; i++)
+        if (!chord__is_self(n, &n->rt.preds[i]) &&
+            !chord__is_dead(n, n->rt.preds[i].addr, now) &&
+            !addr_in(n->rt.preds[i].addr, set, k))
+            set[k++] = n->rt.preds[i];
     for (unsigned i = 0; i < CHORD_FD_PEERS; i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
         /* A suspect stays monitored until it is declared dead (or speaks),

@@ -77,6 +77,13 @@ void chord__ring_adopt(struct chord_node *n, uint64_t now,
 void chord__ring_set_pred(struct chord_node *n, uint64_t now,
                           const struct chord_peer *p);
 
+/* A live node that may be our successor (found in another ring, or
+ * reported by a peer): ask it for its neighbours now, abandoning a
+ * stabilize round in flight, and adopt it if it answers and lies between
+ * us and our successor (as stabilize adopts a candidate). */
+void chord__ring_offer(struct chord_node *n, uint64_t now,
+                       const struct chord_peer *cand);
+
 /* RECTIFY arrived. */
 void chord__ring_rectify(struct chord_node *n, uint64_t now,
                          const struct chord_msg *m);

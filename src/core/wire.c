@@ -38,6 +38,7 @@
  *   REPLICA_GET     peer from, bytes key
  *   SYNC            peer from, id lo, id hi, CHORD_SYNC_BUCKETS u64 digest
  *   SYNC_REPLY      peer from, u64 bucket_mask
+ *   MERGE           peer from, peer owner (the other ring's contact), u8 hops
  *   C_PUT           bytes key, bytes value, u8 consistency
  *   C_GET/DEL       bytes key, u8 consistency
  *   C_LOOKUP        bytes key
@@ -81,7 +82,7 @@ enum msg_class {
 
 static enum msg_class msg_class_of(uint8_t type)
 {
-    if (type >= CHORD_MSG_PING && type <= CHORD_MSG_SYNC_REPLY)
+    if (type >= CHORD_MSG_PING && type <= CHORD_MSG_MERGE)
         return MSG_NODE;
     if (type >= CHORD_MSG_C_PUT && type <= CHORD_MSG_C_STATUS_RESULT)
         return MSG_CLIENT;
@@ -136,6 +137,8 @@ const char *chord_msg_type_name(uint8_t type)
         return "SYNC";
     case CHORD_MSG_SYNC_REPLY:
         return "SYNC_REPLY";
+    case CHORD_MSG_MERGE:
+        return "MERGE";
     case CHORD_MSG_C_PUT:
         return "C_PUT";
     case CHORD_MSG_C_GET:
@@ -531,6 +534,10 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
     case CHORD_MSG_SYNC_REPLY:
         m->bucket_mask = rd_u64(&r);
         break;
+    case CHORD_MSG_MERGE:
+        rd_peer(&r, &m->owner);
+        m->hops = rd_u8(&r);
+        break;
     case CHORD_MSG_PING:
     case CHORD_MSG_PONG:
     case CHORD_MSG_GET_NEIGHBORS:
@@ -904,6 +911,10 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
         break;
     case CHORD_MSG_SYNC_REPLY:
         wr_u64(&w, m->bucket_mask);
+        break;
+    case CHORD_MSG_MERGE:
+        wr_peer(&w, &m->owner);
+        wr_u8(&w, m->hops);
         break;
     case CHORD_MSG_STORE_RESULT:
         wr_u8(&w, m->status);

@@ -59,6 +59,10 @@ enum chord_msg_type {
     CHORD_MSG_REPLICA_GET = 18, /* key -> STORE_RESULT, no owner check */
     CHORD_MSG_SYNC = 19,        /* range, bucket digests -> SYNC_REPLY */
     CHORD_MSG_SYNC_REPLY = 20,  /* mask of buckets that differ */
+    CHORD_MSG_MERGE = 21,       /* ring unification: `from` started the wave,
+                                   `owner` is a node of the other ring, `hops`
+                                   the nodes it passed; req_id names the wave;
+                                   no reply */
 
     /* Client to node and back. No `from`. */
     CHORD_MSG_C_PUT = 64,           /* key, value -> C_RESULT */
@@ -132,7 +136,8 @@ struct chord_msg {
     struct chord_neighbors nb; /* NEIGHBORS, JOIN_ACK, LEAVE */
 
     /* FIND_SUCC (target, hops, path) and FOUND_SUCC (+ owner). `from` of a
-     * FIND_SUCC is the origin, which the answer goes to. */
+     * FIND_SUCC is the origin, which the answer goes to. MERGE: owner and
+     * hops. */
     struct chord_id target;
     struct chord_peer owner;
     uint8_t hops;

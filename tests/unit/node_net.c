@@ -108,7 +108,10 @@ int add_node_r(struct net *net, uint8_t pos, unsigned replicas)
         net->tune(&cfg);
     net->ctx[i].net = net;
     net->ctx[i].self = i;
-    struct chord_node_io io = {&net->ctx[i], io_send, io_reply, io_log, NULL};
+    struct chord_node_io io = {.ctx = &net->ctx[i],
+                               .send = io_send,
+                               .reply = io_reply,
+                               .log = io_log};
     assert_int_equal(chord_node_new(&cfg, &io, net->now, &net->node[i]), 0);
     return i;
 }

@@ -181,6 +181,10 @@ static void build_typical(struct chord_msg *m, struct typical *tv, uint8_t type,
     case CHORD_MSG_SYNC_REPLY:
         m->bucket_mask = 0x8000000000000011ull;
         break;
+    case CHORD_MSG_MERGE:
+        typical_peer(&m->owner, 21);
+        m->hops = 7;
+        break;
     case CHORD_MSG_C_RESULT:
         m->status = CHORD_NOT_FOUND;
         snprintf(m->error, sizeof m->error, "no such key");

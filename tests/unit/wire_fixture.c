@@ -353,6 +353,10 @@ void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
     case CHORD_MSG_SYNC_REPLY:
         assert_true(want->bucket_mask == got->bucket_mask);
         break;
+    case CHORD_MSG_MERGE:
+        assert_peer_equal(&want->owner, &got->owner);
+        assert_int_equal(want->hops, got->hops);
+        break;
     case CHORD_MSG_STORE_RESULT:
         assert_int_equal(want->status, got->status);
         assert_string_equal(want->error, got->error);

@@ -40,6 +40,7 @@ static const uint8_t all_types[] = {
     CHORD_MSG_REPLICA_GET,
     CHORD_MSG_SYNC,
     CHORD_MSG_SYNC_REPLY,
+    CHORD_MSG_MERGE,
     CHORD_MSG_C_PUT,
     CHORD_MSG_C_GET,
     CHORD_MSG_C_DEL,
