@@ -267,8 +267,11 @@ void chord__merge_tick(struct chord_node *n, uint64_t now)
         if (p->rpc) /* still waiting: an answer resets the pace */
             p->rpc = 0;
         p->next_probe = now + chord__jitter(n, p->backoff_ms);
-        if (p->backoff_ms < CHORD_MERGE_PROBE_MAX_MS)
-            p->backoff_ms *= 2;
+        uint64_t silent = now - p->heard;
+        uint32_t cap = silent < 60000    ? CHORD_MERGE_CAP_SHORT_MS
+                       : silent < 600000 ? CHORD_MERGE_CAP_MID_MS
+                                         : CHORD_MERGE_CAP_LONG_MS;
+        p->backoff_ms = p->backoff_ms * 2 < cap ? p->backoff_ms * 2 : cap;
         probe(n, now, p);
     }
 }

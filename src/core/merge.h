@@ -15,8 +15,10 @@
  *    (chord_node_remember). At most CHORD_MERGE_PEERS, each forgotten
  *    after CHORD_MERGE_FORGET_MS without an answer.
  *  - It probes each with a PING once its dead window is over (peer.h),
- *    backing off from CHORD_MERGE_PROBE_MS to CHORD_MERGE_PROBE_MAX_MS
- *    while it stays silent.
+ *    backing off from CHORD_MERGE_PROBE_MS while it stays silent: every
+ *    2 s at most during its first minute of silence (a healed partition
+ *    is found within about 2 s), every 10 s up to ten minutes, then every
+ *    minute, so a node that is gone for good costs little.
  *  - When one, q, answers, the node looks q's id up in its own ring. If
  *    the owner is q, q is on this ring: nothing to do (forgotten). If not,
  *    q lives on another ring: the node starts a merge wave.
@@ -46,9 +48,14 @@
 struct chord_node;
 struct rpc;
 
-#define CHORD_MERGE_PEERS 64          /* peers remembered at once */
-#define CHORD_MERGE_PROBE_MS 500      /* first probe after this long */
-#define CHORD_MERGE_PROBE_MAX_MS 4000 /* ... backing off to this */
+#define CHORD_MERGE_PEERS 64 /* peers remembered at once */
+#define CHORD_MERGE_PROBE_MS                                                   \
+    500                               /* first probe after this long, then     \
+                                         doubling up to a cap that grows with  \
+                                         the silence: */
+#define CHORD_MERGE_CAP_SHORT_MS 2000 /* silent under a minute */
+#define CHORD_MERGE_CAP_MID_MS 10000  /* ... under ten minutes */
+#define CHORD_MERGE_CAP_LONG_MS 60000 /* ... longer */
 #define CHORD_MERGE_FORGET_MS 3600000 /* silent this long: forgotten */
 #define CHORD_MERGE_WAVE_HOPS 255     /* nodes a wave visits at most */
 #define CHORD_MERGE_WAVES_SEEN 32     /* waves a node remembers handling */
