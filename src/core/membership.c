@@ -263,6 +263,39 @@ void chord__member_transfer_received(struct chord_node *n, uint64_t now,
 }
 
 /* ------------------------------------------------------------------------ */
+/* what a restart needs                                                     */
+
+/* Add addr to out[0..k) unless it is there (or empty, or ours). */
+static size_t known_add(const struct chord_node *n, char (*out)[CHORD_ADDR_MAX],
+                        size_t k, size_t max, const char *addr)
+{
+    if (k >= max || !addr[0] || strcmp(addr, n->rt.self.addr) == 0)
+        return k;
+    for (size_t i = 0; i < k; i++)
+        if (strcmp(out[i], addr) == 0)
+            return k;
+    chord__addr_copy(out[k], addr);
+    return k + 1;
+}
+
+size_t chord_node_known_peers(const struct chord_node *n,
+                              char (*out)[CHORD_ADDR_MAX], size_t max)
+{
+    size_t k = 0;
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        k = known_add(n, out, k, max, n->rt.succ[i].addr);
+    if (n->rt.has_pred)
+        k = known_add(n, out, k, max, n->rt.pred.addr);
+    for (unsigned i = 0; i < n->rt.n_preds; i++)
+        k = known_add(n, out, k, max, n->rt.preds[i].addr);
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
+        if (n->rt.finger[i].set)
+            k = known_add(n, out, k, max, n->rt.finger[i].node.addr);
+    /* merge_known skips repeats of what is already in out */
+    return chord__merge_known(n, out, k, max);
+}
+
+/* ------------------------------------------------------------------------ */
 /* leave                                                                    */
 
 static void leave_finish(struct chord_node *n)

@@ -11,6 +11,7 @@
  *    in turn; when none answers the node starts a ring alone and merge.c
  *    keeps looking for them, so a ring restarted in any order comes back
  *    as one.
+ *    chord_node_known_peers() (defined here) lists whom to try.
  *  - leave: the leaver refuses writes, TRANSFERs all keys to its
  *    successor (HANDOFF; to the next one if it fails), then sends LEAVE
  *    to successor and predecessor with its own neighbours so they can

@@ -23,37 +23,6 @@
 /* ------------------------------------------------------------------------ */
 /* settling requests                                                        */
 
-/* The message type that answers a request of `kind`. */
-static uint8_t answer_type(uint8_t kind)
-{
-    switch (kind) {
-    case RPC_STAB_SUCC:
-    case RPC_STAB_CAND:
-    case RPC_PNS_NB:
-        return CHORD_MSG_NEIGHBORS;
-    case RPC_PRED_PING:
-    case RPC_HEARTBEAT:
-    case RPC_PNS_PROBE:
-    case RPC_MERGE_PROBE:
-        return CHORD_MSG_PONG;
-    case RPC_JOIN:
-        return CHORD_MSG_JOIN_ACK;
-    case RPC_LEAVE:
-        return CHORD_MSG_LEAVE_ACK;
-    case RPC_STORE:
-    case RPC_REPLICA_GET:
-        return CHORD_MSG_STORE_RESULT;
-    case RPC_TRANSFER:
-    case RPC_REPLICATE:
-    case RPC_REPAIR:
-        return CHORD_MSG_TRANSFER_ACK;
-    case RPC_SYNC:
-        return CHORD_MSG_SYNC_REPLY;
-    default: /* lookups: answered by FOUND_SUCC, see lookup.c */
-        return CHORD_MSG_FOUND_SUCC;
-    }
-}
-
 /* Hand request r's answer m (or its failure: m NULL, `why`) to its
  * module. */
 static void settle(struct chord_node *n, uint64_t now, const struct rpc *r,
@@ -128,7 +97,7 @@ static void handle_answer(struct chord_node *n, uint64_t now,
     chord_seq_finish(&n->peer.rpcs, rp);
     chord__peer_heard(n, m->from.addr, (int64_t)(now - r.sent_at), now);
     chord__lease_answered(n, r.peer.addr, r.sent_at);
-    if (m->type == answer_type(r.kind))
+    if (m->type == chord__rpc_answer_type(r.kind))
         settle(n, now, &r, m, NULL);
 }
 
@@ -262,36 +231,6 @@ int chord_node_remember(struct chord_node *n, uint64_t now, const char *addr)
         return -EINVAL;
     chord__merge_remember(n, now, addr);
     return 0;
-}
-
-/* Add addr to out[0..k) unless it is there (or empty, or ours). */
-static size_t known_add(const struct chord_node *n, char (*out)[CHORD_ADDR_MAX],
-                        size_t k, size_t max, const char *addr)
-{
-    if (k >= max || !addr[0] || strcmp(addr, n->rt.self.addr) == 0)
-        return k;
-    for (size_t i = 0; i < k; i++)
-        if (strcmp(out[i], addr) == 0)
-            return k;
-    chord__addr_copy(out[k], addr);
-    return k + 1;
-}
-
-size_t chord_node_known_peers(const struct chord_node *n,
-                              char (*out)[CHORD_ADDR_MAX], size_t max)
-{
-    size_t k = 0;
-    for (unsigned i = 0; i < n->rt.n_succ; i++)
-        k = known_add(n, out, k, max, n->rt.succ[i].addr);
-    if (n->rt.has_pred)
-        k = known_add(n, out, k, max, n->rt.pred.addr);
-    for (unsigned i = 0; i < n->rt.n_preds; i++)
-        k = known_add(n, out, k, max, n->rt.preds[i].addr);
-    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
-        if (n->rt.finger[i].set)
-            k = known_add(n, out, k, max, n->rt.finger[i].node.addr);
-    /* merge_known skips repeats of what is already in out */
-    return chord__merge_known(n, out, k, max);
 }
 
 void chord_node_leave(struct chord_node *n, uint64_t now)

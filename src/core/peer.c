@@ -202,6 +202,36 @@ uint64_t chord__rpc(struct chord_node *n, uint64_t now, uint8_t kind,
     return id;
 }
 
+uint8_t chord__rpc_answer_type(uint8_t kind)
+{
+    switch (kind) {
+    case RPC_STAB_SUCC:
+    case RPC_STAB_CAND:
+    case RPC_PNS_NB:
+        return CHORD_MSG_NEIGHBORS;
+    case RPC_PRED_PING:
+    case RPC_HEARTBEAT:
+    case RPC_PNS_PROBE:
+    case RPC_MERGE_PROBE:
+        return CHORD_MSG_PONG;
+    case RPC_JOIN:
+        return CHORD_MSG_JOIN_ACK;
+    case RPC_LEAVE:
+        return CHORD_MSG_LEAVE_ACK;
+    case RPC_STORE:
+    case RPC_REPLICA_GET:
+        return CHORD_MSG_STORE_RESULT;
+    case RPC_TRANSFER:
+    case RPC_REPLICATE:
+    case RPC_REPAIR:
+        return CHORD_MSG_TRANSFER_ACK;
+    case RPC_SYNC:
+        return CHORD_MSG_SYNC_REPLY;
+    default: /* lookups: answered by FOUND_SUCC, see lookup.c */
+        return CHORD_MSG_FOUND_SUCC;
+    }
+}
+
 bool chord__rpc_take(struct chord_node *n, uint64_t id, struct rpc *out)
 {
     struct rpc *r = chord_seq_find(&n->peer.rpcs, id);

@@ -168,6 +168,9 @@ uint64_t chord__rpc(struct chord_node *n, uint64_t now, uint8_t kind,
 uint64_t chord__rpc_record(struct chord_node *n, uint64_t now, uint8_t kind,
                            const struct chord_peer *to, uint64_t arg,
                            chord_found_fn found);
+/* The message type that answers a request of `kind` (FOUND_SUCC for the
+ * lookups); an answer of another type is ignored. */
+uint8_t chord__rpc_answer_type(uint8_t kind);
 /* Take the request `id` out of the table into *out: false if there is
  * none (late, or not ours). */
 bool chord__rpc_take(struct chord_node *n, uint64_t id, struct rpc *out);
