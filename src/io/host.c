@@ -19,7 +19,10 @@
  * refused before it binds its port; the log is recovered into the node
  * right after the node is made, before it creates or joins a ring. The
  * log's `persisted` reports are node events like the others (update time,
- * call the node, after_event); its `fatal` report stops the host.
+ * call the node, after_event); its `fatal` report stops the host. The
+ * peers keeper (io/peers_keeper.c) is opened after recovery; its list
+ * decides at start between create, join (plus remember) and rejoin, and
+ * it collects the node's known peers until a leave starts.
  *
  * It does not decode frames (the node does) nor retry anything itself.
  */

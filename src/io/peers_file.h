@@ -49,7 +49,8 @@ bool chord_peers_file_addr_ok(const char *addr);
  * Replace the list on disk `d` with addrs[0..n) (borrowed), atomically and
  * durably. 0; -EINVAL when n is 0 or over CHORD_PEERS_FILE_MAX or an
  * address is not acceptable (nothing is written); or the -errno of the
- * disk operation that failed, the old list then being intact.
+ * disk operation that failed, the file then holding the old list whole
+ * (or, when only the last step failed, the new one, maybe not durable).
  */
 int chord_peers_file_save(const struct chord_disk *d,
                           const char (*addrs)[CHORD_ADDR_MAX], size_t n);
