@@ -248,7 +248,7 @@ size_t chord_peers_keeper_load(struct chord_peers_keeper *k,
 
 int chord_peers_keeper_start(struct chord_peers_keeper *k)
 {
-    return uv_timer_start(&k->timer, on_timer, CHORD_PEERS_KEEP_MS,
+    return uv_timer_start(&k->timer, on_timer, CHORD_PEERS_KEEP_FIRST_MS,
                           CHORD_PEERS_KEEP_MS);
 }
 

@@ -3,8 +3,9 @@
  * (io/peers_file.h), on a libuv loop, so that a node restarted without
  * --join can rejoin its ring through them.
  *
- * Every CHORD_PEERS_KEEP_MS the keeper asks its owner for the peers the
- * node knows now (the `collect` callback: chord_node_known_peers) and,
+ * CHORD_PEERS_KEEP_FIRST_MS after start, then every CHORD_PEERS_KEEP_MS,
+ * the keeper asks its owner for the peers the node knows now (the
+ * `collect` callback: chord_node_known_peers) and,
  * when the set differs from the one last saved, saves it on the libuv
  * thread pool; so the file is rewritten at most once per period, and not
  * at all while the ring is stable. An empty set is never saved: a node
@@ -32,6 +33,9 @@
 
 /* How often the known peers are compared with the saved list (ms). */
 #define CHORD_PEERS_KEEP_MS 2000u
+/* The first comparison after start (ms): a ring killed soon after it
+ * formed is remembered too. */
+#define CHORD_PEERS_KEEP_FIRST_MS 500u
 
 struct chord_peers_keeper_cb {
     void *ctx;

@@ -49,10 +49,6 @@ ALONE_S = 3.0          # how long the first node of step 3 stays alone
 PEERS_HEADER = "chord-peers 1"
 
 
-def value_matches(out, value):
-    return out == value or out == value + "\n"
-
-
 class RestartTest:
     def __init__(self, args):
         self.args = args
@@ -91,7 +87,7 @@ class RestartTest:
         def get(k):
             return k, self.c.dht(self.rng.choice(self.nodes), "get", k)
         bad = [(k, r) for k, r in parallel(get, keys, WORKERS)
-               if r.code != 0 or not value_matches(r.out, self.kv[k])]
+               if r.code != 0 or r.out.rstrip("\n") != self.kv[k]]
         check(not bad, "%d of %d keys unreadable or wrong %s; first: %s\n%s"
               % (len(bad), len(keys), what,
                  bad[0][1].describe() if bad else "", self.c.dump_logs()))

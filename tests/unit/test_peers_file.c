@@ -39,7 +39,8 @@ static void put_file(struct chord_disk *d, const char *text)
     int fd = d->open(d->ctx, CHORD_PEERS_FILE_NAME,
                      CHORD_DISK_WRITE | CHORD_DISK_CREATE | CHORD_DISK_TRUNC);
     assert_true(fd >= 0);
-    assert_int_equal(d->pwrite(d->ctx, fd, text, strlen(text), 0), 0);
+    if (text[0]) /* disk_mem.c: a 0-byte write to an empty file is UB */
+        assert_int_equal(d->pwrite(d->ctx, fd, text, strlen(text), 0), 0);
     assert_int_equal(d->fsync(d->ctx, fd), 0);
     assert_int_equal(d->close(d->ctx, fd), 0);
     assert_int_equal(d->sync_dir(d->ctx), 0);
