@@ -8,8 +8,9 @@
  *        [--data DIR [--fsync always|batch|never] [--fsync-ms N]
  *        [--checkpoint-mb N] [--repair]] [--id HEX40] [--help] [--version]
  *
- * Without --join it creates a new ring; with it, it joins the ring of that
- * node. It runs until SIGINT/SIGTERM, then leaves gracefully (a second
+ * Without --join it creates a new ring, unless --data DIR lists the peers
+ * it knew before (DIR/peers): then it rejoins their ring; with --join it
+ * joins the ring of that node. It runs until SIGINT/SIGTERM, then leaves gracefully (a second
  * signal stops at once). Log lines go to stderr (see chord/host.h). With
  * --data the node keeps a write-ahead log in DIR and recovers it at start
  * (see chord/durable.h); without it the node is memory-only.
@@ -50,9 +51,10 @@
 static const char usage_text[] =
     "usage: dhtd --listen HOST:PORT [--join HOST:PORT] [options]\n"
     "\n"
-    "Run one Chord DHT node. Without --join it starts a new ring; with\n"
-    "--join it joins the ring that node belongs to. SIGINT or SIGTERM make\n"
-    "it hand its keys over and leave; a second signal stops it at once.\n"
+    "Run one Chord DHT node. Without --join it starts a new ring (or, with\n"
+    "--data, rejoins the ring it knew before); with --join it joins the\n"
+    "ring that node belongs to. SIGINT or SIGTERM make it hand its keys\n"
+    "over and leave; a second signal stops it at once.\n"
     "\n"
     "options:\n"
     "  --listen HOST:PORT    address to listen on and advertise (IPv4\n"
@@ -76,7 +78,11 @@ static const char usage_text[] =
     "  --data DIR            keep a write-ahead log and snapshots in DIR\n"
     "                        (created if missing; one node per DIR) and\n"
     "                        recover them at start; without it the node\n"
-    "                        keeps its data in memory only\n"
+    "                        keeps its data in memory only. DIR/peers\n"
+    "                        lists the peers the node knows: restarted\n"
+    "                        without --join, it rejoins its ring through\n"
+    "                        them (alone, still looking for them, when none\n"
+    "                        answers); with --join it looks for them too\n"
     "  --fsync MODE          with --data: always (acknowledge after fsync),\n"
     "                        batch (group the writes of --fsync-ms into one\n"
     "                        fsync; default) or never (the OS flushes)\n"

@@ -37,6 +37,17 @@
  * and stops with CHORD_HOST_ERROR if an fsync fails. Without it the node
  * is memory-only and says so in its first log line.
  *
+ * Restart memory: with a data directory the host also keeps the peers the
+ * node knows (chord_node_known_peers) in DIR/peers, rewritten atomically
+ * off the loop when the set changed (checked every few seconds) and when
+ * a graceful leave starts. chord_host_run() then starts the node thus:
+ * opt.join given: join it, and remember the listed peers (so the node
+ * still finds the rest of its ring); no opt.join but a list: rejoin
+ * through it (chord_node_rejoin: alone, still looking for them, when none
+ * answers); neither: create a new ring. It logs which. A list that cannot
+ * be read or is corrupt is one WARN line and counts as none; a failed save
+ * is a WARN line too; neither stops the node.
+ *
  * The process must ignore SIGPIPE (libuv writes with write(2)). The host
  * owns the SIGINT/SIGTERM handling of its loop while it runs. It does not
  * parse command lines or print anything but log lines (dhtd does).
@@ -112,7 +123,8 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
 const char *chord_host_addr(const struct chord_host *h);
 
 /*
- * Start the node (create a ring, or join opt->join), run the loop until
+ * Start the node (create a ring, join opt->join, or rejoin through the
+ * peers the data directory lists: see "Restart memory"), run the loop until
  * the host stops, close every handle it opened, free the node and `h`.
  * Returns the outcome; for anything but CHORD_HOST_LEFT, err holds a one
  * line explanation (e.g. "cannot join 127.0.0.1:7000: unreachable").

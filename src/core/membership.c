@@ -83,7 +83,13 @@ static void join_attempt(struct chord_node *n, uint64_t now)
     struct chord_membership *mb = &n->member;
     unsigned limit =
         mb->n_seeds > CHORD_JOIN_ATTEMPTS ? mb->n_seeds : CHORD_JOIN_ATTEMPTS;
-    if (++mb->join_attempts > limit) {
+    /* A rejoin no peer has answered for CHORD_REJOIN_MS goes alone: when
+     * a whole ring restarts at once, every peer is itself rejoining and
+     * answers nobody, and merge.c unites the lone nodes sooner than the
+     * attempts would run out. */
+    bool out_of_time = mb->rejoin && mb->join_attempts > 0 &&
+                       n->rt.n_succ == 0 && now >= mb->rejoin_until;
+    if (++mb->join_attempts > limit || out_of_time) {
         mb->join_retry_at = mb->join_deadline = UINT64_MAX;
         if (mb->rejoin) {
             rejoin_alone(n, now);
@@ -157,6 +163,7 @@ void chord__member_rejoin(struct chord_node *n, uint64_t now,
         if (strcmp(addrs[i], n->rt.self.addr) != 0)
             chord__addr_copy(mb->seeds[mb->n_seeds++], addrs[i]);
     mb->rejoin = true;
+    mb->rejoin_until = now + CHORD_REJOIN_MS;
     if (mb->n_seeds == 0) {
         rejoin_alone(n, now);
         return;

@@ -34,6 +34,7 @@ struct rpc;
 #define CHORD_JOIN_ATTEMPTS 8   /* lookups/JOINs tried before FAILED */
 #define CHORD_JOIN_RETRY_MS 250 /* pause between join attempts (+ jitter) */
 #define CHORD_REJOIN_SEEDS 16   /* peers a restarted node tries to rejoin */
+#define CHORD_REJOIN_MS 3000    /* a rejoin none answered goes alone after */
 
 struct chord_membership {
     uint64_t join_retry_at; /* absolute ms; UINT64_MAX = off */
@@ -41,7 +42,8 @@ struct chord_membership {
     uint64_t leave_deadline;
     char seeds[CHORD_REJOIN_SEEDS][CHORD_ADDR_MAX]; /* tried in turn */
     unsigned n_seeds;
-    bool rejoin; /* none answers: start alone (and look for them) */
+    bool rejoin;           /* none answers: start alone (and look for them) */
+    uint64_t rejoin_until; /* ... or none answered by then (absolute ms) */
     unsigned join_attempts;
     unsigned join_redirects;
     struct chord_peer join_succ;

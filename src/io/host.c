@@ -19,7 +19,10 @@
  * refused before it binds its port; the log is recovered into the node
  * right after the node is made, before it creates or joins a ring. The
  * log's `persisted` reports are node events like the others (update time,
- * call the node, after_event); its `fatal` report stops the host.
+ * call the node, after_event); its `fatal` report stops the host. The
+ * peers keeper (io/peers_keeper.c) is opened after recovery; its list
+ * decides at start between create, join (plus remember) and rejoin, and
+ * it collects the node's known peers until a leave starts.
  *
  * It does not decode frames (the node does) nor retry anything itself.
  */
@@ -37,6 +40,8 @@
 
 #include "chord/types.h"
 #include "io/durable.h"
+#include "io/peers_file.h"
+#include "io/peers_keeper.h"
 #include "io/transport.h"
 
 /* Longest sleep between node timer checks (ms), whatever the deadline. */
@@ -53,9 +58,11 @@ struct chord_host {
     struct chord_transport *tr; /* NULL once closed */
     struct chord_node *node;
     struct chord_durable *dur; /* the log; NULL if memory-only or closed */
-    int durability;            /* enum chord_durability */
-    uv_timer_t timer;          /* the node's next deadline */
-    uv_timer_t flush;          /* polls the write queues after LEFT */
+    /* The known peers kept in the data directory; NULL if none or closed. */
+    struct chord_peers_keeper *keeper;
+    int durability;   /* enum chord_durability */
+    uv_timer_t timer; /* the node's next deadline */
+    uv_timer_t flush; /* polls the write queues after LEFT */
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_handle_t *opened[4]; /* those of the four above initialised */
@@ -178,6 +185,8 @@ static void host_shutdown(struct chord_host *h)
         chord_durable_close(h->dur); /* finishes from loop callbacks */
         h->dur = NULL;
     }
+    chord_peers_keeper_close(h->keeper); /* a save in flight finishes */
+    h->keeper = NULL;
     for (size_t i = 0; i < h->n_opened; i++)
         if (!uv_is_closing(h->opened[i]))
             uv_close(h->opened[i], on_handle_close);
@@ -377,6 +386,35 @@ static int host_recover(struct chord_host *h,
     return 0;
 }
 
+/* The keeper asks for the peers to keep: none once the node is leaving
+ * (what it knows then is the ring without it). */
+static size_t keeper_collect(void *ctx, char (*out)[CHORD_ADDR_MAX], size_t max)
+{
+    struct chord_host *h = ctx;
+    if (h->stopping || h->signals)
+        return 0;
+    return chord_node_known_peers(h->node, out, max);
+}
+
+/* Keep the known peers in the data directory. Without the keeper the node
+ * runs as before (a restart without --join then starts a new ring). */
+static void host_open_keeper(struct chord_host *h,
+                             const struct chord_host_options *opt)
+{
+    struct chord_peers_keeper_cb cb = {
+        .ctx = h,
+        .collect = keeper_collect,
+        .log = on_durable_log,
+    };
+    int rc =
+        chord_peers_keeper_open(h->loop, opt->durable.dir, &cb, &h->keeper);
+    if (rc)
+        host_logf(h, CHORD_LOG_WARN,
+                  "cannot keep the known peers in %s: %s (a restart "
+                  "without --join will start a new ring)",
+                  opt->durable.dir, strerror(-rc));
+}
+
 static void on_signal(uv_signal_t *sig, int signum)
 {
     struct chord_host *h = sig->data;
@@ -397,6 +435,8 @@ static void on_signal(uv_signal_t *sig, int signum)
         return;
     }
     host_logf(h, CHORD_LOG_INFO, "received %s: leaving the ring", name);
+    if (h->keeper) /* while the node still knows its neighbours */
+        chord_peers_keeper_flush(h->keeper);
     uv_update_time(h->loop);
     chord_node_leave(h->node, uv_now(h->loop));
     after_event(h);
@@ -498,6 +538,8 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     }
     if (h->dur && (rc = host_recover(h, opt, err)) != 0)
         goto fail;
+    if (h->dur)
+        host_open_keeper(h, opt);
     *out = h;
     return 0;
 
@@ -535,6 +577,56 @@ static int host_handles_init(struct chord_host *h)
     return rc;
 }
 
+/* Create a ring, join opt->join, or rejoin through the peers the data
+ * directory lists; then start keeping the known peers. */
+static void host_start_node(struct chord_host *h, uint64_t now)
+{
+    char hex[CHORD_ID_HEX_LEN + 1];
+    chord_id_to_hex(&chord_node_self(h->node)->id, hex);
+    char known[CHORD_PEERS_FILE_MAX][CHORD_ADDR_MAX];
+    size_t n = h->keeper ? chord_peers_keeper_load(h->keeper, known,
+                                                   CHORD_PEERS_FILE_MAX)
+                         : 0;
+    if (h->has_join) {
+        host_logf(h, CHORD_LOG_INFO,
+                  "node %s listening on %s: joining "
+                  "the ring of %s",
+                  hex, h->addr, h->join);
+        int rc = chord_node_join(h->node, now, h->join);
+        if (rc) {
+            char why[CHORD_HOST_ERR_MAX];
+            snprintf(why, sizeof why, "cannot join %s: bad address", h->join);
+            host_fail(h, CHORD_HOST_ERROR, why);
+            return;
+        }
+        if (n)
+            host_logf(h, CHORD_LOG_INFO,
+                      "also looking for the %zu peers known before (%s)", n,
+                      chord_peers_keeper_path(h->keeper));
+        for (size_t i = 0; i < n; i++) /* our own address is refused */
+            chord_node_remember(h->node, now, known[i]);
+    } else if (n) {
+        const char *addrs[CHORD_PEERS_FILE_MAX];
+        for (size_t i = 0; i < n; i++)
+            addrs[i] = known[i];
+        host_logf(h, CHORD_LOG_INFO,
+                  "node %s listening on %s: rejoining the ring through "
+                  "the %zu peers known before (%s)",
+                  hex, h->addr, n, chord_peers_keeper_path(h->keeper));
+        chord_node_rejoin(h->node, now, addrs, n);
+    } else {
+        host_logf(h, CHORD_LOG_INFO,
+                  "node %s listening on %s: created "
+                  "a new ring",
+                  hex, h->addr);
+        chord_node_create(h->node, now);
+    }
+    int rc = h->keeper ? chord_peers_keeper_start(h->keeper) : 0;
+    if (rc)
+        host_logf(h, CHORD_LOG_WARN, "cannot keep the known peers: %s",
+                  uv_strerror(rc));
+}
+
 enum chord_host_outcome chord_host_run(struct chord_host *h,
                                        char err[CHORD_HOST_ERR_MAX])
 {
@@ -550,27 +642,7 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
             host_log(h, CHORD_LOG_INFO,
                      "memory-only: no --data directory, so nothing this "
                      "node stores survives a restart");
-        char hex[CHORD_ID_HEX_LEN + 1];
-        chord_id_to_hex(&chord_node_self(h->node)->id, hex);
-        if (h->has_join) {
-            host_logf(h, CHORD_LOG_INFO,
-                      "node %s listening on %s: joining "
-                      "the ring of %s",
-                      hex, h->addr, h->join);
-            rc = chord_node_join(h->node, now, h->join);
-            if (rc) {
-                char why[CHORD_HOST_ERR_MAX];
-                snprintf(why, sizeof why, "cannot join %s: bad address",
-                         h->join);
-                host_fail(h, CHORD_HOST_ERROR, why);
-            }
-        } else {
-            host_logf(h, CHORD_LOG_INFO,
-                      "node %s listening on %s: created "
-                      "a new ring",
-                      hex, h->addr);
-            chord_node_create(h->node, now);
-        }
+        host_start_node(h, now);
         after_event(h);
     }
 

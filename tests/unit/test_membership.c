@@ -1,8 +1,8 @@
 /*
  * test_membership.c - join and leave (membership.c): keys follow
  * ownership when a node joins, a graceful leave hands every key to the
- * successor, and a join through an address nobody answers fails in
- * bounded time.
+ * successor, a join through an address nobody answers fails in bounded
+ * time, and a rejoin nobody answers goes alone in bounded time.
  *
  * Driven through the public node API on node_net's hand-driven network.
  */
@@ -97,12 +97,34 @@ static void test_join_unreachable_seed_fails(void **state)
     net_free(net);
 }
 
+/* A rejoin whose peers are all silent (a whole ring restarting at once:
+ * each is rejoining too and answers nobody) goes alone once no one has
+ * answered for CHORD_REJOIN_MS, not after every attempt timed out (~10 s
+ * with the default rpc timeout), and not before it tried. */
+static void test_rejoin_silent_peers_goes_alone(void **state)
+{
+    (void)state;
+    struct net *net = net_new();
+    add_node(net, 1);
+    add_node(net, 100);
+    add_node(net, 200);
+    net->down[1] = net->down[2] = true;
+    const char *peers[] = {net->addr[1], net->addr[2]};
+    assert_int_equal(chord_node_rejoin(net->node[0], net->now, peers, 2), 0);
+    run_for(net, 2000);
+    assert_int_equal(chord_node_state(net->node[0]), CHORD_NODE_JOINING);
+    run_for(net, 3000);
+    assert_int_equal(chord_node_state(net->node[0]), CHORD_NODE_ACTIVE);
+    net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join_moves_keys),
         cmocka_unit_test(test_leave_hands_off),
         cmocka_unit_test(test_join_unreachable_seed_fails),
+        cmocka_unit_test(test_rejoin_silent_peers_goes_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
