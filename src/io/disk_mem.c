@@ -294,7 +294,8 @@ static int mem_pwrite(void *ctx, int fd, const void *buf, size_t len,
         return rc;
     if (off > in->cur_len)
         memset(in->cur + in->cur_len, 0, (size_t)off - in->cur_len);
-    memcpy(in->cur + off, buf, len);
+    if (len) /* an empty file has no buffer yet: nothing to copy into */
+        memcpy(in->cur + off, buf, len);
     if (end > in->cur_len)
         in->cur_len = end;
     return 0;
