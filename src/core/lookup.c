@@ -436,6 +436,17 @@ void chord__lookup_step(struct chord_node *n, uint64_t now,
                 m->lookup_flags, &m->path);
 }
 
+void chord__lookup_refuse(struct chord_node *n, uint64_t now,
+                          const struct chord_msg *m)
+{
+    struct chord_found f = {.ok = false,
+                            .owner = n->rt.self,
+                            .lo = n->rt.self.id,
+                            .hops = m->hops,
+                            .path = &m->path};
+    lookup_answer(n, now, &m->from, m->req_id, &m->target, &f);
+}
+
 void chord__lookup_answered(struct chord_node *n, uint64_t now,
                             const struct chord_msg *m)
 {

@@ -90,6 +90,11 @@ void chord__lookup_run(struct chord_node *n, uint64_t now, uint64_t id,
 /* FIND_SUCC arrived: take one step (answer the origin or forward). */
 void chord__lookup_step(struct chord_node *n, uint64_t now,
                         const struct chord_msg *m);
+/* FIND_SUCC arrived at a node that cannot route yet (joining, knowing no
+ * successor): tell the origin at once that the lookup failed, rather than
+ * let it wait out its timeout. */
+void chord__lookup_refuse(struct chord_node *n, uint64_t now,
+                          const struct chord_msg *m);
 /* FOUND_SUCC arrived: hand the result to the request's `found`
  * function, if the request is still ours. */
 void chord__lookup_answered(struct chord_node *n, uint64_t now,

@@ -310,8 +310,9 @@ static void handle_peer(struct chord_node *n, uint64_t now,
     case CHORD_MSG_FIND_SUCC:
         if (n->state == CHORD_NODE_INIT ||
             (n->state == CHORD_NODE_JOINING && n->rt.n_succ == 0))
-            break; /* cannot route yet; the origin will retry */
-        chord__lookup_step(n, now, m);
+            chord__lookup_refuse(n, now, m); /* cannot route yet */
+        else
+            chord__lookup_step(n, now, m);
         break;
     case CHORD_MSG_FOUND_SUCC:
         chord__lookup_answered(n, now, m);
