@@ -12,6 +12,9 @@
  *   -EMSGSIZE    key or value over its cap (checked before sending)
  *   -EPROTO      the node answered with something that is not a reply
  * After -ETIMEDOUT or -EPROTO the connection is unusable: close it.
+ *
+ * This client talks to one node and never moves on; chord/session.h is a
+ * client of the ring through several seeds, with failover and a budget.
  */
 #ifndef CHORD_CLIENT_H
 #define CHORD_CLIENT_H
@@ -36,6 +39,16 @@ void chord_client_close(struct chord_client *c);
 /* The node's explanation of the last -EIO, or "" (owned by the client). */
 const char *chord_client_error(const struct chord_client *c);
 
+/* After a -EIO whose reply said the node does not serve the request now
+ * (status REDIRECT or TRY_AGAIN: it is joining or leaving), the address
+ * of the node it names to ask instead, or "" when it names none; NULL
+ * after any other outcome. Owned by the client, valid until the next
+ * call. */
+const char *chord_client_redirect(const struct chord_client *c);
+
+/* Make every later call wait at most timeout_ms (> 0). 0 or -EINVAL. */
+int chord_client_set_timeout(struct chord_client *c, int timeout_ms);
+
 /* How many replicas later put/get/del wait for (enum chord_consistency;
  * the default is the node's: a quorum). 0 or -EINVAL. */
 int chord_client_set_consistency(struct chord_client *c, int level);
@@ -47,8 +60,8 @@ int chord_client_put(struct chord_client *c, const void *key, size_t key_len,
 int chord_client_get(struct chord_client *c, const void *key, size_t key_len,
                      uint8_t **value, size_t *value_len);
 int chord_client_del(struct chord_client *c, const void *key, size_t key_len);
-int chord_client_lookup(struct chord_client *c, const void *key,
-                        size_t key_len, struct chord_lookup_result *out);
+int chord_client_lookup(struct chord_client *c, const void *key, size_t key_len,
+                        struct chord_lookup_result *out);
 int chord_client_status(struct chord_client *c, struct chord_status *out);
 
 #endif

@@ -20,7 +20,8 @@
  * (its value) borrows from the caller's bytes.
  *
  * It does not open connections, match replies to requests, retry or
- * follow redirects: that is the caller's policy.
+ * follow redirects: that is the caller's policy (a REDIRECT reply names
+ * where to go in its `hint`).
  */
 #ifndef CHORD_FRAME_H
 #define CHORD_FRAME_H
@@ -77,6 +78,10 @@ struct chord_frame_reply {
     size_t value_len;
     /* The node's one-line explanation when status is not OK, else "". */
     char error[CHORD_ERRMSG_MAX];
+    /* RESULT and LOOKUP_RESULT with status CHORD_REDIRECT: a node to ask
+     * instead (a joining or leaving node names one that serves; its addr
+     * may be "" when it knows none); all zero with any other status. */
+    struct chord_peer hint;
     /* Where the bulky bodies go, set by the caller before decoding (they
      * are kept across calls): a LOOKUP_RESULT fills *lookup and a
      * STATUS_RESULT *status_report when not NULL; either body is checked

@@ -18,8 +18,12 @@
  * broken and every later call returns -ENOTCONN, because the stream may be
  * mid-frame. The error text is only set for -EIO.
  *
+ * A reply that says the node does not serve the request now (REDIRECT or
+ * TRY_AGAIN: it is joining or leaving) is an -EIO like any failure, and
+ * chord_client_redirect() then names the node it points to.
+ *
  * It does not retry, reconnect, or follow redirects: that is the caller's
- * policy (the CLI tries its seeds in order).
+ * policy (session.c moves on to other nodes within a time budget).
  */
 #include "chord/client.h"
 
@@ -44,12 +48,14 @@
 
 struct chord_client {
     int fd;
-    int timeout_ms;        /* per call, > 0 */
-    uint64_t next_req_id;  /* the id of the next request */
-    bool broken;           /* the stream is unusable: refuse further calls */
-    uint8_t consistency;   /* enum chord_consistency for put/get/del */
-    struct chord_buf wbuf; /* the request being sent */
-    struct chord_buf rbuf; /* bytes received, not yet decoded */
+    int timeout_ms;       /* per call, > 0 */
+    uint64_t next_req_id; /* the id of the next request */
+    bool broken;          /* the stream is unusable: refuse further calls */
+    uint8_t consistency;  /* enum chord_consistency for put/get/del */
+    bool moved; /* the last reply said: not here, not now (REDIRECT...) */
+    char hint[CHORD_ADDR_MAX]; /* ... and named this node, or "" */
+    struct chord_buf wbuf;     /* the request being sent */
+    struct chord_buf rbuf;     /* bytes received, not yet decoded */
     char error[CHORD_ERRMSG_MAX];
 };
 
@@ -199,6 +205,19 @@ const char *chord_client_error(const struct chord_client *c)
     return c ? c->error : "";
 }
 
+const char *chord_client_redirect(const struct chord_client *c)
+{
+    return c && c->moved ? c->hint : NULL;
+}
+
+int chord_client_set_timeout(struct chord_client *c, int timeout_ms)
+{
+    if (timeout_ms <= 0)
+        return -EINVAL;
+    c->timeout_ms = timeout_ms;
+    return 0;
+}
+
 /* Write all of wbuf before the deadline: 0 or a negative errno. */
 static int send_all(struct chord_client *c, int64_t deadline)
 {
@@ -260,6 +279,8 @@ static ssize_t transact(struct chord_client *c, struct chord_msg *req,
     if (c->broken)
         return -ENOTCONN;
     c->error[0] = '\0';
+    c->moved = false;
+    c->hint[0] = '\0';
     int64_t deadline = now_ms() + c->timeout_ms;
     req->req_id = c->next_req_id++;
 
@@ -315,6 +336,12 @@ static int status_to_err(struct chord_client *c, const struct chord_msg *r)
         return 0;
     if (r->status == CHORD_NOT_FOUND)
         return -ENOENT;
+    if (r->status == CHORD_REDIRECT || r->status == CHORD_TRY_AGAIN) {
+        c->moved = true;
+        size_t h = strnlen(r->hint.addr, sizeof(r->hint.addr) - 1);
+        memcpy(c->hint, r->hint.addr, h);
+        c->hint[h] = '\0';
+    }
     size_t n = strnlen(r->error, sizeof(r->error));
     if (n == 0) {
         const char *name = chord_status_name(r->status);

@@ -110,6 +110,7 @@ int chord_frame_decode_reply(const uint8_t *buf, size_t len,
     size_t n = strnlen(m.error, sizeof m.error - 1);
     memcpy(out->error, m.error, n);
     out->error[n] = '\0';
+    out->hint = m.hint; /* zero unless the status is REDIRECT */
     if (out->kind == CHORD_FRAME_LOOKUP_RESULT && out->lookup)
         *out->lookup = m.lookup;
     return (int)used;

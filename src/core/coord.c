@@ -357,6 +357,37 @@ static void op_lookup_found(struct chord_node *n, uint64_t now,
         op_found(n, now, o, f->ok, &f->owner, f->hops, f->path);
 }
 
+/*
+ * The answer of a node that does not serve clients now. A joining node
+ * redirects to a node that serves: its successor once JOIN_ACK named one,
+ * else the seed it joins through; a leaving node to its successor. A node
+ * that knows none (created, left, failed) says TRY_AGAIN: ask another.
+ */
+static void not_serving(const struct chord_node *n, struct chord_msg *r)
+{
+    const struct chord_membership *mb = &n->member;
+    const char *state = chord_node_state_name(n->state);
+    if (n->state == CHORD_NODE_JOINING && mb->join_acked)
+        r->hint = mb->join_succ;
+    else if (n->state == CHORD_NODE_JOINING && mb->n_seeds > 0)
+        chord_peer_from_addr(
+            &r->hint,
+            mb->seeds[mb->join_attempts ? (mb->join_attempts - 1) % mb->n_seeds
+                                        : 0]);
+    else if (n->state == CHORD_NODE_LEAVING && n->rt.n_succ > 0 &&
+             !chord_id_eq(&n->rt.succ[0].id, &n->rt.self.id))
+        r->hint = n->rt.succ[0];
+    if (r->hint.addr[0]) {
+        r->status = CHORD_REDIRECT;
+        snprintf(r->error, sizeof(r->error), "node %s is %s; ask %s",
+                 n->rt.self.addr, state, r->hint.addr);
+    } else {
+        r->status = CHORD_TRY_AGAIN;
+        snprintf(r->error, sizeof(r->error), "node %s is %s, not serving",
+                 n->rt.self.addr, state);
+    }
+}
+
 void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
                          const struct chord_msg *m)
 {
@@ -368,9 +399,7 @@ void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
         r->status = CHORD_BAD_REQUEST;
         snprintf(r->error, sizeof(r->error), "empty key");
     } else if (n->state != CHORD_NODE_ACTIVE) {
-        r->status = CHORD_UNAVAILABLE;
-        snprintf(r->error, sizeof(r->error), "node %s is %s, not serving",
-                 n->rt.self.addr, chord_node_state_name(n->state));
+        not_serving(n, r);
     } else if (n->coord.ops.live >= n->cfg.max_ops) {
         r->status = CHORD_BUSY;
         snprintf(r->error, sizeof(r->error),

@@ -43,9 +43,10 @@
  *   C_GET/DEL       bytes key, u8 consistency
  *   C_LOOKUP        bytes key
  *   C_STATUS        (empty)
- *   C_RESULT        u8 status, str error, bytes value
+ *   C_RESULT        u8 status, str error, bytes value, [peer hint if
+ *                   status is REDIRECT: the node to ask instead]
  *   C_LOOKUP_RESULT u8 status, str error, id key_id, peer owner, u8 hops,
- *                   path
+ *                   path, [peer hint if status is REDIRECT]
  *   C_STATUS_RESULT peer self, u8 state, bool has_pred, [peer pred],
  *                   u8 n_succ, n_succ peer, u8 n_fingers (<= CHORD_ID_BITS),
  *                   n_fingers (id start, peer node), u64 keys,
@@ -606,6 +607,8 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
         m->status = rd_u8(&r);
         rd_str(&r, m->error, sizeof m->error);
         rd_bytes(&r, &m->value, CHORD_VALUE_MAX);
+        if (m->status == CHORD_REDIRECT)
+            rd_peer(&r, &m->hint);
         break;
     case CHORD_MSG_C_LOOKUP_RESULT:
         m->status = rd_u8(&r);
@@ -614,6 +617,8 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
         rd_peer(&r, &m->lookup.owner);
         m->lookup.hops = rd_u8(&r);
         rd_path(&r, &m->lookup.path);
+        if (m->status == CHORD_REDIRECT)
+            rd_peer(&r, &m->hint);
         break;
     case CHORD_MSG_C_STATUS_RESULT:
         rd_status(&r, m->status_out);
@@ -939,6 +944,8 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
         wr_u8(&w, m->status);
         wr_str(&w, m->error, sizeof m->error);
         wr_bytes(&w, &m->value, CHORD_VALUE_MAX);
+        if (m->status == CHORD_REDIRECT)
+            wr_peer(&w, &m->hint);
         break;
     case CHORD_MSG_C_LOOKUP_RESULT:
         wr_u8(&w, m->status);
@@ -947,6 +954,8 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
         wr_peer(&w, &m->lookup.owner);
         wr_u8(&w, m->lookup.hops);
         wr_path(&w, &m->lookup.path);
+        if (m->status == CHORD_REDIRECT)
+            wr_peer(&w, &m->hint);
         break;
     case CHORD_MSG_C_STATUS_RESULT:
         wr_status(&w, m->status_in);

@@ -70,8 +70,8 @@ enum chord_msg_type {
     CHORD_MSG_C_DEL = 66,           /* key -> C_RESULT */
     CHORD_MSG_C_LOOKUP = 67,        /* key -> C_LOOKUP_RESULT */
     CHORD_MSG_C_STATUS = 68,        /* -> C_STATUS_RESULT */
-    CHORD_MSG_C_RESULT = 69,        /* status, value, error text */
-    CHORD_MSG_C_LOOKUP_RESULT = 70, /* status, error text, lookup */
+    CHORD_MSG_C_RESULT = 69,        /* status, value, error text, hint */
+    CHORD_MSG_C_LOOKUP_RESULT = 70, /* status, error text, lookup, hint */
     CHORD_MSG_C_STATUS_RESULT = 71, /* status report */
 };
 
@@ -132,7 +132,10 @@ struct chord_msg {
      * the NUL of error), except digest: a SYNC must set all
      * CHORD_SYNC_BUCKETS of them. */
     uint8_t status; /* JOIN_ACK, FOUND_SUCC, STORE_RESULT, C_* results */
-    struct chord_peer hint;    /* JOIN_ACK, STORE_RESULT: where to go instead */
+    struct chord_peer hint;    /* JOIN_ACK, STORE_RESULT, and C_RESULT and
+                                  C_LOOKUP_RESULT when status is REDIRECT (a
+                                  node that does not serve now names one that
+                                  does): where to go instead */
     struct chord_neighbors nb; /* NEIGHBORS, JOIN_ACK, LEAVE */
 
     /* FIND_SUCC (target, hops, path) and FOUND_SUCC (+ owner). `from` of a

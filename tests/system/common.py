@@ -549,11 +549,23 @@ def encode_frame(msg_type, req_id, body=b"", version=PROTOCOL_VERSION,
     return struct.pack(">I", len(rest)) + rest
 
 
+STATUS_REDIRECT = 2
+
+
 def decode_c_result(body):
     """The body of a C_RESULT frame: (status, error text, value bytes);
-    status 0 is ok, 1 not found (enum chord_status_code). Raises
-    ValueError when the body is not u8 status, u16-length error, u32-length
-    value with nothing after it."""
+    status 0 is ok, 1 not found, 2 redirect (enum chord_status_code).
+    Raises ValueError when the body is not what decode_c_result_hint
+    reads."""
+    return decode_c_result_hint(body)[:3]
+
+
+def decode_c_result_hint(body):
+    """The body of a C_RESULT frame: (status, error text, value bytes,
+    hint address or None). Raises ValueError when the body is not u8
+    status, u16-length error, u32-length value, then (only with status 2,
+    redirect) a peer hint = 20-byte id + u16-length address, with nothing
+    after it."""
     if len(body) < 3:
         raise ValueError("C_RESULT body of %d bytes" % len(body))
     status = body[0]
@@ -563,11 +575,24 @@ def decode_c_result(body):
         raise ValueError("C_RESULT body truncated")
     error = body[3:pos].decode(errors="replace")
     (vlen,) = struct.unpack(">I", body[pos:pos + 4])
-    value = body[pos + 4:]
+    value = body[pos + 4:pos + 4 + vlen]
+    rest = body[pos + 4 + vlen:]
     if len(value) != vlen:
         raise ValueError("C_RESULT value of %d bytes, length says %d"
                          % (len(value), vlen))
-    return status, error, value
+    hint = None
+    if status == STATUS_REDIRECT:
+        if len(rest) < 22:
+            raise ValueError("C_RESULT redirect without its hint")
+        (hlen,) = struct.unpack(">H", rest[20:22])
+        raw = rest[22:22 + hlen]
+        if len(raw) != hlen:
+            raise ValueError("C_RESULT hint truncated")
+        hint = raw.decode(errors="replace")
+        rest = rest[22 + hlen:]
+    if rest:
+        raise ValueError("C_RESULT has %d bytes after its body" % len(rest))
+    return status, error, value, hint
 
 
 def encode_c_get(req_id, key, consistency=0):

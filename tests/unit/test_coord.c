@@ -2,7 +2,9 @@
  * test_coord.c - client operations and the owner's side of store requests
  * (coord.c): a node that does not own a key redirects the coordinator,
  * and a coordinator remembers owner ranges, going straight to the owner
- * (and following its redirect once a join has split the range).
+ * (and following its redirect once a join has split the range); a node
+ * that does not serve clients (joining, leaving) redirects them to one
+ * that does.
  *
  * Driven through the public node API on node_net's hand-driven network.
  */
@@ -112,11 +114,65 @@ static void test_owner_range_cache(void **state)
     net_free(net);
 }
 
+/* Lose every TRANSFER: a joiner then waits for its keys, still JOINING. */
+static enum net_fate lose_transfers(struct net *net, int from, int to,
+                                    uint8_t type)
+{
+    (void)net;
+    (void)from;
+    (void)to;
+    return type == CHORD_MSG_TRANSFER ? NET_LOSE : NET_DELIVER;
+}
+
+/* A node that does not serve clients names one that does: a joiner the
+ * seed it joins through, then (once JOIN_ACK came) its successor; a leaver
+ * its successor. Lookups are redirected alike; once active it serves. */
+static void test_not_serving_redirects(void **state)
+{
+    (void)state;
+    const uint8_t pos[] = {10, 100};
+    struct net *net = ring(pos, 2);
+    int j = add_node(net, 50);
+    net->fault = lose_transfers;
+    assert_int_equal(chord_node_join(net->node[j], net->now, net->addr[0]), 0);
+    client(net, j, CHORD_MSG_C_GET, "k", NULL);
+    assert_int_equal(net->last_reply.type, CHORD_MSG_C_RESULT);
+    assert_int_equal(net->last_reply.status, CHORD_REDIRECT);
+    assert_string_equal(net->last_reply.hint.addr, net->addr[0]);
+    assert_non_null(strstr(net->last_reply.error, "joining"));
+
+    pump(net); /* the lookup, JOIN and JOIN_ACK; the keys are lost */
+    assert_int_equal(chord_node_state(net->node[j]), CHORD_NODE_JOINING);
+    client(net, j, CHORD_MSG_C_PUT, "k", "v");
+    assert_int_equal(net->last_reply.status, CHORD_REDIRECT);
+    assert_string_equal(net->last_reply.hint.addr, net->addr[1]);
+    assert_int_equal(pos_of(&net->last_reply.hint), 100);
+    client(net, j, CHORD_MSG_C_LOOKUP, "k", NULL);
+    assert_int_equal(net->last_reply.type, CHORD_MSG_C_LOOKUP_RESULT);
+    assert_int_equal(net->last_reply.status, CHORD_REDIRECT);
+    assert_string_equal(net->last_reply.hint.addr, net->addr[1]);
+
+    net->fault = NULL;
+    run_for(net, 3000);
+    assert_int_equal(chord_node_state(net->node[j]), CHORD_NODE_ACTIVE);
+    client(net, j, CHORD_MSG_C_PUT, "k", "v");
+    assert_int_equal(net->last_reply.status, CHORD_OK);
+
+    /* 100 leaves: until it is gone it sends clients to its successor. */
+    chord_node_leave(net->node[1], net->now);
+    assert_int_equal(chord_node_state(net->node[1]), CHORD_NODE_LEAVING);
+    client(net, 1, CHORD_MSG_C_GET, "k", NULL);
+    assert_int_equal(net->last_reply.status, CHORD_REDIRECT);
+    assert_int_equal(pos_of(&net->last_reply.hint), 10);
+    net_free(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redirect_when_not_owner),
         cmocka_unit_test(test_owner_range_cache),
+        cmocka_unit_test(test_not_serving_redirects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 
 #include "chord/buf.h"
 #include "chord/frame.h"
+#include "chord/node.h"
 #include "core/wire.h"
 
 /* ---- allocation counting (the linker sends malloc & co. here) ---------- */
@@ -95,6 +96,21 @@ static void make_result(struct chord_buf *b, uint64_t req_id, uint8_t status,
     }
     if (error)
         snprintf(m->error, sizeof m->error, "%s", error);
+    node_encode(m, b);
+    free(m);
+}
+
+/* A REDIRECT reply of `type` (C_RESULT or C_LOOKUP_RESULT) from a joining
+ * node, naming `hint`. */
+static void make_redirect(struct chord_buf *b, uint64_t req_id, uint8_t type,
+                          const char *hint)
+{
+    struct chord_msg *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    chord_msg_init(m, type, req_id);
+    m->status = CHORD_REDIRECT;
+    snprintf(m->error, sizeof m->error, "node 127.0.0.1:7003 is joining");
+    chord_peer_from_addr(&m->hint, hint);
     node_encode(m, b);
     free(m);
 }
@@ -230,6 +246,8 @@ static void test_request_refused(void **state)
 
 /* ---- replies ------------------------------------------------------------ */
 
+static void check_truncations(const struct chord_buf *b);
+
 static void test_reply_result(void **state)
 {
     (void)state;
@@ -255,6 +273,25 @@ static void test_reply_result(void **state)
     assert_int_equal(r.value_len, 0);
     assert_null(r.value);
     assert_string_equal(r.error, "only 1 of 3 replicas");
+    assert_string_equal(r.hint.addr, "");
+
+    /* A node that does not serve now names one that does. */
+    memset(&r, 0xa5, sizeof r);
+    make_redirect(&b, 79, CHORD_MSG_C_RESULT, "127.0.0.1:7001");
+    assert_int_equal(decode_counted(b.data, b.len, &r), (int)b.len);
+    assert_int_equal(r.kind, CHORD_FRAME_RESULT);
+    assert_int_equal(r.status, CHORD_REDIRECT);
+    assert_true(r.req_id == 79);
+    assert_string_equal(r.hint.addr, "127.0.0.1:7001");
+    struct chord_id hid;
+    chord_id_hash(&hid, "127.0.0.1:7001", 14);
+    assert_true(chord_id_eq(&r.hint.id, &hid));
+    assert_string_equal(r.error, "node 127.0.0.1:7003 is joining");
+    check_truncations(&b);
+    /* The hint of an earlier reply does not linger. */
+    make_result(&b, 80, CHORD_OK, "v", NULL);
+    assert_int_equal(decode_counted(b.data, b.len, &r), (int)b.len);
+    assert_string_equal(r.hint.addr, "");
 
     /* Two frames back to back: one at a time, each its own length. */
     struct chord_buf two;
@@ -303,6 +340,11 @@ static void test_reply_lookup_and_status(void **state)
     r.lookup = NULL;
     assert_int_equal(decode_counted(b.data, b.len, &r), (int)b.len);
     assert_int_equal(r.kind, CHORD_FRAME_LOOKUP_RESULT);
+    make_redirect(&b, 7, CHORD_MSG_C_LOOKUP_RESULT, "127.0.0.1:7000");
+    assert_int_equal(decode_counted(b.data, b.len, &r), (int)b.len);
+    assert_int_equal(r.kind, CHORD_FRAME_LOOKUP_RESULT);
+    assert_int_equal(r.status, CHORD_REDIRECT);
+    assert_string_equal(r.hint.addr, "127.0.0.1:7000");
 
     make_status(&b, 6, st_want);
     memset(&r, 0, sizeof r);

@@ -1,8 +1,9 @@
 /*
  * test_wire.c - the frame codec's encoder side (src/core/wire.c): type
  * names, round trips of every type with many random samples, fields
- * exactly at their caps, and the caps the encoder enforces (a refused
- * message leaves the output buffer as it was). The decoder's own checks
+ * exactly at their caps, the caps the encoder enforces (a refused
+ * message leaves the output buffer as it was), and the hint a client
+ * reply carries only with status REDIRECT. The decoder's own checks
  * are in test_wire_decode.c and test_wire_transfer.c, partial input in
  * test_wire_stream.c, messages over garbage in test_wire_garbage.c,
  * random and mutated frames in test_wire_fuzz.c.
@@ -281,6 +282,61 @@ static void test_encode_enforces_caps(void **state)
     free(s);
 }
 
+/* A client reply carries a hint (where to ask instead) only when its
+ * status is REDIRECT: such a reply round-trips with the hint, and any
+ * other status encodes no hint bytes at all, so replies older clients
+ * read are unchanged. */
+static void test_client_reply_hint(void **state)
+{
+    (void)state;
+    static const uint8_t types[] = {CHORD_MSG_C_RESULT,
+                                    CHORD_MSG_C_LOOKUP_RESULT};
+    struct sample *s = sample_new();
+    struct chord_msg got;
+    struct chord_buf out;
+    chord_buf_init(&out);
+    uint64_t r = 0x5eed19;
+    for (size_t t = 0; t < sizeof types; t++) {
+        sample_fill(s, types[t], &r, &small_scale);
+        s->m.status = CHORD_OK;
+        snprintf(s->m.hint.addr, CHORD_ADDR_MAX, "127.0.0.9:7009");
+        chord_buf_reset(&out);
+        assert_int_equal(chord_msg_encode(&s->m, &out), 0);
+        size_t plain = out.len;
+        got.status_out = NULL;
+        assert_int_equal(chord_msg_decode(out.data, out.len, &got),
+                         (ssize_t)out.len);
+        assert_msg_equal(&s->m, &got);
+        assert_string_equal(got.hint.addr, "");
+
+        s->m.status = CHORD_REDIRECT;
+        chord_buf_reset(&out);
+        assert_int_equal(chord_msg_encode(&s->m, &out), 0);
+        assert_int_equal(out.len,
+                         plain + CHORD_ID_BYTES + 2 + strlen("127.0.0.9:7009"));
+        assert_int_equal(chord_msg_decode(out.data, out.len, &got),
+                         (ssize_t)out.len);
+        assert_msg_equal(&s->m, &got);
+        assert_string_equal(got.hint.addr, "127.0.0.9:7009");
+        assert_memory_equal(got.hint.id.b, s->m.hint.id.b, CHORD_ID_BYTES);
+
+        /* The longest address fits; one without a NUL is refused. */
+        memset(s->m.hint.addr, 'h', CHORD_ADDR_MAX - 1);
+        s->m.hint.addr[CHORD_ADDR_MAX - 1] = '\0';
+        chord_buf_reset(&out);
+        assert_int_equal(chord_msg_encode(&s->m, &out), 0);
+        assert_int_equal(chord_msg_decode(out.data, out.len, &got),
+                         (ssize_t)out.len);
+        assert_msg_equal(&s->m, &got);
+        memset(s->m.hint.addr, 'h', CHORD_ADDR_MAX);
+        chord_buf_reset(&out);
+        assert_int_equal(chord_msg_encode(&s->m, &out), -EMSGSIZE);
+        assert_int_equal(out.len, 0);
+    }
+    chord_buf_free(&out);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_all_types),
         cmocka_unit_test(test_round_trip_at_caps),
         cmocka_unit_test(test_encode_enforces_caps),
+        cmocka_unit_test(test_client_reply_hint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

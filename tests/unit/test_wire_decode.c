@@ -217,6 +217,43 @@ static void test_decode_string_caps(void **state)
     fb_finish(&b);
     assert_malformed(&b, &m, NULL);
 
+    /* A client reply's hint: present exactly when the status is
+     * REDIRECT (missing, or after another status, it is malformed). */
+    fb_start(&b, CHORD_MSG_C_RESULT);
+    fb_u8(&b, CHORD_REDIRECT);
+    fb_str(&b, 0, 'e');
+    fb_bytes(&b, 0, 0);
+    fb_peer(&b);
+    fb_finish(&b);
+    assert_decodes(&b, &m, NULL);
+    assert_int_equal(m.status, CHORD_REDIRECT);
+    assert_string_equal(m.hint.addr, "77777777777777");
+    assert_int_equal(m.hint.id.b[0], 0x11);
+    fb_start(&b, CHORD_MSG_C_RESULT);
+    fb_u8(&b, CHORD_REDIRECT);
+    fb_str(&b, 0, 'e');
+    fb_bytes(&b, 0, 0);
+    fb_finish(&b);
+    assert_malformed(&b, &m, NULL);
+    fb_start(&b, CHORD_MSG_C_RESULT);
+    fb_u8(&b, CHORD_OK);
+    fb_str(&b, 0, 'e');
+    fb_bytes(&b, 0, 0);
+    fb_peer(&b);
+    fb_finish(&b);
+    assert_malformed(&b, &m, NULL);
+    fb_start(&b, CHORD_MSG_C_LOOKUP_RESULT);
+    fb_u8(&b, CHORD_REDIRECT);
+    fb_str(&b, 4, 'e');
+    fb_id(&b, 0x66);
+    fb_peer(&b);  /* owner */
+    fb_u8(&b, 0); /* hops */
+    fb_u8(&b, 0); /* path */
+    fb_id(&b, 0x11);
+    fb_str(&b, CHORD_ADDR_MAX, 'h'); /* a hint address over its cap */
+    fb_finish(&b);
+    assert_malformed(&b, &m, NULL);
+
     /* A string length past the frame's end. */
     fb_header(&b, CHORD_PROTOCOL_VERSION, CHORD_MSG_PING, 0);
     fb_id(&b, 1);

@@ -227,6 +227,18 @@ static void assert_peer_equal(const struct chord_peer *want,
     assert_string_equal(want->addr, got->addr);
 }
 
+/* A client reply carries its hint only with status REDIRECT; otherwise
+ * the decoded hint stays as chord_msg_init() left it: zero. */
+static void assert_client_hint(const struct chord_msg *want,
+                               const struct chord_msg *got)
+{
+    static const struct chord_peer none;
+    if (want->status == CHORD_REDIRECT)
+        assert_peer_equal(&want->hint, &got->hint);
+    else
+        assert_peer_equal(&none, &got->hint);
+}
+
 static void assert_bytes_equal(const struct chord_bytes *want,
                                const struct chord_bytes *got)
 {
@@ -389,6 +401,7 @@ void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
         assert_int_equal(want->status, got->status);
         assert_string_equal(want->error, got->error);
         assert_bytes_equal(&want->value, &got->value);
+        assert_client_hint(want, got);
         break;
     case CHORD_MSG_C_LOOKUP_RESULT:
         assert_int_equal(want->status, got->status);
@@ -398,6 +411,7 @@ void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
         assert_peer_equal(&want->lookup.owner, &got->lookup.owner);
         assert_int_equal(want->lookup.hops, got->lookup.hops);
         assert_path_equal(&want->lookup.path, &got->lookup.path);
+        assert_client_hint(want, got);
         break;
     case CHORD_MSG_C_STATUS_RESULT:
         assert_non_null(got->status_out);

@@ -1,18 +1,19 @@
 /*
- * commands.c - the `dht` commands that run on one connection: put, get,
- * del, lookup, status and ring, and the choice of the seed they run on.
+ * commands.c - the `dht` commands: put, get, del, lookup, status and
+ * ring, each run through a session over the seeds (chord/session.h: the
+ * next seed on a refusal, a timeout or a node that does not serve now, a
+ * redirect followed, --timeout-ms the whole budget), and the choice of
+ * the seed `bench` starts from.
  *
- * Seeds are tried in order; the next seed is tried only when a seed cannot
- * be reached, never after a request was sent (a put that timed out may
- * still have happened). `ring` walks successor pointers (successors[0])
+ * `ring` walks successor pointers (successors[0])
  * from the contacted node, one short connection per node, and stops when
  * it is back at the start, when a node repeats, after DHT_RING_MAX nodes,
  * or at the first node it cannot reach (with a warning); its output is
  * streamed node by node, so its memory does not grow with the ring.
  *
  * Every command returns an exit code of common/exit.h and says what went
- * wrong in one line on stderr. It does not retry, follow redirects or
- * cache anything.
+ * wrong in one line on stderr (naming every node tried when none served).
+ * It caches nothing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "chord/client.h"
 #include "chord/id.h"
+#include "chord/session.h"
 #include "common/exit.h"
 #include "common/json.h"
 #include "dht/dht.h"
@@ -47,50 +49,36 @@ int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
     return -1;
 }
 
-/* Explain a failed request in one line; returns the exit code. */
-static int report_failure(const char *what, const char *node,
-                          const struct chord_client *c, int rc, int timeout)
+/* Explain a failed request in one line (the node's text, or every node
+ * tried and why); returns the exit code. */
+static int report_failure(const char *what, const struct chord_session *s,
+                          int rc)
 {
-    switch (rc) {
-    case -EIO:
-        fprintf(stderr, "dht: %s: %s\n", what, chord_client_error(c));
-        break;
-    case -ETIMEDOUT:
-        fprintf(stderr, "dht: %s: %s did not answer within %d ms\n", what, node,
-                timeout);
-        break;
-    case -EPROTO:
-        fprintf(stderr, "dht: %s: %s sent an invalid reply\n", what, node);
-        break;
-    case -ECONNRESET:
-        fprintf(stderr, "dht: %s: %s closed the connection\n", what, node);
-        break;
-    default:
-        fprintf(stderr, "dht: %s: %s: %s\n", what, node, strerror(-rc));
-        break;
-    }
+    const char *why = chord_session_error(s);
+    fprintf(stderr, "dht: %s: %s\n", what, *why ? why : strerror(-rc));
     return CHORD_EXIT_FAILED;
 }
 
-int dht_cmd_put(struct chord_client *c, const char *node,
-                const struct dht_opts *o, const struct dht_req *r)
+int dht_cmd_put(struct chord_session *s, const struct dht_opts *o,
+                const struct dht_req *r)
 {
-    int rc = chord_client_put(c, r->key, r->key_len, r->value, r->value_len);
+    (void)o;
+    int rc = chord_session_put(s, r->key, r->key_len, r->value, r->value_len);
     if (rc)
-        return report_failure("put", node, c, rc, o->timeout_ms);
+        return report_failure("put", s, rc);
     return CHORD_EXIT_OK;
 }
 
-int dht_cmd_get(struct chord_client *c, const char *node,
-                const struct dht_opts *o, const struct dht_req *r)
+int dht_cmd_get(struct chord_session *s, const struct dht_opts *o,
+                const struct dht_req *r)
 {
     uint8_t *value = NULL;
     size_t len = 0;
-    int rc = chord_client_get(c, r->key, r->key_len, &value, &len);
+    int rc = chord_session_get(s, r->key, r->key_len, &value, &len);
     if (rc == -ENOENT)
         return dht_not_found(r);
     if (rc)
-        return report_failure("get", node, c, rc, o->timeout_ms);
+        return report_failure("get", s, rc);
     int code = CHORD_EXIT_OK;
     if (o->json) {
         struct chord_json j;
@@ -106,29 +94,30 @@ int dht_cmd_get(struct chord_client *c, const char *node,
     return code;
 }
 
-int dht_cmd_del(struct chord_client *c, const char *node,
-                const struct dht_opts *o, const struct dht_req *r)
+int dht_cmd_del(struct chord_session *s, const struct dht_opts *o,
+                const struct dht_req *r)
 {
-    int rc = chord_client_del(c, r->key, r->key_len);
+    (void)o;
+    int rc = chord_session_del(s, r->key, r->key_len);
     if (rc == -ENOENT)
         return dht_not_found(r);
     if (rc)
-        return report_failure("del", node, c, rc, o->timeout_ms);
+        return report_failure("del", s, rc);
     return CHORD_EXIT_OK;
 }
 
-int dht_cmd_lookup(struct chord_client *c, const char *node,
-                   const struct dht_opts *o, const struct dht_req *r)
+int dht_cmd_lookup(struct chord_session *s, const struct dht_opts *o,
+                   const struct dht_req *r)
 {
     struct chord_lookup_result *res = calloc(1, sizeof(*res));
     if (!res) {
         fputs("dht: out of memory\n", stderr);
         return CHORD_EXIT_FAILED;
     }
-    int rc = chord_client_lookup(c, r->key, r->key_len, res);
+    int rc = chord_session_lookup(s, r->key, r->key_len, res);
     if (rc) {
         free(res);
-        return report_failure("lookup", node, c, rc, o->timeout_ms);
+        return report_failure("lookup", s, rc);
     }
     unsigned n_path =
         res->path.n < CHORD_PATH_MAX ? res->path.n : CHORD_PATH_MAX;
@@ -165,8 +154,8 @@ int dht_cmd_lookup(struct chord_client *c, const char *node,
     return code;
 }
 
-int dht_cmd_status(struct chord_client *c, const char *node,
-                   const struct dht_opts *o, const struct dht_req *r)
+int dht_cmd_status(struct chord_session *ses, const struct dht_opts *o,
+                   const struct dht_req *r)
 {
     (void)r;
     struct chord_status *s = calloc(1, sizeof(*s));
@@ -174,10 +163,10 @@ int dht_cmd_status(struct chord_client *c, const char *node,
         fputs("dht: out of memory\n", stderr);
         return CHORD_EXIT_FAILED;
     }
-    int rc = chord_client_status(c, s);
+    int rc = chord_session_status(ses, s);
     if (rc) {
         free(s);
-        return report_failure("status", node, c, rc, o->timeout_ms);
+        return report_failure("status", ses, rc);
     }
     int code = CHORD_EXIT_OK;
     if (o->json) {
@@ -201,8 +190,8 @@ static bool id_seen(const struct chord_id *ids, unsigned n,
     return false;
 }
 
-int dht_cmd_ring(struct chord_client *c, const char *node,
-                 const struct dht_opts *o, const struct dht_req *r)
+int dht_cmd_ring(struct chord_session *ses, const struct dht_opts *o,
+                 const struct dht_req *r)
 {
     (void)r;
     struct chord_status *s = calloc(1, sizeof(*s));
@@ -215,9 +204,9 @@ int dht_cmd_ring(struct chord_client *c, const char *node,
         code = CHORD_EXIT_FAILED;
         goto out;
     }
-    int rc = chord_client_status(c, s);
+    int rc = chord_session_status(ses, s);
     if (rc) {
-        code = report_failure("ring", node, c, rc, o->timeout_ms);
+        code = report_failure("ring", ses, rc);
         goto out;
     }
     struct chord_id start = s->self.id;

@@ -5,7 +5,8 @@
  * The files, lowest first; each calls only the ones above it:
  *
  *   output.c     text and JSON printing: ids, keys, status, ring lines
- *   commands.c   connecting to a seed, and put/get/del/lookup/status/ring
+ *   commands.c   put/get/del/lookup/status/ring through a session; the
+ *                seed bench starts from
  *   bench_cli.c  `dht bench`: its option parsers, run and report
  *   main.c       the command line: options, arguments, dispatch, exit code
  *
@@ -20,6 +21,7 @@
 #include <stdio.h>
 
 #include "chord/client.h"
+#include "chord/session.h"
 #include "chord/types.h"
 #include "common/json.h"
 #include "dht/bench.h"
@@ -84,27 +86,28 @@ int dht_ring_emit(struct ring_out *w, const struct chord_status *s);
 /* ---- commands.c ---- */
 
 /*
- * Connect to the first reachable seed. On success returns 0 with *out set
- * and *used naming the seed. Otherwise prints the "cannot reach the ring"
- * line and returns -1.
+ * Connect to the first reachable seed (bench starts there; --timeout-ms
+ * per seed). On success returns 0 with *out set and *used naming the
+ * seed. Otherwise prints the "cannot reach the ring" line and returns -1.
  */
 int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
                       const char **used);
 
-/* The commands that run on one connected client; each returns an exit
- * code after printing its output or its one-line error. */
-int dht_cmd_put(struct chord_client *c, const char *node,
-                const struct dht_opts *o, const struct dht_req *r);
-int dht_cmd_get(struct chord_client *c, const char *node,
-                const struct dht_opts *o, const struct dht_req *r);
-int dht_cmd_del(struct chord_client *c, const char *node,
-                const struct dht_opts *o, const struct dht_req *r);
-int dht_cmd_lookup(struct chord_client *c, const char *node,
-                   const struct dht_opts *o, const struct dht_req *r);
-int dht_cmd_status(struct chord_client *c, const char *node,
-                   const struct dht_opts *o, const struct dht_req *r);
-int dht_cmd_ring(struct chord_client *c, const char *node,
-                 const struct dht_opts *o, const struct dht_req *r);
+/* The commands, each run through a session over the seeds (failover and
+ * the --timeout-ms budget: chord/session.h); each returns an exit code
+ * after printing its output or its one-line error. */
+int dht_cmd_put(struct chord_session *s, const struct dht_opts *o,
+                const struct dht_req *r);
+int dht_cmd_get(struct chord_session *s, const struct dht_opts *o,
+                const struct dht_req *r);
+int dht_cmd_del(struct chord_session *s, const struct dht_opts *o,
+                const struct dht_req *r);
+int dht_cmd_lookup(struct chord_session *s, const struct dht_opts *o,
+                   const struct dht_req *r);
+int dht_cmd_status(struct chord_session *s, const struct dht_opts *o,
+                   const struct dht_req *r);
+int dht_cmd_ring(struct chord_session *s, const struct dht_opts *o,
+                 const struct dht_req *r);
 
 /* ---- bench_cli.c ---- */
 

@@ -14,15 +14,23 @@
  * usage error never touches the network.
  *
  * Seeds: the --node options, in order (else $DHT_NODE, else
- * 127.0.0.1:7000). The first seed that accepts a connection serves the
- * command; the next seed is tried only when a seed cannot be reached, never
- * after a request was sent (a put that timed out may still have happened).
+ * 127.0.0.1:7000). A command runs through a session over them
+ * (chord/session.h): the first seed serves it; the next one is tried when
+ * a seed refuses the connection, does not answer within its share of the
+ * budget, or does not serve now (a joining or leaving node names one that
+ * does: that redirect is followed first). --timeout-ms is the whole time
+ * of the command; each attempt gets the time left divided by the seeds
+ * not tried yet, at least 200 ms. When no seed serves, one line names
+ * every node tried and why, and the exit code is 3. A put or del that
+ * timed out at one node may have happened there before the next applies
+ * it again (a put writes the same value; a del may then say not found).
  *
  * `ring` walks successor pointers (successors[0]) from the contacted node,
  * one short connection per node, and stops when it is back at the start,
  * when a node repeats, after DHT_RING_MAX nodes, or at the first node it
- * cannot reach (with a warning). Output is streamed node by node, so its
- * memory does not grow with the ring.
+ * cannot reach (with a warning; each node of the walk after the first gets
+ * its own --timeout-ms). Output is streamed node by node, so its memory
+ * does not grow with the ring.
  *
  * `bench` takes options of its own (-c -n -d -t -P --keyspace --direct
  * --time-limit --key-seed); they are usage errors with any other command.
@@ -30,7 +38,7 @@
  * It reports per operation; it exits 0 only when every request completed
  * (ok or not found), else 3, after printing the whole report.
  *
- * It does not retry operations, follow redirects, or cache anything.
+ * It caches nothing.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +48,7 @@
 #include <string.h>
 
 #include "chord/client.h"
+#include "chord/session.h"
 #include "chord/types.h"
 #include "common/args.h"
 #include "common/exit.h"
@@ -63,9 +72,11 @@ static void usage(FILE *f)
         "\n"
         "options (before or after the command; '--' ends them):\n"
         "  --node HOST:PORT  a node to contact; repeat to give fallbacks,\n"
-        "                    tried in order when one cannot be reached\n"
+        "                    tried in order when one refuses, does not\n"
+        "                    answer in time or does not serve now\n"
         "                    (default: $DHT_NODE, else " DHT_DEFAULT_NODE ")\n"
-        "  --timeout-ms N    wait at most N ms per request (default 5000)\n"
+        "  --timeout-ms N    the whole time a command may take, over all\n"
+        "                    the nodes it tries (default 5000)\n"
         "  --json            machine-readable output (lookup, status, "
         "ring, get,\n"
         "                    bench)\n"
@@ -112,8 +123,8 @@ static int parse_timeout(const char *s, int *out)
 /* ------------------------------------------------------------------ */
 /* Argument handling.                                                  */
 
-typedef int (*dht_cmd_fn)(struct chord_client *, const char *,
-                          const struct dht_opts *, const struct dht_req *);
+typedef int (*dht_cmd_fn)(struct chord_session *, const struct dht_opts *,
+                          const struct dht_req *);
 
 struct dht_cmd {
     const char *name;
@@ -439,14 +450,15 @@ int main(int argc, char **argv)
         return code;
     }
 
-    struct chord_client *c = NULL;
-    const char *node = NULL;
-    if (dht_connect_seeds(&o, &c, &node) != 0) {
+    struct chord_session *s = NULL;
+    if (chord_session_open(o.seeds, o.n_seeds, o.timeout_ms, &s) != 0) {
+        fputs("dht: out of memory\n", stderr); /* the seeds were checked */
         free(r.value);
         return CHORD_EXIT_FAILED;
     }
-    code = cmd->run(c, node, &o, &r);
-    chord_client_close(c);
+    chord_session_set_consistency(s, o.bench.consistency);
+    code = cmd->run(s, &o, &r);
+    chord_session_close(s);
     free(r.value);
 
     if (fflush(stdout) != 0 || ferror(stdout)) {
