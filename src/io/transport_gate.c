@@ -66,7 +66,8 @@ void chord_gate_init(struct chord_gate *g, const struct chord_gate_limits *l,
     chord_gate_set_limits(g, l);
 }
 
-/* ---- pools ---------------------------------------------------------------- */
+/* ---- pools ----------------------------------------------------------------
+ */
 
 static void unlink_slot(struct chord_gate *g, struct chord_gate_slot *s)
 {
@@ -122,8 +123,8 @@ void chord_gate_add(struct chord_gate *g, struct chord_gate_slot *s, int pool,
     link_head(g, s);
 }
 
-void chord_gate_move(struct chord_gate *g, struct chord_gate_slot *s,
-                     int pool, uint64_t now)
+void chord_gate_move(struct chord_gate *g, struct chord_gate_slot *s, int pool,
+                     uint64_t now)
 {
     if (!s->linked)
         return;
@@ -165,7 +166,8 @@ int chord_gate_classify(uint8_t msg_type)
                                                  : CHORD_GATE_PEER;
 }
 
-/* ---- input buffers -------------------------------------------------------- */
+/* ---- input buffers --------------------------------------------------------
+ */
 
 size_t chord_gate_grow(size_t cap, size_t len, size_t most)
 {
@@ -223,7 +225,8 @@ int chord_gate_charge(struct chord_gate *g, struct chord_gate_slot *s,
     return 0;
 }
 
-/* ---- time ----------------------------------------------------------------- */
+/* ---- time -----------------------------------------------------------------
+ */
 
 void chord_gate_progress(struct chord_gate_slot *s, size_t partial,
                          bool frame_done, uint64_t now)
@@ -284,8 +287,8 @@ void chord_gate_new_turn(struct chord_gate *g)
     g->turn_bytes = 0;
 }
 
-bool chord_gate_read(struct chord_gate *g, struct chord_gate_slot *s,
-                     size_t n, uint64_t now)
+bool chord_gate_read(struct chord_gate *g, struct chord_gate_slot *s, size_t n,
+                     uint64_t now)
 {
     if (s->turn != g->turn) {
         s->turn = g->turn;

@@ -83,7 +83,8 @@
  * than this long ago (ms): it is fresh, not stuck. */
 #define CHORD_GATE_RECONNECT_FRESH_MS 1000u
 
-/* ---- fixed ---------------------------------------------------------------- */
+/* ---- fixed ----------------------------------------------------------------
+ */
 
 /* First size of an input buffer, and the least it grows by. */
 #define CHORD_GATE_IN_START (4u << 10)
@@ -172,8 +173,8 @@ void chord_gate_add(struct chord_gate *g, struct chord_gate_slot *s, int pool,
                     uint64_t now);
 
 /* Move a member to `pool` (a NEW connection classified), most recent. */
-void chord_gate_move(struct chord_gate *g, struct chord_gate_slot *s,
-                     int pool, uint64_t now);
+void chord_gate_move(struct chord_gate *g, struct chord_gate_slot *s, int pool,
+                     uint64_t now);
 
 /* Take a member out of its pool and out of the budget. Idempotent. */
 void chord_gate_remove(struct chord_gate *g, struct chord_gate_slot *s);
@@ -232,8 +233,8 @@ void chord_gate_new_turn(struct chord_gate *g);
 
 /* `n` bytes were read on `s` now (it is active). True when it has read
  * its share of this turn (or all have) and must pause until the next. */
-bool chord_gate_read(struct chord_gate *g, struct chord_gate_slot *s,
-                     size_t n, uint64_t now);
+bool chord_gate_read(struct chord_gate *g, struct chord_gate_slot *s, size_t n,
+                     uint64_t now);
 
 /* True once each time the charged bytes, after passing
  * CHORD_GATE_TRIM_PEAK, fell under CHORD_GATE_TRIM_LOW: a good moment to
