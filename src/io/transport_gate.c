@@ -287,6 +287,13 @@ void chord_gate_new_turn(struct chord_gate *g)
     g->turn_bytes = 0;
 }
 
+size_t chord_gate_turn_left(const struct chord_gate *g,
+                            const struct chord_gate_slot *s)
+{
+    size_t used = s->turn == g->turn ? s->turn_bytes : 0;
+    return used < g->lim.turn_conn_max ? g->lim.turn_conn_max - used : 1;
+}
+
 bool chord_gate_read(struct chord_gate *g, struct chord_gate_slot *s, size_t n,
                      uint64_t now)
 {

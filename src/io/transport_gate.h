@@ -231,6 +231,11 @@ void chord_gate_replied(struct chord_gate *g, struct chord_gate_slot *s,
 /* A new loop turn begins: the per-turn read counts start over. */
 void chord_gate_new_turn(struct chord_gate *g);
 
+/* Bytes `s` may still read in this loop turn (at least 1: a conn asked
+ * to read has not been paused, so it may take one byte). */
+size_t chord_gate_turn_left(const struct chord_gate *g,
+                            const struct chord_gate_slot *s);
+
 /* `n` bytes were read on `s` now (it is active). True when it has read
  * its share of this turn (or all have) and must pause until the next. */
 bool chord_gate_read(struct chord_gate *g, struct chord_gate_slot *s, size_t n,

@@ -183,6 +183,9 @@ void chord__conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     size_t room = c->in.cap - c->in.len;
     if (room > CHORD_TRANSPORT_READ_CHUNK)
         room = CHORD_TRANSPORT_READ_CHUNK;
+    size_t left = chord_gate_turn_left(&t->gate, &c->slot);
+    if (room > left)
+        room = left;
     *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)room);
 }
 
