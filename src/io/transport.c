@@ -23,6 +23,9 @@
 #include <string.h>
 
 #include "chord/node.h"
+
+/* ---- addresses ----------------------------------------------------------- */
+
 int chord_transport_addr_parse(const char *addr, struct sockaddr_in *out)
 {
     if (!addr)

@@ -66,8 +66,7 @@ void chord_gate_init(struct chord_gate *g, const struct chord_gate_limits *l,
     chord_gate_set_limits(g, l);
 }
 
-/* ---- pools ----------------------------------------------------------------
- */
+/* ---- pools -------------------------------------------------------------- */
 
 static void unlink_slot(struct chord_gate *g, struct chord_gate_slot *s)
 {
@@ -166,8 +165,7 @@ int chord_gate_classify(uint8_t msg_type)
                                                  : CHORD_GATE_PEER;
 }
 
-/* ---- input buffers --------------------------------------------------------
- */
+/* ---- input buffers ------------------------------------------------------ */
 
 size_t chord_gate_grow(size_t cap, size_t len, size_t most)
 {
@@ -225,8 +223,7 @@ int chord_gate_charge(struct chord_gate *g, struct chord_gate_slot *s,
     return 0;
 }
 
-/* ---- time -----------------------------------------------------------------
- */
+/* ---- time --------------------------------------------------------------- */
 
 void chord_gate_progress(struct chord_gate_slot *s, size_t partial,
                          bool frame_done, uint64_t now)

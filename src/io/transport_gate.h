@@ -83,8 +83,7 @@
  * than this long ago (ms): it is fresh, not stuck. */
 #define CHORD_GATE_RECONNECT_FRESH_MS 1000u
 
-/* ---- fixed ----------------------------------------------------------------
- */
+/* ---- fixed -------------------------------------------------------------- */
 
 /* First size of an input buffer, and the least it grows by. */
 #define CHORD_GATE_IN_START (4u << 10)

@@ -37,6 +37,9 @@
 
 #include "chord/node.h"
 #include "core/wire.h"
+
+/* ---- loop turns --------------------------------------------------------- */
+
 /* Start reading again on every conn paused in the last turn. */
 static void resume_paused(struct chord_transport *t)
 {
@@ -62,6 +65,8 @@ void chord__transport_on_prepare(uv_prepare_t *h)
     resume_paused(t);
     chord__transport_flush_all(t);
 }
+
+/* ---- reading ------------------------------------------------------------ */
 
 /* Release the input buffer of `c` when it holds nothing, so an idle
  * connection keeps no memory and no budget. */
@@ -241,6 +246,8 @@ void chord__conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (pause)
         conn_pause(c);
 }
+
+/* ---- limits over time --------------------------------------------------- */
 
 /* Busy, for the gate: a reply owed or bytes still to write. Such a conn
  * is not closed to admit another. */

@@ -107,8 +107,7 @@ static void small_limits(struct fx *f, uint32_t per_pool, size_t budget,
     chord_transport_set_limits(f->a.t, l);
 }
 
-/* ---- input buffers
- * ----------------------------------------------------------- */
+/* ---- input buffers ------------------------------------------------------ */
 
 /* A 2 MiB length prefix allocates nothing: the buffer grows with the bytes
  * that came (at most half again), and goes back when the frame is whole
@@ -183,8 +182,7 @@ static void test_budget(void **state)
     RUN_UNTIL(f, chord_transport_input_bytes(f->a.t) == 0);
 }
 
-/* ---- pools
- * -------------------------------------------------------------------- */
+/* ---- pools -------------------------------------------------------------- */
 
 /* Busy clients fill the client pool and idle connections the new pool:
  * another client is refused, a peer is still served; once the idle ones
@@ -249,8 +247,7 @@ static void test_peers_cannot_lock_out_clients(void **state)
     close(p1), close(p2), close(p3), close(c1);
 }
 
-/* ---- time
- * --------------------------------------------------------------------- */
+/* ---- time --------------------------------------------------------------- */
 
 /* A connection that sends nothing, and a client whose request was
  * answered, are closed after the idle timeout; a peer connection stays,
@@ -334,8 +331,7 @@ static void test_slow_frame(void **state)
     chord_buf_free(&fr);
 }
 
-/* ---- the loop
- * ----------------------------------------------------------------- */
+/* ---- the loop ----------------------------------------------------------- */
 
 static void count_turn(uv_check_t *h)
 {
@@ -373,8 +369,7 @@ static void test_read_share(void **state)
     chord_buf_free(&big);
 }
 
-/* ---- outbound
- * ----------------------------------------------------------------- */
+/* ---- outbound ----------------------------------------------------------- */
 
 /* Accept one connection on the non-blocking listener lfd, running the
  * loop meanwhile; the peer's IP in dotted form. */
