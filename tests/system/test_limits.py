@@ -16,7 +16,10 @@ What a user would notice, checked in order:
      still work, and a fourth node still joins the ring through it;
   4. two nodes on 127.0.0.2 and 127.0.0.3 form a ring; each one's log
      shows the other's connections coming from the other's own IP (not
-     127.0.0.1, which every outbound connection came from before).
+     127.0.0.1, which every outbound connection came from before);
+  5. fast reconnect: one of the two is frozen (SIGSTOP) until the other
+     suspects it, then resumed: the other drops its old connection to it
+     ("reconnecting to ADDR" in its debug log) and serves through it again.
 
 RSS checks are skipped (and say so) in a sanitizer build: ASan's shadow
 memory and quarantine make RSS mean something else there. Every loop is
@@ -27,10 +30,10 @@ Usage: test_limits.py --bin BUILD_DIR [--seed N]. Exits non-zero on
 failure.
 """
 
-import json
 import os
 import re
 import resource
+import signal
 import socket
 import sys
 import time
@@ -48,6 +51,8 @@ FLOOD_TICK = 0.1          # seconds between ticks
 RSS_HELD_MAX_KB = 64 * 1000   # "under 64 MB"
 RSS_BACK_WITHIN = 10.0    # seconds after the flood closes
 IDLE_CONNS = 1100
+SUSPECT_WITHIN = 10.0     # seconds a frozen node takes to be suspected
+RECONNECT_WITHIN = 10.0   # seconds from the resume to the reconnect
 MSG_C_PUT = 64
 MSG_TRANSFER = 14
 
@@ -95,6 +100,7 @@ class LimitsTest:
         self.nodes = []
         self.socks = []
         self.flood_started = None
+        self.pair = []
 
     def target(self):
         return self.nodes[1]
@@ -240,6 +246,35 @@ class LimitsTest:
             check(other_ip in froms,
                   "%s saw connections only from %s, none from its peer's "
                   "IP %s" % (me.addr, sorted(froms), other_ip))
+        self.pair = nodes
+
+    def step_reconnect(self):
+        watcher, frozen = self.pair
+        pat = re.compile(r"suspecting %s\b" % re.escape(frozen.addr))
+        # A connection younger than 1 s is kept (it is fresh, not stuck:
+        # CHORD_GATE_RECONNECT_FRESH_MS), so let the ring's age past that.
+        time.sleep(1.5)
+        self.c.signal_node(frozen, signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + SUSPECT_WITHIN
+            while (not pat.search(watcher.log_text())
+                   and time.monotonic() < deadline):
+                time.sleep(0.1)
+            time.sleep(1.0)  # suspected for a while, as after a partition
+        finally:
+            self.c.signal_node(frozen, signal.SIGCONT)
+        check(pat.search(watcher.log_text()),
+              "%s never suspected the frozen %s" % (watcher.addr,
+                                                    frozen.addr))
+        want = "reconnecting to %s" % frozen.addr
+        deadline = time.monotonic() + RECONNECT_WITHIN
+        while (want not in watcher.log_text()
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+        check(want in watcher.log_text(),
+              "no \"%s\" in %s's log after the resume:\n%s"
+              % (want, watcher.addr, watcher.log_tail()))
+        self.put_get(watcher, "after-reconnect", "fresh")
 
 
 def main():
@@ -254,6 +289,8 @@ def main():
          t.step_idle),
         ("peer connections come from the node's own IP",
          t.step_source_address),
+        ("a suspected peer that speaks again gets a fresh connection",
+         t.step_reconnect),
     ]
     t0 = time.monotonic()
     try:
