@@ -196,6 +196,23 @@ static void conn_on_close(uv_handle_t *h)
     chord__transport_handle_closed(t);
 }
 
+/* The link of `c` at byte offset `link` (dirty_next, paused_next). */
+static struct conn **link_of(struct conn *c, size_t link)
+{
+    return (struct conn **)(void *)((char *)c + link);
+}
+
+/* Take `c` off the singly-linked list at *head chained through `link`. */
+static void unlink_from(struct conn **head, struct conn *c, size_t link)
+{
+    for (struct conn **pp = head; *pp; pp = link_of(*pp, link))
+        if (*pp == c) {
+            *pp = *link_of(c, link);
+            break;
+        }
+    *link_of(c, link) = NULL;
+}
+
 /* Start closing `c`: off the list, queue dropped, handle closed once.
  * Writes already in libuv complete with UV_ECANCELED before the close
  * callback frees the conn. */
@@ -212,24 +229,11 @@ void chord__conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    if (c->dirty) {
-        for (struct conn **pp = &t->dirty; *pp; pp = &(*pp)->dirty_next)
-            if (*pp == c) {
-                *pp = c->dirty_next;
-                break;
-            }
-        c->dirty = false;
-        c->dirty_next = NULL;
-    }
-    if (c->paused) {
-        for (struct conn **pp = &t->paused; *pp; pp = &(*pp)->paused_next)
-            if (*pp == c) {
-                *pp = c->paused_next;
-                break;
-            }
-        c->paused = false;
-        c->paused_next = NULL;
-    }
+    if (c->dirty)
+        unlink_from(&t->dirty, c, offsetof(struct conn, dirty_next));
+    if (c->paused)
+        unlink_from(&t->paused, c, offsetof(struct conn, paused_next));
+    c->dirty = c->paused = false;
     id_remove(t, c);
     if (c->outbound)
         chord__transport_peer_remove(t, c);
