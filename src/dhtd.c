@@ -4,6 +4,7 @@
  *   dhtd --listen HOST:PORT [--join HOST:PORT] [--successors R]
  *        [--stabilize-ms T] [--replicas R] [--heartbeat-ms T] [--sync-ms T]
  *        [--tombstone-ttl S] [--owner-reads 0|1] [--pns 0|1]
+ *        [--idle-timeout-ms N]
  *        [--log-level error|warn|info|debug]
  *        [--data DIR [--fsync always|batch|never] [--fsync-ms N]
  *        [--checkpoint-mb N] [--repair]] [--id HEX40] [--help] [--version]
@@ -74,6 +75,9 @@ static const char usage_text[] =
     "                        a replica too\n"
     "  --pns 0|1             proximity routing: fingers chosen by round\n"
     "                        trip, lookups by progress per ms (default 0)\n"
+    "  --idle-timeout-ms N   close a client connection that has sent nothing\n"
+    "                        and been sent nothing for N ms (default 60000;\n"
+    "                        0: never). Peer connections are not timed out\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
     "  --data DIR            keep a write-ahead log and snapshots in DIR\n"
     "                        (created if missing; one node per DIR) and\n"
@@ -116,6 +120,7 @@ static const struct num_opt num_opts[] = {
     {"--pns", 0, 1, ""},
     {"--fsync-ms", 0, CHORD_DURABLE_FSYNC_MS_MAX, " ms"},
     {"--checkpoint-mb", 1, CHORD_DURABLE_CHECKPOINT_MB_MAX, " MiB"},
+    {"--idle-timeout-ms", 0, CHORD_HOST_IDLE_TIMEOUT_MAX_MS, " ms"},
 };
 
 static const struct num_opt *num_opt_find(const char *name)
@@ -147,6 +152,8 @@ static void num_opt_set(struct chord_host_options *opt, const char *name,
         opt->node.owner_reads = n != 0;
     else if (strcmp(name, "--pns") == 0)
         opt->node.pns = n != 0;
+    else if (strcmp(name, "--idle-timeout-ms") == 0)
+        opt->idle_timeout_ms = (uint32_t)n;
     else if (strcmp(name, "--fsync-ms") == 0) {
         opt->durable.fsync_ms = (uint32_t)n;
         *durable_flag = "--fsync-ms";
@@ -224,7 +231,7 @@ static int parse_args(int argc, char **argv, struct chord_host_options *opt)
                                             "--fsync-ms",   "--checkpoint-mb",
                                             "--repair",     "--owner-reads",
                                             "--pns"};
-        bool ok = false;
+        bool ok = num_opt_find(name) != NULL; /* e.g. --idle-timeout-ms */
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             ok = ok || strcmp(name, known[k]) == 0;
         if (!ok)

@@ -29,7 +29,23 @@
  * Addresses: the node listens on opt.listen and advertises the address it
  * is bound to ("localhost" written 127.0.0.1, port 0 replaced by the port
  * picked); its id is SHA-1 of the advertised address unless opt.has_id.
- * Only IPv4 is used and, in this project, only 127.0.0.0/8.
+ * Its outbound connections are bound to the listen address's IP (port
+ * picked by the kernel), so a peer, a log line or a firewall rule sees
+ * which node called. Only IPv4 is used and, in this project, only
+ * 127.0.0.0/8.
+ *
+ * Limits (the numbers are in src/io/transport_gate.h): the transport
+ * keeps separate caps for client and peer connections (told apart by
+ * their first frame), a budget for buffered input, a minimum rate for a
+ * frame in progress and closes idle client connections after
+ * opt.idle_timeout_ms. The host raises the process's open-file limit to
+ * what those caps need (up to the hard limit), and on glibc fixes the
+ * mmap threshold so that large frame buffers go back to the system when
+ * they are freed (a process-wide setting).
+ *
+ * Fast reconnect: when the node says a peer it had suspected speaks again
+ * (chord_node_io.reconnect), the host closes its connection to that peer,
+ * which may be stuck in TCP back-off, and the next frame opens a new one.
  *
  * Durability (chord/durable.h): with opt.durable.dir the host locks the
  * directory, recovers its write-ahead log into the node before the node
@@ -69,6 +85,12 @@
  * data directory path and a corrupt file named in it). */
 #define CHORD_HOST_ERR_MAX 640u
 
+/* Default of opt.idle_timeout_ms: a client connection with no activity
+ * (no byte read, no reply written) for this long is closed (ms). */
+#define CHORD_HOST_IDLE_TIMEOUT_MS 60000u
+/* Longest idle timeout accepted (ms): one day. */
+#define CHORD_HOST_IDLE_TIMEOUT_MAX_MS 86400000u
+
 struct chord_host_options {
     /* Tunables for the node; `self` is filled in by the host from the
      * listen address (and `id` below), whatever it holds here. */
@@ -80,11 +102,16 @@ struct chord_host_options {
     int log_level; /* lines above this enum chord_log_level are dropped */
     /* The write-ahead log; durable.dir == NULL means memory-only. */
     struct chord_durable_options durable;
+    /* A client connection idle this long is closed (ms, at most
+     * CHORD_HOST_IDLE_TIMEOUT_MAX_MS; 0: never). Peer connections are
+     * not timed out. */
+    uint32_t idle_timeout_ms;
 };
 
 /* Fill *opt with the defaults: the node's (chord_node_config_default),
  * the log's (chord_durable_options_default: no directory), log level
- * INFO, no listen or join address, no explicit id. */
+ * INFO, no listen or join address, no explicit id, idle timeout
+ * CHORD_HOST_IDLE_TIMEOUT_MS. */
 void chord_host_options_default(struct chord_host_options *opt);
 
 /* How chord_host_run() ended. */

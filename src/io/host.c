@@ -36,7 +36,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "chord/types.h"
 #include "io/durable.h"
@@ -52,6 +56,14 @@
 #define CHORD_HOST_FLUSH_POLL_MS 10u
 /* Longest log line written (longer ones are cut). */
 #define CHORD_HOST_LOG_LINE_MAX 2048u
+/* glibc: allocations from this size on are mmap'd and unmapped when freed.
+ * Fixed, because glibc otherwise raises the threshold to the size of each
+ * large block freed, after which frame buffers come from the heap and a
+ * flood of large frames leaves tens of MB behind. */
+#define CHORD_HOST_MMAP_THRESHOLD (128 * 1024)
+/* Descriptors wanted beyond the transport's connections: listener, log
+ * files, signals, the loop's own. */
+#define CHORD_HOST_FDS_SPARE 64u
 
 struct chord_host {
     uv_loop_t *loop;
@@ -151,6 +163,15 @@ static void node_reply(void *ctx, uint64_t conn, const uint8_t *frame,
 static void node_log(void *ctx, int level, const char *line)
 {
     host_log(ctx, level, line);
+}
+
+/* A peer the node had suspected speaks again: drop the connection to it,
+ * which may be stuck in TCP back-off; the next send opens a fresh one. */
+static void node_reconnect(void *ctx, const char *addr)
+{
+    struct chord_host *h = ctx;
+    if (h->tr)
+        chord_transport_reconnect(h->tr, addr);
 }
 
 /* The node hands over a change: log it (0 refuses the change). */
@@ -442,6 +463,32 @@ static void on_signal(uv_signal_t *sig, int signum)
     after_event(h);
 }
 
+/* Process-wide settings the limits rely on: enough descriptors for the
+ * transport's connection caps (up to the hard limit), and on glibc a fixed
+ * mmap threshold so that freed frame buffers go back to the system. */
+static void host_tune_process(struct chord_host *h)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, CHORD_HOST_MMAP_THRESHOLD);
+#endif
+    rlim_t want = (rlim_t)CHORD_GATE_NEW_MAX + CHORD_GATE_CLIENT_MAX +
+                  CHORD_GATE_PEER_MAX + CHORD_GATE_OUT_MAX +
+                  CHORD_HOST_FDS_SPARE;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur =
+        rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+    if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = was;
+    if (rl.rlim_cur < want)
+        host_logf(h, CHORD_LOG_WARN,
+                  "open-file limit %llu is under the %llu the connection "
+                  "caps need: connections past it are refused",
+                  (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+}
+
 /* ---- public API ---------------------------------------------------------- */
 
 int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
@@ -495,6 +542,7 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         .unreachable = on_unreachable,
         .log = on_transport_log,
     };
+    host_tune_process(h);
     rc = chord_transport_new(loop, &cb, &h->tr);
     if (rc) {
         snprintf(err, CHORD_HOST_ERR_MAX, "cannot start the transport: %s",
@@ -516,6 +564,12 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     uv_ip4_name(&sa, ip, sizeof ip);
     snprintf(h->addr, sizeof h->addr, "%s:%u", ip,
              (unsigned)chord_transport_port(h->tr));
+    struct chord_gate_limits lim;
+    chord_gate_limits_default(&lim);
+    lim.idle_timeout_ms = opt->idle_timeout_ms;
+    chord_transport_set_limits(h->tr, &lim);
+    /* Peers see this node's own IP as the source of its connections. */
+    chord_transport_set_source(h->tr, h->addr);
 
     struct chord_node_config cfg = opt->node;
     rc = chord_peer_from_addr(&cfg.self, h->addr);
@@ -528,6 +582,7 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         .reply = node_reply,
         .log = node_log,
         .persist = h->dur ? node_persist : NULL,
+        .reconnect = node_reconnect,
     };
     if (rc == 0)
         rc = chord_node_new(&cfg, &io, uv_now(loop), &h->node);

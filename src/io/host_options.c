@@ -16,12 +16,16 @@
 #include "chord/host.h"
 #include "io/transport.h"
 
+_Static_assert(CHORD_HOST_IDLE_TIMEOUT_MS == CHORD_GATE_IDLE_TIMEOUT_MS,
+               "the host's and the transport's idle timeouts differ");
+
 void chord_host_options_default(struct chord_host_options *opt)
 {
     memset(opt, 0, sizeof *opt);
     chord_node_config_default(&opt->node);
     chord_durable_options_default(&opt->durable);
     opt->log_level = CHORD_LOG_INFO;
+    opt->idle_timeout_ms = CHORD_HOST_IDLE_TIMEOUT_MS;
 }
 
 int chord_host_addr_parse(const char *addr, uint16_t *port)

@@ -1,162 +1,30 @@
 /*
- * transport.c - TCP framing on libuv (see transport.h for the contract).
+ * transport.c - TCP framing on libuv (see transport.h for the contract and
+ * transport_shared.h for how the files of the transport divide the work):
+ * the public API, the listener and accepting, connecting out.
  *
- * Every connection, inbound or outbound, is one struct conn on one
- * intrusive doubly-linked list hanging off the transport, and in two hash
- * tables with intrusive chains: every conn by id (for replies), outbound
- * conns by peer address (for sends). Both are looked up on every frame a
- * node sends, so neither walks the list. A conn leaves the list and the
- * tables the moment it starts closing, so lookups only ever find live
- * connections; its memory stays until libuv's close callback, which always
- * comes after the write and connect callbacks of that handle, so those
- * callbacks may still use it.
+ * Accepting: a new inbound connection joins the NEW pool of the gate; when
+ * that pool is full, its least recently active idle member is closed to
+ * make room, or the newcomer when none is idle enough. Connecting: an
+ * outbound connection is bound to the node's own address first when one
+ * was given (chord_transport_set_source).
  *
- * Reading: the read buffer libuv asks for is carved from the tail of the
- * conn's input accumulator, so bytes are not copied; after each read the
- * wire decoder splits off every complete frame. The decoder rejects a
- * length prefix over CHORD_FRAME_MAX before the body arrives, so the
- * accumulator never holds more than one frame plus one read.
- *
- * Writing: frames are appended to the conn's `pending` buffer and written
- * once per loop iteration: a prepare handle (before the loop blocks: the
- * frames timers queued) and a check handle (after polling: the frames I/O
- * callbacks queued) turn the pending bytes of every conn on the `dirty`
- * list (those that queued a frame since the last flush, so a turn costs
- * nothing per idle connection) into one write request that owns them,
- * freed in the write callback (or at once when uv_write refuses it). A node answering many requests in one iteration
- * thus makes one write(2) per peer, not one per frame. While an outbound
- * connection is connecting its frames wait the same way. `queued` counts
- * the bytes accepted and not yet written, per conn and in total, and is
- * capped.
- *
- * Unreachable reports go through a zero-delay timer (the "defer" queue) so
- * that chord_transport_send() never calls back into its caller.
- *
- * It does not reconnect, retry, time out or reorder anything.
+ * It does not retry, time out requests or reorder anything.
  */
-#include "io/transport.h"
+#include "io/transport_shared.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chord/node.h"
-#include "chord/types.h"
-#include "chord/buf.h"
-#include "core/wire.h"
 
-/* Accept only 127.0.0.0/8 addresses: this project never leaves loopback. */
-#define CHORD_TRANSPORT_LOOPBACK_ONLY 1
-/* Bytes accepted for one connection and not yet written before it is
- * dropped as not draining. */
-#define CHORD_TRANSPORT_QUEUE_MAX (64u << 20)
-/* Outbound connections (distinct peers) open at once. */
-#define CHORD_TRANSPORT_PEERS_MAX 256u
-/* Inbound connections open at once; more are accepted and closed. */
-#define CHORD_TRANSPORT_INBOUND_MAX 1024u
-/* Bytes asked of libuv per read. */
-#define CHORD_TRANSPORT_READ_CHUNK (64u << 10)
-/* An idle input accumulator larger than this is released. */
-#define CHORD_TRANSPORT_INPUT_KEEP (256u << 10)
-/* Distinct addresses waiting for their unreachable report. */
-#define CHORD_TRANSPORT_DEFER_MAX 256u
-/* listen(2) backlog. */
-#define CHORD_TRANSPORT_BACKLOG 128
-/* Hash buckets (powers of two, more than the conns they can hold, so
- * chains stay short): outbound conns by address, all conns by id. */
-#define CHORD_TRANSPORT_PEER_BUCKETS 512u
-#define CHORD_TRANSPORT_ID_BUCKETS 2048u
-_Static_assert(CHORD_TRANSPORT_PEER_BUCKETS >= 2 * CHORD_TRANSPORT_PEERS_MAX,
-               "peer table too small");
-_Static_assert((CHORD_TRANSPORT_PEER_BUCKETS &
-                (CHORD_TRANSPORT_PEER_BUCKETS - 1)) == 0,
-               "peer buckets: a power of two");
-_Static_assert(CHORD_TRANSPORT_ID_BUCKETS >=
-                   CHORD_TRANSPORT_INBOUND_MAX + CHORD_TRANSPORT_PEERS_MAX,
-               "id table too small");
-_Static_assert((CHORD_TRANSPORT_ID_BUCKETS &
-                (CHORD_TRANSPORT_ID_BUCKETS - 1)) == 0,
-               "id buckets: a power of two");
-
-struct conn {
-    uv_tcp_t tcp;             /* tcp.data points back here */
-    uv_connect_t connect_req; /* outbound only */
-    struct chord_transport *t;
-    struct conn *prev, *next; /* on t->conns while not closing */
-    struct conn *id_next;     /* chain in t->by_id while not closing */
-    struct conn *peer_next;   /* chain in t->by_peer (outbound) */
-    uint32_t peer_hash;       /* of `peer`, outbound only */
-    struct conn *dirty_next;  /* on t->dirty while `dirty` */
-    bool dirty;               /* queued a frame since the last flush */
-    uint64_t id;              /* nonzero, unique within the transport */
-    bool outbound;            /* made by send(), keyed by `peer` */
-    bool connected;
-    bool closing;
-    char peer[CHORD_ADDR_MAX]; /* outbound: the send() address; inbound:
-                                  the remote "ip:port" (for logs) */
-    struct chord_buf in;       /* bytes read, not yet a whole frame */
-    struct chord_buf pending;  /* frames queued while connecting */
-    size_t queued;             /* pending.len + bytes in uv writes */
-};
-
-/* A write request owning its bytes: inline after the struct, or `heap`. */
-struct wreq {
-    uv_write_t req;
-    size_t len;
-    uint8_t *heap;
-    uint8_t data[];
-};
-
-struct chord_transport {
-    uv_loop_t *loop;
-    struct chord_transport_cb cb;
-    uv_tcp_t *listener; /* NULL when not listening; freed on close */
-    uint16_t port;
-    uv_timer_t defer;           /* runs queued unreachable reports */
-    uv_prepare_t flush_prepare; /* writes what timers queued */
-    uv_check_t flush_check;     /* writes what I/O callbacks queued */
-    struct conn *conns;         /* live connections, newest first */
-    struct conn *by_id[CHORD_TRANSPORT_ID_BUCKETS];     /* live, by id */
-    struct conn *by_peer[CHORD_TRANSPORT_PEER_BUCKETS]; /* live outbound */
-    struct conn *dirty; /* live conns with frames to flush, newest first */
-    size_t n_in, n_out;
-    uint64_t next_id;
-    size_t queued;         /* sum of conn->queued, closing conns too */
-    unsigned open_handles; /* initialised and not yet closed */
-    bool closing;
-    size_t defer_head, n_defer; /* reports [defer_head, n_defer) pending */
-    char defer_addr[CHORD_TRANSPORT_DEFER_MAX][CHORD_ADDR_MAX];
-};
-
-/* ---- helpers ------------------------------------------------------------ */
-
-static void tlog(struct chord_transport *t, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Build and emit one log line through the log callback, if any. */
-static void tlog(struct chord_transport *t, int level, const char *fmt, ...)
-{
-    if (!t->cb.log)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    t->cb.log(t->cb.ctx, level, line);
-}
-
-/* One handle finished closing; free the transport after the last one. */
-static void handle_closed(struct chord_transport *t)
-{
-    t->open_handles--;
-    if (t->closing && t->open_handles == 0)
-        free(t);
-}
+/* ---- addresses ----------------------------------------------------------- */
 
 int chord_transport_addr_parse(const char *addr, struct sockaddr_in *out)
 {
@@ -200,424 +68,39 @@ int chord_transport_addr_parse(const char *addr, struct sockaddr_in *out)
     return 0;
 }
 
-/* ---- deferred unreachable reports ---------------------------------------- */
-
-/* Run the reports queued before this call; later ones wait a turn, so a
- * callback that sends to a bad address again cannot spin here. */
-static void on_defer(uv_timer_t *timer)
-{
-    struct chord_transport *t = timer->data;
-    size_t end = t->n_defer;
-    while (t->defer_head < end && !t->closing) {
-        char addr[CHORD_ADDR_MAX];
-        memcpy(addr, t->defer_addr[t->defer_head], sizeof addr);
-        t->defer_head++;
-        t->cb.unreachable(t->cb.ctx, addr);
-    }
-    if (t->closing)
-        return;
-    size_t rest = t->n_defer - t->defer_head;
-    memmove(t->defer_addr, t->defer_addr + t->defer_head,
-            rest * sizeof t->defer_addr[0]);
-    t->defer_head = 0;
-    t->n_defer = rest;
-    if (rest)
-        uv_timer_start(&t->defer, on_defer, 0, 0);
-}
-
-/* Queue one unreachable report for `addr` (merged with one already
- * waiting for the same address). */
-static void defer_unreachable(struct chord_transport *t, const char *addr)
-{
-    if (t->closing || !t->cb.unreachable)
-        return;
-    if (strnlen(addr, CHORD_ADDR_MAX) >= CHORD_ADDR_MAX)
-        return;
-    for (size_t i = t->defer_head; i < t->n_defer; i++)
-        if (strcmp(t->defer_addr[i], addr) == 0)
-            return;
-    if (t->n_defer == CHORD_TRANSPORT_DEFER_MAX) {
-        tlog(t, CHORD_LOG_WARN,
-             "too many unreachable peers at once; "
-             "not reporting %s",
-             addr);
-        return;
-    }
-    strcpy(t->defer_addr[t->n_defer++], addr);
-    if (!uv_is_active((uv_handle_t *)&t->defer))
-        uv_timer_start(&t->defer, on_defer, 0, 0);
-}
-
-/* ---- the tables ---------------------------------------------------------- */
-
-/* FNV-1a of a NUL-terminated address. */
-static uint32_t addr_hash(const char *addr)
-{
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)addr; *p; p++) {
-        h ^= *p;
-        h *= 16777619u;
-    }
-    return h;
-}
-
-/* Ids are consecutive: their low bits spread them evenly. */
-static struct conn **id_bucket(struct chord_transport *t, uint64_t id)
-{
-    return &t->by_id[id & (CHORD_TRANSPORT_ID_BUCKETS - 1)];
-}
-
-static struct conn **peer_bucket(struct chord_transport *t, uint32_t hash)
-{
-    return &t->by_peer[hash & (CHORD_TRANSPORT_PEER_BUCKETS - 1)];
-}
-
-static void id_insert(struct chord_transport *t, struct conn *c)
-{
-    struct conn **b = id_bucket(t, c->id);
-    c->id_next = *b;
-    *b = c;
-}
-
-static void id_remove(struct chord_transport *t, struct conn *c)
-{
-    for (struct conn **pp = id_bucket(t, c->id); *pp; pp = &(*pp)->id_next)
-        if (*pp == c) {
-            *pp = c->id_next;
-            c->id_next = NULL;
-            return;
-        }
-}
-
-/* Key an outbound conn by c->peer, which must be set. */
-static void peer_insert(struct chord_transport *t, struct conn *c)
-{
-    c->peer_hash = addr_hash(c->peer);
-    struct conn **b = peer_bucket(t, c->peer_hash);
-    c->peer_next = *b;
-    *b = c;
-}
-
-/* Unkey `c` (nothing when it was never keyed). */
-static void peer_remove(struct chord_transport *t, struct conn *c)
-{
-    for (struct conn **pp = peer_bucket(t, c->peer_hash); *pp;
-         pp = &(*pp)->peer_next)
-        if (*pp == c) {
-            *pp = c->peer_next;
-            c->peer_next = NULL;
-            return;
-        }
-}
-
-static struct conn *conn_by_id(struct chord_transport *t, uint64_t id)
-{
-    for (struct conn *c = *id_bucket(t, id); c; c = c->id_next)
-        if (c->id == id)
-            return c;
-    return NULL;
-}
-
-static struct conn *conn_by_peer(struct chord_transport *t, const char *addr)
-{
-    uint32_t h = addr_hash(addr);
-    for (struct conn *c = *peer_bucket(t, h); c; c = c->peer_next)
-        if (c->peer_hash == h && strcmp(c->peer, addr) == 0)
-            return c;
-    return NULL;
-}
-
-/* ---- connections --------------------------------------------------------- */
-
-static void conn_on_close(uv_handle_t *h)
-{
-    struct conn *c = h->data;
-    struct chord_transport *t = c->t;
-    chord_buf_free(&c->in);
-    chord_buf_free(&c->pending);
-    free(c);
-    handle_closed(t);
-}
-
-/* Start closing `c`: off the list, queue dropped, handle closed once.
- * Writes already in libuv complete with UV_ECANCELED before the close
- * callback frees the conn. */
-static void conn_close(struct conn *c)
-{
-    if (c->closing)
-        return;
-    struct chord_transport *t = c->t;
-    c->closing = true;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        t->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-    if (c->dirty) {
-        for (struct conn **pp = &t->dirty; *pp; pp = &(*pp)->dirty_next)
-            if (*pp == c) {
-                *pp = c->dirty_next;
-                break;
-            }
-        c->dirty = false;
-        c->dirty_next = NULL;
-    }
-    id_remove(t, c);
-    if (c->outbound) {
-        peer_remove(t, c);
-        t->n_out--;
-    } else {
-        t->n_in--;
-    }
-    c->queued -= c->pending.len;
-    t->queued -= c->pending.len;
-    chord_buf_free(&c->pending);
-    if (!uv_is_closing((uv_handle_t *)&c->tcp))
-        uv_close((uv_handle_t *)&c->tcp, conn_on_close);
-}
-
-static void conn_fail(struct conn *c, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Close `c` because something went wrong, log why (one line), and for an
- * outbound connection report its peer unreachable. */
-static void conn_fail(struct conn *c, int level, const char *fmt, ...)
-{
-    if (c->closing)
-        return;
-    struct chord_transport *t = c->t;
-    char why[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof why, fmt, ap);
-    va_end(ap);
-    if (c->outbound)
-        tlog(t, level, "connection to %s failed: %s", c->peer, why);
-    else
-        tlog(t, level, "closing connection from %s: %s", c->peer, why);
-    if (c->outbound)
-        defer_unreachable(t, c->peer);
-    conn_close(c);
-}
-
-/* Make a conn with an initialised tcp handle, on the list. NULL if out of
- * memory. */
-static struct conn *conn_new(struct chord_transport *t, bool outbound)
-{
-    struct conn *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    if (uv_tcp_init(t->loop, &c->tcp) != 0) {
-        free(c);
-        return NULL;
-    }
-    t->open_handles++;
-    c->tcp.data = c;
-    c->t = t;
-    c->id = t->next_id++;
-    c->outbound = outbound;
-    chord_buf_init(&c->in);
-    chord_buf_init(&c->pending);
-    c->next = t->conns;
-    if (t->conns)
-        t->conns->prev = c;
-    t->conns = c;
-    id_insert(t, c);
-    if (outbound)
-        t->n_out++;
-    else
-        t->n_in++;
-    return c;
-}
-
-static void wreq_free(struct wreq *w)
-{
-    free(w->heap);
-    free(w);
-}
-
-static void on_write(uv_write_t *req, int status)
-{
-    struct wreq *w = (struct wreq *)req;
-    struct conn *c = req->handle->data;
-    c->queued -= w->len;
-    c->t->queued -= w->len;
-    wreq_free(w);
-    if (status < 0 && status != UV_ECANCELED)
-        conn_fail(c, CHORD_LOG_INFO, "write: %s", uv_strerror(status));
-}
-
-/* Hand `w` (already counted in the queue totals) to libuv. On failure the
- * request is freed, the conn failed, and the error returned. */
-static int conn_submit(struct conn *c, struct wreq *w, const uint8_t *data)
-{
-    uv_buf_t b = uv_buf_init((char *)data, (unsigned)w->len);
-    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-    if (rc) {
-        c->queued -= w->len;
-        c->t->queued -= w->len;
-        wreq_free(w);
-        conn_fail(c, CHORD_LOG_INFO, "write: %s", uv_strerror(rc));
-    }
-    return rc;
-}
-
-/* Queue a copy of one frame on `c` (written by the next flush). Fails
- * (and drops) the conn past the queue cap. */
-static int conn_write(struct conn *c, const uint8_t *frame, size_t len)
-{
-    struct chord_transport *t = c->t;
-    if (len > CHORD_TRANSPORT_QUEUE_MAX - c->queued) {
-        conn_fail(c, CHORD_LOG_WARN,
-                  "more than %u bytes waiting to be "
-                  "written",
-                  CHORD_TRANSPORT_QUEUE_MAX);
-        return -ENOBUFS;
-    }
-    int rc = chord_buf_append(&c->pending, frame, len);
-    if (rc) {
-        conn_fail(c, CHORD_LOG_WARN, "queueing: %s", strerror(-rc));
-        return rc;
-    }
-    c->queued += len;
-    t->queued += len;
-    if (!c->dirty) {
-        c->dirty = true;
-        c->dirty_next = t->dirty;
-        t->dirty = c;
-    }
-    return 0;
-}
-
-/* Move the pending bytes of a connected conn, already counted, into one
- * write request. */
-static void conn_flush(struct conn *c)
-{
-    if (!c->connected || c->closing || c->pending.len == 0)
-        return;
-    struct wreq *w = malloc(sizeof *w);
-    if (!w) {
-        conn_fail(c, CHORD_LOG_WARN, "queueing: out of memory");
-        return;
-    }
-    w->len = c->pending.len;
-    w->heap = c->pending.data;
-    chord_buf_init(&c->pending);
-    conn_submit(c, w, w->heap);
-}
-
-/* Write the pending frames of every conn on the dirty list, taking each
- * off before flushing it (conn_flush may fail and close it). A conn still
- * connecting is flushed by on_connect instead. */
-static void flush_all(struct chord_transport *t)
-{
-    while (t->dirty) {
-        struct conn *c = t->dirty;
-        t->dirty = c->dirty_next;
-        c->dirty_next = NULL;
-        c->dirty = false;
-        conn_flush(c);
-    }
-}
-
-static void on_flush_prepare(uv_prepare_t *h)
-{
-    flush_all(h->data);
-}
-
-static void on_flush_check(uv_check_t *h)
-{
-    flush_all(h->data);
-}
-
-/* Split every complete frame off the input and deliver it. Stops at the
- * first malformed or rejected frame (closing the conn), or when the conn or
- * the transport starts closing inside the callback. */
-static void conn_drain(struct conn *c)
-{
-    struct chord_transport *t = c->t;
-    size_t off = 0;
-    while (off < c->in.len && !c->closing && !t->closing) {
-        /* The header is checked here; the body by whoever decodes the
-         * frame (the node refuses a bad one with -EPROTO). */
-        ssize_t n = chord_frame_length(c->in.data + off, c->in.len - off);
-        if (n == CHORD_DECODE_PARTIAL)
-            break;
-        if (n <= 0) {
-            conn_fail(c, CHORD_LOG_WARN, "malformed frame");
-            return;
-        }
-        int rc = t->cb.frame(t->cb.ctx, c->id, c->in.data + off, (size_t)n);
-        off += (size_t)n;
-        if (rc == -EPROTO) {
-            conn_fail(c, CHORD_LOG_WARN, "frame rejected by the node");
-            return;
-        }
-    }
-    if (c->closing || t->closing)
-        return;
-    chord_buf_consume(&c->in, off);
-    if (c->in.len > CHORD_FRAME_MAX) {
-        conn_fail(c, CHORD_LOG_WARN, "frame over %u bytes", CHORD_FRAME_MAX);
-        return;
-    }
-    if (c->in.len == 0 && c->in.cap > CHORD_TRANSPORT_INPUT_KEEP)
-        chord_buf_free(&c->in);
-}
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct conn *c = h->data;
-    (void)suggested;
-    if (chord_buf_reserve(&c->in, CHORD_TRANSPORT_READ_CHUNK) != 0) {
-        *buf = uv_buf_init(NULL, 0); /* read callback sees UV_ENOBUFS */
-        return;
-    }
-    *buf =
-        uv_buf_init((char *)c->in.data + c->in.len, CHORD_TRANSPORT_READ_CHUNK);
-}
-
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    struct conn *c = s->data;
-    (void)buf; /* it points into c->in, which owns it */
-    if (c->closing || nread == 0)
-        return;
-    if (nread < 0) {
-        if (nread == UV_ENOBUFS)
-            conn_fail(c, CHORD_LOG_WARN, "out of memory for input");
-        else if (c->outbound)
-            conn_fail(c, CHORD_LOG_INFO, "%s", uv_strerror((int)nread));
-        else {
-            tlog(c->t, CHORD_LOG_DEBUG, "connection from %s ended: %s", c->peer,
-                 uv_strerror((int)nread));
-            conn_close(c);
-        }
-        return;
-    }
-    c->in.len += (size_t)nread;
-    conn_drain(c);
-}
-
 static void on_connect(uv_connect_t *req, int status)
 {
     struct conn *c = req->handle->data;
     if (status == UV_ECANCELED || c->closing)
         return;
     if (status < 0) {
-        conn_fail(c, CHORD_LOG_INFO, "connect: %s", uv_strerror(status));
+        chord__conn_fail(c, CHORD_LOG_INFO, "connect: %s", uv_strerror(status));
         return;
     }
     c->connected = true;
     uv_tcp_nodelay(&c->tcp, 1);
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, chord__conn_on_alloc,
+                           chord__conn_on_read);
     if (rc) {
-        conn_fail(c, CHORD_LOG_INFO, "read: %s", uv_strerror(rc));
+        chord__conn_fail(c, CHORD_LOG_INFO, "read: %s", uv_strerror(rc));
         return;
     }
-    conn_flush(c);
+    chord__conn_flush(c);
+}
+
+/* Bind a new outbound conn to the source address (port 0). The port is
+ * picked at connect time where the kernel can (IP_BIND_ADDRESS_NO_PORT),
+ * so many connections to distinct peers do not use up ephemeral ports. */
+static int conn_bind_source(struct conn *c)
+{
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    uv_os_fd_t fd;
+    int one = 1;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+                         sizeof one);
+#endif
+    return uv_tcp_bind(&c->tcp, (const struct sockaddr *)&c->t->source, 0);
 }
 
 /* Format "ip:port" of a socket address into out. */
@@ -637,21 +120,29 @@ static void sockaddr_format(const struct sockaddr_storage *ss, char *out,
 static void on_connection(uv_stream_t *server, int status)
 {
     struct chord_transport *t = server->data;
-    if (status < 0) {
-        tlog(t, CHORD_LOG_WARN, "accept: %s", uv_strerror(status));
+    if (status < 0) { /* out of descriptors, most likely: told in a note */
+        t->note_accept_errors++;
+        t->note_accept_error = status;
         return;
     }
     if (t->closing)
         return;
-    struct conn *c = conn_new(t, false);
+    struct chord_gate_slot *victim;
+    int admit =
+        chord_gate_admit(&t->gate, CHORD_GATE_NEW, uv_now(t->loop), &victim);
+    if (admit == 1) {
+        t->note_evicted++;
+        chord__conn_close(CONN_OF(victim));
+    }
+    struct conn *c = chord__conn_new(t, CHORD_GATE_NEW);
     if (!c) {
-        tlog(t, CHORD_LOG_WARN, "accept: out of memory");
+        chord__transport_log(t, CHORD_LOG_WARN, "accept: out of memory");
         return; /* libuv stops accepting until the next call; rare */
     }
     int rc = uv_accept(server, (uv_stream_t *)&c->tcp);
     if (rc) {
-        tlog(t, CHORD_LOG_WARN, "accept: %s", uv_strerror(rc));
-        conn_close(c);
+        chord__transport_log(t, CHORD_LOG_WARN, "accept: %s", uv_strerror(rc));
+        chord__conn_close(c);
         return;
     }
     struct sockaddr_storage ss;
@@ -660,20 +151,24 @@ static void on_connection(uv_stream_t *server, int status)
         sockaddr_format(&ss, c->peer, sizeof c->peer);
     else
         snprintf(c->peer, sizeof c->peer, "?");
-    if (t->n_in > CHORD_TRANSPORT_INBOUND_MAX) {
-        tlog(t, CHORD_LOG_WARN, "refusing connection from %s: %u open", c->peer,
-             CHORD_TRANSPORT_INBOUND_MAX);
-        conn_close(c);
+    if (admit < 0) {
+        t->note_refused++;
+        chord__transport_log(t, CHORD_LOG_DEBUG,
+                             "refusing connection from %s: %u new "
+                             "connections open",
+                             c->peer, t->gate.lim.max[CHORD_GATE_NEW]);
+        chord__conn_close(c);
         return;
     }
     c->connected = true;
     uv_tcp_nodelay(&c->tcp, 1);
-    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    rc = uv_read_start((uv_stream_t *)&c->tcp, chord__conn_on_alloc,
+                       chord__conn_on_read);
     if (rc) {
-        conn_fail(c, CHORD_LOG_WARN, "read: %s", uv_strerror(rc));
+        chord__conn_fail(c, CHORD_LOG_WARN, "read: %s", uv_strerror(rc));
         return;
     }
-    tlog(t, CHORD_LOG_DEBUG, "connection from %s", c->peer);
+    chord__transport_log(t, CHORD_LOG_DEBUG, "connection from %s", c->peer);
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -701,11 +196,21 @@ int chord_transport_new(uv_loop_t *loop, const struct chord_transport_cb *cb,
     t->flush_prepare.data = t;
     t->flush_check.data = t;
     t->open_handles += 2;
-    uv_prepare_start(&t->flush_prepare, on_flush_prepare);
-    uv_check_start(&t->flush_check, on_flush_check);
+    uv_prepare_start(&t->flush_prepare, chord__transport_on_prepare);
+    uv_check_start(&t->flush_check, chord__transport_on_check);
+    uv_timer_init(loop, &t->sweep);
+    t->sweep.data = t;
+    t->open_handles++;
+    uv_timer_start(&t->sweep, chord__transport_on_sweep,
+                   CHORD_TRANSPORT_SWEEP_MS, CHORD_TRANSPORT_SWEEP_MS);
     /* They must not keep a loop alive that has nothing else to do. */
     uv_unref((uv_handle_t *)&t->flush_prepare);
     uv_unref((uv_handle_t *)&t->flush_check);
+    uv_unref((uv_handle_t *)&t->sweep);
+    struct chord_gate_limits lim;
+    chord_gate_limits_default(&lim);
+    chord_gate_init(&t->gate, &lim, chord__conn_busy);
+    t->note_at = uv_now(loop);
     *out = t;
     return 0;
 }
@@ -714,7 +219,7 @@ static void on_listener_close(uv_handle_t *h)
 {
     struct chord_transport *t = h->data;
     free(h);
-    handle_closed(t);
+    chord__transport_handle_closed(t);
 }
 
 int chord_transport_listen(struct chord_transport *t, const char *addr)
@@ -764,44 +269,50 @@ int chord_transport_send(struct chord_transport *t, const char *addr,
 {
     if (t->closing)
         return -ESHUTDOWN;
-    struct conn *c = conn_by_peer(t, addr);
+    struct conn *c = chord__transport_by_peer(t, addr);
     if (!c) {
         struct sockaddr_in sa;
         int rc = chord_transport_addr_parse(addr, &sa);
         if (rc == 0 && sa.sin_port == 0)
             rc = -EINVAL;
         if (rc) {
-            tlog(t, CHORD_LOG_WARN, "cannot send to '%.*s': bad address",
-                 (int)(CHORD_ADDR_MAX - 1), addr);
-            defer_unreachable(t, addr);
+            chord__transport_log(t, CHORD_LOG_WARN,
+                                 "cannot send to '%.*s': bad address",
+                                 (int)(CHORD_ADDR_MAX - 1), addr);
+            chord__transport_defer(t, addr);
             return rc;
         }
-        if (t->n_out >= CHORD_TRANSPORT_PEERS_MAX) {
-            tlog(t, CHORD_LOG_WARN,
-                 "cannot connect to %s: %u peers "
-                 "connected already",
-                 addr, CHORD_TRANSPORT_PEERS_MAX);
-            defer_unreachable(t, addr);
+        if (t->gate.count[CHORD_GATE_OUT] >= t->gate.lim.max[CHORD_GATE_OUT]) {
+            chord__transport_log(t, CHORD_LOG_WARN,
+                                 "cannot connect to %s: %u peers "
+                                 "connected already",
+                                 addr, t->gate.lim.max[CHORD_GATE_OUT]);
+            chord__transport_defer(t, addr);
             return -ENOBUFS;
         }
-        c = conn_new(t, true);
+        c = chord__conn_new(t, CHORD_GATE_OUT);
         if (!c) {
-            tlog(t, CHORD_LOG_WARN, "cannot connect to %s: out of memory",
-                 addr);
-            defer_unreachable(t, addr);
+            chord__transport_log(t, CHORD_LOG_WARN,
+                                 "cannot connect to %s: out of memory", addr);
+            chord__transport_defer(t, addr);
             return -ENOMEM;
         }
         snprintf(c->peer, sizeof c->peer, "%s", addr);
-        peer_insert(t, c);
+        chord__transport_peer_insert(t, c);
         uv_tcp_nodelay(&c->tcp, 1);
+        if (t->has_source && (rc = conn_bind_source(c)) != 0) {
+            chord__conn_fail(c, CHORD_LOG_WARN,
+                             "bind to the node's address: %s", uv_strerror(rc));
+            return rc;
+        }
         rc = uv_tcp_connect(&c->connect_req, &c->tcp,
                             (const struct sockaddr *)&sa, on_connect);
         if (rc) {
-            conn_fail(c, CHORD_LOG_INFO, "connect: %s", uv_strerror(rc));
+            chord__conn_fail(c, CHORD_LOG_INFO, "connect: %s", uv_strerror(rc));
             return rc;
         }
     }
-    return conn_write(c, frame, len);
+    return chord__conn_write(c, frame, len);
 }
 
 int chord_transport_reply(struct chord_transport *t, uint64_t conn,
@@ -809,17 +320,18 @@ int chord_transport_reply(struct chord_transport *t, uint64_t conn,
 {
     if (t->closing)
         return -ENOTCONN;
-    struct conn *c = conn_by_id(t, conn);
+    struct conn *c = chord__transport_by_id(t, conn);
     if (!c)
         return -ENOTCONN;
-    return conn_write(c, frame, len);
+    chord_gate_replied(&t->gate, &c->slot, uv_now(t->loop));
+    return chord__conn_write(c, frame, len);
 }
 
 void chord_transport_close_conn(struct chord_transport *t, uint64_t conn)
 {
-    struct conn *c = conn_by_id(t, conn);
+    struct conn *c = chord__transport_by_id(t, conn);
     if (c)
-        conn_close(c);
+        chord__conn_close(c);
 }
 
 size_t chord_transport_pending(const struct chord_transport *t)
@@ -829,12 +341,63 @@ size_t chord_transport_pending(const struct chord_transport *t)
 
 size_t chord_transport_conn_count(const struct chord_transport *t)
 {
-    return t->n_in + t->n_out;
+    size_t n = 0;
+    for (int p = 0; p < CHORD_GATE_POOLS; p++)
+        n += t->gate.count[p];
+    return n;
+}
+
+size_t chord_transport_pool_count(const struct chord_transport *t, int pool)
+{
+    return pool >= 0 && pool < CHORD_GATE_POOLS ? t->gate.count[pool] : 0;
+}
+
+size_t chord_transport_input_bytes(const struct chord_transport *t)
+{
+    return t->gate.charged;
+}
+
+void chord_transport_set_limits(struct chord_transport *t,
+                                const struct chord_gate_limits *lim)
+{
+    chord_gate_set_limits(&t->gate, lim);
+}
+
+int chord_transport_set_source(struct chord_transport *t, const char *addr)
+{
+    struct sockaddr_in sa;
+    int rc = chord_transport_addr_parse(addr, &sa);
+    if (rc)
+        return rc;
+    t->has_source = sa.sin_addr.s_addr != htonl(INADDR_ANY);
+    sa.sin_port = 0;
+    t->source = sa;
+    return 0;
+}
+
+void chord_transport_reconnect(struct chord_transport *t, const char *addr)
+{
+    if (t->closing)
+        return;
+    struct conn *c = chord__transport_by_peer(t, addr);
+    if (!c ||
+        uv_now(t->loop) - c->slot.opened_ms < t->gate.lim.reconnect_fresh_ms)
+        return;
+    chord__transport_log(t, CHORD_LOG_DEBUG,
+                         "reconnecting to %s: closing the old connection",
+                         addr);
+    /* Off the table now, so the next send opens a fresh connection; when
+     * a frame from it is being delivered, closed once that is done. */
+    chord__transport_peer_remove(t, c);
+    if (c->draining)
+        c->retired = true;
+    else
+        chord__conn_close(c);
 }
 
 static void on_defer_close(uv_handle_t *h)
 {
-    handle_closed(h->data);
+    chord__transport_handle_closed(h->data);
 }
 
 void chord_transport_close(struct chord_transport *t)
@@ -843,7 +406,7 @@ void chord_transport_close(struct chord_transport *t)
         return;
     t->closing = true;
     while (t->conns)
-        conn_close(t->conns);
+        chord__conn_close(t->conns);
     if (t->listener) {
         uv_close((uv_handle_t *)t->listener, on_listener_close);
         t->listener = NULL;
@@ -851,4 +414,5 @@ void chord_transport_close(struct chord_transport *t)
     uv_close((uv_handle_t *)&t->defer, on_defer_close);
     uv_close((uv_handle_t *)&t->flush_prepare, on_defer_close);
     uv_close((uv_handle_t *)&t->flush_check, on_defer_close);
+    uv_close((uv_handle_t *)&t->sweep, on_defer_close);
 }

@@ -24,8 +24,21 @@
  * freed when its last handle has closed after chord_transport_close().
  * Every queue and table has a cap (see the constants in transport.c).
  *
- * What it does not do: it does not know message types, retry, time out
- * requests or reconnect on its own (the next send reconnects). It does not
+ * Limits (io/transport_gate.h has the policy and the defaults): inbound
+ * connections are classified by their first frame (client request types
+ * or node-to-node) and each kind has its own cap, so clients can never
+ * lock peers out nor the reverse; an input buffer grows with the bytes
+ * that arrived, within a global budget; a frame must arrive at a minimum
+ * rate; an idle client connection is closed; one connection reads a
+ * bounded share of each loop turn. Connections refused, evicted or timed
+ * out are told in one summary line per second, not one line each.
+ * Outbound connections may be bound to the node's own address
+ * (chord_transport_set_source), so peers see which node called.
+ *
+ * What it does not do: it does not know message types beyond telling
+ * client requests from node traffic, retry, time out requests or
+ * reconnect on its own (the next send reconnects; chord_transport_
+ * reconnect() drops a connection that may be stuck). It does not
  * ignore SIGPIPE: a process using it must (signal(SIGPIPE, SIG_IGN)), as
  * libuv writes with write(2). Only IPv4 is supported and, in this project,
  * only 127.0.0.0/8 addresses are accepted (CHORD_TRANSPORT_LOOPBACK_ONLY).
@@ -38,6 +51,8 @@
 #include <stdint.h>
 
 #include <uv.h>
+
+#include "io/transport_gate.h"
 
 struct chord_transport;
 
@@ -112,6 +127,39 @@ size_t chord_transport_pending(const struct chord_transport *t);
 
 /* Open connections: inbound and outbound (for tests and status). */
 size_t chord_transport_conn_count(const struct chord_transport *t);
+
+/* Connections open in one pool (enum chord_gate_pool), for tests. */
+size_t chord_transport_pool_count(const struct chord_transport *t, int pool);
+
+/* Bytes of input buffers held over all connections (the budget used). */
+size_t chord_transport_input_bytes(const struct chord_transport *t);
+
+/*
+ * Replace the limits (a copy, clamped as chord_gate_set_limits says). The
+ * defaults (chord_gate_limits_default) hold until then. Connections over
+ * a lowered cap stay; the new limits apply to what comes next.
+ */
+void chord_transport_set_limits(struct chord_transport *t,
+                                const struct chord_gate_limits *lim);
+
+/*
+ * Bind every outbound connection opened from now on to the host of `addr`
+ * ("host:port" as chord_transport_addr_parse takes it; the port is
+ * ignored, the kernel picks one), so the peer sees this node's address as
+ * the source. A wildcard host (0.0.0.0) unsets it. 0, or the parse error.
+ */
+int chord_transport_set_source(struct chord_transport *t, const char *addr);
+
+/*
+ * The peer at `addr` spoke again after it was suspected or unreachable:
+ * close the outbound connection to it (it may be stuck in TCP back-off),
+ * dropping what was queued on it, so the next send opens a fresh one. No
+ * unreachable report follows. Nothing happens when there is none, or when
+ * it was opened less than `reconnect_fresh_ms` ago. When called from a
+ * frame callback for that very connection, it is closed once the frames
+ * already read from it have been delivered.
+ */
+void chord_transport_reconnect(struct chord_transport *t, const char *addr);
 
 /*
  * Close the listener and every connection, dropping unwritten frames. No

@@ -8,7 +8,7 @@
  * or sending garbage. Every test runs under a guard timer that fails it
  * after a few seconds, and every teardown checks that closing the
  * transports leaves nothing behind (uv_loop_close() == 0; ASan checks the
- * memory).
+ * memory). The fixture is in transport_fixture.c.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,213 +33,7 @@
 #include "chord/buf.h"
 #include "core/wire.h"
 #include "io/transport.h"
-
-/* A test that has not finished after this long has failed. */
-#define GUARD_MS 5000
-/* Frames a recorder keeps copies of. */
-#define RX_KEEP 8
-
-/* What one transport's callbacks saw. */
-struct rx {
-    struct chord_transport *t;
-    unsigned frames;
-    uint8_t *copy[RX_KEEP]; /* the first RX_KEEP frames, malloc'd */
-    size_t copy_len[RX_KEEP];
-    uint64_t conn[RX_KEEP];
-    uint64_t reject_req_id; /* frames with this req id answer -EPROTO */
-    unsigned unreachable;
-    char unreachable_addr[CHORD_ADDR_MAX];
-    unsigned warnings;
-    char last_warning[512];
-};
-
-struct many;
-
-struct fx {
-    uv_loop_t loop;
-    uv_timer_t guard;
-    bool timed_out;
-    struct rx a, b;
-    char addr_a[CHORD_ADDR_MAX], addr_b[CHORD_ADDR_MAX];
-    struct many *many; /* test_many_peers_churn's, closed by teardown */
-};
-
-static void many_free(struct many *m);
-
-static uint64_t frame_req_id(const uint8_t *f)
-{
-    uint64_t v = 0;
-    for (int i = 8; i < 16; i++)
-        v = v << 8 | f[i];
-    return v;
-}
-
-static int rx_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
-{
-    struct rx *r = ctx;
-    if (r->frames < RX_KEEP) {
-        r->copy[r->frames] = malloc(len);
-        memcpy(r->copy[r->frames], frame, len);
-        r->copy_len[r->frames] = len;
-        r->conn[r->frames] = conn;
-    }
-    r->frames++;
-    if (r->reject_req_id && frame_req_id(frame) == r->reject_req_id)
-        return -EPROTO;
-    return 0;
-}
-
-static void rx_unreachable(void *ctx, const char *addr)
-{
-    struct rx *r = ctx;
-    r->unreachable++;
-    snprintf(r->unreachable_addr, sizeof r->unreachable_addr, "%s", addr);
-}
-
-static void rx_log(void *ctx, int level, const char *line)
-{
-    struct rx *r = ctx;
-    if (level <= CHORD_LOG_WARN) {
-        r->warnings++;
-        snprintf(r->last_warning, sizeof r->last_warning, "%s", line);
-    }
-}
-
-static void on_guard(uv_timer_t *timer)
-{
-    struct fx *f = timer->data;
-    f->timed_out = true;
-}
-
-/* Run the loop until `cond` holds; fail the test on the guard timer. */
-#define RUN_UNTIL(f, cond)                                                     \
-    do {                                                                       \
-        while (!(cond) && !(f)->timed_out)                                     \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                   \
-        assert_false((f)->timed_out);                                          \
-    } while (0)
-
-static void on_pause(uv_timer_t *timer)
-{
-    *(bool *)timer->data = true;
-}
-
-static void close_and_free(uv_handle_t *h)
-{
-    free(h);
-}
-
-/* Run the loop for about `ms` milliseconds. */
-static void run_for(struct fx *f, uint64_t ms)
-{
-    bool done = false;
-    uv_timer_t *t = malloc(sizeof *t);
-    uv_timer_init(&f->loop, t);
-    t->data = &done;
-    uv_timer_start(t, on_pause, ms, 0);
-    RUN_UNTIL(f, done);
-    uv_close((uv_handle_t *)t, close_and_free);
-}
-
-static void rx_open(struct fx *f, struct rx *r, char *addr)
-{
-    struct chord_transport_cb cb = {
-        .ctx = r,
-        .frame = rx_frame,
-        .unreachable = rx_unreachable,
-        .log = rx_log,
-    };
-    assert_int_equal(chord_transport_new(&f->loop, &cb, &r->t), 0);
-    assert_int_equal(chord_transport_listen(r->t, "127.0.0.1:0"), 0);
-    uint16_t port = chord_transport_port(r->t);
-    assert_true(port != 0);
-    snprintf(addr, CHORD_ADDR_MAX, "127.0.0.1:%u", (unsigned)port);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    assert_int_equal(uv_loop_init(&f->loop), 0);
-    uv_timer_init(&f->loop, &f->guard);
-    f->guard.data = f;
-    uv_timer_start(&f->guard, on_guard, GUARD_MS, 0);
-    rx_open(f, &f->a, f->addr_a);
-    rx_open(f, &f->b, f->addr_b);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    if (f->many)
-        many_free(f->many);
-    if (f->a.t)
-        chord_transport_close(f->a.t);
-    if (f->b.t)
-        chord_transport_close(f->b.t);
-    uv_close((uv_handle_t *)&f->guard, NULL);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    for (int i = 0; i < RX_KEEP; i++) {
-        free(f->a.copy[i]);
-        free(f->b.copy[i]);
-    }
-    free(f);
-    return 0;
-}
-
-/* Encode a C_PUT frame with a `value_len`-byte value of `fill` bytes. */
-static void make_frame(struct chord_buf *out, uint64_t req_id, size_t value_len,
-                       uint8_t fill)
-{
-    uint8_t *value = malloc(value_len ? value_len : 1);
-    assert_non_null(value);
-    memset(value, fill, value_len);
-    struct chord_msg *m = calloc(1, sizeof *m);
-    assert_non_null(m);
-    chord_msg_init(m, CHORD_MSG_C_PUT, req_id);
-    m->key.data = (const uint8_t *)"key";
-    m->key.len = 3;
-    m->value.data = value;
-    m->value.len = value_len;
-    chord_buf_init(out);
-    assert_int_equal(chord_msg_encode(m, out), 0);
-    free(m);
-    free(value);
-}
-
-static void assert_frame_eq(const struct rx *r, unsigned i,
-                            const struct chord_buf *want)
-{
-    assert_true(i < r->frames);
-    assert_int_equal(r->copy_len[i], want->len);
-    assert_memory_equal(r->copy[i], want->data, want->len);
-}
-
-/* A blocking client socket connected to `port` on 127.0.0.1. */
-static int raw_connect(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    return fd;
-}
-
-static void raw_write(int fd, const void *p, size_t n)
-{
-    assert_int_equal(write(fd, p, n), (ssize_t)n);
-}
-
-static uint16_t port_of(const char *addr)
-{
-    return (uint16_t)atoi(strrchr(addr, ':') + 1);
-}
+#include "transport_fixture.h"
 
 /* ---- tests --------------------------------------------------------------- */
 
@@ -331,14 +125,6 @@ static void test_byte_at_a_time(void **state)
     assert_frame_eq(&f->a, 0, &fr);
     close(fd);
     chord_buf_free(&fr);
-}
-
-/* Has the server closed the client socket `fd` (EOF or reset)? */
-static bool raw_closed(int fd)
-{
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 /* Garbage on one connection closes that connection only, with one warning
@@ -524,7 +310,8 @@ static void test_close_with_work_in_flight(void **state)
     chord_buf_free(&big);
 }
 
-/* ---- many peers ------------------------------------------------------------ */
+/* ---- many peers ------------------------------------------------------------
+ */
 
 #define MANY_PEERS 200 /* live peers, each at its own address */
 #define MANY_DEAD 20   /* addresses that refuse connections */
@@ -617,6 +404,11 @@ static void many_free(struct many *m)
     free(m);
 }
 
+static void many_cleanup(void *m)
+{
+    many_free(m);
+}
+
 /*
  * One sender, 200 peers at 200 distinct addresses on 50 loopback IPs, and
  * 20 addresses that refuse. Each round sends one frame to every address;
@@ -635,7 +427,8 @@ static void test_many_peers_churn(void **state)
     assert_non_null(m);
     for (unsigned i = 0; i < MANY_DEAD; i++)
         m->dead_fd[i] = -1;
-    f->many = m;
+    f->cleanup = many_cleanup;
+    f->cleanup_arg = m;
 
     for (unsigned i = 0; i < MANY_PEERS; i++) {
         struct many_peer *p = &m->peer[i];
@@ -675,16 +468,15 @@ static void test_many_peers_churn(void **state)
             struct chord_buf fr;
             unsigned k = i < MANY_PEERS ? i : 999;
             make_frame(&fr, round * 1000u + k, 8, (uint8_t)i);
-            const char *to = i < MANY_PEERS ? m->peer[i].addr
-                                            : m->dead[i - MANY_PEERS];
+            const char *to =
+                i < MANY_PEERS ? m->peer[i].addr : m->dead[i - MANY_PEERS];
             assert_int_equal(chord_transport_send(s, to, fr.data, fr.len), 0);
             chord_buf_free(&fr);
         }
-        assert_int_equal(chord_transport_conn_count(s),
-                         MANY_PEERS + MANY_DEAD);
-        RUN_UNTIL(f, many_frames(m) == (round + 1) * MANY_PEERS &&
-                         m->total_reports ==
-                             many_expected_reports(m, round + 1));
+        assert_int_equal(chord_transport_conn_count(s), MANY_PEERS + MANY_DEAD);
+        RUN_UNTIL(f,
+                  many_frames(m) == (round + 1) * MANY_PEERS &&
+                      m->total_reports == many_expected_reports(m, round + 1));
         assert_int_equal(chord_transport_conn_count(s), MANY_PEERS);
         for (unsigned i = 0; i < MANY_PEERS; i++) {
             struct many_peer *p = &m->peer[i];
@@ -717,8 +509,7 @@ static void test_many_peers_churn(void **state)
             assert_int_equal(m->reports[i], m->peer[i].expected);
     }
     run_for(f, 20);
-    assert_int_equal(m->total_reports,
-                     many_expected_reports(m, MANY_ROUNDS));
+    assert_int_equal(m->total_reports, many_expected_reports(m, MANY_ROUNDS));
     assert_int_equal(m->stray_reports, 0);
 
     /* The teardown closes everything (also after a failed assertion). */
@@ -777,8 +568,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_close_with_work_in_flight, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_listen_in_use, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_peers_churn, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_many_peers_churn, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
