@@ -162,13 +162,12 @@ class Ctx:
         rep.figure("read back", "acknowledged %d, readable %d, lost %d, "
                    "unreachable %d" % (rb["acknowledged"], rb["readable"],
                                        rb["lost"], rb["unreachable"]))
-        rep.figure("first pass", "%.0f s after one ring: readable %d, not "
+        rep.figure("first pass", "%.0f s after %s: readable %d, not "
                    "found or wrong %d, failed %d; %s" % (
-                       SETTLE, f["ok"], f["lost"], f["unreachable"],
-                       "all readable by the pass %.1f s later"
-                       % rb["last_pass_at"]
-                       if rb["last_pass_at"] is not None else
-                       "not all readable after the last pass"))
+                       SETTLE, "one ring" if took is not None else
+                       "the ring wait gave up", f["ok"], f["lost"],
+                       f["unreachable"],
+                       _last_pass(rb["last_pass_at"])))
         rep.figure("hop limit", "%d \"exceeded N hops\" log lines"
                    % ring.hop_limit_lines())
         bad = rb["lost"] + rb["unreachable"]
@@ -182,6 +181,14 @@ class Ctx:
         rep.check("no node died on its own", not dead,
                   "exited: %s\n%s" % ([ring.addrs[i] for i in dead],
                                       ring.log_tails()) if dead else "")
+
+
+def _last_pass(at):
+    if at is None:
+        return "not all readable after the last pass"
+    if at == 0.0:
+        return "all at the first pass"
+    return "all readable by the pass %.1f s later" % at
 
 
 def kill_one(c):
@@ -203,9 +210,10 @@ def _kill_restart(c, victims):
                  % ", ".join(c.ring.addrs[i] for i in victims))
     time.sleep(5.0)
     live = [i for i in range(c.ring.n) if i not in victims]
+    t_start = time.monotonic()
     for i in victims:
         c.ring.start(i, join=c.rng.choice(live))
-    c.after_heal(time.monotonic(), what="the restart")
+    c.after_heal(t_start, what="the restart")
 
 
 def sigstop(c):
