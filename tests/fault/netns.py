@@ -46,6 +46,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 
 SKIP = 77
 ENV_INSIDE = "CHORD_FAULT_NETNS"      # set in the re-executed harness
@@ -104,21 +105,37 @@ def enter(argv):
         print("SKIP: network namespaces cannot be created here (%s)"
               % reason, flush=True)
         return SKIP
+    # The harness's temp dirs go under one of ours, removed here even
+    # when the harness inside was killed.
+    base = tempfile.mkdtemp(prefix="dht-fault-")
+    os.chmod(base, 0o755)       # the nodes' uids reach their data dirs
     env = dict(os.environ)
     env[ENV_INSIDE] = "1"
     env[ENV_OUTER_NS] = _netns_inode()
-    child = subprocess.Popen(prefix + [sys.executable] + list(argv),
-                             env=env, stdin=subprocess.DEVNULL,
-                             preexec_fn=_set_pdeathsig)
+    env["TMPDIR"] = base
+    try:
+        child = subprocess.Popen(prefix + [sys.executable] + list(argv),
+                                 env=env, stdin=subprocess.DEVNULL,
+                                 preexec_fn=_set_pdeathsig)
 
-    def forward(signum, _frame):
-        try:
-            child.send_signal(signum)
-        except ProcessLookupError:
-            pass
-    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(s, forward)
-    return child.wait()
+        def forward(signum, _frame):
+            try:
+                child.send_signal(signum)
+            except ProcessLookupError:
+                pass
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(s, forward)
+        code = child.wait()
+        if code < 0:
+            print("fault suite: the harness in the namespace was ended by "
+                  "signal %d" % -code, flush=True)
+            return 128 - code
+        return code
+    finally:
+        if os.environ.get("DHT_KEEP_LOGS"):
+            sys.stderr.write("fault suite: logs kept in %s\n" % base)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def inside():

@@ -21,8 +21,9 @@ Cluster's cleanup, atexit, signal handlers, PR_SET_PDEATHSIG); every wait
 is bounded. It asserts nothing: the scenarios judge.
 """
 
+import datetime
+import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -60,6 +61,14 @@ class FaultRing(common.Cluster):
             os.makedirs(d, exist_ok=True)
             if self.uids:
                 os.chown(d, self.uids[i], self.uids[i])
+
+    def dht(self, node, *args, **kw):
+        """common.Cluster.dht with a 2 s request timeout unless the call
+        gives one, so that a ring walk meeting a frozen or cut-off node
+        stays short."""
+        if "--timeout-ms" not in [str(a) for a in args]:
+            args = ("--timeout-ms", "2000") + tuple(args)
+        return super().dht(node, *args, **kw)
 
     # --- processes -----------------------------------------------------
 
@@ -158,22 +167,57 @@ class FaultRing(common.Cluster):
             time.sleep(0.2)
         return None, problem
 
+    def rings_seen(self):
+        """The rings the live nodes are on: walk `dht ring` from each and
+        group the walks; a list of sorted address tuples (a node whose
+        walk fails is a ring of its own, marked "?")."""
+        seen = {}
+        for s in self.live():
+            r = self.dht(s, "ring", "--json", timeout=20)
+            try:
+                walk = tuple(sorted(e["addr"] for e in json.loads(r.out)))
+            except (ValueError, KeyError, TypeError):
+                walk = (s.addr + "?",)
+            seen[walk] = True
+        return list(seen)
+
     def random_addrs(self, rng, k):
         """k distinct node addresses in random order."""
         return rng.sample(self.addrs, k)
 
-    def hop_limit_lines(self):
-        """How many "lookup ... exceeded N hops" lines all logs hold."""
-        total = 0
+    def hop_limit_times(self):
+        """The times (seconds, from the log's UTC stamps) of every
+        "lookup ... exceeded N hops" line of all logs, sorted."""
+        times = []
         for i in range(self.n):
             path = os.path.join(self.tmp, "dhtd-%d.log" % i)
             try:
                 with open(path, "r", errors="replace") as f:
-                    total += sum(1 for line in f
-                                 if HOP_LIMIT_LINE in line and "hops" in line)
+                    lines = [l for l in f
+                             if HOP_LIMIT_LINE in l and "hops" in l]
             except OSError:
-                pass
-        return total
+                continue
+            for line in lines:
+                try:
+                    stamp = datetime.datetime.strptime(
+                        line.split(" ", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+                except ValueError:
+                    continue
+                times.append(stamp.timestamp())
+        return sorted(times)
+
+    def hop_limit_bursts(self, gap):
+        """(line count, longest burst in seconds): a burst is a run of
+        hop-limit lines with less than `gap` seconds between two."""
+        times = self.hop_limit_times()
+        longest = 0.0
+        start = prev = None
+        for t in times:
+            if prev is None or t - prev >= gap:
+                start = t
+            prev = t
+            longest = max(longest, t - start)
+        return len(times), longest
 
     def log_tails(self, lines=12):
         out = []
@@ -192,5 +236,3 @@ def shuffled(rng, seq):
     rng.shuffle(seq)
     return seq
 
-
-__all__ = ["FaultRing", "common", "shuffled", "random"]

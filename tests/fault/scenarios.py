@@ -19,7 +19,9 @@ The faults (issue 19):
   isolate       cut one node from all others for 20 s, heal; operations
                 through it must succeed within 2 s of the heal
   halves        split the ring into two arcs of 4 for 20 s, heal; one ring
-                within 30 s and no acknowledged write unreadable
+                within 30 s, no acknowledged write unreadable, and no run
+                of "exceeded N hops" lines longer than one stabilize
+                period (250 ms)
   flap          isolate/heal one node every 2 s for 10 s
   restart_all   kill -9 all 8, restart them all on their data dirs without
                 --join in random order; one ring within 10 s of the last
@@ -45,6 +47,7 @@ SPLIT = 20.0          # halves and isolate last this long
 PROBE_WINDOW = 6.0    # operations through the healed node, this long
 PROBE_BOUND = 2.0     # ...must all succeed from this many seconds on
 CUT_PROBE = 2.0       # the same probe, the last seconds of the cut
+STABILIZE = 0.25      # dhtd's default --stabilize-ms, in seconds
 
 
 class Profile:
@@ -106,6 +109,7 @@ class Ctx:
         self.rep = rep
         self.log = AckLog()
         self.writers = None
+        self.check_loops = False   # halves: the issue's loop bound
 
     def start_writers(self):
         p = self.profile
@@ -144,6 +148,10 @@ class Ctx:
         rep.figure("one ring", "%.1f s after %s" % (took, what)
                    if took is not None else
                    "not within %.0f s after %s" % (poll_bound, what))
+        if took is None:
+            rings = ring.rings_seen()
+            rep.figure("rings", "%d seen: %s" % (len(rings), "; ".join(
+                ",".join(a.split(":")[0][8:] for a in r) for r in rings)))
         rep.check("one ring within %.0f s of %s" % (bound, what),
                   took is not None and took <= bound,
                   "" if took is not None and took <= bound else
@@ -159,8 +167,8 @@ class Ctx:
                        w.attempted, len(acks), w.failed,
                        (" (e.g. %s)" % w.first_errors[0])
                        if w.first_errors else ""))
-        rep.figure("read back", "acknowledged %d, readable %d, lost %d, "
-                   "unreachable %d" % (rb["acknowledged"], rb["readable"],
+        rep.figure("read back", "acknowledged %d, readable %d, lost %d "
+                   "(not found or another value), unreachable %d" % (rb["acknowledged"], rb["readable"],
                                        rb["lost"], rb["unreachable"]))
         rep.figure("first pass", "%.0f s after %s: readable %d, not "
                    "found or wrong %d, failed %d; %s" % (
@@ -168,8 +176,13 @@ class Ctx:
                        "the ring wait gave up", f["ok"], f["lost"],
                        f["unreachable"],
                        _last_pass(rb["last_pass_at"])))
-        rep.figure("hop limit", "%d \"exceeded N hops\" log lines"
-                   % ring.hop_limit_lines())
+        hops, burst = ring.hop_limit_bursts(STABILIZE)
+        rep.figure("hop limit", "%d \"exceeded N hops\" log lines, the "
+                   "longest run %.2f s" % (hops, burst))
+        if self.check_loops:
+            rep.check("no hop-limit loop lasting more than one stabilize "
+                      "period (%.2f s)" % STABILIZE, burst <= STABILIZE,
+                      "a run of %.2f s" % burst)
         bad = rb["lost"] + rb["unreachable"]
         rep.check("every acknowledged write readable with its value "
                   "(read passes %.0f-%.0f s after one ring)"
@@ -272,6 +285,7 @@ def halves(c):
     k = c.rng.randrange(ring.n)
     order = order[k:] + order[:k]
     a, b = order[:ring.n // 2], order[ring.n // 2:]
+    c.check_loops = True
     c.start_writers()
     c.fw.partition([a, b])
     t_split = time.monotonic()

@@ -22,6 +22,7 @@ while the harness forks a daemon except writer threads, which only run
 the CLI (a dhtd's PDEATHSIG is bound to the main thread that forks it).
 """
 
+import random
 import threading
 import time
 
@@ -90,7 +91,7 @@ class Writers:
         return self
 
     def _loop(self, w):
-        rng = common.random.Random(self._seeds[w])
+        rng = random.Random(self._seeds[w])
         for seq in range(self.max_writes):
             if self.stop_ev.is_set() or time.monotonic() >= self.until:
                 return
