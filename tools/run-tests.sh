@@ -18,8 +18,11 @@
 # not start anything that outlives it: the system tests stop their daemons.
 set -euo pipefail
 
+# iptables: the fault suite (tests/fault) cuts nodes apart with DROP rules
+# inside its own network namespace; it never touches the host's rules.
 PACKAGES=(build-essential cmake pkg-config libuv1-dev libssl-dev
-          libcmocka-dev clang python3 jq libxml2-utils graphviz chromium)
+          libcmocka-dev clang python3 jq libxml2-utils graphviz chromium
+          iptables)
 
 # Install the packages of PACKAGES that dpkg does not list as installed.
 install_missing() {
