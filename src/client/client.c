@@ -38,10 +38,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "chord/buf.h"
+#include "client/clock.h"
 #include "core/wire.h"
 
 #define CLIENT_READ_CHUNK 65536u /* bytes asked of each recv() */
@@ -59,18 +59,10 @@ struct chord_client {
     char error[CHORD_ERRMSG_MAX];
 };
 
-/* Milliseconds on the monotonic clock. */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left before `deadline` (0 when past), as poll() takes them. */
 static int ms_left(int64_t deadline)
 {
-    int64_t left = deadline - now_ms();
+    int64_t left = deadline - chord__client_now_ms();
     if (left <= 0)
         return 0;
     return left > INT_MAX ? INT_MAX : (int)left;
@@ -154,7 +146,7 @@ int chord_client_connect(const char *addr, int timeout_ms,
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = chord__client_now_ms() + timeout_ms;
     int rc = 0;
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         if (errno != EINPROGRESS && errno != EINTR) {
@@ -281,7 +273,7 @@ static ssize_t transact(struct chord_client *c, struct chord_msg *req,
     c->error[0] = '\0';
     c->moved = false;
     c->hint[0] = '\0';
-    int64_t deadline = now_ms() + c->timeout_ms;
+    int64_t deadline = chord__client_now_ms() + c->timeout_ms;
     req->req_id = c->next_req_id++;
 
     chord_buf_reset(&c->wbuf);

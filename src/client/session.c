@@ -23,9 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "chord/client.h"
+#include "client/clock.h"
 #include "client/failover.h"
 
 struct chord_session {
@@ -53,14 +53,6 @@ struct call {
     struct chord_lookup_result *lookup;
     struct chord_status *status;
 };
-
-/* Milliseconds on the monotonic clock. */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int chord_session_open(const char *const *seeds, size_t n_seeds, int budget_ms,
                        struct chord_session **out)
@@ -201,11 +193,11 @@ static int run(struct chord_session *s, const struct call *a)
         return -ENOMEM;
     s->error[0] = '\0';
     chord_failover_init(f, s->c ? s->node : NULL, s->seed_ptr, s->n_seeds,
-                        now_ms(), s->budget_ms);
+                        chord__client_now_ms(), s->budget_ms);
     int rc = -ETIMEDOUT;
     const char *addr;
-    while ((addr = chord_failover_next(f, now_ms())) != NULL) {
-        int share = chord_failover_share(f, now_ms());
+    while ((addr = chord_failover_next(f, chord__client_now_ms())) != NULL) {
+        int share = chord_failover_share(f, chord__client_now_ms());
         rc = attempt(s, addr, share, a);
         if (!moves_on(rc, s->c)) {
             if (rc == -EIO)
@@ -226,7 +218,7 @@ static int run(struct chord_session *s, const struct call *a)
         s->c = NULL;
         s->node[0] = '\0';
     }
-    if (chord_failover_left(f, now_ms()) == 0) {
+    if (chord_failover_left(f, chord__client_now_ms()) == 0) {
         rc = -ETIMEDOUT;
         snprintf(s->error, sizeof(s->error),
                  "cannot reach the ring within %d ms (tried %s)", s->budget_ms,
