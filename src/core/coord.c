@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/lookup.h"
+#include "core/membership.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 #include "core/placement.h"
@@ -365,19 +366,8 @@ static void op_lookup_found(struct chord_node *n, uint64_t now,
  */
 static void not_serving(const struct chord_node *n, struct chord_msg *r)
 {
-    const struct chord_membership *mb = &n->member;
     const char *state = chord_node_state_name(n->state);
-    if (n->state == CHORD_NODE_JOINING && mb->join_acked)
-        r->hint = mb->join_succ;
-    else if (n->state == CHORD_NODE_JOINING && mb->n_seeds > 0)
-        chord_peer_from_addr(
-            &r->hint,
-            mb->seeds[mb->join_attempts ? (mb->join_attempts - 1) % mb->n_seeds
-                                        : 0]);
-    else if (n->state == CHORD_NODE_LEAVING && n->rt.n_succ > 0 &&
-             !chord_id_eq(&n->rt.succ[0].id, &n->rt.self.id))
-        r->hint = n->rt.succ[0];
-    if (r->hint.addr[0]) {
+    if (chord__member_redirect(n, &r->hint)) {
         r->status = CHORD_REDIRECT;
         snprintf(r->error, sizeof(r->error), "node %s is %s; ask %s",
                  n->rt.self.addr, state, r->hint.addr);

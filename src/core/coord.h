@@ -16,8 +16,8 @@
  * CHORD_RCACHE_TTL_MS, and sends a first try on a key of a known range
  * straight to its owner (a stale entry costs one redirect).
  *
- * Pure: no I/O, no clock. Calls peer.c, placement.c, lookup.c and
- * replica.c.
+ * Pure: no I/O, no clock. Calls peer.c, placement.c, lookup.c, replica.c
+ * and membership.c (where to send clients while the node is not serving).
  */
 #ifndef CHORD_CORE_COORD_H
 #define CHORD_CORE_COORD_H

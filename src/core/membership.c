@@ -269,6 +269,26 @@ void chord__member_transfer_received(struct chord_node *n, uint64_t now,
     }
 }
 
+bool chord__member_redirect(const struct chord_node *n, struct chord_peer *to)
+{
+    const struct chord_membership *mb = &n->member;
+    if (n->state == CHORD_NODE_JOINING && mb->join_acked) {
+        *to = mb->join_succ;
+        return true;
+    }
+    if (n->state == CHORD_NODE_JOINING && mb->n_seeds > 0)
+        return chord_peer_from_addr(
+                   to, mb->seeds[mb->join_attempts
+                                     ? (mb->join_attempts - 1) % mb->n_seeds
+                                     : 0]) == 0;
+    if (n->state == CHORD_NODE_LEAVING && n->rt.n_succ > 0 &&
+        !chord__is_self(n, &n->rt.succ[0])) {
+        *to = n->rt.succ[0];
+        return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------------ */
 /* what a restart needs                                                     */
 

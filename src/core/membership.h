@@ -62,6 +62,11 @@ void chord__member_rejoin(struct chord_node *n, uint64_t now,
 /* Start leaving (an active node with a successor) or leave at once. */
 void chord__member_leave(struct chord_node *n, uint64_t now);
 
+/* Where a client should go while this node is not serving: the successor
+ * a JOIN_ACK named, else the seed being tried (joining), or the
+ * successor (leaving). False when there is no one to send it to. */
+bool chord__member_redirect(const struct chord_node *n, struct chord_peer *to);
+
 /* JOIN, LEAVE arrived. */
 void chord__member_handle_join(struct chord_node *n, uint64_t now,
                                const struct chord_msg *m);

@@ -17,7 +17,6 @@
 void chord__merge_init(struct chord_merge *m)
 {
     memset(m, 0, sizeof(*m));
-    m->next_scan = 0;
 }
 
 static struct merge_peer *find(struct chord_node *n, const char *addr)

@@ -8,10 +8,10 @@
  * transfer's `done`, a store request's `done`):
  *
  *   node.c        public entry points, dispatch, tick, status
+ *   coord.c       client operations, owner cache, owner side of STORE_*
  *   membership.c  join, rejoin after a restart, and leave
  *   merge.c       ring unification: peers found again, rings merged
  *   ring.c        stabilize, rectify, fix_fingers, heartbeats, failures
- *   coord.c       client operations, owner cache, owner side of STORE_*
  *   sync.c        anti-entropy, orphans, tombstone collection
  *   replica.c     quorum writes and reads, hedging, read repair
  *   lookup.c      recursive lookups, re-routing, proximity routing
