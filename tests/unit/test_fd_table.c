@@ -3,7 +3,9 @@
  * peers known only from traffic or no longer monitored are never
  * convicted, monitoring again starts afresh, forget clears an entry, the
  * least recently used unmonitored slot is recycled (monitored ones never
- * are), and addresses that cannot be stored are ignored.
+ * are, nor, while others are free, ones within their dead window), the
+ * dead window survives forget and closes when the peer is heard, and
+ * addresses that cannot be stored are ignored.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -132,11 +134,116 @@ static void test_slot_recycling(void **state)
     assert_null(chord_fd_find(&fd, ""));
 }
 
+/* The dead window the node keeps in this table (core/peer.h's rule). */
+
+/* Forgetting a peer drops its history but keeps a live window; without a
+ * window the slot is freed. */
+static void test_fd_forget_keeps_the_window(void **state)
+{
+    (void)state;
+    struct chord_fd fd;
+    chord_fd_init(&fd, NULL);
+    chord_fd_monitor(&fd, "a:1", true, 100);
+    chord_fd_heard(&fd, "a:1", 3, 100);
+    chord_fd_unreachable(&fd, "a:1", 200);
+    chord_fd_dead_until(&fd, "a:1", 200, 5200);
+    chord_fd_forget(&fd, "a:1");
+    const struct chord_fd_peer *p = chord_fd_find(&fd, "a:1");
+    assert_non_null(p);
+    assert_false(p->monitored);
+    assert_false(p->rtt_known);
+    assert_true(chord_fd_is_dead(&fd, "a:1", 300));
+    assert_true(chord_fd_is_dead(&fd, "a:1", 5199));
+    assert_false(chord_fd_is_dead(&fd, "a:1", 5200));
+
+    chord_fd_heard(&fd, "b:1", 3, 100);
+    chord_fd_forget(&fd, "b:1");
+    assert_null(chord_fd_find(&fd, "b:1"));
+    assert_false(chord_fd_is_dead(&fd, "b:1", 300));
+}
+
+/* Hearing from a peer closes its window and makes it ALIVE; an earlier
+ * end never shortens a window, a later one extends it. */
+static void test_fd_heard_closes_the_window(void **state)
+{
+    (void)state;
+    struct chord_fd fd;
+    chord_fd_init(&fd, NULL);
+    chord_fd_unreachable(&fd, "a:1", 100);
+    chord_fd_dead_until(&fd, "a:1", 100, 5100);
+    chord_fd_dead_until(&fd, "a:1", 100, 3000); /* ignored */
+    assert_true(chord_fd_is_dead(&fd, "a:1", 4000));
+    chord_fd_dead_until(&fd, "a:1", 200, 5200); /* extends */
+    assert_true(chord_fd_is_dead(&fd, "a:1", 5150));
+    assert_false(chord_fd_usable(&fd, "a:1"));
+    chord_fd_heard(&fd, "a:1", -1, 300);
+    assert_false(chord_fd_is_dead(&fd, "a:1", 300));
+    assert_true(chord_fd_usable(&fd, "a:1"));
+
+    /* A window alone (no detector verdict) closes the same way. */
+    chord_fd_dead_until(&fd, "b:1", 100, 5100);
+    assert_true(chord_fd_usable(&fd, "b:1"));
+    assert_true(chord_fd_is_dead(&fd, "b:1", 200));
+    chord_fd_heard(&fd, "b:1", 2, 200);
+    assert_false(chord_fd_is_dead(&fd, "b:1", 200));
+}
+
+/* A full table recycles the least recently used slot outside its window;
+ * only when every unmonitored slot is within its window does it take the
+ * least recently used of those. */
+static void test_fd_recycling_spares_dead_windows(void **state)
+{
+    (void)state;
+    struct chord_fd fd;
+    chord_fd_init(&fd, NULL);
+    char addr[CHORD_ADDR_MAX];
+    for (int i = 0; i < CHORD_FD_PEERS; i++) {
+        addr_of(addr, i);
+        chord_fd_heard(&fd, addr, 1, 100 + (uint64_t)i);
+    }
+    /* Peers 0 and 1, the least recently used, are within a window. */
+    addr_of(addr, 0);
+    chord_fd_dead_until(&fd, addr, 100, 10000);
+    addr_of(addr, 1);
+    chord_fd_dead_until(&fd, addr, 101, 10000);
+    addr_of(addr, 100);
+    chord_fd_heard(&fd, addr, 1, 1000);
+    addr_of(addr, 2); /* the least recently used outside a window */
+    assert_null(chord_fd_find(&fd, addr));
+    addr_of(addr, 0);
+    assert_true(chord_fd_is_dead(&fd, addr, 1000));
+    addr_of(addr, 1);
+    assert_true(chord_fd_is_dead(&fd, addr, 1000));
+
+    /* Every unmonitored slot within a window: the oldest goes. */
+    for (int i = 3; i < CHORD_FD_PEERS; i++) {
+        addr_of(addr, i);
+        chord_fd_dead_until(&fd, addr, 2000, 10000);
+    }
+    addr_of(addr, 100);
+    chord_fd_dead_until(&fd, addr, 2000, 10000);
+    addr_of(addr, 101);
+    chord_fd_heard(&fd, addr, 1, 3000);
+    addr_of(addr, 0);
+    assert_null(chord_fd_find(&fd, addr));
+    addr_of(addr, 1);
+    assert_non_null(chord_fd_find(&fd, addr));
+
+    /* After the windows end, they are ordinary again: the LRU goes. */
+    addr_of(addr, 102);
+    chord_fd_heard(&fd, addr, 1, 20000);
+    addr_of(addr, 1);
+    assert_null(chord_fd_find(&fd, addr));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unmonitored_never_convicted),
         cmocka_unit_test(test_slot_recycling),
+        cmocka_unit_test(test_fd_forget_keeps_the_window),
+        cmocka_unit_test(test_fd_heard_closes_the_window),
+        cmocka_unit_test(test_fd_recycling_spares_dead_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,9 +7,9 @@
  * neighbour's report for CHORD_PEER_DEAD_MS, then is, and heartbeats
  * probe it; anything heard from a peer trusts it again at once, in both
  * notions (window and detector), whichever way it arrives; a peer that
- * announced it leaves stays shunned for the window. At the detector level
- * (struct chord_fd alone): forgetting keeps a live window, hearing closes
- * it, and slot recycling spares peers within their window.
+ * announced it leaves stays shunned for the window. The table's own
+ * handling of the window (forget keeps it, hearing closes it, recycling
+ * spares it) is tested with the table, in test_fd_table.c.
  *
  * The node-level checks read the node's detector through the private
  * header (core/node_internal.h) where the public API shows nothing.
@@ -260,114 +260,6 @@ static void test_lingering_leaver_not_taken_back(void **state)
     net_free(net);
 }
 
-/* ------------------------------------------------------------------------ */
-/* (d) the detector's table                                                 */
-
-static void addr_of(char *addr, int i)
-{
-    snprintf(addr, CHORD_ADDR_MAX, "10.0.%d.%d:7000", i / 250, i % 250);
-}
-
-/* Forgetting a peer drops its history but keeps a live window; without a
- * window the slot is freed. */
-static void test_fd_forget_keeps_the_window(void **state)
-{
-    (void)state;
-    struct chord_fd fd;
-    chord_fd_init(&fd, NULL);
-    chord_fd_monitor(&fd, "a:1", true, 100);
-    chord_fd_heard(&fd, "a:1", 3, 100);
-    chord_fd_unreachable(&fd, "a:1", 200);
-    chord_fd_dead_until(&fd, "a:1", 200, 5200);
-    chord_fd_forget(&fd, "a:1");
-    const struct chord_fd_peer *p = chord_fd_find(&fd, "a:1");
-    assert_non_null(p);
-    assert_false(p->monitored);
-    assert_false(p->rtt_known);
-    assert_true(chord_fd_is_dead(&fd, "a:1", 300));
-    assert_true(chord_fd_is_dead(&fd, "a:1", 5199));
-    assert_false(chord_fd_is_dead(&fd, "a:1", 5200));
-
-    chord_fd_heard(&fd, "b:1", 3, 100);
-    chord_fd_forget(&fd, "b:1");
-    assert_null(chord_fd_find(&fd, "b:1"));
-    assert_false(chord_fd_is_dead(&fd, "b:1", 300));
-}
-
-/* Hearing from a peer closes its window and makes it ALIVE; an earlier
- * end never shortens a window, a later one extends it. */
-static void test_fd_heard_closes_the_window(void **state)
-{
-    (void)state;
-    struct chord_fd fd;
-    chord_fd_init(&fd, NULL);
-    chord_fd_unreachable(&fd, "a:1", 100);
-    chord_fd_dead_until(&fd, "a:1", 100, 5100);
-    chord_fd_dead_until(&fd, "a:1", 100, 3000); /* ignored */
-    assert_true(chord_fd_is_dead(&fd, "a:1", 4000));
-    chord_fd_dead_until(&fd, "a:1", 200, 5200); /* extends */
-    assert_true(chord_fd_is_dead(&fd, "a:1", 5150));
-    assert_false(chord_fd_usable(&fd, "a:1"));
-    chord_fd_heard(&fd, "a:1", -1, 300);
-    assert_false(chord_fd_is_dead(&fd, "a:1", 300));
-    assert_true(chord_fd_usable(&fd, "a:1"));
-
-    /* A window alone (no detector verdict) closes the same way. */
-    chord_fd_dead_until(&fd, "b:1", 100, 5100);
-    assert_true(chord_fd_usable(&fd, "b:1"));
-    assert_true(chord_fd_is_dead(&fd, "b:1", 200));
-    chord_fd_heard(&fd, "b:1", 2, 200);
-    assert_false(chord_fd_is_dead(&fd, "b:1", 200));
-}
-
-/* A full table recycles the least recently used slot outside its window;
- * only when every unmonitored slot is within its window does it take the
- * least recently used of those. */
-static void test_fd_recycling_spares_dead_windows(void **state)
-{
-    (void)state;
-    struct chord_fd fd;
-    chord_fd_init(&fd, NULL);
-    char addr[CHORD_ADDR_MAX];
-    for (int i = 0; i < CHORD_FD_PEERS; i++) {
-        addr_of(addr, i);
-        chord_fd_heard(&fd, addr, 1, 100 + (uint64_t)i);
-    }
-    /* Peers 0 and 1, the least recently used, are within a window. */
-    addr_of(addr, 0);
-    chord_fd_dead_until(&fd, addr, 100, 10000);
-    addr_of(addr, 1);
-    chord_fd_dead_until(&fd, addr, 101, 10000);
-    addr_of(addr, 100);
-    chord_fd_heard(&fd, addr, 1, 1000);
-    addr_of(addr, 2); /* the least recently used outside a window */
-    assert_null(chord_fd_find(&fd, addr));
-    addr_of(addr, 0);
-    assert_true(chord_fd_is_dead(&fd, addr, 1000));
-    addr_of(addr, 1);
-    assert_true(chord_fd_is_dead(&fd, addr, 1000));
-
-    /* Every unmonitored slot within a window: the oldest goes. */
-    for (int i = 3; i < CHORD_FD_PEERS; i++) {
-        addr_of(addr, i);
-        chord_fd_dead_until(&fd, addr, 2000, 10000);
-    }
-    addr_of(addr, 100);
-    chord_fd_dead_until(&fd, addr, 2000, 10000);
-    addr_of(addr, 101);
-    chord_fd_heard(&fd, addr, 1, 3000);
-    addr_of(addr, 0);
-    assert_null(chord_fd_find(&fd, addr));
-    addr_of(addr, 1);
-    assert_non_null(chord_fd_find(&fd, addr));
-
-    /* After the windows end, they are ordinary again: the LRU goes. */
-    addr_of(addr, 102);
-    chord_fd_heard(&fd, addr, 1, 20000);
-    addr_of(addr, 1);
-    assert_null(chord_fd_find(&fd, addr));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,9 +267,6 @@ int main(void)
         cmocka_unit_test(test_anything_heard_trusts_again),
         cmocka_unit_test(test_leaver_shunned_for_the_window),
         cmocka_unit_test(test_lingering_leaver_not_taken_back),
-        cmocka_unit_test(test_fd_forget_keeps_the_window),
-        cmocka_unit_test(test_fd_heard_closes_the_window),
-        cmocka_unit_test(test_fd_recycling_spares_dead_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
