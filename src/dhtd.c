@@ -11,8 +11,9 @@
  *
  * Without --join it creates a new ring, unless --data DIR lists the peers
  * it knew before (DIR/peers): then it rejoins their ring; with --join it
- * joins the ring of that node. It runs until SIGINT/SIGTERM, then leaves gracefully (a second
- * signal stops at once). Log lines go to stderr (see chord/host.h). With
+ * joins the ring of that node. It runs until SIGINT/SIGTERM, then leaves
+ * gracefully (a second signal stops at once). Log lines go to stderr (see
+ * chord/host.h). With
  * --data the node keeps a write-ahead log in DIR and recovers it at start
  * (see chord/durable.h); without it the node is memory-only.
  *
@@ -307,6 +308,7 @@ int main(int argc, char **argv)
 {
     struct chord_host_options opt;
     chord_host_options_default(&opt);
+    opt.tune_process = true; /* this process is the node: fit it to the caps */
 
     int status = parse_args(argc, argv, &opt);
     if (status >= 0)

@@ -38,10 +38,11 @@
  * keeps separate caps for client and peer connections (told apart by
  * their first frame), a budget for buffered input, a minimum rate for a
  * frame in progress and closes idle client connections after
- * opt.idle_timeout_ms. The host raises the process's open-file limit to
- * what those caps need (up to the hard limit), and on glibc fixes the
- * mmap threshold so that large frame buffers go back to the system when
- * they are freed (a process-wide setting).
+ * opt.idle_timeout_ms. With opt.tune_process (dhtd sets it; a program
+ * that embeds a node decides for itself) the host raises the process's
+ * open-file limit to what those caps need (up to the hard limit), and on
+ * glibc fixes the mmap threshold so that large frame buffers go back to
+ * the system when they are freed: both are process-wide settings.
  *
  * Fast reconnect: when the node says a peer it had suspected speaks again
  * (chord_node_io.reconnect), the host closes its connection to that peer,
@@ -106,12 +107,15 @@ struct chord_host_options {
      * CHORD_HOST_IDLE_TIMEOUT_MAX_MS; 0: never). Peer connections are
      * not timed out. */
     uint32_t idle_timeout_ms;
+    /* May the host change process-wide settings (the open-file limit,
+     * glibc's mmap threshold) to fit the connection caps? (false) */
+    bool tune_process;
 };
 
 /* Fill *opt with the defaults: the node's (chord_node_config_default),
  * the log's (chord_durable_options_default: no directory), log level
  * INFO, no listen or join address, no explicit id, idle timeout
- * CHORD_HOST_IDLE_TIMEOUT_MS. */
+ * CHORD_HOST_IDLE_TIMEOUT_MS, process settings left alone. */
 void chord_host_options_default(struct chord_host_options *opt);
 
 /* How chord_host_run() ended. */

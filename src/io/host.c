@@ -542,7 +542,8 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         .unreachable = on_unreachable,
         .log = on_transport_log,
     };
-    host_tune_process(h);
+    if (opt->tune_process)
+        host_tune_process(h);
     rc = chord_transport_new(loop, &cb, &h->tr);
     if (rc) {
         snprintf(err, CHORD_HOST_ERR_MAX, "cannot start the transport: %s",
