@@ -134,22 +134,26 @@ void chord__sync_handle(struct chord_node *n, uint64_t now,
                               XFER_SYNC, want_buckets, &c, NULL);
 }
 
+/* Keys we no longer replicate that lie in the range ctx (struct
+ * chord_range: one owner's). */
 static bool want_orphan(struct chord_node *n, const struct chord_store_entry *e,
                         const void *ctx)
 {
-    (void)ctx;
-    return !chord__replica_holds(n, &e->key_id);
+    const struct chord_range *r = ctx;
+    return !chord__replica_holds(n, &e->key_id) &&
+           chord_id_in_oc(&e->key_id, &r->lo, &r->hi);
 }
 
 static void orphan_owner(struct chord_node *n, uint64_t now, bool ok,
-                         const struct chord_peer *owner);
+                         const struct chord_peer *owner,
+                         const struct chord_id *lo);
 
 /* An orphan lookup found the owner. */
 static void orphan_found(struct chord_node *n, uint64_t now,
                          const struct rpc *r, const struct chord_found *f)
 {
     (void)r;
-    orphan_owner(n, now, f->ok, &f->owner);
+    orphan_owner(n, now, f->ok, &f->owner, &f->lo);
 }
 
 static void orphan_check(struct chord_node *n, uint64_t now)
@@ -170,23 +174,29 @@ static void orphan_check(struct chord_node *n, uint64_t now)
     }
 }
 
-/* The orphans' transfer ended. */
+/* The orphans of one owner's range were sent: look at the next range in
+ * the next sync period rather than CHORD_ORPHAN_EVERY periods later. */
 static void orphan_sent(struct chord_node *n, uint64_t now, bool ok)
 {
     (void)now;
-    (void)ok;
     n->sync.orphan_busy = false;
+    if (ok)
+        n->sync.rounds = CHORD_ORPHAN_EVERY - 1;
 }
 
 static void orphan_owner(struct chord_node *n, uint64_t now, bool ok,
-                         const struct chord_peer *owner)
+                         const struct chord_peer *owner,
+                         const struct chord_id *lo)
 {
     n->sync.orphan_busy = false;
     if (!ok || chord__is_self(n, owner))
         return;
     n->sync.orphan_busy = true;
+    /* Only the owner's own range: the rest goes to its own owners, not
+     * through this one (which would keep what its view says it holds). */
+    struct chord_range range = {*lo, owner->id};
     chord__transfer_start(n, now, owner, CHORD_TRANSFER_REPLICA, XFER_ORPHAN,
-                          want_orphan, NULL, orphan_sent);
+                          want_orphan, &range, orphan_sent);
 }
 
 static void collect_tombstones(struct chord_node *n, uint64_t now)
@@ -243,7 +253,7 @@ void chord__sync_answer(struct chord_node *n, uint64_t now, const struct rpc *r,
                         const struct chord_msg *m)
 {
     if (r->kind == RPC_LOOKUP_ORPHAN) { /* only failures come here */
-        orphan_owner(n, now, false, NULL);
+        orphan_owner(n, now, false, NULL, NULL);
         return;
     }
     if (!m || m->type != CHORD_MSG_SYNC_REPLY)

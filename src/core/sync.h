@@ -13,9 +13,10 @@
  *
  * Orphans. Every CHORD_ORPHAN_EVERY sync periods a node looks for keys it
  * holds but no longer replicates (the ring changed); it looks up the
- * owner of the first, sends it every such key, and drops them once the
- * owner has them durably (transfer.h). That is how copies beyond r
- * disappear after joins.
+ * owner of the first, sends it every such key of that owner's range, and
+ * drops them once the owner has them durably (transfer.h); the next range
+ * follows a sync period later. That is how copies beyond r disappear
+ * after joins and merges.
  *
  * Tombstones are kept for cfg.tombstone_ttl_ms after they were written
  * here, then collected.
