@@ -27,4 +27,4 @@ endfunction()
 
 file(GLOB_RECURSE _tool_files ${PROJECT_SOURCE_DIR}/tools/*.c
      ${PROJECT_SOURCE_DIR}/tools/*.h)
-chord_check_public_only(${_tool_files} ${PROJECT_SOURCE_DIR}/src/dhtd.c)
+chord_check_public_only(${_tool_files})

@@ -1,0 +1,361 @@
+/*
+ * options.c - dhtd's option table and its getopt_long reader (see
+ * options.h).
+ *
+ * Invariants: an option is one row of long_opts (and of num_opts when it
+ * takes a bounded number) and one case in apply(); the usage text lists
+ * exactly the options of long_opts (the man page check keeps dhtd.8 to the
+ * same list). Every refusal names the option and the value refused.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chord/durable.h"
+#include "chord/host.h"
+#include "chord/id.h"
+#include "chord/node.h"
+#include "chord/types.h"
+#include "common/args.h"
+#include "common/exit.h"
+
+/* Bounds accepted for --stabilize-ms. */
+#define DHTD_STABILIZE_MIN_MS 1u
+#define DHTD_STABILIZE_MAX_MS 600000u
+
+static const char usage_text[] =
+    "usage: dhtd --listen HOST:PORT [--join HOST:PORT] [options]\n"
+    "\n"
+    "Run one Chord DHT node. Without --join it starts a new ring (or, with\n"
+    "--data, rejoins the ring it knew before); with --join it joins the\n"
+    "ring that node belongs to. SIGINT or SIGTERM make it hand its keys\n"
+    "over and leave; a second signal stops it at once.\n"
+    "\n"
+    "options:\n"
+    "  -l, --listen HOST:PORT  address to listen on and advertise (IPv4\n"
+    "                        dotted quad or localhost; port 0 picks one)\n"
+    "  -j, --join HOST:PORT  a member of the ring to join\n"
+    "  -s, --successors R    successor list length, 1-32 (default 8)\n"
+    "  --stabilize-ms T      stabilize period in ms (default 250)\n"
+    "  -r, --replicas R      copies of every key, owner included, 1 to\n"
+    "                        successors+1 (default 3)\n"
+    "  --heartbeat-ms T      failure-detector heartbeat period (default 200)\n"
+    "  --sync-ms T           anti-entropy period between replicas (default\n"
+    "                        1000)\n"
+    "  --tombstone-ttl S     seconds a delete is remembered (default 600)\n"
+    "  --owner-reads 0|1     1 (default): an owner that has caught up with\n"
+    "                        its replicas answers quorum reads alone while\n"
+    "                        its successor vouches for it; 0: always ask\n"
+    "                        a replica too\n"
+    "  --pns 0|1             proximity routing: fingers chosen by round\n"
+    "                        trip, lookups by progress per ms (default 0)\n"
+    "  --idle-timeout-ms N   close a client connection that has sent nothing\n"
+    "                        and been sent nothing for N ms (default 60000;\n"
+    "                        0: never). Peer connections are not timed out\n"
+    "  --log-level LEVEL     error, warn, info (default) or debug\n"
+    "  -d, --data DIR        keep a write-ahead log and snapshots in DIR\n"
+    "                        (created if missing; one node per DIR) and\n"
+    "                        recover them at start; without it the node\n"
+    "                        keeps its data in memory only. DIR/peers\n"
+    "                        lists the peers the node knows: restarted\n"
+    "                        without --join, it rejoins its ring through\n"
+    "                        them (alone, still looking for them, when none\n"
+    "                        answers); with --join it looks for them too\n"
+    "  --fsync MODE          with --data: always (acknowledge after fsync),\n"
+    "                        batch (group the writes of --fsync-ms into one\n"
+    "                        fsync; default) or never (the OS flushes)\n"
+    "  --fsync-ms N          batch window in ms, 0-10000 (default 2)\n"
+    "  --checkpoint-mb N     snapshot the store when the log passes N MiB,\n"
+    "                        1-65536 (default 64)\n"
+    "  --repair              start past a corrupt log or snapshot: keep the\n"
+    "                        records before the damage, move the file aside\n"
+    "  --id HEX40            node id instead of SHA-1(HOST:PORT); tests only\n"
+    "  -h, --help            print this help and exit\n"
+    "  -V, --version         print the version and exit\n"
+    "\n"
+    "exit status: 0 after a graceful leave, 1 on a runtime failure,\n"
+    "2 on a usage error.\n";
+
+/* Option codes: the short letter when there is one, else from 256 up. */
+enum {
+    OPT_DATA = 'd',
+    OPT_HELP = 'h',
+    OPT_JOIN = 'j',
+    OPT_LISTEN = 'l',
+    OPT_REPLICAS = 'r',
+    OPT_SUCCESSORS = 's',
+    OPT_VERSION = 'V',
+    OPT_STABILIZE_MS = 256,
+    OPT_HEARTBEAT_MS,
+    OPT_SYNC_MS,
+    OPT_TOMBSTONE_TTL,
+    OPT_OWNER_READS,
+    OPT_PNS,
+    OPT_IDLE_TIMEOUT_MS,
+    OPT_LOG_LEVEL,
+    OPT_FSYNC,
+    OPT_FSYNC_MS,
+    OPT_CHECKPOINT_MB,
+    OPT_REPAIR,
+    OPT_ID,
+};
+
+static const char short_opts[] = ":d:hj:l:r:s:V";
+
+static const struct option long_opts[] = {
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"join", required_argument, NULL, OPT_JOIN},
+    {"successors", required_argument, NULL, OPT_SUCCESSORS},
+    {"stabilize-ms", required_argument, NULL, OPT_STABILIZE_MS},
+    {"replicas", required_argument, NULL, OPT_REPLICAS},
+    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
+    {"sync-ms", required_argument, NULL, OPT_SYNC_MS},
+    {"tombstone-ttl", required_argument, NULL, OPT_TOMBSTONE_TTL},
+    {"owner-reads", required_argument, NULL, OPT_OWNER_READS},
+    {"pns", required_argument, NULL, OPT_PNS},
+    {"idle-timeout-ms", required_argument, NULL, OPT_IDLE_TIMEOUT_MS},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"fsync", required_argument, NULL, OPT_FSYNC},
+    {"fsync-ms", required_argument, NULL, OPT_FSYNC_MS},
+    {"checkpoint-mb", required_argument, NULL, OPT_CHECKPOINT_MB},
+    {"repair", no_argument, NULL, OPT_REPAIR},
+    {"id", required_argument, NULL, OPT_ID},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* The numeric options: one parser and one message for all of them. */
+struct num_opt {
+    int code;
+    unsigned long min, max;
+    const char *unit; /* shown in the error message */
+};
+
+static const struct num_opt num_opts[] = {
+    {OPT_SUCCESSORS, 1, CHORD_SUCC_MAX, ""},
+    {OPT_STABILIZE_MS, DHTD_STABILIZE_MIN_MS, DHTD_STABILIZE_MAX_MS, " ms"},
+    {OPT_REPLICAS, 1, CHORD_SUCC_MAX, ""},
+    {OPT_HEARTBEAT_MS, 10, 600000, " ms"},
+    {OPT_SYNC_MS, 10, 600000, " ms"},
+    {OPT_TOMBSTONE_TTL, 1, 2592000, " seconds (30 days)"},
+    {OPT_OWNER_READS, 0, 1, ""},
+    {OPT_PNS, 0, 1, ""},
+    {OPT_FSYNC_MS, 0, CHORD_DURABLE_FSYNC_MS_MAX, " ms"},
+    {OPT_CHECKPOINT_MB, 1, CHORD_DURABLE_CHECKPOINT_MB_MAX, " MiB"},
+    {OPT_IDLE_TIMEOUT_MS, 0, CHORD_HOST_IDLE_TIMEOUT_MAX_MS, " ms"},
+};
+
+/* The long name of option `code`, for messages. */
+static const char *opt_name(int code)
+{
+    for (const struct option *lo = long_opts; lo->name; lo++)
+        if (lo->val == code)
+            return lo->name;
+    return "?";
+}
+
+/* Where the parse stands: the log option given (it needs --data). */
+struct parse_state {
+    struct dhtd_options *o;
+    const char *durable_flag;
+};
+
+/* Store a numeric option's value, already checked against its bounds. */
+static void num_set(struct parse_state *ps, int code, uint64_t n)
+{
+    struct chord_host_options *h = &ps->o->host;
+    switch (code) {
+    case OPT_SUCCESSORS:
+        h->node.successors = (unsigned)n;
+        break;
+    case OPT_STABILIZE_MS:
+        h->node.stabilize_ms = (uint32_t)n;
+        break;
+    case OPT_REPLICAS:
+        h->node.replicas = (unsigned)n;
+        break;
+    case OPT_HEARTBEAT_MS:
+        h->node.heartbeat_ms = (uint32_t)n;
+        break;
+    case OPT_SYNC_MS:
+        h->node.sync_ms = (uint32_t)n;
+        break;
+    case OPT_TOMBSTONE_TTL:
+        h->node.tombstone_ttl_ms = (uint32_t)(n * 1000);
+        break;
+    case OPT_OWNER_READS:
+        h->node.owner_reads = n != 0;
+        break;
+    case OPT_PNS:
+        h->node.pns = n != 0;
+        break;
+    case OPT_IDLE_TIMEOUT_MS:
+        h->idle_timeout_ms = (uint32_t)n;
+        break;
+    case OPT_FSYNC_MS:
+        h->durable.fsync_ms = (uint32_t)n;
+        ps->durable_flag = "--fsync-ms";
+        break;
+    case OPT_CHECKPOINT_MB:
+        h->durable.checkpoint_bytes = (uint64_t)n << 20;
+        ps->durable_flag = "--checkpoint-mb";
+        break;
+    }
+}
+
+/* Check an address option: 0, or the usage exit code after saying why it
+ * is not usable. */
+static int check_addr(const char *flag, const char *addr, bool port0_ok)
+{
+    uint16_t port = 0;
+    int rc = chord_host_addr_parse(addr, &port);
+    if (rc == -EADDRNOTAVAIL)
+        return chord_usage_error(
+            "dhtd", "%s %s: only 127.0.0.0/8 addresses are used", flag, addr);
+    if (rc || (!port0_ok && port == 0))
+        return chord_usage_error("dhtd",
+                                 "%s '%s' is not HOST:PORT (IPv4 address or "
+                                 "localhost, port %s-65535)",
+                                 flag, addr, port0_ok ? "0" : "1");
+    return 0;
+}
+
+/* A word option (--fsync, --log-level): *out = parse(val), or the usage
+ * exit code when parse refuses it (-1), naming the words it takes. */
+static int word_opt(const char *name, const char *val,
+                    int (*parse)(const char *), const char *words, int *out)
+{
+    int v = parse(val);
+    if (v < 0)
+        return chord_usage_error("dhtd", "--%s must be %s, not '%s'", name,
+                                 words, val);
+    *out = v;
+    return 0;
+}
+
+/* Apply one option with its value (NULL for a flag). -1 to go on, or an
+ * exit status. */
+static int apply(struct parse_state *ps, int code, const char *val)
+{
+    struct chord_host_options *h = &ps->o->host;
+    for (size_t k = 0; k < sizeof num_opts / sizeof num_opts[0]; k++) {
+        const struct num_opt *no = &num_opts[k];
+        if (no->code != code)
+            continue;
+        uint64_t n;
+        if (chord_parse_u64(val, no->min, no->max, &n))
+            return chord_usage_error("dhtd",
+                                     "--%s must be a number from %lu to "
+                                     "%lu%s, not '%s'",
+                                     opt_name(code), no->min, no->max, no->unit,
+                                     val);
+        num_set(ps, code, n);
+        return -1;
+    }
+    int rc = 0;
+    switch (code) {
+    case OPT_HELP:
+        fputs(usage_text, stdout);
+        return CHORD_EXIT_OK;
+    case OPT_VERSION:
+        printf("dhtd %s\n", CHORD_VERSION);
+        return CHORD_EXIT_OK;
+    case OPT_LISTEN:
+        rc = check_addr("--listen", val, true);
+        h->listen = val;
+        break;
+    case OPT_JOIN:
+        rc = check_addr("--join", val, false);
+        h->join = val;
+        break;
+    case OPT_DATA:
+        if (!*val)
+            return chord_usage_error("dhtd", "--data needs a directory");
+        h->durable.dir = val;
+        break;
+    case OPT_FSYNC:
+        rc = word_opt("fsync", val, chord_durability_parse,
+                      "always, batch or never", &h->durable.mode);
+        ps->durable_flag = "--fsync";
+        break;
+    case OPT_LOG_LEVEL:
+        rc = word_opt("log-level", val, chord_log_level_parse,
+                      "error, warn, info or debug", &h->log_level);
+        break;
+    case OPT_REPAIR:
+        h->durable.repair = true;
+        ps->durable_flag = "--repair";
+        break;
+    case OPT_ID:
+        if (chord_id_from_hex(&h->id, val))
+            return chord_usage_error(
+                "dhtd", "--id must be 40 hex digits, not '%s'", val);
+        h->has_id = true;
+        break;
+    }
+    return rc ? rc : -1;
+}
+
+/* The combinations, once every option is in. -1 or the usage status. */
+static int check_whole(const struct parse_state *ps)
+{
+    const struct chord_host_options *h = &ps->o->host;
+    if (!h->listen)
+        return chord_usage_error("dhtd", "--listen HOST:PORT is required");
+    if (ps->durable_flag && !h->durable.dir)
+        return chord_usage_error("dhtd", "%s only applies with --data DIR",
+                                 ps->durable_flag);
+    if (h->node.replicas > h->node.successors + 1)
+        return chord_usage_error("dhtd",
+                                 "--replicas %u needs a successor list of at "
+                                 "least %u (--successors is %u)",
+                                 h->node.replicas, h->node.replicas - 1,
+                                 h->node.successors);
+    return -1;
+}
+
+void dhtd_options_default(struct dhtd_options *o)
+{
+    memset(o, 0, sizeof *o);
+    chord_host_options_default(&o->host);
+    o->host.tune_process = true; /* this process is the node */
+}
+
+int dhtd_options_parse(struct dhtd_options *o, int argc, char **argv)
+{
+    struct parse_state ps = {.o = o, .durable_flag = NULL};
+    opterr = 0; /* our own one-line messages */
+    optind = 1;
+    for (;;) {
+        int code = getopt_long(argc, argv, short_opts, long_opts, NULL);
+        if (code == -1)
+            break;
+        const char *arg = argv[optind - 1];
+        if (code == ':')
+            return chord_usage_error("dhtd", "option %s needs a value", arg);
+        if (code == '?') {
+            bool is_long = strncmp(arg, "--", 2) == 0;
+            if (is_long && optopt) /* a known flag given "=value" */
+                return chord_usage_error("dhtd", "option %.*s takes no value",
+                                         (int)strcspn(arg, "="), arg);
+            if (!is_long)
+                return chord_usage_error("dhtd", "unknown option '-%c'",
+                                         optopt);
+            return chord_usage_error("dhtd", "unknown option '%s'", arg);
+        }
+        int status = apply(&ps, code, optarg);
+        if (status >= 0)
+            return status;
+    }
+    if (optind < argc)
+        return chord_usage_error("dhtd", "unexpected argument '%s'",
+                                 argv[optind]);
+    return check_whole(&ps);
+}
