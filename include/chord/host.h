@@ -21,6 +21,11 @@
  *
  *     2025-01-31T12:00:00.123Z INFO 127.0.0.1:7000 message
  *
+ * or, with opt.log_format JSON, one object per line for log shippers:
+ *
+ *     {"time":"2025-01-31T12:00:00.123Z","level":"info",
+ *      "node":"127.0.0.1:7000","message":"..."}
+ *
  * The clock given to the node is uv_now() of the loop (milliseconds).
  * SIGINT/SIGTERM start a graceful leave; once the node reports LEFT the
  * host flushes pending writes for a bounded time and stops. A second
@@ -64,6 +69,20 @@
  * answers); neither: create a new ring. It logs which. A list that cannot
  * be read or is corrupt is one WARN line and counts as none; a failed save
  * is a WARN line too; neither stops the node.
+ *
+ * systemd (opt.sd_notify): when $NOTIFY_SOCKET is set, the host sends
+ * READY=1 once the node is ACTIVE (created its ring, or joined and got
+ * its keys), STOPPING=1 when the leave starts, and, when $WATCHDOG_USEC is
+ * set (and $WATCHDOG_PID, if set, is this process), WATCHDOG=1 from a loop
+ * timer at half that period, so a stuck loop stops the pings.
+ *
+ * Metrics (opt.metrics_listen): an HTTP server (libmicrohttpd, its own
+ * thread) answers GET /metrics with the node's counters (chord_node_metrics
+ * plus the host's transport and log figures) in the Prometheus text format
+ * 0.0.4, and GET /healthz with 200 "ok" while the node is ACTIVE, 503
+ * otherwise. The text is rendered on the loop thread at each request (the
+ * HTTP thread waits for it, boundedly: a loop that does not answer in
+ * time gets a 503), so nothing of the node is read off its thread.
  *
  * The process must ignore SIGPIPE (libuv writes with write(2)). The host
  * owns the SIGINT/SIGTERM handling of its loop while it runs. It does not
@@ -110,6 +129,21 @@ struct chord_host_options {
     /* May the host change process-wide settings (the open-file limit,
      * glibc's mmap threshold) to fit the connection caps? (false) */
     bool tune_process;
+    int log_format; /* enum chord_log_format (TEXT) */
+    /* "host:port" to serve Prometheus metrics on (/metrics, /healthz),
+     * or NULL for none (see "Metrics" above). */
+    const char *metrics_listen;
+    /* Tell a service manager how the node is doing (READY=1 once joined
+     * and serving, STOPPING=1 when it leaves, WATCHDOG=1 pings) over
+     * $NOTIFY_SOCKET, when that is set (see "systemd" above). (false) */
+    bool sd_notify;
+};
+
+/* How log lines are written. */
+enum chord_log_format {
+    CHORD_LOG_FORMAT_TEXT = 0, /* TIME LEVEL node message */
+    CHORD_LOG_FORMAT_JSON = 1, /* {"time":..,"level":..,"node":..,
+                                  "message":..} */
 };
 
 /* Fill *opt with the defaults: the node's (chord_node_config_default),
@@ -165,5 +199,8 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
 
 /* Parse "error", "warn", "info" or "debug": the level, or -1. */
 int chord_log_level_parse(const char *s);
+
+/* Parse "text" or "json": the enum chord_log_format, or -1. */
+int chord_log_format_parse(const char *s);
 
 #endif

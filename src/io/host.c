@@ -44,6 +44,7 @@
 
 #include "chord/types.h"
 #include "io/durable.h"
+#include "io/log_line.h"
 #include "io/peers_file.h"
 #include "io/peers_keeper.h"
 #include "io/transport.h"
@@ -84,6 +85,7 @@ struct chord_host {
     unsigned signals; /* SIGINT/SIGTERM received */
     uint64_t flush_until;
     int log_level;
+    int log_format; /* enum chord_log_format */
     bool has_join;
     char join[CHORD_ADDR_MAX];
     char addr[CHORD_ADDR_MAX]; /* advertised address */
@@ -91,39 +93,15 @@ struct chord_host {
     char err[CHORD_HOST_ERR_MAX];
 };
 
-static const char *level_name(int level)
-{
-    switch (level) {
-    case CHORD_LOG_ERROR:
-        return "ERROR";
-    case CHORD_LOG_WARN:
-        return "WARN";
-    case CHORD_LOG_INFO:
-        return "INFO";
-    default:
-        return "DEBUG";
-    }
-}
-
-/* Write one line "TIME LEVEL addr message" to stderr with a single write,
- * if `level` passes the filter. */
+/* Write one log line (text or JSON, see io/log_line.h) to stderr with a
+ * single write, if `level` passes the filter. */
 static void host_log(struct chord_host *h, int level, const char *msg)
 {
     if (level > h->log_level)
         return;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     char line[CHORD_HOST_LOG_LINE_MAX];
-    int n = snprintf(line, sizeof line - 1, "%s.%03ldZ %s %s %s", stamp,
-                     ts.tv_nsec / 1000000L, level_name(level), h->addr, msg);
-    if (n < 0)
-        return;
-    size_t len = (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
-    line[len++] = '\n';
+    size_t len = chord_log_line_format(line, sizeof line, h->log_format, level,
+                                       h->addr, msg);
     fwrite(line, 1, len, stderr);
 }
 
@@ -502,6 +480,7 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     }
     h->loop = loop;
     h->log_level = opt->log_level;
+    h->log_format = opt->log_format;
     h->outcome = CHORD_HOST_LEFT;
     snprintf(h->addr, sizeof h->addr, "%s", opt->listen ? opt->listen : "");
 

@@ -45,3 +45,12 @@ int chord_log_level_parse(const char *s)
             return i;
     return -1;
 }
+
+int chord_log_format_parse(const char *s)
+{
+    if (s && strcmp(s, "text") == 0)
+        return CHORD_LOG_FORMAT_TEXT;
+    if (s && strcmp(s, "json") == 0)
+        return CHORD_LOG_FORMAT_JSON;
+    return -1;
+}

@@ -5,7 +5,8 @@
  *        [--stabilize-ms T] [--replicas R] [--heartbeat-ms T] [--sync-ms T]
  *        [--tombstone-ttl S] [--owner-reads 0|1] [--pns 0|1]
  *        [--idle-timeout-ms N]
- *        [--log-level error|warn|info|debug]
+ *        [--log-level error|warn|info|debug] [--log-format text|json]
+ *        [--metrics-listen HOST:PORT] [--config FILE]
  *        [--data DIR [--fsync always|batch|never] [--fsync-ms N]
  *        [--checkpoint-mb N] [--repair]] [--id HEX40] [--help] [--version]
  *
@@ -48,8 +49,10 @@ int main(int argc, char **argv)
     struct dhtd_options o;
     dhtd_options_default(&o);
     int status = dhtd_options_parse(&o, argc, argv);
-    if (status >= 0)
+    if (status >= 0) {
+        dhtd_options_free(&o);
         return status;
+    }
     struct chord_host_options opt = o.host;
     opt.node.log_level = opt.log_level;
     opt.node.seed = uv_hrtime() ^ ((uint64_t)getpid() << 32);
@@ -63,6 +66,7 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "dhtd: cannot start the event loop: %s\n",
                 uv_strerror(rc));
+        dhtd_options_free(&o);
         return CHORD_EXIT_NODE_FAILED;
     }
     char err[CHORD_HOST_ERR_MAX];
@@ -71,9 +75,11 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "dhtd: %s\n", err);
         uv_loop_close(&loop);
+        dhtd_options_free(&o);
         return CHORD_EXIT_NODE_FAILED;
     }
     enum chord_host_outcome outcome = chord_host_run(h, err);
+    dhtd_options_free(&o);
     if (uv_loop_close(&loop) != 0)
         fprintf(stderr, "dhtd: warning: event loop closed with handles "
                         "open\n");

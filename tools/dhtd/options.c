@@ -10,6 +10,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include "chord/types.h"
 #include "common/args.h"
 #include "common/exit.h"
+#include "config_file.h"
 
 /* Bounds accepted for --stabilize-ms. */
 #define DHTD_STABILIZE_MIN_MS 1u
@@ -58,6 +60,15 @@ static const char usage_text[] =
     "                        and been sent nothing for N ms (default 60000;\n"
     "                        0: never). Peer connections are not timed out\n"
     "  --log-level LEVEL     error, warn, info (default) or debug\n"
+    "  --log-format FORMAT   text (default) or json: one object per line\n"
+    "                        with time, level, node and message\n"
+    "  --metrics-listen HOST:PORT  serve Prometheus metrics on\n"
+    "                        http://HOST:PORT/metrics and /healthz (200\n"
+    "                        when joined and serving, else 503)\n"
+    "  -c, --config FILE     read options from FILE, one per line:\n"
+    "                        'name = value' or 'name' for a flag (long\n"
+    "                        names without --), '#' starts a comment line;\n"
+    "                        options after --config override the file's\n"
     "  -d, --data DIR        keep a write-ahead log and snapshots in DIR\n"
     "                        (created if missing; one node per DIR) and\n"
     "                        recover them at start; without it the node\n"
@@ -83,6 +94,7 @@ static const char usage_text[] =
 
 /* Option codes: the short letter when there is one, else from 256 up. */
 enum {
+    OPT_CONFIG = 'c',
     OPT_DATA = 'd',
     OPT_HELP = 'h',
     OPT_JOIN = 'j',
@@ -103,9 +115,11 @@ enum {
     OPT_CHECKPOINT_MB,
     OPT_REPAIR,
     OPT_ID,
+    OPT_LOG_FORMAT,
+    OPT_METRICS_LISTEN,
 };
 
-static const char short_opts[] = ":d:hj:l:r:s:V";
+static const char short_opts[] = ":c:d:hj:l:r:s:V";
 
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
@@ -126,6 +140,9 @@ static const struct option long_opts[] = {
     {"checkpoint-mb", required_argument, NULL, OPT_CHECKPOINT_MB},
     {"repair", no_argument, NULL, OPT_REPAIR},
     {"id", required_argument, NULL, OPT_ID},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+    {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -161,11 +178,28 @@ static const char *opt_name(int code)
     return "?";
 }
 
-/* Where the parse stands: the log option given (it needs --data). */
+/* Where the parse stands: the log option given (it needs --data), and
+ * the file line being applied ("FILE:LINE: ", or "" on the command line). */
 struct parse_state {
     struct dhtd_options *o;
     const char *durable_flag;
+    char where[DHTD_CONFIG_ERR_MAX];
 };
+
+/* A usage error, "dhtd: [FILE:LINE: ]message (see dhtd --help)": returns
+ * CHORD_EXIT_USAGE. */
+static int usage(const struct parse_state *ps, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int usage(const struct parse_state *ps, const char *fmt, ...)
+{
+    char msg[DHTD_CONFIG_ERR_MAX + 256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return chord_usage_error("dhtd", "%s%s", ps->where, msg);
+}
 
 /* Store a numeric option's value, already checked against its bounds. */
 static void num_set(struct parse_state *ps, int code, uint64_t n)
@@ -212,7 +246,8 @@ static void num_set(struct parse_state *ps, int code, uint64_t n)
 
 /* Check an address option: 0, or the usage exit code after saying why it
  * is not usable. */
-static int check_addr(const char *flag, const char *addr, bool port0_ok)
+static int check_addr(const struct parse_state *ps, const char *flag,
+                      const char *addr, bool port0_ok)
 {
     uint16_t port = 0;
     int rc = chord_host_addr_parse(addr, &port);
@@ -220,25 +255,27 @@ static int check_addr(const char *flag, const char *addr, bool port0_ok)
         return chord_usage_error(
             "dhtd", "%s %s: only 127.0.0.0/8 addresses are used", flag, addr);
     if (rc || (!port0_ok && port == 0))
-        return chord_usage_error("dhtd",
-                                 "%s '%s' is not HOST:PORT (IPv4 address or "
-                                 "localhost, port %s-65535)",
-                                 flag, addr, port0_ok ? "0" : "1");
+        return usage(ps,
+                     "%s '%s' is not HOST:PORT (IPv4 address or "
+                     "localhost, port %s-65535)",
+                     flag, addr, port0_ok ? "0" : "1");
     return 0;
 }
 
 /* A word option (--fsync, --log-level): *out = parse(val), or the usage
  * exit code when parse refuses it (-1), naming the words it takes. */
-static int word_opt(const char *name, const char *val,
-                    int (*parse)(const char *), const char *words, int *out)
+static int word_opt(const struct parse_state *ps, const char *name,
+                    const char *val, int (*parse)(const char *),
+                    const char *words, int *out)
 {
     int v = parse(val);
     if (v < 0)
-        return chord_usage_error("dhtd", "--%s must be %s, not '%s'", name,
-                                 words, val);
+        return usage(ps, "--%s must be %s, not '%s'", name, words, val);
     *out = v;
     return 0;
 }
+
+static int apply_file(struct parse_state *ps, const char *path);
 
 /* Apply one option with its value (NULL for a flag). -1 to go on, or an
  * exit status. */
@@ -251,11 +288,10 @@ static int apply(struct parse_state *ps, int code, const char *val)
             continue;
         uint64_t n;
         if (chord_parse_u64(val, no->min, no->max, &n))
-            return chord_usage_error("dhtd",
-                                     "--%s must be a number from %lu to "
-                                     "%lu%s, not '%s'",
-                                     opt_name(code), no->min, no->max, no->unit,
-                                     val);
+            return usage(ps,
+                         "--%s must be a number from %lu to "
+                         "%lu%s, not '%s'",
+                         opt_name(code), no->min, no->max, no->unit, val);
         num_set(ps, code, n);
         return -1;
     }
@@ -268,27 +304,37 @@ static int apply(struct parse_state *ps, int code, const char *val)
         printf("dhtd %s\n", CHORD_VERSION);
         return CHORD_EXIT_OK;
     case OPT_LISTEN:
-        rc = check_addr("--listen", val, true);
+        rc = check_addr(ps, "--listen", val, true);
         h->listen = val;
         break;
     case OPT_JOIN:
-        rc = check_addr("--join", val, false);
+        rc = check_addr(ps, "--join", val, false);
         h->join = val;
         break;
     case OPT_DATA:
         if (!*val)
-            return chord_usage_error("dhtd", "--data needs a directory");
+            return usage(ps, "--data needs a directory");
         h->durable.dir = val;
         break;
     case OPT_FSYNC:
-        rc = word_opt("fsync", val, chord_durability_parse,
+        rc = word_opt(ps, "fsync", val, chord_durability_parse,
                       "always, batch or never", &h->durable.mode);
         ps->durable_flag = "--fsync";
         break;
     case OPT_LOG_LEVEL:
-        rc = word_opt("log-level", val, chord_log_level_parse,
+        rc = word_opt(ps, "log-level", val, chord_log_level_parse,
                       "error, warn, info or debug", &h->log_level);
         break;
+    case OPT_LOG_FORMAT:
+        rc = word_opt(ps, "log-format", val, chord_log_format_parse,
+                      "text or json", &h->log_format);
+        break;
+    case OPT_METRICS_LISTEN:
+        rc = check_addr(ps, "--metrics-listen", val, true);
+        h->metrics_listen = val;
+        break;
+    case OPT_CONFIG:
+        return apply_file(ps, val);
     case OPT_REPAIR:
         h->durable.repair = true;
         ps->durable_flag = "--repair";
@@ -303,21 +349,53 @@ static int apply(struct parse_state *ps, int code, const char *val)
     return rc ? rc : -1;
 }
 
+/* Apply the options of the file at `path` in order, as if given on the
+ * command line where --config stands. -1 to go on, or an exit status. */
+static int apply_file(struct parse_state *ps, const char *path)
+{
+    struct dhtd_config *cfg = &ps->o->config;
+    if (cfg->text)
+        return usage(ps, "--config given twice");
+    char err[DHTD_CONFIG_ERR_MAX];
+    if (dhtd_config_read(path, cfg, err))
+        return usage(ps, "%s", err);
+    for (size_t i = 0; i < cfg->n; i++) {
+        const struct dhtd_config_entry *e = &cfg->entries[i];
+        snprintf(ps->where, sizeof ps->where, "%s:%u: ", path, e->line);
+        const struct option *lo = long_opts;
+        while (lo->name && strcmp(lo->name, e->name) != 0)
+            lo++;
+        int code = lo->val;
+        if (!lo->name || code == OPT_CONFIG || code == OPT_HELP ||
+            code == OPT_VERSION)
+            return usage(ps, "unknown option '%s' in a config file", e->name);
+        if (lo->has_arg == no_argument && e->value)
+            return usage(ps, "option %s takes no value", e->name);
+        if (lo->has_arg == required_argument && !e->value)
+            return usage(ps, "option %s needs a value ('%s = ...')", e->name,
+                         e->name);
+        int status = apply(ps, code, e->value);
+        if (status >= 0)
+            return status;
+    }
+    ps->where[0] = '\0';
+    return -1;
+}
+
 /* The combinations, once every option is in. -1 or the usage status. */
 static int check_whole(const struct parse_state *ps)
 {
     const struct chord_host_options *h = &ps->o->host;
     if (!h->listen)
-        return chord_usage_error("dhtd", "--listen HOST:PORT is required");
+        return usage(ps, "--listen HOST:PORT is required");
     if (ps->durable_flag && !h->durable.dir)
-        return chord_usage_error("dhtd", "%s only applies with --data DIR",
-                                 ps->durable_flag);
+        return usage(ps, "%s only applies with --data DIR", ps->durable_flag);
     if (h->node.replicas > h->node.successors + 1)
-        return chord_usage_error("dhtd",
-                                 "--replicas %u needs a successor list of at "
-                                 "least %u (--successors is %u)",
-                                 h->node.replicas, h->node.replicas - 1,
-                                 h->node.successors);
+        return usage(ps,
+                     "--replicas %u needs a successor list of at "
+                     "least %u (--successors is %u)",
+                     h->node.replicas, h->node.replicas - 1,
+                     h->node.successors);
     return -1;
 }
 
@@ -326,11 +404,17 @@ void dhtd_options_default(struct dhtd_options *o)
     memset(o, 0, sizeof *o);
     chord_host_options_default(&o->host);
     o->host.tune_process = true; /* this process is the node */
+    o->host.sd_notify = true;    /* tell systemd, when it is listening */
+}
+
+void dhtd_options_free(struct dhtd_options *o)
+{
+    dhtd_config_free(&o->config);
 }
 
 int dhtd_options_parse(struct dhtd_options *o, int argc, char **argv)
 {
-    struct parse_state ps = {.o = o, .durable_flag = NULL};
+    struct parse_state ps = {.o = o, .durable_flag = NULL, .where = ""};
     opterr = 0; /* our own one-line messages */
     optind = 1;
     for (;;) {
@@ -339,23 +423,21 @@ int dhtd_options_parse(struct dhtd_options *o, int argc, char **argv)
             break;
         const char *arg = argv[optind - 1];
         if (code == ':')
-            return chord_usage_error("dhtd", "option %s needs a value", arg);
+            return usage(&ps, "option %s needs a value", arg);
         if (code == '?') {
             bool is_long = strncmp(arg, "--", 2) == 0;
             if (is_long && optopt) /* a known flag given "=value" */
-                return chord_usage_error("dhtd", "option %.*s takes no value",
-                                         (int)strcspn(arg, "="), arg);
+                return usage(&ps, "option %.*s takes no value",
+                             (int)strcspn(arg, "="), arg);
             if (!is_long)
-                return chord_usage_error("dhtd", "unknown option '-%c'",
-                                         optopt);
-            return chord_usage_error("dhtd", "unknown option '%s'", arg);
+                return usage(&ps, "unknown option '-%c'", optopt);
+            return usage(&ps, "unknown option '%s'", arg);
         }
         int status = apply(&ps, code, optarg);
         if (status >= 0)
             return status;
     }
     if (optind < argc)
-        return chord_usage_error("dhtd", "unexpected argument '%s'",
-                                 argv[optind]);
+        return usage(&ps, "unexpected argument '%s'", argv[optind]);
     return check_whole(&ps);
 }

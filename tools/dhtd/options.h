@@ -15,10 +15,14 @@
 #define DHTD_OPTIONS_H
 
 #include "chord/host.h"
+#include "config_file.h"
 
 /* What the parse produced besides the host options. */
 struct dhtd_options {
     struct chord_host_options host;
+    /* The --config file read, if any: the host options' strings may
+     * point into it, so it lives until dhtd_options_free(). */
+    struct dhtd_config config;
 };
 
 /* Defaults: chord_host_options_default(), with tune_process set (dhtd is
@@ -31,7 +35,14 @@ void dhtd_options_default(struct dhtd_options *o);
  * text already printed on stdout), CHORD_EXIT_USAGE after a usage error
  * (already explained on stderr). Checks the combinations too (--listen is
  * required, log options need --data, replicas fit the successor list).
+ * `--config FILE` applies the file's lines where it stands (see
+ * config_file.h), so later options override them; an error in the file
+ * names FILE:LINE. Call dhtd_options_free() after, whatever it returned.
  */
 int dhtd_options_parse(struct dhtd_options *o, int argc, char **argv);
+
+/* Free what the parse kept (the --config file's text); the host options'
+ * strings that came from the file are invalid afterwards. */
+void dhtd_options_free(struct dhtd_options *o);
 
 #endif
