@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chord/metrics.h"
 #include "chord/types.h"
 
 struct chord_node;
@@ -176,6 +177,11 @@ void chord_node_status(const struct chord_node *n, struct chord_status *out);
 
 /* Live keys held. */
 size_t chord_node_key_count(const struct chord_node *n);
+
+/* Copy the node's counters and fill the gauges (keys, bytes, peers by
+ * state: O(keys held)) into *out; see chord/metrics.h. */
+void chord_node_metrics(const struct chord_node *n,
+                        struct chord_node_metrics *out);
 
 /* Read access to the routing table and the store, for tests and the
  * simulator (declared in src/core/routing.h and store.h). */

@@ -95,6 +95,7 @@ static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
         chord__reply(n, o->conn, m);
         free(m);
     }
+    chord__metrics_client(n, o->type, status, n->now - o->started);
     if (o->state == OP_WAIT)
         n->coord.waiting--;
     op_free_buffers(o);
@@ -116,6 +117,7 @@ static void op_reply_lookup(struct chord_node *n, struct op *o,
         chord__reply(n, o->conn, m);
         free(m);
     }
+    chord__metrics_client(n, o->type, CHORD_OK, n->now - o->started);
     op_free_buffers(o);
     chord_seq_finish(&n->coord.ops, o);
 }
@@ -415,6 +417,7 @@ void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
             o->consistency = m->consistency;
             o->conn = conn;
             o->client_req = m->req_id;
+            o->started = now;
             o->deadline = now + n->cfg.op_timeout_ms;
             o->key = k;
             o->key_len = m->key.len;
@@ -428,6 +431,7 @@ void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
     }
     if (m->type == CHORD_MSG_C_LOOKUP)
         r->type = CHORD_MSG_C_LOOKUP_RESULT;
+    chord__metrics_client(n, m->type, r->status, 0);
     chord__reply(n, conn, r);
     free(r);
 }

@@ -51,6 +51,7 @@ struct op {
     uint8_t state;
     uint8_t consistency;
     uint64_t conn, client_req;
+    uint64_t started; /* when the client asked */
     uint64_t deadline;
     uint64_t retry_at;
     uint64_t rpc; /* request in flight, 0 if none */

@@ -289,6 +289,7 @@ static void lookup_found(struct chord_node *n, uint64_t now, uint64_t req,
     struct rpc r;
     if (!chord__rpc_take(n, req, &r))
         return;
+    chord__metrics_lookup(n, f->ok, f->hops);
     if (r.found)
         r.found(n, now, &r, f);
 }

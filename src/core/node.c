@@ -96,6 +96,7 @@ static void handle_answer(struct chord_node *n, uint64_t now,
     struct rpc r = *rp;
     chord_seq_finish(&n->peer.rpcs, rp);
     chord__peer_heard(n, m->from.addr, (int64_t)(now - r.sent_at), now);
+    chord__metrics_rpc_answered(n, now - r.sent_at);
     chord__lease_answered(n, r.peer.addr, r.sent_at);
     if (m->type == chord__rpc_answer_type(r.kind))
         settle(n, now, &r, m, NULL);
@@ -435,6 +436,7 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
             continue;
         struct rpc r = *rp;
         chord_seq_finish(&n->peer.rpcs, rp);
+        n->metrics.rpc_unreachable++;
         settle(n, now, &r, NULL, "unreachable");
         if (n->state == CHORD_NODE_FAILED)
             return;
@@ -487,6 +489,7 @@ void chord_node_tick(struct chord_node *n, uint64_t now)
          * later, and lookups do not say which hop failed. */
         if (r.kind == RPC_STORE || r.kind == RPC_JOIN)
             chord__peer_dead(n, r.peer.addr, now);
+        n->metrics.rpc_timeouts++;
         settle(n, now, &r, NULL, "timed out");
         if (n->state == CHORD_NODE_FAILED)
             return;

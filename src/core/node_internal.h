@@ -20,6 +20,7 @@
  *   placement.c   ownership and replica sets (pure functions)
  *   commit.c      log, then apply; acknowledgements held until durable
  *   peer.c        messages out, requests in flight, the dead-peer rule
+ *   metrics.c     counters and histograms (called from any of the above)
  *
  * and below them all the self-contained modules: routing (successor list,
  * fingers), store, fd (failure detector), wire, seq, id, buf.
@@ -41,6 +42,7 @@
 #include "core/lookup.h"
 #include "core/membership.h"
 #include "core/merge.h"
+#include "core/metrics.h"
 #include "core/peer.h"
 #include "core/read_lease.h"
 #include "core/replica.h"
@@ -74,6 +76,7 @@ struct chord_node {
     struct chord_ring ring;         /* ring.c */
     struct chord_merge merge;       /* merge.c */
     struct chord_membership member; /* membership.c */
+    struct chord_node_metrics metrics; /* counters: metrics.c */
 };
 
 #endif

@@ -124,6 +124,8 @@ void chord__peer_heard(struct chord_node *n, const char *addr, int64_t rtt_ms,
         chord__log(n, CHORD_LOG_INFO, "%s is back (it had been unreachable)",
                    addr);
     else
+        n->metrics.false_suspicions++;
+    if (!restarted)
         chord__log(n, CHORD_LOG_WARN,
                    "%s is alive after all: false suspicion #%u, timeout now "
                    "%u ms",
@@ -199,6 +201,7 @@ uint64_t chord__rpc(struct chord_node *n, uint64_t now, uint8_t kind,
     }
     m->req_id = id;
     chord__send(n, to->addr, m);
+    n->metrics.rpcs_sent++;
     return id;
 }
 

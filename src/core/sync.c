@@ -90,6 +90,7 @@ static void sync_send(struct chord_node *n, uint64_t now,
     range_digest(n, &m->range_lo, &m->range_hi, m->digest);
     struct chord_peer t = *to;
     chord__rpc(n, now, RPC_SYNC, &t, 0, m);
+    n->metrics.sync_rounds++;
     free(m);
 }
 

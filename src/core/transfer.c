@@ -101,6 +101,10 @@ static void transfer_send_batch(struct chord_node *n, uint64_t now,
     m->items = items;
     m->n_items = (uint32_t)k;
     t->sent_items += k;
+    if (t->purpose == XFER_SYNC)
+        n->metrics.sync_keys_sent += k;
+    else
+        n->metrics.transfer_keys_sent += k;
     chord__rpc(n, now, RPC_TRANSFER, &t->to, t->id, m);
     free(items);
     free(m);
@@ -222,6 +226,7 @@ int chord__transfer_receive(struct chord_node *n, uint64_t now,
         chord__send_durable(n, wait_for, m->from.addr, ack);
         free(ack);
     }
+    n->metrics.transfer_keys_received += count;
     if (count)
         chord__log(n, CHORD_LOG_DEBUG, "received %zu keys from %s", count,
                    m->from.addr);

@@ -44,7 +44,11 @@ struct sync_work {
     uv_work_t req;
     struct chord_wal_sync job;
     int rc;
+    uint64_t started_ns;
 };
+
+static const uint64_t us_bounds[CHORD_HIST_BUCKETS - 1] = CHORD_HIST_US_BOUNDS;
+static const uint64_t ms_bounds[CHORD_HIST_BUCKETS - 1] = CHORD_HIST_MS_BOUNDS;
 
 struct cp_work {
     uv_work_t req;
@@ -235,6 +239,7 @@ static void start_sync(struct chord_durable *d)
     }
     d->first_pending_ms = 0;
     d->sync.req.data = d;
+    d->sync.started_ns = uv_hrtime();
     rc = uv_queue_work(d->loop, &d->sync.req, sync_work_cb, sync_after_cb);
     if (rc) {
         /* No thread: do it here rather than lose durability. */
@@ -268,8 +273,11 @@ static void sync_after_cb(uv_work_t *req, int status)
         durable_fail(d, why);
         return;
     }
-    if (fsynced)
+    if (fsynced) {
         d->stats.fsyncs++;
+        chord_hist_observe(&d->stats.fsync_us, us_bounds,
+                           (uv_hrtime() - d->sync.started_ns) / 1000u);
+    }
     report(d, d->sync.job.seq);
     if (d->closing || d->failed || !d->wal)
         return;
@@ -311,6 +319,7 @@ static void cp_after_cb(uv_work_t *req, int status)
         return;
     }
     d->stats.checkpoints++;
+    chord_hist_observe(&d->stats.checkpoint_ms, ms_bounds, ms);
     dlog(d, CHORD_LOG_INFO,
          "checkpoint: %s holds %" PRIu64 " keys (%" PRIu64 " bytes) "
          "merged from %" PRIu64 " records in %" PRIu64 " ms on the thread "
@@ -513,6 +522,7 @@ void chord_durable_stats(const struct chord_durable *d,
                          struct chord_durable_stats *out)
 {
     *out = d->stats;
+    out->segment_bytes = d->wal ? chord_wal_segment_bytes(d->wal) : 0;
 }
 
 void chord_durable_close(struct chord_durable *d)

@@ -42,6 +42,7 @@
 #include <uv.h>
 
 #include "chord/durable.h"
+#include "chord/metrics.h"
 #include "chord/types.h"
 #include "io/wal.h"
 
@@ -102,6 +103,12 @@ struct chord_durable_stats {
     uint64_t checkpoints;   /* checkpoints completed */
     uint64_t max_rotate_us; /* longest time the loop spent rotating */
     uint64_t max_append_us; /* longest single append (a copy) */
+    /* Sync jobs that fsynced, from start to completion (queueing on the
+     * thread pool included), in microseconds (CHORD_HIST_US_BOUNDS). */
+    struct chord_hist fsync_us;
+    /* Checkpoints completed, in milliseconds (CHORD_HIST_MS_BOUNDS). */
+    struct chord_hist checkpoint_ms;
+    uint64_t segment_bytes; /* size of the log segment being written */
 };
 void chord_durable_stats(const struct chord_durable *d,
                          struct chord_durable_stats *out);

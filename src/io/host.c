@@ -45,6 +45,8 @@
 #include "chord/types.h"
 #include "io/durable.h"
 #include "io/log_line.h"
+#include "io/metrics_http.h"
+#include "io/metrics_text.h"
 #include "io/peers_file.h"
 #include "io/peers_keeper.h"
 #include "io/transport.h"
@@ -73,6 +75,8 @@ struct chord_host {
     struct chord_durable *dur; /* the log; NULL if memory-only or closed */
     /* The known peers kept in the data directory; NULL if none or closed. */
     struct chord_peers_keeper *keeper;
+    /* The /metrics and /healthz server; NULL if none or stopped. */
+    struct chord_metrics_http *metrics;
     int durability;   /* enum chord_durability */
     uv_timer_t timer; /* the node's next deadline */
     uv_timer_t flush; /* polls the write queues after LEFT */
@@ -186,6 +190,8 @@ static void host_shutdown(struct chord_host *h)
     }
     chord_peers_keeper_close(h->keeper); /* a save in flight finishes */
     h->keeper = NULL;
+    chord_metrics_http_stop(h->metrics); /* joins its thread */
+    h->metrics = NULL;
     for (size_t i = 0; i < h->n_opened; i++)
         if (!uv_is_closing(h->opened[i]))
             uv_close(h->opened[i], on_handle_close);
@@ -441,6 +447,68 @@ static void on_signal(uv_signal_t *sig, int signum)
     after_event(h);
 }
 
+/* ---- metrics (called on the loop thread by io/metrics_http.c) ----------- */
+
+static int metrics_render(void *ctx, struct chord_buf *out)
+{
+    struct chord_host *h = ctx;
+    struct chord_node_metrics nm;
+    chord_node_metrics(h->node, &nm);
+    struct chord_transport_stats net = {0};
+    struct chord_durable_stats log;
+    struct chord_metrics_view v = {.node = &nm, .net = &net};
+    if (h->tr) {
+        chord_transport_stats(h->tr, &net);
+        v.conns_open = chord_transport_conn_count(h->tr);
+        v.input_bytes = chord_transport_input_bytes(h->tr);
+        v.pending_bytes = chord_transport_pending(h->tr);
+    }
+    if (h->dur) {
+        chord_durable_stats(h->dur, &log);
+        v.log = &log;
+    }
+    return chord_metrics_text_render(out, &v);
+}
+
+/* Healthy: the node is a member serving requests and not leaving. */
+static bool metrics_healthy(void *ctx, char *why, size_t len)
+{
+    struct chord_host *h = ctx;
+    int state = chord_node_state(h->node);
+    if (state == CHORD_NODE_ACTIVE && !h->stopping && !h->signals)
+        return true;
+    snprintf(why, len, "not serving: %s",
+             h->signals && state == CHORD_NODE_ACTIVE
+                 ? "leaving"
+                 : chord_node_state_name(state));
+    return false;
+}
+
+/* Serve /metrics and /healthz on opt->metrics_listen. 0, or an error
+ * explained in err. */
+static int host_start_metrics(struct chord_host *h,
+                              const struct chord_host_options *opt,
+                              char err[CHORD_HOST_ERR_MAX])
+{
+    struct chord_metrics_http_cb cb = {
+        .ctx = h,
+        .render = metrics_render,
+        .healthy = metrics_healthy,
+    };
+    char why[CHORD_METRICS_ERR_MAX];
+    int rc = chord_metrics_http_start(h->loop, opt->metrics_listen, &cb, why,
+                                      &h->metrics);
+    if (rc) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "%s", why);
+        return rc;
+    }
+    host_logf(h, CHORD_LOG_INFO,
+              "metrics on http://%.*s:%u/metrics (health: /healthz)",
+              (int)strcspn(opt->metrics_listen, ":"), opt->metrics_listen,
+              chord_metrics_http_port(h->metrics));
+    return 0;
+}
+
 /* Process-wide settings the limits rely on: enough descriptors for the
  * transport's connection caps (up to the hard limit), and on glibc a fixed
  * mmap threshold so that freed frame buffers go back to the system. */
@@ -575,12 +643,15 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         goto fail;
     if (h->dur)
         host_open_keeper(h, opt);
+    if (opt->metrics_listen && (rc = host_start_metrics(h, opt, err)) != 0)
+        goto fail;
     *out = h;
     return 0;
 
 fail:
     chord_transport_close(h->tr);
     chord_durable_close(h->dur);
+    chord_peers_keeper_close(h->keeper);
     uv_run(loop, UV_RUN_DEFAULT);
     chord_node_free(h->node);
     free(h);

@@ -145,6 +145,7 @@ static void on_connection(uv_stream_t *server, int status)
         chord__conn_close(c);
         return;
     }
+    t->stats.accepted++;
     struct sockaddr_storage ss;
     int sl = sizeof ss;
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0)
@@ -311,6 +312,7 @@ int chord_transport_send(struct chord_transport *t, const char *addr,
             chord__conn_fail(c, CHORD_LOG_INFO, "connect: %s", uv_strerror(rc));
             return rc;
         }
+        t->stats.connected++;
     }
     return chord__conn_write(c, frame, len);
 }
@@ -415,4 +417,10 @@ void chord_transport_close(struct chord_transport *t)
     uv_close((uv_handle_t *)&t->flush_prepare, on_defer_close);
     uv_close((uv_handle_t *)&t->flush_check, on_defer_close);
     uv_close((uv_handle_t *)&t->sweep, on_defer_close);
+}
+
+void chord_transport_stats(const struct chord_transport *t,
+                           struct chord_transport_stats *out)
+{
+    *out = t->stats;
 }

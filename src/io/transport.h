@@ -134,6 +134,16 @@ size_t chord_transport_pool_count(const struct chord_transport *t, int pool);
 /* Bytes of input buffers held over all connections (the budget used). */
 size_t chord_transport_input_bytes(const struct chord_transport *t);
 
+/* Counters since the transport was made, for metrics. */
+struct chord_transport_stats {
+    uint64_t accepted;  /* inbound connections accepted */
+    uint64_t connected; /* outbound connections started */
+    uint64_t bytes_in;  /* bytes read */
+    uint64_t bytes_out; /* bytes written (confirmed by libuv) */
+};
+void chord_transport_stats(const struct chord_transport *t,
+                           struct chord_transport_stats *out);
+
 /*
  * Replace the limits (a copy, clamped as chord_gate_set_limits says). The
  * defaults (chord_gate_limits_default) hold until then. Connections over

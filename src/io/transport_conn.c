@@ -308,12 +308,15 @@ static void on_write(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
     struct conn *c = req->handle->data;
-    c->queued -= w->len;
-    c->t->queued -= w->len;
+    size_t len = w->len;
+    c->queued -= len;
+    c->t->queued -= len;
     wreq_free(w);
     if (status < 0 && status != UV_ECANCELED)
         chord__conn_fail(c, CHORD_LOG_INFO, "write: %s", uv_strerror(status));
-    else if (status == 0 && !c->closing)
+    if (status == 0)
+        c->t->stats.bytes_out += len;
+    if (status == 0 && !c->closing)
         chord_gate_touch(&c->t->gate, &c->slot, uv_now(c->t->loop));
 }
 

@@ -240,6 +240,7 @@ void chord__conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->in.len += (size_t)nread;
+    t->stats.bytes_in += (uint64_t)nread;
     bool pause =
         chord_gate_read(&t->gate, &c->slot, (size_t)nread, uv_now(t->loop));
     conn_drain(c);

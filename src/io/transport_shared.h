@@ -141,6 +141,7 @@ struct chord_transport {
     struct conn *by_peer[CHORD_TRANSPORT_PEER_BUCKETS]; /* live outbound */
     struct conn *dirty; /* live conns with frames to flush, newest first */
     uint64_t next_id;
+    struct chord_transport_stats stats; /* counters since made */
     size_t queued;         /* sum of conn->queued, closing conns too */
     unsigned open_handles; /* initialised and not yet closed */
     bool closing;
