@@ -20,9 +20,11 @@ set -euo pipefail
 
 # iptables: the fault suite (tests/fault) cuts nodes apart with DROP rules
 # inside its own network namespace; it never touches the host's rules.
+# libmicrohttpd-dev: dhtd --metrics-listen; python3-prometheus-client:
+# tests/system/test_metrics.py parses the scrapes with the real parser.
 PACKAGES=(build-essential cmake pkg-config libuv1-dev libssl-dev
           libcmocka-dev clang python3 jq libxml2-utils graphviz chromium
-          iptables)
+          iptables libmicrohttpd-dev python3-prometheus-client)
 
 # Install the packages of PACKAGES that dpkg does not list as installed.
 install_missing() {
