@@ -12,6 +12,7 @@
 #include "io/metrics_text.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -96,6 +97,44 @@ static void hist(struct out *o, const char *name, const char *labels,
     put(o, "%s_count%s %llu\n", name, l, (unsigned long long)h->count);
 }
 
+/* The node's unlabelled counters and gauges: one family each. */
+struct scalar {
+    const char *name, *type, *help;
+    size_t offset; /* of a uint64_t in struct chord_node_metrics */
+};
+
+#define SCALAR(name, type, field, help)                                        \
+    {                                                                          \
+        name, type, help, offsetof(struct chord_node_metrics, field)           \
+    }
+
+static const struct scalar scalars[] = {
+    SCALAR("chord_peer_requests_total", "counter", rpcs_sent,
+           "Requests sent to peers (lookup hops excluded)."),
+    SCALAR("chord_peer_request_timeouts_total", "counter", rpc_timeouts,
+           "Requests (lookups included) that got no answer in time."),
+    SCALAR("chord_peer_unreachable_total", "counter", rpc_unreachable,
+           "Requests failed because the peer could not be reached."),
+    SCALAR("chord_lookups_failed_total", "counter", lookups_failed,
+           "Lookups this node started that found no owner."),
+    SCALAR("chord_false_suspicions_total", "counter", false_suspicions,
+           "Suspected peers that were heard from again."),
+    SCALAR("chord_sync_rounds_total", "counter", sync_rounds,
+           "Anti-entropy digests sent to replicas."),
+    SCALAR("chord_sync_keys_sent_total", "counter", sync_keys_sent,
+           "Keys sent to replicas because anti-entropy found them missing."),
+    SCALAR("chord_transfer_keys_sent_total", "counter", transfer_keys_sent,
+           "Keys sent in other streams (joins, leaves, replication)."),
+    SCALAR("chord_transfer_keys_received_total", "counter",
+           transfer_keys_received, "Keys received in any stream."),
+    SCALAR("chord_keys_stored", "gauge", keys,
+           "Live keys held, primary and replica copies."),
+    SCALAR("chord_tombstones_stored", "gauge", tombstones,
+           "Deletes remembered (tombstones)."),
+    SCALAR("chord_stored_bytes", "gauge", bytes,
+           "Key and value bytes of the live keys held."),
+};
+
 static void render_client(struct out *o, const struct chord_node_metrics *m)
 {
     family(o, "chord_client_requests_total", "counter",
@@ -125,14 +164,6 @@ static void render_ring(struct out *o, const struct chord_node_metrics *m)
          i++)
         put(o, "chord_node_state{state=\"%s\"} %d\n", node_state_names[i],
             m->state == i);
-    single(o, "chord_peer_requests_total", "counter",
-           "Requests sent to peers (lookup hops excluded).", m->rpcs_sent);
-    single(o, "chord_peer_request_timeouts_total", "counter",
-           "Requests (lookups included) that got no answer in time.",
-           m->rpc_timeouts);
-    single(o, "chord_peer_unreachable_total", "counter",
-           "Requests failed because the peer could not be reached.",
-           m->rpc_unreachable);
     family(o, "chord_peer_request_duration_seconds", "histogram",
            "Answered requests to peers, from send to answer.");
     hist(o, "chord_peer_request_duration_seconds", "", &m->rpc_ms, ms_bounds,
@@ -140,31 +171,17 @@ static void render_ring(struct out *o, const struct chord_node_metrics *m)
     family(o, "chord_lookup_hops", "histogram",
            "Hops of the lookups this node started that found an owner.");
     hist(o, "chord_lookup_hops", "", &m->lookup_hops, hop_bounds, 1.0);
-    single(o, "chord_lookups_failed_total", "counter",
-           "Lookups this node started that found no owner.", m->lookups_failed);
     family(o, "chord_peers", "gauge",
            "Monitored peers by failure-detector state.");
     for (unsigned i = 0; i < 3; i++)
         put(o, "chord_peers{state=\"%s\"} %llu\n", peer_state_names[i],
             (unsigned long long)m->peers[i]);
-    single(o, "chord_false_suspicions_total", "counter",
-           "Suspected peers that were heard from again.", m->false_suspicions);
-    single(o, "chord_sync_rounds_total", "counter",
-           "Anti-entropy digests sent to replicas.", m->sync_rounds);
-    single(o, "chord_sync_keys_sent_total", "counter",
-           "Keys sent to replicas because anti-entropy found them missing.",
-           m->sync_keys_sent);
-    single(o, "chord_transfer_keys_sent_total", "counter",
-           "Keys sent in other streams (joins, leaves, replication).",
-           m->transfer_keys_sent);
-    single(o, "chord_transfer_keys_received_total", "counter",
-           "Keys received in any stream.", m->transfer_keys_received);
-    single(o, "chord_keys_stored", "gauge",
-           "Live keys held, primary and replica copies.", m->keys);
-    single(o, "chord_tombstones_stored", "gauge",
-           "Deletes remembered (tombstones).", m->tombstones);
-    single(o, "chord_stored_bytes", "gauge",
-           "Key and value bytes of the live keys held.", m->bytes);
+    for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++) {
+        const struct scalar *sc = &scalars[i];
+        uint64_t v;
+        memcpy(&v, (const char *)m + sc->offset, sizeof v);
+        single(o, sc->name, sc->type, sc->help, v);
+    }
 }
 
 static void render_net(struct out *o, const struct chord_metrics_view *v)

@@ -681,3 +681,22 @@ def parse_args(description):
     print("seed %d (rerun with --seed %d)" % (args.seed, args.seed),
           flush=True)
     return args
+
+
+def run_steps(title, cluster, steps):
+    """Run (name, fn) steps in order with a Runner, stopping at the first
+    failure when a step's name ends in "!" (the later ones need it), then
+    stop the cluster's daemons whatever happened. Returns the exit status
+    (Runner.finish)."""
+    r = Runner(title)
+    try:
+        for name, fn in steps:
+            needed = name.endswith("!")
+            if not r.run(name.rstrip("!"), fn) and needed:
+                break
+    except TestFailure as e:
+        r.failed += 1
+        print("FAIL %s" % e)
+    finally:
+        cluster.cleanup()
+    return r.finish()

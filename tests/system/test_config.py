@@ -28,8 +28,9 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (HOST, Cluster, Node, Runner, TestFailure,  # noqa: E402
-                    check, one_line_error, parse_args, port_is_free, run_cmd)
+from common import (HOST, Cluster, Node, TestFailure, check,  # noqa: E402
+                    one_line_error, parse_args, port_is_free, run_cmd,
+                    run_steps)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -130,20 +131,13 @@ class ConfigTest:
               % port)
 
     def run(self):
-        r = Runner("test_config")
-        try:
-            r.run("the example file starts a node; JSON log lines",
-                  self.step_example)
-            r.run("options after --config override it", self.step_override)
-            r.run("a bad line is a usage error naming FILE:LINE",
-                  self.step_bad_lines)
-        except TestFailure as e:
-            r.failed += 1
-            print("FAIL %s" % e)
-        finally:
-            self.c.cleanup()
-        return r.finish()
-
+        return run_steps("test_config", self.c, [
+            ("the example file starts a node; JSON log lines",
+             self.step_example),
+            ("options after --config override it", self.step_override),
+            ("a bad line is a usage error naming FILE:LINE",
+             self.step_bad_lines),
+        ])
 
 if __name__ == "__main__":
     sys.exit(ConfigTest(parse_args(__doc__.splitlines()[0])).run())

@@ -38,8 +38,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (HOST, Cluster, Runner, TestFailure, check,  # noqa: E402
-                    parallel, parse_args)
+from common import (HOST, Cluster, check, parallel,  # noqa: E402
+                    parse_args, run_steps)
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -246,29 +246,21 @@ class MetricsTest:
         check(not node.alive(), "the node did not exit after SIGTERM")
         check(200 not in codes, "/healthz said 200 while leaving: %s" % codes)
 
-    def run(self):
-        r = Runner("test_metrics")
-        try:
-            ok = r.run("3-node ring: /metrics parses, /healthz 200",
-                       self.step_ring)
-            if ok:
-                r.run("counters and histograms grow by the load sent",
-                      self.step_load)
-                r.run("every dashboard metric exists", self.step_dashboard)
-                r.run("/healthz 503 while joining and leaving, 200 between",
-                      self.step_health)
-            dead = [n for n in self.nodes if not n.alive()]
-            for n in dead:
-                r.failed += 1
-                print("FAIL dhtd %s died during the test; log:\n%s"
-                      % (n.addr, n.log_tail()))
-        except TestFailure as e:
-            r.failed += 1
-            print("FAIL %s" % e)
-        finally:
-            self.c.cleanup()
-        return r.finish()
+    def check_alive(self):
+        dead = [n for n in self.nodes if not n.alive()]
+        check(not dead, "dhtd %s died during the test; log:\n%s"
+              % (dead[0].addr, dead[0].log_tail()) if dead else "")
 
+    def run(self):
+        return run_steps("test_metrics", self.c, [
+            ("3-node ring: /metrics parses, /healthz 200!", self.step_ring),
+            ("counters and histograms grow by the load sent",
+             self.step_load),
+            ("every dashboard metric exists", self.step_dashboard),
+            ("the ring's nodes are all alive", self.check_alive),
+            ("/healthz 503 while joining and leaving, 200 between",
+             self.step_health),
+        ])
 
 if __name__ == "__main__":
     sys.exit(MetricsTest(parse_args(__doc__.splitlines()[0])).run())

@@ -32,8 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (Cluster, Runner, TestFailure, check,  # noqa: E402
-                    parse_args)
+from common import Cluster, check, parse_args, run_steps  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -181,20 +180,13 @@ class SystemdTest:
               "systemd-analyze verify: exit %d: %s" % (p.returncode, out))
 
     def run(self):
-        r = Runner("test_systemd")
-        try:
-            r.run("READY=1 after the join, watchdog pings, STOPPING=1 on "
-                  "SIGTERM", self.step_join_ready_stop)
-            r.run("abstract socket; WATCHDOG_PID of another process",
-                  self.step_abstract)
-            r.run("systemd-analyze verify dhtd@.service", self.step_verify)
-        except TestFailure as e:
-            r.failed += 1
-            print("FAIL %s" % e)
-        finally:
-            self.c.cleanup()
-        return r.finish()
-
+        return run_steps("test_systemd", self.c, [
+            ("READY=1 after the join, watchdog pings, STOPPING=1 on SIGTERM",
+             self.step_join_ready_stop),
+            ("abstract socket; WATCHDOG_PID of another process",
+             self.step_abstract),
+            ("systemd-analyze verify dhtd@.service", self.step_verify),
+        ])
 
 if __name__ == "__main__":
     sys.exit(SystemdTest(parse_args(__doc__.splitlines()[0])).run())
