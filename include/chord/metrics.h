@@ -72,6 +72,8 @@ struct chord_node_metrics {
     struct chord_hist lookup_hops;   /* lookups this node started, resolved */
     uint64_t lookups_failed;         /* ... that found no owner */
     uint64_t sync_rounds;            /* anti-entropy digests sent */
+    uint64_t sync_diverged;          /* ... answered "differs": a replica
+                                        was short of (or ahead of) keys */
     uint64_t sync_keys_sent;         /* keys sent because a digest differed */
     uint64_t transfer_keys_sent;     /* other key streams: joins, leaves,
                                         replication, hand-offs */

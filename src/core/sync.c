@@ -261,6 +261,7 @@ void chord__sync_answer(struct chord_node *n, uint64_t now, const struct rpc *r,
         return;
     chord__lease_synced(n, now, r, m->bucket_mask);
     if (m->bucket_mask) {
+        n->metrics.sync_diverged++;
         struct sync_ctx c;
         c.hi = n->rt.self.id;
         c.lo = n->rt.has_pred ? n->rt.pred.id : n->rt.self.id;

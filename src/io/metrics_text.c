@@ -121,6 +121,8 @@ static const struct scalar scalars[] = {
            "Suspected peers that were heard from again."),
     SCALAR("chord_sync_rounds_total", "counter", sync_rounds,
            "Anti-entropy digests sent to replicas."),
+    SCALAR("chord_sync_rounds_diverged_total", "counter", sync_diverged,
+           "Anti-entropy rounds whose replica differed (replicas short)."),
     SCALAR("chord_sync_keys_sent_total", "counter", sync_keys_sent,
            "Keys sent to replicas because anti-entropy found them missing."),
     SCALAR("chord_transfer_keys_sent_total", "counter", transfer_keys_sent,
