@@ -46,7 +46,7 @@ void chord_client_close(struct chord_client *c);
  * before its first reply: most often a node that takes plaintext clients
  * from loopback only. */
 #define CHORD_CLIENT_CLOSED_AT_ONCE                                            \
-    "the node closed the connection before answering (a node without "      \
+    "the node closed the connection before answering (a node without "         \
     "TLS or --insecure accepts only loopback clients)"
 
 /* The node's explanation of the last -EIO (or of a -ECONNRESET before any

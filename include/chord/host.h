@@ -111,8 +111,8 @@ struct chord_host_options {
     /* Accept plaintext connections from any address, not loopback only
      * (false). */
     bool insecure;
-    const char *join;   /* seed "host:port", or NULL to create a ring */
-    bool has_id;        /* use `id` instead of SHA-1(addr) (tests only) */
+    const char *join; /* seed "host:port", or NULL to create a ring */
+    bool has_id;      /* use `id` instead of SHA-1(addr) (tests only) */
     struct chord_id id;
     int log_level; /* lines above this enum chord_log_level are dropped */
     /* The write-ahead log; durable.dir == NULL means memory-only. */
@@ -128,8 +128,9 @@ struct chord_host_options {
 
 /* Fill *opt with the defaults: the node's (chord_node_config_default),
  * the log's (chord_durable_options_default: no directory), log level
- * INFO, no listen, advertise or join address, loopback clients only, no explicit id, idle timeout
- * CHORD_HOST_IDLE_TIMEOUT_MS, process settings left alone. */
+ * INFO, no listen, advertise or join address, loopback clients only, no
+ * explicit id, idle timeout CHORD_HOST_IDLE_TIMEOUT_MS, process settings left
+ * alone. */
 void chord_host_options_default(struct chord_host_options *opt);
 
 /* How chord_host_run() ended. */

@@ -106,8 +106,8 @@ int chord_addr_parse(const char *addr, char host[CHORD_ADDR_MAX],
 static int connect_one(const struct sockaddr *sa, socklen_t len,
                        int64_t deadline)
 {
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
@@ -144,12 +144,13 @@ static int connect_addr(const struct chord_addr *a, int64_t deadline)
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = a->kind == CHORD_ADDR_NAME ? AI_ADDRCONFIG : AI_NUMERICHOST;
+    hints.ai_flags =
+        a->kind == CHORD_ADDR_NAME ? AI_ADDRCONFIG : AI_NUMERICHOST;
     hints.ai_family = a->kind == CHORD_ADDR_V4   ? AF_INET
                       : a->kind == CHORD_ADDR_V6 ? AF_INET6
                                                  : AF_UNSPEC;
-    const char *host = strcmp(a->host, "localhost") == 0 ? "127.0.0.1"
-                                                          : a->host;
+    const char *host =
+        strcmp(a->host, "localhost") == 0 ? "127.0.0.1" : a->host;
     struct addrinfo *res = NULL;
     if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
         return -EHOSTUNREACH;

@@ -527,8 +527,8 @@ static int host_check_addrs(struct chord_host *h,
                  chord_addr_strerror(rc));
         return -EINVAL;
     }
-    h->listen_name = a.kind == CHORD_ADDR_NAME &&
-                     strcmp(a.host, "localhost") != 0;
+    h->listen_name =
+        a.kind == CHORD_ADDR_NAME && strcmp(a.host, "localhost") != 0;
     if (opt->advertise) {
         struct chord_addr adv;
         rc = chord_addr_split(opt->advertise, 0, &adv);

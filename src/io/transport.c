@@ -57,7 +57,8 @@ static bool sockaddr_is_loopback(const struct sockaddr_storage *ss)
         return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
     }
     if (ss->ss_family == AF_INET6) {
-        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        const struct in6_addr *a =
+            &((const struct sockaddr_in6 *)ss)->sin6_addr;
         return IN6_IS_ADDR_LOOPBACK(a) ||
                (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
     }
@@ -91,8 +92,8 @@ static void on_connect(uv_connect_t *req, int status)
 static int conn_bind_source(struct conn *c)
 {
     const struct sockaddr *src = (const struct sockaddr *)&c->t->source;
-    int fd = socket(src->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+    int fd =
+        socket(src->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return uv_translate_sys_error(errno);
 #ifdef IP_BIND_ADDRESS_NO_PORT
@@ -130,8 +131,7 @@ static int conn_connect(struct conn *c, const struct sockaddr *sa)
  * connect to the first address, of the source's family when there is
  * one. A later connection to the same peer resolves again: nothing is
  * cached, so a peer that moved is found at its new address. */
-static void on_resolved(uv_getaddrinfo_t *req, int status,
-                        struct addrinfo *res)
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct resolve *r = req->data;
     struct conn *c = r->c;
@@ -175,8 +175,8 @@ static int conn_resolve(struct conn *c, const struct chord_addr *a)
     hints.ai_flags = AI_ADDRCONFIG;
     r->req.data = r;
     r->c = c;
-    int rc = uv_getaddrinfo(c->t->loop, &r->req, on_resolved, a->host, port,
-                            &hints);
+    int rc =
+        uv_getaddrinfo(c->t->loop, &r->req, on_resolved, a->host, port, &hints);
     if (rc) {
         free(r);
         chord__conn_fail(c, CHORD_LOG_INFO, "resolve: %s", uv_strerror(rc));

@@ -261,8 +261,8 @@ bool chord__conn_busy(const struct chord_gate_slot *s)
  * since the last one, at most every CHORD_TRANSPORT_NOTE_MS. */
 static void note_flush(struct chord_transport *t, uint64_t now)
 {
-    unsigned loud = t->note_refused + t->note_evicted +
-                    t->note_accept_errors + t->note_remote;
+    unsigned loud = t->note_refused + t->note_evicted + t->note_accept_errors +
+                    t->note_remote;
     if ((loud == 0 && t->note_idle == 0) ||
         now - t->note_at < CHORD_TRANSPORT_NOTE_MS)
         return;

@@ -101,9 +101,9 @@ struct conn {
     struct chord_gate_slot slot; /* its pool, budget and timings */
     struct conn *paused_next;    /* on t->paused while `paused` */
     bool paused;                 /* read its share of this loop turn */
-    bool over_budget; /* chord__conn_on_alloc refused it input room */
-    bool draining;    /* inside conn_drain() */
-    bool retired;     /* reconnect(): close once drained */
+    bool over_budget;          /* chord__conn_on_alloc refused it input room */
+    bool draining;             /* inside conn_drain() */
+    bool retired;              /* reconnect(): close once drained */
     struct resolve *resolving; /* outbound: its name being resolved */
 };
 
@@ -143,7 +143,7 @@ struct chord_transport {
     bool open; /* accept connections from any address, not loopback only */
     /* Counted since the last summary line (CHORD_TRANSPORT_NOTE_MS). */
     unsigned note_refused, note_evicted, note_idle, note_accept_errors;
-    unsigned note_remote; /* refused: not loopback and not open */
+    unsigned note_remote;  /* refused: not loopback and not open */
     int note_accept_error; /* the last one */
     uint64_t note_at;
     struct conn *conns; /* live connections, newest first */
