@@ -38,8 +38,9 @@
  * rule sees which node called.
  *
  * Protected mode: without opt.insecure the node accepts connections from
- * loopback only (127.0.0.0/8, ::1); others are closed at accept and
- * counted in the transport's summary line. With opt.insecure it accepts
+ * this host only (from loopback, 127.0.0.0/8 and ::1, or from the address
+ * they reached); others are closed at accept and counted in the
+ * transport's summary line. With opt.insecure it accepts
  * plaintext from anywhere, and says so in one WARN line at start.
  *
  * Limits (the numbers are in src/io/transport_gate.h): the transport

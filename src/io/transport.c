@@ -3,13 +3,21 @@
  * transport_shared.h for how the files of the transport divide the work):
  * the public API, the listener and accepting, connecting out.
  *
- * Accepting: a new inbound connection joins the NEW pool of the gate; when
- * that pool is full, its least recently active idle member is closed to
- * make room, or the newcomer when none is idle enough. Connecting: an
- * outbound connection is bound to the node's own address first when one
- * was given (chord_transport_set_source).
+ * Accepting: a connection from another host is closed at once unless the
+ * transport is open (protected mode, counted in the summary line); then a
+ * new inbound connection joins the NEW pool of the gate; when that pool is
+ * full, its least recently active idle member is closed to make room, or
+ * the newcomer when none is idle enough.
  *
- * It does not retry, time out requests or reorder anything.
+ * Connecting: a literal address (IPv4, [IPv6], "localhost") is connected
+ * to at once; a name is first resolved by uv_getaddrinfo on libuv's
+ * thread pool (struct resolve, which outlives a conn closed meanwhile),
+ * afresh for every new connection. The socket is made when the family is
+ * known, and bound to the node's own address first when one was given
+ * (chord_transport_set_source) and it is of that family.
+ *
+ * It does not retry, time out requests, cache look-ups or reorder
+ * anything.
  */
 #include "io/transport_shared.h"
 
@@ -46,6 +54,21 @@ static int literal_sockaddr(const struct chord_addr *a,
     if (strcmp(a->host, "localhost") == 0)
         return uv_ip4_addr("127.0.0.1", a->port, (struct sockaddr_in *)ss);
     return -EAGAIN;
+}
+
+/* Do two socket addresses name the same IP (ports aside)? */
+static bool sockaddr_same_ip(const struct sockaddr_storage *a,
+                             const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return a->ss_family == AF_INET6 &&
+           memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr,
+                  sizeof(struct in6_addr)) == 0;
 }
 
 /* Is a peer's socket address loopback (127.0.0.0/8, ::1, or 127.x
@@ -205,6 +228,22 @@ static void sockaddr_format(const struct sockaddr_storage *ss, char *out,
     }
 }
 
+/* Did an accepted connection come from this host: from loopback, or
+ * from the very address it reached (a local client of a node listening on
+ * one of the host's own addresses)? A packet from elsewhere with a local
+ * source address would be dropped as martian, and could not finish the
+ * handshake anyway: the replies stay on this host. */
+static bool from_this_host(struct conn *c, const struct sockaddr_storage *peer)
+{
+    if (sockaddr_is_loopback(peer))
+        return true;
+    struct sockaddr_storage self;
+    int sl = sizeof self;
+    memset(&self, 0, sizeof self);
+    return uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&self, &sl) == 0 &&
+           sockaddr_same_ip(peer, &self);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct chord_transport *t = server->data;
@@ -240,8 +279,8 @@ static void on_connection(uv_stream_t *server, int status)
         sockaddr_format(&ss, c->peer, sizeof c->peer);
     else
         snprintf(c->peer, sizeof c->peer, "?");
-    if (!t->open && !sockaddr_is_loopback(&ss)) {
-        /* Protected mode: plaintext from loopback only. */
+    if (!t->open && !from_this_host(c, &ss)) {
+        /* Protected mode: plaintext from this host only. */
         t->note_remote++;
         chord__transport_log(t, CHORD_LOG_DEBUG,
                              "refusing connection from %s: not loopback "

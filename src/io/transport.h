@@ -51,8 +51,9 @@
  * address is; a listener on [::] takes IPv4 too where the system allows.
  *
  * Protected mode: unless chord_transport_set_open(t, true), a connection
- * accepted from anywhere but loopback (127.0.0.0/8, ::1, or 127.x mapped
- * into IPv6) is closed at once and counted in the summary line.
+ * accepted from another host is closed at once and counted in the summary
+ * line. From this host means from loopback (127.0.0.0/8, ::1, or 127.x
+ * mapped into IPv6) or from the very address the connection reached.
  */
 #ifndef CHORD_IO_TRANSPORT_H
 #define CHORD_IO_TRANSPORT_H
