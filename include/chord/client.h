@@ -44,10 +44,10 @@ void chord_client_close(struct chord_client *c);
 
 /* What chord_client_error() says when the node closed the connection
  * before its first reply: most often a node that takes plaintext clients
- * from loopback only. */
+ * from its own host only (protected mode). */
 #define CHORD_CLIENT_CLOSED_AT_ONCE                                            \
     "the node closed the connection before answering (a node without "         \
-    "TLS or --insecure accepts only loopback clients)"
+    "TLS or --insecure accepts only clients on its own host)"
 
 /* The node's explanation of the last -EIO (or of a -ECONNRESET before any
  * reply, CHORD_CLIENT_CLOSED_AT_ONCE), or "" (owned by the client). */

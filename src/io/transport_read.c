@@ -272,7 +272,7 @@ static void note_flush(struct chord_transport *t, uint64_t now)
         "connections in the last %llu ms: %u refused and %u idle ones "
         "closed for newcomers (open: %zu/%u new, %zu/%u client, %zu/%u "
         "peer), %u idle over %u ms closed, %u accept errors%s%s, %u "
-        "refused from outside loopback (plaintext needs --insecure)",
+        "refused from other hosts (plaintext needs --insecure)",
         (unsigned long long)(now - t->note_at), t->note_refused,
         t->note_evicted, g->count[CHORD_GATE_NEW], g->lim.max[CHORD_GATE_NEW],
         g->count[CHORD_GATE_CLIENT], g->lim.max[CHORD_GATE_CLIENT],
