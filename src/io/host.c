@@ -495,6 +495,19 @@ static void host_tune_process(struct chord_host *h)
 
 /* ---- addresses ----------------------------------------------------------- */
 
+/* Put the canonical form of `s`, an address naming one node (a port, no
+ * wildcard), into out: NULL, or why it cannot be one. */
+static const char *node_addr_canon(const char *s, char out[CHORD_ADDR_MAX])
+{
+    struct chord_addr a;
+    int rc = chord_addr_split(s, 0, &a);
+    if (rc == 0 && chord_addr_is_wildcard(&a))
+        return "a wildcard address names no node";
+    if (rc == 0)
+        rc = chord_addr_format(&a, out);
+    return rc ? chord_addr_strerror(rc) : NULL;
+}
+
 /* Check the join, listen and advertise addresses before anything opens,
  * keeping the join and advertised ones in canonical form. 0, or -EINVAL
  * with the reason in err. */
@@ -503,24 +516,16 @@ static int host_check_addrs(struct chord_host *h,
                             char err[CHORD_HOST_ERR_MAX])
 {
     struct chord_addr a;
-    int rc;
+    const char *why;
     if (opt->join) {
-        rc = chord_addr_split(opt->join, 0, &a);
-        if (rc == 0 && chord_addr_is_wildcard(&a))
-            rc = -EINVAL;
-        if (rc == 0)
-            rc = chord_addr_format(&a, h->join);
-        if (rc) {
+        if ((why = node_addr_canon(opt->join, h->join)) != NULL) {
             snprintf(err, CHORD_HOST_ERR_MAX, "bad join address '%.*s': %s",
-                     (int)CHORD_ADDR_MAX, opt->join,
-                     rc == -EINVAL && chord_addr_split(opt->join, 0, &a) == 0
-                         ? "a wildcard address names no node"
-                         : chord_addr_strerror(rc));
+                     (int)CHORD_ADDR_MAX, opt->join, why);
             return -EINVAL;
         }
         h->has_join = true;
     }
-    rc = chord_transport_addr_parse(opt->listen, &a);
+    int rc = chord_transport_addr_parse(opt->listen, &a);
     if (rc) {
         snprintf(err, CHORD_HOST_ERR_MAX, "cannot listen on %.*s: %s",
                  (int)CHORD_ADDR_MAX, opt->listen ? opt->listen : "(none)",
@@ -530,17 +535,9 @@ static int host_check_addrs(struct chord_host *h,
     h->listen_name =
         a.kind == CHORD_ADDR_NAME && strcmp(a.host, "localhost") != 0;
     if (opt->advertise) {
-        struct chord_addr adv;
-        rc = chord_addr_split(opt->advertise, 0, &adv);
-        if (rc == 0 && chord_addr_is_wildcard(&adv))
-            rc = -EADDRNOTAVAIL;
-        if (rc == 0)
-            rc = chord_addr_format(&adv, h->addr);
-        if (rc) {
+        if ((why = node_addr_canon(opt->advertise, h->addr)) != NULL) {
             snprintf(err, CHORD_HOST_ERR_MAX, "cannot advertise %.*s: %s",
-                     (int)CHORD_ADDR_MAX, opt->advertise,
-                     rc == -EADDRNOTAVAIL ? "a wildcard address names no node"
-                                          : chord_addr_strerror(rc));
+                     (int)CHORD_ADDR_MAX, opt->advertise, why);
             return -EINVAL;
         }
         h->has_advertise = true;
