@@ -36,7 +36,7 @@ int chord_addr_parse(const char *addr, char host[CHORD_ADDR_MAX],
 /* Connect to `addr` ("host:port"; a name is resolved with getaddrinfo,
  * which blocks, and each address it returns is tried in turn within
  * timeout_ms); every later call on the client waits at most timeout_ms for
- * its reply. 0, -EINVAL (a bad address), -EHOSTUNREACH (a name that does
+ * its reply. 0, -EINVAL (a bad address), -EADDRNOTAVAIL (a name that does
  * not resolve) or the last connect error. */
 int chord_client_connect(const char *addr, int timeout_ms,
                          struct chord_client **out);

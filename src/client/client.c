@@ -144,16 +144,18 @@ static int connect_addr(const struct chord_addr *a, int64_t deadline)
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
+    /* No AI_ADDRCONFIG: it hides every IPv4 answer on a host whose only
+     * IPv4 address is loopback. */
+    const char *host =
+        strcmp(a->host, "localhost") == 0 ? "127.0.0.1" : a->host;
     hints.ai_flags =
-        a->kind == CHORD_ADDR_NAME ? AI_ADDRCONFIG : AI_NUMERICHOST;
+        a->kind == CHORD_ADDR_NAME && host == a->host ? 0 : AI_NUMERICHOST;
     hints.ai_family = a->kind == CHORD_ADDR_V4   ? AF_INET
                       : a->kind == CHORD_ADDR_V6 ? AF_INET6
                                                  : AF_UNSPEC;
-    const char *host =
-        strcmp(a->host, "localhost") == 0 ? "127.0.0.1" : a->host;
     struct addrinfo *res = NULL;
     if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
-        return -EHOSTUNREACH;
+        return -EADDRNOTAVAIL;
     int rc = -EHOSTUNREACH;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         rc = connect_one(ai->ai_addr, ai->ai_addrlen, deadline);

@@ -195,7 +195,8 @@ static int conn_resolve(struct conn *c, const struct chord_addr *a)
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
+    /* No AI_ADDRCONFIG: it hides IPv4 answers where the only IPv4
+     * address is loopback (a private network namespace). */
     r->req.data = r;
     r->c = c;
     int rc =
@@ -365,7 +366,7 @@ static int listen_resolve(struct chord_transport *t, const struct chord_addr *a,
     struct addrinfo hints;
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_ADDRCONFIG;
+    hints.ai_flags = AI_PASSIVE;
     uv_getaddrinfo_t req;
     int rc = uv_getaddrinfo(t->loop, &req, NULL, a->host, port, &hints);
     if (rc)
