@@ -26,17 +26,31 @@
 
 struct chord_client;
 
-/* Parse "host:port" (IPv4 dotted quad or "localhost"). 0 or -EINVAL. */
+/* Parse "host:port" as chord/addr.h says (a dotted quad, [IPv6] or a
+ * name; port 1..65535): host gets the canonical host without brackets.
+ * 0, or the errors of chord_addr_split (-EINVAL, -ERANGE,
+ * -ENAMETOOLONG). */
 int chord_addr_parse(const char *addr, char host[CHORD_ADDR_MAX],
                      uint16_t *port);
 
-/* Connect to `addr` ("host:port"); every later call on the client waits at
- * most timeout_ms for its reply. 0 or a negative errno. */
+/* Connect to `addr` ("host:port"; a name is resolved with getaddrinfo,
+ * which blocks, and each address it returns is tried in turn within
+ * timeout_ms); every later call on the client waits at most timeout_ms for
+ * its reply. 0, -EINVAL (a bad address), -EADDRNOTAVAIL (a name that does
+ * not resolve) or the last connect error. */
 int chord_client_connect(const char *addr, int timeout_ms,
                          struct chord_client **out);
 void chord_client_close(struct chord_client *c);
 
-/* The node's explanation of the last -EIO, or "" (owned by the client). */
+/* What chord_client_error() says when the node closed the connection
+ * before its first reply: most often a node that takes plaintext clients
+ * from its own host only (protected mode). */
+#define CHORD_CLIENT_CLOSED_AT_ONCE                                            \
+    "the node closed the connection before answering (a node without "         \
+    "TLS or --insecure accepts only clients on its own host)"
+
+/* The node's explanation of the last -EIO (or of a -ECONNRESET before any
+ * reply, CHORD_CLIENT_CLOSED_AT_ONCE), or "" (owned by the client). */
 const char *chord_client_error(const struct chord_client *c);
 
 /* After a -EIO whose reply said the node does not serve the request now

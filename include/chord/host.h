@@ -31,13 +31,22 @@
  * host flushes pending writes for a bounded time and stops. A second
  * signal stops at once. A node that FAILED to join stops the host too.
  *
- * Addresses: the node listens on opt.listen and advertises the address it
- * is bound to ("localhost" written 127.0.0.1, port 0 replaced by the port
- * picked); its id is SHA-1 of the advertised address unless opt.has_id.
- * Its outbound connections are bound to the listen address's IP (port
- * picked by the kernel), so a peer, a log line or a firewall rule sees
- * which node called. Only IPv4 is used and, in this project, only
- * 127.0.0.0/8.
+ * Addresses (chord/addr.h: IPv4, [IPv6] or a name): the node listens on
+ * opt.listen (a name is resolved once, at start) and advertises
+ * opt.advertise when given; otherwise a listen name with the port picked,
+ * or else the address it is bound to ("localhost" written 127.0.0.1, port
+ * 0 replaced by the port picked). A wildcard listen address (0.0.0.0,
+ * [::]) needs opt.advertise. Its id is SHA-1 of the advertised address
+ * (canonical form) unless opt.has_id. Its outbound connections are bound
+ * to the listen address's IP when that is concrete and of the peer's
+ * family (port picked by the kernel), so a peer, a log line or a firewall
+ * rule sees which node called.
+ *
+ * Protected mode: without opt.insecure the node accepts connections from
+ * this host only (from loopback, 127.0.0.0/8 and ::1, or from the address
+ * they reached); others are closed at accept and counted in the
+ * transport's summary line. With opt.insecure it accepts
+ * plaintext from anywhere, and says so in one WARN line at start.
  *
  * Limits (the numbers are in src/io/transport_gate.h): the transport
  * keeps separate caps for client and peer connections (told apart by
@@ -116,8 +125,14 @@ struct chord_host_options {
      * listen address (and `id` below), whatever it holds here. */
     struct chord_node_config node;
     const char *listen; /* "host:port" to bind; port 0 picks one */
-    const char *join;   /* seed "host:port", or NULL to create a ring */
-    bool has_id;        /* use `id` instead of SHA-1(addr) (tests only) */
+    /* "host:port" the others reach this node at, or NULL: the listen
+     * address (required when that is a wildcard). */
+    const char *advertise;
+    /* Accept plaintext connections from any address, not loopback only
+     * (false). */
+    bool insecure;
+    const char *join; /* seed "host:port", or NULL to create a ring */
+    bool has_id;      /* use `id` instead of SHA-1(addr) (tests only) */
     struct chord_id id;
     int log_level; /* lines above this enum chord_log_level are dropped */
     /* The write-ahead log; durable.dir == NULL means memory-only. */
@@ -148,8 +163,9 @@ enum chord_log_format {
 
 /* Fill *opt with the defaults: the node's (chord_node_config_default),
  * the log's (chord_durable_options_default: no directory), log level
- * INFO, no listen or join address, no explicit id, idle timeout
- * CHORD_HOST_IDLE_TIMEOUT_MS, process settings left alone. */
+ * INFO, no listen, advertise or join address, loopback clients only, no
+ * explicit id, idle timeout CHORD_HOST_IDLE_TIMEOUT_MS, process settings left
+ * alone. */
 void chord_host_options_default(struct chord_host_options *opt);
 
 /* How chord_host_run() ended. */
@@ -164,11 +180,12 @@ enum chord_host_outcome {
 struct chord_host;
 
 /*
- * Check an address as the host takes it: "host:port" where host is an
- * IPv4 dotted quad or "localhost" and port 0..65535 in plain decimal.
- * Returns 0 with *port set (port may be NULL), -EINVAL when it is not of
- * that form, or -EADDRNOTAVAIL for a host outside 127.0.0.0/8. A join
- * address must also have a port other than 0.
+ * Check an address as the host takes it: "host:port" as chord/addr.h
+ * says (IPv4, [IPv6] or a name) with port 0..65535. Returns 0 with *port
+ * set (port may be NULL), or the errors of chord_addr_split (-EINVAL,
+ * -ERANGE, -ENAMETOOLONG; chord_addr_strerror words them). A join or
+ * advertised address must also have a port other than 0 and a concrete
+ * host (not 0.0.0.0 or [::]).
  */
 int chord_host_addr_parse(const char *addr, uint16_t *port);
 

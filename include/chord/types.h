@@ -18,7 +18,7 @@
 #define CHORD_KEY_MAX 1024u            /* bytes in a key */
 #define CHORD_VALUE_MAX (1u << 20)     /* bytes in a value (1 MiB) */
 #define CHORD_FRAME_MAX (2u << 20)     /* bytes in a frame, header included */
-#define CHORD_ADDR_MAX 64u             /* "host:port" plus NUL */
+#define CHORD_ADDR_MAX 64u             /* "host:port" plus NUL (chord/addr.h) */
 #define CHORD_SUCC_MAX 32u             /* successor list capacity */
 #define CHORD_PATH_MAX 64u             /* addresses a lookup path records */
 #define CHORD_PEERS_MAX 64u            /* peers listed in a status report */

@@ -16,7 +16,9 @@
  * Invariants: rbuf never holds more than one frame's cap plus one read;
  * after -ETIMEDOUT, -EPROTO or a transport error the connection is marked
  * broken and every later call returns -ENOTCONN, because the stream may be
- * mid-frame. The error text is only set for -EIO.
+ * mid-frame. The error text is set for -EIO, and for -ECONNRESET when
+ * the node closed a connection that never carried a reply (what a node
+ * does to a client it does not accept: see CHORD_CLIENT_CLOSED_AT_ONCE).
  *
  * A reply that says the node does not serve the request now (REDIRECT or
  * TRY_AGAIN: it is joining or leaving) is an -EIO like any failure, and
@@ -27,19 +29,21 @@
  */
 #include "chord/client.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "chord/addr.h"
 #include "chord/buf.h"
 #include "client/clock.h"
 #include "core/wire.h"
@@ -51,6 +55,7 @@ struct chord_client {
     int timeout_ms;       /* per call, > 0 */
     uint64_t next_req_id; /* the id of the next request */
     bool broken;          /* the stream is unusable: refuse further calls */
+    bool answered;        /* a reply has arrived on this connection */
     uint8_t consistency;  /* enum chord_consistency for put/get/del */
     bool moved; /* the last reply said: not here, not now (REDIRECT...) */
     char hint[CHORD_ADDR_MAX]; /* ... and named this node, or "" */
@@ -87,68 +92,28 @@ static int wait_fd(int fd, short events, int64_t deadline)
 int chord_addr_parse(const char *addr, char host[CHORD_ADDR_MAX],
                      uint16_t *port)
 {
-    if (!addr)
-        return -EINVAL;
-    const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr || strlen(addr) >= CHORD_ADDR_MAX)
-        return -EINVAL;
-    size_t hlen = (size_t)(colon - addr);
-    char h[CHORD_ADDR_MAX];
-    memcpy(h, addr, hlen);
-    h[hlen] = '\0';
-
-    /* The port: 1..65535, decimal digits only, no sign, no spaces. */
-    const char *p = colon + 1;
-    if (*p == '\0' || strlen(p) > 5)
-        return -EINVAL;
-    unsigned long v = 0;
-    for (; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return -EINVAL;
-        v = v * 10 + (unsigned long)(*p - '0');
-    }
-    if (v < 1 || v > 65535)
-        return -EINVAL;
-
-    /* The host: "localhost" or a strict dotted quad (inet_pton rejects
-     * short forms such as "127.1" and leading garbage). */
-    if (strcmp(h, "localhost") != 0) {
-        struct in_addr in;
-        if (inet_pton(AF_INET, h, &in) != 1)
-            return -EINVAL;
-    }
-    memcpy(host, h, hlen + 1);
-    *port = (uint16_t)v;
+    struct chord_addr a;
+    int rc = chord_addr_split(addr, 0, &a);
+    if (rc)
+        return rc;
+    memcpy(host, a.host, sizeof a.host);
+    *port = a.port;
     return 0;
 }
 
-int chord_client_connect(const char *addr, int timeout_ms,
-                         struct chord_client **out)
+/* Open a non-blocking socket to one address and wait for the connection
+ * until the deadline: the socket, or a negative errno. */
+static int connect_one(const struct sockaddr *sa, socklen_t len,
+                       int64_t deadline)
 {
-    char host[CHORD_ADDR_MAX];
-    uint16_t port;
-    *out = NULL;
-    if (timeout_ms <= 0 || chord_addr_parse(addr, host, &port) != 0)
-        return -EINVAL;
-
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    if (strcmp(host, "localhost") == 0)
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    else if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        return -EINVAL;
-
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd =
+        socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-
-    int64_t deadline = chord__client_now_ms() + timeout_ms;
     int rc = 0;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    if (connect(fd, sa, len) != 0) {
         if (errno != EINPROGRESS && errno != EINTR) {
             rc = -errno;
         } else {
@@ -167,6 +132,52 @@ int chord_client_connect(const char *addr, int timeout_ms,
         close(fd);
         return rc;
     }
+    return fd;
+}
+
+/* Resolve and connect: the socket of the first address that answers, or
+ * the last error. "localhost" is 127.0.0.1, as the node takes it. */
+static int connect_addr(const struct chord_addr *a, int64_t deadline)
+{
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)a->port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    /* No AI_ADDRCONFIG: it hides every IPv4 answer on a host whose only
+     * IPv4 address is loopback. */
+    const char *host =
+        strcmp(a->host, "localhost") == 0 ? "127.0.0.1" : a->host;
+    hints.ai_flags =
+        a->kind == CHORD_ADDR_NAME && host == a->host ? 0 : AI_NUMERICHOST;
+    hints.ai_family = a->kind == CHORD_ADDR_V4   ? AF_INET
+                      : a->kind == CHORD_ADDR_V6 ? AF_INET6
+                                                 : AF_UNSPEC;
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+        return -EADDRNOTAVAIL;
+    int rc = -EHOSTUNREACH;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        rc = connect_one(ai->ai_addr, ai->ai_addrlen, deadline);
+        if (rc >= 0 || rc == -ETIMEDOUT)
+            break;
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
+int chord_client_connect(const char *addr, int timeout_ms,
+                         struct chord_client **out)
+{
+    struct chord_addr a;
+    *out = NULL;
+    if (timeout_ms <= 0 || chord_addr_split(addr, 0, &a) != 0)
+        return -EINVAL;
+
+    int64_t deadline = chord__client_now_ms() + timeout_ms;
+    int fd = connect_addr(&a, deadline);
+    if (fd < 0)
+        return fd;
 
     struct chord_client *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -282,6 +293,10 @@ static ssize_t transact(struct chord_client *c, struct chord_msg *req,
         return rc; /* nothing was sent: the stream is still clean */
 
     rc = send_all(c, deadline);
+    if ((rc == -EPIPE || rc == -ECONNRESET) && !c->answered) {
+        snprintf(c->error, sizeof c->error, "%s", CHORD_CLIENT_CLOSED_AT_ONCE);
+        rc = -ECONNRESET;
+    }
     if (rc) {
         c->broken = true;
         return rc;
@@ -302,12 +317,16 @@ static ssize_t transact(struct chord_client *c, struct chord_msg *req,
         }
         if (used == CHORD_DECODE_PARTIAL) {
             rc = recv_some(c, deadline);
+            if (rc == -ECONNRESET && !c->answered)
+                snprintf(c->error, sizeof c->error, "%s",
+                         CHORD_CLIENT_CLOSED_AT_ONCE);
             if (rc) {
                 c->broken = true;
                 return rc;
             }
             continue;
         }
+        c->answered = true;
         if (reply->req_id != req->req_id) {
             /* Not ours: a late answer to an abandoned request. */
             chord_buf_consume(&c->rbuf, (size_t)used);

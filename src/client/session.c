@@ -153,6 +153,10 @@ static void why_text(int rc, const struct chord_client *c, int share, char *out,
         snprintf(out, len, "%s", chord_client_error(c));
     else if (rc == -ETIMEDOUT)
         snprintf(out, len, "no answer within %d ms", share);
+    else if (rc == -EADDRNOTAVAIL && !c)
+        snprintf(out, len, "the name does not resolve");
+    else if (rc == -ECONNRESET && c && *chord_client_error(c))
+        snprintf(out, len, "%s", chord_client_error(c));
     else if (rc == -ECONNRESET)
         snprintf(out, len, "closed the connection");
     else if (rc == -EPROTO)

@@ -42,6 +42,7 @@
 #include <malloc.h>
 #endif
 
+#include "chord/addr.h"
 #include "chord/types.h"
 #include "io/durable.h"
 #include "io/log_line.h"
@@ -97,7 +98,10 @@ struct chord_host {
     int log_format; /* enum chord_log_format */
     bool has_join;
     char join[CHORD_ADDR_MAX];
-    char addr[CHORD_ADDR_MAX]; /* advertised address */
+    char addr[CHORD_ADDR_MAX];  /* advertised address */
+    char bound[CHORD_ADDR_MAX]; /* the listener's "ip:port" */
+    bool has_advertise;         /* addr was given (opt.advertise) */
+    bool listen_name;           /* opt.listen names a host to resolve */
     enum chord_host_outcome outcome;
     char err[CHORD_HOST_ERR_MAX];
 };
@@ -604,6 +608,84 @@ static void host_tune_process(struct chord_host *h)
                   (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
+/* ---- addresses ----------------------------------------------------------- */
+
+/* Put the canonical form of `s`, an address naming one node (a port, no
+ * wildcard), into out: NULL, or why it cannot be one. */
+static const char *node_addr_canon(const char *s, char out[CHORD_ADDR_MAX])
+{
+    struct chord_addr a;
+    int rc = chord_addr_split(s, 0, &a);
+    if (rc == 0 && chord_addr_is_wildcard(&a))
+        return "a wildcard address names no node";
+    if (rc == 0)
+        rc = chord_addr_format(&a, out);
+    return rc ? chord_addr_strerror(rc) : NULL;
+}
+
+/* Check the join, listen and advertise addresses before anything opens,
+ * keeping the join and advertised ones in canonical form. 0, or -EINVAL
+ * with the reason in err. */
+static int host_check_addrs(struct chord_host *h,
+                            const struct chord_host_options *opt,
+                            char err[CHORD_HOST_ERR_MAX])
+{
+    struct chord_addr a;
+    const char *why;
+    if (opt->join) {
+        if ((why = node_addr_canon(opt->join, h->join)) != NULL) {
+            snprintf(err, CHORD_HOST_ERR_MAX, "bad join address '%.*s': %s",
+                     (int)CHORD_ADDR_MAX, opt->join, why);
+            return -EINVAL;
+        }
+        h->has_join = true;
+    }
+    int rc = chord_transport_addr_parse(opt->listen, &a);
+    if (rc) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "cannot listen on %.*s: %s",
+                 (int)CHORD_ADDR_MAX, opt->listen ? opt->listen : "(none)",
+                 chord_addr_strerror(rc));
+        return -EINVAL;
+    }
+    h->listen_name =
+        a.kind == CHORD_ADDR_NAME && strcmp(a.host, "localhost") != 0;
+    if (opt->advertise) {
+        if ((why = node_addr_canon(opt->advertise, h->addr)) != NULL) {
+            snprintf(err, CHORD_HOST_ERR_MAX, "cannot advertise %.*s: %s",
+                     (int)CHORD_ADDR_MAX, opt->advertise, why);
+            return -EINVAL;
+        }
+        h->has_advertise = true;
+    } else if (chord_addr_is_wildcard(&a)) {
+        snprintf(err, CHORD_HOST_ERR_MAX,
+                 "listening on the wildcard address %s needs an address "
+                 "for the others to reach this node (advertise HOST:PORT)",
+                 opt->listen);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Once listening: the address the node advertises (the one given; else a
+ * listen name with the port picked; else the bound address), and the
+ * source of its outbound connections (the bound IP, when concrete). */
+static void host_advertise(struct chord_host *h,
+                           const struct chord_host_options *opt)
+{
+    if (chord_transport_bound(h->tr, h->bound) != 0)
+        snprintf(h->bound, sizeof h->bound, "%s", opt->listen);
+    if (!h->has_advertise && h->listen_name) {
+        struct chord_addr a;
+        chord_addr_split(opt->listen, CHORD_ADDR_ANY_PORT, &a);
+        a.port = chord_transport_port(h->tr);
+        chord_addr_format(&a, h->addr);
+    } else if (!h->has_advertise) {
+        snprintf(h->addr, sizeof h->addr, "%s", h->bound);
+    }
+    /* Peers see this node's own IP as the source of its connections. */
+    chord_transport_set_source(h->tr, h->bound);
+}
+
 /* ---- public API ---------------------------------------------------------- */
 
 int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
@@ -623,27 +705,8 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     h->outcome = CHORD_HOST_LEFT;
     snprintf(h->addr, sizeof h->addr, "%s", opt->listen ? opt->listen : "");
 
-    int rc = 0;
-    struct sockaddr_in sa;
-    if (opt->join) {
-        rc = chord_transport_addr_parse(opt->join, &sa);
-        if (rc == 0 && sa.sin_port == 0)
-            rc = -EINVAL;
-        if (rc) {
-            snprintf(err, CHORD_HOST_ERR_MAX, "bad join address '%s'",
-                     opt->join);
-            free(h);
-            return rc;
-        }
-        h->has_join = true;
-        snprintf(h->join, sizeof h->join, "%s", opt->join);
-    }
-    rc = chord_transport_addr_parse(opt->listen, &sa);
+    int rc = host_check_addrs(h, opt, err);
     if (rc) {
-        snprintf(err, CHORD_HOST_ERR_MAX, "cannot listen on %s: %s",
-                 opt->listen ? opt->listen : "(none)",
-                 rc == -EADDRNOTAVAIL ? "only 127.0.0.0/8 addresses are used"
-                                      : "not a host:port address");
         free(h);
         return rc;
     }
@@ -678,17 +741,18 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         goto fail;
     }
 
-    /* The advertised address: the bound one, in dotted-quad form. */
-    char ip[INET_ADDRSTRLEN];
-    uv_ip4_name(&sa, ip, sizeof ip);
-    snprintf(h->addr, sizeof h->addr, "%s:%u", ip,
-             (unsigned)chord_transport_port(h->tr));
+    host_advertise(h, opt);
     struct chord_gate_limits lim;
     chord_gate_limits_default(&lim);
     lim.idle_timeout_ms = opt->idle_timeout_ms;
     chord_transport_set_limits(h->tr, &lim);
-    /* Peers see this node's own IP as the source of its connections. */
-    chord_transport_set_source(h->tr, h->addr);
+    chord_transport_set_open(h->tr, opt->insecure);
+    if (opt->insecure)
+        host_logf(h, CHORD_LOG_WARN,
+                  "insecure: accepting plaintext connections from any "
+                  "address on %s; whoever reaches it can read and write "
+                  "every key",
+                  h->bound);
 
     struct chord_node_config cfg = opt->node;
     rc = chord_peer_from_addr(&cfg.self, h->addr);

@@ -10,7 +10,6 @@
  * It holds no state and does no I/O.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <string.h>
 
 #include "chord/host.h"
@@ -30,10 +29,10 @@ void chord_host_options_default(struct chord_host_options *opt)
 
 int chord_host_addr_parse(const char *addr, uint16_t *port)
 {
-    struct sockaddr_in sa;
-    int rc = chord_transport_addr_parse(addr, &sa);
+    struct chord_addr a;
+    int rc = chord_transport_addr_parse(addr, &a);
     if (rc == 0 && port)
-        *port = ntohs(sa.sin_port);
+        *port = a.port;
     return rc;
 }
 

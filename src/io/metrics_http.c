@@ -15,6 +15,7 @@
 #include "io/metrics_http.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -165,27 +166,43 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 /* ---- start and stop ------------------------------------------------- */
 
-/* A listening TCP socket on addr: the fd, or a negative errno. */
+/* A listening TCP socket on addr (IPv4, [IPv6] or a name, resolved once,
+ * blocking, at start like the node's own listener): the fd, or a negative
+ * errno. */
 static int listen_on(const char *addr, unsigned *port)
 {
-    struct sockaddr_in sa;
-    int rc = chord_transport_addr_parse(addr, &sa);
+    struct chord_addr a;
+    int rc = chord_transport_addr_parse(addr, &a);
     if (rc)
         return rc;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    socklen_t sl = sizeof sa;
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
-        listen(fd, 64) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)a.port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(a.host, service, &hints, &res) != 0 || !res)
+        return -EADDRNOTAVAIL;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
         rc = -errno;
-        close(fd);
+        freeaddrinfo(res);
         return rc;
     }
-    *port = ntohs(sa.sin_port);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 64) != 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        rc = -errno;
+        close(fd);
+        freeaddrinfo(res);
+        return rc;
+    }
+    freeaddrinfo(res);
+    *port = ss.ss_family == AF_INET6
+                ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                : ntohs(((struct sockaddr_in *)&ss)->sin_port);
     return fd;
 }
 

@@ -3,13 +3,21 @@
  * transport_shared.h for how the files of the transport divide the work):
  * the public API, the listener and accepting, connecting out.
  *
- * Accepting: a new inbound connection joins the NEW pool of the gate; when
- * that pool is full, its least recently active idle member is closed to
- * make room, or the newcomer when none is idle enough. Connecting: an
- * outbound connection is bound to the node's own address first when one
- * was given (chord_transport_set_source).
+ * Accepting: a connection from another host is closed at once unless the
+ * transport is open (protected mode, counted in the summary line); then a
+ * new inbound connection joins the NEW pool of the gate; when that pool is
+ * full, its least recently active idle member is closed to make room, or
+ * the newcomer when none is idle enough.
  *
- * It does not retry, time out requests or reorder anything.
+ * Connecting: a literal address (IPv4, [IPv6], "localhost") is connected
+ * to at once; a name is first resolved by uv_getaddrinfo on libuv's
+ * thread pool (struct resolve, which outlives a conn closed meanwhile),
+ * afresh for every new connection. The socket is made when the family is
+ * known, and bound to the node's own address first when one was given
+ * (chord_transport_set_source) and it is of that family.
+ *
+ * It does not retry, time out requests, cache look-ups or reorder
+ * anything.
  */
 #include "io/transport_shared.h"
 
@@ -21,51 +29,63 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "chord/addr.h"
 #include "chord/node.h"
 
 /* ---- addresses ----------------------------------------------------------- */
 
-int chord_transport_addr_parse(const char *addr, struct sockaddr_in *out)
+int chord_transport_addr_parse(const char *addr, struct chord_addr *out)
 {
-    if (!addr)
-        return -EINVAL;
-    size_t n = strnlen(addr, CHORD_ADDR_MAX);
-    if (n == 0 || n >= CHORD_ADDR_MAX)
-        return -EINVAL;
-    const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr || colon[1] == '\0')
-        return -EINVAL;
+    return chord_addr_split(addr, CHORD_ADDR_ANY_PORT, out);
+}
 
-    unsigned long port = 0;
-    unsigned digits = 0;
-    for (const char *p = colon + 1; *p; p++) {
-        if (*p < '0' || *p > '9' || ++digits > 5)
-            return -EINVAL;
-        port = port * 10 + (unsigned long)(*p - '0');
+/* The socket address of a literal address ("localhost" is 127.0.0.1):
+ * 0, or -EAGAIN for a name that must be resolved. */
+static int literal_sockaddr(const struct chord_addr *a,
+                            struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (a->kind == CHORD_ADDR_V6)
+        return uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)ss);
+    if (a->kind == CHORD_ADDR_V4)
+        return uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)ss);
+    if (strcmp(a->host, "localhost") == 0)
+        return uv_ip4_addr("127.0.0.1", a->port, (struct sockaddr_in *)ss);
+    return -EAGAIN;
+}
+
+/* Do two socket addresses name the same IP (ports aside)? */
+static bool sockaddr_same_ip(const struct sockaddr_storage *a,
+                             const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    return a->ss_family == AF_INET6 &&
+           memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                  &((const struct sockaddr_in6 *)b)->sin6_addr,
+                  sizeof(struct in6_addr)) == 0;
+}
+
+/* Is a peer's socket address loopback (127.0.0.0/8, ::1, or 127.x
+ * mapped into IPv6 by a dual-stack listener)? */
+static bool sockaddr_is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
     }
-    if (port > 65535)
-        return -EINVAL;
-
-    char host[CHORD_ADDR_MAX];
-    size_t hl = (size_t)(colon - addr);
-    memcpy(host, addr, hl);
-    host[hl] = '\0';
-    struct in_addr ia;
-    if (strcmp(host, "localhost") == 0)
-        ia.s_addr = htonl(INADDR_LOOPBACK);
-    else if (inet_pton(AF_INET, host, &ia) != 1)
-        return -EINVAL;
-    if (CHORD_TRANSPORT_LOOPBACK_ONLY && (ntohl(ia.s_addr) >> 24) != 127)
-        return -EADDRNOTAVAIL;
-
-    if (out) {
-        memset(out, 0, sizeof *out);
-        out->sin_family = AF_INET;
-        out->sin_port = htons((uint16_t)port);
-        out->sin_addr = ia;
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a =
+            &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
     }
-    return 0;
+    return false;
 }
 
 static void on_connect(uv_connect_t *req, int status)
@@ -88,19 +108,108 @@ static void on_connect(uv_connect_t *req, int status)
     chord__conn_flush(c);
 }
 
-/* Bind a new outbound conn to the source address (port 0). The port is
- * picked at connect time where the kernel can (IP_BIND_ADDRESS_NO_PORT),
- * so many connections to distinct peers do not use up ephemeral ports. */
+/* Bind a new outbound conn to the source address (port 0), on a socket
+ * of the source's family made here. The port is picked at connect time
+ * where the kernel can (IP_BIND_ADDRESS_NO_PORT, set before the bind), so
+ * many connections to distinct peers do not use up ephemeral ports. */
 static int conn_bind_source(struct conn *c)
 {
+    const struct sockaddr *src = (const struct sockaddr *)&c->t->source;
+    int fd =
+        socket(src->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
 #ifdef IP_BIND_ADDRESS_NO_PORT
-    uv_os_fd_t fd;
     int one = 1;
-    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
-        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
-                         sizeof one);
+    (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 #endif
-    return uv_tcp_bind(&c->tcp, (const struct sockaddr *)&c->t->source, 0);
+    int rc = uv_tcp_open(&c->tcp, fd);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    return uv_tcp_bind(&c->tcp, src, 0);
+}
+
+/* Connect an outbound conn to `sa`, bound first to the node's own address
+ * when one is set and of the same family. On failure the conn is failed
+ * (its peer reported unreachable) and the error returned. */
+static int conn_connect(struct conn *c, const struct sockaddr *sa)
+{
+    struct chord_transport *t = c->t;
+    int rc;
+    if (t->has_source && t->source.ss_family == sa->sa_family &&
+        (rc = conn_bind_source(c)) != 0) {
+        chord__conn_fail(c, CHORD_LOG_WARN, "bind to the node's address: %s",
+                         uv_strerror(rc));
+        return rc;
+    }
+    rc = uv_tcp_connect(&c->connect_req, &c->tcp, sa, on_connect);
+    if (rc)
+        chord__conn_fail(c, CHORD_LOG_INFO, "connect: %s", uv_strerror(rc));
+    else
+        t->stats.connected++;
+    return rc;
+}
+
+/* The name of an outbound conn resolved (or failed, or was cancelled):
+ * connect to the first address, of the source's family when there is
+ * one. A later connection to the same peer resolves again: nothing is
+ * cached, so a peer that moved is found at its new address. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct resolve *r = req->data;
+    struct conn *c = r->c;
+    free(r);
+    if (!c) { /* the conn closed meanwhile */
+        uv_freeaddrinfo(res);
+        return;
+    }
+    c->resolving = NULL;
+    if (status < 0 || !res) {
+        chord__conn_fail(c, CHORD_LOG_INFO, "cannot resolve the name: %s",
+                         uv_strerror(status < 0 ? status : UV_EAI_NONAME));
+        uv_freeaddrinfo(res);
+        return;
+    }
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *ai = res; ai && c->t->has_source;
+         ai = ai->ai_next)
+        if (ai->ai_family == c->t->source.ss_family) {
+            pick = ai;
+            break;
+        }
+    (void)conn_connect(c, pick->ai_addr);
+    uv_freeaddrinfo(res);
+}
+
+/* Start resolving the name of an outbound conn off the loop thread. On
+ * failure the conn is failed and the error returned. */
+static int conn_resolve(struct conn *c, const struct chord_addr *a)
+{
+    struct resolve *r = calloc(1, sizeof *r);
+    if (!r) {
+        chord__conn_fail(c, CHORD_LOG_WARN, "resolve: out of memory");
+        return -ENOMEM;
+    }
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)a->port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    /* No AI_ADDRCONFIG: it hides IPv4 answers where the only IPv4
+     * address is loopback (a private network namespace). */
+    r->req.data = r;
+    r->c = c;
+    int rc =
+        uv_getaddrinfo(c->t->loop, &r->req, on_resolved, a->host, port, &hints);
+    if (rc) {
+        free(r);
+        chord__conn_fail(c, CHORD_LOG_INFO, "resolve: %s", uv_strerror(rc));
+        return rc;
+    }
+    c->resolving = r;
+    return 0;
 }
 
 /* Format "ip:port" of a socket address into out. */
@@ -112,9 +221,30 @@ static void sockaddr_format(const struct sockaddr_storage *ss, char *out,
         char ip[INET_ADDRSTRLEN];
         uv_ip4_name(sin, ip, sizeof ip);
         snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(sin->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        char ip[INET6_ADDRSTRLEN];
+        uv_ip6_name(sin6, ip, sizeof ip);
+        snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(sin6->sin6_port));
     } else {
         snprintf(out, cap, "?");
     }
+}
+
+/* Did an accepted connection come from this host: from loopback, or
+ * from the very address it reached (a local client of a node listening on
+ * one of the host's own addresses)? A packet from elsewhere with a local
+ * source address would be dropped as martian, and could not finish the
+ * handshake anyway: the replies stay on this host. */
+static bool from_this_host(struct conn *c, const struct sockaddr_storage *peer)
+{
+    if (sockaddr_is_loopback(peer))
+        return true;
+    struct sockaddr_storage self;
+    int sl = sizeof self;
+    memset(&self, 0, sizeof self);
+    return uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&self, &sl) == 0 &&
+           sockaddr_same_ip(peer, &self);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -148,10 +278,21 @@ static void on_connection(uv_stream_t *server, int status)
     t->stats.accepted++;
     struct sockaddr_storage ss;
     int sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0)
         sockaddr_format(&ss, c->peer, sizeof c->peer);
     else
         snprintf(c->peer, sizeof c->peer, "?");
+    if (!t->open && !from_this_host(c, &ss)) {
+        /* Protected mode: plaintext from this host only. */
+        t->note_remote++;
+        chord__transport_log(t, CHORD_LOG_DEBUG,
+                             "refusing connection from %s: not loopback "
+                             "and the node is not open (--insecure)",
+                             c->peer);
+        chord__conn_close(c);
+        return;
+    }
     if (admit < 0) {
         t->note_refused++;
         chord__transport_log(t, CHORD_LOG_DEBUG,
@@ -216,6 +357,31 @@ int chord_transport_new(uv_loop_t *loop, const struct chord_transport_cb *cb,
     return 0;
 }
 
+/* The first address of a listener's host name, resolved at once: the
+ * listener is made once, before the loop runs, and its caller wants the
+ * bind error, so this one resolution blocks (uv_getaddrinfo without a
+ * callback). 0, or the libuv error. */
+static int listen_resolve(struct chord_transport *t, const struct chord_addr *a,
+                          struct sockaddr_storage *sa)
+{
+    char port[8];
+    snprintf(port, sizeof port, "%u", (unsigned)a->port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    uv_getaddrinfo_t req;
+    int rc = uv_getaddrinfo(t->loop, &req, NULL, a->host, port, &hints);
+    if (rc)
+        return rc;
+    if (!req.addrinfo)
+        return UV_EAI_NONAME;
+    memset(sa, 0, sizeof *sa);
+    memcpy(sa, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
+    uv_freeaddrinfo(req.addrinfo);
+    return 0;
+}
+
 static void on_listener_close(uv_handle_t *h)
 {
     struct chord_transport *t = h->data;
@@ -229,8 +395,14 @@ int chord_transport_listen(struct chord_transport *t, const char *addr)
         return -ESHUTDOWN;
     if (t->listener)
         return -EALREADY;
-    struct sockaddr_in sa;
-    int rc = chord_transport_addr_parse(addr, &sa);
+    struct chord_addr a;
+    struct sockaddr_storage sa;
+    int rc = chord_transport_addr_parse(addr, &a);
+    if (rc)
+        return rc;
+    if ((rc = literal_sockaddr(&a, &sa)) == -EAGAIN &&
+        (rc = listen_resolve(t, &a, &sa)) != 0)
+        return rc;
     if (rc)
         return rc;
     uv_tcp_t *l = malloc(sizeof *l);
@@ -256,7 +428,24 @@ int chord_transport_listen(struct chord_transport *t, const char *addr)
         return rc;
     }
     t->listener = l;
-    t->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    t->port = ss.ss_family == AF_INET6
+                  ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                  : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+int chord_transport_bound(const struct chord_transport *t,
+                          char out[CHORD_ADDR_MAX])
+{
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    if (!t->listener)
+        return -ENOTCONN;
+    memset(&ss, 0, sizeof ss);
+    int rc = uv_tcp_getsockname(t->listener, (struct sockaddr *)&ss, &sl);
+    if (rc)
+        return rc;
+    sockaddr_format(&ss, out, CHORD_ADDR_MAX);
     return 0;
 }
 
@@ -272,9 +461,13 @@ int chord_transport_send(struct chord_transport *t, const char *addr,
         return -ESHUTDOWN;
     struct conn *c = chord__transport_by_peer(t, addr);
     if (!c) {
-        struct sockaddr_in sa;
-        int rc = chord_transport_addr_parse(addr, &sa);
-        if (rc == 0 && sa.sin_port == 0)
+        struct chord_addr a;
+        struct sockaddr_storage sa;
+        int rc = chord_addr_split(addr, 0, &a);
+        bool named = rc == 0 && (rc = literal_sockaddr(&a, &sa)) == -EAGAIN;
+        if (named)
+            rc = 0;
+        if (rc == 0 && chord_addr_is_wildcard(&a))
             rc = -EINVAL;
         if (rc) {
             chord__transport_log(t, CHORD_LOG_WARN,
@@ -300,19 +493,10 @@ int chord_transport_send(struct chord_transport *t, const char *addr,
         }
         snprintf(c->peer, sizeof c->peer, "%s", addr);
         chord__transport_peer_insert(t, c);
-        uv_tcp_nodelay(&c->tcp, 1);
-        if (t->has_source && (rc = conn_bind_source(c)) != 0) {
-            chord__conn_fail(c, CHORD_LOG_WARN,
-                             "bind to the node's address: %s", uv_strerror(rc));
+        rc = named ? conn_resolve(c, &a)
+                   : conn_connect(c, (const struct sockaddr *)&sa);
+        if (rc)
             return rc;
-        }
-        rc = uv_tcp_connect(&c->connect_req, &c->tcp,
-                            (const struct sockaddr *)&sa, on_connect);
-        if (rc) {
-            chord__conn_fail(c, CHORD_LOG_INFO, "connect: %s", uv_strerror(rc));
-            return rc;
-        }
-        t->stats.connected++;
     }
     return chord__conn_write(c, frame, len);
 }
@@ -367,14 +551,19 @@ void chord_transport_set_limits(struct chord_transport *t,
 
 int chord_transport_set_source(struct chord_transport *t, const char *addr)
 {
-    struct sockaddr_in sa;
-    int rc = chord_transport_addr_parse(addr, &sa);
+    struct chord_addr a;
+    int rc = chord_transport_addr_parse(addr, &a);
     if (rc)
         return rc;
-    t->has_source = sa.sin_addr.s_addr != htonl(INADDR_ANY);
-    sa.sin_port = 0;
-    t->source = sa;
+    a.port = 0;
+    t->has_source = a.kind != CHORD_ADDR_NAME && !chord_addr_is_wildcard(&a) &&
+                    literal_sockaddr(&a, &t->source) == 0;
     return 0;
+}
+
+void chord_transport_set_open(struct chord_transport *t, bool open)
+{
+    t->open = open;
 }
 
 void chord_transport_reconnect(struct chord_transport *t, const char *addr)

@@ -40,18 +40,32 @@
  * reconnect on its own (the next send reconnects; chord_transport_
  * reconnect() drops a connection that may be stuck). It does not
  * ignore SIGPIPE: a process using it must (signal(SIGPIPE, SIG_IGN)), as
- * libuv writes with write(2). Only IPv4 is supported and, in this project,
- * only 127.0.0.0/8 addresses are accepted (CHORD_TRANSPORT_LOOPBACK_ONLY).
+ * libuv writes with write(2).
+ *
+ * Addresses are those of chord/addr.h: IPv4, [IPv6] or a name.
+ * "localhost" is 127.0.0.1 without a look-up. Any other name is resolved
+ * with uv_getaddrinfo, off the loop thread, each time an outbound
+ * connection to it opens (nothing cached: a failed connection reconnects
+ * through a fresh look-up); the first address returned is used, of the
+ * source's family when a source is set. Sockets are IPv4 or IPv6 as the
+ * address is; a listener on [::] takes IPv4 too where the system allows.
+ *
+ * Protected mode: unless chord_transport_set_open(t, true), a connection
+ * accepted from another host is closed at once and counted in the summary
+ * line. From this host means from loopback (127.0.0.0/8, ::1, or 127.x
+ * mapped into IPv6) or from the very address the connection reached.
  */
 #ifndef CHORD_IO_TRANSPORT_H
 #define CHORD_IO_TRANSPORT_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
 
+#include "chord/addr.h"
 #include "io/transport_gate.h"
 
 struct chord_transport;
@@ -72,13 +86,11 @@ struct chord_transport_cb {
 };
 
 /*
- * Parse "host:port" where host is an IPv4 dotted quad or "localhost"
- * (taken as 127.0.0.1) and port is 0..65535 in plain decimal. With
- * CHORD_TRANSPORT_LOOPBACK_ONLY the host must be in 127.0.0.0/8. Fills
- * *out; 0, -EINVAL (not host:port, or a bad port) or -EADDRNOTAVAIL (a
- * host outside loopback). `out` may be NULL to validate only.
+ * Parse "host:port" as the transport takes it: chord_addr_split() with
+ * port 0 allowed (a listener picks one; send() refuses it). Fills *out
+ * (may be NULL to validate only); 0 or the errors of chord_addr_split.
  */
-int chord_transport_addr_parse(const char *addr, struct sockaddr_in *out);
+int chord_transport_addr_parse(const char *addr, struct chord_addr *out);
 
 /*
  * Make a transport on `loop`. The callbacks struct is copied. 0, -EINVAL
@@ -95,6 +107,12 @@ int chord_transport_new(uv_loop_t *loop, const struct chord_transport_cb *cb,
  * On failure the transport is as before and may be closed normally.
  */
 int chord_transport_listen(struct chord_transport *t, const char *addr);
+
+/* The address the listener is bound to, "ip:port" or "[ip6]:port" (the
+ * port picked when 0 was asked). 0, -ENOTCONN when not listening, or the
+ * libuv error. */
+int chord_transport_bound(const struct chord_transport *t,
+                          char out[CHORD_ADDR_MAX]);
 
 /* The port the listener is bound to, 0 when not listening. */
 uint16_t chord_transport_port(const struct chord_transport *t);
@@ -156,9 +174,19 @@ void chord_transport_set_limits(struct chord_transport *t,
  * Bind every outbound connection opened from now on to the host of `addr`
  * ("host:port" as chord_transport_addr_parse takes it; the port is
  * ignored, the kernel picks one), so the peer sees this node's address as
- * the source. A wildcard host (0.0.0.0) unsets it. 0, or the parse error.
+ * the source; only connections to a peer of the same family are bound. A
+ * wildcard host (0.0.0.0, [::]) or a name unsets it. 0, or the parse
+ * error.
  */
 int chord_transport_set_source(struct chord_transport *t, const char *addr);
+
+/*
+ * Accept connections from any address (open) or from loopback only (the
+ * default, "protected mode"). A node turns it on with --insecure or when
+ * its connections are authenticated (TLS). Applies to connections
+ * accepted from now on.
+ */
+void chord_transport_set_open(struct chord_transport *t, bool open);
 
 /*
  * The peer at `addr` spoke again after it was suspected or unreachable:

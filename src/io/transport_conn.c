@@ -235,6 +235,11 @@ void chord__conn_close(struct conn *c)
         unlink_from(&t->paused, c, offsetof(struct conn, paused_next));
     c->dirty = c->paused = false;
     id_remove(t, c);
+    if (c->resolving) { /* its callback frees it (transport.c) */
+        c->resolving->c = NULL;
+        uv_cancel((uv_req_t *)&c->resolving->req);
+        c->resolving = NULL;
+    }
     if (c->outbound)
         chord__transport_peer_remove(t, c);
     chord_gate_remove(&t->gate, &c->slot);
@@ -268,17 +273,16 @@ void chord__conn_fail(struct conn *c, int level, const char *fmt, ...)
     chord__conn_close(c);
 }
 
-/* Make a conn with an initialised tcp handle, on the list and in `pool`
- * (an outbound one with a source address gets its socket at once, to be
- * bound). NULL if out of memory or out of sockets. */
+/* Make a conn with an initialised tcp handle (no socket yet for an
+ * outbound one: it gets one when its peer's family is known), on the list
+ * and in `pool`. NULL if out of memory. */
 struct conn *chord__conn_new(struct chord_transport *t, int pool)
 {
     bool outbound = pool == CHORD_GATE_OUT;
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    unsigned flags = outbound && t->has_source ? AF_INET : AF_UNSPEC;
-    if (uv_tcp_init_ex(t->loop, &c->tcp, flags) != 0) {
+    if (uv_tcp_init(t->loop, &c->tcp) != 0) {
         free(c);
         return NULL;
     }

@@ -262,7 +262,8 @@ bool chord__conn_busy(const struct chord_gate_slot *s)
  * since the last one, at most every CHORD_TRANSPORT_NOTE_MS. */
 static void note_flush(struct chord_transport *t, uint64_t now)
 {
-    unsigned loud = t->note_refused + t->note_evicted + t->note_accept_errors;
+    unsigned loud = t->note_refused + t->note_evicted + t->note_accept_errors +
+                    t->note_remote;
     if ((loud == 0 && t->note_idle == 0) ||
         now - t->note_at < CHORD_TRANSPORT_NOTE_MS)
         return;
@@ -271,15 +272,17 @@ static void note_flush(struct chord_transport *t, uint64_t now)
         t, loud ? CHORD_LOG_WARN : CHORD_LOG_DEBUG,
         "connections in the last %llu ms: %u refused and %u idle ones "
         "closed for newcomers (open: %zu/%u new, %zu/%u client, %zu/%u "
-        "peer), %u idle over %u ms closed, %u accept errors%s%s",
+        "peer), %u idle over %u ms closed, %u accept errors%s%s, %u "
+        "refused from other hosts (plaintext needs --insecure)",
         (unsigned long long)(now - t->note_at), t->note_refused,
         t->note_evicted, g->count[CHORD_GATE_NEW], g->lim.max[CHORD_GATE_NEW],
         g->count[CHORD_GATE_CLIENT], g->lim.max[CHORD_GATE_CLIENT],
         g->count[CHORD_GATE_PEER], g->lim.max[CHORD_GATE_PEER], t->note_idle,
         g->lim.idle_timeout_ms, t->note_accept_errors,
         t->note_accept_errors ? ", last: " : "",
-        t->note_accept_errors ? uv_strerror(t->note_accept_error) : "");
-    t->note_refused = t->note_evicted = t->note_idle = 0;
+        t->note_accept_errors ? uv_strerror(t->note_accept_error) : "",
+        t->note_remote);
+    t->note_refused = t->note_evicted = t->note_idle = t->note_remote = 0;
     t->note_accept_errors = 0;
     t->note_at = now;
 }

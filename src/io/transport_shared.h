@@ -42,8 +42,6 @@
 #include "io/transport.h"
 #include "io/transport_gate.h"
 
-/* Accept only 127.0.0.0/8 addresses: this project never leaves loopback. */
-#define CHORD_TRANSPORT_LOOPBACK_ONLY 1
 /* Bytes accepted for one connection and not yet written before it is
  * dropped as not draining. */
 #define CHORD_TRANSPORT_QUEUE_MAX (64u << 20)
@@ -103,9 +101,19 @@ struct conn {
     struct chord_gate_slot slot; /* its pool, budget and timings */
     struct conn *paused_next;    /* on t->paused while `paused` */
     bool paused;                 /* read its share of this loop turn */
-    bool over_budget; /* chord__conn_on_alloc refused it input room */
-    bool draining;    /* inside conn_drain() */
-    bool retired;     /* reconnect(): close once drained */
+    bool over_budget;          /* chord__conn_on_alloc refused it input room */
+    bool draining;             /* inside conn_drain() */
+    bool retired;              /* reconnect(): close once drained */
+    struct resolve *resolving; /* outbound: its name being resolved */
+};
+
+/* The resolution of an outbound conn's host name (uv_getaddrinfo on
+ * libuv's thread pool). Allocated apart from the conn, because the conn
+ * may close (and be freed) before the answer comes: closing sets `c` to
+ * NULL and cancels the request, and the callback then only frees this. */
+struct resolve {
+    uv_getaddrinfo_t req; /* req.data points back here */
+    struct conn *c;       /* NULL once the conn no longer waits for it */
 };
 
 /* The conn a gate slot is embedded in. */
@@ -130,10 +138,12 @@ struct chord_transport {
     uv_timer_t sweep;           /* slow frames, idle connections */
     struct chord_gate gate;     /* pools, budgets, timings */
     struct conn *paused; /* live conns waiting for the next turn to read */
-    bool has_source;     /* bind outbound connections to `source` */
-    struct sockaddr_in source;
+    bool has_source;     /* bind outbound connections to `source` ... */
+    struct sockaddr_storage source; /* ... when of the peer's family */
+    bool open; /* accept connections from any address, not loopback only */
     /* Counted since the last summary line (CHORD_TRANSPORT_NOTE_MS). */
     unsigned note_refused, note_evicted, note_idle, note_accept_errors;
+    unsigned note_remote;  /* refused: not loopback and not open */
     int note_accept_error; /* the last one */
     uint64_t note_at;
     struct conn *conns; /* live connections, newest first */

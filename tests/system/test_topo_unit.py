@@ -15,16 +15,19 @@ usage error:
       for character as the original's awk printed them for the same input;
   (e) state and load helpers: `mapfile` line splitting, file stems, acked
       lines, one-line error messages, seconds with one decimal;
-  (f) the entry point: too few arguments print the usage, exit 2.
+  (f) the entry point: too few arguments print the usage, exit 2;
+  (g) a topology naming addresses outside loopback is refused by `up`
+      with a message naming them (dht-viz parses it; nothing starts).
 
 The expected texts were produced by the awk programs of the bash dht-topo
-on the same input. Usage: test_topo_unit.py --bin BUILD_DIR (unused: no
-binary is needed) [--seed N].
+on the same input. Usage: test_topo_unit.py --bin BUILD_DIR (for dht-viz,
+which parses the topology of (g)) [--seed N].
 """
 
 import os
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -229,8 +232,34 @@ def check_usage():
           and p.stdout == b"", "usage: exit %d, %r" % (p.returncode, err))
 
 
+def check_loopback_only(bin_dir):
+    for addr, want in (("127.0.0.1:7000", True), ("127.9.0.1:1", True),
+                       ("[::1]:7000", True), ("localhost:7000", True),
+                       ("192.0.2.1:7000", False), ("[2001:db8::1]:7000", False),
+                       ("node1.example:7000", False), ("128.0.0.1:1", False)):
+        check(topology.is_loopback(addr) == want, "is_loopback(%s)" % addr)
+    tool = os.path.join(REPO, "tools", "dht-topo")
+    with tempfile.TemporaryDirectory(prefix="dht-topo-remote-") as tmp:
+        path = os.path.join(tmp, "remote.topo")
+        with open(path, "w") as f:
+            f.write("node 127.0.0.1:7000\nnode [2001:db8::2]:7000\n"
+                    "node node3.example:7000\n")
+        env = dict(os.environ, DHT_BIN=os.path.abspath(bin_dir),
+                   DHT_TOPO_RUN=tmp)
+        p = subprocess.run([tool, "up", path], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60, env=env)
+        err = p.stderr.decode(errors="replace")
+        check(p.returncode == 1 and "outside loopback" in err
+              and "[2001:db8::2]:7000" in err
+              and "node3.example:7000" in err and "dht-viz" in err
+              and not os.path.exists(os.path.join(tmp, "remote.topo.d")),
+              "launching a remote topology: exit %d, %r"
+              % (p.returncode, err))
+
+
 def main():
-    parse_args(__doc__.splitlines()[0])
+    args = parse_args(__doc__.splitlines()[0])
     runner = Runner("test_topo_unit")
     runner.run("topology records and NODE arguments", check_topology)
     runner.run("ring listings read as jq read them", check_ring)
@@ -238,6 +267,8 @@ def main():
     runner.run("the per-step report and load summaries", check_report)
     runner.run("state and load helpers", check_helpers)
     runner.run("usage error", check_usage)
+    runner.run("only loopback topologies are launched", check_loopback_only,
+               args.bin)
     return runner.finish()
 
 

@@ -696,6 +696,11 @@ static void test_addr_parse_good(void **state)
     assert_int_equal(chord_addr_parse("127.255.0.9:65535", host, &port), 0);
     assert_string_equal(host, "127.255.0.9");
     assert_int_equal(port, 65535);
+    assert_int_equal(chord_addr_parse("[2001:DB8::0:1]:80", host, &port), 0);
+    assert_string_equal(host, "2001:db8::1");
+    assert_int_equal(chord_addr_parse("Node-1.Example:80", host, &port), 0);
+    assert_string_equal(host, "node-1.example");
+    assert_int_equal(port, 80);
 }
 
 static void test_addr_parse_bad(void **state)
@@ -717,8 +722,8 @@ static void test_addr_parse_bad(void **state)
         "127.1:80",
         "256.0.0.1:80",
         "1.2.3.4.5:80",
-        "example.com:80",
-        "[::1]:80",
+        "exa_mple.com:80",
+        "[::1]80",
         "::1:80",
         "LOCALHOST:80x",
         "127.0.0.1:0000000080",
@@ -726,7 +731,7 @@ static void test_addr_parse_bad(void **state)
     char host[CHORD_ADDR_MAX] = "untouched";
     uint16_t port = 4242;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        if (chord_addr_parse(bad[i], host, &port) != -EINVAL)
+        if (chord_addr_parse(bad[i], host, &port) == 0)
             fail_msg("accepted bad address '%s'", bad[i]);
     }
     assert_int_equal(chord_addr_parse(NULL, host, &port), -EINVAL);
@@ -734,7 +739,7 @@ static void test_addr_parse_bad(void **state)
     char longaddr[CHORD_ADDR_MAX + 16];
     memset(longaddr, '1', sizeof(longaddr));
     memcpy(longaddr + sizeof(longaddr) - 6, ":7000", 6);
-    assert_int_equal(chord_addr_parse(longaddr, host, &port), -EINVAL);
+    assert_int_equal(chord_addr_parse(longaddr, host, &port), -ENAMETOOLONG);
     /* Failures leave the outputs alone. */
     assert_string_equal(host, "untouched");
     assert_int_equal(port, 4242);

@@ -258,10 +258,22 @@ static void test_malformed_inputs(void **state)
              "node 127.0.0.1:7000\nnode 127.0.0.1:7001 id=%s\n", hex);
 
     const struct bad_case cases[] = {
-        {"node 127.0.0.1:7000\nnode 203.0.113.1:7001\n", 2, 6,
-         "not a loopback address"},
         {"node 127.0.0.01:7000\n", 1, 6, "is not HOST:PORT"},
-        {"node localhost:7000\n", 1, 6, "is not HOST:PORT"},
+        {"node local_host:7000\n", 1, 6, "is not HOST:PORT"},
+        {"node ::1:7000\n", 1, 6, "is not HOST:PORT"},
+        {"node [::1:7000\n", 1, 6, "is not HOST:PORT"},
+        {"node [2001:db8::g]:7000\n", 1, 6, "is not HOST:PORT"},
+        {"node -a.example:7000\n", 1, 6, "is not HOST:PORT"},
+        {"node a.example.:7000\n", 1, 6, "is not HOST:PORT"},
+        {"node [::1]:65536\n", 1, 12, "port 65536 is out of range"},
+        {"node "
+         "a-very-long-host-name.in-a-very-long-domain.of.the.example.org:"
+         "7000\n",
+         1, 6, "longer than 63 bytes"},
+        {"node Node1.example:7000\nnode node1.EXAMPLE:7000\n", 2, 6,
+         "node1.example:7000 is already node 0"},
+        {"node [2001:db8::1]:7000\nnode [2001:DB8:0::1]:7000\n", 2, 6,
+         "[2001:db8::1]:7000 is already node 0"},
         {"\tnode 127.0.0.1:70000\n", 1, 17, "port 70000 is out of range"},
         {"node 127.0.0.1:0\n", 1, 16, "port 0 is out of range"},
         {"ring successors=40\nnode 127.0.0.1:7000\n", 1, 17,
@@ -362,6 +374,39 @@ static void test_malformed_inputs(void **state)
     }
 }
 
+/* Addresses beyond loopback: IPv4, [IPv6] and host names parse, in
+ * canonical form (names lower case, IPv6 compressed), ids are SHA-1 of
+ * that form, and a scenario may name a node by any spelling of it. */
+static void test_any_address(void **state)
+{
+    (void)state;
+    const char *text = "node 192.0.2.1:7000\n"
+                       "node [2001:DB8:0:0::2]:7000\n"
+                       "node Node3.Example:7000\n"
+                       "node localhost:7001\n"
+                       "at 1 kill [2001:db8::2]:7000\n"
+                       "at 2 kill NODE3.example:7000\n";
+    struct chord_topology t;
+    char err[CHORD_TOPO_ERR_MAX];
+    int rc = chord_topology_parse(text, strlen(text), "any", &t, err);
+    if (rc)
+        fail_msg("%s", err);
+    assert_int_equal(t.n_nodes, 4);
+    assert_string_equal(t.nodes[0].addr, "192.0.2.1:7000");
+    assert_string_equal(t.nodes[1].addr, "[2001:db8::2]:7000");
+    assert_string_equal(t.nodes[2].addr, "node3.example:7000");
+    assert_string_equal(t.nodes[3].addr, "localhost:7001");
+    struct chord_id want;
+    chord_id_hash(&want, "[2001:db8::2]:7000", strlen("[2001:db8::2]:7000"));
+    assert_true(chord_id_eq(&t.nodes[1].id, &want));
+    assert_int_equal(t.n_steps, 2);
+    assert_int_equal(t.steps[0].node, 1);
+    assert_int_equal(t.steps[1].node, 2);
+    assert_int_equal(chord_topology_find(&t, "[2001:db8::0:2]:7000"), 1);
+    assert_int_equal(chord_topology_find(&t, "[2001:db8::3]:7000"), -ENOENT);
+    chord_topology_free(&t);
+}
+
 /* Files: a missing one and one over the size cap are refused by name. */
 static void test_load_errors(void **state)
 {
@@ -415,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_shipped_contents),
         cmocka_unit_test(test_scenario_values),
         cmocka_unit_test(test_malformed_inputs),
+        cmocka_unit_test(test_any_address),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_node_cap),
     };

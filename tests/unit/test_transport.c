@@ -515,24 +515,93 @@ static void test_many_peers_churn(void **state)
     /* The teardown closes everything (also after a failed assertion). */
 }
 
-/* Addresses: dotted quads and localhost on loopback; nothing else. */
+/* Addresses: what chord/addr.h takes, with port 0 for a listener; no
+ * host is refused for being outside loopback. */
 static void test_addr_parse(void **state)
 {
     (void)state;
-    struct sockaddr_in sa;
-    assert_int_equal(chord_transport_addr_parse("127.0.0.1:7000", &sa), 0);
-    assert_int_equal(ntohs(sa.sin_port), 7000);
-    assert_int_equal(chord_transport_addr_parse("localhost:1", &sa), 0);
-    assert_int_equal(ntohl(sa.sin_addr.s_addr), INADDR_LOOPBACK);
-    assert_int_equal(chord_transport_addr_parse("127.0.0.1:65536", &sa),
-                     -EINVAL);
-    assert_int_equal(chord_transport_addr_parse("127.0.0.1:", &sa), -EINVAL);
-    assert_int_equal(chord_transport_addr_parse("127.0.0.1:-1", &sa), -EINVAL);
-    assert_int_equal(chord_transport_addr_parse(":7000", &sa), -EINVAL);
-    assert_int_equal(chord_transport_addr_parse("127.0.0.1", &sa), -EINVAL);
-    assert_int_equal(chord_transport_addr_parse("127.1:7000", &sa), -EINVAL);
-    assert_int_equal(chord_transport_addr_parse("203.0.113.1:7000", &sa),
-                     -EADDRNOTAVAIL);
+    struct chord_addr a;
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1:7000", &a), 0);
+    assert_int_equal(a.port, 7000);
+    assert_int_equal(chord_transport_addr_parse("localhost:0", &a), 0);
+    assert_int_equal(a.kind, CHORD_ADDR_NAME);
+    assert_int_equal(chord_transport_addr_parse("203.0.113.1:7000", &a), 0);
+    assert_int_equal(chord_transport_addr_parse("[::]:7000", &a), 0);
+    assert_true(chord_addr_is_wildcard(&a));
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1:65536", &a),
+                     -ERANGE);
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1:", &a), -EINVAL);
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1:-1", &a), -EINVAL);
+    assert_int_equal(chord_transport_addr_parse(":7000", &a), -EINVAL);
+    assert_int_equal(chord_transport_addr_parse("127.0.0.1", &a), -EINVAL);
+    assert_int_equal(chord_transport_addr_parse("127.1:7000", &a), -EINVAL);
+}
+
+/* The IPv6 recorder of test_ipv6, closed by the teardown's cleanup. */
+static struct rx v6;
+
+static void v6_cleanup(void *arg)
+{
+    struct rx *r = arg;
+    if (r->t)
+        chord_transport_close(r->t);
+    r->t = NULL;
+    for (int i = 0; i < RX_KEEP; i++)
+        free(r->copy[i]);
+}
+
+/* IPv6: a transport listening on [::1] names itself "[::1]:PORT", is
+ * reached by that address, and a sender whose source address is IPv4
+ * connects unbound (a source of the other family is not used). */
+static void test_ipv6(void **state)
+{
+    struct fx *f = *state;
+    memset(&v6, 0, sizeof v6);
+    struct chord_transport_cb cb = {
+        .ctx = &v6,
+        .frame = rx_frame,
+        .unreachable = rx_unreachable,
+        .log = rx_log,
+    };
+    assert_int_equal(chord_transport_new(&f->loop, &cb, &v6.t), 0);
+    f->cleanup = v6_cleanup;
+    f->cleanup_arg = &v6;
+    if (chord_transport_listen(v6.t, "[::1]:0") != 0)
+        skip(); /* no IPv6 loopback here */
+    char addr[CHORD_ADDR_MAX], want[CHORD_ADDR_MAX];
+    assert_int_equal(chord_transport_bound(v6.t, addr), 0);
+    snprintf(want, sizeof want, "[::1]:%u",
+             (unsigned)chord_transport_port(v6.t));
+    assert_string_equal(addr, want);
+
+    assert_int_equal(chord_transport_set_source(f->a.t, f->addr_a), 0);
+    struct chord_buf fr;
+    make_frame(&fr, 7, 100, 'v');
+    assert_int_equal(chord_transport_send(f->a.t, addr, fr.data, fr.len), 0);
+    RUN_UNTIL(f, v6.frames == 1);
+    assert_frame_eq(&v6, 0, &fr);
+    /* And back, over the same pooled connection. */
+    assert_int_equal(chord_transport_reply(v6.t, v6.conn[0], fr.data, fr.len),
+                     0);
+    RUN_UNTIL(f, f->a.frames == 1);
+    assert_int_equal(f->a.unreachable + v6.unreachable, 0);
+    assert_int_equal(f->a.warnings + v6.warnings, 0);
+    chord_buf_free(&fr);
+}
+
+/* Sending to a wildcard address, or to port 0, is refused as a bad
+ * address and reported unreachable. */
+static void test_send_wildcard(void **state)
+{
+    struct fx *f = *state;
+    struct chord_buf fr;
+    make_frame(&fr, 8, 10, 'w');
+    assert_int_equal(
+        chord_transport_send(f->a.t, "0.0.0.0:7000", fr.data, fr.len), -EINVAL);
+    assert_int_equal(
+        chord_transport_send(f->a.t, "127.0.0.1:0", fr.data, fr.len), -ERANGE);
+    RUN_UNTIL(f, f->a.unreachable == 2);
+    chord_buf_free(&fr);
 }
 
 /* Binding a port that is in use fails with EADDRINUSE and leaves the
@@ -553,6 +622,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_addr_parse),
+        cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_wildcard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exchange_both_ways, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_large_frame, setup, teardown),

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chord/addr.h"
+
 /* dhtd's successor list length when `successors` is not given; only used to
  * check `replicas` against it (dhtd refuses replicas > successors + 1). */
 #define TOPO_DEFAULT_SUCCESSORS 8u
@@ -154,59 +156,32 @@ static int parse_time(const struct topo_word *w, uint32_t *ms)
     return 0;
 }
 
-/* One decimal octet/port field without a leading zero: its value, or -1. */
-static long parse_field(const char *s, size_t len, size_t max_digits)
-{
-    if (len == 0 || len > max_digits || (len > 1 && s[0] == '0'))
-        return -1;
-    long v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
 /*
- * Check that a word is a canonical loopback "A.B.C.D:PORT" and copy it to
- * addr. 0, or an error already formatted (-EINVAL).
+ * Check that a word is HOST:PORT as chord/addr.h takes it (IPv4, [IPv6]
+ * or a name; port 1-65535) and copy its canonical form to addr. 0, or an
+ * error already formatted (-EINVAL).
  */
 static int parse_addr(struct topo_parser *p, const struct topo_word *w,
                       char addr[CHORD_ADDR_MAX])
 {
     char show[TOPO_SHOW_MAX + 4];
-    long oct[4] = {0, 0, 0, 0};
-    size_t i = 0;
-    for (int k = 0; k < 4; k++) {
-        size_t start = i;
-        while (i < w->len && w->s[i] != '.' && w->s[i] != ':')
-            i++;
-        oct[k] = parse_field(w->s + start, i - start, 3);
-        char want = k < 3 ? '.' : ':';
-        if (oct[k] < 0 || oct[k] > 255 || i >= w->len || w->s[i] != want)
-            return topo_fail(p, w->col,
-                             "'%s' is not HOST:PORT (an IPv4 address in "
-                             "127.0.0.0/8, then ':' and a port)",
-                             topo_show(w, show));
-        i++;
+    char word[CHORD_ADDR_MAX];
+    if (w->len >= sizeof word)
+        return topo_fail(p, w->col, "'%s' is %s", topo_show(w, show),
+                         chord_addr_strerror(-ENAMETOOLONG));
+    memcpy(word, w->s, w->len);
+    word[w->len] = '\0';
+    int rc = chord_addr_canonical(word, 0, addr);
+    if (rc == -ERANGE) {
+        const char *colon = strrchr(word, ':');
+        return topo_fail(p, w->col + (unsigned)(colon + 1 - word),
+                         "port %s is out of range (1-65535)", colon + 1);
     }
-    long port = parse_field(w->s + i, w->len - i, 5);
-    if (port < 0)
+    if (rc)
         return topo_fail(p, w->col,
-                         "'%s' is not HOST:PORT (an IPv4 address in "
-                         "127.0.0.0/8, then ':' and a port)",
+                         "'%s' is not HOST:PORT (an IPv4 address, [IPv6] or "
+                         "a host name, then ':' and a port)",
                          topo_show(w, show));
-    if (oct[0] != 127)
-        return topo_fail(p, w->col,
-                         "%s is not a loopback address: only 127.0.0.0/8 "
-                         "is used",
-                         topo_show(w, show));
-    if (port < 1 || port > 65535)
-        return topo_fail(p, w->col + (unsigned)i,
-                         "port %ld is out of range (1-65535)", port);
-    memcpy(addr, w->s, w->len);
-    addr[w->len] = '\0';
     return 0;
 }
 
@@ -738,8 +713,11 @@ int chord_topology_find(const struct chord_topology *t, const char *ref)
     if (len > 0 && ref[0] >= '0' && ref[0] <= '9' &&
         parse_num(ref, len, 0, CHORD_TOPO_NODES_MAX, &idx) == 0)
         return idx < t->n_nodes ? (int)idx : -ENOENT;
+    char canon[CHORD_ADDR_MAX];
+    if (chord_addr_canonical(ref, 0, canon) != 0)
+        return -ENOENT;
     for (unsigned k = 0; k < t->n_nodes; k++)
-        if (strcmp(t->nodes[k].addr, ref) == 0)
+        if (strcmp(t->nodes[k].addr, canon) == 0)
             return (int)k;
     return -ENOENT;
 }

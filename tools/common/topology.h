@@ -10,10 +10,15 @@
  *                                   replicas=R (1-32, at most successors+1),
  *                                   heartbeat_ms=T, sync_ms=T (10-600000)
  *   node HOST:PORT [id=HEX40] [data=DIR]
- *                                 one node; HOST is a dotted quad in
- *                                 127.0.0.0/8; the first node creates the
- *                                 ring, the others join it; DIR is a relative
- *                                 path under the topology's run directory
+ *                                 one node; HOST is an IPv4 address,
+ *                                 [IPv6] or a host name (chord/addr.h;
+ *                                 kept in canonical form); the first node
+ *                                 creates the ring, the others join it;
+ *                                 DIR is a relative path under the
+ *                                 topology's run directory. dht-topo
+ *                                 launches only loopback topologies (it
+ *                                 starts local processes); dht-viz draws
+ *                                 any
  *   at T ACTION ...               a scenario step at T seconds (decimals
  *                                 allowed, up to ms) after the ring is up;
  *                                 steps are in time order. ACTION is one of
@@ -41,7 +46,7 @@
  * a tab is one column). The parser stops at the first error.
  *
  * Invariants: every table has a cap (below); a parsed topology holds only
- * valid, loopback, distinct addresses, distinct ids and distinct data
+ * valid, canonical, distinct addresses, distinct ids and distinct data
  * directories, and steps whose node index is below n_nodes. The parser does
  * no I/O except chord_topology_load() reading the one file; it never
  * starts, signals or contacts a process (tools/dht-topo does).
@@ -77,7 +82,7 @@ struct chord_topo_ring {
 };
 
 struct chord_topo_node {
-    char addr[CHORD_ADDR_MAX];      /* "127.a.b.c:port", canonical */
+    char addr[CHORD_ADDR_MAX];      /* "host:port", canonical */
     bool has_id;                    /* id= given */
     struct chord_id id;             /* the explicit id, or SHA-1 of addr */
     char data[CHORD_TOPO_DATA_MAX]; /* data= directory, "" when none */

@@ -68,7 +68,7 @@ struct hist {
 struct target {
     struct chord_id id;
     char addr[CHORD_ADDR_MAX];
-    struct sockaddr_in sa;
+    struct sockaddr_storage sa;
 };
 
 struct bench;

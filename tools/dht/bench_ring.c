@@ -13,6 +13,7 @@
  * sits at the target's index. It does not send requests.
  */
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,17 @@ int bench_target_set(struct target *t, const struct chord_id *id,
         return -EINVAL;
     if (strcmp(host, "localhost") == 0)
         snprintf(host, sizeof(host), "127.0.0.1");
-    if (uv_ip4_addr(host, port, &t->sa) != 0)
-        return -EINVAL;
+    /* Resolved once, before the load starts (a name blocks here). */
+    char service[8];
+    snprintf(service, sizeof service, "%u", (unsigned)port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, service, &hints, &res) != 0 || !res)
+        return -EHOSTUNREACH;
+    memset(&t->sa, 0, sizeof t->sa);
+    memcpy(&t->sa, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
     if (id)
         t->id = *id;
     snprintf(t->addr, sizeof(t->addr), "%s", addr);

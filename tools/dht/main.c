@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chord/addr.h"
 #include "chord/client.h"
 #include "chord/session.h"
 #include "chord/types.h"
@@ -338,12 +339,13 @@ static bool seed_ok(const char *addr, const char *from)
 {
     char host[CHORD_ADDR_MAX];
     uint16_t port;
-    if (chord_addr_parse(addr, host, &port) == 0)
+    int rc = chord_addr_parse(addr, host, &port);
+    if (rc == 0)
         return true;
     fprintf(stderr,
-            "dht: bad node address '%s' from %s (want HOST:PORT, "
-            "HOST an IPv4 address or localhost)\n",
-            addr, from);
+            "dht: bad node address '%.*s' from %s: %s (want HOST:PORT, HOST "
+            "an IPv4 address, [IPv6] or a name)\n",
+            (int)CHORD_ADDR_MAX, addr, from, chord_addr_strerror(rc));
     return false;
 }
 

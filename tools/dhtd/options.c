@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chord/addr.h"
 #include "chord/durable.h"
 #include "chord/host.h"
 #include "chord/id.h"
@@ -39,8 +40,14 @@ static const char usage_text[] =
     "over and leave; a second signal stops it at once.\n"
     "\n"
     "options:\n"
-    "  -l, --listen HOST:PORT  address to listen on and advertise (IPv4\n"
-    "                        dotted quad or localhost; port 0 picks one)\n"
+    "  -l, --listen HOST:PORT  address to listen on: A.B.C.D, [IPv6] or a\n"
+    "                        host name; 0.0.0.0 or [::] for every address\n"
+    "                        (then --advertise is needed); port 0 picks one\n"
+    "  --advertise HOST:PORT  address the others reach this node at (the\n"
+    "                        node id is SHA-1 of it; default: the listen\n"
+    "                        address)\n"
+    "  --insecure            accept plaintext connections from any address\n"
+    "                        (default: from loopback only)\n"
     "  -j, --join HOST:PORT  a member of the ring to join\n"
     "  -s, --successors R    successor list length, 1-32 (default 8)\n"
     "  --stabilize-ms T      stabilize period in ms (default 250)\n"
@@ -103,6 +110,8 @@ enum {
     OPT_SUCCESSORS = 's',
     OPT_VERSION = 'V',
     OPT_STABILIZE_MS = 256,
+    OPT_ADVERTISE,
+    OPT_INSECURE,
     OPT_HEARTBEAT_MS,
     OPT_SYNC_MS,
     OPT_TOMBSTONE_TTL,
@@ -124,6 +133,8 @@ static const char short_opts[] = ":c:d:hj:l:r:s:V";
 static const struct option long_opts[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"join", required_argument, NULL, OPT_JOIN},
+    {"advertise", required_argument, NULL, OPT_ADVERTISE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
     {"successors", required_argument, NULL, OPT_SUCCESSORS},
     {"stabilize-ms", required_argument, NULL, OPT_STABILIZE_MS},
     {"replicas", required_argument, NULL, OPT_REPLICAS},
@@ -244,21 +255,29 @@ static void num_set(struct parse_state *ps, int code, uint64_t n)
     }
 }
 
+/* Is `addr` a wildcard address (0.0.0.0 or [::], any port)? */
+static bool is_wildcard(const char *addr)
+{
+    struct chord_addr a;
+    return chord_addr_split(addr, CHORD_ADDR_ANY_PORT, &a) == 0 &&
+           chord_addr_is_wildcard(&a);
+}
+
 /* Check an address option: 0, or the usage exit code after saying why it
- * is not usable. */
+ * is not usable. Only a listen address may be a wildcard or have port 0. */
 static int check_addr(const struct parse_state *ps, const char *flag,
-                      const char *addr, bool port0_ok)
+                      const char *addr, bool listen)
 {
     uint16_t port = 0;
     int rc = chord_host_addr_parse(addr, &port);
-    if (rc == -EADDRNOTAVAIL)
-        return chord_usage_error(
-            "dhtd", "%s %s: only 127.0.0.0/8 addresses are used", flag, addr);
-    if (rc || (!port0_ok && port == 0))
-        return usage(ps,
-                     "%s '%s' is not HOST:PORT (IPv4 address or "
-                     "localhost, port %s-65535)",
-                     flag, addr, port0_ok ? "0" : "1");
+    if (rc)
+        return usage(ps, "%s '%.*s': %s", flag, (int)CHORD_ADDR_MAX, addr,
+                     chord_addr_strerror(rc));
+    if (!listen && port == 0)
+        return usage(ps, "%s '%s': port 0 names no node", flag, addr);
+    if (!listen && is_wildcard(addr))
+        return usage(ps, "%s '%s': a wildcard address names no node", flag,
+                     addr);
     return 0;
 }
 
@@ -311,6 +330,13 @@ static int apply(struct parse_state *ps, int code, const char *val)
         rc = check_addr(ps, "--join", val, false);
         h->join = val;
         break;
+    case OPT_ADVERTISE:
+        rc = check_addr(ps, "--advertise", val, false);
+        h->advertise = val;
+        break;
+    case OPT_INSECURE:
+        h->insecure = true;
+        break;
     case OPT_DATA:
         if (!*val)
             return usage(ps, "--data needs a directory");
@@ -341,8 +367,7 @@ static int apply(struct parse_state *ps, int code, const char *val)
         break;
     case OPT_ID:
         if (chord_id_from_hex(&h->id, val))
-            return chord_usage_error(
-                "dhtd", "--id must be 40 hex digits, not '%s'", val);
+            return usage(ps, "--id must be 40 hex digits, not '%s'", val);
         h->has_id = true;
         break;
     }
@@ -388,6 +413,12 @@ static int check_whole(const struct parse_state *ps)
     const struct chord_host_options *h = &ps->o->host;
     if (!h->listen)
         return usage(ps, "--listen HOST:PORT is required");
+    if (is_wildcard(h->listen) && !h->advertise)
+        return usage(ps,
+                     "--listen %s listens on every address: say "
+                     "which one the others reach this node at "
+                     "with --advertise HOST:PORT",
+                     h->listen);
     if (ps->durable_flag && !h->durable.dir)
         return usage(ps, "%s only applies with --data DIR", ps->durable_flag);
     if (h->node.replicas > h->node.successors + 1)

@@ -23,7 +23,8 @@ Modules, one noun each (lower ones never import higher ones):
 Invariants of the whole: a process is only signalled by the PID the tool
 recorded, and only while that PID still runs dhtd (or, for the load
 generators, by the PID of the child it forked); every wait and every loop
-is bounded; only loopback addresses are used (the C parser refuses others).
+is bounded; only loopback topologies are launched (the C parser takes any
+address, for dht-viz; cli.py refuses to start a ring outside loopback).
 Python 3 standard library only; behaviour, output and the run directory's
 layout are those of the bash script it replaces.
 """

@@ -67,11 +67,31 @@ def _run_command(ctx, args):
     return scenario.run(ctx, keep=bool(args))
 
 
+# The commands that start dhtd processes on this machine.
+LAUNCH_COMMANDS = ("up", "run", "restart", "join")
+
+
+def _refuse_remote(ctx, cmd):
+    """dht-topo starts every node here, plaintext and open to whoever can
+    reach the port: a topology naming other hosts' addresses is for
+    dht-viz --topology and for operators, not for launching."""
+    outside = topology.not_loopback(ctx.topo)
+    if cmd in LAUNCH_COMMANDS and outside:
+        raise errors.die(
+            "%s names addresses outside loopback (%s%s): dht-topo starts "
+            "every node on this machine, so it launches loopback "
+            "topologies only; draw this one with dht-viz --topology, and "
+            "start its nodes with dhtd on their own hosts"
+            % (ctx.file, ", ".join(outside[:3]),
+               ", ..." if len(outside) > 3 else ""))
+
+
 def _dispatch(argv, repo):
     if len(argv) < 2:
         raise _usage()
     cmd, rest = argv[0], argv[2:]
     ctx = _context(argv[1], repo)
+    _refuse_remote(ctx, cmd)
     if cmd in RING_COMMANDS:
         if rest:
             raise _usage()

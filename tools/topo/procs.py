@@ -92,6 +92,7 @@ def wait_gone(pid, tries):
 def listening(addr):
     """Does something accept TCP connections on HOST:PORT?"""
     host, _, port = addr.rpartition(":")
+    host = host[1:-1] if host.startswith("[") else host  # [IPv6]
     try:
         with socket.create_connection((host, int(port)),
                                       timeout=CONNECT_BOUND_S):

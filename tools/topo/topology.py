@@ -9,8 +9,8 @@ reported exactly as dht-viz reports it (FILE:LINE:COLUMN: message). A node
 is named by its index in `nodes` (0 = the first node line) or by its
 HOST:PORT.
 
-What it does not do: check addresses, times or counts (the C parser did),
-or touch any process.
+What it does not do: check addresses, times or counts (the C parser did;
+is_loopback only sorts the parsed ones), or touch any process.
 """
 
 import dataclasses
@@ -69,6 +69,18 @@ class Topology:
     @property
     def n_listed(self):
         return sum(1 for n in self.nodes if n.kind == "listed")
+
+
+def is_loopback(addr):
+    """Is a canonical HOST:PORT (as the C parser writes it) on loopback:
+    127.0.0.0/8, [::1] or localhost?"""
+    host = addr.rpartition(":")[0]
+    return host.startswith("127.") or host in ("[::1]", "localhost")
+
+
+def not_loopback(topo):
+    """The addresses of topo outside loopback, in file order."""
+    return [a for a in topo.addrs if not is_loopback(a)]
 
 
 def _bad_dump(line):

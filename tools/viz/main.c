@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chord/addr.h"
 #include "chord/client.h"
 #include "common/args.h"
 #include "common/exit.h"
@@ -243,10 +244,11 @@ int main(int argc, char **argv)
     if (o.node) {
         char host[CHORD_ADDR_MAX];
         uint16_t port;
-        if (strlen(o.node) >= CHORD_ADDR_MAX ||
-            chord_addr_parse(o.node, host, &port) || port == 0)
-            return chord_usage_error("dht-viz", "'%s' is not HOST:PORT",
-                                     o.node);
+        int rc = chord_addr_parse(o.node, host, &port);
+        if (rc)
+            return chord_usage_error("dht-viz", "'%.*s': %s",
+                                     (int)CHORD_ADDR_MAX, o.node,
+                                     chord_addr_strerror(rc));
     }
     if (o.key && strlen(o.key) > CHORD_KEY_MAX)
         return chord_usage_error("dht-viz", "%s", "the key is over 1024 bytes");
