@@ -564,8 +564,8 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
     for (unsigned i = 0; i < CHORD_FD_PEERS && st->n_peers < CHORD_PEERS_MAX;
          i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
-        bool shunned = p->addr[0] && p->state == CHORD_PEER_DEAD &&
-                       p->dead_until > n->now;
+        bool shunned =
+            p->addr[0] && p->state == CHORD_PEER_DEAD && p->dead_until > n->now;
         if (!p->monitored && !shunned)
             continue;
         struct chord_peer_info *pi = &st->peers[st->n_peers++];
