@@ -19,7 +19,9 @@ watching a ring meets it (issue 17, the live half).
       `dht status --json`) add up to at most 20 per second, and the
       server did poll (at least a third of that);
   (c) screenshots of the live page at 8 and 64 nodes, written to a folder
-      the test prints and keeps.
+      the test prints and keeps;
+  (d) --serve on an address that is not loopback is refused (exit 2, one
+      line naming --serve-any).
 
 Skips (exit 77) when chromium is not installed. Every process is stopped
 by PID on every way out (the harness's Cluster).
@@ -273,8 +275,27 @@ def test_screenshots(args):
             summary = b.eval("document.getElementById('summary').textContent")
             check(re.match(r"64 nodes: 64 ok", summary),
                   "summary at 64 nodes: %r" % summary)
-        stop_serve(proc)
+        code = stop_serve(proc)
+        check(code == 0, "dht-viz --serve exited %s" % code)
     print("    wrote %s" % ", ".join(sorted(os.listdir(folder))))
+
+
+def test_loopback_only(args):
+    """A non-loopback --serve is refused (exit 2, one line naming
+    --serve-any) before anything is started."""
+    viz = os.path.join(args.bin, "dht-viz")
+    r = subprocess.run([viz, "--serve", "192.0.2.1:8080", "--node",
+                        "127.0.0.1:1"], capture_output=True, text=True,
+                       timeout=10)
+    check(r.returncode == 2, "non-loopback --serve exited %d: %s"
+          % (r.returncode, r.stderr))
+    lines = r.stderr.strip().splitlines()
+    check(len(lines) == 1 and "--serve-any" in lines[0],
+          "the refusal is not one line naming --serve-any: %r" % r.stderr)
+    r = subprocess.run([viz, "--rate", "5"], capture_output=True, text=True,
+                       timeout=10)
+    check(r.returncode == 2 and "--serve" in r.stderr,
+          "--rate without --serve: exit %d, %r" % (r.returncode, r.stderr))
 
 
 def main():
@@ -284,6 +305,7 @@ def main():
               "it)", flush=True)
         return 77
     r = Runner("test_viz_live")
+    r.run("--serve refuses a non-loopback address", test_loopback_only, args)
     r.run("live page: join, kill, pause, lookup", test_live, args)
     r.run("crawl rate bounded (32 nodes)", test_rate, args)
     r.run("screenshots at 8 and 64 nodes", test_screenshots, args)

@@ -526,7 +526,13 @@ int viz_feed_round(struct viz_feed *f, const struct viz_watch *w,
         rc = -ENOMEM;
         goto out;
     }
-    viz_hub_commit(h, snap_text, table, r.n, r.replicas, upd_text);
+    if (upd_text || !f->committed) {
+        viz_hub_commit(h, snap_text, table, r.n, r.replicas, upd_text);
+        f->committed = true;
+    } else { /* nothing changed: the snapshot stands */
+        free(snap_text);
+        free(table);
+    }
     prev_free(f->prev, f->n_prev);
     f->prev = next;
     f->n_prev = r.n;

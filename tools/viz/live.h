@@ -147,6 +147,7 @@ struct viz_feed {
     unsigned n_prev;
     unsigned cycles;   /* successor cycles among answering nodes */
     bool settled;      /* the ring as found has been told: now news */
+    bool committed;    /* the hub has a snapshot */
     uint64_t t0_ms;    /* wall clock at start */
     unsigned n_events; /* timeline entries kept (newest last) */
     char *events[VIZ_TIMELINE_MAX];
@@ -159,7 +160,8 @@ void viz_feed_free(struct viz_feed *f);
 /*
  * Compare the model with what the page was last told: publish an update
  * to the hub when anything changed (changed nodes, removed nodes, new
- * timeline events), and replace the hub's snapshot. Timeline events wait
+ * timeline events) together with the new snapshot; nothing when nothing
+ * changed (after the first round). Timeline events wait
  * until the model has settled (the first round is the ring as found, not
  * news). 0 or -ENOMEM.
  */
