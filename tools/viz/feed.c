@@ -34,13 +34,15 @@
 #include "render.h"
 
 #define BY_LEN 512u
+#define KEYS_EVENT_MS 5000u /* one "keys" event per node at most this often */
 
 struct viz_feed_prev {
     char addr[CHORD_ADDR_MAX];
     char *json;
     uint8_t health, state;
     bool answered, bad_succ;
-    uint64_t keys, primary;
+    uint64_t keys, primary; /* as the timeline last told them */
+    uint64_t keys_at;       /* when (monotonic ms) */
 };
 
 int viz_feed_init(struct viz_feed *f)
@@ -237,7 +239,8 @@ static const char *plural(uint64_t n, const char *one, const char *many)
  * new). */
 static void node_events(struct viz_feed *f, struct round *ev,
                         const struct viz_ring *r, unsigned i,
-                        const struct viz_feed_prev *p, const char *by)
+                        const struct viz_feed_prev *p, struct viz_feed_prev *q,
+                        const char *by, uint64_t now)
 {
     const struct viz_node *n = &r->nodes[i];
     const char *a = n->self.addr;
@@ -261,13 +264,19 @@ static void node_events(struct viz_feed *f, struct round *ev,
     if (n->live && p->answered && n->state != p->state &&
         n->state == CHORD_NODE_LEAVING)
         event(f, ev, "leaving", a, "%s is leaving", a);
-    if (n->live && p->answered &&
-        (n->primary_keys != p->primary || n->keys != p->keys))
+    /* Key counts move in bursts (a transfer, a repair): one event per
+     * node per KEYS_EVENT_MS, against what the timeline last said. */
+    if (n->live && (n->primary_keys != p->primary || n->keys != p->keys) &&
+        now >= p->keys_at + KEYS_EVENT_MS) {
         event(f, ev, "keys", a,
               "%s owns %" PRIu64 " %s (was %" PRIu64 "), holds %" PRIu64
               " (was %" PRIu64 ")",
               a, n->primary_keys, plural(n->primary_keys, "key", "keys"),
               p->primary, n->keys, p->keys);
+        q->keys = n->keys;
+        q->primary = n->primary_keys;
+        q->keys_at = now;
+    }
     if (n->live && n->bad_succ && !p->bad_succ)
         event(f, ev, "ring", a,
               "%s names %s as its successor, but an answering node lies "
@@ -426,6 +435,7 @@ int viz_feed_round(struct viz_feed *f, const struct viz_watch *w,
     }
     viz_place_labels(&r, lab, r.n <= VIZ_LABELS_TWO_LINES);
     bool news = f->settled;
+    uint64_t now = w->last_ms;
     unsigned n_changed = 0;
     for (unsigned i = 0; i < r.n; i++) {
         struct viz_node *n = &r.nodes[i];
@@ -443,17 +453,18 @@ int viz_feed_round(struct viz_feed *f, const struct viz_watch *w,
             rc = -ENOMEM;
             goto out;
         }
-        if (news)
-            node_events(f, ev, &r, i, p, by);
-        if (!p || strcmp(p->json, text) != 0)
-            changed[n_changed++] = text;
         memcpy(q->addr, n->self.addr, CHORD_ADDR_MAX);
         q->health = n->health;
         q->state = n->state;
         q->answered = n->live;
         q->bad_succ = n->bad_succ;
-        q->keys = n->keys;
-        q->primary = n->primary_keys;
+        q->keys = p && news ? p->keys : n->keys;
+        q->primary = p && news ? p->primary : n->primary_keys;
+        q->keys_at = p && news ? p->keys_at : now;
+        if (news)
+            node_events(f, ev, &r, i, p, q, by, now);
+        if (!p || strcmp(p->json, text) != 0)
+            changed[n_changed++] = text;
     }
     /* The nodes gone since the last round. */
     unsigned n_gone = 0;

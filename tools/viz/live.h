@@ -62,8 +62,9 @@ struct viz_watch {
     unsigned n, cap;
     struct viz_live_node *nodes; /* in the order they were found */
     int timeout_ms;
-    uint64_t polls; /* status requests sent */
-    bool settled;   /* every node known has been polled at least once */
+    uint64_t polls;   /* status requests sent */
+    bool settled;     /* every node known has been polled at least once */
+    uint64_t last_ms; /* monotonic time of the last step */
 };
 
 /* Start a model that knows only `seed` (copied). 0, -EINVAL (not an

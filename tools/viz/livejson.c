@@ -50,6 +50,8 @@ void viz_livejson_node(struct chord_json *j, const struct viz_ring *r,
     char sid[VIZ_SHORT + 1], detail[64];
     viz_short_id(&n->self.id, sid);
     viz_label_detail(r, n, detail);
+    if (!n->live && (n->health == VIZ_DEAD || n->health == VIZ_SUSPECTED))
+        snprintf(detail, sizeof detail, "%s", health_name(n->health));
     chord_json_obj_begin(j);
     strk(j, "addr", n->self.addr);
     chord_json_key(j, "id");

@@ -162,6 +162,7 @@ int viz_watch_step(struct viz_watch *w, uint64_t now)
 {
     if (now == 0)
         now = 1;
+    w->last_ms = now;
     int i = pick(w, now);
     if (i < 0)
         return 0;
