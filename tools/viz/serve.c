@@ -69,6 +69,20 @@ static void stream_free(void *cls)
     free(s);
 }
 
+/* Queue response r (NULL: fail the connection) with its type; r is
+ * released. */
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned code,
+                             const char *type, struct MHD_Response *r)
+{
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 /* Queue a response that takes `body` (malloc'd; NULL: 503). */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
                              const char *type, char *body)
@@ -83,15 +97,9 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
     }
     struct MHD_Response *r = MHD_create_response_from_buffer(
         strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
+    if (!r)
         free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, "Content-Type", type);
-    MHD_add_response_header(r, "Cache-Control", "no-store");
-    enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return ret;
+    return queue(c, code, type, r);
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
@@ -115,13 +123,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
     if (strcmp(url, "/") == 0) {
         struct MHD_Response *r = MHD_create_response_from_buffer(
             viz_live_page_len, (void *)viz_live_page, MHD_RESPMEM_PERSISTENT);
-        if (!r)
-            return MHD_NO;
-        MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
-        MHD_add_response_header(r, "Cache-Control", "no-store");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-        return ret;
+        return queue(c, MHD_HTTP_OK, "text/html; charset=utf-8", r);
     }
     if (strcmp(url, "/state") == 0)
         return reply(c, MHD_HTTP_OK, "application/json", viz_hub_snapshot(hub));
@@ -142,15 +144,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
         s->hub = hub;
         struct MHD_Response *r = MHD_create_response_from_callback(
             MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, s, stream_free);
-        if (!r) {
+        if (!r)
             free(s);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", "text/event-stream");
-        MHD_add_response_header(r, "Cache-Control", "no-store");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-        return ret;
+        return queue(c, MHD_HTTP_OK, "text/event-stream", r);
     }
     return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", strdup("not found\n"));
 }
