@@ -14,6 +14,8 @@ watching a ring meets it (issue 17, the live half).
           without a suspicion: the pause is what shows the suspicion.)
         - a lookup typed in the box comes back with its path and replica
           set, and the path is drawn;
+        - the killed node leaves the page (and the timeline says it is
+          gone) once no node names it any more;
   (b) rate: a 32-node ring and one --serve --rate 20 for about 5 s: the
       status requests the nodes answered (the status_requests counter of
       `dht status --json`) add up to at most 20 per second, and the
@@ -48,6 +50,7 @@ DEAD_AFTER_S = 1.5   # the detector's dead_after_ms (src/core/fd.h)
 HEARTBEAT_S = 0.2    # dhtd's default --heartbeat-ms
 SLACK_S = 2.0        # what the issue allows the page on top
 JOIN_S = 2.0
+GONE_S = 25.0        # dht-viz forgets a node silent and unnamed for 10 s
 
 
 def start_serve(c, node, rate=20, extra=()):
@@ -196,6 +199,17 @@ def test_live(args):
                   "the lookup result lacks the replica set: %s" % text)
             check(b.eval("document.querySelectorAll('#path .replica-mark')"
                          ".length") >= 1, "the replica set is not drawn")
+            # The killed node goes away once no node names it any more
+            # (dht-viz forgets a silent node 10 s after that).
+            t0 = time.monotonic()
+            check(b.wait_for(node_js(victim.addr, "false") + " === null",
+                             GONE_S),
+                  "%s is still drawn %.0f s after its death"
+                  % (victim.addr, GONE_S))
+            check(b.wait_for(timeline_js("gone", victim.addr), 1.0),
+                  "the timeline does not say %s is gone" % victim.addr)
+            print("    killed node removed from the page after %.1f s more"
+                  % (time.monotonic() - t0))
             check(b.eval("window.__noReload") == 1,
                   "the page was reloaded")
         code = stop_serve(proc)
@@ -275,6 +289,10 @@ def test_screenshots(args):
             summary = b.eval("document.getElementById('summary').textContent")
             check(re.match(r"64 nodes: 64 ok", summary),
                   "summary at 64 nodes: %r" % summary)
+        with open("/proc/%d/stat" % proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        print("    dht-viz --serve used %.2f s of CPU" % cpu)
         code = stop_serve(proc)
         check(code == 0, "dht-viz --serve exited %s" % code)
     print("    wrote %s" % ", ".join(sorted(os.listdir(folder))))
@@ -306,7 +324,7 @@ def main():
         return 77
     r = Runner("test_viz_live")
     r.run("--serve refuses a non-loopback address", test_loopback_only, args)
-    r.run("live page: join, kill, pause, lookup", test_live, args)
+    r.run("live page: join, kill, pause, lookup, gone", test_live, args)
     r.run("crawl rate bounded (32 nodes)", test_rate, args)
     r.run("screenshots at 8 and 64 nodes", test_screenshots, args)
     return r.finish()

@@ -9,7 +9,9 @@
  * by whom, back, leaving, keys moved, successor views that disagree,
  * ring split or merged). The hub's snapshot is replaced with the update.
  *
- * Health, as the page shows it: a node that answers is ok unless a
+ * Only the nodes of the model are drawn (no ghosts: a node forgotten by
+ * the model is gone from the page). Health, as the page shows it: a node
+ * that answers is ok unless a
  * detector suspects or convicted it; a node that does not answer is what
  * the detectors say (dead, suspected), else "no-answer"; once declared
  * dead it stays dead while it stays silent (a detector forgets a dead
@@ -100,6 +102,26 @@ static int build_ring(const struct viz_watch *w, struct viz_ring *r)
     int rc = viz_crawl_health(r);
     if (rc)
         return rc;
+    /* No ghosts here: a node the model forgot is gone from the page,
+     * though some peer may keep it in its dead window for a long while
+     * (the static drawings show such ghosts; the timeline said "dead"). */
+    unsigned out = 0;
+    for (unsigned i = 0; i < r->n; i++) {
+        struct viz_node *n = &r->nodes[i];
+        if (n->ghost) {
+            free(n->succ);
+            free(n->fingers);
+            free(n->peers);
+            continue;
+        }
+        r->nodes[out++] = *n;
+    }
+    if (out != r->n) {
+        r->n = out;
+        rc = viz_ring_index(r);
+        if (rc)
+            return rc;
+    }
     viz_ring_finish(r, NULL);
     for (unsigned i = 0; i < r->n; i++) {
         struct viz_node *n = &r->nodes[i];
@@ -477,11 +499,16 @@ int viz_feed_round(struct viz_feed *f, const struct viz_watch *w,
         chord_json_str(&gone, p->addr);
         if (!news)
             continue;
-        if (p->health == VIZ_DEAD)
-            event(f, ev, "gone", p->addr,
-                  "%s is gone: dead, and named by no node any more", p->addr);
-        else
+        /* A node that leaves gracefully hands its keys over and exits;
+         * its peers then find it refusing connections and convict it, so
+         * "dead" before "gone" is the usual way out, not only a crash. */
+        if (p->state == CHORD_NODE_LEAVING)
             event(f, ev, "left", p->addr, "%s left the ring", p->addr);
+        else
+            event(f, ev, "gone", p->addr,
+                  "%s is gone (left or died): silent, and no node names it "
+                  "any more",
+                  p->addr);
     }
     chord_json_arr_end(&gone);
     unsigned cycles = count_cycles(&r);

@@ -40,7 +40,7 @@
 #define VIZ_NODE_MIN_GAP_MS 200u /* never poll one node more often */
 #define VIZ_RETRY_MS 1000u       /* after a failed poll, times the fails */
 #define VIZ_RETRY_MAX_MS 8000u   /* ... capped */
-#define VIZ_FORGET_MS 15000u     /* silent and named by nobody: forgotten */
+#define VIZ_FORGET_MS 10000u     /* silent and named by nobody: forgotten */
 #define VIZ_HUB_LOG 256u         /* updates kept for SSE clients behind */
 #define VIZ_TIMELINE_MAX 200u    /* events kept for a new page */
 #define VIZ_KEEPALIVE_S 10       /* SSE comment line when nothing happens */

@@ -129,8 +129,12 @@ static int discover(struct viz_watch *w, const struct chord_status *st,
     for (unsigned k = 0; k < st->n_fingers && k < CHORD_ID_BITS; k++)
         rc |= named(w, &st->fingers[k].node, true, now);
     /* A peer table names nodes by address only: it keeps a silent node
-     * known (the verdicts about it matter), it adds none. */
+     * known while a detector still watches it (the verdicts about it
+     * matter), it adds none; a dead verdict keeps nothing (it stays in
+     * the table for the dead window, long after the node is gone). */
     for (unsigned k = 0; k < st->n_peers && k < CHORD_PEERS_MAX; k++) {
+        if (st->peers[k].state == CHORD_PEER_DEAD)
+            continue;
         struct chord_peer p;
         memset(&p, 0, sizeof p);
         memcpy(p.addr, st->peers[k].addr, CHORD_ADDR_MAX);
