@@ -16,10 +16,10 @@ watching a ring meets it (issue 17, the live half).
           set, and the path is drawn;
         - the killed node leaves the page (and the timeline says it is
           gone) once no node names it any more;
-  (b) rate: a 32-node ring and one --serve --rate 20 for about 5 s: the
+  (b) rate: a 32-node ring and one --serve --rate 10 for about 5 s: the
       status requests the nodes answered (the status_requests counter of
-      `dht status --json`) add up to at most 20 per second, and the
-      server did poll (at least a third of that);
+      `dht status --json`) add up to at most 10 per second, and the
+      server did poll (at least a quarter of that);
   (c) screenshots of the live page at 8 and 64 nodes, written to a folder
       the test prints and keeps;
   (d) --serve on an address that is not loopback is refused (exit 2, one
@@ -228,7 +228,9 @@ def status_counts(c, nodes):
 
 
 def test_rate(args):
-    rate = 20
+    # Below what the server manages unbounded even in a sanitizer build
+    # with 32 sanitized nodes on 2 cores (about 8/s), so the bound binds.
+    rate = 10
     with Cluster(args.bin, name="viz-rate", seed=args.seed) as c:
         first = c.start_node()
         for _ in range(31):
@@ -252,7 +254,7 @@ def test_rate(args):
         check(served <= rate * elapsed + 1,
               "%d status requests in %.2f s is over %d/s"
               % (served, elapsed, rate))
-        check(served >= rate * elapsed / 3,
+        check(served >= rate * elapsed / 4,
               "only %d status requests in %.2f s: the server hardly polls"
               % (served, elapsed))
 
@@ -277,9 +279,12 @@ def test_screenshots(args):
             path = os.path.join(folder, "live-8.png")
             b.screenshot(path)
             check(os.path.getsize(path) > 10000, "%s is nearly empty" % path)
-            for _ in range(56):
-                c.start_node(join=first)
-            check(wait_page_nodes(b, 64, 20),
+            # 56 more at once (joins run concurrently; each is waited
+            # for afterwards).
+            more = [c.start_node(join=first, wait=False) for _ in range(56)]
+            for n in more:
+                c.wait_ready(n, timeout=60)
+            check(wait_page_nodes(b, 64, 30),
                   "the page does not show 64 ok nodes: %s"
                   % b.eval("document.getElementById('summary').textContent"))
             time.sleep(1.5)
