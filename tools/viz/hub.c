@@ -169,6 +169,25 @@ static void replica_set(struct viz_hub *h, const char *owner,
     chord_json_arr_end(j);
 }
 
+/* Why a lookup failed, for the page (strerror is not thread-safe). */
+static const char *why(int rc)
+{
+    switch (rc) {
+    case -ETIMEDOUT:
+        return "no answer in time";
+    case -ECONNREFUSED:
+        return "connection refused";
+    case -EHOSTUNREACH:
+        return "host unreachable";
+    case -ENOMEM:
+        return "out of memory";
+    case -EPROTO:
+        return "the node answered with something that is not a reply";
+    default:
+        return "the ring cannot be reached";
+    }
+}
+
 char *viz_hub_lookup(struct viz_hub *h, const char *key, size_t key_len)
 {
     char contact[CHORD_ADDR_MAX];
@@ -211,9 +230,7 @@ char *viz_hub_lookup(struct viz_hub *h, const char *key, size_t key_len)
         pthread_mutex_unlock(&h->mu);
     } else {
         chord_json_key(&j, "error");
-        chord_json_str(&j, rc == -EIO         ? chord_client_error(c)
-                           : rc == -ETIMEDOUT ? "no answer in time"
-                                              : strerror(-rc));
+        chord_json_str(&j, rc == -EIO ? chord_client_error(c) : why(rc));
     }
     chord_json_obj_end(&j);
     chord_client_close(c);
