@@ -20,7 +20,7 @@ set -euo pipefail
 
 # iptables: the fault suite (tests/fault) cuts nodes apart with DROP rules
 # inside its own network namespace; it never touches the host's rules.
-# libmicrohttpd-dev: dhtd --metrics-listen; python3-prometheus-client:
+# libmicrohttpd-dev: dhtd --metrics-listen and dht-viz --serve; python3-prometheus-client:
 # tests/system/test_metrics.py parses the scrapes with the real parser.
 # iproute2: the multi-host test (tests/system/test_multihost.py) makes
 # network namespaces and a bridge with `ip`.

@@ -135,6 +135,8 @@ struct chord_status {
     uint8_t n_peers;
     struct chord_peer_info peers[CHORD_PEERS_MAX];
     uint8_t durability; /* enum chord_durability */
+    uint64_t status_served; /* status requests this node has answered,
+                               this one included, since it started */
 };
 
 #endif

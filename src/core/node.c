@@ -271,6 +271,7 @@ static void handle_client(struct chord_node *n, uint64_t now, uint64_t conn,
     struct chord_status *st = malloc(sizeof(*st));
     if (r && st) {
         chord_msg_init(r, CHORD_MSG_C_STATUS_RESULT, m->req_id);
+        n->status_served++;
         chord_node_status(n, st);
         r->status = CHORD_OK;
         r->status_in = st;
@@ -553,16 +554,22 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
     st->keys = chord_store_live(n->store);
     st->replicas = (uint8_t)n->cfg.replicas;
     st->durability = n->cfg.durability;
+    st->status_served = n->status_served;
     size_t cur = 0;
     const struct chord_store_entry *e;
     while ((e = chord_store_next(n->store, &cur)) != NULL)
         if (!e->tombstone && chord_routing_owns(&n->rt, &e->key_id))
             st->primary_keys++;
-    /* Every peer the failure detector monitors (successors, predecessor). */
+    /* Every peer the failure detector monitors (successors, predecessor),
+     * and those it declared dead that are still in their dead window (no
+     * longer monitored: routing dropped them), so a reader sees the
+     * verdict and not only the silence after it. */
     for (unsigned i = 0; i < CHORD_FD_PEERS && st->n_peers < CHORD_PEERS_MAX;
          i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
-        if (!p->monitored)
+        bool shunned =
+            p->addr[0] && p->state == CHORD_PEER_DEAD && p->dead_until > n->now;
+        if (!p->monitored && !shunned)
             continue;
         struct chord_peer_info *pi = &st->peers[st->n_peers++];
         memset(pi, 0, sizeof(*pi));

@@ -63,6 +63,7 @@ struct chord_node {
     uint64_t rng;           /* the node's PRNG (peer.c's chord__jitter) */
     uint64_t now;           /* the latest time an entry point was given */
     uint64_t last_entry_at; /* ... and the latest one, for stall checks */
+    uint64_t status_served; /* client status requests answered */
     struct chord_msg *in;   /* scratch for decoding (large: on the heap) */
 
     struct chord_peers peer;        /* peer.c */

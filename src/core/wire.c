@@ -53,7 +53,8 @@
  *                   u8 n_peers (<= CHORD_PEERS_MAX), n_peers (str addr,
  *                   u8 state, u32 rtt_ms, u32 timeout_ms,
  *                   u32 false_suspicions), u64 primary_keys,
- *                   u8 replicas, u8 durability (enum chord_durability)
+ *                   u8 replicas, u8 durability (enum chord_durability),
+ *                   u64 status_served (status requests answered)
  *
  * Keys are at most CHORD_KEY_MAX bytes, values CHORD_VALUE_MAX, and a
  * whole frame CHORD_FRAME_MAX. The encoding is canonical: the decoder

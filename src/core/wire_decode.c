@@ -229,6 +229,7 @@ static void rd_status(struct rd *r, struct chord_status *st)
     uint64_t primary_keys = rd_u64(r);
     uint8_t replicas = rd_u8(r);
     uint8_t durability = rd_u8(r);
+    uint64_t status_served = rd_u64(r);
 
     if (st && !r->bad) {
         st->n_succ = n_succ;
@@ -238,6 +239,7 @@ static void rd_status(struct rd *r, struct chord_status *st)
         st->primary_keys = primary_keys;
         st->replicas = replicas;
         st->durability = durability;
+        st->status_served = status_served;
     }
 }
 

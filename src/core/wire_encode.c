@@ -189,6 +189,7 @@ static void wr_status(struct wr *w, const struct chord_status *st)
     wr_u64(w, st->primary_keys);
     wr_u8(w, st->replicas);
     wr_u8(w, st->durability);
+    wr_u64(w, st->status_served);
 }
 
 /* Contract in wire.h. C_STATUS_RESULT needs status_in, TRANSFER items. */

@@ -363,6 +363,7 @@ static void fb_status(struct chord_buf *b, unsigned n_succ, unsigned n_fingers,
     fb_u64(b, 40);                    /* primary_keys */
     fb_u8(b, 3);                      /* replicas */
     fb_u8(b, CHORD_DURABILITY_BATCH); /* durability */
+    fb_u64(b, 12);                    /* status_served */
     fb_finish(b);
 }
 
@@ -383,6 +384,7 @@ static void test_decode_status_caps(void **state)
     assert_int_equal(st->peers[CHORD_PEERS_MAX - 1].false_suspicions, 3);
     assert_int_equal(st->fingers[5].start.b[0], 5);
     assert_int_equal(st->durability, CHORD_DURABILITY_BATCH);
+    assert_true(st->status_served == 12);
     assert_decodes(&b, &m, NULL);
 
     struct {

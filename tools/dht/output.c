@@ -115,6 +115,8 @@ void dht_json_status(struct chord_json *j, const struct chord_status *s)
     chord_json_uint(j, s->replicas);
     chord_json_key(j, "durability");
     chord_json_str(j, durability_name(s->durability));
+    chord_json_key(j, "status_requests");
+    chord_json_uint(j, s->status_served);
 
     chord_json_key(j, "peers");
     chord_json_arr_begin(j);

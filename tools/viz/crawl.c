@@ -36,9 +36,8 @@ static int find_id_linear(const struct viz_ring *r, const struct chord_id *id)
     return -1;
 }
 
-/* Read the status of `addr` over a fresh connection. 0 or negative errno. */
-static int fetch_status(const char *addr, int timeout_ms,
-                        struct chord_status *st)
+/* Contract in viz.h. */
+int viz_fetch_status(const char *addr, int timeout_ms, struct chord_status *st)
 {
     struct chord_client *c = NULL;
     int rc = chord_client_connect(addr, timeout_ms, &c);
@@ -65,8 +64,8 @@ static unsigned finger_bit(const struct chord_id *self,
     return 0;
 }
 
-/* Copy what the viewer needs from a status report into `n`. */
-static int node_from_status(struct viz_node *n, const struct chord_status *s)
+/* Contract in viz.h. */
+int viz_node_from_status(struct viz_node *n, const struct chord_status *s)
 {
     n->self = s->self;
     n->live = true;
@@ -105,7 +104,7 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
     struct chord_status *st = calloc(1, sizeof *st);
     if (!st)
         return -ENOMEM;
-    int rc = fetch_status(o->node, o->timeout_ms, st);
+    int rc = viz_fetch_status(o->node, o->timeout_ms, st);
     if (rc) {
         fprintf(stderr, "dht-viz: cannot reach the ring at %s: %s\n", o->node,
                 errtext(rc));
@@ -114,7 +113,7 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
     }
     struct chord_id start = st->self.id;
     struct viz_node *n = viz_ring_add(r, &st->self);
-    if (!n || node_from_status(n, st)) {
+    if (!n || viz_node_from_status(n, st)) {
         free(st);
         return -ENOMEM;
     }
@@ -149,7 +148,7 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
                 closed = true;
                 break;
             }
-            rc = fetch_status(succ[k].addr, o->timeout_ms, st);
+            rc = viz_fetch_status(succ[k].addr, o->timeout_ms, st);
             if (rc == 0 && chord_id_eq(&st->self.id, &start)) {
                 closed = true;
                 break;
@@ -166,7 +165,7 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
                 return -ENOMEM;
             }
             if (rc == 0) {
-                if (node_from_status(n, st)) {
+                if (viz_node_from_status(n, st)) {
                     free(st);
                     return -ENOMEM;
                 }

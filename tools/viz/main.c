@@ -5,12 +5,14 @@
  *   dht-viz [--node H:P | --topology FILE] [--format svg|html|dot|text]
  *           [--output FILE] [--highlight ADDR] [--key KEY]
  *           [--watch N [--count M]] [--timeout-ms N]
+ *   dht-viz --serve HOST:PORT [--serve-any] [--rate N] [--node H:P]
  *   dht-viz --check-topology FILE   validate a topology file
  *   dht-viz --dump-topology FILE    print it normalised (for tools/dht-topo)
  *
  * This file reads the options, checks them (every usage error is one line
  * through chord_usage_error, exit 2) and hands over to output.c (the
- * drawings) or topology.c (the two topology commands). The other files:
+ * drawings), serve.c (--serve, the live page) or topology.c (the two
+ * topology commands). The other files:
  * model.c (the ring model), crawl.c (live mode), topology.c (topology
  * mode), trace.c (--key), layout.c (positions and labels), out.c (the
  * output buffer and escaping), svg.c and legend.c, html.c, dot.c, text.c.
@@ -34,6 +36,7 @@
 #include "chord/client.h"
 #include "common/args.h"
 #include "common/exit.h"
+#include "live.h"
 #include "viz.h"
 
 static void usage(FILE *f)
@@ -43,6 +46,8 @@ static void usage(FILE *f)
         "svg|html|dot|text]\n"
         "               [--output FILE] [--highlight HOST:PORT] [--key KEY]\n"
         "               [--watch N [--count M]] [--timeout-ms N]\n"
+        "       dht-viz --serve HOST:PORT [--serve-any] [--rate N] [--node "
+        "HOST:PORT]\n"
         "       dht-viz --check-topology FILE | --dump-topology FILE\n"
         "\n"
         "Draw a Chord ring: crawl a live ring from one node (walking "
@@ -69,6 +74,26 @@ static void usage(FILE *f)
         "  --count M            with --watch: stop after M drawings\n"
         "  --timeout-ms N       wait at most N ms for each node (default "
         "2000)\n"
+        "  --serve HOST:PORT    serve a live page of the ring on "
+        "http://HOST:PORT/\n"
+        "                       (port 0 picks one; the URL is printed); it "
+        "updates\n"
+        "                       itself (Server-Sent Events) as nodes join, "
+        "are\n"
+        "                       suspected, die or leave; lookups from the "
+        "page.\n"
+        "                       Loopback addresses only, unless:\n"
+        "  --serve-any          allow --serve on an address that is not "
+        "loopback\n"
+        "                       (anyone who reaches it sees the ring and runs "
+        "lookups)\n"
+        "  --rate N             with --serve: at most N status requests per "
+        "second to\n"
+        "                       the ring in total, 1-1000 (default 20); each "
+        "node is\n"
+        "                       asked in turn, new ones first; --timeout-ms "
+        "defaults\n"
+        "                       to 500 there\n"
         "  --check-topology F   check a topology file; errors are "
         "FILE:LINE:COLUMN\n"
         "  --dump-topology F    print a topology file normalised, one record "
@@ -124,6 +149,9 @@ int main(int argc, char **argv)
         OPT_DUMP,
         OPT_HELP,
         OPT_VERSION,
+        OPT_SERVE,
+        OPT_SERVE_ANY,
+        OPT_RATE,
     };
     static const struct option longopts[] = {
         {"node", required_argument, NULL, OPT_NODE},
@@ -137,6 +165,9 @@ int main(int argc, char **argv)
         {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
         {"check-topology", required_argument, NULL, OPT_CHECK},
         {"dump-topology", required_argument, NULL, OPT_DUMP},
+        {"serve", required_argument, NULL, OPT_SERVE},
+        {"serve-any", no_argument, NULL, OPT_SERVE_ANY},
+        {"rate", required_argument, NULL, OPT_RATE},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -146,7 +177,9 @@ int main(int argc, char **argv)
     o.format = -1;
     o.timeout_ms = VIZ_TIMEOUT_MS;
     const char *check = NULL, *dump = NULL;
-    bool count_given = false;
+    bool count_given = false, timeout_given = false;
+    struct viz_serve_opts so = {NULL, false, VIZ_RATE_DEFAULT, NULL, 0};
+    bool rate_given = false;
     opterr = 0;
     int c;
     uint64_t v;
@@ -200,6 +233,23 @@ int main(int argc, char **argv)
                                          "to 60000, not '%s'",
                                          optarg);
             o.timeout_ms = (int)v;
+            timeout_given = true;
+            break;
+        case OPT_SERVE:
+            so.listen = optarg;
+            break;
+        case OPT_SERVE_ANY:
+            so.any = true;
+            break;
+        case OPT_RATE:
+            if (chord_parse_u64(optarg, 1, VIZ_RATE_MAX, &v))
+                return chord_usage_error("dht-viz",
+                                         "--rate must be a number of status "
+                                         "requests per second from 1 to 1000, "
+                                         "not '%s'",
+                                         optarg);
+            so.rate = (unsigned)v;
+            rate_given = true;
             break;
         case OPT_CHECK:
             check = optarg;
@@ -234,6 +284,14 @@ int main(int argc, char **argv)
                                      "--dump-topology, not both");
         return viz_topology_command(check ? check : dump, dump != NULL);
     }
+    if ((so.any || rate_given) && !so.listen)
+        return chord_usage_error("dht-viz", "%s",
+                                 "--serve-any and --rate go with --serve");
+    if (so.listen && (o.topology || o.output || o.format_given || o.watch ||
+                      o.key || o.highlight))
+        return chord_usage_error("dht-viz", "%s",
+                                 "--serve takes only --node, --rate, "
+                                 "--serve-any and --timeout-ms");
     if (o.node && o.topology)
         return chord_usage_error("dht-viz", "%s",
                                  "give --node or --topology, not both");
@@ -249,6 +307,11 @@ int main(int argc, char **argv)
             return chord_usage_error("dht-viz", "'%.*s': %s",
                                      (int)CHORD_ADDR_MAX, o.node,
                                      chord_addr_strerror(rc));
+    }
+    if (so.listen) {
+        so.node = o.node;
+        so.timeout_ms = timeout_given ? o.timeout_ms : VIZ_LIVE_TIMEOUT_MS;
+        return viz_serve(&so);
     }
     if (o.key && strlen(o.key) > CHORD_KEY_MAX)
         return chord_usage_error("dht-viz", "%s", "the key is over 1024 bytes");

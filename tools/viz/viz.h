@@ -185,6 +185,14 @@ void viz_ring_finish(struct viz_ring *r, const char *highlight);
 /* ------------------------------------------------------------------ */
 /* crawl.c: live mode, through the client library.                      */
 
+/* Read the status of `addr` over a fresh connection, waiting at most
+ * timeout_ms. 0 or a negative errno. */
+int viz_fetch_status(const char *addr, int timeout_ms, struct chord_status *st);
+
+/* Copy what the viewer needs from a status report into `n` (a node just
+ * added: its lists are allocated here). 0 or -ENOMEM. */
+int viz_node_from_status(struct viz_node *n, const struct chord_status *s);
+
 /*
  * Walk successors from o->node and fill r with the nodes met. Returns 0,
  * -EHOSTUNREACH after printing why when the start node does not answer,
