@@ -131,6 +131,13 @@ void dht_progress_update(struct dht_progress *p, uint64_t done,
                          double fraction);
 /* Erase the line (the caller prints its summary next). */
 void dht_progress_end(struct dht_progress *p);
+/* keys * 1000 / ms (keys when ms is 0). */
+uint64_t dht_keys_per_s(uint64_t keys, uint64_t ms);
+/* Start the JSON summary of a dump or a load: an open object with
+ * "file", "keys", "ms" and "keys_per_s"; the caller adds its own members,
+ * closes it and prints it (dht_json_print). */
+void dht_json_backup_begin(struct chord_json *j, const char *path,
+                           uint64_t keys, uint64_t ms);
 
 /* ---- dump.c, load.c ---- */
 

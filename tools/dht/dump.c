@@ -254,23 +254,18 @@ static int close_synced(FILE *f)
 static int report(const struct walk *k, const char *path, uint64_t ms)
 {
     uint64_t keys = chord_dump_writer_count(k->w);
-    uint64_t rate = ms ? keys * 1000u / ms : keys;
     if (!k->o->json) {
         printf("dumped %llu keys from %llu ranges in %llu ms (%llu keys/s, "
                "%llu pages, %llu ownership moves seen) to %s\n",
                (unsigned long long)keys, (unsigned long long)k->ranges,
-               (unsigned long long)ms, (unsigned long long)rate,
+               (unsigned long long)ms,
+               (unsigned long long)dht_keys_per_s(keys, ms),
                (unsigned long long)k->pages, (unsigned long long)k->moves,
                path);
         return CHORD_EXIT_OK;
     }
     struct chord_json j;
-    chord_json_init(&j);
-    chord_json_obj_begin(&j);
-    chord_json_key(&j, "file");
-    chord_json_str(&j, path);
-    chord_json_key(&j, "keys");
-    chord_json_uint(&j, keys);
+    dht_json_backup_begin(&j, path, keys, ms);
     chord_json_key(&j, "ranges");
     chord_json_uint(&j, k->ranges);
     chord_json_key(&j, "pages");
@@ -279,10 +274,6 @@ static int report(const struct walk *k, const char *path, uint64_t ms)
     chord_json_uint(&j, k->moves);
     chord_json_key(&j, "redirects");
     chord_json_uint(&j, k->redirects);
-    chord_json_key(&j, "ms");
-    chord_json_uint(&j, ms);
-    chord_json_key(&j, "keys_per_s");
-    chord_json_uint(&j, rate);
     chord_json_obj_end(&j);
     return dht_json_print(&j);
 }

@@ -154,24 +154,14 @@ static int verify(FILE *f, const char *path, uint64_t *count)
 static int report(const struct dht_opts *o, const char *path, uint64_t n,
                   uint64_t ms)
 {
-    uint64_t rate = ms ? n * 1000u / ms : n;
     if (!o->json) {
         printf("loaded %llu keys from %s in %llu ms (%llu keys/s)\n",
                (unsigned long long)n, path, (unsigned long long)ms,
-               (unsigned long long)rate);
+               (unsigned long long)dht_keys_per_s(n, ms));
         return CHORD_EXIT_OK;
     }
     struct chord_json j;
-    chord_json_init(&j);
-    chord_json_obj_begin(&j);
-    chord_json_key(&j, "file");
-    chord_json_str(&j, path);
-    chord_json_key(&j, "keys");
-    chord_json_uint(&j, n);
-    chord_json_key(&j, "ms");
-    chord_json_uint(&j, ms);
-    chord_json_key(&j, "keys_per_s");
-    chord_json_uint(&j, rate);
+    dht_json_backup_begin(&j, path, n, ms);
     chord_json_obj_end(&j);
     return dht_json_print(&j);
 }

@@ -7,7 +7,8 @@
  * A stand-in, kept behind three functions so that the shared progress
  * module (tools/common/progress.h, being written beside this) can replace
  * its body without touching the callers. It keeps no state of its own
- * beyond the struct the caller holds.
+ * beyond the struct the caller holds. Also the common head of the two
+ * commands' JSON summaries.
  */
 #include <stdio.h>
 #include <time.h>
@@ -61,4 +62,24 @@ void dht_progress_end(struct dht_progress *p)
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }
+}
+
+uint64_t dht_keys_per_s(uint64_t keys, uint64_t ms)
+{
+    return ms ? keys * 1000u / ms : keys;
+}
+
+void dht_json_backup_begin(struct chord_json *j, const char *path,
+                           uint64_t keys, uint64_t ms)
+{
+    chord_json_init(j);
+    chord_json_obj_begin(j);
+    chord_json_key(j, "file");
+    chord_json_str(j, path);
+    chord_json_key(j, "keys");
+    chord_json_uint(j, keys);
+    chord_json_key(j, "ms");
+    chord_json_uint(j, ms);
+    chord_json_key(j, "keys_per_s");
+    chord_json_uint(j, dht_keys_per_s(keys, ms));
 }
