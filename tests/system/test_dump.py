@@ -11,13 +11,16 @@ What a user would notice, checked in order (each step needs the previous):
      temporary file, and the file, read here with the format of
      docs/dump-format.md (CRC-32C per block, end block count), holds
      every key with its value, exactly once;
-  3. the first ring is stopped; a fresh 16-node ring starts; `dht load
+  3. with one node frozen (SIGSTOP), a dump through another node still
+     completes and holds the same records (its range is served by its
+     successor once the ring suspects it; the replicas hold its keys);
+  4. the first ring is stopped; a fresh 16-node ring starts; `dht load
      FILE --json` exits 0 and says 10 000 keys; a dump of the new ring
      holds the same records as the first dump, record by record: key,
      value and version (counter and writer);
-  4. loading the same file again exits 0 and changes nothing: a third
+  5. loading the same file again exits 0 and changes nothing: a third
      dump is record for record the second one (versions included);
-  5. a truncated copy and a copy with one damaged byte are refused by
+  6. a truncated copy and a copy with one damaged byte are refused by
      `dht load` (exit 2, one line naming the offset, "nothing was
      loaded"), and the ring still holds exactly what it held; `dump`
      without --output and --output with another command are usage errors.
@@ -31,6 +34,7 @@ Every daemon is stopped by PID on every way out (see common.py).
 import json
 import os
 import shutil
+import signal
 import struct
 import sys
 import tempfile
@@ -258,6 +262,29 @@ class DumpTest:
                  rep["pages"]), flush=True)
 
     # --- 3 ---
+    def step_dump_round_frozen_node(self):
+        victim = self.c.nodes[len(self.c.nodes) // 2]
+        check(self.c.signal_node(victim, signal.SIGSTOP), "cannot freeze")
+        try:
+            t0 = time.monotonic()
+            path = os.path.join(self.tmp, "frozen.dump")
+            others = [n for n in self.c.nodes if n is not victim]
+            r = self.dht(self.c.rng.choice(others), "dump", "--output", path,
+                         "--json", "--timeout-ms", "20000")
+            took = time.monotonic() - t0
+        finally:
+            self.c.signal_node(victim, signal.SIGCONT)
+        check(r.code == 0, "dump with %s frozen: %s"
+              % (victim.addr, r.describe()))
+        rep = json.loads(r.out)
+        # Its range is served by its successor once the ring suspects it:
+        # same keys, same values, same versions (replicas hold them).
+        self.compare(self.dump_a[1], read_dump(path), "the dump",
+                     "the dump with a node frozen")
+        print("  with %s frozen: %d keys in %.1f s, %d ranges"
+              % (victim.addr, rep["keys"], took, rep["ranges"]), flush=True)
+
+    # --- 4 ---
     def step_load_fresh_ring(self):
         self.c.cleanup()
         self.start_ring("dumpB")
@@ -283,7 +310,7 @@ class DumpTest:
                             None, want.get(diff[0]) if diff else None,
                             got.get(diff[0]) if diff else None))
 
-    # --- 4 ---
+    # --- 5 ---
     def step_load_again(self):
         node = self.c.rng.choice(self.c.nodes)
         r = self.dht(node, "load", self.dump_a[0], "--json")
@@ -295,7 +322,7 @@ class DumpTest:
         self.compare(self.dump_b, read_dump(path), "the dump after one load",
                      "the dump after two")
 
-    # --- 5 ---
+    # --- 6 ---
     def step_bad_files(self):
         src = self.dump_a[0]
         with open(src, "rb") as f:
@@ -338,6 +365,8 @@ def main():
     try:
         steps = [("16-node ring, 10000 keys", t.step_ring_and_keys),
                  ("dump holds every key once", t.step_dump),
+                 ("dump goes round a frozen node",
+                  t.step_dump_round_frozen_node),
                  ("load into a fresh ring: same records",
                   t.step_load_fresh_ring),
                  ("load again changes nothing", t.step_load_again),

@@ -36,7 +36,10 @@
  * leaves no file that looks whole.
  *
  * It gives up when no page arrives for --timeout-ms (default 5 s) or the
- * walk takes more than DHT_DUMP_PAGES_MAX pages.
+ * walk takes more than DHT_DUMP_PAGES_MAX pages; one connect or page may
+ * take a quarter of that (at least 200 ms), so that a frozen owner leaves
+ * time to ask again once the ring has noticed.
+
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +61,8 @@
 #define DHT_DUMP_PAGES_MAX 100000000ul /* a bound on any walk */
 #define DHT_DUMP_REDIRECTS_MAX 64u     /* in a row, before a pause */
 #define DHT_DUMP_PAUSE_MS 100          /* before asking again */
+#define DHT_DUMP_REQUEST_SHARE 4       /* of --timeout-ms, per request */
+#define DHT_DUMP_REQUEST_MIN_MS 200
 
 /* The state of one walk. */
 struct walk {
@@ -99,6 +104,15 @@ static int on_record(void *arg, const struct chord_record *rec)
     return rc;
 }
 
+/* The time one connect or one page may take: a share of --timeout-ms,
+ * so that a frozen node leaves time to ask another before the walk gives
+ * up. */
+static int request_ms(const struct walk *k)
+{
+    int ms = k->o->timeout_ms / DHT_DUMP_REQUEST_SHARE;
+    return ms < DHT_DUMP_REQUEST_MIN_MS ? DHT_DUMP_REQUEST_MIN_MS : ms;
+}
+
 /* A client connected to `addr` (kept between pages of one node). */
 static struct chord_client *client_for(struct walk *k, const char *addr,
                                        int *rc)
@@ -107,7 +121,7 @@ static struct chord_client *client_for(struct walk *k, const char *addr,
         return k->c;
     chord_client_close(k->c);
     k->c = NULL;
-    *rc = chord_client_connect(addr, k->o->timeout_ms, &k->c);
+    *rc = chord_client_connect(addr, request_ms(k), &k->c);
     if (*rc) {
         k->c = NULL;
         return NULL;
