@@ -15,10 +15,9 @@
  * refuses stops the load with the count written so far (every record
  * before it is in the ring; running load again finishes the job).
  *
- * Restores go DHT_LOAD_STREAMS at a time (one session each), records
- * dealt round-robin, so the load is not one round trip per key; each
- * stream starts at another node of the first seed's successor list, so
- * that several nodes coordinate them.
+ * Restores go DHT_LOAD_STREAMS at a time (one session each, over the
+ * same seeds), records dealt round-robin, so the load is not one round
+ * trip per key.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -117,40 +116,6 @@ static int batch_send(struct stream *sts, unsigned n_st, struct batch *b,
             return sts[i].rc;
         }
     return 0;
-}
-
-/*
- * One session per stream. Stream i starts at the i-th node of the first
- * seed's successor list (then the seeds), so that the streams are
- * coordinated by several nodes rather than all by the first seed; when
- * the list cannot be had, every stream uses the seeds. 0, or -1 after
- * saying why.
- */
-static int open_streams(const struct dht_opts *o, struct stream *sts)
-{
-    struct chord_status *st = calloc(1, sizeof(*st));
-    struct chord_client *c = NULL;
-    if (st && chord_client_connect(o->seeds[0], o->timeout_ms, &c) == 0 &&
-        chord_client_status(c, st) != 0)
-        st->n_succ = 0;
-    chord_client_close(c);
-    int rc = 0;
-    for (unsigned i = 0; i < DHT_LOAD_STREAMS && rc == 0; i++) {
-        const char *seeds[DHT_SEEDS_MAX + 1];
-        size_t n = 0;
-        if (st && st->n_succ > 0)
-            seeds[n++] = st->succ[i % st->n_succ].addr;
-        for (size_t k = 0; k < o->n_seeds && n < DHT_SEEDS_MAX; k++)
-            seeds[n++] = o->seeds[k];
-        rc = chord_session_open(seeds, n, o->timeout_ms, &sts[i].s);
-        if (rc == 0)
-            chord_session_set_consistency(sts[i].s, o->bench.consistency);
-    }
-    free(st);
-    if (rc)
-        fprintf(stderr, "dht: load: cannot open a session: %s\n",
-                strerror(-rc));
-    return rc ? -1 : 0;
 }
 
 /* Check the whole file. 0 with *count set, or an exit code after saying
@@ -267,9 +232,13 @@ int dht_cmd_load(const struct dht_opts *o, const char *path)
     if (code == 0) {
         sts = calloc(DHT_LOAD_STREAMS, sizeof(*sts));
         b = calloc(1, sizeof(*b));
-        if (sts && b && open_streams(o, sts) != 0)
-            code = CHORD_EXIT_FAILED;
-        else if (!sts || !b) {
+        for (unsigned i = 0; sts && i < DHT_LOAD_STREAMS; i++) {
+            if (chord_session_open(o->seeds, o->n_seeds, o->timeout_ms,
+                                   &sts[i].s) != 0)
+                break;
+            chord_session_set_consistency(sts[i].s, o->bench.consistency);
+        }
+        if (!sts || !b || !sts[DHT_LOAD_STREAMS - 1].s) {
             fputs("dht: out of memory\n", stderr);
             code = CHORD_EXIT_FAILED;
         }
