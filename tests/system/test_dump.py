@@ -18,8 +18,10 @@ What a user would notice, checked in order (each step needs the previous):
      FILE --json` exits 0 and says 10 000 keys; a dump of the new ring
      holds the same records as the first dump, record by record: key,
      value and version (counter and writer);
-  5. loading the same file again exits 0 and changes nothing: a third
-     dump is record for record the second one (versions included);
+  5. loading the same file again (stderr on a pseudo-terminal: a
+     progress line, erased before the summary on stdout) exits 0 and
+     changes nothing: a third dump is record for record the second one
+     (versions included);
   6. a truncated copy and a copy with one damaged byte are refused by
      `dht load` (exit 2, one line naming the offset, "nothing was
      loaded"), and the ring still holds exactly what it held; `dump`
@@ -36,6 +38,7 @@ import os
 import shutil
 import signal
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -310,12 +313,46 @@ class DumpTest:
                             None, want.get(diff[0]) if diff else None,
                             got.get(diff[0]) if diff else None))
 
+    def load_on_terminal(self, node, path):
+        """`dht load` with stderr on a pseudo-terminal: (exit code,
+        stdout, what the terminal got)."""
+        master, slave = os.openpty()
+        try:
+            p = subprocess.Popen([self.c.dht_bin, "--node", node.addr, "load",
+                                  path], stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=slave)
+        finally:
+            os.close(slave)
+        try:
+            out, _ = p.communicate(timeout=DUMP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            os.close(master)
+            raise TestFailure("load on a terminal timed out")
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed and drained
+                break
+            if not chunk:
+                break
+            tty += chunk
+        os.close(master)
+        return p.returncode, out.decode(errors="replace"), tty
+
     # --- 5 ---
     def step_load_again(self):
         node = self.c.rng.choice(self.c.nodes)
-        r = self.dht(node, "load", self.dump_a[0], "--json")
-        check(r.code == 0, "second load failed: " + r.describe())
-        check(json.loads(r.out).get("keys") == N_KEYS, "second load count")
+        # On a terminal: a progress line, erased before the summary.
+        code, out, tty = self.load_on_terminal(node, self.dump_a[0])
+        check(code == 0, "second load failed (exit %s): %r" % (code, tty))
+        check(b"\rload: " in tty and b"keys/s" in tty
+              and tty.endswith(b"\r\x1b[K"),
+              "no progress line on the terminal: %r" % tty[-200:])
+        check(out.startswith("loaded %d keys" % N_KEYS),
+              "second load said %r" % out)
         path, rep = self.dump("ring-b2.dump")
         check(rep.get("keys") == N_KEYS, "after the second load the ring "
               "holds %r keys" % rep.get("keys"))
