@@ -78,4 +78,50 @@ int chord_client_lookup(struct chord_client *c, const void *key, size_t key_len,
                         struct chord_lookup_result *out);
 int chord_client_status(struct chord_client *c, struct chord_status *out);
 
+/* A stored key with its version, as a dump carries it. The bytes are
+ * borrowed (valid during the callback that is given the record). */
+struct chord_record {
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value;
+    size_t value_len;
+    struct chord_version version;
+};
+
+/* What a scan page says about the node that answered it. */
+struct chord_scan_page {
+    struct chord_peer owner;  /* the node that answered */
+    struct chord_id range_lo; /* it owns (range_lo, owner.id] now */
+    struct chord_id range_hi; /* the page covers (after, range_hi] */
+    struct chord_peer next;   /* its successor: where a walk goes on */
+    size_t n_records;         /* records given to the callback */
+};
+
+/* Called once per record of a page, in ring order from the cursor.
+ * Returns 0 to go on, or a negative errno that ends the call with it. */
+typedef int (*chord_record_fn)(void *arg, const struct chord_record *rec);
+
+/*
+ * One page of the keys the node owns as primary (C_SCAN): the live keys
+ * (no tombstones) whose ids follow `after`, up to the end of its range,
+ * at most max_bytes of them (0: the node's default, about 1 MiB; at least
+ * one key per page whatever its size). Each record goes to fn, then
+ * *page is filled; when page->range_hi equals page->owner.id the range
+ * is done and the walk goes on at page->next. A node that does not own
+ * the id after `after` answers -EIO with chord_client_redirect() naming
+ * the node to ask instead. One page is read at one instant of the owner.
+ */
+int chord_client_scan(struct chord_client *c, const struct chord_id *after,
+                      uint32_t max_bytes, struct chord_scan_page *page,
+                      chord_record_fn fn, void *arg);
+
+/*
+ * Write a key back with the version it had (C_RESTORE; a dump's load):
+ * the owner keeps whichever of its copy and this one is newer, so a
+ * restore repeated changes nothing, and one older than the ring's copy is
+ * ignored (both answer 0). rec->version.counter must not be 0.
+ */
+int chord_client_restore(struct chord_client *c,
+                         const struct chord_record *rec);
+
 #endif

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chord/client.h"
 #include "chord/types.h"
 
 struct chord_session;
@@ -65,5 +66,9 @@ int chord_session_del(struct chord_session *s, const void *key, size_t key_len);
 int chord_session_lookup(struct chord_session *s, const void *key,
                          size_t key_len, struct chord_lookup_result *out);
 int chord_session_status(struct chord_session *s, struct chord_status *out);
+/* As chord_client_restore (chord/client.h): a restore is idempotent, so
+ * running it again on the next node is harmless. */
+int chord_session_restore(struct chord_session *s,
+                          const struct chord_record *rec);
 
 #endif

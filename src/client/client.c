@@ -528,3 +528,75 @@ int chord_client_set_consistency(struct chord_client *c, int level)
     c->consistency = (uint8_t)level;
     return 0;
 }
+
+/* A scan's reply: records to the caller's function, then the page. */
+struct scan_out {
+    struct chord_scan_page *page;
+    chord_record_fn fn;
+    void *arg;
+    const struct chord_id *after;
+};
+
+static int take_scan(const struct chord_msg *rep, void *arg)
+{
+    struct scan_out *so = arg;
+    struct chord_scan_page *pg = so->page;
+    /* The page must lie in the range it names, after the cursor. */
+    if (!chord_id_in_oc(&rep->range_hi, so->after, &rep->owner.id) ||
+        rep->owner.addr[0] == '\0')
+        return -EPROTO;
+    pg->owner = rep->owner;
+    pg->range_lo = rep->range_lo;
+    pg->range_hi = rep->range_hi;
+    pg->next = rep->hint;
+    pg->n_records = 0;
+    struct chord_bytes cur = rep->items_raw;
+    struct chord_item it;
+    int more;
+    while ((more = chord_items_next(&cur, &it)) == 1) {
+        struct chord_id kid;
+        chord_id_hash(&kid, it.key.data, it.key.len);
+        if (it.tombstone || !chord_id_in_oc(&kid, so->after, &rep->range_hi))
+            return -EPROTO;
+        struct chord_record rec = {it.key.data, it.key.len, it.value.data,
+                                   it.value.len, it.version};
+        int rc = so->fn ? so->fn(so->arg, &rec) : 0;
+        if (rc)
+            return rc;
+        pg->n_records++;
+    }
+    return more < 0 ? -EPROTO : 0;
+}
+
+int chord_client_scan(struct chord_client *c, const struct chord_id *after,
+                      uint32_t max_bytes, struct chord_scan_page *page,
+                      chord_record_fn fn, void *arg)
+{
+    memset(page, 0, sizeof(*page));
+    struct chord_msg *req = msg_new(CHORD_MSG_C_SCAN);
+    if (req) {
+        req->range_lo = *after;
+        req->scan_max = max_bytes;
+    }
+    struct scan_out so = {page, fn, arg, after};
+    return call(c, req, CHORD_MSG_C_SCAN_RESULT, NULL, take_scan, &so);
+}
+
+int chord_client_restore(struct chord_client *c, const struct chord_record *rec)
+{
+    int rc = check_sizes(rec->key, rec->key_len, rec->value, rec->value_len);
+    if (rc)
+        return rc;
+    if (rec->version.counter == 0)
+        return -EINVAL;
+    struct chord_msg *req = msg_new(CHORD_MSG_C_RESTORE);
+    if (req) {
+        req->key.data = rec->key;
+        req->key.len = rec->key_len;
+        req->value.data = rec->value;
+        req->value.len = rec->value_len;
+        req->version = rec->version;
+        req->consistency = c->consistency;
+    }
+    return call(c, req, CHORD_MSG_C_RESULT, NULL, NULL, NULL);
+}

@@ -40,7 +40,14 @@ struct chord_session {
 };
 
 /* What one request is, to run it again on another node. */
-enum call_op { CALL_PUT, CALL_GET, CALL_DEL, CALL_LOOKUP, CALL_STATUS };
+enum call_op {
+    CALL_PUT,
+    CALL_GET,
+    CALL_DEL,
+    CALL_LOOKUP,
+    CALL_STATUS,
+    CALL_RESTORE,
+};
 
 struct call {
     enum call_op op;
@@ -52,6 +59,7 @@ struct call {
     size_t *len_out;
     struct chord_lookup_result *lookup;
     struct chord_status *status;
+    const struct chord_record *record; /* restore */
 };
 
 int chord_session_open(const char *const *seeds, size_t n_seeds, int budget_ms,
@@ -118,6 +126,8 @@ static int call_once(struct chord_client *c, const struct call *a)
         return chord_client_del(c, a->key, a->key_len);
     case CALL_LOOKUP:
         return chord_client_lookup(c, a->key, a->key_len, a->lookup);
+    case CALL_RESTORE:
+        return chord_client_restore(c, a->record);
     default:
         return chord_client_status(c, a->status);
     }
@@ -276,5 +286,12 @@ int chord_session_lookup(struct chord_session *s, const void *key,
 int chord_session_status(struct chord_session *s, struct chord_status *out)
 {
     struct call a = {.op = CALL_STATUS, .status = out};
+    return run(s, &a);
+}
+
+int chord_session_restore(struct chord_session *s,
+                          const struct chord_record *rec)
+{
+    struct call a = {.op = CALL_RESTORE, .record = rec};
     return run(s, &a);
 }

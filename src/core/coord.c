@@ -152,7 +152,9 @@ static void op_retry_later(struct chord_node *n, struct op *o, uint64_t now,
 static void store_execute(struct chord_node *n, uint64_t now, uint8_t type,
                           const uint8_t *key, size_t key_len,
                           const uint8_t *value, size_t value_len,
-                          uint8_t consistency, const struct chord_reply_to *to)
+                          uint8_t consistency,
+                          const struct chord_version *version,
+                          const struct chord_reply_to *to)
 {
     struct chord_id kid;
     chord_id_hash(&kid, key, key_len);
@@ -182,7 +184,8 @@ static void store_execute(struct chord_node *n, uint64_t now, uint8_t type,
         return;
     }
     chord__replica_write(n, now, type, key, key_len, value, value_len,
-                         consistency, to);
+                         consistency,
+                         type == CHORD_MSG_STORE_RESTORE ? version : NULL, to);
 }
 
 static uint8_t store_type_of(uint8_t client_type)
@@ -192,6 +195,8 @@ static uint8_t store_type_of(uint8_t client_type)
         return CHORD_MSG_STORE_PUT;
     case CHORD_MSG_C_GET:
         return CHORD_MSG_STORE_GET;
+    case CHORD_MSG_C_RESTORE:
+        return CHORD_MSG_STORE_RESTORE;
     default:
         return CHORD_MSG_STORE_DEL;
     }
@@ -211,7 +216,7 @@ static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
         o->state = OP_STORE;
         o->rpc = 0;
         store_execute(n, now, store_type_of(o->type), o->key, o->key_len,
-                      o->value, o->value_len, o->consistency, &to);
+                      o->value, o->value_len, o->consistency, &o->version, &to);
         return;
     }
     struct chord_msg *m = chord__msg(n, store_type_of(o->type), 0);
@@ -222,10 +227,11 @@ static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
     m->key.data = o->key;
     m->key.len = o->key_len;
     m->consistency = o->consistency;
-    if (o->type == CHORD_MSG_C_PUT) {
+    if (o->type == CHORD_MSG_C_PUT || o->type == CHORD_MSG_C_RESTORE) {
         m->value.data = o->value;
         m->value.len = o->value_len;
     }
+    m->version = o->version;
     struct chord_peer to = *owner;
     o->state = OP_STORE;
     o->rpc = chord__rpc(n, now, RPC_STORE, &to, o->h.id, m);
@@ -366,7 +372,7 @@ static void op_lookup_found(struct chord_node *n, uint64_t now,
  * else the seed it joins through; a leaving node to its successor. A node
  * that knows none (created, left, failed) says TRY_AGAIN: ask another.
  */
-static void not_serving(const struct chord_node *n, struct chord_msg *r)
+void chord__coord_not_serving(const struct chord_node *n, struct chord_msg *r)
 {
     const char *state = chord_node_state_name(n->state);
     if (chord__member_redirect(n, &r->hint)) {
@@ -390,8 +396,12 @@ void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
     if (m->key.len == 0) {
         r->status = CHORD_BAD_REQUEST;
         snprintf(r->error, sizeof(r->error), "empty key");
+    } else if (m->type == CHORD_MSG_C_RESTORE && m->version.counter == 0) {
+        r->status = CHORD_BAD_REQUEST;
+        snprintf(r->error, sizeof(r->error),
+                 "a restore needs a version (counter 0 is none)");
     } else if (n->state != CHORD_NODE_ACTIVE) {
-        not_serving(n, r);
+        chord__coord_not_serving(n, r);
     } else if (n->coord.ops.live >= n->cfg.max_ops) {
         r->status = CHORD_BUSY;
         snprintf(r->error, sizeof(r->error),
@@ -399,7 +409,10 @@ void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
                  n->cfg.max_ops);
     } else {
         struct op *o = chord_seq_push(&n->coord.ops);
-        size_t vlen = m->type == CHORD_MSG_C_PUT ? m->value.len : 0;
+        size_t vlen =
+            m->type == CHORD_MSG_C_PUT || m->type == CHORD_MSG_C_RESTORE
+                ? m->value.len
+                : 0;
         uint8_t *k = o ? malloc(m->key.len) : NULL;
         uint8_t *v = o ? malloc(vlen ? vlen : 1) : NULL;
         if (!o || !k || !v) {
@@ -423,6 +436,7 @@ void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
             o->key_len = m->key.len;
             o->value = v;
             o->value_len = vlen;
+            o->version = m->version;
             chord_id_hash(&o->key_id, k, m->key.len);
             free(r);
             op_start(n, now, o);
@@ -442,7 +456,7 @@ void chord__coord_store(struct chord_node *n, uint64_t now,
     struct chord_reply_to to = {.done = store_done, .op = 0, .req = m->req_id};
     memcpy(to.addr, m->from.addr, CHORD_ADDR_MAX);
     store_execute(n, now, m->type, m->key.data, m->key.len, m->value.data,
-                  m->value.len, m->consistency, &to);
+                  m->value.len, m->consistency, &m->version, &to);
 }
 
 void chord__coord_answer(struct chord_node *n, uint64_t now,

@@ -47,7 +47,7 @@ enum op_state { OP_LOOKUP = 1, OP_STORE, OP_WAIT };
 /* A client operation coordinated by this node. */
 struct op {
     struct chord_seq_hdr h;
-    uint8_t type; /* CHORD_MSG_C_PUT .. C_LOOKUP */
+    uint8_t type; /* CHORD_MSG_C_PUT .. C_LOOKUP, C_RESTORE */
     uint8_t state;
     uint8_t consistency;
     uint64_t conn, client_req;
@@ -61,6 +61,7 @@ struct op {
     size_t key_len;
     uint8_t *value;
     size_t value_len;
+    struct chord_version version; /* C_RESTORE: the version to keep */
     char last_error[96];
 };
 
@@ -73,10 +74,12 @@ struct chord_coord {
 void chord__coord_init(struct chord_coord *c);
 void chord__coord_free(struct chord_coord *c);
 
-/* A client request (C_PUT, C_GET, C_DEL, C_LOOKUP) on connection conn. */
+/* A client request (C_PUT, C_GET, C_DEL, C_LOOKUP, C_RESTORE) on
+ * connection conn. C_RESTORE is a put that keeps the version it carries
+ * (STORE_RESTORE at the owner: applied only when newer). */
 void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
                          const struct chord_msg *m);
-/* STORE_PUT / STORE_GET / STORE_DEL from a coordinator. */
+/* STORE_PUT / STORE_GET / STORE_DEL / STORE_RESTORE from a coordinator. */
 void chord__coord_store(struct chord_node *n, uint64_t now,
                         const struct chord_msg *m);
 /* The answer of an RPC_STORE request; the failure of an RPC_STORE or
@@ -87,6 +90,9 @@ void chord__coord_failed(struct chord_node *n, uint64_t now,
                          const struct rpc *r, const char *why);
 /* Deadlines and retries; the earliest time one is due. */
 void chord__coord_tick(struct chord_node *n, uint64_t now);
+/* Fill r (a client reply) for a node that does not serve clients now:
+ * REDIRECT naming one that does, else TRY_AGAIN; status and error set. */
+void chord__coord_not_serving(const struct chord_node *n, struct chord_msg *r);
 uint64_t chord__coord_deadline(const struct chord_node *n);
 
 #endif

@@ -263,6 +263,10 @@ static void enter(struct chord_node *n, uint64_t now)
 static void handle_client(struct chord_node *n, uint64_t now, uint64_t conn,
                           const struct chord_msg *m)
 {
+    if (m->type == CHORD_MSG_C_SCAN) {
+        chord__scan_handle(n, now, conn, m);
+        return;
+    }
     if (m->type != CHORD_MSG_C_STATUS) {
         chord__coord_client(n, now, conn, m);
         return;
@@ -322,6 +326,7 @@ static void handle_peer(struct chord_node *n, uint64_t now,
     case CHORD_MSG_STORE_PUT:
     case CHORD_MSG_STORE_GET:
     case CHORD_MSG_STORE_DEL:
+    case CHORD_MSG_STORE_RESTORE:
         chord__coord_store(n, now, m);
         break;
     case CHORD_MSG_TRANSFER:

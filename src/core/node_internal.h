@@ -8,6 +8,7 @@
  * transfer's `done`, a store request's `done`):
  *
  *   node.c        public entry points, dispatch, tick, status
+ *   scan.c        owner side of C_SCAN: a page of its keys (dump)
  *   coord.c       client operations, owner cache, owner side of STORE_*
  *   membership.c  join, rejoin after a restart, and leave
  *   merge.c       ring unification: peers found again, rings merged
@@ -48,6 +49,7 @@
 #include "core/replica.h"
 #include "core/ring.h"
 #include "core/routing.h"
+#include "core/scan.h"
 #include "core/store.h"
 #include "core/sync.h"
 #include "core/transfer.h"

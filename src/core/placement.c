@@ -71,6 +71,18 @@ const struct chord_peer *chord__live_succ(const struct chord_node *n,
     return chord_routing_successor(&n->rt);
 }
 
+void chord__owned_lo(const struct chord_node *n, uint64_t now,
+                     struct chord_id *lo)
+{
+    const struct chord_peer *p = chord__live_pred(n, now);
+    if (p)
+        *lo = p->id;
+    else if (n->rt.n_succ > 0) /* chord_routing_owns without a pred */
+        *lo = n->rt.succ[0].id;
+    else
+        *lo = n->rt.self.id;
+}
+
 bool chord__owns_now(const struct chord_node *n, const struct chord_id *key,
                      uint64_t now)
 {

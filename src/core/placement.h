@@ -48,6 +48,10 @@ const struct chord_peer *chord__live_pred(const struct chord_node *n,
 /* Our nearest usable successor (succ[0] when none is; self when alone). */
 const struct chord_peer *chord__live_succ(const struct chord_node *n,
                                           uint64_t now);
+/* The start of the range we own now, (lo, self] (suspected predecessors'
+ * ranges included; lo == self: the whole ring). */
+void chord__owned_lo(const struct chord_node *n, uint64_t now,
+                     struct chord_id *lo);
 /* Do we own key now (suspected predecessors' ranges included)? */
 bool chord__owns_now(const struct chord_node *n, const struct chord_id *key,
                      uint64_t now);

@@ -81,8 +81,18 @@ static void write_check(struct chord_node *n, uint64_t now, struct pwrite *w)
 void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
                           const uint8_t *key, size_t key_len,
                           const uint8_t *value, size_t value_len,
-                          uint8_t consistency, const struct chord_reply_to *to)
+                          uint8_t consistency,
+                          const struct chord_version *given,
+                          const struct chord_reply_to *to)
 {
+    if (given) {
+        const struct chord_store_entry *e =
+            chord_store_find(n->store, key, key_len);
+        if (e && chord_version_cmp(&e->version, given) >= 0) {
+            reply(n, now, to, CHORD_OK, NULL, NULL, NULL, 0, NULL);
+            return;
+        }
+    }
     struct chord_item it = {0};
     it.key.data = key;
     it.key.len = key_len;
@@ -91,8 +101,12 @@ void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
         it.value.data = value;
         it.value.len = value_len;
     }
-    it.version.counter = ++n->commit.lamport;
-    it.version.writer = n->rt.self.id;
+    if (given) {
+        it.version = *given; /* chord__apply moves the clock past it */
+    } else {
+        it.version.counter = ++n->commit.lamport;
+        it.version.writer = n->rt.self.id;
+    }
 
     struct chord_peer targets[CHORD_SUCC_MAX];
     unsigned r = chord__replica_factor(n);

@@ -108,13 +108,19 @@ void chord__replicas_init(struct chord_replicas *r);
 /* Free what pending reads and writes hold (no outcome is delivered). */
 void chord__replicas_free(struct chord_replicas *r);
 
-/* Owner side of a write or delete (type STORE_PUT or STORE_DEL; the
- * caller checked that this node owns the key) and of a read. The outcome
- * goes to to->done, maybe before the call returns. */
+/* Owner side of a write or delete (type STORE_PUT, STORE_DEL or
+ * STORE_RESTORE; the caller checked that this node owns the key) and of a
+ * read. The outcome goes to to->done, maybe before the call returns.
+ * A write gets a new version, except a restore, which keeps `given` (not
+ * NULL for STORE_RESTORE): when the stored copy is as new or newer it
+ * answers OK and changes nothing (a restore repeated is a no-op), else it
+ * is written and replicated like any write. */
 void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
                           const uint8_t *key, size_t key_len,
                           const uint8_t *value, size_t value_len,
-                          uint8_t consistency, const struct chord_reply_to *to);
+                          uint8_t consistency,
+                          const struct chord_version *given,
+                          const struct chord_reply_to *to);
 void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
                          size_t key_len, uint8_t consistency,
                          const struct chord_reply_to *to);

@@ -39,6 +39,8 @@
  *   SYNC            peer from, id lo, id hi, CHORD_SYNC_BUCKETS u64 digest
  *   SYNC_REPLY      peer from, u64 bucket_mask
  *   MERGE           peer from, peer owner (the other ring's contact), u8 hops
+ *   STORE_RESTORE   peer from, bytes key, bytes value, version,
+ *                   u8 consistency
  *   C_PUT           bytes key, bytes value, u8 consistency
  *   C_GET/DEL       bytes key, u8 consistency
  *   C_LOOKUP        bytes key
@@ -55,6 +57,13 @@
  *                   u32 false_suspicions), u64 primary_keys,
  *                   u8 replicas, u8 durability (enum chord_durability),
  *                   u64 status_served (status requests answered)
+ *   C_SCAN          id after (the cursor: the page starts after it),
+ *                   u32 max_bytes (0: the node's page size)
+ *   C_SCAN_RESULT   u8 status, str error, peer hint, id range_lo,
+ *                   peer owner, id range_hi, u32 n_items, n_items item
+ *                   (as in TRANSFER; no tombstones on the way out, but the
+ *                   decoder takes the item grammar as it is)
+ *   C_RESTORE       bytes key, bytes value, version, u8 consistency
  *
  * Keys are at most CHORD_KEY_MAX bytes, values CHORD_VALUE_MAX, and a
  * whole frame CHORD_FRAME_MAX. The encoding is canonical: the decoder
@@ -78,7 +87,8 @@
 
 bool chord_msg_is_client_request(uint8_t type)
 {
-    return type >= CHORD_MSG_C_PUT && type <= CHORD_MSG_C_STATUS;
+    return (type >= CHORD_MSG_C_PUT && type <= CHORD_MSG_C_STATUS) ||
+           type == CHORD_MSG_C_SCAN || type == CHORD_MSG_C_RESTORE;
 }
 
 const char *chord_msg_type_name(uint8_t type)
@@ -126,6 +136,8 @@ const char *chord_msg_type_name(uint8_t type)
         return "SYNC_REPLY";
     case CHORD_MSG_MERGE:
         return "MERGE";
+    case CHORD_MSG_STORE_RESTORE:
+        return "STORE_RESTORE";
     case CHORD_MSG_C_PUT:
         return "C_PUT";
     case CHORD_MSG_C_GET:
@@ -142,6 +154,12 @@ const char *chord_msg_type_name(uint8_t type)
         return "C_LOOKUP_RESULT";
     case CHORD_MSG_C_STATUS_RESULT:
         return "C_STATUS_RESULT";
+    case CHORD_MSG_C_SCAN:
+        return "C_SCAN";
+    case CHORD_MSG_C_SCAN_RESULT:
+        return "C_SCAN_RESULT";
+    case CHORD_MSG_C_RESTORE:
+        return "C_RESTORE";
     default:
         return "?";
     }
@@ -180,6 +198,7 @@ static void msg_reset(struct chord_msg *m)
     m->range_hi = no_id;
     /* digest[] left as is: a SYNC sets all CHORD_SYNC_BUCKETS of them */
     m->bucket_mask = 0;
+    m->scan_max = 0;
     m->consistency = 0;
     m->key = no_bytes;
     m->value = no_bytes;

@@ -56,13 +56,15 @@ enum chord_msg_type {
     CHORD_MSG_TRANSFER_ACK = 15,
     CHORD_MSG_LEAVE = 16, /* neighbors of the leaver -> LEAVE_ACK */
     CHORD_MSG_LEAVE_ACK = 17,
-    CHORD_MSG_REPLICA_GET = 18, /* key -> STORE_RESULT, no owner check */
-    CHORD_MSG_SYNC = 19,        /* range, bucket digests -> SYNC_REPLY */
-    CHORD_MSG_SYNC_REPLY = 20,  /* mask of buckets that differ */
-    CHORD_MSG_MERGE = 21,       /* ring unification: `from` started the wave,
-                                   `owner` is a node of the other ring, `hops`
-                                   the nodes it passed; req_id names the wave;
-                                   no reply */
+    CHORD_MSG_REPLICA_GET = 18,   /* key -> STORE_RESULT, no owner check */
+    CHORD_MSG_SYNC = 19,          /* range, bucket digests -> SYNC_REPLY */
+    CHORD_MSG_SYNC_REPLY = 20,    /* mask of buckets that differ */
+    CHORD_MSG_MERGE = 21,         /* ring unification: `from` started the wave,
+                                     `owner` is a node of the other ring, `hops`
+                                     the nodes it passed; req_id names the wave;
+                                     no reply */
+    CHORD_MSG_STORE_RESTORE = 22, /* key, value, version -> STORE_RESULT:
+                                     apply that version if it is newer */
 
     /* Client to node and back. No `from`. */
     CHORD_MSG_C_PUT = 64,           /* key, value -> C_RESULT */
@@ -73,9 +75,13 @@ enum chord_msg_type {
     CHORD_MSG_C_RESULT = 69,        /* status, value, error text, hint */
     CHORD_MSG_C_LOOKUP_RESULT = 70, /* status, error text, lookup, hint */
     CHORD_MSG_C_STATUS_RESULT = 71, /* status report */
+    CHORD_MSG_C_SCAN = 72,          /* after, max_bytes -> C_SCAN_RESULT */
+    CHORD_MSG_C_SCAN_RESULT = 73,   /* the owner's range, a page of items */
+    CHORD_MSG_C_RESTORE = 74,       /* key, value, version -> C_RESULT */
 };
 
-/* Is `type` one a client may send (C_PUT .. C_STATUS)? */
+/* Is `type` one a client may send (C_PUT .. C_STATUS, C_SCAN,
+ * C_RESTORE)? */
 bool chord_msg_is_client_request(uint8_t type);
 /* A name for logs ("FIND_SUCC"), "?" if unknown. */
 const char *chord_msg_type_name(uint8_t type);
@@ -158,6 +164,14 @@ struct chord_msg {
     uint64_t digest[CHORD_SYNC_BUCKETS];
     uint64_t bucket_mask;
 
+    /* C_SCAN: the page starts after range_lo (the cursor) and holds at
+     * most scan_max bytes of items (0: the node's page size).
+     * C_SCAN_RESULT: the owner's range is (range_lo, owner.id]; the page
+     * covers (the request's cursor, range_hi]; `hint` is the owner's
+     * successor when status is OK (where the walk goes on), the node to
+     * ask instead when it is REDIRECT; items as in TRANSFER. */
+    uint32_t scan_max;
+
     /* C_PUT/GET/DEL and STORE_PUT/GET/DEL: enum chord_consistency. */
     uint8_t consistency;
 
@@ -166,10 +180,12 @@ struct chord_msg {
     struct chord_bytes key;
     struct chord_bytes value;
     bool has_value;               /* STORE_RESULT */
-    struct chord_version version; /* STORE_RESULT */
+    struct chord_version version; /* STORE_RESULT, C_RESTORE,
+                                     STORE_RESTORE */
 
-    /* TRANSFER. To encode, set `items`/`n_items`; a decoded message has
-     * `items_raw` (validated) to walk with chord_items_next(). */
+    /* TRANSFER, C_SCAN_RESULT. To encode, set `items`/`n_items`; a
+     * decoded message has `items_raw` (validated) to walk with
+     * chord_items_next(). */
     uint8_t flags;
     uint32_t n_items;
     const struct chord_item *items;

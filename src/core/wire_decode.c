@@ -243,13 +243,10 @@ static void rd_status(struct rd *r, struct chord_status *st)
     }
 }
 
-/* The body of a TRANSFER after `from`: checks every item once. */
-static void rd_transfer(struct rd *r, struct chord_msg *m)
+/* u32 n_items and the items (TRANSFER, C_SCAN_RESULT): checks every
+ * item once; a decoded message walks them through items_raw. */
+static void rd_items(struct rd *r, struct chord_msg *m)
 {
-    m->flags = rd_u8(r);
-    if (m->flags & ~(CHORD_TRANSFER_LAST | CHORD_TRANSFER_HANDOFF |
-                     CHORD_TRANSFER_REPLICA))
-        r->bad = true;
     m->n_items = rd_u32(r);
     if (m->n_items > r->left / ITEM_WIRE_MIN)
         r->bad = true;
@@ -261,6 +258,16 @@ static void rd_transfer(struct rd *r, struct chord_msg *m)
         rd_item(r, &it);
     }
     m->items_raw.len = (size_t)(r->p - m->items_raw.data);
+}
+
+/* The body of a TRANSFER after `from`. */
+static void rd_transfer(struct rd *r, struct chord_msg *m)
+{
+    m->flags = rd_u8(r);
+    if (m->flags & ~(CHORD_TRANSFER_LAST | CHORD_TRANSFER_HANDOFF |
+                     CHORD_TRANSFER_REPLICA))
+        r->bad = true;
+    rd_items(r, m);
 }
 
 /*
@@ -371,6 +378,28 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
         break;
     case CHORD_MSG_C_LOOKUP:
         rd_bytes(&r, &m->key, CHORD_KEY_MAX);
+        break;
+    case CHORD_MSG_STORE_RESTORE:
+    case CHORD_MSG_C_RESTORE:
+        rd_bytes(&r, &m->key, CHORD_KEY_MAX);
+        rd_bytes(&r, &m->value, CHORD_VALUE_MAX);
+        rd_version(&r, &m->version);
+        m->consistency = rd_u8(&r);
+        if (m->consistency > CHORD_CONSISTENCY_ALL)
+            r.bad = true;
+        break;
+    case CHORD_MSG_C_SCAN:
+        rd_id(&r, &m->range_lo);
+        m->scan_max = rd_u32(&r);
+        break;
+    case CHORD_MSG_C_SCAN_RESULT:
+        m->status = rd_u8(&r);
+        rd_str(&r, m->error, sizeof m->error);
+        rd_peer(&r, &m->hint);
+        rd_id(&r, &m->range_lo);
+        rd_peer(&r, &m->owner);
+        rd_id(&r, &m->range_hi);
+        rd_items(&r, m);
         break;
     case CHORD_MSG_STORE_RESULT:
         m->status = rd_u8(&r);

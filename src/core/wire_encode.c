@@ -161,6 +161,14 @@ static void wr_item(struct wr *w, const struct chord_item *it)
     wr_version(w, &it->version);
 }
 
+/* u32 n_items and the items (TRANSFER, C_SCAN_RESULT). */
+static void wr_items(struct wr *w, const struct chord_msg *m)
+{
+    wr_u32(w, m->n_items);
+    for (uint32_t i = 0; i < m->n_items && !w->err; i++)
+        wr_item(w, &m->items[i]);
+}
+
 static void wr_status(struct wr *w, const struct chord_status *st)
 {
     wr_peer(w, &st->self);
@@ -192,7 +200,8 @@ static void wr_status(struct wr *w, const struct chord_status *st)
     wr_u64(w, st->status_served);
 }
 
-/* Contract in wire.h. C_STATUS_RESULT needs status_in, TRANSFER items. */
+/* Contract in wire.h. C_STATUS_RESULT needs status_in; TRANSFER and
+ * C_SCAN_RESULT need items. */
 int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
 {
     enum msg_class cls = msg_class_of(m->type);
@@ -200,7 +209,8 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
         return -EINVAL;
     if (m->type == CHORD_MSG_C_STATUS_RESULT && !m->status_in)
         return -EINVAL;
-    if (m->type == CHORD_MSG_TRANSFER && m->n_items > 0 && !m->items)
+    if ((m->type == CHORD_MSG_TRANSFER || m->type == CHORD_MSG_C_SCAN_RESULT) &&
+        m->n_items > 0 && !m->items)
         return -EINVAL;
 
     struct wr w = {out, out->len, 0};
@@ -286,9 +296,27 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
             break;
         }
         wr_u8(&w, m->flags);
-        wr_u32(&w, m->n_items);
-        for (uint32_t i = 0; i < m->n_items && !w.err; i++)
-            wr_item(&w, &m->items[i]);
+        wr_items(&w, m);
+        break;
+    case CHORD_MSG_STORE_RESTORE:
+    case CHORD_MSG_C_RESTORE:
+        wr_bytes(&w, &m->key, CHORD_KEY_MAX);
+        wr_bytes(&w, &m->value, CHORD_VALUE_MAX);
+        wr_version(&w, &m->version);
+        wr_consistency(&w, m->consistency);
+        break;
+    case CHORD_MSG_C_SCAN:
+        wr_id(&w, &m->range_lo);
+        wr_u32(&w, m->scan_max);
+        break;
+    case CHORD_MSG_C_SCAN_RESULT:
+        wr_u8(&w, m->status);
+        wr_str(&w, m->error, sizeof m->error);
+        wr_peer(&w, &m->hint);
+        wr_id(&w, &m->range_lo);
+        wr_peer(&w, &m->owner);
+        wr_id(&w, &m->range_hi);
+        wr_items(&w, m);
         break;
     case CHORD_MSG_C_RESULT:
         wr_u8(&w, m->status);

@@ -61,6 +61,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "chord/crc32c.h"
 #include "chord/types.h"
 #include "chord/buf.h"
 #include "io/disk.h"
@@ -83,9 +84,7 @@
 #define CHORD_WAL_DECODE_BAD (-1)     /* bad length or CRC mismatch */
 #define CHORD_WAL_DECODE_PARTIAL (-2) /* the record goes past `len` */
 
-/* CRC-32C (Castagnoli, reflected, polynomial 0x82F63B78) of buf, going on
- * from `crc` (0 to start): crc32c(crc32c(0, a), b) == crc32c(0, a || b). */
-uint32_t chord_crc32c(uint32_t crc, const void *buf, size_t len);
+/* chord_crc32c(): the checksum of records, in chord/crc32c.h. */
 
 /* Append the record (seq, payload) to `out`. 0, -EMSGSIZE (payload over
  * CHORD_WAL_PAYLOAD_MAX; nothing appended) or -ENOMEM. */

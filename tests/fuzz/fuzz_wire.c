@@ -34,7 +34,8 @@ static void check_reencode(const struct chord_msg *m, const uint8_t *frame,
 {
     struct chord_msg copy = *m;
     struct chord_item *items = NULL;
-    if (m->type == CHORD_MSG_TRANSFER && m->n_items > 0) {
+    if ((m->type == CHORD_MSG_TRANSFER || m->type == CHORD_MSG_C_SCAN_RESULT) &&
+        m->n_items > 0) {
         items = calloc(m->n_items, sizeof *items);
         check(items != NULL, "out of memory");
         struct chord_bytes cur = m->items_raw;

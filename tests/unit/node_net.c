@@ -54,8 +54,12 @@ static void io_reply(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
     struct ioctx *c = ctx;
     (void)conn;
     struct net *net = c->net;
+    free(net->reply_frame); /* kept whole for the items of a scan page */
+    net->reply_frame = malloc(len);
+    assert_non_null(net->reply_frame);
+    memcpy(net->reply_frame, frame, len);
     net->last_reply.status_out = NULL;
-    assert_int_equal(chord_msg_decode(frame, len, &net->last_reply),
+    assert_int_equal(chord_msg_decode(net->reply_frame, len, &net->last_reply),
                      (ssize_t)len);
     size_t vl = net->last_reply.value.len;
     if (vl > sizeof(net->reply_value))
@@ -108,10 +112,8 @@ int add_node_r(struct net *net, uint8_t pos, unsigned replicas)
         net->tune(&cfg);
     net->ctx[i].net = net;
     net->ctx[i].self = i;
-    struct chord_node_io io = {.ctx = &net->ctx[i],
-                               .send = io_send,
-                               .reply = io_reply,
-                               .log = io_log};
+    struct chord_node_io io = {
+        .ctx = &net->ctx[i], .send = io_send, .reply = io_reply, .log = io_log};
     assert_int_equal(chord_node_new(&cfg, &io, net->now, &net->node[i]), 0);
     return i;
 }
@@ -170,6 +172,7 @@ void net_free(struct net *net)
         chord_node_free(net->node[i]);
     for (int i = 0; i < net->qlen; i++)
         free(net->q[i].data);
+    free(net->reply_frame);
     free(net);
 }
 

@@ -79,6 +79,7 @@ struct net {
     /* client replies captured */
     struct chord_msg last_reply;
     uint8_t reply_value[64];
+    uint8_t *reply_frame; /* the last reply whole (its items_raw points in) */
     int replies;
     unsigned sent[256];             /* frames sent, by message type */
     unsigned link_sent[MAXN][MAXN]; /* frames sent from [i] to [j] */

@@ -158,7 +158,8 @@ static void assert_reencodes(const struct chord_msg *m, const uint8_t *frame,
 {
     struct chord_msg copy = *m;
     struct chord_item *items = NULL;
-    if (m->type == CHORD_MSG_TRANSFER && m->n_items) {
+    if ((m->type == CHORD_MSG_TRANSFER || m->type == CHORD_MSG_C_SCAN_RESULT) &&
+        m->n_items) {
         items = calloc(m->n_items, sizeof *items);
         assert_non_null(items);
         struct chord_bytes cur = m->items_raw;

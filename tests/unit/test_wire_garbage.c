@@ -181,6 +181,34 @@ static void build_typical(struct chord_msg *m, struct typical *tv, uint8_t type,
     case CHORD_MSG_SYNC_REPLY:
         m->bucket_mask = 0x8000000000000011ull;
         break;
+    case CHORD_MSG_STORE_RESTORE:
+    case CHORD_MSG_C_RESTORE:
+        m->key = key;
+        m->value = value;
+        m->version.counter = 77;
+        memset(m->version.writer.b, 0x56, CHORD_ID_BYTES);
+        m->consistency = CHORD_CONSISTENCY_ALL;
+        break;
+    case CHORD_MSG_C_SCAN:
+        memset(m->range_lo.b, 0x71, CHORD_ID_BYTES);
+        m->scan_max = 65536;
+        break;
+    case CHORD_MSG_C_SCAN_RESULT:
+        m->status = CHORD_OK;
+        typical_peer(&m->hint, 22);
+        typical_peer(&m->owner, 23);
+        memset(m->range_lo.b, 0x72, CHORD_ID_BYTES);
+        memset(m->range_hi.b, 0x73, CHORD_ID_BYTES);
+        for (unsigned i = 0; i < 2; i++) {
+            struct chord_item *it = &tv->items[i];
+            memset(it, 0, sizeof *it);
+            it->key = (struct chord_bytes){tv->key + i, 6};
+            it->value = (struct chord_bytes){tv->value + i, 10};
+            it->version.counter = i + 5;
+        }
+        m->items = tv->items;
+        m->n_items = 2;
+        break;
     case CHORD_MSG_MERGE:
         typical_peer(&m->owner, 21);
         m->hops = 7;
@@ -277,11 +305,12 @@ static void test_init_over_garbage(void **state)
             assert_int_equal(chord_msg_decode(own.data, own.len, dec),
                              (ssize_t)own.len);
             zero->status_out = dec->status_out = NULL;
-            if (type == CHORD_MSG_TRANSFER) /* decoded: items_raw only */
+            if (type == CHORD_MSG_TRANSFER ||
+                type == CHORD_MSG_C_SCAN_RESULT) /* decoded: items_raw */
                 assert_null(dec->items);
             assert_encode_alike(zero, dec, digests, &a, &b);
             if (type != CHORD_MSG_C_STATUS_RESULT &&
-                type != CHORD_MSG_TRANSFER) {
+                type != CHORD_MSG_TRANSFER && type != CHORD_MSG_C_SCAN_RESULT) {
                 assert_int_equal(encode_as(dec, type, &a), 0);
                 assert_int_equal(own.len, a.len);
                 assert_memory_equal(own.data, a.data, own.len);

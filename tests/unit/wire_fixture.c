@@ -191,6 +191,7 @@ void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
     for (unsigned i = 0; i < CHORD_SYNC_BUCKETS; i++)
         m->digest[i] = prng_below(r, 0xffffffffu) * 0x100000001ull;
     m->bucket_mask = prng_below(r, 0xffffffffu) * 0x100000003ull;
+    m->scan_max = (uint32_t)prng_next(r);
     m->n_items = prng_below(r, SAMPLE_ITEMS + 1);
     for (unsigned i = 0; i < m->n_items; i++) {
         struct chord_item *it = &s->items[i];
@@ -207,7 +208,7 @@ void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
     m->items = s->items;
 
     if (type == CHORD_MSG_C_RESULT || type == CHORD_MSG_C_LOOKUP_RESULT ||
-        type == CHORD_MSG_STORE_RESULT)
+        type == CHORD_MSG_STORE_RESULT || type == CHORD_MSG_C_SCAN_RESULT)
         rand_str(r, m->error, sizeof m->error);
     rand_id(r, &m->lookup.key_id);
     rand_peer(r, &m->lookup.owner);
@@ -305,6 +306,29 @@ static void assert_status_equal(const struct chord_status *want,
     assert_int_equal(want->durability, got->durability);
 }
 
+/* The items of a decoded TRANSFER or C_SCAN_RESULT (walked through
+ * items_raw) are those encoded. */
+static void assert_items_equal(const struct chord_msg *want,
+                               const struct chord_msg *got)
+{
+    assert_int_equal(want->n_items, got->n_items);
+    assert_null(got->items);
+    struct chord_bytes cur = got->items_raw;
+    struct chord_item it;
+    for (uint32_t i = 0; i < want->n_items; i++) {
+        const struct chord_item *w = &want->items[i];
+        assert_int_equal(chord_items_next(&cur, &it), 1);
+        assert_bytes_equal(&w->key, &it.key);
+        assert_int_equal(w->tombstone, it.tombstone);
+        if (w->tombstone)
+            assert_int_equal(it.value.len, 0);
+        else
+            assert_bytes_equal(&w->value, &it.value);
+        assert_version_equal(&w->version, &it.version);
+    }
+    assert_int_equal(chord_items_next(&cur, &it), 0);
+}
+
 /* Compare what a decoded message carries with the message encoded. */
 void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
 {
@@ -377,26 +401,30 @@ void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
         assert_bytes_equal(&want->value, &got->value);
         assert_version_equal(&want->version, &got->version);
         break;
-    case CHORD_MSG_TRANSFER: {
+    case CHORD_MSG_TRANSFER:
         assert_int_equal(want->flags, got->flags);
-        assert_int_equal(want->n_items, got->n_items);
-        assert_null(got->items);
-        struct chord_bytes cur = got->items_raw;
-        struct chord_item it;
-        for (uint32_t i = 0; i < want->n_items; i++) {
-            const struct chord_item *w = &want->items[i];
-            assert_int_equal(chord_items_next(&cur, &it), 1);
-            assert_bytes_equal(&w->key, &it.key);
-            assert_int_equal(w->tombstone, it.tombstone);
-            if (w->tombstone)
-                assert_int_equal(it.value.len, 0);
-            else
-                assert_bytes_equal(&w->value, &it.value);
-            assert_version_equal(&w->version, &it.version);
-        }
-        assert_int_equal(chord_items_next(&cur, &it), 0);
+        assert_items_equal(want, got);
         break;
-    }
+    case CHORD_MSG_STORE_RESTORE:
+    case CHORD_MSG_C_RESTORE:
+        assert_bytes_equal(&want->key, &got->key);
+        assert_bytes_equal(&want->value, &got->value);
+        assert_version_equal(&want->version, &got->version);
+        assert_int_equal(want->consistency, got->consistency);
+        break;
+    case CHORD_MSG_C_SCAN:
+        assert_memory_equal(want->range_lo.b, got->range_lo.b, CHORD_ID_BYTES);
+        assert_int_equal(want->scan_max, got->scan_max);
+        break;
+    case CHORD_MSG_C_SCAN_RESULT:
+        assert_int_equal(want->status, got->status);
+        assert_string_equal(want->error, got->error);
+        assert_peer_equal(&want->hint, &got->hint);
+        assert_memory_equal(want->range_lo.b, got->range_lo.b, CHORD_ID_BYTES);
+        assert_peer_equal(&want->owner, &got->owner);
+        assert_memory_equal(want->range_hi.b, got->range_hi.b, CHORD_ID_BYTES);
+        assert_items_equal(want, got);
+        break;
     case CHORD_MSG_C_RESULT:
         assert_int_equal(want->status, got->status);
         assert_string_equal(want->error, got->error);

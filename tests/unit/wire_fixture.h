@@ -41,6 +41,7 @@ static const uint8_t all_types[] = {
     CHORD_MSG_SYNC,
     CHORD_MSG_SYNC_REPLY,
     CHORD_MSG_MERGE,
+    CHORD_MSG_STORE_RESTORE,
     CHORD_MSG_C_PUT,
     CHORD_MSG_C_GET,
     CHORD_MSG_C_DEL,
@@ -49,6 +50,9 @@ static const uint8_t all_types[] = {
     CHORD_MSG_C_RESULT,
     CHORD_MSG_C_LOOKUP_RESULT,
     CHORD_MSG_C_STATUS_RESULT,
+    CHORD_MSG_C_SCAN,
+    CHORD_MSG_C_SCAN_RESULT,
+    CHORD_MSG_C_RESTORE,
 };
 #define N_TYPES (sizeof all_types / sizeof all_types[0])
 

@@ -7,6 +7,9 @@
  *   output.c     text and JSON printing: ids, keys, status, ring lines
  *   commands.c   put/get/del/lookup/status/ring through a session; the
  *                seed bench starts from
+ *   progress_line.c  the progress line of dump and load
+ *   dump.c       `dht dump`: walk the ring's ranges into a dump file
+ *   load.c       `dht load`: check a dump file, write its keys back
  *   bench_cli.c  `dht bench`: its option parsers, run and report
  *   main.c       the command line: options, arguments, dispatch, exit code
  *
@@ -43,6 +46,7 @@ struct dht_opts {
      * refuse it with any other command). */
     struct chord_bench_config bench;
     const char *bench_opt;
+    const char *output; /* dump --output */
 };
 
 /* What a command works on, checked before connecting. */
@@ -108,6 +112,46 @@ int dht_cmd_status(struct chord_session *s, const struct dht_opts *o,
                    const struct dht_req *r);
 int dht_cmd_ring(struct chord_session *s, const struct dht_opts *o,
                  const struct dht_req *r);
+
+/* ---- progress_line.c ---- */
+
+/* A progress line on stderr (see progress_line.c). */
+struct dht_progress {
+    const char *what; /* "dump", "load" */
+    bool on;          /* stderr is a terminal and the output not JSON */
+    bool drawn;
+    uint64_t t0_ms, last_ms;
+};
+/* Milliseconds of a monotonic clock. */
+uint64_t dht_now_ms(void);
+/* Start a line for `what`; quiet (--json) keeps it off. */
+void dht_progress_start(struct dht_progress *p, const char *what, bool quiet);
+/* Keys done so far, and the fraction of the work done (< 0: unknown). */
+void dht_progress_update(struct dht_progress *p, uint64_t done,
+                         double fraction);
+/* Erase the line (the caller prints its summary next). */
+void dht_progress_end(struct dht_progress *p);
+/* keys * 1000 / ms (keys when ms is 0). */
+uint64_t dht_keys_per_s(uint64_t keys, uint64_t ms);
+/* Start the JSON summary of a dump or a load: an open object with
+ * "file", "keys", "ms" and "keys_per_s"; the caller adds its own members,
+ * closes it and prints it (dht_json_print). */
+void dht_json_backup_begin(struct chord_json *j, const char *path,
+                           uint64_t keys, uint64_t ms);
+
+/* ---- dump.c, load.c ---- */
+
+/* `dht dump --output FILE`: every key of the ring, with its version, into
+ * FILE (written to a temporary name beside it, renamed when complete).
+ * `dht load FILE`: check the whole file, then write every key back with
+ * its version. Each returns an exit code after its summary or its
+ * one-line error. */
+int dht_cmd_dump(const struct dht_opts *o, const char *path);
+int dht_cmd_load(const struct dht_opts *o, const char *path);
+/* `dump` or `load` from the command line (their arguments after the
+ * command): checks them, runs the command, returns its exit code. */
+int dht_cmd_backup(const struct dht_opts *o, const char *name, char **args,
+                   int n_args);
 
 /* ---- bench_cli.c ---- */
 

@@ -70,6 +70,8 @@ static void usage(FILE *f)
         "  status          show the contacted node's state\n"
         "  ring            walk the ring and list its nodes\n"
         "  bench           load-test the ring (like redis-benchmark)\n"
+        "  dump --output FILE  save every key of the ring, with versions\n"
+        "  load FILE       write the keys of a dump back (idempotent)\n"
         "\n"
         "options (before or after the command; '--' ends them):\n"
         "  --node HOST:PORT  a node to contact; repeat to give fallbacks,\n"
@@ -84,6 +86,8 @@ static void usage(FILE *f)
         "  --consistency L   replicas put/get/del (and bench) wait for: one,\n"
         "                    quorum or all (default: the node's, a "
         "quorum)\n"
+        "  --output FILE     dump: the file to write (made beside it under\n"
+        "                    a temporary name, renamed when complete)\n"
         "  --help, --version\n"
         "\n"
         "bench options:\n"
@@ -142,6 +146,8 @@ static const struct dht_cmd dht_cmds[] = {
     {"status", 0, false, dht_cmd_status},
     {"ring", 0, false, dht_cmd_ring},
     {"bench", 0, false, NULL}, /* opens its own connections: dht_cmd_bench */
+    {"dump", 0, false, NULL},  /* its own connections: dht_cmd_backup */
+    {"load", 1, false, NULL},
 };
 
 /* Read all of stdin into *out, at most CHORD_VALUE_MAX bytes. 0; -EMSGSIZE
@@ -234,6 +240,7 @@ enum {
     OPT_TIME_LIMIT,
     OPT_KEY_SEED,
     OPT_CONSISTENCY,
+    OPT_OUTPUT,
 };
 
 static const struct option dht_longopts[] = {
@@ -247,6 +254,7 @@ static const struct option dht_longopts[] = {
     {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
     {"key-seed", required_argument, NULL, OPT_KEY_SEED},
     {"consistency", required_argument, NULL, OPT_CONSISTENCY},
+    {"output", required_argument, NULL, OPT_OUTPUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -392,6 +400,9 @@ int main(int argc, char **argv)
         case OPT_JSON:
             o.json = true;
             break;
+        case OPT_OUTPUT:
+            o.output = optarg;
+            break;
         case 'h':
         case OPT_HELP:
             usage(stdout);
@@ -423,6 +434,8 @@ int main(int argc, char **argv)
     if (cmd->run != NULL && o.bench_opt)
         return chord_usage_error("dht", "option %s is only for bench",
                                  o.bench_opt);
+    if (o.output && strcmp(cmd->name, "dump") != 0)
+        return chord_usage_error("dht", "option --output is only for dump");
 
     if (o.n_seeds == 0) {
         const char *env = getenv("DHT_NODE");
@@ -434,6 +447,10 @@ int main(int argc, char **argv)
             o.seeds[o.n_seeds++] = DHT_DEFAULT_NODE;
         }
     }
+
+    if (strcmp(cmd->name, "dump") == 0 || strcmp(cmd->name, "load") == 0)
+        return dht_cmd_backup(&o, cmd->name, argv + optind + 1,
+                              argc - optind - 1);
 
     struct dht_req r = {0};
     int code = prepare(cmd, argv + optind + 1, argc - optind - 1, &r);
