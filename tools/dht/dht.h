@@ -39,6 +39,8 @@ struct dht_opts {
     size_t n_seeds;
     int timeout_ms;
     bool json;
+    const char *file; /* put --file: where the value comes from ("-":
+                         stdin), borrowed from argv; NULL: the argument */
     /* bench: its configuration, and the first bench-only option seen (to
      * refuse it with any other command). */
     struct chord_bench_config bench;
@@ -60,8 +62,24 @@ void dht_short_id(const struct chord_id *id, char out[DHT_SHORT_ID + 1]);
 /* Print a key for a human: as is when it is printable ASCII, else as an
  * escaped, quoted JSON string (so terminal control bytes never pass). */
 void dht_print_key(FILE *f, const char *key, size_t len);
-/* Say "dht: KEY: not found" on stderr; returns CHORD_EXIT_NOT_FOUND. */
-int dht_not_found(const struct dht_req *r);
+/* Say "dht: KEY: not found" on stderr (with --json {"key": KEY, "error":
+ * "not found", "exit": 1}); returns CHORD_EXIT_NOT_FOUND. */
+int dht_not_found(const struct dht_opts *o, const struct dht_req *r);
+/* An error as one line on stderr: "dht: MESSAGE", or with json
+ * {"error": MESSAGE, "exit": code}. Returns code. */
+int dht_fail(bool json, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A usage error: as dht_fail with CHORD_EXIT_USAGE, the text form ending
+ * in " (see dht --help)". Returns CHORD_EXIT_USAGE. */
+int dht_usage(bool json, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A warning (the command goes on): "dht: MESSAGE", or {"warning": ...}. */
+void dht_warn(bool json, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Member `name` holding bytes: a JSON string when they are ASCII, else
+ * their base64 followed by member `encoding_name`: "base64". */
+void dht_json_bytes(struct chord_json *j, const char *name,
+                    const char *encoding_name, const void *data, size_t len);
 /* A peer as {"id", "addr"}; a status report in the CLI contract's shape. */
 void dht_json_peer(struct chord_json *j, const struct chord_peer *p);
 void dht_json_status(struct chord_json *j, const struct chord_status *s);
