@@ -20,9 +20,10 @@ set -euo pipefail
 
 # iptables: the fault suite (tests/fault) cuts nodes apart with DROP rules
 # inside its own network namespace; it never touches the host's rules.
+# man-db, groff-base: test_manpages renders every page with `man -l`.
 PACKAGES=(build-essential cmake pkg-config libuv1-dev libssl-dev
           libcmocka-dev clang python3 jq libxml2-utils graphviz chromium
-          iptables)
+          iptables man-db groff-base)
 
 # Install the packages of PACKAGES that dpkg does not list as installed.
 install_missing() {
