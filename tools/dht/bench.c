@@ -267,6 +267,7 @@ int chord_bench_run(const struct chord_bench_config *cfg,
     bench_phase_start(b, 0);
     bench_settle(b);
     uv_run(&b->loop, UV_RUN_DEFAULT);
+    chord_progress_update(&b->progress, b->finished_all);
     chord_progress_finish(&b->progress);
 
     /* Everything was closed by the teardown; make sure of it. */
