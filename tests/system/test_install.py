@@ -13,6 +13,10 @@ What a user would notice, in order:
      started from the prefix and reads it back; the installed `dht` reads
      the same value;
   3. the same program built by CMake with find_package(chord) does too;
+     and a program that embeds a whole node (chord/host.h), built with
+     pkg-config, joins the live ring, serves a key, and leaves on SIGTERM
+     with exit 0 (it links every part of the library, so a dependency
+     missing from chord.pc fails here);
   4. the installed dht-topo finds its package and the installed binaries
      (not the source tree): it reads a topology file through the
      installed dht-viz.
@@ -23,16 +27,20 @@ when cmake, pkg-config or a C compiler is missing. A sanitizer build
 sanitizers, or they would not link.
 """
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import Cluster, Runner, check, parse_args  # noqa: E402
+from common import (Cluster, Runner, TestFailure, check,  # noqa: E402
+                    parse_args)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TIMEOUT = 300  # an install or a build, sanitizers on 2 cores
@@ -62,6 +70,42 @@ int main(int argc, char **argv)
     free(v);
     chord_client_close(c);
     return rc ? 1 : 0;
+}
+"""
+
+NODE_C = r"""
+/* node.c - embed a node: join the ring through argv[1], print the
+ * address it advertises, serve until SIGTERM, leave. <uv.h> (through
+ * chord/host.h) needs POSIX declarations under -std=c11. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+
+#include <chord/host.h>
+
+int main(int argc, char **argv)
+{
+    if (argc != 2)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct chord_host_options opt;
+    chord_host_options_default(&opt);
+    opt.listen = "127.0.0.1:0";
+    opt.join = argv[1];
+    char err[CHORD_HOST_ERR_MAX];
+    struct chord_host *h;
+    if (chord_host_new(&loop, &opt, err, &h) != 0) {
+        fprintf(stderr, "node: %s\n", err);
+        return 1;
+    }
+    printf("%s\n", chord_host_addr(h));
+    fflush(stdout);
+    enum chord_host_outcome o = chord_host_run(h, err);
+    if (o != CHORD_HOST_LEFT)
+        fprintf(stderr, "node: %s\n", err);
+    return uv_loop_close(&loop) == 0 && o == CHORD_HOST_LEFT ? 0 : 1;
 }
 """
 
@@ -100,6 +144,8 @@ class Install:
         self.san = sanitizer_flags(bin_dir)
         with open(os.path.join(tmp, "kv.c"), "w") as f:
             f.write(KV_C)
+        with open(os.path.join(tmp, "node.c"), "w") as f:
+            f.write(NODE_C)
 
     def install(self):
         code, out, err = run(["cmake", "--install", self.bin_dir, "--prefix",
@@ -131,16 +177,16 @@ class Install:
                       "man -w %s with MANPATH into the prefix: %r"
                       % (page, out))
 
-    def pkg_config_build(self):
+    def pkg_config_build(self, name="kv"):
         env = dict(os.environ,
                    PKG_CONFIG_PATH=os.path.join(self.prefix, "lib",
                                                 "pkgconfig"))
         code, flags, err = run(["pkg-config", "--cflags", "--libs", "chord"],
                                env=env)
         check(code == 0, "pkg-config --cflags --libs chord: %s" % err)
-        exe = os.path.join(self.tmp, "kv-pc")
+        exe = os.path.join(self.tmp, name + "-pc")
         argv = ["cc", "-std=c11", "-Wall", "-Werror"] + self.san + [
-            "-o", exe, os.path.join(self.tmp, "kv.c")] + flags.split()
+            "-o", exe, os.path.join(self.tmp, name + ".c")] + flags.split()
         code, _, err = run(argv)
         check(code == 0, "%s: exit %d: %s" % (" ".join(argv), code,
                                               err[-800:]))
@@ -174,6 +220,41 @@ def put_get(cluster, node, exe, key):
     r = cluster.dht(node, "get", key)
     check(r.code == 0 and r.out == value,
           "the installed dht reads %r back: %s" % (key, r.describe()))
+
+
+def embedded_node(cluster, seed, exe):
+    """Run the embedded node beside the dhtd; it must join, serve a key
+    and leave cleanly on SIGTERM."""
+    p = subprocess.Popen([exe, seed.addr], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        addr = p.stdout.readline().decode().strip()
+        check(addr.startswith("127.0.0.1:"), "embedded node said %r" % addr)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            r = cluster.dht(addr, "ring", "--json")
+            if r.code == 0 and len(json.loads(r.out)) == 2:
+                break
+            time.sleep(0.2)
+        else:
+            raise TestFailure("the embedded node never joined: %s"
+                              % r.describe())
+        r = cluster.dht(addr, "put", "via-embedded", "yes")
+        check(r.code == 0, "put through the embedded node: %s"
+              % r.describe())
+        r = cluster.dht(seed, "get", "via-embedded")
+        check(r.code == 0 and r.out == "yes", r.describe())
+        p.send_signal(signal.SIGTERM)
+        code = p.wait(timeout=30)
+        err = p.stderr.read().decode(errors="replace")
+        check(code == 0, "embedded node after SIGTERM: exit %d, %s"
+              % (code, err[-400:]))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+        p.stdout.close()
+        p.stderr.close()
 
 
 def topo_installed(inst):
@@ -220,6 +301,11 @@ def main():
                     inst.find_package_build())):
                 r.run("find_package program puts and gets", put_get, c,
                       node, exe[0], "embedded-cmake")
+            exe = []
+            if r.run("embedded node build (pkg-config)", lambda: exe.append(
+                    inst.pkg_config_build("node"))):
+                r.run("embedded node joins, serves, leaves", embedded_node,
+                      c, node, exe[0])
         r.run("installed dht-topo", topo_installed, inst)
     return r.finish()
 
