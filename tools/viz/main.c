@@ -49,9 +49,8 @@ static void usage(FILE *f)
         "reading each node's status), or place the nodes of a topology file "
         "by id.\n"
         "\n"
-        "  -n, --node HOST:PORT a node of the live ring (default: $DHT_NODE, "
-        "else\n"
-        "                       " VIZ_DEFAULT_NODE ")\n"
+        "  -n, --node HOST:PORT a node of the live ring (default: the first\n"
+        "                       of $DHT_NODE, else " VIZ_DEFAULT_NODE ")\n"
         "  --topology FILE      draw a topology file instead (no live data)\n"
         "  -f, --format F       svg, html (one self-contained page), dot "
         "(Graphviz)\n"
@@ -251,9 +250,18 @@ int main(int argc, char **argv)
     if (o.node && o.topology)
         return chord_usage_error("dht-viz", "%s",
                                  "give --node or --topology, not both");
+    char env_first[CHORD_ADDR_MAX]; /* $DHT_NODE's first entry */
     if (!o.topology && !o.node) {
+        /* $DHT_NODE may list several seeds, as for dht: crawl from the
+         * first. */
         const char *env = getenv("DHT_NODE");
         o.node = env && *env ? env : VIZ_DEFAULT_NODE;
+        size_t n = strcspn(o.node, ",");
+        if (o.node[n] == ',' && n < sizeof(env_first)) {
+            memcpy(env_first, o.node, n);
+            env_first[n] = '\0';
+            o.node = env_first;
+        }
     }
     if (o.node) {
         char host[CHORD_ADDR_MAX];
