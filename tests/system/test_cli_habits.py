@@ -235,14 +235,15 @@ class Habits:
         argv = [sim, "-n", "32", "--lookups", "300", "-s", "7"]
         code, out, tty = on_pty(argv)
         check(code == 0, "dht-sim on a pty: exit %d" % code)
-        check(b"dht-sim: lookups: 300/300 100%" in tty,
+        check(b"dht-sim: joins: 32/32 100%" in tty and
+              b"dht-sim: lookups: 300/300 100%" in tty,
               "dht-sim progress line: %r" % tty[-300:])
         r = run_cmd(argv)
         check(r.code == 0 and r.err == "", "dht-sim, stderr a pipe: %s"
               % r.describe())
         check(r.out.encode() == out, "stdout is the same either way")
         code, out, tty = on_pty(argv + ["-j"])
-        check(code == 0 and b"lookups:" not in tty,
+        check(code == 0 and b"lookups:" not in tty and b"joins:" not in tty,
               "dht-sim --json on a pty: %r" % tty[-200:])
 
 

@@ -102,8 +102,8 @@ static void usage(FILE *f)
         "  -h, --help          this text\n"
         "  -V, --version       the version\n"
         "\n"
-        "A progress line (simulated time, rate, ETA) is drawn on stderr when\n"
-        "it is a terminal, unless --json.\n"
+        "A progress line (nodes joined, then lookups sent: count, percent,\n"
+        "rate, ETA) is drawn on stderr when it is a terminal, unless --json.\n"
         "\n"
         "exit status: 0 ok, 2 usage error, 3 the run could not complete\n",
         f);
