@@ -12,6 +12,7 @@
 #   lib/pkgconfig/chord.pc    pkg-config --cflags --libs chord
 #   lib/cmake/chord/          find_package(chord) -> chord::chord
 #   share/chord/python/topo/  the package behind dht-topo
+#   share/chord/topologies/   the example rings (topologies/)
 #   share/man/man{1,5,8}/     the manual pages (sources beside the code)
 #   share/bash-completion/completions/dht
 #
@@ -52,6 +53,9 @@ install(PROGRAMS ${PROJECT_BINARY_DIR}/install/dht-topo
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/tools/topo
         DESTINATION ${CHORD_PYTHON_DIR}
         FILES_MATCHING PATTERN "*.py" PATTERN "__pycache__" EXCLUDE)
+# The example rings, for dht-topo and dht-viz.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/topologies/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/chord/topologies)
 if(EXISTS ${PROJECT_SOURCE_DIR}/tools/dht-certs)
   install(PROGRAMS ${PROJECT_SOURCE_DIR}/tools/dht-certs
           DESTINATION ${CMAKE_INSTALL_BINDIR})

@@ -259,7 +259,8 @@ def embedded_node(cluster, seed, exe):
 
 def topo_installed(inst):
     bin_dir = os.path.join(inst.prefix, "bin")
-    topo_file = os.path.join(REPO, "topologies", "ring5")
+    topo_file = os.path.join(inst.prefix, "share", "chord", "topologies",
+                             "ring5")
     env = {k: v for k, v in os.environ.items()
            if k not in ("DHT_BIN", "DHT_TOPO_RUN")}
     env["XDG_STATE_HOME"] = os.path.join(inst.tmp, "state")
