@@ -33,6 +33,10 @@ its owner. The paper counts the nodes traversed until the key's
 predecessor answers; mean_pred_hops = hops - 1 is written beside it for
 comparison (with the jump above it undercounts by the jumps skipped).
 
+Progress: on a terminal, each experiment draws one line on stderr (runs
+done of its total, percent, runs per minute, ETA), redrawn in place and
+cleared before anything is printed; not on a pipe or a file.
+
 Outputs go to --out (default bench/results): pathlen.csv, fail.csv,
 churn.csv, pns.csv, the matching .svg files, and machine.txt (nproc,
 lscpu). The
@@ -76,11 +80,58 @@ def find_bin(d):
     return path
 
 
-def run_sim(binary, args, log):
-    """Run dht-sim with args + --json; return (result dict, wall seconds)."""
+class Progress:
+    """One progress line on stderr while an experiment runs, only when
+    stderr is a terminal (the same look as the C programs' line,
+    tools/common/progress.h). say() prints a line on stdout without
+    tearing the progress line."""
+
+    def __init__(self, label, total):
+        self.label, self.total, self.done = label, total, 0
+        self.t0 = time.monotonic()
+        self.active = sys.stderr.isatty()
+
+    def _line(self):
+        el = time.monotonic() - self.t0
+        rate = self.done / el if el > 0 else 0.0
+        pct = 100 * self.done // self.total if self.total else 0
+        if self.done >= self.total:
+            eta = "0:00"
+        elif self.done:
+            left = int((self.total - self.done) / rate)
+            eta = "%d:%02d" % (left // 60, left % 60)
+        else:
+            eta = "?"
+        return "%s: %d/%d %d%% %.1f/min ETA %s" % (
+            self.label, self.done, self.total, pct, rate * 60, eta)
+
+    def _draw(self, end=""):
+        if self.active:
+            sys.stderr.write("\r" + self._line() + "\033[K" + end)
+            sys.stderr.flush()
+
+    def say(self, text):
+        if self.active:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+        print(text, flush=True)
+        self._draw()
+
+    def step(self):
+        self.done += 1
+        self._draw()
+
+    def finish(self):
+        self._draw("\n")
+        self.active = False
+
+
+def run_sim(binary, args, log, progress):
+    """Run dht-sim with args + --json; return (result dict, wall seconds).
+    One step of `progress` when it is done."""
     cmd = [binary] + [str(a) for a in args] + ["--json"]
     shown = " ".join(["dht-sim"] + [str(a) for a in args] + ["--json"])
-    print("  $ " + shown, flush=True)
+    progress.say("  $ " + shown)
     t0 = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=RUN_TIMEOUT_S)
@@ -89,9 +140,10 @@ def run_sim(binary, args, log):
         sys.exit("paper.py: dht-sim failed (exit %d): %s\n%s"
                  % (p.returncode, shown, p.stderr.strip()))
     res = json.loads(p.stdout)
-    print("    %.1f s wall; lookups %d, failed %d, mean hops %.3f"
-          % (wall, res["lookups"], res["failed_lookups"], res["mean_hops"]),
-          flush=True)
+    progress.say("    %.1f s wall; lookups %d, failed %d, mean hops %.3f"
+                 % (wall, res["lookups"], res["failed_lookups"],
+                    res["mean_hops"]))
+    progress.step()
     log.append({"command": shown, "wall_s": round(wall, 2)})
     return res, wall
 
@@ -243,15 +295,17 @@ def exp_pathlen(binary, out, seed, quick, log):
     top = 9 if quick else 14
     lookups = 2000 if quick else 10000
     rows = []
+    progress = Progress("pathlen", top - 2)
     for k in range(3, top + 1):
         n = 2 ** k
         res, wall = run_sim(binary, ["--nodes", n, "--lookups", lookups,
                                      "--duration", 1, "--seed", seed + k],
-                            log)
+                            log, progress)
         rows.append(dict(res, log2_nodes=k, half_log2_nodes=k / 2.0,
                          p1_pred_hops=max(res["p1_hops"] - 1, 0),
                          p99_pred_hops=max(res["p99_hops"] - 1, 0),
                          wall_s=round(wall, 1)))
+    progress.finish()
     write_csv(os.path.join(out, "pathlen.csv"), rows,
               ["nodes", "log2_nodes", "half_log2_nodes", "lookups",
                "failed_lookups", "mean_hops", "p1_hops", "p50_hops",
@@ -289,17 +343,19 @@ def exp_fail(binary, out, seed, quick, log):
     # any repair; "over 10 s": spread evenly over the 10 s that follow.
     timings = [("at_once", 0, 100), ("over_10s", 10, 150)]
     rows = []
+    progress = Progress("fail", len(timings) * len(fracs))
     for timing, duration, off in timings:
         for i, frac in enumerate(fracs):
             res, wall = run_sim(binary, [
                 "--nodes", n, "--successors", r, "--replicas", 3,
                 "--fail", frac, "--lookups", lookups, "--duration", duration,
-                "--seed", seed + off + i], log)
+                "--seed", seed + off + i], log, progress)
             rows.append(dict(res, timing=timing, failed_fraction=(
                 res["failed_lookups"] / res["lookups"]
                 if res["lookups"] else 0),
                 paper_mean_path=PAPER_PATH_FAIL.get(frac, ""),
                 wall_s=round(wall, 1)))
+    progress.finish()
     write_csv(os.path.join(out, "fail.csv"), rows,
               ["timing", "fail_fraction", "nodes", "successors",
                "failed_nodes", "lookups", "failed_lookups", "failed_fraction",
@@ -361,6 +417,7 @@ def exp_churn(binary, out, seed, quick, log):
     if quick:
         paper_rates = [0.10, 0.20, 0.40]
     rows = []
+    progress = Progress("churn", 2 * len(paper_rates))
     for series_name in ("scaled", "literal"):
         for i, pr in enumerate(paper_rates):
             f = pr / 2 * PAPER_STABILIZE_S     # crashes per stab. period
@@ -369,7 +426,7 @@ def exp_churn(binary, out, seed, quick, log):
                 "--nodes", n, "--churn", "%g" % rate, "--lookups", lookups,
                 "--duration", duration,
                 "--seed", seed + (200 if series_name == "scaled" else 300)
-                + i], log)
+                + i], log, progress)
             ours_f = rate / 2 * period
             rows.append(dict(
                 res, series=series_name, paper_rate_per_s=pr,
@@ -377,6 +434,7 @@ def exp_churn(binary, out, seed, quick, log):
                 failed_fraction=(res["failed_lookups"] / res["lookups"]
                                  if res["lookups"] else 0),
                 wall_s=round(wall, 1)))
+    progress.finish()
     write_csv(os.path.join(out, "churn.csv"), rows,
               ["series", "paper_rate_per_s", "churn_per_s",
                "crashes_per_stab_period", "nodes", "duration_s", "joins",
@@ -424,6 +482,7 @@ def exp_pns(binary, out, seed, quick, log):
     sizes = [128, 256] if quick else [256, 1024, 4096]
     lookups = 1000 if quick else 5000
     rows = []
+    progress = Progress("pns", 2 * len(sizes))
     for k, n in enumerate(sizes):
         for pns in (False, True):
             # Lookups cross continents: some take over the 1 s default
@@ -433,8 +492,9 @@ def exp_pns(binary, out, seed, quick, log):
                     "--seed", seed + 300 + k]
             if pns:
                 args.append("--pns")
-            res, wall = run_sim(binary, args, log)
+            res, wall = run_sim(binary, args, log, progress)
             rows.append(dict(res, pns=int(pns), wall_s=round(wall, 1)))
+    progress.finish()
     write_csv(os.path.join(out, "pns.csv"), rows,
               ["nodes", "pns", "lookups", "failed_lookups", "mean_hops",
                "p99_hops", "mean_latency_ms", "p99_latency_ms",

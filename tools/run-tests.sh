@@ -20,13 +20,15 @@ set -euo pipefail
 
 # iptables: the fault suite (tests/fault) cuts nodes apart with DROP rules
 # inside its own network namespace; it never touches the host's rules.
-# libmicrohttpd-dev: dhtd --metrics-listen and dht-viz --serve; python3-prometheus-client:
-# tests/system/test_metrics.py parses the scrapes with the real parser.
-# iproute2: the multi-host test (tests/system/test_multihost.py) makes
-# network namespaces and a bridge with `ip`.
+# libmicrohttpd-dev: dhtd --metrics-listen and dht-viz --serve;
+# python3-prometheus-client: tests/system/test_metrics.py parses the
+# scrapes with the real parser. iproute2: the multi-host test
+# (tests/system/test_multihost.py) makes network namespaces and a bridge
+# with `ip`. man-db, groff-base: test_manpages renders every page.
 PACKAGES=(build-essential cmake pkg-config libuv1-dev libssl-dev
           libcmocka-dev clang python3 jq libxml2-utils graphviz chromium
-          iptables libmicrohttpd-dev python3-prometheus-client iproute2)
+          iptables libmicrohttpd-dev python3-prometheus-client iproute2
+          man-db groff-base)
 
 # Install the packages of PACKAGES that dpkg does not list as installed.
 install_missing() {

@@ -192,6 +192,43 @@ void chord_json_strn(struct chord_json *j, const void *data, size_t len)
         j->err = rc;
 }
 
+void chord_json_base64(struct chord_json *j, const void *data, size_t len)
+{
+    static const char abc[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (j->err)
+        return;
+    value_prefix(j);
+    const uint8_t *p = data;
+    char q[4];
+    int rc = chord_buf_append(&j->out, "\"", 1);
+    for (size_t i = 0; rc == 0 && i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < len)
+            v |= p[i + 2];
+        q[0] = abc[v >> 18];
+        q[1] = abc[(v >> 12) & 63u];
+        q[2] = i + 1 < len ? abc[(v >> 6) & 63u] : '=';
+        q[3] = i + 2 < len ? abc[v & 63u] : '=';
+        rc = chord_buf_append(&j->out, q, 4);
+    }
+    if (rc == 0)
+        rc = chord_buf_append(&j->out, "\"", 1);
+    if (rc)
+        j->err = rc;
+}
+
+bool chord_json_is_ascii(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] > 0x7f)
+            return false;
+    return true;
+}
+
 void chord_json_str(struct chord_json *j, const char *s)
 {
     chord_json_strn(j, s, strlen(s));

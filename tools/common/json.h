@@ -55,6 +55,13 @@ void chord_json_key(struct chord_json *j, const char *name);
 
 /* A string value from `len` bytes (any bytes, escaped as described). */
 void chord_json_strn(struct chord_json *j, const void *data, size_t len);
+/* A string value holding the base64 (RFC 4648, padded) of `len` bytes:
+ * how a program writes bytes that are not ASCII, next to an "encoding":
+ * "base64" member so that readers know to decode it. */
+void chord_json_base64(struct chord_json *j, const void *data, size_t len);
+/* True when every byte is ASCII (0x00..0x7f): such bytes round-trip
+ * through a JSON string; others should go as base64. */
+bool chord_json_is_ascii(const void *data, size_t len);
 /* A string value from a NUL-terminated string. */
 void chord_json_str(struct chord_json *j, const char *s);
 /* An identifier as a 40-digit lower-case hex string. */

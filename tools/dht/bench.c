@@ -59,6 +59,7 @@ void chord_bench_config_default(struct chord_bench_config *cfg)
     cfg->request_timeout_ms = 5000;
     cfg->time_limit_ms = 120000;
     cfg->seed = 1;
+    cfg->progress = true;
 }
 
 static int check_config(const struct chord_bench_config *c,
@@ -257,10 +258,17 @@ int chord_bench_run(const struct chord_bench_config *cfg,
     uv_timer_start(&b->tick, bench_on_tick, tick, tick);
     uv_timer_start(&b->limit, bench_on_limit, cfg->time_limit_ms, 0);
 
+    unsigned n_ops = 0;
+    for (int op = 0; op < CHORD_BENCH_OPS; op++)
+        n_ops += (cfg->ops >> op) & 1u;
+    chord_progress_start(&b->progress, "bench", cfg->requests * n_ops,
+                         !cfg->progress);
     b->running = true;
     bench_phase_start(b, 0);
     bench_settle(b);
     uv_run(&b->loop, UV_RUN_DEFAULT);
+    chord_progress_update(&b->progress, b->finished_all);
+    chord_progress_finish(&b->progress);
 
     /* Everything was closed by the teardown; make sure of it. */
     rc = uv_loop_close(&b->loop);

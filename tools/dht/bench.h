@@ -85,11 +85,13 @@ struct chord_bench_config {
     uint32_t request_timeout_ms; /* one request's answer, > 0 */
     uint32_t time_limit_ms;      /* the whole run, > 0 */
     uint64_t seed;               /* of the key PRNG */
+    bool progress; /* a progress line on stderr when it is a terminal
+                      (common/progress.h); false for --json */
 };
 
 /* Fill *cfg with the defaults (50 clients, 100000 requests, 16 bytes,
  * put+get, pipeline 1, keyspace 10000, 5 s per request, 120 s per run,
- * seed 1); `node` stays NULL. */
+ * seed 1, progress on); `node` stays NULL. */
 void chord_bench_config_default(struct chord_bench_config *cfg);
 
 /* What one operation gave. */

@@ -124,17 +124,17 @@ int dht_cmd_bench(struct dht_opts *o)
     signal(SIGPIPE, SIG_IGN);
     o->bench.node = node;
     o->bench.request_timeout_ms = (uint32_t)o->timeout_ms;
+    o->bench.progress = !o->json; /* on a terminal only: common/progress.h */
     struct chord_bench_report *rep = calloc(1, sizeof(*rep));
-    if (!rep) {
-        fputs("dht: out of memory\n", stderr);
-        return CHORD_EXIT_FAILED;
-    }
+    if (!rep)
+        return dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
     char err[CHORD_BENCH_ERR_MAX];
     int rc = chord_bench_run(&o->bench, rep, err);
     if (rc) {
-        fprintf(stderr, "dht: bench: %s\n", err);
         free(rep);
-        return rc == -EINVAL ? CHORD_EXIT_USAGE : CHORD_EXIT_FAILED;
+        return dht_fail(o->json,
+                        rc == -EINVAL ? CHORD_EXIT_USAGE : CHORD_EXIT_FAILED,
+                        "bench: %s", err);
     }
     uint64_t failed = 0;
     bool first = true;
@@ -158,10 +158,10 @@ int dht_cmd_bench(struct dht_opts *o)
     int code = CHORD_EXIT_OK;
     if (failed || rep->timed_out) {
         fflush(stdout);
-        fprintf(stderr, "dht: bench: %llu request%s failed%s%s\n",
-                (unsigned long long)failed, failed == 1 ? "" : "s",
-                rep->first_error[0] ? "; first error: " : "", rep->first_error);
-        code = CHORD_EXIT_FAILED;
+        code = dht_fail(
+            o->json, CHORD_EXIT_FAILED, "bench: %llu request%s failed%s%s",
+            (unsigned long long)failed, failed == 1 ? "" : "s",
+            rep->first_error[0] ? "; first error: " : "", rep->first_error);
     }
     free(rep);
     return code;

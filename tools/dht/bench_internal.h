@@ -31,6 +31,7 @@
 #include "chord/frame.h"
 #include "chord/id.h"
 #include "chord/types.h"
+#include "common/progress.h"
 #include "dht/bench.h"
 
 #define BENCH_SLOT_BITS 10u /* pipeline slots addressable in a req id */
@@ -138,9 +139,11 @@ struct bench {
     size_t n_dirty, dirty_cap;
 
     /* The operation running. */
-    int phase_op;      /* enum chord_bench_op, or -1 */
-    uint64_t to_issue; /* not yet issued */
-    uint64_t finished; /* issued and finished */
+    int phase_op;                   /* enum chord_bench_op, or -1 */
+    uint64_t to_issue;              /* not yet issued */
+    uint64_t finished;              /* issued and finished */
+    uint64_t finished_all;          /* finished, over every operation so far */
+    struct chord_progress progress; /* of finished_all, on a terminal */
     uint64_t phase_start_ns;
     uint64_t next_seq;
     uint64_t rng;

@@ -73,6 +73,7 @@ static void finish(struct bench_client *cl, struct slot *sl, enum outcome o,
     sl->sock = NULL;
     cl->free_stack[cl->n_free++] = (uint16_t)(sl - cl->slots);
     b->finished++;
+    b->finished_all++;
 }
 
 static void client_fill(struct bench_client *cl);
@@ -308,6 +309,7 @@ void bench_on_tick(uv_timer_t *t)
         if (any)
             client_fill(cl);
     }
+    chord_progress_update(&b->progress, b->finished_all);
     bench_settle(b);
 }
 

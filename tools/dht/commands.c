@@ -42,31 +42,47 @@ int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
             return 0;
         }
     }
-    fputs("dht: cannot reach the ring (tried ", stderr);
-    for (size_t i = 0; i < o->n_seeds; i++)
-        fprintf(stderr, "%s%s", i ? ", " : "", o->seeds[i]);
-    fputs(")\n", stderr);
+    char tried[DHT_SEEDS_MAX * (CHORD_ADDR_MAX + 2)];
+    size_t n = 0;
+    tried[0] = '\0';
+    for (size_t i = 0; i < o->n_seeds && n < sizeof(tried); i++)
+        n += (size_t)snprintf(tried + n, sizeof(tried) - n, "%s%s",
+                              i ? ", " : "", o->seeds[i]);
+    dht_fail(o->json, CHORD_EXIT_FAILED, "cannot reach the ring (tried %s)",
+             tried);
     return -1;
 }
 
 /* Explain a failed request in one line (the node's text, or every node
  * tried and why); returns the exit code. */
-static int report_failure(const char *what, const struct chord_session *s,
-                          int rc)
+static int report_failure(const struct dht_opts *o, const char *what,
+                          const struct chord_session *s, int rc)
 {
     const char *why = chord_session_error(s);
-    fprintf(stderr, "dht: %s: %s\n", what, *why ? why : strerror(-rc));
-    return CHORD_EXIT_FAILED;
+    return dht_fail(o->json, CHORD_EXIT_FAILED, "%s: %s", what,
+                    *why ? why : strerror(-rc));
+}
+
+/* put and del with --json: {"key": KEY, "ok": true} on stdout. */
+static int print_done(const struct dht_opts *o, const struct dht_req *r)
+{
+    if (!o->json)
+        return CHORD_EXIT_OK;
+    struct chord_json j;
+    dht_json_begin_keyed(&j, r);
+    chord_json_key(&j, "ok");
+    chord_json_bool(&j, true);
+    chord_json_obj_end(&j);
+    return dht_json_print(&j);
 }
 
 int dht_cmd_put(struct chord_session *s, const struct dht_opts *o,
                 const struct dht_req *r)
 {
-    (void)o;
     int rc = chord_session_put(s, r->key, r->key_len, r->value, r->value_len);
     if (rc)
-        return report_failure("put", s, rc);
-    return CHORD_EXIT_OK;
+        return report_failure(o, "put", s, rc);
+    return print_done(o, r);
 }
 
 int dht_cmd_get(struct chord_session *s, const struct dht_opts *o,
@@ -76,15 +92,14 @@ int dht_cmd_get(struct chord_session *s, const struct dht_opts *o,
     size_t len = 0;
     int rc = chord_session_get(s, r->key, r->key_len, &value, &len);
     if (rc == -ENOENT)
-        return dht_not_found(r);
+        return dht_not_found(o, r);
     if (rc)
-        return report_failure("get", s, rc);
+        return report_failure(o, "get", s, rc);
     int code = CHORD_EXIT_OK;
     if (o->json) {
         struct chord_json j;
         dht_json_begin_keyed(&j, r);
-        chord_json_key(&j, "value");
-        chord_json_strn(&j, value, len);
+        dht_json_bytes(&j, "value", "encoding", value, len);
         chord_json_obj_end(&j);
         code = dht_json_print(&j);
     } else if (len) {
@@ -97,13 +112,12 @@ int dht_cmd_get(struct chord_session *s, const struct dht_opts *o,
 int dht_cmd_del(struct chord_session *s, const struct dht_opts *o,
                 const struct dht_req *r)
 {
-    (void)o;
     int rc = chord_session_del(s, r->key, r->key_len);
     if (rc == -ENOENT)
-        return dht_not_found(r);
+        return dht_not_found(o, r);
     if (rc)
-        return report_failure("del", s, rc);
-    return CHORD_EXIT_OK;
+        return report_failure(o, "del", s, rc);
+    return print_done(o, r);
 }
 
 int dht_cmd_lookup(struct chord_session *s, const struct dht_opts *o,
@@ -111,13 +125,12 @@ int dht_cmd_lookup(struct chord_session *s, const struct dht_opts *o,
 {
     struct chord_lookup_result *res = calloc(1, sizeof(*res));
     if (!res) {
-        fputs("dht: out of memory\n", stderr);
-        return CHORD_EXIT_FAILED;
+        return dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
     }
     int rc = chord_session_lookup(s, r->key, r->key_len, res);
     if (rc) {
         free(res);
-        return report_failure("lookup", s, rc);
+        return report_failure(o, "lookup", s, rc);
     }
     unsigned n_path =
         res->path.n < CHORD_PATH_MAX ? res->path.n : CHORD_PATH_MAX;
@@ -160,13 +173,12 @@ int dht_cmd_status(struct chord_session *ses, const struct dht_opts *o,
     (void)r;
     struct chord_status *s = calloc(1, sizeof(*s));
     if (!s) {
-        fputs("dht: out of memory\n", stderr);
-        return CHORD_EXIT_FAILED;
+        return dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
     }
     int rc = chord_session_status(ses, s);
     if (rc) {
         free(s);
-        return report_failure("status", ses, rc);
+        return report_failure(o, "status", ses, rc);
     }
     int code = CHORD_EXIT_OK;
     if (o->json) {
@@ -200,13 +212,12 @@ int dht_cmd_ring(struct chord_session *ses, const struct dht_opts *o,
     chord_json_init(&w.j);
     int code = CHORD_EXIT_OK;
     if (!s || !seen) {
-        fputs("dht: out of memory\n", stderr);
-        code = CHORD_EXIT_FAILED;
+        code = dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
         goto out;
     }
     int rc = chord_session_status(ses, s);
     if (rc) {
-        code = report_failure("ring", ses, rc);
+        code = report_failure(o, "ring", ses, rc);
         goto out;
     }
     struct chord_id start = s->self.id;
@@ -221,23 +232,22 @@ int dht_cmd_ring(struct chord_session *ses, const struct dht_opts *o,
             /* The start node alone is a ring of one; anywhere else a node
              * without successors is a broken ring. */
             if (n_seen > 1)
-                fprintf(stderr, "dht: ring walk stopped: %s has no successor\n",
-                        s->self.addr);
+                dht_warn(o->json, "ring walk stopped: %s has no successor",
+                         s->self.addr);
             break;
         }
         struct chord_peer next = s->succ[0];
         if (chord_id_eq(&next.id, &start))
             break; /* back at the start: the walk is complete */
         if (id_seen(seen, n_seen, &next.id)) {
-            fprintf(stderr,
-                    "dht: ring walk stopped: %s repeats before the walk "
-                    "returns to the start\n",
-                    next.addr);
+            dht_warn(o->json,
+                     "ring walk stopped: %s repeats before the walk "
+                     "returns to the start",
+                     next.addr);
             break;
         }
         if (n_seen >= DHT_RING_MAX) {
-            fprintf(stderr, "dht: ring walk stopped after %u nodes\n",
-                    DHT_RING_MAX);
+            dht_warn(o->json, "ring walk stopped after %u nodes", DHT_RING_MAX);
             break;
         }
         struct chord_client *nc = NULL;
@@ -245,11 +255,11 @@ int dht_cmd_ring(struct chord_session *ses, const struct dht_opts *o,
         if (rc == 0)
             rc = chord_client_status(nc, s);
         if (rc) {
-            fprintf(stderr,
-                    "dht: ring walk stopped: cannot get the status of %s "
-                    "(%s)\n",
-                    next.addr,
-                    rc == -EIO ? chord_client_error(nc) : strerror(-rc));
+            dht_warn(o->json,
+                     "ring walk stopped: cannot get the status of %s "
+                     "(%s)",
+                     next.addr,
+                     rc == -EIO ? chord_client_error(nc) : strerror(-rc));
             chord_client_close(nc);
             break;
         }
@@ -259,10 +269,10 @@ int dht_cmd_ring(struct chord_session *ses, const struct dht_opts *o,
         if (chord_id_eq(&s->self.id, &start))
             break;
         if (id_seen(seen, n_seen, &s->self.id)) {
-            fprintf(stderr,
-                    "dht: ring walk stopped: %s repeats before the walk "
-                    "returns to the start\n",
-                    s->self.addr);
+            dht_warn(o->json,
+                     "ring walk stopped: %s repeats before the walk "
+                     "returns to the start",
+                     s->self.addr);
             break;
         }
     }

@@ -7,7 +7,7 @@
  *   output.c     text and JSON printing: ids, keys, status, ring lines
  *   commands.c   put/get/del/lookup/status/ring through a session; the
  *                seed bench starts from
- *   progress_line.c  the progress line of dump and load
+ *   backup.c         what dump and load share (clock, rate, JSON head)
  *   dump.c       `dht dump`: walk the ring's ranges into a dump file
  *   load.c       `dht load`: check a dump file, write its keys back
  *   bench_cli.c  `dht bench`: its option parsers, run and report
@@ -42,6 +42,8 @@ struct dht_opts {
     size_t n_seeds;
     int timeout_ms;
     bool json;
+    const char *file; /* put --file: where the value comes from ("-":
+                         stdin), borrowed from argv; NULL: the argument */
     /* bench: its configuration, and the first bench-only option seen (to
      * refuse it with any other command). */
     struct chord_bench_config bench;
@@ -64,8 +66,24 @@ void dht_short_id(const struct chord_id *id, char out[DHT_SHORT_ID + 1]);
 /* Print a key for a human: as is when it is printable ASCII, else as an
  * escaped, quoted JSON string (so terminal control bytes never pass). */
 void dht_print_key(FILE *f, const char *key, size_t len);
-/* Say "dht: KEY: not found" on stderr; returns CHORD_EXIT_NOT_FOUND. */
-int dht_not_found(const struct dht_req *r);
+/* Say "dht: KEY: not found" on stderr (with --json {"key": KEY, "error":
+ * "not found", "exit": 1}); returns CHORD_EXIT_NOT_FOUND. */
+int dht_not_found(const struct dht_opts *o, const struct dht_req *r);
+/* An error as one line on stderr: "dht: MESSAGE", or with json
+ * {"error": MESSAGE, "exit": code}. Returns code. */
+int dht_fail(bool json, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A usage error: as dht_fail with CHORD_EXIT_USAGE, the text form ending
+ * in " (see dht --help)". Returns CHORD_EXIT_USAGE. */
+int dht_usage(bool json, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A warning (the command goes on): "dht: MESSAGE", or {"warning": ...}. */
+void dht_warn(bool json, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Member `name` holding bytes: a JSON string when they are ASCII, else
+ * their base64 followed by member `encoding_name`: "base64". */
+void dht_json_bytes(struct chord_json *j, const char *name,
+                    const char *encoding_name, const void *data, size_t len);
 /* A peer as {"id", "addr"}; a status report in the CLI contract's shape. */
 void dht_json_peer(struct chord_json *j, const struct chord_peer *p);
 void dht_json_status(struct chord_json *j, const struct chord_status *s);
@@ -113,24 +131,10 @@ int dht_cmd_status(struct chord_session *s, const struct dht_opts *o,
 int dht_cmd_ring(struct chord_session *s, const struct dht_opts *o,
                  const struct dht_req *r);
 
-/* ---- progress_line.c ---- */
+/* ---- backup.c ---- */
 
-/* A progress line on stderr (see progress_line.c). */
-struct dht_progress {
-    const char *what; /* "dump", "load" */
-    bool on;          /* stderr is a terminal and the output not JSON */
-    bool drawn;
-    uint64_t t0_ms, last_ms;
-};
 /* Milliseconds of a monotonic clock. */
 uint64_t dht_now_ms(void);
-/* Start a line for `what`; quiet (--json) keeps it off. */
-void dht_progress_start(struct dht_progress *p, const char *what, bool quiet);
-/* Keys done so far, and the fraction of the work done (< 0: unknown). */
-void dht_progress_update(struct dht_progress *p, uint64_t done,
-                         double fraction);
-/* Erase the line (the caller prints its summary next). */
-void dht_progress_end(struct dht_progress *p);
 /* keys * 1000 / ms (keys when ms is 0). */
 uint64_t dht_keys_per_s(uint64_t keys, uint64_t ms);
 /* Start the JSON summary of a dump or a load: an open object with

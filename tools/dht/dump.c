@@ -55,6 +55,7 @@
 #include "common/dumpfile.h"
 #include "common/exit.h"
 #include "common/json.h"
+#include "common/progress.h"
 #include "dht/dht.h"
 
 #define DHT_DUMP_PAGE_BYTES 0          /* ask for the node's page size */
@@ -81,7 +82,7 @@ struct walk {
     uint64_t pages, ranges, moves, redirects, retries;
     int write_err;
     char why[CHORD_ERRMSG_MAX + 2 * CHORD_ADDR_MAX]; /* last failure */
-    struct dht_progress progress;
+    struct chord_progress progress;
 };
 
 static void copy_addr(char dst[CHORD_ADDR_MAX], const char *src)
@@ -218,10 +219,7 @@ static int walk_ring(struct walk *k)
             redirects_in_row = 0;
             if (page_done(k, &pg))
                 return 0;
-            struct chord_id gone; /* how far round the lap the cursor is */
-            chord_id_sub(&gone, &k->after, &k->c0);
-            dht_progress_update(&k->progress, chord_dump_writer_count(k->w),
-                                chord_id_fraction(&gone));
+            chord_progress_update(&k->progress, chord_dump_writer_count(k->w));
             continue;
         }
         const char *hint = c ? chord_client_redirect(c) : NULL;
@@ -309,8 +307,8 @@ static int walk_start(struct walk *k)
         k->c = c;
         copy_addr(k->c_addr, used);
     } else {
-        fprintf(stderr, "dht: dump: %s: %s\n", used,
-                rc == -EIO ? chord_client_error(c) : strerror(-rc));
+        dht_fail(k->o->json, CHORD_EXIT_FAILED, "dump: %s: %s", used,
+                 rc == -EIO ? chord_client_error(c) : strerror(-rc));
         chord_client_close(c);
     }
     free(st);
@@ -322,7 +320,7 @@ int dht_cmd_dump(const struct dht_opts *o, const char *path)
     char tmp[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.partial-%ld", path, (long)getpid()) >=
         (int)sizeof(tmp))
-        return chord_usage_error("dht", "dump: --output path is too long");
+        return dht_usage(o->json, "dump: --output path is too long");
     struct walk *k = calloc(1, sizeof(*k));
     if (!k) {
         fputs("dht: out of memory\n", stderr);
@@ -337,8 +335,8 @@ int dht_cmd_dump(const struct dht_opts *o, const char *path)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
-        fprintf(stderr, "dht: dump: cannot create %s: %s\n", tmp,
-                strerror(errno));
+        dht_fail(o->json, CHORD_EXIT_FAILED, "dump: cannot create %s: %s", tmp,
+                 strerror(errno));
         if (fd >= 0)
             close(fd);
         drop_client(k);
@@ -347,12 +345,12 @@ int dht_cmd_dump(const struct dht_opts *o, const char *path)
     }
     uint64_t t0 = dht_now_ms();
     int rc = chord_dump_writer_open(f, (uint64_t)time(NULL) * 1000u, &k->w);
-    dht_progress_start(&k->progress, "dump", o->json);
+    chord_progress_start(&k->progress, "dump", 0, o->json);
     if (rc == 0)
         code = walk_ring(k);
     else
         k->write_err = rc;
-    dht_progress_end(&k->progress);
+    chord_progress_finish(&k->progress);
     if (code == 0 && !k->write_err)
         k->write_err = chord_dump_writer_finish(k->w);
     uint64_t ms = dht_now_ms() - t0;
@@ -362,11 +360,11 @@ int dht_cmd_dump(const struct dht_opts *o, const char *path)
     if (code == 0 && !k->write_err && rename(tmp, path) != 0)
         k->write_err = -errno;
     if (k->write_err) {
-        fprintf(stderr, "dht: dump: cannot write %s: %s; no dump written\n",
-                path, strerror(-k->write_err));
-        code = CHORD_EXIT_FAILED;
+        code = dht_fail(o->json, CHORD_EXIT_FAILED,
+                        "dump: cannot write %s: %s; no dump written", path,
+                        strerror(-k->write_err));
     } else if (code) {
-        fprintf(stderr, "dht: dump: %s; no dump written\n", k->why);
+        dht_fail(o->json, code, "dump: %s; no dump written", k->why);
     } else {
         code = report(k, path, ms);
     }

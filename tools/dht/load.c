@@ -32,6 +32,7 @@
 #include "common/dumpfile.h"
 #include "common/exit.h"
 #include "common/json.h"
+#include "common/progress.h"
 #include "dht/dht.h"
 
 #define DHT_LOAD_STREAMS 8u /* concurrent restore sessions */
@@ -123,31 +124,32 @@ static int batch_send(struct stream *sts, unsigned n_st, struct batch *b,
 
 /* Check the whole file. 0 with *count set, or an exit code after saying
  * why nothing was loaded. */
-static int verify(FILE *f, const char *path, uint64_t *count)
+static int verify(bool json, FILE *f, const char *path, uint64_t *count)
 {
     char err[CHORD_DUMP_ERR_MAX];
     struct chord_dump_reader *r = NULL;
     if (chord_dump_reader_open(f, &r, err, sizeof(err)) != 0) {
-        fprintf(stderr, "dht: load: %s: %s; nothing was loaded\n", path, err);
-        return CHORD_EXIT_USAGE;
+        return dht_fail(json, CHORD_EXIT_USAGE,
+                        "load: %s: %s; nothing was loaded", path, err);
     }
     struct chord_dump_record rec;
     int rc;
     while ((rc = chord_dump_read(r, &rec)) == 1) {
         if (rec.expires_ms != 0) {
-            fprintf(stderr,
-                    "dht: load: %s: record %llu has an expiry, and this "
-                    "ring keeps no TTLs; nothing was loaded\n",
-                    path, (unsigned long long)chord_dump_reader_count(r));
+            dht_fail(json, CHORD_EXIT_USAGE,
+                     "load: %s: record %llu has an expiry, and this "
+                     "ring keeps no TTLs; nothing was loaded",
+                     path, (unsigned long long)chord_dump_reader_count(r));
             chord_dump_reader_free(r);
             return CHORD_EXIT_USAGE;
         }
     }
     if (rc < 0) {
-        fprintf(stderr, "dht: load: %s: %s; nothing was loaded\n", path,
-                chord_dump_reader_error(r));
+        int code = rc == -EIO ? CHORD_EXIT_FAILED : CHORD_EXIT_USAGE;
+        dht_fail(json, code, "load: %s: %s; nothing was loaded", path,
+                 chord_dump_reader_error(r));
         chord_dump_reader_free(r);
-        return rc == -EIO ? CHORD_EXIT_FAILED : CHORD_EXIT_USAGE;
+        return code;
     }
     *count = chord_dump_reader_count(r);
     chord_dump_reader_free(r);
@@ -176,11 +178,11 @@ static int load_records(const struct dht_opts *o, FILE *f, const char *path,
     char err[CHORD_DUMP_ERR_MAX], why[CHORD_ERRMSG_MAX] = "";
     struct chord_dump_reader *r = NULL;
     if (chord_dump_reader_open(f, &r, err, sizeof(err)) != 0) {
-        fprintf(stderr, "dht: load: %s: %s; nothing was loaded\n", path, err);
-        return CHORD_EXIT_FAILED;
+        return dht_fail(o->json, CHORD_EXIT_FAILED,
+                        "load: %s: %s; nothing was loaded", path, err);
     }
-    struct dht_progress pr;
-    dht_progress_start(&pr, "load", o->json);
+    struct chord_progress pr;
+    chord_progress_start(&pr, "load", total, o->json);
     uint64_t t0 = dht_now_ms(), done = 0;
     struct chord_dump_record rec;
     int rc = 0, more = 0;
@@ -190,7 +192,7 @@ static int load_records(const struct dht_opts *o, FILE *f, const char *path,
             rc = batch_send(sts, DHT_LOAD_STREAMS, b, why, sizeof(why));
             done += rc ? 0 : b->n;
             batch_clear(b);
-            dht_progress_update(&pr, done, (double)done / (double)total);
+            chord_progress_update(&pr, done);
         }
     }
     if (rc == 0 && more < 0) {
@@ -202,14 +204,15 @@ static int load_records(const struct dht_opts *o, FILE *f, const char *path,
         done += rc ? 0 : b->n;
     }
     batch_clear(b);
-    dht_progress_end(&pr);
+    chord_progress_update(&pr, done);
+    chord_progress_finish(&pr);
     chord_dump_reader_free(r);
     if (rc) {
-        fprintf(stderr,
-                "dht: load: stopped after %llu of %llu keys: %s (load "
-                "again to finish: it is idempotent)\n",
-                (unsigned long long)done, (unsigned long long)total,
-                why[0] ? why : strerror(-rc));
+        dht_fail(o->json, CHORD_EXIT_FAILED,
+                 "load: stopped after %llu of %llu keys: %s (load "
+                 "again to finish: it is idempotent)",
+                 (unsigned long long)done, (unsigned long long)total,
+                 why[0] ? why : strerror(-rc));
         return CHORD_EXIT_FAILED;
     }
     return report(o, path, done, dht_now_ms() - t0);
@@ -219,16 +222,15 @@ int dht_cmd_load(const struct dht_opts *o, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        fprintf(stderr, "dht: load: cannot open %s: %s\n", path,
-                strerror(errno));
-        return CHORD_EXIT_USAGE;
+        return dht_fail(o->json, CHORD_EXIT_USAGE, "load: cannot open %s: %s",
+                        path, strerror(errno));
     }
     uint64_t total = 0;
-    int code = verify(f, path, &total);
+    int code = verify(o->json, f, path, &total);
     if (code == 0 && fseek(f, 0, SEEK_SET) != 0) {
-        fprintf(stderr, "dht: load: cannot read %s again: %s\n", path,
-                strerror(errno));
-        code = CHORD_EXIT_FAILED;
+        code =
+            dht_fail(o->json, CHORD_EXIT_FAILED,
+                     "load: cannot read %s again: %s", path, strerror(errno));
     }
     struct stream *sts = NULL;
     struct batch *b = NULL;
@@ -260,18 +262,17 @@ int dht_cmd_backup(const struct dht_opts *o, const char *name, char **args,
                    int n_args)
 {
     if (o->bench_opt)
-        return chord_usage_error("dht", "option %s is only for bench",
-                                 o->bench_opt);
+        return dht_usage(o->json, "option %s is only for bench", o->bench_opt);
     if (strcmp(name, "dump") == 0) {
         if (n_args > 0)
-            return chord_usage_error("dht", "dump: too many arguments");
+            return dht_usage(o->json, "dump: too many arguments");
         if (!o->output || !o->output[0])
-            return chord_usage_error("dht", "dump needs --output FILE");
+            return dht_usage(o->json, "dump needs --output FILE");
         return dht_cmd_dump(o, o->output);
     }
     if (n_args < 1)
-        return chord_usage_error("dht", "load: missing argument FILE");
+        return dht_usage(o->json, "load: missing argument FILE");
     if (n_args > 1)
-        return chord_usage_error("dht", "load: too many arguments");
+        return dht_usage(o->json, "load: too many arguments");
     return dht_cmd_load(o, args[0]);
 }

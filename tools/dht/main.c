@@ -5,16 +5,25 @@
  *
  *     dht [--node HOST:PORT]... [--timeout-ms N] [--json] COMMAND ARGS
  *
+ * (short forms: -N --node, -j --json, -f --file, -h --help, -V --version;
+ * -n is bench's request count, as in redis-benchmark)
+ *
  * The CLI contract (DESIGN.md, "CLI contract") is what scripts rely on:
  * the JSON shapes of lookup/status/ring and the exit codes
  *     0 ok, 1 not found, 2 usage error, 3 cannot reach the ring or the
  *     operation failed,
- * with every error as one line on stderr. Arguments are checked (command,
+ * with every error as one line on stderr ({"error": ..., "exit": N} with
+ * --json, which is seen wherever it stands, so that even an error in an
+ * earlier option comes out as JSON). Arguments are checked (command,
  * argument count, key and value caps) before any connection is made, so a
  * usage error never touches the network.
  *
- * Seeds: the --node options, in order (else $DHT_NODE, else
- * 127.0.0.1:7000). A command runs through a session over them
+ * Values: `put KEY VALUE` takes the argument's bytes; `put KEY --file F`
+ * (or `put KEY -`, or `--file -`) reads the value from a file or stdin,
+ * like redis-cli -x, up to CHORD_VALUE_MAX bytes.
+ *
+ * Seeds: the --node options, in order (else $DHT_NODE, a comma-separated
+ * list, else 127.0.0.1:7000). A command runs through a session over them
  * (chord/session.h): the first seed serves it; the next one is tried when
  * a seed refuses the connection, does not answer within its share of the
  * budget, or does not serve now (a joining or leaving node names one that
@@ -64,6 +73,7 @@ static void usage(FILE *f)
         "\n"
         "commands:\n"
         "  put KEY VALUE   store VALUE under KEY (VALUE '-' reads stdin)\n"
+        "  put KEY --file F  store the contents of file F ('-': stdin)\n"
         "  get KEY         print the value of KEY (raw bytes, no newline)\n"
         "  del KEY         delete KEY\n"
         "  lookup KEY      show which node owns KEY and the route to it\n"
@@ -74,21 +84,26 @@ static void usage(FILE *f)
         "  load FILE       write the keys of a dump back (idempotent)\n"
         "\n"
         "options (before or after the command; '--' ends them):\n"
-        "  --node HOST:PORT  a node to contact; repeat to give fallbacks,\n"
-        "                    tried in order when one refuses, does not\n"
-        "                    answer in time or does not serve now\n"
-        "                    (default: $DHT_NODE, else " DHT_DEFAULT_NODE ")\n"
+        "  -N, --node HOST:PORT  a node to contact; repeat to give\n"
+        "                    fallbacks, tried in order when one refuses,\n"
+        "                    does not answer in time or does not serve now\n"
+        "                    (default: $DHT_NODE, a comma-separated list,\n"
+        "                    else " DHT_DEFAULT_NODE ")\n"
         "  --timeout-ms N    the whole time a command may take, over all\n"
         "                    the nodes it tries (default 5000)\n"
-        "  --json            machine-readable output (lookup, status, "
-        "ring, get,\n"
-        "                    bench)\n"
+        "  -j, --json        machine-readable output on stdout, errors as\n"
+        "                    {\"error\": ..., \"exit\": N} on stderr; bytes\n"
+        "                    that are not ASCII as base64, with\n"
+        "                    \"encoding\": \"base64\"\n"
+        "  -f, --file F      put: the value is the contents of F ('-' is\n"
+        "                    stdin)\n"
         "  --consistency L   replicas put/get/del (and bench) wait for: one,\n"
         "                    quorum or all (default: the node's, a "
         "quorum)\n"
         "  --output FILE     dump: the file to write (made beside it under\n"
         "                    a temporary name, renamed when complete)\n"
-        "  --help, --version\n"
+        "  -h, --help        this text\n"
+        "  -V, --version     the version\n"
         "\n"
         "bench options:\n"
         "  -c CLIENTS        concurrent clients, one loop (default 50)\n"
@@ -105,6 +120,8 @@ static void usage(FILE *f)
         "120)\n"
         "  --key-seed N      seed of the random keys (default 1)\n"
         "  --timeout-ms N    is the timeout of each request\n"
+        "  (a progress line is drawn on stderr when it is a terminal,\n"
+        "  unless --json)\n"
         "\n"
         "exit status: 0 ok, 1 not found, 2 usage error, 3 cannot reach the\n"
         "ring or the operation failed\n",
@@ -150,21 +167,21 @@ static const struct dht_cmd dht_cmds[] = {
     {"load", 1, false, NULL},
 };
 
-/* Read all of stdin into *out, at most CHORD_VALUE_MAX bytes. 0; -EMSGSIZE
+/* Read all of f into *out, at most CHORD_VALUE_MAX bytes. 0; -EMSGSIZE
  * when there is more; -EIO on a read error; -ENOMEM. */
-static int read_stdin(uint8_t **out, size_t *len)
+static int read_all(FILE *f, uint8_t **out, size_t *len)
 {
     size_t cap = CHORD_VALUE_MAX + 1, n = 0;
     uint8_t *buf = malloc(cap);
     if (!buf)
         return -ENOMEM;
     while (n < cap) {
-        size_t got = fread(buf + n, 1, cap - n, stdin);
+        size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
         if (got == 0)
             break;
     }
-    if (ferror(stdin)) {
+    if (ferror(f)) {
         free(buf);
         return -EIO;
     }
@@ -177,53 +194,71 @@ static int read_stdin(uint8_t **out, size_t *len)
     return 0;
 }
 
+/* Load a put's value from a file ("-": stdin). 0, or an exit code after
+ * printing the error: 2 when the file is too big or cannot be opened
+ * (nothing was attempted), 3 on a read error. */
+static int load_value(const struct dht_opts *o, const char *path,
+                      struct dht_req *r)
+{
+    bool is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "stdin" : path;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f)
+        return dht_usage(o->json, "cannot open '%s': %s", path,
+                         strerror(errno));
+    int rc = read_all(f, &r->value, &r->value_len);
+    if (!is_stdin)
+        fclose(f);
+    if (rc == -EMSGSIZE)
+        return dht_fail(o->json, CHORD_EXIT_USAGE,
+                        "value in %s is over the limit of %u bytes", name,
+                        CHORD_VALUE_MAX);
+    if (rc)
+        return dht_fail(o->json, CHORD_EXIT_FAILED,
+                        "cannot read the value from %s: %s", name,
+                        strerror(-rc));
+    return 0;
+}
+
 /* Check the command's arguments and load the value. 0, or an exit code
  * after printing the error. */
-static int prepare(const struct dht_cmd *cmd, char **args, int n_args,
-                   struct dht_req *r)
+static int prepare(const struct dht_opts *o, const struct dht_cmd *cmd,
+                   char **args, int n_args, struct dht_req *r)
 {
-    if (n_args < cmd->n_args)
-        return chord_usage_error("dht", "%s: missing argument", cmd->name);
-    if (n_args > cmd->n_args)
-        return chord_usage_error("dht", "%s: too many arguments", cmd->name);
+    bool is_put = cmd->run == dht_cmd_put;
+    if (o->file && !is_put)
+        return dht_usage(o->json, "--file goes with put only");
+    int want = is_put && o->file ? 1 : cmd->n_args;
+    if (n_args < want)
+        return dht_usage(o->json, "%s: missing argument", cmd->name);
+    if (n_args > want)
+        return dht_usage(o->json, "%s: too many arguments%s", cmd->name,
+                         is_put && o->file ? " (the value comes from --file)"
+                                           : "");
     if (cmd->has_key) {
         r->key = args[0];
         r->key_len = strlen(args[0]);
-        if (r->key_len > CHORD_KEY_MAX) {
-            fprintf(stderr, "dht: key is %zu bytes, the limit is %u\n",
-                    r->key_len, CHORD_KEY_MAX);
-            return CHORD_EXIT_USAGE;
-        }
+        if (r->key_len == 0)
+            return dht_usage(o->json, "%s: the key is empty", cmd->name);
+        if (r->key_len > CHORD_KEY_MAX)
+            return dht_fail(o->json, CHORD_EXIT_USAGE,
+                            "key is %zu bytes, the limit is %u", r->key_len,
+                            CHORD_KEY_MAX);
     }
-    if (cmd->run != dht_cmd_put)
+    if (!is_put)
         return 0;
-    if (strcmp(args[1], "-") == 0) {
-        int rc = read_stdin(&r->value, &r->value_len);
-        if (rc == -EMSGSIZE) {
-            fprintf(stderr,
-                    "dht: value on stdin is over the limit of %u "
-                    "bytes\n",
-                    CHORD_VALUE_MAX);
-            return CHORD_EXIT_USAGE;
-        }
-        if (rc) {
-            fprintf(stderr, "dht: cannot read the value from stdin: %s\n",
-                    strerror(-rc));
-            return CHORD_EXIT_FAILED;
-        }
-        return 0;
-    }
+    if (o->file)
+        return load_value(o, o->file, r);
+    if (strcmp(args[1], "-") == 0)
+        return load_value(o, "-", r);
     size_t len = strlen(args[1]);
-    if (len > CHORD_VALUE_MAX) {
-        fprintf(stderr, "dht: value is %zu bytes, the limit is %u\n", len,
-                CHORD_VALUE_MAX);
-        return CHORD_EXIT_USAGE;
-    }
+    if (len > CHORD_VALUE_MAX)
+        return dht_fail(o->json, CHORD_EXIT_USAGE,
+                        "value is %zu bytes, the limit is %u", len,
+                        CHORD_VALUE_MAX);
     r->value = malloc(len ? len : 1);
-    if (!r->value) {
-        fputs("dht: out of memory\n", stderr);
-        return CHORD_EXIT_FAILED;
-    }
+    if (!r->value)
+        return dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
     memcpy(r->value, args[1], len);
     r->value_len = len;
     return 0;
@@ -241,6 +276,7 @@ enum {
     OPT_KEY_SEED,
     OPT_CONSISTENCY,
     OPT_OUTPUT,
+    OPT_FILE,
 };
 
 static const struct option dht_longopts[] = {
@@ -255,6 +291,7 @@ static const struct option dht_longopts[] = {
     {"key-seed", required_argument, NULL, OPT_KEY_SEED},
     {"consistency", required_argument, NULL, OPT_CONSISTENCY},
     {"output", required_argument, NULL, OPT_OUTPUT},
+    {"file", required_argument, NULL, OPT_FILE},
     {NULL, 0, NULL, 0},
 };
 
@@ -338,22 +375,63 @@ static int bench_option(struct dht_opts *o, int ch, const char *arg)
     }
     if (rc == 0)
         return 0;
-    fprintf(stderr, "dht: bad %s '%s' (see dht --help)\n", name, arg);
-    return CHORD_EXIT_USAGE;
+    return dht_usage(o->json, "bad %s '%s'", name, arg);
 }
 
-/* Check a seed address; prints the error. */
-static bool seed_ok(const char *addr, const char *from)
+/* Add a seed after checking it. 0, or the usage exit code after printing
+ * why. */
+static int seed_add(struct dht_opts *o, const char *addr, const char *from)
 {
     char host[CHORD_ADDR_MAX];
     uint16_t port;
     int rc = chord_addr_parse(addr, host, &port);
-    if (rc == 0)
-        return true;
-    fprintf(stderr,
-            "dht: bad node address '%.*s' from %s: %s (want HOST:PORT, HOST "
-            "an IPv4 address, [IPv6] or a name)\n",
-            (int)CHORD_ADDR_MAX, addr, from, chord_addr_strerror(rc));
+    if (rc != 0)
+        return dht_usage(o->json,
+                         "bad node address '%.*s' from %s: %s (want "
+                         "HOST:PORT, HOST an IPv4 address, [IPv6] or a name)",
+                         (int)CHORD_ADDR_MAX, addr, from,
+                         chord_addr_strerror(rc));
+    if (o->n_seeds == DHT_SEEDS_MAX)
+        return dht_usage(o->json, "at most %u nodes (%s)", DHT_SEEDS_MAX, from);
+    o->seeds[o->n_seeds++] = addr;
+    return 0;
+}
+
+/* The seeds of $DHT_NODE, a comma-separated list, split in place in buf
+ * (which must outlive the seeds). 0, or the usage exit code. */
+static int seeds_from_env(struct dht_opts *o, const char *env, char *buf,
+                          size_t cap)
+{
+    if (strlen(env) >= cap)
+        return dht_usage(o->json, "$DHT_NODE is too long");
+    strcpy(buf, env);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        size_t n = strlen(t);
+        while (n && t[n - 1] == ' ')
+            t[--n] = '\0';
+        if (n == 0)
+            continue;
+        int code = seed_add(o, t, "$DHT_NODE");
+        if (code)
+            return code;
+    }
+    return 0;
+}
+
+/* --json (or -j, alone or first in a group of short options) anywhere
+ * before "--": errors are then JSON from the first one on. */
+static bool wants_json(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0)
+            return true;
+    }
     return false;
 }
 
@@ -361,9 +439,12 @@ int main(int argc, char **argv)
 {
     struct dht_opts o = {.timeout_ms = DHT_DEFAULT_TIMEOUT_MS};
     chord_bench_config_default(&o.bench);
+    o.json = wants_json(argc, argv);
+    char env_seeds[DHT_SEEDS_MAX * CHORD_ADDR_MAX];
     opterr = 0; /* our own one-line messages */
     for (;;) {
-        int ch = getopt_long(argc, argv, ":hc:n:d:t:P:", dht_longopts, NULL);
+        int ch =
+            getopt_long(argc, argv, ":hVjN:f:c:n:d:t:P:", dht_longopts, NULL);
         if (ch == -1)
             break;
         switch (ch) {
@@ -382,21 +463,25 @@ int main(int argc, char **argv)
                 return code;
             break;
         }
-        case OPT_NODE:
-            if (!seed_ok(optarg, "--node"))
-                return CHORD_EXIT_USAGE;
-            if (o.n_seeds == DHT_SEEDS_MAX) {
-                fprintf(stderr, "dht: at most %u --node options\n",
-                        DHT_SEEDS_MAX);
-                return CHORD_EXIT_USAGE;
-            }
-            o.seeds[o.n_seeds++] = optarg;
+        case 'N':
+        case OPT_NODE: {
+            int code = seed_add(&o, optarg, "--node");
+            if (code)
+                return code;
+            break;
+        }
+        case 'f':
+        case OPT_FILE:
+            o.file = optarg;
             break;
         case OPT_TIMEOUT:
             if (parse_timeout(optarg, &o.timeout_ms) != 0)
-                return chord_usage_error(
-                    "dht", "bad --timeout-ms '%s' (want 1..3600000)", optarg);
+                return dht_usage(o.json,
+                                 "bad --timeout-ms '%s' (want "
+                                 "1..3600000)",
+                                 optarg);
             break;
+        case 'j':
         case OPT_JSON:
             o.json = true;
             break;
@@ -407,45 +492,42 @@ int main(int argc, char **argv)
         case OPT_HELP:
             usage(stdout);
             return CHORD_EXIT_OK;
+        case 'V':
         case OPT_VERSION:
-            printf("dht (chord-dht) %s\n", CHORD_VERSION);
+            printf("dht %s\n", CHORD_VERSION);
             return CHORD_EXIT_OK;
         case ':':
-            return chord_usage_error("dht", "option %s needs an argument",
-                                     argv[optind - 1]);
+            return dht_usage(o.json, "option %s needs an argument",
+                             argv[optind - 1]);
         default:
-            if (optopt > 0 && optopt < 256) {
-                char opt[3] = {'-', (char)optopt, '\0'};
-                return chord_usage_error("dht", "unknown option '%s'", opt);
-            }
-            return chord_usage_error("dht", "unknown option '%s'",
-                                     argv[optind - 1]);
+            if (optopt > 0 && optopt < 256)
+                return dht_usage(o.json, "unknown option '-%c'", optopt);
+            return dht_usage(o.json, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return chord_usage_error("dht", "%s", "missing command");
+        return dht_usage(o.json, "missing command");
 
     const struct dht_cmd *cmd = NULL;
     for (size_t i = 0; i < sizeof(dht_cmds) / sizeof(dht_cmds[0]); i++)
         if (strcmp(argv[optind], dht_cmds[i].name) == 0)
             cmd = &dht_cmds[i];
     if (!cmd)
-        return chord_usage_error("dht", "unknown command '%s'", argv[optind]);
+        return dht_usage(o.json, "unknown command '%s'", argv[optind]);
     if (cmd->run != NULL && o.bench_opt)
-        return chord_usage_error("dht", "option %s is only for bench",
-                                 o.bench_opt);
+        return dht_usage(o.json, "option %s is only for bench", o.bench_opt);
     if (o.output && strcmp(cmd->name, "dump") != 0)
-        return chord_usage_error("dht", "option --output is only for dump");
+        return dht_usage(o.json, "option --output is only for dump");
 
     if (o.n_seeds == 0) {
         const char *env = getenv("DHT_NODE");
-        if (env && *env) {
-            if (!seed_ok(env, "$DHT_NODE"))
-                return CHORD_EXIT_USAGE;
-            o.seeds[o.n_seeds++] = env;
-        } else {
+        int code = 0;
+        if (env && *env)
+            code = seeds_from_env(&o, env, env_seeds, sizeof(env_seeds));
+        if (code)
+            return code;
+        if (o.n_seeds == 0)
             o.seeds[o.n_seeds++] = DHT_DEFAULT_NODE;
-        }
     }
 
     if (strcmp(cmd->name, "dump") == 0 || strcmp(cmd->name, "load") == 0)
@@ -453,37 +535,29 @@ int main(int argc, char **argv)
                               argc - optind - 1);
 
     struct dht_req r = {0};
-    int code = prepare(cmd, argv + optind + 1, argc - optind - 1, &r);
+    int code = prepare(&o, cmd, argv + optind + 1, argc - optind - 1, &r);
     if (code) {
         free(r.value);
         return code;
     }
     if (cmd->run == NULL) {
         code = dht_cmd_bench(&o);
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            fprintf(stderr, "dht: cannot write to stdout: %s\n",
-                    strerror(errno));
-            if (code == CHORD_EXIT_OK)
-                code = CHORD_EXIT_FAILED;
+    } else {
+        struct chord_session *s = NULL;
+        if (chord_session_open(o.seeds, o.n_seeds, o.timeout_ms, &s) != 0) {
+            free(r.value); /* the seeds were checked */
+            return dht_fail(o.json, CHORD_EXIT_FAILED, "out of memory");
         }
-        return code;
-    }
-
-    struct chord_session *s = NULL;
-    if (chord_session_open(o.seeds, o.n_seeds, o.timeout_ms, &s) != 0) {
-        fputs("dht: out of memory\n", stderr); /* the seeds were checked */
+        chord_session_set_consistency(s, o.bench.consistency);
+        code = cmd->run(s, &o, &r);
+        chord_session_close(s);
         free(r.value);
-        return CHORD_EXIT_FAILED;
     }
-    chord_session_set_consistency(s, o.bench.consistency);
-    code = cmd->run(s, &o, &r);
-    chord_session_close(s);
-    free(r.value);
-
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "dht: cannot write to stdout: %s\n", strerror(errno));
+        int e = errno;
         if (code == CHORD_EXIT_OK)
             code = CHORD_EXIT_FAILED;
+        dht_fail(o.json, code, "cannot write to stdout: %s", strerror(e));
     }
     return code;
 }

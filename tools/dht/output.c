@@ -4,12 +4,16 @@
  * and the text summaries of a node's status and of a ring walk.
  *
  * Invariants: JSON output is one document per line, plain ASCII (the
- * writer escapes every byte that is not printable); a key printed for a
- * human is either plain printable ASCII or an escaped, quoted string.
+ * writer escapes every byte that is not printable; keys and values that
+ * are not ASCII go as base64 with an "encoding" member); a key printed
+ * for a human is either plain printable ASCII or an escaped, quoted
+ * string. Errors and warnings are one line on stderr: "dht: MESSAGE", or
+ * with --json {"error": MESSAGE, "exit": N} / {"warning": MESSAGE}.
  * Field names are never renamed (scripts rely on them); fields may only
  * be added. It does not talk to nodes.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,12 +50,92 @@ void dht_print_key(FILE *f, const char *key, size_t len)
     chord_buf_free(&b);
 }
 
-int dht_not_found(const struct dht_req *r)
+/* One line on stderr: "dht: MESSAGE" + tail, or as JSON {"error" or
+ * "warning": MESSAGE, "exit": code (errors only)}. */
+static void say(bool json, const char *member, int code, const char *tail,
+                const char *fmt, va_list ap)
 {
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    if (!json) {
+        fprintf(stderr, "dht: %s%s\n", msg, tail);
+        return;
+    }
+    struct chord_json j;
+    chord_json_init(&j);
+    chord_json_obj_begin(&j);
+    chord_json_key(&j, member);
+    chord_json_str(&j, msg);
+    if (code >= 0) {
+        chord_json_key(&j, "exit");
+        chord_json_uint(&j, (uint64_t)code);
+    }
+    chord_json_obj_end(&j);
+    if (chord_json_finish(&j) == 0)
+        fprintf(stderr, "%s\n", j.out.data);
+    else
+        fprintf(stderr, "{\"error\": \"out of memory\", \"exit\": %d}\n", code);
+    chord_json_free(&j);
+}
+
+int dht_fail(bool json, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(json, "error", code, "", fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int dht_usage(bool json, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(json, "error", CHORD_EXIT_USAGE, " (see dht --help)", fmt, ap);
+    va_end(ap);
+    return CHORD_EXIT_USAGE;
+}
+
+void dht_warn(bool json, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(json, "warning", -1, "", fmt, ap);
+    va_end(ap);
+}
+
+int dht_not_found(const struct dht_opts *o, const struct dht_req *r)
+{
+    if (o->json) {
+        struct chord_json j;
+        dht_json_begin_keyed(&j, r);
+        chord_json_key(&j, "error");
+        chord_json_str(&j, "not found");
+        chord_json_key(&j, "exit");
+        chord_json_uint(&j, CHORD_EXIT_NOT_FOUND);
+        chord_json_obj_end(&j);
+        if (chord_json_finish(&j) == 0)
+            fprintf(stderr, "%s\n", j.out.data);
+        chord_json_free(&j);
+        return CHORD_EXIT_NOT_FOUND;
+    }
     fputs("dht: ", stderr);
     dht_print_key(stderr, r->key, r->key_len);
     fputs(": not found\n", stderr);
     return CHORD_EXIT_NOT_FOUND;
+}
+
+void dht_json_bytes(struct chord_json *j, const char *name,
+                    const char *encoding_name, const void *data, size_t len)
+{
+    chord_json_key(j, name);
+    if (chord_json_is_ascii(data, len)) {
+        chord_json_strn(j, data, len);
+        return;
+    }
+    chord_json_base64(j, data, len);
+    chord_json_key(j, encoding_name);
+    chord_json_str(j, "base64");
 }
 
 void dht_json_peer(struct chord_json *j, const struct chord_peer *p)
@@ -145,7 +229,8 @@ static int json_emit(struct chord_json *j)
 {
     int rc = chord_json_finish(j);
     if (rc) {
-        fprintf(stderr, "dht: cannot format JSON: %s\n", strerror(-rc));
+        dht_fail(true, CHORD_EXIT_FAILED, "cannot format JSON: %s",
+                 strerror(-rc));
         return -1;
     }
     fwrite(j->out.data, 1, j->out.len, stdout);
@@ -164,8 +249,7 @@ void dht_json_begin_keyed(struct chord_json *j, const struct dht_req *r)
 {
     chord_json_init(j);
     chord_json_obj_begin(j);
-    chord_json_key(j, "key");
-    chord_json_strn(j, r->key, r->key_len);
+    dht_json_bytes(j, "key", "key_encoding", r->key, r->key_len);
 }
 
 /* The human summary of one node's status. */
@@ -232,7 +316,8 @@ int dht_ring_emit(struct ring_out *w, const struct chord_status *s)
         dht_json_status(&w->j, s);
         int rc = chord_json_finish(&w->j);
         if (rc) {
-            fprintf(stderr, "dht: cannot format JSON: %s\n", strerror(-rc));
+            dht_fail(true, CHORD_EXIT_FAILED, "cannot format JSON: %s",
+                     strerror(-rc));
             return -1;
         }
         fputs(w->n ? ",\n" : "[\n", stdout);

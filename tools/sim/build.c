@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "chord/sim.h"
+#include "common/progress.h"
 #include "dht_sim.h"
 
 /* Run until the ring is exact (with `fingers`: chord_sim_check_ring, else
@@ -69,6 +70,10 @@ int dsim_build_ring(struct sim_run *run)
         fprintf(stderr, "dht-sim: out of memory\n");
         return -1;
     }
+    /* On a terminal: nodes joined so far (not with --json). */
+    struct chord_progress progress;
+    chord_progress_start(&progress, "dht-sim: joins", run->o.nodes,
+                         run->o.json);
     while (active < run->o.nodes) {
         unsigned size = run->o.nodes - active;
         if (size > active)
@@ -83,6 +88,7 @@ int dsim_build_ring(struct sim_run *run)
                 goto fail;
             }
             wave[j] = i;
+            chord_progress_update(&progress, active + j + 1);
         }
         /* Wait until every joiner is ACTIVE or has given up (FAILED). */
         uint64_t deadline = chord_sim_now(run->sim) + WAVE_WAIT_MAX_MS;
@@ -112,6 +118,7 @@ int dsim_build_ring(struct sim_run *run)
                   " ms later",
                   size, active, took);
     }
+    chord_progress_finish(&progress);
     free(wave);
     run->build_ms = chord_sim_now(run->sim);
     if (settle(run, true, SETTLE_STEP_MS, &run->settle_ms))
@@ -119,6 +126,7 @@ int dsim_build_ring(struct sim_run *run)
     dsim_vlog(run, "ring exact after %" PRIu64 " ms more", run->settle_ms);
     return 0;
 fail:
+    chord_progress_finish(&progress);
     free(wave);
     return -1;
 }

@@ -38,6 +38,7 @@
 #include "chord/id.h"
 #include "chord/node.h"
 #include "chord/sim.h"
+#include "common/progress.h"
 #include "dht_sim.h"
 
 /* One-way delay of the model from node a to node b (0 for the same node
@@ -126,6 +127,10 @@ int dsim_measure(struct sim_run *run)
     unsigned issued = 0;
     char key[64];
     run->t_start = t0;
+    /* On a terminal: the lookups sent so far (not with --json). */
+    struct chord_progress progress;
+    chord_progress_start(&progress, "dht-sim: lookups", run->o.lookups,
+                         run->o.json);
     for (;;) {
         uint64_t next_lookup =
             issued < run->o.lookups ? lookup_time(run, t0, issued) : UINT64_MAX;
@@ -137,8 +142,10 @@ int dsim_measure(struct sim_run *run)
         if (next > end)
             next = end;
         uint64_t before = chord_sim_now(run->sim);
-        if (dsim_advance(run, next))
+        if (dsim_advance(run, next)) {
+            chord_progress_finish(&progress);
             return -1;
+        }
         if (run->o.churn > 0 || n_script > 0)
             dsim_live_prune(run); /* only churn and scripts take nodes down */
         run->live_ms += (double)run->n_live * (double)(next - before);
@@ -148,8 +155,10 @@ int dsim_measure(struct sim_run *run)
         }
         while (applied < n_script &&
                t0 + script[applied].at_ms <= chord_sim_now(run->sim))
-            if (dsim_script_apply(run, &script[applied++]))
+            if (dsim_script_apply(run, &script[applied++])) {
+                chord_progress_finish(&progress);
                 return -1;
+            }
         while (issued < run->o.lookups &&
                lookup_time(run, t0, issued) <= chord_sim_now(run->sim)) {
             struct sim_req *q = &run->lk[issued];
@@ -159,16 +168,20 @@ int dsim_measure(struct sim_run *run)
                      issued);
             int rc = dsim_send_request(run, CHORD_SIM_LOOKUP, key, NULL,
                                        on_lookup, q);
-            if (rc == -1)
+            if (rc == -1) {
+                chord_progress_finish(&progress);
                 return -1;
+            }
             if (rc)
                 q->outcome = OUT_ERROR;
             issued++;
         }
+        chord_progress_update(&progress, issued);
         if (chord_sim_now(run->sim) >= end && issued == run->o.lookups &&
             applied == n_script)
             break;
     }
+    chord_progress_finish(&progress);
     /* Lookups still open finish in the drain; the window for message
      * rates ends when the last one does, or at the end of the duration. */
     uint64_t before = chord_sim_now(run->sim);

@@ -50,7 +50,7 @@ static void usage(FILE *f)
         "               [--stabilize-ms MS] [--fix-fingers-ms MS]\n"
         "               [--rpc-timeout-ms MS] [--check-every K] [--json]\n"
         "               [--pns] [--verbose] [--log LEVEL]\n"
-        "               [--help]\n"
+        "       dht-sim --help | --version\n"
         "\n"
         "Runs N nodes of the protocol core in simulated time: builds an\n"
         "exact ring, optionally crashes a FRACTION of the nodes at once,\n"
@@ -59,7 +59,7 @@ static void usage(FILE *f)
         "second (each half the time). Prints the seed first; --seed S\n"
         "replays a run bit for bit.\n"
         "\n"
-        "  --nodes N           ring size (1..200000)\n"
+        "  -n, --nodes N       ring size (1..200000)\n"
         "  --successors R      successor list length (1..32, default 8)\n"
         "  --replicas K        copies of each key, owner included (1..R+1,\n"
         "                      default 3); also stores keys before the\n"
@@ -71,7 +71,7 @@ static void usage(FILE *f)
         "  --churn RATE        joins+crashes per simulated second (0)\n"
         "  --duration T        measured phase, simulated seconds (10; 0 =\n"
         "                      all lookups at once)\n"
-        "  --seed S            PRNG seed (default: from the clock)\n"
+        "  -s, --seed S        PRNG seed (default: from the clock)\n"
         "  --latency MODEL     one-way delay: const:MS, uniform:MIN:MAX\n"
         "                      (default uniform:1:5), geo[:CLUSTERS] (a\n"
         "                      synthetic Internet of 1..7 continents,\n"
@@ -95,10 +95,15 @@ static void usage(FILE *f)
         "  --pns               proximity routing: fingers chosen by round\n"
         "                      trip among a few nodes of their interval,\n"
         "                      lookups by progress per millisecond\n"
-        "  --json              one JSON object instead of text\n"
-        "  --verbose           progress and wall-clock times on stderr\n"
+        "  -j, --json          one JSON object instead of text\n"
+        "  --verbose           wall-clock times of the phases on stderr\n"
         "  --log LEVEL         node log lines on stderr, with simulated time\n"
         "                      (0 error, 1 warn, 2 info, 3 debug)\n"
+        "  -h, --help          this text\n"
+        "  -V, --version       the version\n"
+        "\n"
+        "A progress line (nodes joined, then lookups sent: count, percent,\n"
+        "rate, ETA) is drawn on stderr when it is a terminal, unless --json.\n"
         "\n"
         "exit status: 0 ok, 2 usage error, 3 the run could not complete\n",
         f);
@@ -210,12 +215,13 @@ static const struct option sim_longopts[] = {
     {"rpc-timeout-ms", required_argument, NULL, OPT_RPC_TIMEOUT},
     {"pns", no_argument, NULL, OPT_PNS},
     {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
 
 /* Fill *o from argv and check the options against each other.
- * CHORD_EXIT_OK, CHORD_EXIT_USAGE (message printed), or -1 when --help was
- * printed. */
+ * CHORD_EXIT_OK, CHORD_EXIT_USAGE (message printed), or -1 when --help or
+ * --version was printed. */
 int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
 {
     struct chord_node_config nd;
@@ -237,11 +243,12 @@ int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
     double d;
     opterr = 0;
     for (;;) {
-        int ch = getopt_long(argc, argv, ":h", sim_longopts, NULL);
+        int ch = getopt_long(argc, argv, ":hVn:s:j", sim_longopts, NULL);
         if (ch == -1)
             break;
         const char *a = optarg;
         switch (ch) {
+        case 'n':
         case OPT_NODES:
             if (chord_parse_u64(a, 1, SIM_NODES_CAP, &u))
                 return chord_usage_error(
@@ -292,6 +299,7 @@ int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
                     "dht-sim", "bad --duration '%s' (want 0..86400 s)", a);
             o->duration = (uint64_t)llround(d * 1000.0);
             break;
+        case 's':
         case OPT_SEED:
             if (chord_parse_u64(a, 0, UINT64_MAX, &u))
                 return chord_usage_error(
@@ -345,6 +353,7 @@ int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
             o->check_every = u;
             o->check_set = true;
             break;
+        case 'j':
         case OPT_JSON:
             o->json = true;
             break;
@@ -362,6 +371,9 @@ int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
             break;
         case 'h':
             usage(stdout);
+            return -1;
+        case 'V':
+            printf("dht-sim %s\n", CHORD_VERSION);
             return -1;
         case ':':
             return chord_usage_error("dht-sim", "option %s needs an argument",

@@ -55,16 +55,15 @@ static void usage(FILE *f)
         "reading each node's status), or place the nodes of a topology file "
         "by id.\n"
         "\n"
-        "  --node HOST:PORT     a node of the live ring (default: $DHT_NODE, "
-        "else\n"
-        "                       " VIZ_DEFAULT_NODE ")\n"
+        "  -n, --node HOST:PORT a node of the live ring (default: the first\n"
+        "                       of $DHT_NODE, else " VIZ_DEFAULT_NODE ")\n"
         "  --topology FILE      draw a topology file instead (no live data)\n"
-        "  --format F           svg, html (one self-contained page), dot "
+        "  -f, --format F       svg, html (one self-contained page), dot "
         "(Graphviz)\n"
         "                       or text; default: from the --output "
         "extension,\n"
         "                       else text\n"
-        "  --output FILE        write there (replaced atomically); default "
+        "  -o, --output FILE    write there (replaced atomically); default "
         "stdout\n"
         "  --highlight ADDR     emphasise one node\n"
         "  --key KEY            trace a key: its lookup path and replica set\n"
@@ -99,6 +98,8 @@ static void usage(FILE *f)
         "  --dump-topology F    print a topology file normalised, one record "
         "a line\n"
         "                       (ring/node/step; for tools/dht-topo)\n"
+        "  -h, --help           this text\n"
+        "  -V, --version        the version\n"
         "\n"
         "exit status: 0 ok, 1 a malformed topology or an output that cannot "
         "be\n"
@@ -183,14 +184,16 @@ int main(int argc, char **argv)
     opterr = 0;
     int c;
     uint64_t v;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hVn:f:o:", longopts, NULL)) != -1) {
         switch (c) {
+        case 'n':
         case OPT_NODE:
             o.node = optarg;
             break;
         case OPT_TOPOLOGY:
             o.topology = optarg;
             break;
+        case 'f':
         case OPT_FORMAT:
             o.format = format_from_name(optarg);
             if (o.format < 0)
@@ -200,6 +203,7 @@ int main(int argc, char **argv)
                                          optarg);
             o.format_given = true;
             break;
+        case 'o':
         case OPT_OUTPUT:
             o.output = optarg;
             break;
@@ -257,19 +261,29 @@ int main(int argc, char **argv)
         case OPT_DUMP:
             dump = optarg;
             break;
+        case 'h':
         case OPT_HELP:
             usage(stdout);
             return CHORD_EXIT_OK;
+        case 'V':
         case OPT_VERSION:
             printf("dht-viz %s\n", CHORD_VERSION);
             return CHORD_EXIT_OK;
+        case ':':
+            if (optopt > 0 && optopt < 256)
+                return chord_usage_error("dht-viz", "option -%c needs a value",
+                                         optopt);
+            for (size_t k = 0; longopts[k].name; k++)
+                if (longopts[k].val == optopt)
+                    return chord_usage_error("dht-viz",
+                                             "option --%s needs a value",
+                                             longopts[k].name);
+            return chord_usage_error("dht-viz", "option %s needs a value",
+                                     argv[optind - 1]);
         default:
-            if (optopt)
-                for (size_t k = 0; longopts[k].name; k++)
-                    if (longopts[k].val == optopt)
-                        return chord_usage_error("dht-viz",
-                                                 "option --%s needs a value",
-                                                 longopts[k].name);
+            if (optopt > 0 && optopt < 256)
+                return chord_usage_error("dht-viz", "unknown option '-%c'",
+                                         optopt);
             return chord_usage_error("dht-viz", "unknown option '%s'",
                                      argv[optind - 1]);
         }
@@ -295,9 +309,18 @@ int main(int argc, char **argv)
     if (o.node && o.topology)
         return chord_usage_error("dht-viz", "%s",
                                  "give --node or --topology, not both");
+    char env_first[CHORD_ADDR_MAX]; /* $DHT_NODE's first entry */
     if (!o.topology && !o.node) {
+        /* $DHT_NODE may list several seeds, as for dht: crawl from the
+         * first. */
         const char *env = getenv("DHT_NODE");
         o.node = env && *env ? env : VIZ_DEFAULT_NODE;
+        size_t n = strcspn(o.node, ",");
+        if (o.node[n] == ',' && n < sizeof(env_first)) {
+            memcpy(env_first, o.node, n);
+            env_first[n] = '\0';
+            o.node = env_first;
+        }
     }
     if (o.node) {
         char host[CHORD_ADDR_MAX];
