@@ -68,7 +68,7 @@ set(CHORD_MAN_PAGES
   tools/sim/dht-sim.1
   tools/topo/dht-topo.1
   tools/common/dht-topology.5
-  src/dhtd.8)
+  tools/dhtd/dhtd.8)
 foreach(page ${CHORD_MAN_PAGES})
   string(REGEX MATCH "[0-9]$" section ${page})
   install(FILES ${PROJECT_SOURCE_DIR}/${page}

@@ -2,7 +2,7 @@
 """test_completion.py - the bash completion of dht
 (tools/dht/dht.bash-completion), as bash itself runs it.
 
-What a user would notice: `dht lo<TAB>` offers lookup; `dht <TAB>` offers
+What a user would notice: `dht loo<TAB>` offers lookup; `dht <TAB>` offers
 every command `dht --help` lists; `dht --js<TAB>` offers --json; after a
 command no second command is offered; bench's own options come only
 after `bench`; `--consistency q<TAB>` offers quorum; `--file <TAB>`
@@ -58,8 +58,8 @@ def main():
     r = Runner("test_completion")
 
     def subcommand():
-        got = complete("dht lo")
-        check(got == ["lookup"], "dht lo<TAB>: %r" % got)
+        got = complete("dht loo")
+        check(got == ["lookup"], "dht loo<TAB>: %r" % got)
         got = complete("dht --node 127.0.0.1:7000 st")
         check(got == ["status"], "after an option and its value: %r" % got)
 

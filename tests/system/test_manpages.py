@@ -38,7 +38,7 @@ PAGES = [
     ("dht-viz", "tools/viz/dht-viz.1"),
     ("dht-sim", "tools/sim/dht-sim.1"),
     ("dht-topo", "tools/topo/dht-topo.1"),
-    ("dhtd", "src/dhtd.8"),
+    ("dhtd", "tools/dhtd/dhtd.8"),
 ]
 FORMAT_PAGE = "tools/common/dht-topology.5"
 TIMEOUT = 30
