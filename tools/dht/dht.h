@@ -24,6 +24,7 @@
 #include "chord/session.h"
 #include "chord/types.h"
 #include "common/json.h"
+#include "common/status_json.h"
 #include "dht/bench.h"
 
 #define DHT_DEFAULT_NODE "127.0.0.1:7000"
@@ -62,9 +63,6 @@ void dht_short_id(const struct chord_id *id, char out[DHT_SHORT_ID + 1]);
 void dht_print_key(FILE *f, const char *key, size_t len);
 /* Say "dht: KEY: not found" on stderr; returns CHORD_EXIT_NOT_FOUND. */
 int dht_not_found(const struct dht_req *r);
-/* A peer as {"id", "addr"}; a status report in the CLI contract's shape. */
-void dht_json_peer(struct chord_json *j, const struct chord_peer *p);
-void dht_json_status(struct chord_json *j, const struct chord_status *s);
 /* Finish a JSON document, write it with a newline and free it. Returns
  * CHORD_EXIT_OK, or CHORD_EXIT_FAILED after printing why (only out of
  * memory can fail here). */
