@@ -4,7 +4,7 @@
  *
  * The walk starts at one node and follows successor pointers, reading each
  * node's status over a fresh connection with a per-node timeout, for at
- * most VIZ_NODES_MAX nodes. A successor that does not answer is kept as
+ * most VIZ_CRAWL_MAX nodes. A successor that does not answer is kept as
  * unreachable and the walk goes on with the next entry of the successor
  * list; the walk ends when it returns to the start, meets a node again or
  * finds no answering successor (each noted on the model). Peers that
@@ -48,53 +48,6 @@ static int fetch_status(const char *addr, int timeout_ms,
     return rc;
 }
 
-/* The finger index i of a finger whose start is self + 2^i. */
-static unsigned finger_bit(const struct chord_id *self,
-                           const struct chord_id *start)
-{
-    struct chord_id d;
-    chord_id_sub(&d, start, self);
-    for (unsigned k = 0; k < CHORD_ID_BYTES; k++) {
-        if (d.b[k] == 0)
-            continue;
-        unsigned bit = 7;
-        while (!(d.b[k] & (1u << bit)))
-            bit--;
-        return (CHORD_ID_BYTES - 1 - k) * 8 + bit;
-    }
-    return 0;
-}
-
-/* Copy what the viewer needs from a status report into `n`. */
-static int node_from_status(struct viz_node *n, const struct chord_status *s)
-{
-    n->self = s->self;
-    n->live = true;
-    n->state = s->state;
-    n->has_pred = s->has_pred;
-    n->pred = s->pred;
-    n->keys = s->keys;
-    n->primary_keys = s->primary_keys;
-    n->replicas = s->replicas;
-    unsigned ns = s->n_succ < CHORD_SUCC_MAX ? s->n_succ : CHORD_SUCC_MAX;
-    unsigned nf = s->n_fingers < CHORD_ID_BITS ? s->n_fingers : CHORD_ID_BITS;
-    unsigned np = s->n_peers < CHORD_PEERS_MAX ? s->n_peers : CHORD_PEERS_MAX;
-    n->succ = calloc(ns ? ns : 1, sizeof *n->succ);
-    n->fingers = calloc(nf ? nf : 1, sizeof *n->fingers);
-    n->peers = calloc(np ? np : 1, sizeof *n->peers);
-    if (!n->succ || !n->fingers || !n->peers)
-        return -ENOMEM;
-    memcpy(n->succ, s->succ, ns * sizeof *n->succ);
-    n->n_succ = ns;
-    for (unsigned i = 0; i < nf; i++)
-        viz_finger_push(n->fingers, &n->n_fingers,
-                        finger_bit(&s->self.id, &s->fingers[i].start),
-                        &s->fingers[i].start, &s->fingers[i].node);
-    memcpy(n->peers, s->peers, np * sizeof *n->peers);
-    n->n_peers = np;
-    return 0;
-}
-
 /*
  * Walk successors from o->node and fill r with the nodes met. Returns 0,
  * -EHOSTUNREACH after printing why when the start node does not answer,
@@ -114,7 +67,7 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
     }
     struct chord_id start = st->self.id;
     struct viz_node *n = viz_ring_add(r, &st->self);
-    if (!n || node_from_status(n, st)) {
+    if (!n || viz_node_from_status(n, st)) {
         free(st);
         return -ENOMEM;
     }
@@ -143,9 +96,9 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
                 }
                 continue;
             }
-            if (r->n >= VIZ_NODES_MAX) {
+            if (r->n >= VIZ_CRAWL_MAX) {
                 viz_ring_note(r, "the walk stopped after %u nodes",
-                              VIZ_NODES_MAX);
+                              VIZ_CRAWL_MAX);
                 closed = true;
                 break;
             }
@@ -166,7 +119,7 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
                 return -ENOMEM;
             }
             if (rc == 0) {
-                if (node_from_status(n, st)) {
+                if (viz_node_from_status(n, st)) {
                     free(st);
                     return -ENOMEM;
                 }
@@ -257,12 +210,13 @@ int viz_crawl_health(struct viz_ring *r)
     }
     for (unsigned i = 0; i < r->n; i++) {
         struct viz_node *m = &r->nodes[i];
-        if (!m->live && !m->ghost)
-            m->health = VIZ_UNREACHABLE;
-        else if (m->dead_by)
+        /* The precedence of enum viz_health: what peers report first. */
+        if (m->dead_by)
             m->health = VIZ_DEAD;
         else if (m->suspected_by || m->ghost)
             m->health = VIZ_SUSPECTED;
+        else if (!m->live)
+            m->health = VIZ_UNREACHABLE;
         else
             m->health = VIZ_OK;
     }

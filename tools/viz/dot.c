@@ -26,7 +26,10 @@ void viz_render_dot(struct viz_out *o, const struct viz_ring *r)
                     "  graph [layout=neato, splines=true, overlap=true, "
                     "outputorder=edgesfirst, fontname=\"DejaVu Sans\", "
                     "labelloc=t, label=\"");
-    if (r->live) {
+    if (r->snapshot) {
+        viz_out_puts(o, "Chord ring snapshot ");
+        viz_out_dot(o, r->source, strlen(r->source));
+    } else if (r->live) {
         viz_out_puts(o, "Chord ring crawled from ");
         viz_out_dot(o, r->source, strlen(r->source));
         viz_out_printf(o, " at %s", r->when);
@@ -50,7 +53,9 @@ void viz_render_dot(struct viz_out *o, const struct viz_ring *r)
         viz_out_dot(o, n->self.addr, strlen(n->self.addr));
         viz_out_printf(o, "\\n%s", sid);
         if (r->live && n->live && !n->ghost)
-            viz_out_printf(o, " %llu keys", (unsigned long long)n->keys);
+            viz_out_printf(o, " owns %llu %s",
+                           (unsigned long long)n->primary_keys,
+                           viz_plural(n->primary_keys, "key", "keys"));
         viz_out_puts(o, "\"");
         if (n->health == VIZ_SUSPECTED)
             viz_out_puts(o, ", fillcolor=\"#fbd38d\", color=\"#dd6b20\"");

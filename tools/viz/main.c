@@ -2,7 +2,8 @@
  * main.c - dht-viz: draw a Chord ring, live or from a topology file, as
  * SVG, a self-contained HTML page, Graphviz DOT or a table for terminals.
  *
- *   dht-viz [--node H:P | --topology FILE] [--format svg|html|dot|text]
+ *   dht-viz [--node H:P | --topology FILE | --input FILE]
+ *           [--format svg|html|dot|text]
  *           [--output FILE] [--highlight ADDR] [--key KEY]
  *           [--watch N [--count M]] [--timeout-ms N]
  *   dht-viz --check-topology FILE   validate a topology file
@@ -12,8 +13,10 @@
  * through chord_usage_error, exit 2) and hands over to output.c (the
  * drawings) or topology.c (the two topology commands). The other files:
  * model.c (the ring model), crawl.c (live mode), topology.c (topology
- * mode), trace.c (--key), layout.c (positions and labels), out.c (the
- * output buffer and escaping), svg.c and legend.c, html.c, dot.c, text.c.
+ * mode), input.c (--input: a `dht ring --json` or dht-sim snapshot),
+ * style.c (how each node state is drawn), trace.c (--key), layout.c (positions
+ * and labels), out.c (the output buffer and escaping), svg.c and legend.c,
+ * html.c, dot.c, text.c.
  *
  * Invariants of the program: every string that comes from outside is
  * escaped for the markup formats; the HTML page refers to nothing outside
@@ -38,8 +41,8 @@
 static void usage(FILE *f)
 {
     fputs(
-        "usage: dht-viz [--node HOST:PORT | --topology FILE] [--format "
-        "svg|html|dot|text]\n"
+        "usage: dht-viz [--node HOST:PORT | --topology FILE | --input FILE]\n"
+        "               [--format svg|html|dot|text]\n"
         "               [--output FILE] [--highlight HOST:PORT] [--key KEY]\n"
         "               [--watch N [--count M]] [--timeout-ms N]\n"
         "       dht-viz --check-topology FILE | --dump-topology FILE\n"
@@ -53,6 +56,11 @@ static void usage(FILE *f)
         "else\n"
         "                       " VIZ_DEFAULT_NODE ")\n"
         "  --topology FILE      draw a topology file instead (no live data)\n"
+        "  --input FILE         draw a snapshot: what `dht ring --json` "
+        "prints or\n"
+        "                       `dht-sim --snapshot FILE` writes (large "
+        "rings are\n"
+        "                       drawn as density arcs)\n"
         "  --format F           svg, html (one self-contained page), dot "
         "(Graphviz)\n"
         "                       or text; default: from the --output "
@@ -112,6 +120,7 @@ int main(int argc, char **argv)
     enum {
         OPT_NODE = 256,
         OPT_TOPOLOGY,
+        OPT_INPUT,
         OPT_FORMAT,
         OPT_OUTPUT,
         OPT_HIGHLIGHT,
@@ -127,6 +136,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"node", required_argument, NULL, OPT_NODE},
         {"topology", required_argument, NULL, OPT_TOPOLOGY},
+        {"input", required_argument, NULL, OPT_INPUT},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"output", required_argument, NULL, OPT_OUTPUT},
         {"highlight", required_argument, NULL, OPT_HIGHLIGHT},
@@ -156,6 +166,9 @@ int main(int argc, char **argv)
             break;
         case OPT_TOPOLOGY:
             o.topology = optarg;
+            break;
+        case OPT_INPUT:
+            o.input = optarg;
             break;
         case OPT_FORMAT:
             o.format = format_from_name(optarg);
@@ -233,10 +246,15 @@ int main(int argc, char **argv)
                                      "--dump-topology, not both");
         return viz_topology_command(check ? check : dump, dump != NULL);
     }
-    if (o.node && o.topology)
+    if ((o.node != NULL) + (o.topology != NULL) + (o.input != NULL) > 1)
         return chord_usage_error("dht-viz", "%s",
-                                 "give --node or --topology, not both");
-    if (!o.topology && !o.node) {
+                                 "give one of --node, --topology and --input");
+    if (o.input && o.watch)
+        return chord_usage_error("dht-viz", "%s",
+                                 "--input draws a snapshot once: no --watch");
+    if (o.input && strlen(o.input) >= VIZ_PATH_NAME_MAX)
+        return chord_usage_error("dht-viz", "%s", "the input path is too long");
+    if (!o.topology && !o.node && !o.input) {
         const char *env = getenv("DHT_NODE");
         o.node = env && *env ? env : VIZ_DEFAULT_NODE;
     }
