@@ -158,7 +158,8 @@ void viz_key_label(const struct viz_ring *r, double *x, double *y,
                viz_text_width("key \"\"\xe2\x80\xa6", 9, 13.0, true);
     double kf = chord_id_fraction(&r->key_id);
     /* Start at KEY_LABEL_R towards the key and move in until the box is
-     * well inside the band (a long key near 3 or 9 o'clock). */
+     * well inside the band (a long key near 3 or 9 o'clock) and clear of
+     * the id ticks. */
     double inner = VIZ_R - VIZ_ARC_W / 2 - 12.0;
     for (double rad = KEY_LABEL_R; rad >= 0; rad -= 10.0) {
         double tx, ty;
@@ -170,7 +171,14 @@ void viz_key_label(const struct viz_ring *r, double *x, double *y,
         *box = b;
         double fx = fmax(fabs(b.x0 - VIZ_CX), fabs(b.x1 - VIZ_CX));
         double fy = fmax(fabs(b.y0 - VIZ_CY), fabs(b.y1 - VIZ_CY));
-        if (hypot(fx, fy) <= inner)
+        bool free = hypot(fx, fy) <= inner;
+        for (unsigned q = 0; q < 4 && free; q++) {
+            double qx, qy;
+            struct viz_box tick;
+            viz_tick_label(q, &qx, &qy, &tick);
+            free = !box_overlap(&b, &tick);
+        }
+        if (free)
             return;
     }
 }

@@ -47,11 +47,18 @@ static double legend_states(struct viz_out *o, const struct viz_ring *r,
                        "data-count=\"%u\" transform=\"translate(%.1f "
                        "%.1f)\">",
                        viz_health_names[h], counts[h], x, y);
-        viz_style_symbol(o, h, false, 10, 0, 7);
+        /* A dense ring draws its OK nodes only in the density arcs. */
+        bool in_arcs = h == VIZ_OK && viz_layout_dense(r);
+        if (in_arcs)
+            viz_out_puts(o, "<rect x=\"2\" y=\"-6\" width=\"16\" "
+                            "height=\"12\" fill=\"url(#keys-grad)\"/>");
+        else
+            viz_style_symbol(o, h, false, 10, 0, 7);
         viz_out_printf(o,
                        "<text x=\"30\" y=\"4\" font-size=\"12\" "
-                       "fill=\"#2d3748\">%s: %u</text></g>\n",
-                       viz_health_legend(h, r->live), counts[h]);
+                       "fill=\"#2d3748\">%s: %u%s</text></g>\n",
+                       viz_health_legend(h, r->live), counts[h],
+                       in_arcs ? " (in the arcs)" : "");
         y += 22;
     }
     if (ghosts) {
