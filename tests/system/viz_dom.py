@@ -67,6 +67,9 @@ MEASURE_JS = r"""
                        count: Number(g.getAttribute('data-count')),
                        text: g.textContent, dot: dot(g)});
     });
+  var ghost = document.querySelector('.legend-ghost');
+  out.legend_ghost = ghost ? {count: Number(ghost.getAttribute('data-count')),
+                              dot: dot(ghost)} : null;
   var title = document.getElementById('title');
   out.title = title ? title.textContent : '';
   var pre = document.createElement('pre');

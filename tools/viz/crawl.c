@@ -7,9 +7,12 @@
  * most VIZ_CRAWL_MAX nodes. A successor that does not answer is kept as
  * unreachable and the walk goes on with the next entry of the successor
  * list; the walk ends when it returns to the start, meets a node again or
- * finds no answering successor (each noted on the model). Peers that
- * other nodes suspect or have declared dead are counted; dead ones the
- * walk no longer meets become ghosts at their id (at most VIZ_GHOSTS_MAX).
+ * finds no answering successor (each noted on the model); then the nodes
+ * that answering nodes point at (predecessor, successors, fingers) and the
+ * walk did not reach are visited too, so every node known is counted.
+ * Peers that other nodes suspect or have declared dead are counted; dead
+ * ones the walk no longer meets become ghosts at their id (at most
+ * VIZ_GHOSTS_MAX).
  *
  * It only reads: it never changes the ring. It does not mark the key
  * trace's replica set (trace.c) nor place anything (layout.c).
@@ -45,6 +48,59 @@ static int fetch_status(const char *addr, int timeout_ms,
     if (rc == 0)
         rc = chord_client_status(c, st);
     chord_client_close(c);
+    return rc;
+}
+
+/* The nodes node i points at: its predecessor, successors and fingers,
+ * into refs (CHORD_SUCC_MAX + CHORD_ID_BITS + 1). Returns the count. */
+static unsigned node_refs(const struct viz_node *n, struct chord_peer *refs)
+{
+    unsigned k = 0;
+    if (n->has_pred)
+        refs[k++] = n->pred;
+    for (unsigned s = 0; s < n->n_succ; s++)
+        refs[k++] = n->succ[s];
+    for (unsigned f = 0; f < n->n_fingers; f++)
+        refs[k++] = n->fingers[f].node;
+    return k;
+}
+
+/*
+ * After the walk: visit the nodes that answering nodes point at and the
+ * walk did not reach (a walk stopped at a paused node, a node that only
+ * some predecessor pointer names), so that every node the ring knows is
+ * counted. One that answers is added and swept in turn; one that does not
+ * is added as not answering. At most VIZ_CRAWL_MAX nodes. 0 or -ENOMEM.
+ */
+static int crawl_sweep(struct viz_ring *r, const struct viz_opts *o,
+                       struct chord_status *st)
+{
+    struct chord_peer *refs =
+        calloc(CHORD_SUCC_MAX + CHORD_ID_BITS + 1, sizeof *refs);
+    if (!refs)
+        return -ENOMEM;
+    int rc = 0;
+    for (unsigned i = 0; i < r->n && r->n < VIZ_CRAWL_MAX && !rc; i++) {
+        if (!r->nodes[i].live)
+            continue;
+        unsigned n_refs = node_refs(&r->nodes[i], refs);
+        for (unsigned k = 0; k < n_refs && r->n < VIZ_CRAWL_MAX; k++) {
+            if (find_id_linear(r, &refs[k].id) >= 0)
+                continue;
+            int got = fetch_status(refs[k].addr, o->timeout_ms, st);
+            if (got == 0 && find_id_linear(r, &st->self.id) >= 0)
+                continue;
+            struct viz_node *n = viz_ring_add(r, &refs[k]);
+            if (!n || (got == 0 && viz_node_from_status(n, st))) {
+                rc = -ENOMEM;
+                break;
+            }
+            if (got)
+                viz_ring_note(r, "%s did not answer (%s)", refs[k].addr,
+                              errtext(got));
+        }
+    }
+    free(refs);
     return rc;
 }
 
@@ -141,8 +197,9 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
             break;
         }
     }
+    rc = crawl_sweep(r, o, st);
     free(st);
-    return 0;
+    return rc;
 }
 
 /*

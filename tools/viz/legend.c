@@ -116,7 +116,18 @@ static double legend_shading(struct viz_out *o, const struct viz_ring *r,
                    "text-anchor=\"end\">%s</text>\n",
                    x, y + 4, what, x, y + 12, x, y + 38, lo, x + 180, y + 38,
                    hi);
-    return y + 44;
+    y += 44;
+    bool silent = false;
+    for (unsigned i = 0; i < r->n; i++)
+        silent = silent || (viz_ring_member(r, i) && !r->nodes[i].live);
+    if (silent) {
+        legend_row(o, x, y,
+                   "<rect x=\"2\" y=\"-6\" width=\"16\" height=\"12\" "
+                   "fill=\"" VIZ_SILENT_FILL "\"/>",
+                   "range of a node that did not answer");
+        y += 22;
+    }
+    return y;
 }
 
 /* The legend: the node states drawn (with their counts), the symbols

@@ -18,11 +18,13 @@
 #include "chord/buf.h"
 #include "viz.h"
 
-#define VIZ_LABELS_TWO_LINES 24u /* up to this many nodes: all labelled */
-#define VIZ_LABELS_MAX 256u      /* labels placed at most, notable first */
-#define VIZ_DENSITY_MIN 512u     /* nodes from which density arcs are drawn */
-#define VIZ_DENSITY_BINS 360u    /* arcs of the density drawing */
-#define VIZ_KEY_SHOWN 40u        /* bytes of the key in its label */
+#define VIZ_LABELS_TWO_LINES 24u  /* up to this many nodes: all labelled */
+#define VIZ_LABELS_MAX 256u       /* labels placed at most, notable first */
+#define VIZ_DENSITY_MIN 512u      /* nodes from which density arcs are drawn */
+#define VIZ_DENSITY_BINS 360u     /* arcs of the density drawing */
+#define VIZ_KEY_SHOWN 40u         /* bytes of the key in its label */
+#define VIZ_SILENT_FILL "#fde2e2" /* the range of a node that did not answer   \
+                                   */
 
 /* Geometry of the drawing, in SVG user units. */
 #define VIZ_RING_W 1000.0  /* the ring's square */

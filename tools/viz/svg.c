@@ -159,7 +159,7 @@ static void svg_arcs(struct viz_out *o, const struct viz_ring *r)
             continue;
         char colour[8];
         if (!n->live)
-            snprintf(colour, sizeof colour, "#fde2e2");
+            snprintf(colour, sizeof colour, "%s", VIZ_SILENT_FILL);
         else if (r->live)
             shade_colour(most > 0 ? viz_arc_value(r, i) / most : 0.0, colour);
         else
