@@ -122,6 +122,13 @@ static int hexval(char c)
     return -1;
 }
 
+/* Fail at the token that starts at `start`, not where it went wrong. */
+static int fail_at(struct chord_jread *r, size_t start, const char *what)
+{
+    r->pos = start;
+    return chord_jread_fail(r, what);
+}
+
 int chord_jread_str(struct chord_jread *r, char *out, size_t size)
 {
     size_t n = 0;
@@ -129,18 +136,18 @@ int chord_jread_str(struct chord_jread *r, char *out, size_t size)
         return r->err;
     if (peek(r) != '"')
         return chord_jread_fail(r, "expected a string");
-    r->pos++;
+    size_t start = r->pos++;
     for (;;) {
         if (r->pos >= r->len)
-            return chord_jread_fail(r, "unterminated string");
+            return fail_at(r, start, "unterminated string");
         char c = r->text[r->pos++];
         if (c == '"')
             break;
         if ((unsigned char)c < 0x20)
-            return chord_jread_fail(r, "control character in a string");
+            return fail_at(r, start, "control character in a string");
         if (c == '\\') {
             if (r->pos >= r->len)
-                return chord_jread_fail(r, "unterminated string");
+                return fail_at(r, start, "unterminated string");
             char e = r->text[r->pos++];
             static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
             const char *k = e ? strchr(from, e) : NULL;
@@ -151,13 +158,13 @@ int chord_jread_str(struct chord_jread *r, char *out, size_t size)
                 for (int d = 0; d < 4; d++) {
                     int h = r->pos < r->len ? hexval(r->text[r->pos]) : -1;
                     if (h < 0)
-                        return chord_jread_fail(r, "bad \\u escape");
+                        return fail_at(r, start, "bad \\u escape");
                     v = v * 16 + (unsigned)h;
                     r->pos++;
                 }
                 c = v < 0x80 ? (char)v : '?';
             } else
-                return chord_jread_fail(r, "bad escape in a string");
+                return fail_at(r, start, "bad escape in a string");
         }
         if (size && n + 1 < size)
             out[n++] = c;
@@ -175,18 +182,19 @@ int chord_jread_uint(struct chord_jread *r, uint64_t max, uint64_t *out)
     int c = peek(r);
     if (c < '0' || c > '9')
         return chord_jread_fail(r, "expected a number");
+    size_t start = r->pos;
     uint64_t v = 0;
     while (r->pos < r->len && r->text[r->pos] >= '0' &&
            r->text[r->pos] <= '9') {
         unsigned d = (unsigned)(r->text[r->pos] - '0');
         if (v > (max - d) / 10)
-            return chord_jread_fail(r, "number out of range");
+            return fail_at(r, start, "number out of range");
         v = v * 10 + d;
         r->pos++;
     }
     if (r->pos < r->len && (r->text[r->pos] == '.' || r->text[r->pos] == 'e' ||
                             r->text[r->pos] == 'E'))
-        return chord_jread_fail(r, "expected a whole number");
+        return fail_at(r, start, "expected a whole number");
     *out = v;
     r->fresh = false;
     return 0;
