@@ -180,41 +180,6 @@ unsigned viz_density_bin(const struct viz_node *n);
 unsigned viz_density_max(const struct viz_ring *r);
 
 /* ------------------------------------------------------------------ */
-/* style.c: how each node state is drawn, and the words of counts.      */
-
-/* one when n is 1, else many ("1 key", "2 keys", "0 keys"). */
-const char *viz_plural(uint64_t n, const char *one, const char *many);
-
-/* The colour of a state (enum viz_health), as its dot or outline. */
-const char *viz_health_colour(unsigned health);
-
-/* What the legend says a state means (live: the ring was crawled or
- * read from a snapshot; else topology mode). */
-const char *viz_health_legend(unsigned health, bool live);
-
-/* The symbol of a node in state `health` (a ghost: dashed outline) at
- * (cx, cy) with radius r: what the drawing and the legend both draw. */
-void viz_style_symbol(struct viz_out *o, unsigned health, bool ghost, double cx,
-                      double cy, double r);
-
-/* The nodes that are not OK, by state: "1 suspected, 2 dead" ("" when
- * every node is OK). */
-void viz_state_summary(const struct viz_ring *r, char *out, size_t size);
-
-/* Is the band shaded by the keys each node owns (a live ring holding
- * keys), rather than by each node's share of the ids? */
-bool viz_arc_by_keys(const struct viz_ring *r);
-
-/* What shades member i's range (primary keys, or percent of the ids),
- * and its largest value among the answering members. */
-double viz_arc_value(const struct viz_ring *r, unsigned i);
-double viz_arc_max(const struct viz_ring *r);
-
-/* The density arc a node falls in, and the most members one arc holds. */
-unsigned viz_density_bin(const struct viz_node *n);
-unsigned viz_density_max(const struct viz_ring *r);
-
-/* ------------------------------------------------------------------ */
 /* The formats.                                                         */
 
 /*
