@@ -454,11 +454,18 @@ static void svg_ring(struct viz_out *o, const struct viz_ring *r,
     viz_out_puts(o, "<g id=\"sel-layer\"></g>\n");
     svg_key(o, r);
     svg_labels(o, r, lab);
+    /* Notable nodes last, on top: a suspected node whose id is next to
+     * another's is not hidden under it. A dense ring draws only those. */
     viz_out_puts(o, "<g id=\"nodes\">\n");
     bool dense = viz_layout_dense(r);
-    for (unsigned i = 0; i < r->n; i++)
-        if (!dense || viz_label_wanted(r, &r->nodes[i]))
-            svg_node(o, r, i);
+    for (int pass = dense ? 1 : 0; pass < 2; pass++)
+        for (unsigned i = 0; i < r->n; i++) {
+            const struct viz_node *n = &r->nodes[i];
+            bool notable = n->health != VIZ_OK || n->highlight || n->owner ||
+                           n->replica || n->path_pos >= 0;
+            if (notable == (pass == 1))
+                svg_node(o, r, i);
+        }
     viz_out_puts(o, "</g>\n");
 }
 
