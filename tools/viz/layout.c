@@ -11,8 +11,10 @@
  * titles. The collision pass takes them in ring order after the widest
  * gap; each tries its natural spot (just outside the band, at its node's
  * angle), then spots moved along the circle, then the same at growing
- * radii (reached by a leader line), and takes the first whose box meets
- * no box placed before, nor the key's label, nor the id ticks. The search
+ * radii (reached by a leader line), each ring of spots reaching further
+ * along the circle than the one inside it (a crowd of adjacent ids fans
+ * out around the ring rather than straight out), and takes the first whose box
+ * meets no box placed before, nor the key's label, nor the id ticks. The search
  * is bounded; a label that finds no spot is not shown (its node keeps its
  * hover title), so labels never overlap.
  *
@@ -30,9 +32,11 @@
 #define LABEL_GAP 8.0     /* from the band's outer edge to a label */
 #define LABEL_PAD 2.0     /* free space kept around every box */
 #define LEVEL_STEP 12.0   /* radius between two rings of spots */
-#define LEVELS_MAX 400u   /* rings of spots tried */
+#define LEVELS_MAX 200u   /* rings of spots tried */
 #define SHIFT_STEP 7.0    /* arc length between two spots on a ring */
-#define SHIFTS 8          /* spots each way along a ring */
+#define SHIFTS 8          /* spots each way along the first ring */
+#define SHIFTS_GROW 6     /* more spots each way on each further ring */
+#define SHIFTS_MAX 60     /* spots each way at most */
 #define LEADER_SHIFT 14.0 /* moved further than this: a leader line */
 #define KEY_LABEL_R (VIZ_R - 100.0)
 
@@ -256,7 +260,9 @@ static bool find_spot(double a0, double w, double h,
     double base = VIZ_R + VIZ_ARC_W / 2 + LABEL_GAP;
     for (unsigned level = 0; level < LEVELS_MAX; level++) {
         double rad = base + LEVEL_STEP * level;
-        for (int k = 0; k <= 2 * SHIFTS; k++) {
+        int shifts = SHIFTS + SHIFTS_GROW * (int)level;
+        shifts = shifts < SHIFTS_MAX ? shifts : SHIFTS_MAX;
+        for (int k = 0; k <= 2 * shifts; k++) {
             int s = (k + 1) / 2 * (k % 2 ? 1 : -1);
             double a = a0 + s * SHIFT_STEP / rad;
             struct viz_box b = label_box(rad, a, w, h);
