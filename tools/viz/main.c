@@ -23,8 +23,8 @@
  * itself; every loop is bounded (nodes, ghosts, path, watch rounds); an
  * output file is replaced atomically. It never changes the ring and never
  * starts or stops a process. Exit status: 0 ok, 1 a malformed topology
- * file or an output that cannot be written, 2 a usage error, 3 the ring
- * cannot be reached.
+ * or snapshot file or an output that cannot be written, 2 a usage error,
+ * 3 the ring cannot be reached.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -82,9 +82,9 @@ static void usage(FILE *f)
         "a line\n"
         "                       (ring/node/step; for tools/dht-topo)\n"
         "\n"
-        "exit status: 0 ok, 1 a malformed topology or an output that cannot "
-        "be\n"
-        "written, 2 usage error, 3 the ring cannot be reached\n",
+        "exit status: 0 ok, 1 a malformed topology or snapshot, or an output "
+        "that\n"
+        "cannot be written, 2 usage error, 3 the ring cannot be reached\n",
         f);
 }
 

@@ -8,8 +8,9 @@
  * by_addr lists them by address, so both lookups are binary searches; a
  * ghost is never a member (it owns no range and succeeds nobody).
  *
- * It does not fill the table (crawl.c and topology.c do), place the
- * nodes (layout.c) or print anything but the --highlight warning.
+ * It does not fill the table (crawl.c, input.c and topology.c do; it
+ * only copies one status report into a node for the first two), place
+ * the nodes (layout.c) or print anything but the --highlight warning.
  */
 #include <errno.h>
 #include <stdarg.h>
