@@ -72,23 +72,51 @@ static unsigned node_refs(const struct viz_node *n, struct chord_peer *refs)
  * counted. One that answers is added and swept in turn; one that does not
  * is added as not answering. At most VIZ_CRAWL_MAX nodes. 0 or -ENOMEM.
  */
+static int cmp_id(const void *a, const void *b)
+{
+    return chord_id_cmp(a, b);
+}
+
+/* Is id among the nodes of r? The first n_sorted ids are in sorted (a
+ * sorted copy), the nodes after n_sorted are searched one by one. */
+static bool id_known(const struct viz_ring *r, const struct chord_id *sorted,
+                     unsigned n_sorted, const struct chord_id *id)
+{
+    if (bsearch(id, sorted, n_sorted, sizeof *sorted, cmp_id))
+        return true;
+    for (unsigned i = n_sorted; i < r->n; i++)
+        if (chord_id_eq(&r->nodes[i].self.id, id))
+            return true;
+    return false;
+}
+
 static int crawl_sweep(struct viz_ring *r, const struct viz_opts *o,
                        struct chord_status *st)
 {
+    /* The walk's ids sorted, so a healthy ring of thousands is checked
+     * in n log n, not n^2 times its fingers. */
+    unsigned n_sorted = r->n;
     struct chord_peer *refs =
         calloc(CHORD_SUCC_MAX + CHORD_ID_BITS + 1, sizeof *refs);
-    if (!refs)
+    struct chord_id *sorted = calloc(n_sorted ? n_sorted : 1, sizeof *sorted);
+    if (!refs || !sorted) {
+        free(refs);
+        free(sorted);
         return -ENOMEM;
+    }
+    for (unsigned i = 0; i < n_sorted; i++)
+        sorted[i] = r->nodes[i].self.id;
+    qsort(sorted, n_sorted, sizeof *sorted, cmp_id);
     int rc = 0;
     for (unsigned i = 0; i < r->n && r->n < VIZ_CRAWL_MAX && !rc; i++) {
         if (!r->nodes[i].live)
             continue;
         unsigned n_refs = node_refs(&r->nodes[i], refs);
         for (unsigned k = 0; k < n_refs && r->n < VIZ_CRAWL_MAX; k++) {
-            if (find_id_linear(r, &refs[k].id) >= 0)
+            if (id_known(r, sorted, n_sorted, &refs[k].id))
                 continue;
             int got = fetch_status(refs[k].addr, o->timeout_ms, st);
-            if (got == 0 && find_id_linear(r, &st->self.id) >= 0)
+            if (got == 0 && id_known(r, sorted, n_sorted, &st->self.id))
                 continue;
             struct viz_node *n = viz_ring_add(r, &refs[k]);
             if (!n || (got == 0 && viz_node_from_status(n, st))) {
@@ -100,6 +128,7 @@ static int crawl_sweep(struct viz_ring *r, const struct viz_opts *o,
                               errtext(got));
         }
     }
+    free(sorted);
     free(refs);
     return rc;
 }
