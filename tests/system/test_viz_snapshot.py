@@ -14,7 +14,8 @@ simulated ring of 1000 nodes drawn from a file, and a live ring's
       and `dht ring --json` saved to a file is drawn by --input with its
       3 nodes;
   (c) a malformed snapshot is refused with exit 1 and one line
-      "dht-viz: FILE:LINE:COLUMN: why".
+      "dht-viz: FILE:LINE:COLUMN: why"; dht-sim refuses a snapshot path it
+      cannot write before it runs (exit 2).
 
 Usage: test_viz_snapshot.py --bin BUILD_DIR [--seed N].
 """
@@ -124,6 +125,12 @@ def check_live_shape(e):
 
 
 def check_malformed(e):
+    nowhere = os.path.join(e.tmp, "no-such-dir", "snap.json")
+    r = run_cmd([os.path.join(e.bin, "dht-sim"), "--nodes", "8",
+                 "--snapshot", nowhere], timeout=30)
+    check(r.code == 2 and one_line_error(r) and nowhere in r.err,
+          "a snapshot that cannot be written is refused before the run: "
+          + r.describe())
     bad = os.path.join(e.tmp, "bad.json")
     with open(bad, "w") as f:
         f.write('[\n{"id": "00", "addr": "127.0.0.1:1"}\n]\n')

@@ -302,6 +302,10 @@ void dsim_print_json(const struct sim_run *run, const struct sim_report *r,
  * why not. */
 int dsim_snapshot_write(const struct sim_run *run, const char *path);
 
+/* Before the run: can `path` be written (its FILE.tmp created and
+ * removed)? 0, or -1 after printing why not. */
+int dsim_snapshot_probe(const char *path);
+
 /* ---- options.c ----------------------------------------------------------- */
 
 /* Parse a finite number in [lo, hi]. 0 or -EINVAL. */

@@ -68,6 +68,10 @@ int main(int argc, char **argv)
         rc = dsim_script_read(&run.o);
     if (rc == 0)
         dsim_opts_finish(&run.o);
+    /* A snapshot that cannot be written is refused before a long run. */
+    if (rc == 0 && run.o.snapshot_file &&
+        dsim_snapshot_probe(run.o.snapshot_file))
+        rc = CHORD_EXIT_USAGE;
     if (rc) {
         free(run.o.matrix);
         free(run.o.script);

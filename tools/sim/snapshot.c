@@ -75,6 +75,34 @@ static int write_nodes(FILE *f, const struct sim_run *run,
     return rc;
 }
 
+/* FILE.tmp, the name written before the rename. NULL if out of memory. */
+static char *tmp_name(const char *path)
+{
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 5);
+    if (tmp) {
+        memcpy(tmp, path, len);
+        memcpy(tmp + len, ".tmp", 5);
+    }
+    return tmp;
+}
+
+int dsim_snapshot_probe(const char *path)
+{
+    char *tmp = tmp_name(path);
+    FILE *f = tmp ? fopen(tmp, "w") : NULL;
+    int err = f ? 0 : tmp ? errno : ENOMEM;
+    if (f) {
+        fclose(f);
+        remove(tmp);
+    }
+    free(tmp);
+    if (err)
+        fprintf(stderr, "dht-sim: cannot write the snapshot %s: %s\n", path,
+                strerror(err));
+    return err ? -1 : 0;
+}
+
 int dsim_snapshot_write(const struct sim_run *run, const char *path)
 {
     int total = chord_sim_count(run->sim);
@@ -90,13 +118,10 @@ int dsim_snapshot_write(const struct sim_run *run, const char *path)
             refs[n++].index = i;
         }
     qsort(refs, n, sizeof *refs, cmp_ref);
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 5);
+    char *tmp = tmp_name(path);
     FILE *f = NULL;
     int rc = -ENOMEM;
     if (tmp) {
-        memcpy(tmp, path, len);
-        memcpy(tmp + len, ".tmp", 5);
         f = fopen(tmp, "w");
         rc = f ? write_nodes(f, run, refs, n) : -errno;
     }
