@@ -24,7 +24,6 @@ Usage: test_viz_layout.py --bin BUILD_DIR [--seed N].
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -202,10 +201,7 @@ def main():
     finally:
         if e.cluster:
             e.cluster.cleanup()
-        if os.environ.get("DHT_KEEP_LOGS"):
-            sys.stderr.write("files kept in %s\n" % e.tmp)
-        else:
-            shutil.rmtree(e.tmp, ignore_errors=True)
+        viz_dom.drop_tmp(e.tmp)
     return runner.finish()
 
 

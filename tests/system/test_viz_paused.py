@@ -23,7 +23,6 @@ Usage: test_viz_paused.py --bin BUILD_DIR [--seed N].
 
 import os
 import re
-import shutil
 import signal
 import sys
 import tempfile
@@ -165,10 +164,7 @@ def main():
         if e.stopped:
             e.cluster.signal_node(e.stopped, signal.SIGCONT)
         e.cluster.cleanup()
-        if os.environ.get("DHT_KEEP_LOGS"):
-            sys.stderr.write("files kept in %s\n" % e.tmp)
-        else:
-            shutil.rmtree(e.tmp, ignore_errors=True)
+        viz_dom.drop_tmp(e.tmp)
     return runner.finish()
 
 

@@ -23,7 +23,6 @@ Usage: test_viz_snapshot.py --bin BUILD_DIR [--seed N].
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (Cluster, Runner, check, one_line_error,  # noqa: E402
                     parse_args, run_cmd)
 from test_viz import dot_accepts, xmllint_ok  # noqa: E402
+import viz_dom  # noqa: E402
 
 NODES = 1000
 KEYS = 500
@@ -169,10 +169,7 @@ def main():
         runner.run("a malformed snapshot: FILE:LINE:COLUMN", check_malformed,
                    e)
     finally:
-        if os.environ.get("DHT_KEEP_LOGS"):
-            sys.stderr.write("files kept in %s\n" % e.tmp)
-        else:
-            shutil.rmtree(e.tmp, ignore_errors=True)
+        viz_dom.drop_tmp(e.tmp)
     return runner.finish()
 
 

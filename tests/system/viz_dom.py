@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 from common import TestFailure, check
 
@@ -79,6 +80,15 @@ MEASURE_JS = r"""
 })();
 </script>
 """
+
+
+def drop_tmp(tmp):
+    """Remove a test's temporary directory, or keep it (and say where)
+    when DHT_KEEP_LOGS is set."""
+    if os.environ.get("DHT_KEEP_LOGS"):
+        sys.stderr.write("files kept in %s\n" % tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def chromium():
