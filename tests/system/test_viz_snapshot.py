@@ -13,7 +13,9 @@ simulated ring of 1000 nodes drawn from a file, and a live ring's
       snapshot have the same fields (the snapshot's shape is dht ring's),
       and `dht ring --json` saved to a file is drawn by --input with its
       3 nodes;
-  (c) a malformed snapshot is refused with exit 1 and one line
+  (c) a 600-node snapshot with 5 suspected nodes and a highlight: density
+      arcs, and exactly those 6 nodes drawn and labelled;
+  (d) a malformed snapshot is refused with exit 1 and one line
       "dht-viz: FILE:LINE:COLUMN: why"; dht-sim refuses a snapshot path it
       cannot write before it runs (exit 2).
 
@@ -124,6 +126,38 @@ def check_live_shape(e):
         check(node["addr"] in r.out, "the table lacks %s" % node["addr"])
 
 
+def check_dense_notable(e):
+    """A dense ring still draws and labels the nodes that matter."""
+    n = 600
+    ids = [(k * ((1 << 160) // n) + 12345) % (1 << 160) for k in range(n)]
+    suspected = {7, 8, 9, 300, 599}
+    ring, addrs = viz_dom.synth_ring(ids, suspected)
+    path = os.path.join(e.tmp, "dense.json")
+    with open(path, "w") as f:
+        json.dump(ring, f)
+    svg = os.path.join(e.tmp, "dense.svg")
+    r = run_cmd([os.path.join(e.bin, "dht-viz"), "--input", path,
+                 "--highlight", addrs[100], "--output", svg], timeout=60)
+    check(r.code == 0, r.describe())
+    with open(svg, encoding="utf-8") as f:
+        text = f.read()
+    check(text.count('class="density"') > 100, "no density arcs")
+    drawn = re.findall(r'<g class="node state-(\w+)[^"]*" data-i="\d+">'
+                       r'<title>([^ ]+)', text)
+    want = set(addrs[k] for k in suspected) | {addrs[100]}
+    check(set(a for _, a in drawn) == want,
+          "dense ring: drawn %s, expected the suspected and the highlighted "
+          "%s" % (sorted(a for _, a in drawn), sorted(want)))
+    check(sorted(st for st, _ in drawn).count("suspected") == len(suspected),
+          "dense ring: states drawn %s" % drawn)
+    check(text.count('class="label"') == len(want),
+          "dense ring: %d labels, expected %d" % (text.count('class="label"'),
+                                                 len(want)))
+    check(re.search(r"%d nodes \(%d suspected\)" % (n, len(suspected)),
+                    text), "dense ring: the title does not count %d nodes, "
+          "%d suspected" % (n, len(suspected)))
+
+
 def check_malformed(e):
     nowhere = os.path.join(e.tmp, "no-such-dir", "snap.json")
     r = run_cmd([os.path.join(e.bin, "dht-sim"), "--nodes", "8",
@@ -166,6 +200,8 @@ def main():
                       % NODES, check_sim, e):
             runner.run("the snapshot has dht ring --json's shape; a saved "
                        "ring is drawn", check_live_shape, e)
+        runner.run("a dense ring draws and labels its notable nodes",
+                   check_dense_notable, e)
         runner.run("a malformed snapshot: FILE:LINE:COLUMN", check_malformed,
                    e)
     finally:
