@@ -60,6 +60,8 @@ def run(argv):
 
 
 def options_of(text):
+    # `dht ring --json` in a help text names another program's option.
+    text = re.sub(r"`[^`\n]*`", " ", text)
     return ({"--" + m for m in LONG.findall(text)} |
             {"-" + m for m in SHORT.findall(text)})
 

@@ -141,7 +141,7 @@ int dht_cmd_lookup(struct chord_session *s, const struct dht_opts *o,
         chord_json_key(&j, "key_id");
         chord_json_id(&j, &res->key_id);
         chord_json_key(&j, "owner");
-        dht_json_peer(&j, &res->owner);
+        chord_status_json_peer(&j, &res->owner);
         chord_json_key(&j, "path");
         chord_json_arr_begin(&j);
         for (unsigned i = 0; i < n_path; i++)
@@ -184,7 +184,7 @@ int dht_cmd_status(struct chord_session *ses, const struct dht_opts *o,
     if (o->json) {
         struct chord_json j;
         chord_json_init(&j);
-        dht_json_status(&j, s);
+        chord_status_json(&j, s);
         code = dht_json_print(&j);
     } else {
         dht_print_status(s);

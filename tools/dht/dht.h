@@ -27,6 +27,7 @@
 #include "chord/session.h"
 #include "chord/types.h"
 #include "common/json.h"
+#include "common/status_json.h"
 #include "dht/bench.h"
 
 #define DHT_DEFAULT_NODE "127.0.0.1:7000"
@@ -84,9 +85,6 @@ void dht_warn(bool json, const char *fmt, ...)
  * their base64 followed by member `encoding_name`: "base64". */
 void dht_json_bytes(struct chord_json *j, const char *name,
                     const char *encoding_name, const void *data, size_t len);
-/* A peer as {"id", "addr"}; a status report in the CLI contract's shape. */
-void dht_json_peer(struct chord_json *j, const struct chord_peer *p);
-void dht_json_status(struct chord_json *j, const struct chord_status *s);
 /* Finish a JSON document, write it with a newline and free it. Returns
  * CHORD_EXIT_OK, or CHORD_EXIT_FAILED after printing why (only out of
  * memory can fail here). */

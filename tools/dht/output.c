@@ -18,8 +18,10 @@
 #include <string.h>
 
 #include "chord/buf.h"
+#include "chord/durable.h"
 #include "chord/id.h"
 #include "common/exit.h"
+#include "common/status_json.h"
 #include "dht/dht.h"
 
 /* The first DHT_SHORT_ID hex digits of an id. */
@@ -138,91 +140,6 @@ void dht_json_bytes(struct chord_json *j, const char *name,
     chord_json_str(j, "base64");
 }
 
-void dht_json_peer(struct chord_json *j, const struct chord_peer *p)
-{
-    chord_json_obj_begin(j);
-    chord_json_key(j, "id");
-    chord_json_id(j, &p->id);
-    chord_json_key(j, "addr");
-    chord_json_str(j, p->addr);
-    chord_json_obj_end(j);
-}
-
-/* How the node keeps its data (struct chord_status.durability). */
-static const char *durability_name(uint8_t d)
-{
-    static const char *const names[] = {"memory", "always", "batch", "never"};
-    return d < 4 ? names[d] : "unknown";
-}
-
-void dht_json_status(struct chord_json *j, const struct chord_status *s)
-{
-    chord_json_obj_begin(j);
-    chord_json_key(j, "id");
-    chord_json_id(j, &s->self.id);
-    chord_json_key(j, "addr");
-    chord_json_str(j, s->self.addr);
-    chord_json_key(j, "state");
-    chord_json_str(j, chord_node_state_name(s->state));
-    chord_json_key(j, "predecessor");
-    if (s->has_pred)
-        dht_json_peer(j, &s->pred);
-    else
-        chord_json_null(j);
-
-    chord_json_key(j, "successors");
-    chord_json_arr_begin(j);
-    for (unsigned i = 0; i < s->n_succ && i < CHORD_SUCC_MAX; i++)
-        dht_json_peer(j, &s->succ[i]);
-    chord_json_arr_end(j);
-
-    chord_json_key(j, "fingers");
-    chord_json_arr_begin(j);
-    for (unsigned i = 0; i < s->n_fingers && i < CHORD_ID_BITS; i++) {
-        const struct chord_finger_info *f = &s->fingers[i];
-        chord_json_obj_begin(j);
-        chord_json_key(j, "start");
-        chord_json_id(j, &f->start);
-        chord_json_key(j, "id");
-        chord_json_id(j, &f->node.id);
-        chord_json_key(j, "addr");
-        chord_json_str(j, f->node.addr);
-        chord_json_obj_end(j);
-    }
-    chord_json_arr_end(j);
-
-    chord_json_key(j, "keys");
-    chord_json_uint(j, s->keys);
-    chord_json_key(j, "primary_keys");
-    chord_json_uint(j, s->primary_keys);
-    chord_json_key(j, "replicas");
-    chord_json_uint(j, s->replicas);
-    chord_json_key(j, "durability");
-    chord_json_str(j, durability_name(s->durability));
-    chord_json_key(j, "status_requests");
-    chord_json_uint(j, s->status_served);
-
-    chord_json_key(j, "peers");
-    chord_json_arr_begin(j);
-    for (unsigned i = 0; i < s->n_peers && i < CHORD_PEERS_MAX; i++) {
-        const struct chord_peer_info *p = &s->peers[i];
-        chord_json_obj_begin(j);
-        chord_json_key(j, "addr");
-        chord_json_str(j, p->addr);
-        chord_json_key(j, "state");
-        chord_json_str(j, chord_peer_state_name(p->state));
-        chord_json_key(j, "rtt_ms");
-        chord_json_uint(j, p->rtt_ms);
-        chord_json_key(j, "timeout_ms");
-        chord_json_uint(j, p->timeout_ms);
-        chord_json_key(j, "false_suspicions");
-        chord_json_uint(j, p->false_suspicions);
-        chord_json_obj_end(j);
-    }
-    chord_json_arr_end(j);
-    chord_json_obj_end(j);
-}
-
 /* Finish a JSON document and write it with a newline. 0, or -1 after
  * printing why (only out of memory can fail here). */
 static int json_emit(struct chord_json *j)
@@ -260,7 +177,7 @@ void dht_print_status(const struct chord_status *s)
     printf("node         %s (id %s) %s, %llu key%s\n", s->self.addr, id,
            chord_node_state_name(s->state), (unsigned long long)s->keys,
            s->keys == 1 ? "" : "s");
-    printf("durability   %s%s\n", durability_name(s->durability),
+    printf("durability   %s%s\n", chord_durability_name(s->durability),
            s->durability == CHORD_DURABILITY_MEMORY
                ? " (no --data: nothing survives a restart)"
            : s->durability == CHORD_DURABILITY_NEVER
@@ -313,7 +230,7 @@ int dht_ring_emit(struct ring_out *w, const struct chord_status *s)
 {
     if (w->json) {
         chord_json_reset(&w->j);
-        dht_json_status(&w->j, s);
+        chord_status_json(&w->j, s);
         int rc = chord_json_finish(&w->j);
         if (rc) {
             dht_fail(true, CHORD_EXIT_FAILED, "cannot format JSON: %s",

@@ -13,6 +13,7 @@
  *   faults.c    phase 3 (crashes at once), churn, and script events
  *   measure.c   phase 4: lookups on schedule, each answer classified
  *   report.c    the figures and how they are printed (text or JSON)
+ *   snapshot.c  --snapshot: the final ring as `dht ring --json` prints it
  *   options.c   the command line (and --help)
  *   textfile.c  line reader of the matrix and script files (FILE:LINE:)
  *   matrix.c    the --latency matrix:FILE reader
@@ -90,8 +91,9 @@ struct sim_opts {
     const char *matrix_file;       /* LATENCY_MATRIX (argv) */
     uint32_t *matrix;              /* matrix_m * matrix_m delays, owned */
     unsigned matrix_m;
-    const char *script_file;  /* --script (argv), or NULL */
-    struct script_ev *script; /* n_script events, owned */
+    const char *script_file;   /* --script (argv), or NULL */
+    const char *snapshot_file; /* --snapshot (argv), or NULL */
+    struct script_ev *script;  /* n_script events, owned */
     size_t n_script;
     double loss;
     uint32_t stabilize_ms, fix_fingers_ms, rpc_timeout_ms;
@@ -291,6 +293,18 @@ void dsim_print_text(const struct sim_run *run, const struct sim_report *r,
 /* The report as one JSON object on one line. */
 void dsim_print_json(const struct sim_run *run, const struct sim_report *r,
                      const struct chord_sim_stats *st);
+
+/* ---- snapshot.c ---------------------------------------------------------- */
+
+/* Write the status of every up node, sorted by id, to `path` as a JSON
+ * array of the objects `dht ring --json` prints (fingers: the first of
+ * each run of fingers naming the same node). 0, or -1 after printing
+ * why not. */
+int dsim_snapshot_write(const struct sim_run *run, const char *path);
+
+/* Before the run: can `path` be written (its FILE.tmp created and
+ * removed)? 0, or -1 after printing why not. */
+int dsim_snapshot_probe(const char *path);
 
 /* ---- options.c ----------------------------------------------------------- */
 

@@ -7,7 +7,8 @@
  *           [--lookups L] [--fail FRACTION] [--churn RATE] [--duration T]
  *           [--seed S] [--latency MODEL] [--loss P] [--script FILE]
  *           [--stabilize-ms MS] [--fix-fingers-ms MS] [--rpc-timeout-ms MS]
- *           [--check-every K] [--pns] [--json] [--verbose] [--help]
+ *           [--check-every K] [--pns] [--json] [--verbose]
+ *           [--snapshot FILE] [--help]
  *
  * (network models and the request timeout: options.c; the script format:
  * script.c; what a failed lookup and a hop are: measure.c; Zave's
@@ -34,11 +35,12 @@
  *
  * Output: the seed first, then the figures, one per line; with --json one
  * object. Everything printed on stdout is a function of the options and
- * the seed: the same seed gives the same bytes. Wall-clock times go to
- * stderr only, with --verbose. Exit: 0 ok, 2 usage error (a bad matrix
- * or script file is named as FILE:LINE: on one line), 3 the run could not
- * complete (the ring did not converge, an invariant broke, or memory ran
- * out).
+ * the seed: the same seed gives the same bytes. --snapshot FILE also
+ * writes the final ring as `dht ring --json` would (snapshot.c).
+ * Wall-clock times go to stderr only, with --verbose. Exit: 0 ok, 2 usage error
+ * (a bad matrix or script file is named as FILE:LINE: on one line), 3 the run
+ * could not complete (the ring did not converge, an invariant broke, or memory
+ * ran out).
  *
  * Partitions exist only in a script (the ring is always built whole), and
  * the tool never drives a node directly: only through the simulator's
@@ -66,6 +68,10 @@ int main(int argc, char **argv)
         rc = dsim_script_read(&run.o);
     if (rc == 0)
         dsim_opts_finish(&run.o);
+    /* A snapshot that cannot be written is refused before a long run. */
+    if (rc == 0 && run.o.snapshot_file &&
+        dsim_snapshot_probe(run.o.snapshot_file))
+        rc = CHORD_EXIT_USAGE;
     if (rc) {
         free(run.o.matrix);
         free(run.o.script);
@@ -138,6 +144,11 @@ int main(int argc, char **argv)
         dsim_print_json(&run, &rep, &st);
     else
         dsim_print_text(&run, &rep, &st);
+    if (o->snapshot_file) {
+        dsim_vlog(&run, "writing the snapshot %s", o->snapshot_file);
+        if (dsim_snapshot_write(&run, o->snapshot_file))
+            goto out;
+    }
     dsim_vlog(&run, "done");
     rc = CHORD_EXIT_OK;
 out:

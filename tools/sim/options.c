@@ -49,7 +49,7 @@ static void usage(FILE *f)
         "               [--latency MODEL] [--loss P] [--script FILE]\n"
         "               [--stabilize-ms MS] [--fix-fingers-ms MS]\n"
         "               [--rpc-timeout-ms MS] [--check-every K] [--json]\n"
-        "               [--pns] [--verbose] [--log LEVEL]\n"
+        "               [--pns] [--verbose] [--log LEVEL] [--snapshot FILE]\n"
         "       dht-sim --help | --version\n"
         "\n"
         "Runs N nodes of the protocol core in simulated time: builds an\n"
@@ -99,6 +99,10 @@ static void usage(FILE *f)
         "  --verbose           wall-clock times of the phases on stderr\n"
         "  --log LEVEL         node log lines on stderr, with simulated time\n"
         "                      (0 error, 1 warn, 2 info, 3 debug)\n"
+        "  --snapshot FILE     at the end, write every up node's status to\n"
+        "                      FILE as `dht ring --json` does (sorted by id;\n"
+        "                      fingers: the first of each run naming one\n"
+        "                      node), for `dht-viz --input`\n"
         "  -h, --help          this text\n"
         "  -V, --version       the version\n"
         "\n"
@@ -191,6 +195,7 @@ enum {
     OPT_SCRIPT,
     OPT_RPC_TIMEOUT,
     OPT_PNS,
+    OPT_SNAPSHOT,
 };
 
 static const struct option sim_longopts[] = {
@@ -214,6 +219,7 @@ static const struct option sim_longopts[] = {
     {"script", required_argument, NULL, OPT_SCRIPT},
     {"rpc-timeout-ms", required_argument, NULL, OPT_RPC_TIMEOUT},
     {"pns", no_argument, NULL, OPT_PNS},
+    {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -359,6 +365,9 @@ int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
             break;
         case OPT_VERBOSE:
             o->verbose = true;
+            break;
+        case OPT_SNAPSHOT:
+            o->snapshot_file = a;
             break;
         case OPT_PNS:
             o->pns = true;

@@ -4,12 +4,15 @@
  *
  * The walk starts at one node and follows successor pointers, reading each
  * node's status over a fresh connection with a per-node timeout, for at
- * most VIZ_NODES_MAX nodes. A successor that does not answer is kept as
+ * most VIZ_CRAWL_MAX nodes. A successor that does not answer is kept as
  * unreachable and the walk goes on with the next entry of the successor
  * list; the walk ends when it returns to the start, meets a node again or
- * finds no answering successor (each noted on the model). Peers that
- * other nodes suspect or have declared dead are counted; dead ones the
- * walk no longer meets become ghosts at their id (at most VIZ_GHOSTS_MAX).
+ * finds no answering successor (each noted on the model); then the nodes
+ * that answering nodes point at (predecessor, successors, fingers) and the
+ * walk did not reach are visited too, so every node known is counted.
+ * Peers that other nodes suspect or have declared dead are counted; dead
+ * ones the walk no longer meets become ghosts at their id (at most
+ * VIZ_GHOSTS_MAX).
  *
  * It only reads: it never changes the ring. It does not mark the key
  * trace's replica set (trace.c) nor place anything (layout.c).
@@ -47,51 +50,86 @@ int viz_fetch_status(const char *addr, int timeout_ms, struct chord_status *st)
     return rc;
 }
 
-/* The finger index i of a finger whose start is self + 2^i. */
-static unsigned finger_bit(const struct chord_id *self,
-                           const struct chord_id *start)
+/* The nodes node i points at: its predecessor, successors and fingers,
+ * into refs (CHORD_SUCC_MAX + CHORD_ID_BITS + 1). Returns the count. */
+static unsigned node_refs(const struct viz_node *n, struct chord_peer *refs)
 {
-    struct chord_id d;
-    chord_id_sub(&d, start, self);
-    for (unsigned k = 0; k < CHORD_ID_BYTES; k++) {
-        if (d.b[k] == 0)
-            continue;
-        unsigned bit = 7;
-        while (!(d.b[k] & (1u << bit)))
-            bit--;
-        return (CHORD_ID_BYTES - 1 - k) * 8 + bit;
-    }
-    return 0;
+    unsigned k = 0;
+    if (n->has_pred)
+        refs[k++] = n->pred;
+    for (unsigned s = 0; s < n->n_succ; s++)
+        refs[k++] = n->succ[s];
+    for (unsigned f = 0; f < n->n_fingers; f++)
+        refs[k++] = n->fingers[f].node;
+    return k;
 }
 
-/* Contract in viz.h. */
-int viz_node_from_status(struct viz_node *n, const struct chord_status *s)
+/*
+ * After the walk: visit the nodes that answering nodes point at and the
+ * walk did not reach (a walk stopped at a paused node, a node that only
+ * some predecessor pointer names), so that every node the ring knows is
+ * counted. One that answers is added and swept in turn; one that does not
+ * is added as not answering. At most VIZ_CRAWL_MAX nodes. 0 or -ENOMEM.
+ */
+static int cmp_id(const void *a, const void *b)
 {
-    n->self = s->self;
-    n->live = true;
-    n->state = s->state;
-    n->has_pred = s->has_pred;
-    n->pred = s->pred;
-    n->keys = s->keys;
-    n->primary_keys = s->primary_keys;
-    n->replicas = s->replicas;
-    unsigned ns = s->n_succ < CHORD_SUCC_MAX ? s->n_succ : CHORD_SUCC_MAX;
-    unsigned nf = s->n_fingers < CHORD_ID_BITS ? s->n_fingers : CHORD_ID_BITS;
-    unsigned np = s->n_peers < CHORD_PEERS_MAX ? s->n_peers : CHORD_PEERS_MAX;
-    n->succ = calloc(ns ? ns : 1, sizeof *n->succ);
-    n->fingers = calloc(nf ? nf : 1, sizeof *n->fingers);
-    n->peers = calloc(np ? np : 1, sizeof *n->peers);
-    if (!n->succ || !n->fingers || !n->peers)
+    return chord_id_cmp(a, b);
+}
+
+/* Is id among the nodes of r? The first n_sorted ids are in sorted (a
+ * sorted copy), the nodes after n_sorted are searched one by one. */
+static bool id_known(const struct viz_ring *r, const struct chord_id *sorted,
+                     unsigned n_sorted, const struct chord_id *id)
+{
+    if (bsearch(id, sorted, n_sorted, sizeof *sorted, cmp_id))
+        return true;
+    for (unsigned i = n_sorted; i < r->n; i++)
+        if (chord_id_eq(&r->nodes[i].self.id, id))
+            return true;
+    return false;
+}
+
+static int crawl_sweep(struct viz_ring *r, const struct viz_opts *o,
+                       struct chord_status *st)
+{
+    /* The walk's ids sorted, so a healthy ring of thousands is checked
+     * in n log n, not n^2 times its fingers. */
+    unsigned n_sorted = r->n;
+    struct chord_peer *refs =
+        calloc(CHORD_SUCC_MAX + CHORD_ID_BITS + 1, sizeof *refs);
+    struct chord_id *sorted = calloc(n_sorted ? n_sorted : 1, sizeof *sorted);
+    if (!refs || !sorted) {
+        free(refs);
+        free(sorted);
         return -ENOMEM;
-    memcpy(n->succ, s->succ, ns * sizeof *n->succ);
-    n->n_succ = ns;
-    for (unsigned i = 0; i < nf; i++)
-        viz_finger_push(n->fingers, &n->n_fingers,
-                        finger_bit(&s->self.id, &s->fingers[i].start),
-                        &s->fingers[i].start, &s->fingers[i].node);
-    memcpy(n->peers, s->peers, np * sizeof *n->peers);
-    n->n_peers = np;
-    return 0;
+    }
+    for (unsigned i = 0; i < n_sorted; i++)
+        sorted[i] = r->nodes[i].self.id;
+    qsort(sorted, n_sorted, sizeof *sorted, cmp_id);
+    int rc = 0;
+    for (unsigned i = 0; i < r->n && r->n < VIZ_CRAWL_MAX && !rc; i++) {
+        if (!r->nodes[i].live)
+            continue;
+        unsigned n_refs = node_refs(&r->nodes[i], refs);
+        for (unsigned k = 0; k < n_refs && r->n < VIZ_CRAWL_MAX; k++) {
+            if (id_known(r, sorted, n_sorted, &refs[k].id))
+                continue;
+            int got = viz_fetch_status(refs[k].addr, o->timeout_ms, st);
+            if (got == 0 && id_known(r, sorted, n_sorted, &st->self.id))
+                continue;
+            struct viz_node *n = viz_ring_add(r, &refs[k]);
+            if (!n || (got == 0 && viz_node_from_status(n, st))) {
+                rc = -ENOMEM;
+                break;
+            }
+            if (got)
+                viz_ring_note(r, "%s did not answer (%s)", refs[k].addr,
+                              errtext(got));
+        }
+    }
+    free(sorted);
+    free(refs);
+    return rc;
 }
 
 /*
@@ -142,9 +180,9 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
                 }
                 continue;
             }
-            if (r->n >= VIZ_NODES_MAX) {
+            if (r->n >= VIZ_CRAWL_MAX) {
                 viz_ring_note(r, "the walk stopped after %u nodes",
-                              VIZ_NODES_MAX);
+                              VIZ_CRAWL_MAX);
                 closed = true;
                 break;
             }
@@ -187,8 +225,9 @@ int viz_crawl(struct viz_ring *r, const struct viz_opts *o)
             break;
         }
     }
+    rc = crawl_sweep(r, o, st);
     free(st);
-    return 0;
+    return rc;
 }
 
 /*
@@ -256,12 +295,13 @@ int viz_crawl_health(struct viz_ring *r)
     }
     for (unsigned i = 0; i < r->n; i++) {
         struct viz_node *m = &r->nodes[i];
-        if (!m->live && !m->ghost)
-            m->health = VIZ_UNREACHABLE;
-        else if (m->dead_by)
+        /* The precedence of enum viz_health: what peers report first. */
+        if (m->dead_by)
             m->health = VIZ_DEAD;
         else if (m->suspected_by || m->ghost)
             m->health = VIZ_SUSPECTED;
+        else if (!m->live)
+            m->health = VIZ_UNREACHABLE;
         else
             m->health = VIZ_OK;
     }

@@ -4,6 +4,9 @@
  * crowd), successor edges (red when one skips a live node), fingers as
  * dashed grey edges and the key's lookup path as numbered purple edges.
  *
+ * A ring of VIZ_DENSITY_MIN nodes or more gets no finger edges: Graphviz
+ * would spend minutes on them, and nobody reads them at that size.
+ *
  * Invariants: every outside string is escaped for a DOT string
  * (viz_out_dot); node names are n<index>, so no outside string becomes an
  * identifier.
@@ -22,11 +25,18 @@ void viz_render_dot(struct viz_out *o, const struct viz_ring *r)
     double rad = (double)r->n * 2.4 / (2.0 * VIZ_PI);
     if (rad < 3.0)
         rad = 3.0;
-    viz_out_puts(o, "digraph chord {\n"
-                    "  graph [layout=neato, splines=true, overlap=true, "
-                    "outputorder=edgesfirst, fontname=\"DejaVu Sans\", "
-                    "labelloc=t, label=\"");
-    if (r->live) {
+    /* Spline routing around 1000 pinned boxes takes Graphviz minutes:
+     * straight edges for a dense ring. */
+    viz_out_printf(o,
+                   "digraph chord {\n"
+                   "  graph [layout=neato, splines=%s, overlap=true, "
+                   "outputorder=edgesfirst, fontname=\"DejaVu Sans\", "
+                   "labelloc=t, label=\"",
+                   viz_layout_dense(r) ? "false" : "true");
+    if (r->snapshot) {
+        viz_out_puts(o, "Chord ring snapshot ");
+        viz_out_dot(o, r->source, strlen(r->source));
+    } else if (r->live) {
         viz_out_puts(o, "Chord ring crawled from ");
         viz_out_dot(o, r->source, strlen(r->source));
         viz_out_printf(o, " at %s", r->when);
@@ -50,7 +60,9 @@ void viz_render_dot(struct viz_out *o, const struct viz_ring *r)
         viz_out_dot(o, n->self.addr, strlen(n->self.addr));
         viz_out_printf(o, "\\n%s", sid);
         if (r->live && n->live && !n->ghost)
-            viz_out_printf(o, " %llu keys", (unsigned long long)n->keys);
+            viz_out_printf(o, " owns %llu %s",
+                           (unsigned long long)n->primary_keys,
+                           viz_plural(n->primary_keys, "key", "keys"));
         viz_out_puts(o, "\"");
         if (n->health == VIZ_SUSPECTED)
             viz_out_puts(o, ", fillcolor=\"#fbd38d\", color=\"#dd6b20\"");
@@ -72,7 +84,8 @@ void viz_render_dot(struct viz_out *o, const struct viz_ring *r)
         if (s >= 0 && (unsigned)s != i)
             viz_out_printf(o, "  n%u -> n%d [penwidth=1.6%s];\n", i, s,
                            n->bad_succ ? ", color=\"#e53e3e\"" : "");
-        for (unsigned k = 0; k < n->n_fingers; k++) {
+        /* A dense ring: successors only (fingers would swamp Graphviz). */
+        for (unsigned k = 0; k < n->n_fingers && !viz_layout_dense(r); k++) {
             int f = viz_ring_find_id(r, &n->fingers[k].node.id);
             if (f < 0 || (unsigned)f == i || f == s)
                 continue;

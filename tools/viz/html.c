@@ -28,7 +28,7 @@ static const char html_css[] =
     "#wrap{display:flex;gap:14px;padding:10px 16px;align-items:flex-start}\n"
     "#ring{flex:1 1 auto;min-width:0;background:#fff;border:1px solid "
     "#e2e8f0;border-radius:8px}\n"
-    "#ring svg{width:100%;height:auto;display:block}\n"
+    "#ring svg{width:100%;height:auto;max-height:92vh;display:block}\n"
     "#panel{flex:0 0 350px;background:#fff;border:1px solid #e2e8f0;"
     "border-radius:8px;padding:10px 14px;max-height:92vh;overflow:auto}\n"
     "#panel h2{font-size:16px;margin:4px 0}\n"
@@ -47,11 +47,15 @@ static const char html_css[] =
     ".mono{font-family:'DejaVu Sans Mono',monospace}\n"
     ".hint{color:#718096}\n"
     ".note{color:#c53030;font-size:12px}\n"
-    ".suspected{color:#c05621}.dead,.unreachable{color:#c53030}\n";
+    ".suspected{color:#c05621}.dead,.unreachable{color:#c53030}\n"
+    "g.hover-label text{font-size:12px;stroke:#fff;stroke-width:3px;"
+    "paint-order:stroke;stroke-linejoin:round;pointer-events:none}\n";
 
 /* The script: clicking a node draws its fingers as chords, marks its
- * successor list and replica set, and lists them with its peers. It uses
- * no URL and no external code; it builds text with textContent only. */
+ * successor list and replica set, and lists them with its peers;
+ * hovering a node that has no label shows its address outside the ring
+ * until the pointer leaves. It uses no URL and no external code; it
+ * builds text with textContent only. */
 static const char html_js[] =
     "(function () {\n"
     "  'use strict';\n"
@@ -61,8 +65,31 @@ static const char html_js[] =
     "  var NS = svg.namespaceURI;\n"
     "  var layer = document.getElementById('sel-layer');\n"
     "  var info = document.getElementById('info');\n"
-    "  var byAddr = {};\n"
-    "  data.nodes.forEach(function (n) { byAddr[n.addr] = n; });\n"
+    "  var byAddr = {}, byI = {};\n"
+    "  data.nodes.forEach(function (n) { byAddr[n.addr] = n; byI[n.i] = n; "
+    "});\n"
+    "  var labelled = {};\n"
+    "  Array.prototype.forEach.call(svg.querySelectorAll('.label'), "
+    "function (g) { labelled[g.getAttribute('data-i')] = true; });\n"
+    "  var hover = null;\n"
+    "  function unhover() { if (hover) { hover.parentNode.removeChild(hover); "
+    "hover = null; } }\n"
+    "  svg.addEventListener('mouseover', function (ev) {\n"
+    "    var g = ev.target.closest ? ev.target.closest('.node') : null;\n"
+    "    unhover();\n"
+    "    if (!g || labelled[g.getAttribute('data-i')]) return;\n"
+    "    var n = byI[g.getAttribute('data-i')];\n"
+    "    if (!n) return;\n"
+    "    var dx = n.x - data.cx, dy = n.y - data.cy, d = Math.sqrt(dx * dx + "
+    "dy * dy) || 1;\n"
+    "    var k = (d + data.label_gap) / d;\n"
+    "    hover = el('g', {'class': 'hover-label'}, svg);\n"
+    "    var t = el('text', {x: data.cx + dx * k, y: data.cy + dy * k + 4, "
+    "'text-anchor': dx < -d / 3 ? 'end' : dx > d / 3 ? 'start' : "
+    "'middle'}, hover);\n"
+    "    t.textContent = n.addr + ' \\u00b7 ' + n.health;\n"
+    "  });\n"
+    "  svg.addEventListener('mouseleave', unhover);\n"
     "  function el(tag, attrs, parent) {\n"
     "    var e = document.createElementNS(NS, tag);\n"
     "    Object.keys(attrs).forEach(function (k) { e.setAttribute(k, "
@@ -112,7 +139,7 @@ static const char html_js[] =
     "    clear(info);\n"
     "    Array.prototype.forEach.call(svg.querySelectorAll('.node'), "
     "function (g) { g.classList.remove('sel'); });\n"
-    "    var n = data.nodes[i];\n"
+    "    var n = byI[i];\n"
     "    if (i < 0 || !n) {\n"
     "      h('p', 'Click a node to see its fingers (drawn as chords), its "
     "successor list, its replica set and its peers\\u2019 timeouts.', info, "
@@ -143,12 +170,13 @@ static const char html_js[] =
     "    var st = n.ghost ? 'not in the ring (' + n.health + ')' : n.live ? "
     "n.state + ', ' + n.health : 'did not answer';\n"
     "    h('div', st, info, n.health);\n"
-    "    if (data.live && n.live && !n.ghost) h('div', n.keys + ' keys held, "
-    "' + n.primary_keys + ' as owner; owns ' + n.owned + '% of the ids', "
-    "info);\n"
+    "    function keys(k) { return k + (k === 1 ? ' key' : ' keys'); }\n"
+    "    if (data.live && n.live && !n.ghost) h('div', 'owns ' + "
+    "keys(n.primary_keys) + ' and ' + n.owned + '% of the ids; holds ' + "
+    "keys(n.keys) + ' with the copies', info);\n"
     "    if (n.suspected_by || n.dead_by) h('div', 'suspected by ' + "
-    "n.suspected_by + ', declared dead by ' + n.dead_by + ' peer(s)', info, "
-    "'note');\n"
+    "n.suspected_by + ', declared dead by ' + n.dead_by + (n.dead_by === 1 ? "
+    "' peer' : ' peers'), info, 'note');\n"
     "    h('h3', 'Predecessor', info);\n"
     "    h('div', n.pred || 'none', info, 'mono');\n"
     "    h('h3', 'Successor list (' + n.succ.length + ')', info);\n"
@@ -228,11 +256,16 @@ static void html_data(struct viz_out *o, const struct viz_ring *r)
     chord_json_uint(&j, (uint64_t)VIZ_CX);
     chord_json_key(&j, "cy");
     chord_json_uint(&j, (uint64_t)VIZ_CY);
+    chord_json_key(&j, "label_gap");
+    chord_json_uint(&j, (uint64_t)(VIZ_ARC_W / 2 + 14));
     chord_json_key(&j, "nodes");
     chord_json_arr_begin(&j);
+    bool dense = viz_layout_dense(r);
     for (unsigned i = 0; i < r->n; i++) {
         const struct viz_node *n = &r->nodes[i];
         char num[32];
+        if (dense && !viz_label_wanted(r, n))
+            continue; /* not drawn: a density arc stands for it */
         chord_json_obj_begin(&j);
         chord_json_key(&j, "i");
         chord_json_uint(&j, i);
@@ -328,15 +361,20 @@ static void html_data(struct viz_out *o, const struct viz_ring *r)
 /* The summary column of the page: the ring, the key trace, the notes. */
 static void html_summary(struct viz_out *o, const struct viz_ring *r)
 {
-    unsigned members = viz_ring_members(r);
-    viz_out_printf(o, "<section id=\"summary\"><h2>Ring</h2><div>%u node%s",
-                   members, members == 1 ? "" : "s");
+    char states[96];
+    viz_state_summary(r, states, sizeof states);
+    viz_out_printf(o, "<section id=\"summary\"><h2>Ring</h2><div>%u %s", r->n,
+                   viz_plural(r->n, "node", "nodes"));
+    if (states[0])
+        viz_out_printf(o, " (%s)", states);
     if (r->live)
-        viz_out_printf(o, ", %u answered; %llu keys (owned), %u copies each",
+        viz_out_printf(o, ", %u answered; %llu %s (owned), %u %s of each",
                        r->n_answer, (unsigned long long)r->total_keys,
-                       r->replicas);
+                       viz_plural(r->total_keys, "key", "keys"), r->replicas,
+                       viz_plural(r->replicas, "copy", "copies"));
     else
-        viz_out_printf(o, "; %u copies of each key", r->replicas);
+        viz_out_printf(o, "; %u %s of each key", r->replicas,
+                       viz_plural(r->replicas, "copy", "copies"));
     viz_out_puts(o, "</div>\n");
     if (r->has_key) {
         char kid[VIZ_SHORT + 1];
@@ -378,7 +416,11 @@ static void html_summary(struct viz_out *o, const struct viz_ring *r)
 void viz_render_html(struct viz_out *o, const struct viz_ring *r,
                      unsigned refresh_s)
 {
-    unsigned members = viz_ring_members(r);
+    char states[96], count[160];
+    viz_state_summary(r, states, sizeof states);
+    snprintf(count, sizeof count, "%u %s%s%s%s", r->n,
+             viz_plural(r->n, "node", "nodes"), states[0] ? " (" : "", states,
+             states[0] ? ")" : "");
     viz_out_puts(o, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
                     "<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width, "
@@ -386,14 +428,18 @@ void viz_render_html(struct viz_out *o, const struct viz_ring *r,
     if (refresh_s)
         viz_out_printf(o, "<meta http-equiv=\"refresh\" content=\"%u\">\n",
                        refresh_s);
-    viz_out_printf(o, "<title>Chord ring \xc2\xb7 %u node%s</title>\n<style>\n",
-                   members, members == 1 ? "" : "s");
+    viz_out_printf(o, "<title>Chord ring \xc2\xb7 %s</title>\n<style>\n",
+                   count);
     viz_out_puts(o, html_css);
     viz_out_printf(o,
-                   "</style>\n</head>\n<body>\n<header><h1>Chord ring "
-                   "\xc2\xb7 %u node%s</h1><p class=\"sub\">",
-                   members, members == 1 ? "" : "s");
-    if (r->live) {
+                   "</style>\n</head>\n<body>\n<header><h1 id=\"title\">Chord "
+                   "ring \xc2\xb7 %s</h1><p class=\"sub\">",
+                   count);
+    if (r->snapshot) {
+        viz_out_puts(o, "snapshot <span class=\"mono\">");
+        viz_out_xmls(o, r->source);
+        viz_out_printf(o, "</span> of %s", r->when);
+    } else if (r->live) {
         viz_out_puts(o, "crawled from <span class=\"mono\">");
         viz_out_xmls(o, r->source);
         viz_out_printf(o, "</span> at %s", r->when);
@@ -412,8 +458,16 @@ void viz_render_html(struct viz_out *o, const struct viz_ring *r,
     /* The legend as a small SVG of its own (markers are defined again: ids
      * inside one page must be unique, so this copy has none of its own and
      * uses the ring's). */
-    viz_out_puts(o, "<svg viewBox=\"-2 0 360 330\" width=\"100%\">\n");
-    viz_svg_legend(o, r, 0, 20);
+    struct viz_out legend;
+    memset(&legend, 0, sizeof legend);
+    chord_buf_init(&legend.b);
+    double hl = viz_svg_legend(&legend, r, 0, 20);
+    viz_out_printf(o, "<svg viewBox=\"-2 0 360 %.0f\" width=\"100%%\">\n",
+                   ceil(hl + 30));
+    viz_out_raw(o, (const char *)legend.b.data, legend.b.len);
+    if (legend.err)
+        o->err = o->err ? o->err : legend.err;
+    chord_buf_free(&legend.b);
     viz_out_puts(o, "</svg></section>\n</aside>\n</div>\n");
     viz_out_puts(o, "<script type=\"application/json\" id=\"ring-data\">");
     html_data(o, r);

@@ -2,7 +2,8 @@
  * main.c - dht-viz: draw a Chord ring, live or from a topology file, as
  * SVG, a self-contained HTML page, Graphviz DOT or a table for terminals.
  *
- *   dht-viz [--node H:P | --topology FILE] [--format svg|html|dot|text]
+ *   dht-viz [--node H:P | --topology FILE | --input FILE]
+ *           [--format svg|html|dot|text]
  *           [--output FILE] [--highlight ADDR] [--key KEY]
  *           [--watch N [--count M]] [--timeout-ms N]
  *   dht-viz --serve HOST:PORT [--serve-any] [--rate N] [--node H:P]
@@ -14,16 +15,18 @@
  * drawings), serve.c (--serve, the live page) or topology.c (the two
  * topology commands). The other files:
  * model.c (the ring model), crawl.c (live mode), topology.c (topology
- * mode), trace.c (--key), layout.c (positions and labels), out.c (the
- * output buffer and escaping), svg.c and legend.c, html.c, dot.c, text.c.
+ * mode), input.c (--input: a `dht ring --json` or dht-sim snapshot),
+ * style.c (how each node state is drawn), trace.c (--key), layout.c (positions
+ * and labels), out.c (the output buffer and escaping), svg.c and legend.c,
+ * html.c, dot.c, text.c.
  *
  * Invariants of the program: every string that comes from outside is
  * escaped for the markup formats; the HTML page refers to nothing outside
  * itself; every loop is bounded (nodes, ghosts, path, watch rounds); an
  * output file is replaced atomically. It never changes the ring and never
  * starts or stops a process. Exit status: 0 ok, 1 a malformed topology
- * file or an output that cannot be written, 2 a usage error, 3 the ring
- * cannot be reached.
+ * or snapshot file or an output that cannot be written, 2 a usage error,
+ * 3 the ring cannot be reached.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -42,8 +45,8 @@
 static void usage(FILE *f)
 {
     fputs(
-        "usage: dht-viz [--node HOST:PORT | --topology FILE] [--format "
-        "svg|html|dot|text]\n"
+        "usage: dht-viz [--node HOST:PORT | --topology FILE | --input FILE]\n"
+        "               [--format svg|html|dot|text]\n"
         "               [--output FILE] [--highlight HOST:PORT] [--key KEY]\n"
         "               [--watch N [--count M]] [--timeout-ms N]\n"
         "       dht-viz --serve HOST:PORT [--serve-any] [--rate N] [--node "
@@ -58,7 +61,12 @@ static void usage(FILE *f)
         "  -n, --node HOST:PORT a node of the live ring (default: the first\n"
         "                       of $DHT_NODE, else " VIZ_DEFAULT_NODE ")\n"
         "  --topology FILE      draw a topology file instead (no live data)\n"
-        "  -f, --format F       svg, html (one self-contained page), dot "
+        "  --input FILE         draw a snapshot: what `dht ring --json` "
+        "prints or\n"
+        "                       `dht-sim --snapshot FILE` writes (large "
+        "rings are\n"
+        "                       drawn as density arcs)\n"
+        "  -f, --format F           svg, html (one self-contained page), dot "
         "(Graphviz)\n"
         "                       or text; default: from the --output "
         "extension,\n"
@@ -101,9 +109,9 @@ static void usage(FILE *f)
         "  -h, --help           this text\n"
         "  -V, --version        the version\n"
         "\n"
-        "exit status: 0 ok, 1 a malformed topology or an output that cannot "
-        "be\n"
-        "written, 2 usage error, 3 the ring cannot be reached\n",
+        "exit status: 0 ok, 1 a malformed topology or snapshot, or an output "
+        "that\n"
+        "cannot be written, 2 usage error, 3 the ring cannot be reached\n",
         f);
 }
 
@@ -139,6 +147,7 @@ int main(int argc, char **argv)
     enum {
         OPT_NODE = 256,
         OPT_TOPOLOGY,
+        OPT_INPUT,
         OPT_FORMAT,
         OPT_OUTPUT,
         OPT_HIGHLIGHT,
@@ -157,6 +166,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"node", required_argument, NULL, OPT_NODE},
         {"topology", required_argument, NULL, OPT_TOPOLOGY},
+        {"input", required_argument, NULL, OPT_INPUT},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"output", required_argument, NULL, OPT_OUTPUT},
         {"highlight", required_argument, NULL, OPT_HIGHLIGHT},
@@ -192,6 +202,9 @@ int main(int argc, char **argv)
             break;
         case OPT_TOPOLOGY:
             o.topology = optarg;
+            break;
+        case OPT_INPUT:
+            o.input = optarg;
             break;
         case 'f':
         case OPT_FORMAT:
@@ -298,19 +311,24 @@ int main(int argc, char **argv)
                                      "--dump-topology, not both");
         return viz_topology_command(check ? check : dump, dump != NULL);
     }
+    if ((o.node != NULL) + (o.topology != NULL) + (o.input != NULL) > 1)
+        return chord_usage_error("dht-viz", "%s",
+                                 "give one of --node, --topology and --input");
+    if (o.input && o.watch)
+        return chord_usage_error("dht-viz", "%s",
+                                 "--input draws a snapshot once: no --watch");
+    if (o.input && strlen(o.input) >= VIZ_PATH_NAME_MAX)
+        return chord_usage_error("dht-viz", "%s", "the input path is too long");
     if ((so.any || rate_given) && !so.listen)
         return chord_usage_error("dht-viz", "%s",
                                  "--serve-any and --rate go with --serve");
-    if (so.listen && (o.topology || o.output || o.format_given || o.watch ||
-                      o.key || o.highlight))
+    if (so.listen && (o.topology || o.input || o.output || o.format_given ||
+                      o.watch || o.key || o.highlight))
         return chord_usage_error("dht-viz", "%s",
                                  "--serve takes only --node, --rate, "
                                  "--serve-any and --timeout-ms");
-    if (o.node && o.topology)
-        return chord_usage_error("dht-viz", "%s",
-                                 "give --node or --topology, not both");
     char env_first[CHORD_ADDR_MAX]; /* $DHT_NODE's first entry */
-    if (!o.topology && !o.node) {
+    if (!o.topology && !o.node && !o.input) {
         /* $DHT_NODE may list several seeds, as for dht: crawl from the
          * first. */
         const char *env = getenv("DHT_NODE");

@@ -8,8 +8,9 @@
  * by_addr lists them by address, so both lookups are binary searches; a
  * ghost is never a member (it owns no range and succeeds nobody).
  *
- * It does not fill the table (crawl.c and topology.c do), place the
- * nodes (layout.c) or print anything but the --highlight warning.
+ * It does not fill the table (crawl.c, input.c and topology.c do; it
+ * only copies one status report into a node for the first two), place
+ * the nodes (layout.c) or print anything but the --highlight warning.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,8 +21,8 @@
 
 #include "viz.h"
 
-const char *const viz_health_names[4] = {"ok", "suspected", "dead",
-                                         "unreachable"};
+const char *const viz_health_names[VIZ_HEALTH_N] = {"ok", "suspected", "dead",
+                                                    "unreachable"};
 
 void viz_short_id(const struct chord_id *id, char out[VIZ_SHORT + 1])
 {
@@ -94,6 +95,53 @@ void viz_finger_push(struct viz_finger *fingers, unsigned *n, unsigned bit,
     f->first_bit = f->last_bit = bit;
     f->start = *start;
     f->node = *p;
+}
+
+/* The finger index i of a finger whose start is self + 2^i. */
+static unsigned finger_bit(const struct chord_id *self,
+                           const struct chord_id *start)
+{
+    struct chord_id d;
+    chord_id_sub(&d, start, self);
+    for (unsigned k = 0; k < CHORD_ID_BYTES; k++) {
+        if (d.b[k] == 0)
+            continue;
+        unsigned bit = 7;
+        while (!(d.b[k] & (1u << bit)))
+            bit--;
+        return (CHORD_ID_BYTES - 1 - k) * 8 + bit;
+    }
+    return 0;
+}
+
+/* Copy what the viewer needs from a status report into `n`. */
+int viz_node_from_status(struct viz_node *n, const struct chord_status *s)
+{
+    n->self = s->self;
+    n->live = true;
+    n->state = s->state;
+    n->has_pred = s->has_pred;
+    n->pred = s->pred;
+    n->keys = s->keys;
+    n->primary_keys = s->primary_keys;
+    n->replicas = s->replicas;
+    unsigned ns = s->n_succ < CHORD_SUCC_MAX ? s->n_succ : CHORD_SUCC_MAX;
+    unsigned nf = s->n_fingers < CHORD_ID_BITS ? s->n_fingers : CHORD_ID_BITS;
+    unsigned np = s->n_peers < CHORD_PEERS_MAX ? s->n_peers : CHORD_PEERS_MAX;
+    n->succ = calloc(ns ? ns : 1, sizeof *n->succ);
+    n->fingers = calloc(nf ? nf : 1, sizeof *n->fingers);
+    n->peers = calloc(np ? np : 1, sizeof *n->peers);
+    if (!n->succ || !n->fingers || !n->peers)
+        return -ENOMEM;
+    memcpy(n->succ, s->succ, ns * sizeof *n->succ);
+    n->n_succ = ns;
+    for (unsigned i = 0; i < nf; i++)
+        viz_finger_push(n->fingers, &n->n_fingers,
+                        finger_bit(&s->self.id, &s->fingers[i].start),
+                        &s->fingers[i].start, &s->fingers[i].node);
+    memcpy(n->peers, s->peers, np * sizeof *n->peers);
+    n->n_peers = np;
+    return 0;
 }
 
 static int cmp_node_id(const void *a, const void *b)
@@ -175,6 +223,18 @@ int viz_ring_find_id(const struct viz_ring *r, const struct chord_id *id)
     return -1;
 }
 
+unsigned viz_ring_count_health(const struct viz_ring *r,
+                               unsigned counts[VIZ_HEALTH_N])
+{
+    unsigned ghosts = 0;
+    memset(counts, 0, VIZ_HEALTH_N * sizeof counts[0]);
+    for (unsigned i = 0; i < r->n; i++) {
+        counts[r->nodes[i].health < VIZ_HEALTH_N ? r->nodes[i].health : 0]++;
+        ghosts += r->nodes[i].ghost;
+    }
+    return ghosts;
+}
+
 /* Is node i a member of the ring (not a ghost)? */
 bool viz_ring_member(const struct viz_ring *r, unsigned i)
 {
@@ -238,8 +298,8 @@ void viz_ring_finish(struct viz_ring *r, const char *highlight)
         if (n->live && !n->ghost) {
             r->n_answer++;
             r->total_keys += n->primary_keys;
-            if (n->keys > r->max_keys)
-                r->max_keys = n->keys;
+            if (n->primary_keys > r->max_keys)
+                r->max_keys = n->primary_keys;
         }
         if (!r->replicas && n->live && n->replicas)
             r->replicas = n->replicas;
@@ -273,10 +333,12 @@ void viz_ring_finish(struct viz_ring *r, const char *highlight)
         else
             r->nodes[r->highlight].highlight = true;
     }
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(r->when, sizeof r->when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    if (!r->when[0]) { /* a snapshot keeps the time of its file */
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(r->when, sizeof r->when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    }
 }
 
 /* The share of the identifier space node i owns (from the previous member),

@@ -1,7 +1,7 @@
 /*
  * output.c - one drawing from start to file, and the --watch loop: build
- * the model (topology.c or crawl.c), finish, trace and place it, render it
- * in the chosen format and write it out.
+ * the model (topology.c, input.c or crawl.c), finish, trace and place it,
+ * render it in the chosen format and write it out.
  *
  * Invariants: an output file is replaced atomically (a temporary file in
  * the same directory, renamed over it), so a reader never sees half a
@@ -76,7 +76,18 @@ static int draw_once(const struct viz_opts *o, struct viz_out *out)
     r.owner = -1;
     r.highlight = -1;
     int rc;
-    if (o->topology) {
+    if (o->input) {
+        r.live = true;
+        r.snapshot = true;
+        snprintf(r.source, sizeof r.source, "%s", o->input);
+        rc = viz_input_load(&r, o->input);
+        if (rc) {
+            viz_ring_free(&r);
+            if (rc == -ENOMEM)
+                fprintf(stderr, "dht-viz: out of memory\n");
+            return VIZ_EXIT_INVALID;
+        }
+    } else if (o->topology) {
         rc = viz_topology_load(&r, o->topology);
         if (rc) {
             viz_ring_free(&r);

@@ -1,14 +1,20 @@
 /*
  * svg.c - the drawing of the ring as SVG: the owned ranges as a band
- * around the identifier circle (shaded by keys held in live mode), the
- * successor pointers as arrows inside it (dashed red when one skips a
- * live node), the key's lookup path as numbered chords, the nodes with
- * their role rings and crosses, and the labels where layout.c put them.
+ * around the identifier circle (shaded by what each node owns: its
+ * primary keys, or its share of the ids when there are no keys; a large
+ * ring as density arcs instead), the successor pointers as arrows inside
+ * it (dashed red when one skips a live node), the key's lookup path as
+ * numbered chords, the nodes in the symbols of their states (style.c),
+ * and the labels where layout.c put them.
  *
  * Invariants: every outside string is escaped (viz_out_xml); ids inside
  * the document are unique, so the same <svg> can be inlined in the HTML
- * page, whose script draws into the empty "sel-layer" group; a standalone
- * document also carries the title, the legend and the summary (legend.c).
+ * page, whose script draws into the empty "sel-layer" group; the <svg>
+ * has a viewBox that holds every label and no fixed size, so it scales
+ * to its window; a standalone document also carries the title, the
+ * legend and the summary (legend.c), placed around what the labels
+ * take. Node groups carry class "node state-STATE" (and "ghost"),
+ * labels class "label", so a script or a test reads them from the DOM.
  *
  * It does not decide positions (layout.c) and writes only to the buffer.
  */
@@ -20,10 +26,11 @@
 
 #include "render.h"
 
-/* The fill of an owned range with `keys` keys (a light-to-dark blue). */
-static void keys_colour(const struct viz_ring *r, uint64_t keys, char out[8])
+/* The fill for share t of the maximum (a light-to-dark blue). */
+static void shade_colour(double t, char out[8])
 {
-    double t = r->max_keys ? (double)keys / (double)r->max_keys : 0.0;
+    if (t < 0.0)
+        t = 0.0;
     if (t > 1.0)
         t = 1.0;
     int cr = (int)lround(0xe8 + (0x2b - 0xe8) * t);
@@ -43,20 +50,6 @@ static void arc_path(struct viz_out *o, double rad, double f0, double f1)
     viz_polar(rad, f0 + d, &x1, &y1);
     viz_out_printf(o, "M%.1f %.1f A%.1f %.1f 0 %d 1 %.1f %.1f", x0, y0, rad,
                    rad, d > 0.5 ? 1 : 0, x1, y1);
-}
-
-static const char *health_fill(const struct viz_node *n)
-{
-    switch (n->health) {
-    case VIZ_SUSPECTED:
-        return "#dd6b20";
-    case VIZ_DEAD:
-        return "#c53030";
-    case VIZ_UNREACHABLE:
-        return "#ffffff";
-    default:
-        return "#1a365d";
-    }
 }
 
 static void svg_defs(struct viz_out *o)
@@ -85,7 +78,65 @@ static void svg_defs(struct viz_out *o)
            "</defs>\n");
 }
 
-/* The owned ranges, shaded by keys (topology mode: two neutral greys). */
+/* Quarter marks of the identifier space, their labels where layout.c
+ * keeps them free of node labels. */
+static void svg_ticks(struct viz_out *o)
+{
+    static const char *const quarter[] = {
+        "0", "4000\xe2\x80\xa6", "8000\xe2\x80\xa6", "c000\xe2\x80\xa6"};
+    viz_out_puts(o, "<g id=\"ticks\" font-size=\"10\" fill=\"#a0aec0\" "
+                    "text-anchor=\"middle\">\n");
+    for (unsigned q = 0; q < 4; q++) {
+        double x0, y0, x1, y1, tx, ty;
+        struct viz_box box;
+        viz_polar(VIZ_R - VIZ_ARC_W / 2 - 2, q / 4.0, &x0, &y0);
+        viz_polar(VIZ_R - VIZ_ARC_W / 2 - 9, q / 4.0, &x1, &y1);
+        viz_tick_label(q, &tx, &ty, &box);
+        viz_out_printf(o,
+                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                       "stroke=\"#a0aec0\"/><text class=\"tick\" x=\"%.1f\" "
+                       "y=\"%.1f\">%s</text>\n",
+                       x0, y0, x1, y1, tx, ty, quarter[q]);
+    }
+    viz_out_puts(o, "</g>\n");
+}
+
+/* The density drawing of a large ring: VIZ_DENSITY_BINS arcs, each
+ * shaded by how many members have their id in it. */
+static void svg_density(struct viz_out *o, const struct viz_ring *r)
+{
+    unsigned count[VIZ_DENSITY_BINS], most = viz_density_max(r);
+    uint64_t keys[VIZ_DENSITY_BINS];
+    memset(count, 0, sizeof count);
+    memset(keys, 0, sizeof keys);
+    for (unsigned i = 0; i < r->n; i++) {
+        if (!viz_ring_member(r, i))
+            continue;
+        unsigned b = viz_density_bin(&r->nodes[i]);
+        count[b]++;
+        keys[b] += r->nodes[i].primary_keys;
+    }
+    for (unsigned b = 0; b < VIZ_DENSITY_BINS; b++) {
+        if (!count[b])
+            continue;
+        char colour[8];
+        shade_colour(most ? (double)count[b] / most : 0.0, colour);
+        viz_out_puts(o, "<path class=\"density\" d=\"");
+        arc_path(o, VIZ_R, (double)b / VIZ_DENSITY_BINS,
+                 (double)(b + 1) / VIZ_DENSITY_BINS);
+        viz_out_printf(
+            o,
+            "\" stroke=\"%s\" stroke-width=\"%.1f\"><title>%u "
+            "%s in ids %05.1f%%-%05.1f%%, %llu %s owned</title>"
+            "</path>\n",
+            colour, VIZ_ARC_W, count[b], viz_plural(count[b], "node", "nodes"),
+            100.0 * b / VIZ_DENSITY_BINS, 100.0 * (b + 1) / VIZ_DENSITY_BINS,
+            (unsigned long long)keys[b], viz_plural(keys[b], "key", "keys"));
+    }
+}
+
+/* The owned ranges, shaded by what each node owns (topology mode: two
+ * neutral greys); a large ring as density arcs. */
 static void svg_arcs(struct viz_out *o, const struct viz_ring *r)
 {
     viz_out_puts(o, "<g id=\"arcs\" fill=\"none\">\n");
@@ -94,6 +145,13 @@ static void svg_arcs(struct viz_out *o, const struct viz_ring *r)
         "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" stroke=\"#edf2f7\" "
         "stroke-width=\"%.1f\"/>\n",
         VIZ_CX, VIZ_CY, VIZ_R, VIZ_ARC_W);
+    if (viz_layout_dense(r)) {
+        svg_density(o, r);
+        viz_out_puts(o, "</g>\n");
+        svg_ticks(o);
+        return;
+    }
+    double most = viz_arc_max(r);
     unsigned parity = 0;
     for (unsigned i = 0; i < r->n; i++) {
         const struct viz_node *n = &r->nodes[i];
@@ -101,9 +159,9 @@ static void svg_arcs(struct viz_out *o, const struct viz_ring *r)
             continue;
         char colour[8];
         if (!n->live)
-            snprintf(colour, sizeof colour, "#fde2e2");
+            snprintf(colour, sizeof colour, "%s", VIZ_SILENT_FILL);
         else if (r->live)
-            keys_colour(r, n->keys, colour);
+            shade_colour(most > 0 ? viz_arc_value(r, i) / most : 0.0, colour);
         else
             snprintf(colour, sizeof colour, "%s",
                      parity++ % 2 ? "#cbd5e0" : "#e2e8f0");
@@ -120,16 +178,14 @@ static void svg_arcs(struct viz_out *o, const struct viz_ring *r)
         viz_out_printf(o, "\" stroke=\"%s\" stroke-width=\"%.1f\"><title>",
                        colour, VIZ_ARC_W);
         viz_out_xmls(o, n->self.addr);
+        viz_out_printf(o, " owns %.2f%% of the ids",
+                       viz_ring_owned_percent(r, i));
         if (r->live && n->live)
-            viz_out_printf(o,
-                           " owns %.2f%% of the ids: %llu keys held, %llu "
-                           "as owner",
-                           viz_ring_owned_percent(r, i),
+            viz_out_printf(o, " and %llu %s; holds %llu %s with the copies",
+                           (unsigned long long)n->primary_keys,
+                           viz_plural(n->primary_keys, "key", "keys"),
                            (unsigned long long)n->keys,
-                           (unsigned long long)n->primary_keys);
-        else
-            viz_out_printf(o, " owns %.2f%% of the ids",
-                           viz_ring_owned_percent(r, i));
+                           viz_plural(n->keys, "key", "keys"));
         viz_out_puts(o, "</title></path>\n");
     }
     /* Thin separators between ranges. */
@@ -145,23 +201,7 @@ static void svg_arcs(struct viz_out *o, const struct viz_ring *r)
                        x0, y0, x1, y1);
     }
     viz_out_puts(o, "</g>\n");
-    /* Quarter marks of the identifier space. */
-    static const char *const quarter[] = {
-        "0", "4000\xe2\x80\xa6", "8000\xe2\x80\xa6", "c000\xe2\x80\xa6"};
-    viz_out_puts(o, "<g id=\"ticks\" font-size=\"10\" fill=\"#a0aec0\" "
-                    "text-anchor=\"middle\">\n");
-    for (unsigned q = 0; q < 4; q++) {
-        double x0, y0, x1, y1, tx, ty;
-        viz_polar(VIZ_R - VIZ_ARC_W / 2 - 2, q / 4.0, &x0, &y0);
-        viz_polar(VIZ_R - VIZ_ARC_W / 2 - 9, q / 4.0, &x1, &y1);
-        viz_polar(VIZ_R - 62, q / 4.0, &tx, &ty);
-        viz_out_printf(o,
-                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                       "stroke=\"#a0aec0\"/><text x=\"%.1f\" y=\"%.1f\">%s"
-                       "</text>\n",
-                       x0, y0, x1, y1, tx, ty + 3.5, quarter[q]);
-    }
-    viz_out_puts(o, "</g>\n");
+    svg_ticks(o);
 }
 
 /* A quadratic curve between two nodes, bent towards the centre by `bend`
@@ -204,6 +244,8 @@ static void svg_successors(struct viz_out *o, const struct viz_ring *r)
         if (j < 0 || (unsigned)j == i)
             continue;
         const struct viz_node *s = &r->nodes[j];
+        if (!n->bad_succ && viz_layout_dense(r))
+            continue; /* a dense ring: only the wrong pointers */
         if (n->bad_succ) {
             viz_out_puts(o, "<path d=\"");
             chord_curve(o, n->x, n->y, s->x, s->y, 0.3, nr + 3, NULL, NULL);
@@ -257,8 +299,9 @@ static void svg_key(struct viz_out *o, const struct viz_ring *r)
     }
     double kf = chord_id_fraction(&r->key_id);
     double kx, ky, tx, ty;
+    struct viz_box kb;
     viz_polar(VIZ_R, kf, &kx, &ky);
-    viz_polar(VIZ_R - 100, kf, &tx, &ty);
+    viz_key_label(r, &tx, &ty, &kb);
     viz_out_printf(
         o,
         "<path d=\"M%.1f %.1f l7 7 l-7 7 l-7 -7 z\" fill=\"#6b46c1\" "
@@ -267,44 +310,52 @@ static void svg_key(struct viz_out *o, const struct viz_ring *r)
     viz_out_printf(o,
                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
                    "stroke=\"#6b46c1\" stroke-dasharray=\"2 3\"/>\n",
-                   kx, ky, tx, ty);
+                   kx, ky, tx, ty + (ty > VIZ_CY ? 4 : -13));
     viz_out_printf(
         o,
-        "<text x=\"%.1f\" y=\"%.1f\" font-size=\"13\" "
+        "<text id=\"key-label\" x=\"%.1f\" y=\"%.1f\" font-size=\"13\" "
         "font-weight=\"bold\" fill=\"#553c9a\" "
         "text-anchor=\"middle\" stroke=\"#ffffff\" stroke-width=\"4\" "
         "stroke-linejoin=\"round\" paint-order=\"stroke\">key "
         "\xe2\x80\x9c",
-        tx, ty + (ty > VIZ_CY ? -6 : 14));
-    size_t shown = r->key_len > 40 ? 40 : r->key_len;
+        tx, ty);
+    size_t shown = r->key_len > VIZ_KEY_SHOWN ? VIZ_KEY_SHOWN : r->key_len;
     viz_out_xml(o, r->key, shown);
     viz_out_puts(o, r->key_len > shown ? "\xe2\x80\xa6\xe2\x80\x9d</text>\n"
                                        : "\xe2\x80\x9d</text>\n");
     viz_out_puts(o, "</g>\n");
 }
 
-/* One node: halo, role rings, the dot, crosses; a <g> for the HTML page. */
+/* One node: halo, role rings and its state's symbol (style.c); a <g>
+ * with its state as a class, for the HTML page and for tests. */
 static void svg_node(struct viz_out *o, const struct viz_ring *r, unsigned i)
 {
     const struct viz_node *n = &r->nodes[i];
     double nr = viz_node_radius(r);
     char sid[VIZ_SHORT + 1];
     viz_short_id(&n->self.id, sid);
-    viz_out_printf(o, "<g class=\"node\" data-i=\"%u\"><title>", i);
+    viz_out_printf(o, "<g class=\"node state-%s%s\" data-i=\"%u\"><title>",
+                   viz_health_names[n->health], n->ghost ? " ghost" : "", i);
     viz_out_xmls(o, n->self.addr);
     viz_out_printf(o, " (id %s)", sid);
+    unsigned by = n->dead_by ? n->dead_by : n->suspected_by;
     if (n->ghost)
-        viz_out_printf(o, ": %s by %u peer%s, not in the ring",
-                       viz_health_names[n->health],
-                       n->dead_by ? n->dead_by : n->suspected_by,
-                       (n->dead_by ? n->dead_by : n->suspected_by) == 1 ? ""
-                                                                        : "s");
+        viz_out_printf(o, ": %s by %u %s, not in the ring",
+                       viz_health_names[n->health], by,
+                       viz_plural(by, "peer", "peers"));
     else if (!n->live)
-        viz_out_puts(o, ": did not answer");
+        viz_out_printf(o, ": %s, did not answer", viz_health_names[n->health]);
     else if (r->live)
-        viz_out_printf(o, ": %s, %llu keys, %u successors, %u finger nodes",
+        viz_out_printf(o,
+                       ": %s, %s, owns %llu %s, holds %llu, %u %s, %u "
+                       "finger %s",
+                       viz_health_names[n->health],
                        chord_node_state_name(n->state),
-                       (unsigned long long)n->keys, n->n_succ, n->n_fingers);
+                       (unsigned long long)n->primary_keys,
+                       viz_plural(n->primary_keys, "key", "keys"),
+                       (unsigned long long)n->keys, n->n_succ,
+                       viz_plural(n->n_succ, "successor", "successors"),
+                       n->n_fingers, viz_plural(n->n_fingers, "node", "nodes"));
     if (n->suspected_by || (n->dead_by && !n->ghost))
         viz_out_printf(o, "; suspected by %u, declared dead by %u",
                        n->suspected_by, n->dead_by);
@@ -321,53 +372,22 @@ static void svg_node(struct viz_out *o, const struct viz_ring *r, unsigned i)
             "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"none\" "
             "stroke=\"%s\" stroke-width=\"3.5\"/>",
             n->x, n->y, nr + 5, n->owner ? "#d69e2e" : "#38a169");
-    if (n->ghost) {
-        viz_out_printf(
-            o,
-            "<circle class=\"dot\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" "
-            "fill=\"#ffffff\" stroke=\"%s\" stroke-width=\"1.5\" "
-            "stroke-dasharray=\"2 2\"/>",
-            n->x, n->y, nr, health_fill(n));
-    } else {
-        viz_out_printf(
-            o,
-            "<circle class=\"dot\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" "
-            "fill=\"%s\" stroke=\"%s\" stroke-width=\"%s\"/>",
-            n->x, n->y, nr, health_fill(n),
-            n->health == VIZ_UNREACHABLE ? "#c53030" : "#ffffff",
-            n->health == VIZ_UNREACHABLE ? "2" : "1.5");
-    }
-    if (n->health == VIZ_UNREACHABLE || n->ghost) {
-        double c = nr * 0.6;
-        viz_out_printf(
-            o,
-            "<path d=\"M%.1f %.1f L%.1f %.1f M%.1f %.1f L%.1f %.1f\" "
-            "stroke=\"#c53030\" stroke-width=\"2\"/>",
-            n->x - c, n->y - c, n->x + c, n->y + c, n->x - c, n->y + c,
-            n->x + c, n->y - c);
-    }
+    viz_style_symbol(o, n->health, n->ghost, n->x, n->y, nr);
     viz_out_puts(o, "</g>\n");
 }
 
 static void svg_labels(struct viz_out *o, const struct viz_ring *r,
                        const struct viz_label *lab)
 {
-    bool two = r->n <= VIZ_LABELS_TWO_LINES;
     /* Leader lines first, under every label. */
     viz_out_puts(o, "<g id=\"leaders\" stroke=\"#a0aec0\" "
                     "stroke-width=\"0.8\">\n");
-    for (unsigned i = 0; i < r->n; i++) {
-        const struct viz_node *n = &r->nodes[i];
-        if (!lab[i].shown || !lab[i].leader)
-            continue;
-        double a = 2.0 * VIZ_PI * n->frac - VIZ_PI / 2.0;
-        viz_out_printf(o,
-                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
-                       "y2=\"%.1f\"/>\n",
-                       VIZ_CX + (VIZ_R + VIZ_ARC_W / 2 + 1) * cos(a),
-                       VIZ_CY + (VIZ_R + VIZ_ARC_W / 2 + 1) * sin(a), lab[i].lx,
-                       lab[i].ly);
-    }
+    for (unsigned i = 0; i < r->n; i++)
+        if (lab[i].shown && lab[i].leader)
+            viz_out_printf(o,
+                           "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
+                           "y2=\"%.1f\"/>\n",
+                           lab[i].ax, lab[i].ay, lab[i].lx, lab[i].ly);
     viz_out_puts(o, "</g>\n");
     /* A white outline under the glyphs keeps a label readable where a
      * leader line or a curve passes behind it. */
@@ -379,36 +399,82 @@ static void svg_labels(struct viz_out *o, const struct viz_ring *r,
         if (!l->shown)
             continue;
         const char *weight = n->highlight || n->owner ? "bold" : "normal";
-        const char *colour = n->health == VIZ_OK ? "#1a202c" : "#c53030";
+        const char *colour =
+            n->health == VIZ_OK ? "#1a202c" : viz_health_colour(n->health);
         viz_out_printf(o,
-                       "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%s\" "
-                       "font-weight=\"%s\" fill=\"%s\">",
-                       l->box.x0 + 2, l->box.y0 + 11.5, two ? "12" : "11",
-                       weight, colour);
+                       "<g class=\"label\" data-i=\"%u\"><text x=\"%.1f\" "
+                       "y=\"%.1f\" font-size=\"%s\" font-weight=\"%s\" "
+                       "fill=\"%s\">",
+                       i, l->box.x0 + 1, l->box.y0 + 11.5,
+                       l->two_lines ? "12" : "11", weight, colour);
         viz_out_xmls(o, n->self.addr);
-        viz_out_puts(o, "</text>\n");
-        if (two) {
+        viz_out_puts(o, "</text>");
+        if (l->two_lines) {
             char detail[64], sid[VIZ_SHORT + 1];
             viz_label_detail(r, n, detail);
             viz_short_id(&n->self.id, sid);
             viz_out_printf(o,
                            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
                            "fill=\"#4a5568\">%s",
-                           l->box.x0 + 2, l->box.y0 + 25.5, sid);
+                           l->box.x0 + 1, l->box.y0 + 25.5, sid);
             if (detail[0]) {
                 viz_out_puts(o, " \xc2\xb7 ");
                 viz_out_xmls(o, detail);
             }
-            viz_out_puts(o, "</text>\n");
+            viz_out_puts(o, "</text>");
         }
+        viz_out_puts(o, "</g>\n");
     }
+    viz_out_puts(o, "</g>\n");
+}
+
+/* The box the ring and its labels take. */
+static struct viz_box content_box(const struct viz_ring *r,
+                                  const struct viz_label *lab)
+{
+    double m = VIZ_R + VIZ_ARC_W / 2 + 14;
+    struct viz_box bb = {VIZ_CX - m, VIZ_CY - m, VIZ_CX + m, VIZ_CY + m};
+    for (unsigned i = 0; i < r->n; i++) {
+        if (!lab[i].shown)
+            continue;
+        bb.x0 = fmin(bb.x0, lab[i].box.x0);
+        bb.y0 = fmin(bb.y0, lab[i].box.y0);
+        bb.x1 = fmax(bb.x1, lab[i].box.x1);
+        bb.y1 = fmax(bb.y1, lab[i].box.y1);
+    }
+    return bb;
+}
+
+/* The ring itself: ranges, pointers, the key, labels and nodes. */
+static void svg_ring(struct viz_out *o, const struct viz_ring *r,
+                     const struct viz_label *lab)
+{
+    svg_arcs(o, r);
+    svg_successors(o, r);
+    viz_out_puts(o, "<g id=\"sel-layer\"></g>\n");
+    svg_key(o, r);
+    svg_labels(o, r, lab);
+    /* Notable nodes last, on top: a suspected node whose id is next to
+     * another's is not hidden under it. A dense ring draws only those. */
+    viz_out_puts(o, "<g id=\"nodes\">\n");
+    bool dense = viz_layout_dense(r);
+    for (int pass = dense ? 1 : 0; pass < 2; pass++)
+        for (unsigned i = 0; i < r->n; i++) {
+            const struct viz_node *n = &r->nodes[i];
+            bool notable = n->health != VIZ_OK || n->highlight || n->owner ||
+                           n->replica || n->path_pos >= 0;
+            if (notable == (pass == 1))
+                svg_node(o, r, i);
+        }
     viz_out_puts(o, "</g>\n");
 }
 
 /*
  * The drawing. standalone: an SVG document (XML declaration, namespace,
- * legend column); otherwise the <svg> element to inline in the HTML page
- * (no namespace URI: the HTML parser knows <svg>; no legend column).
+ * title above and legend column right of what the labels take);
+ * otherwise the <svg> element to inline in the HTML page (no namespace
+ * URI: the HTML parser knows <svg>; no legend column), cropped to the
+ * ring and its labels. Either has a viewBox and no fixed size.
  */
 void viz_render_svg(struct viz_out *o, const struct viz_ring *r,
                     bool standalone)
@@ -418,61 +484,51 @@ void viz_render_svg(struct viz_out *o, const struct viz_ring *r,
         o->err = o->err ? o->err : -ENOMEM;
         return;
     }
-    viz_place_labels(r, lab, r->n <= VIZ_LABELS_TWO_LINES);
-    /* A standalone drawing has a fixed frame with a title and a legend;
-     * an inline one is cropped to the circle and its labels, so the page
-     * shows it as large as it can. */
-    double vx = 0, vy = 0, vw = VIZ_RING_W + VIZ_LEGEND_W, vh = VIZ_H;
-    if (!standalone) {
-        double m = VIZ_R + VIZ_ARC_W / 2 + 14;
-        struct viz_box bb = {VIZ_CX - m, VIZ_CY - m, VIZ_CX + m, VIZ_CY + m};
-        for (unsigned i = 0; i < r->n; i++) {
-            if (!lab[i].shown)
-                continue;
-            bb.x0 = fmin(bb.x0, lab[i].box.x0);
-            bb.y0 = fmin(bb.y0, lab[i].box.y0);
-            bb.x1 = fmax(bb.x1, lab[i].box.x1);
-            bb.y1 = fmax(bb.y1, lab[i].box.y1);
-        }
-        vx = bb.x0 - 10;
-        vy = bb.y0 - 10;
-        vw = bb.x1 - bb.x0 + 20;
-        vh = bb.y1 - bb.y0 + 20;
-    }
-    if (standalone)
+    viz_place_labels(r, lab, viz_labels_two_lines(r));
+    struct viz_box bb = content_box(r, lab);
+    struct viz_out side;
+    memset(&side, 0, sizeof side);
+    chord_buf_init(&side.b);
+    double vx = bb.x0 - 10, vy = bb.y0 - 10;
+    double vw = bb.x1 - bb.x0 + 20, vh = bb.y1 - bb.y0 + 20;
+    if (standalone) {
+        /* The title band above, the legend column to the right. */
+        double top = bb.y0 - 70, lx = bb.x1 + 40;
+        viz_out_printf(&side, "<g transform=\"translate(%.1f %.1f)\">\n",
+                       bb.x0 - 20, top);
+        viz_svg_title(&side, r);
+        viz_out_puts(&side, "</g>\n");
+        double hl = viz_svg_legend(&side, r, lx, top + 60);
+        double hs = viz_svg_summary(&side, r, lx, top + 60 + hl + 30);
+        double bottom = fmax(bb.y1 + 10, top + 60 + hl + 30 + hs + 10);
+        viz_out_printf(&side,
+                       "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                       "stroke=\"#e2e8f0\"/>\n",
+                       lx - 20, top + 60, lx - 20, bottom - 10);
+        vx = bb.x0 - 30;
+        vy = top;
+        vw = lx + VIZ_LEGEND_W - vx;
+        vh = bottom - top;
         viz_out_puts(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                         "<svg xmlns=\"http://www.w3.org/2000/svg\" ");
-    else
+    } else {
         viz_out_puts(o, "<svg ");
+    }
     viz_out_printf(o,
                    "id=\"ring-svg\" viewBox=\"%.0f %.0f %.0f %.0f\" "
-                   "width=\"%.0f\" height=\"%.0f\" font-family=\"DejaVu Sans, "
-                   "Verdana, Arial, sans-serif\">\n",
-                   vx, vy, vw, vh, vw, vh);
+                   "preserveAspectRatio=\"xMidYMin meet\" "
+                   "font-family=\"DejaVu Sans, Verdana, Arial, sans-serif\">\n",
+                   floor(vx), floor(vy), ceil(vw), ceil(vh));
     svg_defs(o);
     viz_out_printf(o,
                    "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" "
                    "fill=\"#ffffff\"/>\n",
-                   vx, vy, vw, vh);
-    if (standalone)
-        viz_svg_title(o, r);
-    svg_arcs(o, r);
-    svg_successors(o, r);
-    viz_out_puts(o, "<g id=\"sel-layer\"></g>\n");
-    svg_key(o, r);
-    svg_labels(o, r, lab);
+                   floor(vx), floor(vy), ceil(vw), ceil(vh));
+    svg_ring(o, r, lab);
     free(lab);
-    viz_out_puts(o, "<g id=\"nodes\">\n");
-    for (unsigned i = 0; i < r->n; i++)
-        svg_node(o, r, i);
-    viz_out_puts(o, "</g>\n");
-    if (standalone) {
-        viz_out_printf(o,
-                       "<line x1=\"%.0f\" y1=\"20\" x2=\"%.0f\" y2=\"%.0f\" "
-                       "stroke=\"#e2e8f0\"/>\n",
-                       VIZ_RING_W, VIZ_RING_W, VIZ_H - 20);
-        double hgt = viz_svg_legend(o, r, VIZ_RING_W + 30, 40);
-        viz_svg_summary(o, r, VIZ_RING_W + 30, 40 + hgt + 30);
-    }
+    if (side.err)
+        o->err = o->err ? o->err : side.err;
+    viz_out_raw(o, (const char *)side.b.data, side.b.len);
+    chord_buf_free(&side.b);
     viz_out_puts(o, "</svg>\n");
 }

@@ -17,15 +17,18 @@
 
 void viz_render_text(struct viz_out *o, const struct viz_ring *r)
 {
-    unsigned members = viz_ring_members(r);
+    char states[96];
+    viz_state_summary(r, states, sizeof states);
     if (r->live) {
-        viz_out_printf(o, "Chord ring: %u node%s (%u answered), crawled from ",
-                       members, members == 1 ? "" : "s", r->n_answer);
+        viz_out_printf(o, "Chord ring: %u %s (%u answered%s%s), %s ", r->n,
+                       viz_plural(r->n, "node", "nodes"), r->n_answer,
+                       states[0] ? "; " : "", states,
+                       r->snapshot ? "snapshot" : "crawled from");
         viz_out_plain(o, r->source, strlen(r->source));
-        viz_out_printf(o, " at %s\n", r->when);
+        viz_out_printf(o, " %s %s\n", r->snapshot ? "of" : "at", r->when);
     } else {
-        viz_out_printf(o, "Chord ring: %u node%s from topology ", members,
-                       members == 1 ? "" : "s");
+        viz_out_printf(o, "Chord ring: %u %s from topology ", r->n,
+                       viz_plural(r->n, "node", "nodes"));
         viz_out_plain(o, r->source, strlen(r->source));
         viz_out_puts(o, " (ids only)\n");
     }

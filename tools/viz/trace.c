@@ -12,12 +12,14 @@
  * It does not draw anything; the renderers read the marks.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "viz.h"
 
 /*
- * Resolve the key trace: in live mode ask the contacted node; in topology
+ * Resolve the key trace: in live mode ask the contacted node; from a
+ * snapshot compute the owner from the ids (no path); in topology
  * mode simulate the lookup from the first listed node (whose index
  * viz_topology_load left in r->owner). Then mark the owner, the path and the
  * replica set.
@@ -28,7 +30,14 @@ void viz_key_trace(struct viz_ring *r, const struct viz_opts *o)
     r->key = o->key;
     r->key_len = strlen(o->key);
     chord_id_hash(&r->key_id, r->key, r->key_len);
-    if (r->live)
+    if (r->snapshot) {
+        /* A snapshot cannot be asked: the owner from the ids. */
+        r->key_computed = true;
+        r->owner = viz_ring_owner_of(r, &r->key_id, true);
+        if (r->owner >= 0)
+            snprintf(r->owner_addr, sizeof r->owner_addr, "%s",
+                     r->nodes[r->owner].self.addr);
+    } else if (r->live)
         viz_crawl_lookup(r, o);
     else
         viz_topology_lookup(r);

@@ -20,7 +20,9 @@
 #include "chord/types.h"
 #include "common/exit.h"
 
-#define VIZ_NODES_MAX 4096u /* nodes a crawl visits (ghosts apart) */
+#define VIZ_NODES_MAX 200000u /* nodes of a model (ghosts apart) */
+#define VIZ_CRAWL_MAX 4096u   /* nodes a crawl visits */
+#define VIZ_INPUT_MAX (1024u * 1024u * 1024u) /* bytes of an --input file */
 #define VIZ_GHOSTS_MAX 256u /* dead peers drawn beside the ring */
 #define VIZ_NOTES_MAX 6u    /* remarks about the crawl kept */
 #define VIZ_NOTE_LEN 200u
@@ -41,15 +43,24 @@
 
 enum viz_format { VIZ_SVG, VIZ_HTML, VIZ_DOT, VIZ_TEXT };
 
+/*
+ * What the drawing says about a node, one state each, in this order of
+ * precedence: a node some peer has declared dead is DEAD; else one some
+ * peer suspects is SUSPECTED (whether or not it answered the crawl: a
+ * paused node is suspected, not "unreachable"); else one that did not
+ * answer the crawl is UNREACHABLE; else OK. style.c draws each state one
+ * way, in the drawing and in the legend alike.
+ */
 enum viz_health {
     VIZ_OK = 0,
     VIZ_SUSPECTED,  /* some peer suspects it */
     VIZ_DEAD,       /* some peer has declared it dead */
-    VIZ_UNREACHABLE /* it did not answer the crawl */
+    VIZ_UNREACHABLE /* it did not answer, and no peer reports it */
 };
+#define VIZ_HEALTH_N 4u
 
 /* The names of enum viz_health, as the outputs print them. */
-extern const char *const viz_health_names[4];
+extern const char *const viz_health_names[VIZ_HEALTH_N];
 
 /* A run of fingers that name the same node: bits first..last. */
 struct viz_finger {
@@ -83,7 +94,8 @@ struct viz_node {
 };
 
 struct viz_ring {
-    bool live;
+    bool live;     /* live data: crawled, or read from a snapshot */
+    bool snapshot; /* read from an --input file (source names it) */
     char source[VIZ_PATH_NAME_MAX];
     char when[40];
     unsigned n, cap;
@@ -91,7 +103,7 @@ struct viz_ring {
     unsigned *by_addr;      /* node indexes sorted by address */
     unsigned n_answer;
     unsigned replicas;
-    uint64_t max_keys, total_keys;
+    uint64_t max_keys, total_keys; /* of primary (owned) keys */
     unsigned n_notes;
     char notes[VIZ_NOTES_MAX][VIZ_NOTE_LEN];
     /* The key trace (--key). */
@@ -112,6 +124,7 @@ struct viz_ring {
 struct viz_opts {
     const char *node;
     const char *topology;
+    const char *input; /* --input FILE: a dht ring --json snapshot */
     int format;
     bool format_given;
     const char *output;
@@ -139,6 +152,16 @@ void viz_ring_free(struct viz_ring *r);
  * the cap (VIZ_NODES_MAX + VIZ_GHOSTS_MAX). The pointer is valid until
  * the next viz_ring_add. */
 struct viz_node *viz_ring_add(struct viz_ring *r, const struct chord_peer *p);
+
+/* Copy what the viewer needs from a status report into n (live, state,
+ * predecessor, successors, fingers merged into runs, keys, peers).
+ * 0 or -ENOMEM. */
+int viz_node_from_status(struct viz_node *n, const struct chord_status *s);
+
+/* How many nodes of r (members and ghosts) are in each state, into
+ * counts[VIZ_HEALTH_N]; returns how many are ghosts. */
+unsigned viz_ring_count_health(const struct viz_ring *r,
+                               unsigned counts[VIZ_HEALTH_N]);
 
 /* Append a finger for bit `bit` naming `p`, merging it with the previous
  * run when that names the same node. `fingers` holds CHORD_ID_BITS. */
@@ -189,10 +212,6 @@ void viz_ring_finish(struct viz_ring *r, const char *highlight);
  * timeout_ms. 0 or a negative errno. */
 int viz_fetch_status(const char *addr, int timeout_ms, struct chord_status *st);
 
-/* Copy what the viewer needs from a status report into `n` (a node just
- * added: its lists are allocated here). 0 or -ENOMEM. */
-int viz_node_from_status(struct viz_node *n, const struct chord_status *s);
-
 /*
  * Walk successors from o->node and fill r with the nodes met. Returns 0,
  * -EHOSTUNREACH after printing why when the start node does not answer,
@@ -211,6 +230,15 @@ int viz_crawl_health(struct viz_ring *r);
  * the owner; when the lookup fails, note it and compute the owner from the
  * ids (r->key_computed, no path). */
 void viz_crawl_lookup(struct viz_ring *r, const struct viz_opts *o);
+
+/* ------------------------------------------------------------------ */
+/* input.c: --input mode (contacts nobody).                             */
+
+/* Fill r from a file holding what `dht ring --json` or `dht-sim
+ * --snapshot` writes: a JSON array of status objects. The nodes are
+ * indexed and their health set (as after a crawl). 0, -ENOMEM, or
+ * -EINVAL after printing "dht-viz: FILE:LINE:COLUMN: why". */
+int viz_input_load(struct viz_ring *r, const char *path);
 
 /* ------------------------------------------------------------------ */
 /* topology.c: topology mode (contacts nobody).                         */
