@@ -88,14 +88,15 @@ void chord_tls_free(struct chord_tls *tls);
 
 /*
  * A session on `tls`. `server`: the accepting side (a server context
- * only). Otherwise the connecting side, which verifies that the server's
- * certificate names `host` (required: an IPv4/IPv6 literal or a DNS name,
- * IPv6 with or without brackets) and resumes with the ticket kept under
- * `cache_key` when there is one (NULL: no resumption). The client starts
- * the handshake at once: take its first bytes. 0, -EINVAL or -ENOMEM.
+ * only; `addr` is ignored). Otherwise the connecting side: `addr` is the
+ * address dialled ("host:port", "[v6]:port"), whose host the server's
+ * certificate must name (an IP SAN for a literal, a DNS SAN for a name),
+ * and under which the ticket for a resumption is kept. The client starts
+ * the handshake at once: take its first bytes. 0, -EINVAL (a bad address)
+ * or -ENOMEM.
  */
-int chord_tls_conn_new(struct chord_tls *tls, bool server, const char *host,
-                       const char *cache_key, struct chord_tls_conn **out);
+int chord_tls_conn_new(struct chord_tls *tls, bool server, const char *addr,
+                       struct chord_tls_conn **out);
 
 /* Free a session (NULL is fine). */
 void chord_tls_conn_free(struct chord_tls_conn *s);

@@ -58,7 +58,7 @@ struct chord_tls_conn {
     bool server;
     bool ready;
     bool failed;
-    char cache_key[CHORD_ADDR_MAX]; /* "" when not resuming */
+    char cache_key[CHORD_ADDR_MAX]; /* client: the address dialled */
     char host[CHORD_ADDR_MAX];      /* client: the host dialled */
     char vouched[CHORD_ADDR_MAX];   /* the last address vouched for */
     char error[CHORD_TLS_ERR_MAX];
@@ -292,20 +292,13 @@ static SSL_SESSION *ticket_find(struct chord_tls *tls, const char *key)
     return NULL;
 }
 
-/* Pin the dialled host in a client session's verification. */
-static int pin_host(struct chord_tls_conn *s, const char *host)
+/* Pin the host of the dialled address in a client session's
+ * verification, and key its ticket by the address. */
+static int pin_host(struct chord_tls_conn *s, const char *addr)
 {
     char h[CHORD_ADDR_MAX];
-    size_t n = strnlen(host, CHORD_ADDR_MAX);
-    if (n == 0 || n >= CHORD_ADDR_MAX)
+    if (addr_host(addr, h) != 0)
         return -EINVAL;
-    /* Accept "[v6]" as well as "v6". */
-    if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
-        memcpy(h, host + 1, n - 2);
-        h[n - 2] = '\0';
-    } else {
-        memcpy(h, host, n + 1);
-    }
     X509_VERIFY_PARAM *p = SSL_get0_param(s->ssl);
     int ok = is_ip(h) ? X509_VERIFY_PARAM_set1_ip_asc(p, h)
                       : X509_VERIFY_PARAM_set1_host(p, h, 0);
@@ -314,14 +307,15 @@ static int pin_host(struct chord_tls_conn *s, const char *host)
         return -EINVAL;
     }
     snprintf(s->host, sizeof s->host, "%s", h);
+    snprintf(s->cache_key, sizeof s->cache_key, "%s", addr);
     return 0;
 }
 
-int chord_tls_conn_new(struct chord_tls *tls, bool server, const char *host,
-                       const char *cache_key, struct chord_tls_conn **out)
+int chord_tls_conn_new(struct chord_tls *tls, bool server, const char *addr,
+                       struct chord_tls_conn **out)
 {
     *out = NULL;
-    if (!tls || (server && !tls->server) || (!server && !host))
+    if (!tls || (server && !tls->server) || (!server && !addr))
         return -EINVAL;
     struct chord_tls_conn *s = calloc(1, sizeof *s);
     if (!s)
@@ -351,16 +345,13 @@ int chord_tls_conn_new(struct chord_tls *tls, bool server, const char *host,
         *out = s;
         return 0;
     }
-    if (pin_host(s, host) != 0) {
+    if (pin_host(s, addr) != 0) {
         chord_tls_conn_free(s);
         return -EINVAL;
     }
-    if (cache_key) {
-        snprintf(s->cache_key, sizeof s->cache_key, "%s", cache_key);
-        SSL_SESSION *t = ticket_find(tls, cache_key);
-        if (t)
-            SSL_set_session(s->ssl, t);
-    }
+    SSL_SESSION *t = ticket_find(tls, addr);
+    if (t)
+        SSL_set_session(s->ssl, t);
     SSL_set_connect_state(s->ssl);
     (void)chord_tls_conn_read(s, NULL, 0); /* the ClientHello */
     *out = s;

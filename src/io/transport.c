@@ -7,7 +7,10 @@
  * that pool is full, its least recently active idle member is closed to
  * make room, or the newcomer when none is idle enough. Connecting: an
  * outbound connection is bound to the node's own address first when one
- * was given (chord_transport_set_source).
+ * was given (chord_transport_set_source). With TLS every connection gets
+ * its session as it opens: the server side on accept, the client side,
+ * pinned to the address dialled, before it connects (its ClientHello is
+ * the first thing flushed once connected).
  *
  * It does not retry, time out requests or reorder anything.
  */
@@ -160,6 +163,10 @@ static void on_connection(uv_stream_t *server, int status)
         chord__conn_close(c);
         return;
     }
+    if (t->tls && (rc = chord_tls_conn_new(t->tls, true, NULL, &c->tls))) {
+        chord__conn_fail(c, CHORD_LOG_WARN, "TLS: %s", strerror(-rc));
+        return;
+    }
     c->connected = true;
     uv_tcp_nodelay(&c->tcp, 1);
     rc = uv_read_start((uv_stream_t *)&c->tcp, chord__conn_on_alloc,
@@ -299,6 +306,10 @@ int chord_transport_send(struct chord_transport *t, const char *addr,
         }
         snprintf(c->peer, sizeof c->peer, "%s", addr);
         chord__transport_peer_insert(t, c);
+        if (t->tls && (rc = chord_tls_conn_new(t->tls, false, addr, &c->tls))) {
+            chord__conn_fail(c, CHORD_LOG_WARN, "TLS: %s", strerror(-rc));
+            return rc;
+        }
         uv_tcp_nodelay(&c->tcp, 1);
         if (t->has_source && (rc = conn_bind_source(c)) != 0) {
             chord__conn_fail(c, CHORD_LOG_WARN,
@@ -325,6 +336,24 @@ int chord_transport_reply(struct chord_transport *t, uint64_t conn,
         return -ENOTCONN;
     chord_gate_replied(&t->gate, &c->slot, uv_now(t->loop));
     return chord__conn_write(c, frame, len);
+}
+
+void chord_transport_set_tls(struct chord_transport *t, struct chord_tls *tls)
+{
+    t->tls = tls;
+}
+
+int chord_transport_conn_vouches(struct chord_transport *t, uint64_t conn,
+                                 const char *addr)
+{
+    struct conn *c = chord__transport_by_id(t, conn);
+    if (!c)
+        return -ENOTCONN;
+    if (!c->tls)
+        return 1;
+    if (!addr)
+        return chord_tls_conn_has_peer_cert(c->tls) ? 1 : 0;
+    return chord_tls_conn_vouches(c->tls, addr) ? 1 : 0;
 }
 
 void chord_transport_close_conn(struct chord_transport *t, uint64_t conn)

@@ -141,9 +141,9 @@ static void test_handshake_data_resume(void **state)
     for (int round = 0; round < 2; round++) {
         struct chord_tls_conn *c, *s;
         assert_int_equal(
-            chord_tls_conn_new(cli, false, "127.0.0.1", "127.0.0.1:7000", &c),
+            chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c),
             0);
-        assert_int_equal(chord_tls_conn_new(srv, true, NULL, NULL, &s), 0);
+        assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
         assert_int_equal(chord_tls_conn_write(c, (const uint8_t *)"x", 1),
                          -EAGAIN);
         struct got g = {0};
@@ -182,9 +182,9 @@ static void test_node_to_node_names(void **state)
         ctx_ok("a/ca.crt", "a/node.example_7000.crt", "a/node.example_7000.key",
                true, CHORD_TLS_CLIENT_AUTH_NONE);
     struct chord_tls_conn *c, *s;
-    assert_int_equal(chord_tls_conn_new(n1, false, "node.example", NULL, &c),
+    assert_int_equal(chord_tls_conn_new(n1, false, "node.example:7000", &c),
                      0);
-    assert_int_equal(chord_tls_conn_new(n2, true, NULL, NULL, &s), 0);
+    assert_int_equal(chord_tls_conn_new(n2, true, NULL, &s), 0);
     struct got g = {0};
     pump(c, s, &g);
     assert_true(chord_tls_conn_ready(c) && chord_tls_conn_ready(s));
@@ -209,8 +209,8 @@ static void test_ipv6_name(void **state)
     struct chord_tls *cli =
         ctx_ok("a/ca.crt", "a/client.crt", "a/client.key", false, 0);
     struct chord_tls_conn *c, *s;
-    assert_int_equal(chord_tls_conn_new(cli, false, "[::1]", NULL, &c), 0);
-    assert_int_equal(chord_tls_conn_new(srv, true, NULL, NULL, &s), 0);
+    assert_int_equal(chord_tls_conn_new(cli, false, "[::1]:7000", &c), 0);
+    assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
     struct got g = {0};
     pump(c, s, &g);
     assert_true(chord_tls_conn_ready(c));
@@ -232,8 +232,8 @@ static void test_wrong_ca_refused(void **state)
     struct chord_tls *cli =
         ctx_ok("a/ca.crt", "a/client.crt", "a/client.key", false, 0);
     struct chord_tls_conn *c, *s;
-    assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1", NULL, &c), 0);
-    assert_int_equal(chord_tls_conn_new(srv, true, NULL, NULL, &s), 0);
+    assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c), 0);
+    assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
     struct got g = {0};
     pump(c, s, &g);
     assert_false(chord_tls_conn_ready(c));
@@ -256,8 +256,8 @@ static void test_wrong_ca_refused(void **state)
                          &cli_mixed, err),
                      0);
     assert_int_equal(
-        chord_tls_conn_new(cli_mixed, false, "127.0.0.1", NULL, &c2), 0);
-    assert_int_equal(chord_tls_conn_new(srv_a, true, NULL, NULL, &s2), 0);
+        chord_tls_conn_new(cli_mixed, false, "127.0.0.1:7000", &c2), 0);
+    assert_int_equal(chord_tls_conn_new(srv_a, true, NULL, &s2), 0);
     struct got g2 = {0};
     pump(c2, s2, &g2);
     assert_false(chord_tls_conn_ready(s2));
@@ -280,8 +280,8 @@ static void test_wrong_name_refused(void **state)
     struct chord_tls *cli =
         ctx_ok("a/ca.crt", "a/client.crt", "a/client.key", false, 0);
     struct chord_tls_conn *c, *s;
-    assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1", NULL, &c), 0);
-    assert_int_equal(chord_tls_conn_new(srv, true, NULL, NULL, &s), 0);
+    assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c), 0);
+    assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
     struct got g = {0};
     pump(c, s, &g);
     assert_false(chord_tls_conn_ready(c));
@@ -302,9 +302,9 @@ static void test_client_auth(void **state)
         struct chord_tls *srv = ctx_ok("a/ca.crt", "a/127.0.0.1_7000.crt",
                                        "a/127.0.0.1_7000.key", true, auth);
         struct chord_tls_conn *c, *s;
-        assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1", NULL, &c),
+        assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c),
                          0);
-        assert_int_equal(chord_tls_conn_new(srv, true, NULL, NULL, &s), 0);
+        assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
         struct got g = {0};
         pump(c, s, &g);
         if (auth == CHORD_TLS_CLIENT_AUTH_REQUIRED) {
@@ -338,7 +338,7 @@ static void test_garbage_before_handshake(void **state)
                             "\x00\x00\x00\x10\x01\x40garbage-frame"};
     for (int i = 0; i < 2; i++) {
         struct chord_tls_conn *s;
-        assert_int_equal(chord_tls_conn_new(srv, true, NULL, NULL, &s), 0);
+        assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
         size_t n = i == 0 ? strlen(inputs[i]) : 20;
         assert_int_equal(chord_tls_conn_feed(s, (const uint8_t *)inputs[i], n),
                          0);
@@ -362,8 +362,8 @@ static void test_truncated_handshake(void **state)
     struct chord_tls *cli =
         ctx_ok("a/ca.crt", "a/client.crt", "a/client.key", false, 0);
     struct chord_tls_conn *c, *s;
-    assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1", NULL, &c), 0);
-    assert_int_equal(chord_tls_conn_new(srv, true, NULL, NULL, &s), 0);
+    assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c), 0);
+    assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
     struct chord_buf hello;
     chord_buf_init(&hello);
     assert_int_equal(chord_tls_conn_take(c, &hello), 0);

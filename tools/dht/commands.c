@@ -35,8 +35,10 @@
 int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
                       const char **used)
 {
+    int rc = 0;
     for (size_t i = 0; i < o->n_seeds; i++) {
-        if (chord_client_connect(o->seeds[i], o->timeout_ms, out) == 0) {
+        rc = chord_client_connect(o->seeds[i], o->timeout_ms, out);
+        if (rc == 0) {
             *used = o->seeds[i];
             chord_client_set_consistency(*out, o->bench.consistency);
             return 0;
@@ -45,6 +47,8 @@ int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
     fputs("dht: cannot reach the ring (tried ", stderr);
     for (size_t i = 0; i < o->n_seeds; i++)
         fprintf(stderr, "%s%s", i ? ", " : "", o->seeds[i]);
+    if (rc == -ECONNABORTED || rc == -EPROTONOSUPPORT)
+        fprintf(stderr, "; last: %s", chord_client_tls_error());
     fputs(")\n", stderr);
     return -1;
 }

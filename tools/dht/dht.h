@@ -22,6 +22,7 @@
 
 #include "chord/client.h"
 #include "chord/session.h"
+#include "chord/tls.h"
 #include "chord/types.h"
 #include "common/json.h"
 #include "dht/bench.h"
@@ -43,6 +44,8 @@ struct dht_opts {
      * refuse it with any other command). */
     struct chord_bench_config bench;
     const char *bench_opt;
+    struct chord_tls_options tls; /* --tls-* or $DHT_TLS_* */
+    struct chord_tls *tls_ctx;    /* made from `tls`, or NULL */
 };
 
 /* What a command works on, checked before connecting. */

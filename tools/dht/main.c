@@ -52,6 +52,7 @@
 #include "chord/types.h"
 #include "common/args.h"
 #include "common/exit.h"
+#include "common/tls_args.h"
 #include "dht/bench.h"
 #include "dht/dht.h"
 
@@ -82,8 +83,7 @@ static void usage(FILE *f)
         "                    bench)\n"
         "  --consistency L   replicas put/get/del (and bench) wait for: one,\n"
         "                    quorum or all (default: the node's, a "
-        "quorum)\n"
-        "  --help, --version\n"
+        "quorum)\n" CHORD_TLS_ARGS_USAGE "  --help, --version\n"
         "\n"
         "bench options:\n"
         "  -c CLIENTS        concurrent clients, one loop (default 50)\n"
@@ -246,6 +246,7 @@ static const struct option dht_longopts[] = {
     {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
     {"key-seed", required_argument, NULL, OPT_KEY_SEED},
     {"consistency", required_argument, NULL, OPT_CONSISTENCY},
+    CHORD_TLS_ARGS_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -347,6 +348,9 @@ static bool seed_ok(const char *addr, const char *from)
     return false;
 }
 
+static int run_command(const struct dht_cmd *cmd, struct dht_opts *o,
+                       struct dht_req *rq);
+
 int main(int argc, char **argv)
 {
     struct dht_opts o = {.timeout_ms = DHT_DEFAULT_TIMEOUT_MS};
@@ -397,6 +401,11 @@ int main(int argc, char **argv)
         case OPT_VERSION:
             printf("dht (chord-dht) %s\n", CHORD_VERSION);
             return CHORD_EXIT_OK;
+        case CHORD_TLS_OPT_CA:
+        case CHORD_TLS_OPT_CERT:
+        case CHORD_TLS_OPT_KEY:
+            chord_tls_args_take(&o.tls, ch, optarg);
+            break;
         case ':':
             return chord_usage_error("dht", "option %s needs an argument",
                                      argv[optind - 1]);
@@ -439,8 +448,24 @@ int main(int argc, char **argv)
         free(r.value);
         return code;
     }
+    code = chord_tls_args_setup("dht", &o.tls, &o.tls_ctx);
+    if (code) {
+        free(r.value);
+        return code;
+    }
+    code = run_command(cmd, &o, &r);
+    chord_tls_free(o.tls_ctx);
+    return code;
+}
+
+/* Run the command (its arguments checked, TLS set up): the exit code. */
+static int run_command(const struct dht_cmd *cmd, struct dht_opts *o,
+                       struct dht_req *rq)
+{
+    struct dht_req r = *rq;
+    int code;
     if (cmd->run == NULL) {
-        code = dht_cmd_bench(&o);
+        code = dht_cmd_bench(o);
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "dht: cannot write to stdout: %s\n",
                     strerror(errno));
@@ -451,13 +476,13 @@ int main(int argc, char **argv)
     }
 
     struct chord_session *s = NULL;
-    if (chord_session_open(o.seeds, o.n_seeds, o.timeout_ms, &s) != 0) {
+    if (chord_session_open(o->seeds, o->n_seeds, o->timeout_ms, &s) != 0) {
         fputs("dht: out of memory\n", stderr); /* the seeds were checked */
         free(r.value);
         return CHORD_EXIT_FAILED;
     }
-    chord_session_set_consistency(s, o.bench.consistency);
-    code = cmd->run(s, &o, &r);
+    chord_session_set_consistency(s, o->bench.consistency);
+    code = cmd->run(s, o, &r);
     chord_session_close(s);
     free(r.value);
 

@@ -74,6 +74,15 @@ static const char usage_text[] =
     "                        1-65536 (default 64)\n"
     "  --repair              start past a corrupt log or snapshot: keep the\n"
     "                        records before the damage, move the file aside\n"
+    "  --tls-cert FILE       this node's certificate (PEM); it must name the\n"
+    "                        --listen host in subjectAltName (tools/dht-certs\n"
+    "                        makes one). With --tls-key and --tls-ca, every\n"
+    "                        connection, peer or client, is mutual TLS 1.3\n"
+    "  --tls-key FILE        the private key of --tls-cert (PEM)\n"
+    "  --tls-ca FILE         the CA every peer's certificate must chain to\n"
+    "  --client-auth MODE    with TLS: required (default: clients need a\n"
+    "                        certificate of the CA) or none (any client;\n"
+    "                        peers are still verified)\n"
     "  --id HEX40            node id instead of SHA-1(HOST:PORT); tests only\n"
     "  -h, --help            print this help and exit\n"
     "  -V, --version         print the version and exit\n"
@@ -103,6 +112,10 @@ enum {
     OPT_CHECKPOINT_MB,
     OPT_REPAIR,
     OPT_ID,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
+    OPT_CLIENT_AUTH,
 };
 
 static const char short_opts[] = ":d:hj:l:r:s:V";
@@ -126,6 +139,10 @@ static const struct option long_opts[] = {
     {"checkpoint-mb", required_argument, NULL, OPT_CHECKPOINT_MB},
     {"repair", no_argument, NULL, OPT_REPAIR},
     {"id", required_argument, NULL, OPT_ID},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"client-auth", required_argument, NULL, OPT_CLIENT_AUTH},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -165,6 +182,7 @@ static const char *opt_name(int code)
 struct parse_state {
     struct dhtd_options *o;
     const char *durable_flag;
+    const char *tls_flag; /* an option that needs TLS */
 };
 
 /* Store a numeric option's value, already checked against its bounds. */
@@ -293,6 +311,27 @@ static int apply(struct parse_state *ps, int code, const char *val)
         h->durable.repair = true;
         ps->durable_flag = "--repair";
         break;
+    case OPT_TLS_CERT:
+    case OPT_TLS_KEY:
+    case OPT_TLS_CA:
+        if (!*val)
+            return chord_usage_error("dhtd", "--%s needs a file",
+                                     opt_name(code));
+        *(code == OPT_TLS_CERT  ? &h->tls.cert
+          : code == OPT_TLS_KEY ? &h->tls.key
+                                : &h->tls.ca) = val;
+        break;
+    case OPT_CLIENT_AUTH:
+        if (strcmp(val, "required") == 0)
+            h->tls.client_auth = CHORD_TLS_CLIENT_AUTH_REQUIRED;
+        else if (strcmp(val, "none") == 0)
+            h->tls.client_auth = CHORD_TLS_CLIENT_AUTH_NONE;
+        else
+            return chord_usage_error(
+                "dhtd", "--client-auth must be required or none, not '%s'",
+                val);
+        ps->tls_flag = "--client-auth";
+        break;
     case OPT_ID:
         if (chord_id_from_hex(&h->id, val))
             return chord_usage_error(
@@ -312,6 +351,15 @@ static int check_whole(const struct parse_state *ps)
     if (ps->durable_flag && !h->durable.dir)
         return chord_usage_error("dhtd", "%s only applies with --data DIR",
                                  ps->durable_flag);
+    if (chord_tls_options_enabled(&h->tls) &&
+        (!h->tls.cert || !h->tls.key || !h->tls.ca))
+        return chord_usage_error("dhtd", "TLS needs all three of --tls-cert, "
+                                         "--tls-key and --tls-ca");
+    if (ps->tls_flag && !chord_tls_options_enabled(&h->tls))
+        return chord_usage_error("dhtd",
+                                 "%s only applies with --tls-cert, --tls-key "
+                                 "and --tls-ca",
+                                 ps->tls_flag);
     if (h->node.replicas > h->node.successors + 1)
         return chord_usage_error("dhtd",
                                  "--replicas %u needs a successor list of at "
