@@ -62,7 +62,9 @@ void chord_client_tls_default(struct chord_tls *tls);
  * happened, in one line; "" when there was none. */
 const char *chord_client_tls_error(void);
 
-/* The node's explanation of the last -EIO, or "" (owned by the client). */
+/* The node's explanation of the last -EIO, or "" (owned by the client);
+ * after an -ECONNRESET at the first request of a plaintext connection, a
+ * hint that the node may require TLS. */
 const char *chord_client_error(const struct chord_client *c);
 
 /* After a -EIO whose reply said the node does not serve the request now

@@ -16,7 +16,8 @@
  * Invariants: rbuf never holds more than one frame's cap plus one read;
  * after -ETIMEDOUT, -EPROTO or a transport error the connection is marked
  * broken and every later call returns -ENOTCONN, because the stream may be
- * mid-frame. The error text is only set for -EIO.
+ * mid-frame. The error text is set for -EIO, and for an -ECONNRESET at
+ * the first request of a plaintext connection (a TLS node does that).
  *
  * A reply that says the node does not serve the request now (REDIRECT or
  * TRY_AGAIN: it is joining or leaving) is an -EIO like any failure, and
@@ -443,10 +444,10 @@ static ssize_t transact(struct chord_client *c, struct chord_msg *req,
             rc = recv_some(c, deadline);
             if (rc == -ECONNRESET && !c->tls && req->req_id == 1 &&
                 c->rbuf.len == 0)
-                rc = tls_fail(-EPROTONOSUPPORT,
-                              "the node closed the connection at the first "
-                              "request: does it require TLS? (give --tls-ca, "
-                              "--tls-cert and --tls-key, or $DHT_TLS_*)");
+                snprintf(c->error, sizeof c->error, "%s",
+                         "the node closed the connection at the first "
+                         "request: does it require TLS? (give --tls-ca, "
+                         "--tls-cert and --tls-key, or $DHT_TLS_*)");
             if (rc) {
                 c->broken = true;
                 return rc;

@@ -153,6 +153,8 @@ static void why_text(int rc, const struct chord_client *c, int share, char *out,
         snprintf(out, len, "%s", chord_client_error(c));
     else if (rc == -ETIMEDOUT)
         snprintf(out, len, "no answer within %d ms", share);
+    else if (rc == -ECONNRESET && c && chord_client_error(c)[0])
+        snprintf(out, len, "%s", chord_client_error(c));
     else if (rc == -ECONNRESET)
         snprintf(out, len, "closed the connection");
     else if (rc == -EPROTO)
