@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chord/tls.h"
 #include "chord/types.h"
 
 #define CHORD_BENCH_CLIENTS_MAX 10000u      /* concurrent clients */
@@ -85,6 +86,8 @@ struct chord_bench_config {
     uint32_t request_timeout_ms; /* one request's answer, > 0 */
     uint32_t time_limit_ms;      /* the whole run, > 0 */
     uint64_t seed;               /* of the key PRNG */
+    struct chord_tls *tls;       /* client TLS context (borrowed), or NULL:
+                                    every connection runs TLS with it */
 };
 
 /* Fill *cfg with the defaults (50 clients, 100000 requests, 16 bytes,
