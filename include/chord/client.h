@@ -30,6 +30,7 @@
 #ifndef CHORD_CLIENT_H
 #define CHORD_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,10 @@ int chord_client_connect_tls(const char *addr, int timeout_ms,
  * (borrowed: it must outlive every client; NULL: plaintext again). Not
  * thread-safe: set it before connecting. */
 void chord_client_tls_default(struct chord_tls *tls);
+
+/* Did this client's TLS session resume an earlier one (false without
+ * TLS)? */
+bool chord_client_tls_resumed(const struct chord_client *c);
 
 /* Why this thread's last TLS failure (-ECONNABORTED, -EPROTONOSUPPORT)
  * happened, in one line; "" when there was none. */

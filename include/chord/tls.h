@@ -83,6 +83,10 @@ bool chord_tls_options_enabled(const struct chord_tls_options *opt);
 int chord_tls_new(const struct chord_tls_options *opt, bool server,
                   char err[CHORD_TLS_ERR_MAX], struct chord_tls **out);
 
+/* Drop every kept ticket, so the next sessions make full handshakes
+ * (benchmarks; a certificate rotation). */
+void chord_tls_forget_tickets(struct chord_tls *tls);
+
 /* Free a context (NULL is fine). Its sessions must be freed first. */
 void chord_tls_free(struct chord_tls *tls);
 

@@ -141,6 +141,11 @@ void chord_client_tls_default(struct chord_tls *tls)
     default_tls = tls;
 }
 
+bool chord_client_tls_resumed(const struct chord_client *c)
+{
+    return c->tls && chord_tls_conn_resumed(c->tls);
+}
+
 const char *chord_client_tls_error(void)
 {
     return tls_error;

@@ -242,13 +242,20 @@ int chord_tls_new(const struct chord_tls_options *opt, bool server,
     return 0;
 }
 
+void chord_tls_forget_tickets(struct chord_tls *tls)
+{
+    for (unsigned i = 0; i < CHORD_TLS_CACHE_MAX; i++)
+        if (tls->cache[i].sess) {
+            SSL_SESSION_free(tls->cache[i].sess);
+            tls->cache[i].sess = NULL;
+        }
+}
+
 void chord_tls_free(struct chord_tls *tls)
 {
     if (!tls)
         return;
-    for (unsigned i = 0; i < CHORD_TLS_CACHE_MAX; i++)
-        if (tls->cache[i].sess)
-            SSL_SESSION_free(tls->cache[i].sess);
+    chord_tls_forget_tickets(tls);
     SSL_CTX_free(tls->ctx);
     free(tls);
 }
