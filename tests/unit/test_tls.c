@@ -125,6 +125,50 @@ static void pump(struct chord_tls_conn *c, struct chord_tls_conn *s,
     g->c[g->cn] = g->s[g->sn] = '\0';
 }
 
+/* A node's context: CA, certificate and key of `host` from directory
+ * `d` ("a" or "b"). */
+static struct chord_tls *node_ctx(const char *d, const char *host, int auth)
+{
+    char ca[64], cert[64], key[64];
+    snprintf(ca, sizeof ca, "%s/ca.crt", d);
+    snprintf(cert, sizeof cert, "%s/%s_7000.crt", d, host);
+    snprintf(key, sizeof key, "%s/%s_7000.key", d, host);
+    return ctx_ok(ca, cert, key, true, auth);
+}
+
+/* A client's context trusting CA `ca_dir`, showing the client
+ * certificate of `cert_dir` (NULL: none). */
+static struct chord_tls *client_ctx(const char *ca_dir, const char *cert_dir)
+{
+    char ca[64], cert[64], key[64];
+    snprintf(ca, sizeof ca, "%s/ca.crt", ca_dir);
+    snprintf(cert, sizeof cert, "%s/client.crt", cert_dir ? cert_dir : "");
+    snprintf(key, sizeof key, "%s/client.key", cert_dir ? cert_dir : "");
+    return ctx_ok(ca, cert_dir ? cert : NULL, cert_dir ? key : NULL, false, 0);
+}
+
+/* A client session dialling `addr` and a server session, pumped until
+ * quiet. */
+struct duo {
+    struct chord_tls_conn *c, *s;
+    struct got g;
+};
+
+static void duo_run(struct duo *d, struct chord_tls *srv, struct chord_tls *cli,
+                    const char *addr)
+{
+    memset(d, 0, sizeof *d);
+    assert_int_equal(chord_tls_conn_new(cli, false, addr, &d->c), 0);
+    assert_int_equal(chord_tls_conn_new(srv, true, NULL, &d->s), 0);
+    pump(d->c, d->s, &d->g);
+}
+
+static void duo_end(struct duo *d)
+{
+    chord_tls_conn_free(d->c);
+    chord_tls_conn_free(d->s);
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 /* A node and a client: the handshake completes, data flows both ways, the
@@ -140,9 +184,8 @@ static void test_handshake_data_resume(void **state)
                                    false, CHORD_TLS_CLIENT_AUTH_REQUIRED);
     for (int round = 0; round < 2; round++) {
         struct chord_tls_conn *c, *s;
-        assert_int_equal(
-            chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c),
-            0);
+        assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c),
+                         0);
         assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
         assert_int_equal(chord_tls_conn_write(c, (const uint8_t *)"x", 1),
                          -EAGAIN);
@@ -182,8 +225,7 @@ static void test_node_to_node_names(void **state)
         ctx_ok("a/ca.crt", "a/node.example_7000.crt", "a/node.example_7000.key",
                true, CHORD_TLS_CLIENT_AUTH_NONE);
     struct chord_tls_conn *c, *s;
-    assert_int_equal(chord_tls_conn_new(n1, false, "node.example:7000", &c),
-                     0);
+    assert_int_equal(chord_tls_conn_new(n1, false, "node.example:7000", &c), 0);
     assert_int_equal(chord_tls_conn_new(n2, true, NULL, &s), 0);
     struct got g = {0};
     pump(c, s, &g);
@@ -204,90 +246,63 @@ static void test_node_to_node_names(void **state)
 static void test_ipv6_name(void **state)
 {
     (void)state;
-    struct chord_tls *srv =
-        ctx_ok("a/ca.crt", "a/__1_7000.crt", "a/__1_7000.key", true, 0);
-    struct chord_tls *cli =
-        ctx_ok("a/ca.crt", "a/client.crt", "a/client.key", false, 0);
-    struct chord_tls_conn *c, *s;
-    assert_int_equal(chord_tls_conn_new(cli, false, "[::1]:7000", &c), 0);
-    assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
-    struct got g = {0};
-    pump(c, s, &g);
-    assert_true(chord_tls_conn_ready(c));
-    assert_true(chord_tls_conn_vouches(c, "[::1]:7000"));
-    assert_false(chord_tls_conn_vouches(c, "[::2]:7000"));
-    chord_tls_conn_free(c);
-    chord_tls_conn_free(s);
+    struct chord_tls *srv = node_ctx("a", "__1", 0);
+    struct chord_tls *cli = client_ctx("a", "a");
+    struct duo d;
+    duo_run(&d, srv, cli, "[::1]:7000");
+    assert_true(chord_tls_conn_ready(d.c));
+    assert_true(chord_tls_conn_vouches(d.c, "[::1]:7000"));
+    assert_false(chord_tls_conn_vouches(d.c, "[::2]:7000"));
+    duo_end(&d);
     chord_tls_free(cli);
     chord_tls_free(srv);
 }
 
 /* A server with a certificate from another CA: the client refuses it and
- * says why. */
+ * says why; and a client showing the other CA's certificate is refused
+ * by a node. */
 static void test_wrong_ca_refused(void **state)
 {
     (void)state;
-    struct chord_tls *srv = ctx_ok("b/ca.crt", "b/127.0.0.1_7000.crt",
-                                   "b/127.0.0.1_7000.key", true, 0);
-    struct chord_tls *cli =
-        ctx_ok("a/ca.crt", "a/client.crt", "a/client.key", false, 0);
-    struct chord_tls_conn *c, *s;
-    assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c), 0);
-    assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
-    struct got g = {0};
-    pump(c, s, &g);
-    assert_false(chord_tls_conn_ready(c));
-    assert_int_equal(g.crc, -EPROTO);
-    assert_non_null(strstr(chord_tls_conn_error(c), "certificate verify"));
-    assert_int_equal(chord_tls_conn_write(c, (const uint8_t *)"x", 1), -EPROTO);
-    chord_tls_conn_free(c);
-    chord_tls_conn_free(s);
+    struct chord_tls *srv_b = node_ctx("b", "127.0.0.1", 0);
+    struct chord_tls *cli = client_ctx("a", "a");
+    struct duo d;
+    duo_run(&d, srv_b, cli, "127.0.0.1:7000");
+    assert_false(chord_tls_conn_ready(d.c));
+    assert_int_equal(d.g.crc, -EPROTO);
+    assert_non_null(strstr(chord_tls_conn_error(d.c), "certificate verify"));
+    assert_int_equal(chord_tls_conn_write(d.c, (const uint8_t *)"x", 1),
+                     -EPROTO);
+    duo_end(&d);
 
-    /* And the other way: a client of the other CA is refused by a node. */
-    struct chord_tls *srv_a =
-        ctx_ok("a/ca.crt", "a/127.0.0.1_7000.crt", "a/127.0.0.1_7000.key", true,
-               CHORD_TLS_CLIENT_AUTH_NONE);
-    struct chord_tls_conn *c2, *s2;
     /* The client trusts A (so it accepts the node) but shows B's
      * certificate. */
-    struct chord_tls *cli_mixed;
-    char err[CHORD_TLS_ERR_MAX];
-    assert_int_equal(ctx("a/ca.crt", "b/client.crt", "b/client.key", false, 0,
-                         &cli_mixed, err),
-                     0);
-    assert_int_equal(
-        chord_tls_conn_new(cli_mixed, false, "127.0.0.1:7000", &c2), 0);
-    assert_int_equal(chord_tls_conn_new(srv_a, true, NULL, &s2), 0);
-    struct got g2 = {0};
-    pump(c2, s2, &g2);
-    assert_false(chord_tls_conn_ready(s2));
-    assert_int_equal(g2.src, -EPROTO);
-    assert_non_null(strstr(chord_tls_conn_error(s2), "certificate verify"));
-    chord_tls_conn_free(c2);
-    chord_tls_conn_free(s2);
+    struct chord_tls *srv_a =
+        node_ctx("a", "127.0.0.1", CHORD_TLS_CLIENT_AUTH_NONE);
+    struct chord_tls *cli_mixed = client_ctx("a", "b");
+    duo_run(&d, srv_a, cli_mixed, "127.0.0.1:7000");
+    assert_false(chord_tls_conn_ready(d.s));
+    assert_int_equal(d.g.src, -EPROTO);
+    assert_non_null(strstr(chord_tls_conn_error(d.s), "certificate verify"));
+    duo_end(&d);
     chord_tls_free(cli_mixed);
     chord_tls_free(srv_a);
     chord_tls_free(cli);
-    chord_tls_free(srv);
+    chord_tls_free(srv_b);
 }
 
 /* A node whose certificate names 127.0.0.5, dialled as 127.0.0.1. */
 static void test_wrong_name_refused(void **state)
 {
     (void)state;
-    struct chord_tls *srv = ctx_ok("a/ca.crt", "a/127.0.0.5_7000.crt",
-                                   "a/127.0.0.5_7000.key", true, 0);
-    struct chord_tls *cli =
-        ctx_ok("a/ca.crt", "a/client.crt", "a/client.key", false, 0);
-    struct chord_tls_conn *c, *s;
-    assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c), 0);
-    assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
-    struct got g = {0};
-    pump(c, s, &g);
-    assert_false(chord_tls_conn_ready(c));
-    assert_non_null(strstr(chord_tls_conn_error(c), "does not name 127.0.0.1"));
-    chord_tls_conn_free(c);
-    chord_tls_conn_free(s);
+    struct chord_tls *srv = node_ctx("a", "127.0.0.5", 0);
+    struct chord_tls *cli = client_ctx("a", "a");
+    struct duo d;
+    duo_run(&d, srv, cli, "127.0.0.1:7000");
+    assert_false(chord_tls_conn_ready(d.c));
+    assert_non_null(
+        strstr(chord_tls_conn_error(d.c), "does not name 127.0.0.1"));
+    duo_end(&d);
     chord_tls_free(cli);
     chord_tls_free(srv);
 }
@@ -297,31 +312,25 @@ static void test_wrong_name_refused(void **state)
 static void test_client_auth(void **state)
 {
     (void)state;
-    struct chord_tls *cli = ctx_ok("a/ca.crt", NULL, NULL, false, 0);
+    struct chord_tls *cli = client_ctx("a", NULL);
     for (int auth = 0; auth < 2; auth++) {
-        struct chord_tls *srv = ctx_ok("a/ca.crt", "a/127.0.0.1_7000.crt",
-                                       "a/127.0.0.1_7000.key", true, auth);
-        struct chord_tls_conn *c, *s;
-        assert_int_equal(chord_tls_conn_new(cli, false, "127.0.0.1:7000", &c),
-                         0);
-        assert_int_equal(chord_tls_conn_new(srv, true, NULL, &s), 0);
-        struct got g = {0};
-        pump(c, s, &g);
+        struct chord_tls *srv = node_ctx("a", "127.0.0.1", auth);
+        struct duo d;
+        duo_run(&d, srv, cli, "127.0.0.1:7000");
         if (auth == CHORD_TLS_CLIENT_AUTH_REQUIRED) {
-            assert_false(chord_tls_conn_ready(s));
-            assert_non_null(strstr(chord_tls_conn_error(s), "certificate"));
+            assert_false(chord_tls_conn_ready(d.s));
+            assert_non_null(strstr(chord_tls_conn_error(d.s), "certificate"));
             /* TLS 1.3: the client hears it from the alert. */
-            assert_int_equal(g.crc, -EPROTO);
+            assert_int_equal(d.g.crc, -EPROTO);
         } else {
-            assert_true(chord_tls_conn_ready(s));
-            assert_false(chord_tls_conn_has_peer_cert(s));
-            assert_int_equal(chord_tls_conn_write(c, (const uint8_t *)"get", 3),
-                             0);
-            pump(c, s, &g);
-            assert_string_equal(g.s, "get");
+            assert_true(chord_tls_conn_ready(d.s));
+            assert_false(chord_tls_conn_has_peer_cert(d.s));
+            assert_int_equal(
+                chord_tls_conn_write(d.c, (const uint8_t *)"get", 3), 0);
+            pump(d.c, d.s, &d.g);
+            assert_string_equal(d.g.s, "get");
         }
-        chord_tls_conn_free(c);
-        chord_tls_conn_free(s);
+        duo_end(&d);
         chord_tls_free(srv);
     }
     chord_tls_free(cli);
