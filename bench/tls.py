@@ -44,9 +44,9 @@ sys.path.insert(0, os.path.join(REPO, "tests", "system"))
 sys.path.insert(0, HERE)
 
 from common import Cluster, TestFailure, run_cmd  # noqa: E402
-from vs_redis import DEFAULT_BUILD, machine_line, median  # noqa: E402
+from vs_redis import (DEFAULT_BUILD, machine_line, median,  # noqa: E402
+                      run_dht_bench)
 
-BENCH_TIMEOUT = 900.0
 TLS_ENV = ("DHT_TLS_CA", "DHT_TLS_CERT", "DHT_TLS_KEY")
 
 
@@ -90,22 +90,6 @@ def start_ring(cluster, n, extra):
                                         extra=extra))
     took = cluster.wait_ring(nodes=nodes, timeout=180.0)
     return nodes, took
-
-
-def bench(cluster, node, a):
-    args = ["bench", "-c", str(a.clients), "-n", str(a.requests), "-d",
-            str(a.value), "-t", "put,get", "--keyspace", str(a.keyspace),
-            "--key-seed", str(random.getrandbits(32)), "--json"]
-    r = cluster.dht(node, *args, timeout=BENCH_TIMEOUT)
-    try:
-        rep = json.loads(r.out)
-    except ValueError:
-        raise TestFailure("dht bench output is not JSON: " + r.describe())
-    for op in ("put", "get"):
-        if rep[op]["errors"]:
-            log("  warning: %s had %d errors: %s" % (op, rep[op]["errors"],
-                                                    r.err.strip()))
-    return rep
 
 
 def tlsbench(bin_dir, node, n, resume):
@@ -160,7 +144,7 @@ def main():
             for who in order:
                 set_tls_env(certs if who == "tls" else None)
                 ring = tls if who == "tls" else plain
-                rep = bench(cluster, random.choice(ring), a)
+                rep = run_dht_bench(cluster, random.choice(ring), a, False)
                 runs[who].append(rep)
                 log("round %d %-5s put %9.0f ops/s  get %9.0f ops/s"
                     % (rnd + 1, who, rep["put"]["ops_per_sec"], rep["get"]["ops_per_sec"]))

@@ -33,8 +33,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import (HOST, Cluster, Runner, TestFailure, check,  # noqa: E402
-                    connect, one_line_error, parse_args)
+from common import (Cluster, Runner, check, connect,  # noqa: E402
+                    expect_closed, one_line_error, parse_args)
 
 CERTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                      "tools", "dht-certs")
@@ -56,23 +56,6 @@ def wait_exit(node, timeout):
         return node.proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         return None
-
-
-def expect_closed(sock, what, timeout):
-    """Read until the peer closes; fail if it does not within timeout."""
-    deadline = time.monotonic() + timeout
-    sock.settimeout(0.5)
-    while time.monotonic() < deadline:
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return
-        if not data:
-            return
-    raise TestFailure("%s: the node kept the connection open for %.0f s"
-                      % (what, timeout))
 
 
 class TlsTest:
