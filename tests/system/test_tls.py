@@ -26,7 +26,6 @@ Usage: test_tls.py --bin BUILD_DIR [--seed N].
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
