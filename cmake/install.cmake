@@ -27,7 +27,7 @@ include(CMakePackageConfigHelpers)
 # What the public headers and the archive need from elsewhere (pkg-config
 # module names): libuv (chord/host.h includes <uv.h>) and libcrypto
 # (SHA-1). A library that chord_* starts to link must be added here too.
-set(CHORD_PC_REQUIRES "libuv libcrypto libmicrohttpd")
+set(CHORD_PC_REQUIRES "libuv libssl libcrypto libmicrohttpd")
 set(CHORD_PC_LIBS_OTHER "-lm")
 
 add_library(chord_archive STATIC

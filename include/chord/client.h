@@ -11,7 +11,18 @@
  *                one-line explanation is in chord_client_error()
  *   -EMSGSIZE    key or value over its cap (checked before sending)
  *   -EPROTO      the node answered with something that is not a reply
- * After -ETIMEDOUT or -EPROTO the connection is unusable: close it.
+ *   -ECONNABORTED     TLS failed (a certificate refused either way);
+ *                     chord_client_tls_error() says why
+ *   -EPROTONOSUPPORT  one side speaks TLS and the other does not;
+ *                     chord_client_tls_error() says which
+ * After -ETIMEDOUT, -EPROTO or a TLS error the connection is unusable:
+ * close it.
+ *
+ * TLS: with a context (chord/tls.h, made with server = false) the
+ * connection runs TLS 1.3 under the same deadlines: the handshake is part
+ * of connecting, and the node's certificate must name the host of the
+ * address dialled. chord_client_tls_default() gives chord_client_connect()
+ * (and so chord/session.h and the tools) a process-wide context.
  *
  * This client talks to one node and never moves on; chord/session.h is a
  * client of the ring through several seeds, with failover and a budget.
@@ -19,12 +30,14 @@
 #ifndef CHORD_CLIENT_H
 #define CHORD_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "chord/types.h"
 
 struct chord_client;
+struct chord_tls;
 
 /* Parse "host:port" as chord/addr.h says (a dotted quad, [IPv6] or a
  * name; port 1..65535): host gets the canonical host without brackets.
@@ -47,10 +60,30 @@ void chord_client_close(struct chord_client *c);
  * from its own host only (protected mode). */
 #define CHORD_CLIENT_CLOSED_AT_ONCE                                            \
     "the node closed the connection before answering (a node without "         \
-    "TLS or --insecure accepts only clients on its own host)"
+    "TLS or --insecure accepts only clients on its own host; a TLS node "      \
+    "needs --tls-ca, --tls-cert and --tls-key, or $DHT_TLS_*)"
 
-/* The node's explanation of the last -EIO (or of a -ECONNRESET before any
- * reply, CHORD_CLIENT_CLOSED_AT_ONCE), or "" (owned by the client). */
+/* Like chord_client_connect, over TLS with `tls` (borrowed for the life
+ * of the client; NULL: plaintext). */
+int chord_client_connect_tls(const char *addr, int timeout_ms,
+                             struct chord_tls *tls, struct chord_client **out);
+
+/* The context chord_client_connect uses from now on, process-wide
+ * (borrowed: it must outlive every client; NULL: plaintext again). Not
+ * thread-safe: set it before connecting. */
+void chord_client_tls_default(struct chord_tls *tls);
+
+/* Did this client's TLS session resume an earlier one (false without
+ * TLS)? */
+bool chord_client_tls_resumed(const struct chord_client *c);
+
+/* Why this thread's last TLS failure (-ECONNABORTED, -EPROTONOSUPPORT)
+ * happened, in one line; "" when there was none. */
+const char *chord_client_tls_error(void);
+
+/* The node's explanation of the last -EIO, or "" (owned by the client);
+ * after an -ECONNRESET before any reply on a plaintext connection,
+ * CHORD_CLIENT_CLOSED_AT_ONCE. */
 const char *chord_client_error(const struct chord_client *c);
 
 /* After a -EIO whose reply said the node does not serve the request now

@@ -58,6 +58,16 @@
  * glibc fixes the mmap threshold so that large frame buffers go back to
  * the system when they are freed: both are process-wide settings.
  *
+ * TLS (opt.tls): every inbound and outbound connection runs mutual TLS
+ * 1.3 with certificates from one CA. An outbound connection checks that
+ * the peer's certificate names the address dialled; on any connection, a
+ * node-to-node frame whose claimed sender (`from`) the connection's
+ * certificate does not name, or whose sender id is not SHA-1 of that
+ * address, is refused and the connection closed (FIND_SUCC and MERGE,
+ * which carry their origin rather than their sender, need a verified
+ * certificate only). Clients need a certificate from the CA unless
+ * opt.tls.client_auth is NONE.
+ *
  * Fast reconnect: when the node says a peer it had suspected speaks again
  * (chord_node_io.reconnect), the host closes its connection to that peer,
  * which may be stuck in TCP back-off, and the next frame opens a new one.
@@ -109,6 +119,7 @@
 #include "chord/durable.h"
 #include "chord/id.h"
 #include "chord/node.h"
+#include "chord/tls.h"
 
 /* Longest one-line explanation the host gives of a failure (room for a
  * data directory path and a corrupt file named in it). */
@@ -152,6 +163,10 @@ struct chord_host_options {
      * and serving, STOPPING=1 when it leaves, WATCHDOG=1 pings) over
      * $NOTIFY_SOCKET, when that is set (see "systemd" above). (false) */
     bool sd_notify;
+    /* Mutual TLS for every connection, peers and clients, when any field
+     * is set (then cert, key and ca all are; see chord/tls.h). Files are
+     * read by chord_host_new. */
+    struct chord_tls_options tls;
 };
 
 /* How log lines are written. */

@@ -17,8 +17,9 @@
  * after -ETIMEDOUT, -EPROTO or a transport error the connection is marked
  * broken and every later call returns -ENOTCONN, because the stream may be
  * mid-frame. The error text is set for -EIO, and for -ECONNRESET when
- * the node closed a connection that never carried a reply (what a node
- * does to a client it does not accept: see CHORD_CLIENT_CLOSED_AT_ONCE).
+ * the node closed a plaintext connection that never carried a reply (what
+ * a node does to a client it does not accept, or a TLS node to plaintext:
+ * see CHORD_CLIENT_CLOSED_AT_ONCE).
  *
  * A reply that says the node does not serve the request now (REDIRECT or
  * TRY_AGAIN: it is joining or leaving) is an -EIO like any failure, and
@@ -36,6 +37,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,18 +47,26 @@
 
 #include "chord/addr.h"
 #include "chord/buf.h"
+#include "chord/tls.h"
 #include "client/clock.h"
 #include "core/wire.h"
 
 #define CLIENT_READ_CHUNK 65536u /* bytes asked of each recv() */
 
+/* The process-wide TLS context of chord_client_connect (borrowed), and
+ * the reason of this thread's last TLS failure. */
+static struct chord_tls *default_tls;
+static _Thread_local char tls_error[CHORD_TLS_ERR_MAX];
+
 struct chord_client {
     int fd;
-    int timeout_ms;       /* per call, > 0 */
-    uint64_t next_req_id; /* the id of the next request */
-    bool broken;          /* the stream is unusable: refuse further calls */
-    bool answered;        /* a reply has arrived on this connection */
-    uint8_t consistency;  /* enum chord_consistency for put/get/del */
+    struct chord_tls_conn *tls; /* NULL: plaintext */
+    struct chord_buf raw;       /* TLS: ciphertext to send */
+    int timeout_ms;             /* per call, > 0 */
+    uint64_t next_req_id;       /* the id of the next request */
+    bool broken;         /* the stream is unusable: refuse further calls */
+    bool answered;       /* a reply has arrived on this connection */
+    uint8_t consistency; /* enum chord_consistency for put/get/del */
     bool moved; /* the last reply said: not here, not now (REDIRECT...) */
     char hint[CHORD_ADDR_MAX]; /* ... and named this node, or "" */
     struct chord_buf wbuf;     /* the request being sent */
@@ -99,6 +109,30 @@ int chord_addr_parse(const char *addr, char host[CHORD_ADDR_MAX],
     memcpy(host, a.host, sizeof a.host);
     *port = a.port;
     return 0;
+}
+
+static int tls_handshake(struct chord_client *c, struct chord_tls *tls,
+                         const char *addr, int64_t deadline);
+
+void chord_client_tls_default(struct chord_tls *tls)
+{
+    default_tls = tls;
+}
+
+bool chord_client_tls_resumed(const struct chord_client *c)
+{
+    return c->tls && chord_tls_conn_resumed(c->tls);
+}
+
+const char *chord_client_tls_error(void)
+{
+    return tls_error;
+}
+
+int chord_client_connect(const char *addr, int timeout_ms,
+                         struct chord_client **out)
+{
+    return chord_client_connect_tls(addr, timeout_ms, default_tls, out);
 }
 
 /* Open a non-blocking socket to one address and wait for the connection
@@ -166,10 +200,11 @@ static int connect_addr(const struct chord_addr *a, int64_t deadline)
     return rc;
 }
 
-int chord_client_connect(const char *addr, int timeout_ms,
-                         struct chord_client **out)
+int chord_client_connect_tls(const char *addr, int timeout_ms,
+                             struct chord_tls *tls, struct chord_client **out)
 {
     struct chord_addr a;
+    int rc;
     *out = NULL;
     if (timeout_ms <= 0 || chord_addr_split(addr, 0, &a) != 0)
         return -EINVAL;
@@ -189,6 +224,11 @@ int chord_client_connect(const char *addr, int timeout_ms,
     c->next_req_id = 1;
     chord_buf_init(&c->wbuf);
     chord_buf_init(&c->rbuf);
+    chord_buf_init(&c->raw);
+    if (tls && (rc = tls_handshake(c, tls, addr, deadline)) != 0) {
+        chord_client_close(c);
+        return rc;
+    }
     *out = c;
     return 0;
 }
@@ -198,8 +238,10 @@ void chord_client_close(struct chord_client *c)
     if (!c)
         return;
     close(c->fd);
+    chord_tls_conn_free(c->tls);
     chord_buf_free(&c->wbuf);
     chord_buf_free(&c->rbuf);
+    chord_buf_free(&c->raw);
     free(c);
 }
 
@@ -221,13 +263,13 @@ int chord_client_set_timeout(struct chord_client *c, int timeout_ms)
     return 0;
 }
 
-/* Write all of wbuf before the deadline: 0 or a negative errno. */
-static int send_all(struct chord_client *c, int64_t deadline)
+/* Write all of buf[0..len) to the socket before the deadline: 0 or a
+ * negative errno. */
+static int raw_send(int fd, const uint8_t *buf, size_t len, int64_t deadline)
 {
     size_t off = 0;
-    while (off < c->wbuf.len) {
-        ssize_t n =
-            send(c->fd, c->wbuf.data + off, c->wbuf.len - off, MSG_NOSIGNAL);
+    while (off < len) {
+        ssize_t n = send(fd, buf + off, len - off, MSG_NOSIGNAL);
         if (n > 0) {
             off += (size_t)n;
             continue;
@@ -236,11 +278,115 @@ static int send_all(struct chord_client *c, int64_t deadline)
             continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        int rc = wait_fd(c->fd, POLLOUT, deadline);
+        int rc = wait_fd(fd, POLLOUT, deadline);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+/* Read what the socket has (at least a byte) into buf[0..cap), waiting
+ * until the deadline: the count, -ECONNRESET at end of stream, -ETIMEDOUT
+ * or a negative errno. */
+static ssize_t raw_recv(int fd, uint8_t *buf, size_t cap, int64_t deadline)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, cap, 0);
+        if (n > 0)
+            return n;
+        if (n == 0)
+            return -ECONNRESET; /* the node closed */
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int rc = wait_fd(fd, POLLIN, deadline);
+        if (rc)
+            return rc;
+    }
+}
+
+/* Send the ciphertext the TLS session holds. */
+static int tls_flush(struct chord_client *c, int64_t deadline)
+{
+    chord_buf_reset(&c->raw);
+    int rc = chord_tls_conn_take(c->tls, &c->raw);
+    if (rc == 0 && c->raw.len > 0)
+        rc = raw_send(c->fd, c->raw.data, c->raw.len, deadline);
+    return rc;
+}
+
+/* Remember why TLS failed, for chord_client_tls_error(); returns rc. */
+static int tls_fail(int rc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int tls_fail(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tls_error, sizeof tls_error, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Read and decrypt until at least one plaintext byte lands at the end of
+ * rbuf (cap bytes of room there) or the handshake is done (cap 0): 0 or
+ * a negative errno, a TLS failure being -ECONNABORTED with its reason in
+ * tls_error. */
+static int tls_recv(struct chord_client *c, size_t cap, int64_t deadline)
+{
+    uint8_t cipher[16384];
+    for (;;) {
+        ssize_t n =
+            chord_tls_conn_read(c->tls, c->rbuf.data + c->rbuf.len, cap);
+        int rc = tls_flush(c, deadline); /* handshake replies, alerts */
+        if (n == -EPROTO)
+            return tls_fail(-ECONNABORTED,
+                            cap == 0 ? "TLS handshake with the node failed: %s"
+                                     : "TLS: the node ended the session: %s",
+                            chord_tls_conn_error(c->tls));
+        if (n < 0)
+            return (int)n;
+        if (rc)
+            return rc;
+        if (n > 0) {
+            c->rbuf.len += (size_t)n;
+            return 0;
+        }
+        if (cap == 0 && chord_tls_conn_ready(c->tls))
+            return 0;
+        ssize_t got = raw_recv(c->fd, cipher, sizeof cipher, deadline);
+        if (got == -ECONNRESET && !chord_tls_conn_ready(c->tls))
+            return tls_fail(-EPROTONOSUPPORT,
+                            "the node closed the connection during the "
+                            "TLS handshake: does it use TLS?");
+        if (got < 0)
+            return (int)got;
+        if ((rc = chord_tls_conn_feed(c->tls, cipher, (size_t)got)) != 0)
+            return rc;
+    }
+}
+
+/* Run the TLS handshake on a fresh connection to `addr`. */
+static int tls_handshake(struct chord_client *c, struct chord_tls *tls,
+                         const char *addr, int64_t deadline)
+{
+    tls_error[0] = '\0';
+    int rc = chord_tls_conn_new(tls, false, addr, &c->tls);
+    if (rc)
+        return rc;
+    return tls_recv(c, 0, deadline);
+}
+
+/* Write all of wbuf before the deadline (through TLS when the
+ * connection has it): 0 or a negative errno. */
+static int send_all(struct chord_client *c, int64_t deadline)
+{
+    if (!c->tls)
+        return raw_send(c->fd, c->wbuf.data, c->wbuf.len, deadline);
+    int rc = chord_tls_conn_write(c->tls, c->wbuf.data, c->wbuf.len);
+    if (rc == -EPROTO)
+        return tls_fail(-ECONNABORTED, "TLS: %s", chord_tls_conn_error(c->tls));
+    return rc ? rc : tls_flush(c, deadline);
 }
 
 /* Read more bytes into rbuf, waiting until the deadline. 0, -ECONNRESET at
@@ -250,23 +396,14 @@ static int recv_some(struct chord_client *c, int64_t deadline)
     int rc = chord_buf_reserve(&c->rbuf, CLIENT_READ_CHUNK);
     if (rc)
         return rc;
-    for (;;) {
-        ssize_t n = recv(c->fd, c->rbuf.data + c->rbuf.len,
-                         c->rbuf.cap - c->rbuf.len, 0);
-        if (n > 0) {
-            c->rbuf.len += (size_t)n;
-            return 0;
-        }
-        if (n == 0)
-            return -ECONNRESET; /* the node closed before replying */
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        rc = wait_fd(c->fd, POLLIN, deadline);
-        if (rc)
-            return rc;
-    }
+    if (c->tls)
+        return tls_recv(c, c->rbuf.cap - c->rbuf.len, deadline);
+    ssize_t n = raw_recv(c->fd, c->rbuf.data + c->rbuf.len,
+                         c->rbuf.cap - c->rbuf.len, deadline);
+    if (n < 0)
+        return (int)n;
+    c->rbuf.len += (size_t)n;
+    return 0;
 }
 
 /*
@@ -315,9 +452,17 @@ static ssize_t transact(struct chord_client *c, struct chord_msg *req,
             c->broken = true;
             return -EPROTO;
         }
+        if (!c->tls && c->rbuf.len >= 2 && c->rbuf.data[0] == 0x15 &&
+            c->rbuf.data[1] == 0x03) {
+            /* A TLS alert record: the node speaks TLS only. */
+            c->broken = true;
+            return tls_fail(-EPROTONOSUPPORT,
+                            "the node requires TLS (give --tls-ca, "
+                            "--tls-cert and --tls-key, or $DHT_TLS_*)");
+        }
         if (used == CHORD_DECODE_PARTIAL) {
             rc = recv_some(c, deadline);
-            if (rc == -ECONNRESET && !c->answered)
+            if (rc == -ECONNRESET && !c->answered && !c->tls)
                 snprintf(c->error, sizeof c->error, "%s",
                          CHORD_CLIENT_CLOSED_AT_ONCE);
             if (rc) {

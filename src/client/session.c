@@ -165,15 +165,18 @@ static void why_text(int rc, const struct chord_client *c, int share, char *out,
         snprintf(out, len, "no answer within %d ms", share);
     else if (rc == -EADDRNOTAVAIL && !c)
         snprintf(out, len, "the name does not resolve");
-    else if (rc == -ECONNRESET && c && *chord_client_error(c))
+    else if (rc == -ECONNRESET && c && chord_client_error(c)[0])
         snprintf(out, len, "%s", chord_client_error(c));
     else if (rc == -ECONNRESET)
         snprintf(out, len, "closed the connection");
     else if (rc == -EPROTO)
         snprintf(out, len, "sent an invalid reply");
+    else if (rc == -ECONNABORTED || rc == -EPROTONOSUPPORT)
+        snprintf(out, len, "%s", chord_client_tls_error());
     else
         snprintf(out, len, "%s", strerror(-rc));
-    if (out[0] >= 'A' && out[0] <= 'Z') /* "connection refused" */
+    if (out[0] >= 'A' && out[0] <= 'Z' && out[1] >= 'a' &&
+        out[1] <= 'z') /* "connection refused", not "TLS" */
         out[0] = (char)(out[0] - 'A' + 'a');
 }
 

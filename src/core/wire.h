@@ -240,6 +240,14 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m);
 ssize_t chord_frame_length(const uint8_t *buf, size_t len);
 
 /*
+ * The sender a node-to-node frame claims (its `from`), read from the
+ * start of the body without decoding the rest: 0 with *out filled, or
+ * -EINVAL when frame[0..len) is not a node-to-node frame whose `from`
+ * decodes (a client frame, a bad header, a bad address).
+ */
+int chord_frame_from(const uint8_t *frame, size_t len, struct chord_peer *out);
+
+/*
  * Walk a decoded TRANSFER's items: set *cur = m->items_raw first, then call
  * until it returns 0. Returns 1 with *out filled (borrowing from the
  * frame), 0 at the end, -1 if malformed (cannot happen for a cursor taken

@@ -44,6 +44,7 @@
 
 #include "chord/addr.h"
 #include "chord/types.h"
+#include "core/wire.h"
 #include "io/durable.h"
 #include "io/log_line.h"
 #include "io/metrics_http.h"
@@ -102,6 +103,9 @@ struct chord_host {
     char bound[CHORD_ADDR_MAX]; /* the listener's "ip:port" */
     bool has_advertise;         /* addr was given (opt.advertise) */
     bool listen_name;           /* opt.listen names a host to resolve */
+    struct chord_tls *tls;      /* NULL: plaintext */
+    bool explicit_id;           /* opt.has_id: ids are not SHA-1(addr) */
+    bool opt_client_auth_none;  /* TLS: clients without certificates too */
     enum chord_host_outcome outcome;
     char err[CHORD_HOST_ERR_MAX];
 };
@@ -352,11 +356,48 @@ static void on_timer(uv_timer_t *timer)
     after_event(h);
 }
 
+/* With TLS: may connection `conn` deliver this frame? A node-to-node
+ * frame must come from a connection whose certificate names the sender
+ * it claims, with the id that address hashes to; FIND_SUCC and MERGE
+ * carry their origin, so they need a verified certificate only. Client
+ * frames (and frames whose sender does not decode, which the node
+ * refuses) pass. */
+static bool frame_vouched(struct chord_host *h, uint64_t conn,
+                          const uint8_t *frame, size_t len)
+{
+    struct chord_peer from;
+    if (!h->tls || chord_frame_from(frame, len, &from) != 0)
+        return true;
+    bool relayed =
+        frame[5] == CHORD_MSG_FIND_SUCC || frame[5] == CHORD_MSG_MERGE;
+    int v =
+        chord_transport_conn_vouches(h->tr, conn, relayed ? NULL : from.addr);
+    if (v == 1 && !relayed && !h->explicit_id) {
+        struct chord_id id;
+        chord_id_hash(&id, from.addr, strlen(from.addr));
+        if (chord_id_cmp(&id, &from.id) != 0) {
+            host_logf(h, CHORD_LOG_WARN,
+                      "refusing %s from %s: its id is not SHA-1 of its "
+                      "address",
+                      chord_msg_type_name(frame[5]), from.addr);
+            return false;
+        }
+    }
+    if (v == 0)
+        host_logf(h, CHORD_LOG_WARN,
+                  "refusing %s claiming to come from %s: the connection's "
+                  "certificate does not name it",
+                  chord_msg_type_name(frame[5]), from.addr);
+    return v == 1;
+}
+
 static int on_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
 {
     struct chord_host *h = ctx;
     if (h->stopping)
         return 0;
+    if (!frame_vouched(h, conn, frame, len))
+        return -EPROTO;
     uv_update_time(h->loop);
     int rc = chord_node_receive(h->node, uv_now(h->loop), conn, frame, len);
     after_event(h);
@@ -710,9 +751,22 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         free(h);
         return rc;
     }
+    h->explicit_id = opt->has_id;
+    h->opt_client_auth_none =
+        opt->tls.client_auth == CHORD_TLS_CLIENT_AUTH_NONE;
+    if (chord_tls_options_enabled(&opt->tls)) {
+        char why[CHORD_TLS_ERR_MAX];
+        rc = chord_tls_new(&opt->tls, true, why, &h->tls);
+        if (rc) {
+            snprintf(err, CHORD_HOST_ERR_MAX, "%s", why);
+            free(h);
+            return rc;
+        }
+    }
     /* The lock first: a second node on the same directory must hear
      * about the directory, not about a port. */
     if (opt->durable.dir && (rc = host_open_log(h, opt, err)) != 0) {
+        chord_tls_free(h->tls);
         free(h);
         return rc;
     }
@@ -731,9 +785,11 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
                  uv_strerror(rc));
         chord_durable_close(h->dur);
         uv_run(loop, UV_RUN_DEFAULT);
+        chord_tls_free(h->tls);
         free(h);
         return rc;
     }
+    chord_transport_set_tls(h->tr, h->tls);
     rc = chord_transport_listen(h->tr, opt->listen);
     if (rc) {
         snprintf(err, CHORD_HOST_ERR_MAX, "cannot listen on %s: %s",
@@ -746,7 +802,9 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     chord_gate_limits_default(&lim);
     lim.idle_timeout_ms = opt->idle_timeout_ms;
     chord_transport_set_limits(h->tr, &lim);
-    chord_transport_set_open(h->tr, opt->insecure);
+    /* Protected mode: a plaintext node takes only its own host unless told
+     * otherwise; with TLS the certificates decide who may speak. */
+    chord_transport_set_open(h->tr, opt->insecure || h->tls != NULL);
     if (opt->insecure)
         host_logf(h, CHORD_LOG_WARN,
                   "insecure: accepting plaintext connections from any "
@@ -789,6 +847,7 @@ fail:
     chord_peers_keeper_close(h->keeper);
     uv_run(loop, UV_RUN_DEFAULT);
     chord_node_free(h->node);
+    chord_tls_free(h->tls);
     free(h);
     return rc;
 }
@@ -885,6 +944,12 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
                      "node stores survives a restart");
         if (h->want_sd)
             host_sd_open(h);
+        if (h->tls)
+            host_logf(h, CHORD_LOG_INFO,
+                      "TLS 1.3 on every connection; peers %s",
+                      h->opt_client_auth_none
+                          ? "need a certificate of the CA, clients do not"
+                          : "and clients need a certificate of the CA");
         host_start_node(h, now);
         after_event(h);
     }
@@ -901,6 +966,7 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
     snprintf(err, CHORD_HOST_ERR_MAX, "%s", h->err);
     chord_sd_notify_close(&h->sd);
     chord_node_free(h->node);
+    chord_tls_free(h->tls);
     free(h);
     return outcome;
 }

@@ -7,7 +7,10 @@
  * transport is open (protected mode, counted in the summary line); then a
  * new inbound connection joins the NEW pool of the gate; when that pool is
  * full, its least recently active idle member is closed to make room, or
- * the newcomer when none is idle enough.
+ * the newcomer when none is idle enough. With TLS every connection gets
+ * its session as it opens: the server side on accept, the client side,
+ * pinned to the address dialled, before it connects (its ClientHello is
+ * the first thing flushed once connected).
  *
  * Connecting: a literal address (IPv4, [IPv6], "localhost") is connected
  * to at once; a name is first resolved by uv_getaddrinfo on libuv's
@@ -302,6 +305,10 @@ static void on_connection(uv_stream_t *server, int status)
         chord__conn_close(c);
         return;
     }
+    if (t->tls && (rc = chord_tls_conn_new(t->tls, true, NULL, &c->tls))) {
+        chord__conn_fail(c, CHORD_LOG_WARN, "TLS: %s", strerror(-rc));
+        return;
+    }
     c->connected = true;
     uv_tcp_nodelay(&c->tcp, 1);
     rc = uv_read_start((uv_stream_t *)&c->tcp, chord__conn_on_alloc,
@@ -493,6 +500,10 @@ int chord_transport_send(struct chord_transport *t, const char *addr,
         }
         snprintf(c->peer, sizeof c->peer, "%s", addr);
         chord__transport_peer_insert(t, c);
+        if (t->tls && (rc = chord_tls_conn_new(t->tls, false, addr, &c->tls))) {
+            chord__conn_fail(c, CHORD_LOG_WARN, "TLS: %s", strerror(-rc));
+            return rc;
+        }
         rc = named ? conn_resolve(c, &a)
                    : conn_connect(c, (const struct sockaddr *)&sa);
         if (rc)
@@ -511,6 +522,24 @@ int chord_transport_reply(struct chord_transport *t, uint64_t conn,
         return -ENOTCONN;
     chord_gate_replied(&t->gate, &c->slot, uv_now(t->loop));
     return chord__conn_write(c, frame, len);
+}
+
+void chord_transport_set_tls(struct chord_transport *t, struct chord_tls *tls)
+{
+    t->tls = tls;
+}
+
+int chord_transport_conn_vouches(struct chord_transport *t, uint64_t conn,
+                                 const char *addr)
+{
+    struct conn *c = chord__transport_by_id(t, conn);
+    if (!c)
+        return -ENOTCONN;
+    if (!c->tls)
+        return 1;
+    if (!addr)
+        return chord_tls_conn_has_peer_cert(c->tls) ? 1 : 0;
+    return chord_tls_conn_vouches(c->tls, addr) ? 1 : 0;
 }
 
 void chord_transport_close_conn(struct chord_transport *t, uint64_t conn)

@@ -66,6 +66,7 @@
 #include <uv.h>
 
 #include "chord/addr.h"
+#include "chord/tls.h"
 #include "io/transport_gate.h"
 
 struct chord_transport;
@@ -135,6 +136,28 @@ int chord_transport_send(struct chord_transport *t, const char *addr,
  */
 int chord_transport_reply(struct chord_transport *t, uint64_t conn,
                           const uint8_t *frame, size_t len);
+
+/*
+ * Run every connection opened from now on over TLS with `tls` (borrowed:
+ * it must outlive the transport; a server context, see chord/tls.h), or
+ * plaintext again with NULL. Set it before listening. Frames are then
+ * decrypted before they are split and encrypted when they are written;
+ * the frame limits, the input budget and the per-turn read share count
+ * plaintext, except that a read's share counts the ciphertext read. A
+ * handshake that fails, or has not finished CHORD_TRANSPORT_HANDSHAKE_MS
+ * after the connection opened, closes that connection with one log line
+ * naming the peer and the reason.
+ */
+void chord_transport_set_tls(struct chord_transport *t, struct chord_tls *tls);
+
+/*
+ * Does connection `conn` speak for `addr`? 1 when the transport has no
+ * TLS (anything goes), or when the peer's verified certificate names the
+ * host of `addr` (with addr NULL: when the peer showed a verified
+ * certificate at all); 0 when not; -ENOTCONN when the connection has gone.
+ */
+int chord_transport_conn_vouches(struct chord_transport *t, uint64_t conn,
+                                 const char *addr);
 
 /* Close connection `conn` if it is still open (no callback follows). */
 void chord_transport_close_conn(struct chord_transport *t, uint64_t conn);

@@ -192,6 +192,7 @@ static void conn_on_close(uv_handle_t *h)
     struct chord_transport *t = c->t;
     chord_buf_free(&c->in);
     chord_buf_free(&c->pending);
+    chord_tls_conn_free(c->tls);
     free(c);
     chord__transport_handle_closed(t);
 }
@@ -358,18 +359,81 @@ int chord__conn_write(struct conn *c, const uint8_t *frame, size_t len)
     }
     c->queued += len;
     t->queued += len;
-    if (!c->dirty) {
+    chord__conn_mark_dirty(c);
+    return 0;
+}
+
+void chord__conn_mark_dirty(struct conn *c)
+{
+    struct chord_transport *t = c->t;
+    if (!c->dirty && !c->closing) {
         c->dirty = true;
         c->dirty_next = t->dirty;
         t->dirty = c;
     }
-    return 0;
+}
+
+void chord__conn_tls_fail(struct conn *c)
+{
+    struct chord_buf alert;
+    chord_buf_init(&alert);
+    if (chord_tls_conn_take(c->tls, &alert) == 0 && alert.len > 0 &&
+        c->connected) {
+        uv_buf_t b = uv_buf_init((char *)alert.data, (unsigned)alert.len);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    }
+    chord_buf_free(&alert);
+    chord__conn_fail(c, CHORD_LOG_WARN, "TLS handshake failed: %s",
+                     chord_tls_conn_error(c->tls));
+}
+
+/* The TLS flush: once the handshake is done, the pending plaintext goes
+ * through the session; whatever ciphertext the session holds (handshake
+ * messages, records) goes into one write request. The queue counts the
+ * plaintext while it waits and the ciphertext once it is handed over. */
+static void conn_flush_tls(struct conn *c)
+{
+    struct chord_transport *t = c->t;
+    if (chord_tls_conn_ready(c->tls) && c->pending.len > 0) {
+        int rc = chord_tls_conn_write(c->tls, c->pending.data, c->pending.len);
+        if (rc == -EPROTO) {
+            chord__conn_tls_fail(c);
+            return;
+        }
+        if (rc) {
+            chord__conn_fail(c, CHORD_LOG_WARN, "TLS write: %s", strerror(-rc));
+            return;
+        }
+        c->queued -= c->pending.len;
+        t->queued -= c->pending.len;
+        chord_buf_free(&c->pending);
+    }
+    if (chord_tls_conn_pending(c->tls) == 0)
+        return;
+    struct chord_buf out;
+    chord_buf_init(&out);
+    struct wreq *w = malloc(sizeof *w);
+    if (!w || chord_tls_conn_take(c->tls, &out) != 0) {
+        free(w);
+        chord_buf_free(&out);
+        chord__conn_fail(c, CHORD_LOG_WARN, "queueing: out of memory");
+        return;
+    }
+    w->len = out.len;
+    w->heap = out.data;
+    c->queued += w->len;
+    t->queued += w->len;
+    conn_submit(c, w, w->heap);
 }
 
 /* Move the pending bytes of a connected conn, already counted, into one
  * write request. */
 void chord__conn_flush(struct conn *c)
 {
+    if (c->tls && c->connected && !c->closing) {
+        conn_flush_tls(c);
+        return;
+    }
     if (!c->connected || c->closing || c->pending.len == 0)
         return;
     struct wreq *w = malloc(sizeof *w);

@@ -124,7 +124,12 @@ static void conn_drain(struct conn *c)
         if (n == CHORD_DECODE_PARTIAL && avail < 8)
             break;
         if (n <= 0 && n != CHORD_DECODE_PARTIAL) {
-            chord__conn_fail(c, CHORD_LOG_WARN, "malformed frame");
+            if (!c->tls && off == 0 && p[0] == 0x16 && p[1] == 0x03)
+                chord__conn_fail(c, CHORD_LOG_WARN,
+                                 "malformed frame: a TLS handshake, and "
+                                 "this node does not use TLS");
+            else
+                chord__conn_fail(c, CHORD_LOG_WARN, "malformed frame");
             break;
         }
         if (c->slot.pool == CHORD_GATE_NEW && !conn_classify(c, p[5]))
@@ -149,16 +154,13 @@ static void conn_drain(struct conn *c)
     conn_release_input(c);
 }
 
-/* Give libuv room for one read at the end of the input buffer, grown with
- * the bytes that arrived (chord_gate_grow) within the budget. A member
- * holding more of the budget is closed to make room; when `c` holds the
- * most itself, it gets no room and chord__conn_on_read closes it. */
-void chord__conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Room at the end of the input buffer of `c`, grown with the bytes that
+ * arrived (chord_gate_grow) within the budget: a member holding more of
+ * the budget is closed to make room; when `c` holds the most itself, or
+ * memory runs out, there is none (0; `over_budget` tells which). */
+static size_t conn_input_room(struct conn *c)
 {
-    struct conn *c = h->data;
     struct chord_transport *t = c->t;
-    (void)suggested;
-    *buf = uv_buf_init(NULL, 0); /* chord__conn_on_read sees UV_ENOBUFS */
     size_t cap =
         chord_gate_grow(c->in.cap, c->in.len, CHORD_TRANSPORT_INPUT_MAX);
     if (cap > c->in.cap) {
@@ -174,24 +176,97 @@ void chord__conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         }
         if (rc < 0) {
             c->over_budget = true;
-            return;
+            return 0;
         }
         uint8_t *p = realloc(c->in.data, cap);
         if (!p) {
             struct chord_gate_slot *none;
             chord_gate_charge(&t->gate, &c->slot, c->in.cap, &none);
-            return;
+            return 0;
         }
         c->in.data = p;
         c->in.cap = cap;
     }
-    size_t room = c->in.cap - c->in.len;
+    return c->in.cap - c->in.len;
+}
+
+/* Give libuv room for one read: at the end of the input buffer
+ * (conn_input_room), or for a TLS conn the transport's ciphertext buffer,
+ * decrypted into the input buffer by chord__conn_on_read. Within the
+ * conn's share of this loop turn (ciphertext counts for a TLS conn). When
+ * there is no room chord__conn_on_read sees UV_ENOBUFS and closes it. */
+void chord__conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+    struct chord_transport *t = c->t;
+    (void)suggested;
+    *buf = uv_buf_init(NULL, 0);
+    size_t room = c->tls ? sizeof t->tls_in : conn_input_room(c);
     if (room > CHORD_TRANSPORT_READ_CHUNK)
         room = CHORD_TRANSPORT_READ_CHUNK;
     size_t left = chord_gate_turn_left(&t->gate, &c->slot);
     if (room > left)
         room = left;
-    *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)room);
+    char *base = c->tls ? (char *)t->tls_in : (char *)c->in.data + c->in.len;
+    *buf = uv_buf_init(room ? base : NULL, (unsigned)room);
+}
+
+/* Close `c`: there was no room for its input. */
+static void conn_fail_no_room(struct conn *c)
+{
+    struct chord_transport *t = c->t;
+    if (c->over_budget)
+        chord__conn_fail(c, CHORD_LOG_WARN,
+                         "inbound buffers over budget (%zu of %zu bytes held; "
+                         "this connection %zu)",
+                         t->gate.charged, t->gate.lim.budget, c->slot.charged);
+    else
+        chord__conn_fail(c, CHORD_LOG_WARN, "out of memory for input");
+}
+
+/* A TLS conn read `n` bytes of ciphertext into t->tls_in: feed them to
+ * its session, decrypt into the input buffer and deliver the frames, as
+ * much as the plaintext allows; then have the flush send what the
+ * session wrote (handshake messages, tickets) and the frames that waited
+ * for the handshake. A failed session closes the conn with its reason. */
+static void conn_read_tls(struct conn *c, size_t n)
+{
+    struct chord_transport *t = c->t;
+    bool was_ready = chord_tls_conn_ready(c->tls);
+    if (chord_tls_conn_feed(c->tls, t->tls_in, n) != 0) {
+        chord__conn_fail(c, CHORD_LOG_WARN, "out of memory for input");
+        return;
+    }
+    for (;;) {
+        size_t room = conn_input_room(c);
+        if (room == 0) {
+            conn_fail_no_room(c);
+            return;
+        }
+        ssize_t got = chord_tls_conn_read(c->tls, c->in.data + c->in.len, room);
+        if (got == -EPROTO) {
+            chord__conn_tls_fail(c);
+            return;
+        }
+        if (got < 0) {
+            chord__transport_log(t, CHORD_LOG_DEBUG,
+                                 "connection %s %s ended: TLS close",
+                                 c->outbound ? "to" : "from", c->peer);
+            chord__conn_close(c);
+            return;
+        }
+        if (got == 0)
+            break;
+        c->in.len += (size_t)got;
+        conn_drain(c);
+        if (c->closing || t->closing)
+            return;
+    }
+    if (!was_ready && chord_tls_conn_ready(c->tls) && c->pending.len > 0)
+        chord__conn_mark_dirty(c);
+    if (chord_tls_conn_pending(c->tls) > 0)
+        chord__conn_mark_dirty(c);
+    conn_release_input(c);
 }
 
 /* `c` read its share of this loop turn: stop reading until the prepare
@@ -221,22 +296,29 @@ void chord__conn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread < 0) {
-        if (nread == UV_ENOBUFS && c->over_budget)
-            chord__conn_fail(
-                c, CHORD_LOG_WARN,
-                "inbound buffers over budget (%zu of %zu bytes held; "
-                "this connection %zu)",
-                t->gate.charged, t->gate.lim.budget, c->slot.charged);
-        else if (nread == UV_ENOBUFS)
-            chord__conn_fail(c, CHORD_LOG_WARN, "out of memory for input");
+        if (nread == UV_ENOBUFS)
+            conn_fail_no_room(c);
         else if (c->outbound)
             chord__conn_fail(c, CHORD_LOG_INFO, "%s", uv_strerror((int)nread));
+        else if (c->tls && !chord_tls_conn_ready(c->tls))
+            chord__conn_fail(c, CHORD_LOG_WARN,
+                             "TLS handshake failed: the peer closed the "
+                             "connection during the handshake (%s)",
+                             uv_strerror((int)nread));
         else {
             chord__transport_log(t, CHORD_LOG_DEBUG,
                                  "connection from %s ended: %s", c->peer,
                                  uv_strerror((int)nread));
             chord__conn_close(c);
         }
+        return;
+    }
+    if (c->tls) {
+        bool pause =
+            chord_gate_read(&t->gate, &c->slot, (size_t)nread, uv_now(t->loop));
+        conn_read_tls(c, (size_t)nread);
+        if (pause)
+            conn_pause(c);
         return;
     }
     c->in.len += (size_t)nread;
@@ -296,7 +378,13 @@ void chord__transport_on_sweep(uv_timer_t *timer)
     uint64_t now = uv_now(t->loop);
     for (struct conn *c = t->conns, *next; c; c = next) {
         next = c->next;
-        if (chord_gate_too_slow(&t->gate, &c->slot, now))
+        if (c->tls && !chord_tls_conn_ready(c->tls) &&
+            now - c->slot.opened_ms > CHORD_TRANSPORT_HANDSHAKE_MS)
+            chord__conn_fail(c, CHORD_LOG_WARN,
+                             "TLS handshake failed: not finished within "
+                             "%u ms",
+                             CHORD_TRANSPORT_HANDSHAKE_MS);
+        else if (chord_gate_too_slow(&t->gate, &c->slot, now))
             chord__conn_fail(c, CHORD_LOG_WARN,
                              "frame arriving too slowly: %zu bytes in %llu ms "
                              "(under %u bytes/s)",

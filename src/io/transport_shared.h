@@ -38,6 +38,7 @@
 #include <uv.h>
 
 #include "chord/buf.h"
+#include "chord/tls.h"
 #include "chord/types.h"
 #include "io/transport.h"
 #include "io/transport_gate.h"
@@ -49,6 +50,9 @@
 #define CHORD_TRANSPORT_READ_CHUNK (64u << 10)
 /* An input buffer never holds more than one partial frame and a read. */
 #define CHORD_TRANSPORT_INPUT_MAX (CHORD_FRAME_MAX + CHORD_TRANSPORT_READ_CHUNK)
+/* A TLS connection must finish its handshake this soon after it opened
+ * (ms), or it is closed (a truncated handshake holds no slot for long). */
+#define CHORD_TRANSPORT_HANDSHAKE_MS 10000u
 /* Distinct addresses waiting for their unreachable report. */
 #define CHORD_TRANSPORT_DEFER_MAX 256u
 /* listen(2) backlog. */
@@ -101,10 +105,13 @@ struct conn {
     struct chord_gate_slot slot; /* its pool, budget and timings */
     struct conn *paused_next;    /* on t->paused while `paused` */
     bool paused;                 /* read its share of this loop turn */
-    bool over_budget;          /* chord__conn_on_alloc refused it input room */
-    bool draining;             /* inside conn_drain() */
-    bool retired;              /* reconnect(): close once drained */
-    struct resolve *resolving; /* outbound: its name being resolved */
+    bool over_budget;           /* chord__conn_on_alloc refused it input room */
+    bool draining;              /* inside conn_drain() */
+    bool retired;               /* reconnect(): close once drained */
+    struct resolve *resolving;  /* outbound: its name being resolved */
+    struct chord_tls_conn *tls; /* the session when the transport has TLS:
+                                   `in` holds plaintext, `pending` plaintext
+                                   until the handshake is done */
 };
 
 /* The resolution of an outbound conn's host name (uv_getaddrinfo on
@@ -141,6 +148,10 @@ struct chord_transport {
     bool has_source;     /* bind outbound connections to `source` ... */
     struct sockaddr_storage source; /* ... when of the peer's family */
     bool open; /* accept connections from any address, not loopback only */
+    struct chord_tls *tls; /* borrowed; NULL: plaintext */
+    /* Ciphertext of one read of a TLS connection, decrypted into its
+     * input buffer in the same callback. */
+    uint8_t tls_in[CHORD_TRANSPORT_READ_CHUNK];
     /* Counted since the last summary line (CHORD_TRANSPORT_NOTE_MS). */
     unsigned note_refused, note_evicted, note_idle, note_accept_errors;
     unsigned note_remote;  /* refused: not loopback and not open */
@@ -197,6 +208,13 @@ void chord__conn_close(struct conn *c);
  * outbound connection report its peer unreachable. */
 void chord__conn_fail(struct conn *c, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Put `c` on the dirty list: the next flush writes what it holds. */
+void chord__conn_mark_dirty(struct conn *c);
+
+/* A TLS session of `c` failed (or fed garbage): send its alert if the
+ * socket takes it at once, then fail the conn with OpenSSL's reason. */
+void chord__conn_tls_fail(struct conn *c);
 
 /* Queue a copy of one frame on `c` (written by the next flush). Fails
  * (and drops) the conn past the queue cap: 0 or a negative errno. */

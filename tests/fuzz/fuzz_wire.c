@@ -77,6 +77,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
           "decode returned an impossible value");
     if (rc > 0)
         check_reencode(m, data, (size_t)rc, st2);
+    /* The sender the host reads without decoding (TLS identity) must be
+     * the one the decoder finds. */
+    struct chord_peer from;
+    if (rc > 0 && chord_frame_from(data, (size_t)rc, &from) == 0)
+        check(strcmp(from.addr, m->from.addr) == 0 &&
+                  memcmp(&from.id, &m->from.id, sizeof from.id) == 0,
+              "chord_frame_from differs from the decoder");
 
     free(m);
     free(st2);

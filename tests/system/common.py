@@ -627,6 +627,24 @@ def read_frame(sock):
     return mtype, req_id, rest[12:]
 
 
+def expect_closed(sock, what, timeout):
+    """Read (and drop) whatever comes until the peer closes; fail if it
+    does not close within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    sock.settimeout(0.5)
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return
+        if not data:
+            return
+    raise TestFailure("%s: the node kept the connection open for %.0f s"
+                      % (what, timeout))
+
+
 def connect(addr, timeout=5.0):
     """A TCP connection to "127.0.0.1:port" with a receive timeout."""
     host, port = addr.rsplit(":", 1)

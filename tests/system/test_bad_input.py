@@ -32,27 +32,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (HOST, MSG_C_GET, MSG_C_RESULT, Cluster,  # noqa: E402
                     Runner, TestFailure, check, connect, encode_c_get,
                     encode_frame, one_line_error, parse_args, read_frame)
+from common import expect_closed as common_expect_closed  # noqa: E402
 
 CLOSE_TIMEOUT = 5.0  # a node closes a connection that sent garbage
 JOIN_FAIL_TIMEOUT = 10.0
 
 
 def expect_closed(sock, what):
-    """Read (and drop) whatever comes until the peer closes; fail if it
-    does not close within CLOSE_TIMEOUT."""
-    deadline = time.monotonic() + CLOSE_TIMEOUT
-    sock.settimeout(0.5)
-    while time.monotonic() < deadline:
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return
-        if not data:
-            return
-    raise TestFailure("%s: the node kept the connection open for %.0f s"
-                      % (what, CLOSE_TIMEOUT))
+    common_expect_closed(sock, what, CLOSE_TIMEOUT)
 
 
 def send_garbage(sock, data):

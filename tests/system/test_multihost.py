@@ -124,7 +124,8 @@ def security_args(sec, role, addr=None):
     them otherwise)."""
     if sec is None:
         return ["--insecure"] if role == "node" else []
-    stem = addr.replace("[", "").replace("]", "") if addr else "client"
+    stem = (addr.replace("[", "").replace("]", "").replace(":", "_")
+            if addr else "client")
     return ["--tls-ca", os.path.join(sec, "ca.crt"),
             "--tls-cert", os.path.join(sec, stem + ".crt"),
             "--tls-key", os.path.join(sec, stem + ".key")]

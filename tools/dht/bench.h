@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chord/tls.h"
 #include "chord/types.h"
 
 #define CHORD_BENCH_CLIENTS_MAX 10000u      /* concurrent clients */
@@ -87,6 +88,8 @@ struct chord_bench_config {
     uint64_t seed;               /* of the key PRNG */
     bool progress; /* a progress line on stderr when it is a terminal
                       (common/progress.h); false for --json */
+    struct chord_tls *tls;       /* client TLS context (borrowed), or NULL:
+                                    every connection runs TLS with it */
 };
 
 /* Fill *cfg with the defaults (50 clients, 100000 requests, 16 bytes,

@@ -123,6 +123,7 @@ int dht_cmd_bench(struct dht_opts *o)
      * kill the benchmark. */
     signal(SIGPIPE, SIG_IGN);
     o->bench.node = node;
+    o->bench.tls = o->tls_ctx;
     o->bench.request_timeout_ms = (uint32_t)o->timeout_ms;
     o->bench.progress = !o->json; /* on a terminal only: common/progress.h */
     struct chord_bench_report *rep = calloc(1, sizeof(*rep));

@@ -88,6 +88,12 @@ struct bench_sock {
     struct chord_buf out; /* encoded, not yet handed to libuv */
     struct chord_buf wip; /* being written by uv_write */
     struct chord_buf in;  /* read, not yet a whole frame */
+    /* With TLS: the session, the ciphertext read and not yet fed, and the
+     * ciphertext sealed and not yet handed to libuv (`out` then holds
+     * plaintext until the handshake is done). */
+    struct chord_tls_conn *tls;
+    struct chord_buf raw;
+    struct chord_buf sealed;
 };
 
 /* One request in flight. req_id == 0 when the slot is free. */

@@ -10,6 +10,9 @@
  * tries uv_try_write first and queues the rest as one uv_write (`wip`),
  * so the requests issued while handling one read go out in one write.
  * Replies are decoded with the public codec (chord/frame.h) as they come.
+ * With TLS (cfg->tls) the socket runs a session on memory buffers
+ * (chord/tls.h): reads are decrypted into `in`, and a flush seals `out`
+ * once the handshake is done (the requests issued before wait in it).
  *
  * Upward, it only calls the run's handlers: on_reply for each whole
  * reply, on_fail when the socket cannot go on (connect, read, write or a
@@ -20,7 +23,9 @@
  * not match replies to requests or count anything.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "dht/bench_internal.h"
 
@@ -30,6 +35,9 @@ static void on_sock_close(uv_handle_t *h)
     chord_buf_free(&s->out);
     chord_buf_free(&s->wip);
     chord_buf_free(&s->in);
+    chord_buf_free(&s->raw);
+    chord_buf_free(&s->sealed);
+    chord_tls_conn_free(s->tls);
     free(s);
 }
 
@@ -54,14 +62,38 @@ void bench_sock_mark_dirty(struct bench_sock *s)
 
 static void on_sock_write(uv_write_t *req, int status);
 
+/* With TLS: seal the plaintext once the handshake is done, and take
+ * what the session has to send. The bytes to write, or NULL after a
+ * failure (reported). */
+static struct chord_buf *sock_seal(struct bench_sock *s)
+{
+    if (!s->tls)
+        return &s->out;
+    if (chord_tls_conn_ready(s->tls) && s->out.len > 0) {
+        if (chord_tls_conn_write(s->tls, s->out.data, s->out.len) != 0) {
+            s->b->on_fail(s, "TLS write failed");
+            return NULL;
+        }
+        chord_buf_reset(&s->out);
+    }
+    if (chord_tls_conn_take(s->tls, &s->sealed) != 0) {
+        s->b->on_fail(s, "out of memory");
+        return NULL;
+    }
+    return &s->sealed;
+}
+
 void bench_sock_flush(struct bench_sock *s)
 {
-    if (s->closing || !s->connected || s->writing || s->out.len == 0)
+    if (s->closing || !s->connected || s->writing)
         return;
-    uv_buf_t buf = uv_buf_init((char *)s->out.data, (unsigned)s->out.len);
+    struct chord_buf *src = sock_seal(s);
+    if (!src || src->len == 0)
+        return;
+    uv_buf_t buf = uv_buf_init((char *)src->data, (unsigned)src->len);
     int n = uv_try_write((uv_stream_t *)&s->tcp, &buf, 1);
-    if (n >= 0 && (size_t)n == s->out.len) {
-        chord_buf_reset(&s->out);
+    if (n >= 0 && (size_t)n == src->len) {
+        chord_buf_reset(src);
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
@@ -69,11 +101,11 @@ void bench_sock_flush(struct bench_sock *s)
         return;
     }
     if (n > 0)
-        chord_buf_consume(&s->out, (size_t)n);
+        chord_buf_consume(src, (size_t)n);
     struct chord_buf tmp = s->wip;
-    s->wip = s->out;
-    s->out = tmp;
-    chord_buf_reset(&s->out);
+    s->wip = *src;
+    *src = tmp;
+    chord_buf_reset(src);
     buf = uv_buf_init((char *)s->wip.data, (unsigned)s->wip.len);
     int rc = uv_write(&s->wreq, (uv_stream_t *)&s->tcp, &buf, 1, on_sock_write);
     if (rc) {
@@ -102,12 +134,48 @@ static void on_sock_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     (void)hint;
     struct bench_sock *s = h->data;
-    if (chord_buf_reserve(&s->in, BENCH_READ_CHUNK) != 0) {
+    struct chord_buf *into = s->tls ? &s->raw : &s->in;
+    if (chord_buf_reserve(into, BENCH_READ_CHUNK) != 0) {
         *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
         return;
     }
-    *buf = uv_buf_init((char *)s->in.data + s->in.len,
-                       (unsigned)(s->in.cap - s->in.len));
+    *buf = uv_buf_init((char *)into->data + into->len,
+                       (unsigned)(into->cap - into->len));
+}
+
+/* With TLS: feed the ciphertext read into s->raw, decrypt into s->in,
+ * and have the handshake's answers (and the requests that waited for it)
+ * written. False when the session failed (reported). */
+static bool sock_unseal(struct bench_sock *s)
+{
+    char why[CHORD_TLS_ERR_MAX + 8];
+    if (chord_tls_conn_feed(s->tls, s->raw.data, s->raw.len) != 0) {
+        s->b->on_fail(s, "out of memory");
+        return false;
+    }
+    chord_buf_reset(&s->raw);
+    for (;;) {
+        if (chord_buf_reserve(&s->in, BENCH_READ_CHUNK) != 0) {
+            s->b->on_fail(s, "out of memory");
+            return false;
+        }
+        ssize_t n = chord_tls_conn_read(s->tls, s->in.data + s->in.len,
+                                        s->in.cap - s->in.len);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            snprintf(why, sizeof why, "TLS: %s",
+                     n == -EPROTO ? chord_tls_conn_error(s->tls)
+                                  : "the node closed the session");
+            s->b->on_fail(s, why);
+            return false;
+        }
+        s->in.len += (size_t)n;
+    }
+    if (chord_tls_conn_pending(s->tls) > 0 ||
+        (chord_tls_conn_ready(s->tls) && s->out.len > 0))
+        bench_sock_mark_dirty(s);
+    return true;
 }
 
 static void on_sock_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
@@ -125,7 +193,15 @@ static void on_sock_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         b->on_settle(b);
         return;
     }
-    s->in.len += (size_t)nread;
+    if (s->tls) {
+        s->raw.len += (size_t)nread;
+        if (!sock_unseal(s)) {
+            b->on_settle(b);
+            return;
+        }
+    } else {
+        s->in.len += (size_t)nread;
+    }
     uint64_t now = uv_hrtime();
     size_t off = 0;
     struct chord_frame_reply reply = {0};
@@ -190,6 +266,14 @@ struct bench_sock *bench_sock_get(struct bench_client *cl, unsigned target)
     s->creq.data = s;
     s->wreq.data = s;
     cl->socks[target] = s;
+    if (b->cfg->tls &&
+        (rc = chord_tls_conn_new(b->cfg->tls, false, b->targets[target].addr,
+                                 &s->tls)) != 0) {
+        bench_note_error(b, "%s: TLS: %s", b->targets[target].addr,
+                         strerror(-rc));
+        bench_sock_close(s);
+        return NULL;
+    }
     rc = uv_tcp_connect(&s->creq, &s->tcp,
                         (const struct sockaddr *)&b->targets[target].sa,
                         on_sock_connect);

@@ -35,8 +35,10 @@
 int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
                       const char **used)
 {
+    int rc = 0;
     for (size_t i = 0; i < o->n_seeds; i++) {
-        if (chord_client_connect(o->seeds[i], o->timeout_ms, out) == 0) {
+        rc = chord_client_connect(o->seeds[i], o->timeout_ms, out);
+        if (rc == 0) {
             *used = o->seeds[i];
             chord_client_set_consistency(*out, o->bench.consistency);
             return 0;
@@ -48,8 +50,13 @@ int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
     for (size_t i = 0; i < o->n_seeds && n < sizeof(tried); i++)
         n += (size_t)snprintf(tried + n, sizeof(tried) - n, "%s%s",
                               i ? ", " : "", o->seeds[i]);
-    dht_fail(o->json, CHORD_EXIT_FAILED, "cannot reach the ring (tried %s)",
-             tried);
+    if (rc == -ECONNABORTED || rc == -EPROTONOSUPPORT)
+        dht_fail(o->json, CHORD_EXIT_FAILED,
+                 "cannot reach the ring (tried %s; last: %s)", tried,
+                 chord_client_tls_error());
+    else
+        dht_fail(o->json, CHORD_EXIT_FAILED, "cannot reach the ring (tried %s)",
+                 tried);
     return -1;
 }
 

@@ -25,6 +25,7 @@
 
 #include "chord/client.h"
 #include "chord/session.h"
+#include "chord/tls.h"
 #include "chord/types.h"
 #include "common/json.h"
 #include "common/status_json.h"
@@ -50,6 +51,8 @@ struct dht_opts {
     struct chord_bench_config bench;
     const char *bench_opt;
     const char *output; /* dump --output */
+    struct chord_tls_options tls; /* --tls-* or $DHT_TLS_* */
+    struct chord_tls *tls_ctx;    /* made from `tls`, or NULL */
 };
 
 /* What a command works on, checked before connecting. */

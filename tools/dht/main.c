@@ -62,6 +62,7 @@
 #include "chord/types.h"
 #include "common/args.h"
 #include "common/exit.h"
+#include "common/tls_args.h"
 #include "dht/bench.h"
 #include "dht/dht.h"
 
@@ -101,8 +102,8 @@ static void usage(FILE *f)
         "                    quorum or all (default: the node's, a "
         "quorum)\n"
         "  --output FILE     dump: the file to write (made beside it under\n"
-        "                    a temporary name, renamed when complete)\n"
-        "  -h, --help        this text\n"
+        "                    a temporary name, renamed when "
+        "complete)\n" CHORD_TLS_ARGS_USAGE "  -h, --help        this text\n"
         "  -V, --version     the version\n"
         "\n"
         "bench options:\n"
@@ -292,6 +293,7 @@ static const struct option dht_longopts[] = {
     {"consistency", required_argument, NULL, OPT_CONSISTENCY},
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"file", required_argument, NULL, OPT_FILE},
+    CHORD_TLS_ARGS_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
 
@@ -435,6 +437,9 @@ static bool wants_json(int argc, char **argv)
     return false;
 }
 
+static int run_command(const struct dht_cmd *cmd, struct dht_opts *o,
+                       struct dht_req *rq);
+
 int main(int argc, char **argv)
 {
     struct dht_opts o = {.timeout_ms = DHT_DEFAULT_TIMEOUT_MS};
@@ -496,6 +501,11 @@ int main(int argc, char **argv)
         case OPT_VERSION:
             printf("dht %s\n", CHORD_VERSION);
             return CHORD_EXIT_OK;
+        case CHORD_TLS_OPT_CA:
+        case CHORD_TLS_OPT_CERT:
+        case CHORD_TLS_OPT_KEY:
+            chord_tls_args_take(&o.tls, ch, optarg);
+            break;
         case ':':
             return dht_usage(o.json, "option %s needs an argument",
                              argv[optind - 1]);
@@ -530,26 +540,48 @@ int main(int argc, char **argv)
             o.seeds[o.n_seeds++] = DHT_DEFAULT_NODE;
     }
 
-    if (strcmp(cmd->name, "dump") == 0 || strcmp(cmd->name, "load") == 0)
-        return dht_cmd_backup(&o, cmd->name, argv + optind + 1,
-                              argc - optind - 1);
+    int code;
+    if (strcmp(cmd->name, "dump") == 0 || strcmp(cmd->name, "load") == 0) {
+        code = chord_tls_args_setup("dht", &o.tls, &o.tls_ctx);
+        if (code == 0)
+            code = dht_cmd_backup(&o, cmd->name, argv + optind + 1,
+                                  argc - optind - 1);
+        chord_tls_free(o.tls_ctx);
+        return code;
+    }
 
     struct dht_req r = {0};
-    int code = prepare(&o, cmd, argv + optind + 1, argc - optind - 1, &r);
+    code = prepare(&o, cmd, argv + optind + 1, argc - optind - 1, &r);
     if (code) {
         free(r.value);
         return code;
     }
+    code = chord_tls_args_setup("dht", &o.tls, &o.tls_ctx);
+    if (code) {
+        free(r.value);
+        return code;
+    }
+    code = run_command(cmd, &o, &r);
+    chord_tls_free(o.tls_ctx);
+    return code;
+}
+
+/* Run the command (its arguments checked, TLS set up): the exit code. */
+static int run_command(const struct dht_cmd *cmd, struct dht_opts *o,
+                       struct dht_req *rq)
+{
+    struct dht_req r = *rq;
+    int code;
     if (cmd->run == NULL) {
-        code = dht_cmd_bench(&o);
+        code = dht_cmd_bench(o);
     } else {
         struct chord_session *s = NULL;
-        if (chord_session_open(o.seeds, o.n_seeds, o.timeout_ms, &s) != 0) {
+        if (chord_session_open(o->seeds, o->n_seeds, o->timeout_ms, &s) != 0) {
             free(r.value); /* the seeds were checked */
-            return dht_fail(o.json, CHORD_EXIT_FAILED, "out of memory");
+            return dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
         }
-        chord_session_set_consistency(s, o.bench.consistency);
-        code = cmd->run(s, &o, &r);
+        chord_session_set_consistency(s, o->bench.consistency);
+        code = cmd->run(s, o, &r);
         chord_session_close(s);
         free(r.value);
     }
@@ -557,7 +589,7 @@ int main(int argc, char **argv)
         int e = errno;
         if (code == CHORD_EXIT_OK)
             code = CHORD_EXIT_FAILED;
-        dht_fail(o.json, code, "cannot write to stdout: %s", strerror(e));
+        dht_fail(o->json, code, "cannot write to stdout: %s", strerror(e));
     }
     return code;
 }

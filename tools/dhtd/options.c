@@ -92,6 +92,15 @@ static const char usage_text[] =
     "                        1-65536 (default 64)\n"
     "  --repair              start past a corrupt log or snapshot: keep the\n"
     "                        records before the damage, move the file aside\n"
+    "  --tls-cert FILE       this node's certificate (PEM); it must name the\n"
+    "                        --listen host in subjectAltName (tools/dht-certs\n"
+    "                        makes one). With --tls-key and --tls-ca, every\n"
+    "                        connection, peer or client, is mutual TLS 1.3\n"
+    "  --tls-key FILE        the private key of --tls-cert (PEM)\n"
+    "  --tls-ca FILE         the CA every peer's certificate must chain to\n"
+    "  --client-auth MODE    with TLS: required (default: clients need a\n"
+    "                        certificate of the CA) or none (any client;\n"
+    "                        peers are still verified)\n"
     "  --id HEX40            node id instead of SHA-1(HOST:PORT); tests only\n"
     "  -h, --help            print this help and exit\n"
     "  -V, --version         print the version and exit\n"
@@ -126,6 +135,10 @@ enum {
     OPT_ID,
     OPT_LOG_FORMAT,
     OPT_METRICS_LISTEN,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_CA,
+    OPT_CLIENT_AUTH,
 };
 
 static const char short_opts[] = ":c:d:hj:l:r:s:V";
@@ -154,6 +167,10 @@ static const struct option long_opts[] = {
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
     {"config", required_argument, NULL, OPT_CONFIG},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"client-auth", required_argument, NULL, OPT_CLIENT_AUTH},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -195,6 +212,7 @@ struct parse_state {
     struct dhtd_options *o;
     const char *durable_flag;
     char where[DHTD_CONFIG_ERR_MAX];
+    const char *tls_flag; /* an option that needs TLS */
 };
 
 /* A usage error, "dhtd: [FILE:LINE: ]message (see dhtd --help)": returns
@@ -365,6 +383,25 @@ static int apply(struct parse_state *ps, int code, const char *val)
         h->durable.repair = true;
         ps->durable_flag = "--repair";
         break;
+    case OPT_TLS_CERT:
+    case OPT_TLS_KEY:
+    case OPT_TLS_CA:
+        if (!*val)
+            return usage(ps, "--%s needs a file", opt_name(code));
+        *(code == OPT_TLS_CERT  ? &h->tls.cert
+          : code == OPT_TLS_KEY ? &h->tls.key
+                                : &h->tls.ca) = val;
+        break;
+    case OPT_CLIENT_AUTH:
+        if (strcmp(val, "required") == 0)
+            h->tls.client_auth = CHORD_TLS_CLIENT_AUTH_REQUIRED;
+        else if (strcmp(val, "none") == 0)
+            h->tls.client_auth = CHORD_TLS_CLIENT_AUTH_NONE;
+        else
+            return usage(ps, "--client-auth must be required or none, not '%s'",
+                         val);
+        ps->tls_flag = "--client-auth";
+        break;
     case OPT_ID:
         if (chord_id_from_hex(&h->id, val))
             return usage(ps, "--id must be 40 hex digits, not '%s'", val);
@@ -421,6 +458,15 @@ static int check_whole(const struct parse_state *ps)
                      h->listen);
     if (ps->durable_flag && !h->durable.dir)
         return usage(ps, "%s only applies with --data DIR", ps->durable_flag);
+    if (chord_tls_options_enabled(&h->tls) &&
+        (!h->tls.cert || !h->tls.key || !h->tls.ca))
+        return usage(ps, "TLS needs all three of --tls-cert, --tls-key and "
+                         "--tls-ca");
+    if (ps->tls_flag && !chord_tls_options_enabled(&h->tls))
+        return usage(ps,
+                     "%s only applies with --tls-cert, --tls-key and "
+                     "--tls-ca",
+                     ps->tls_flag);
     if (h->node.replicas > h->node.successors + 1)
         return usage(ps,
                      "--replicas %u needs a successor list of at "

@@ -40,6 +40,7 @@
 #include "common/args.h"
 #include "common/exit.h"
 #include "live.h"
+#include "common/tls_args.h"
 #include "viz.h"
 
 static void usage(FILE *f)
@@ -101,6 +102,9 @@ static void usage(FILE *f)
         "                       asked in turn, new ones first; --timeout-ms "
         "defaults\n"
         "                       to 500 there\n"
+        "  --tls-ca/--tls-cert/--tls-key FILE  TLS, as dht takes them "
+        "(default\n"
+        "                       $DHT_TLS_CA, $DHT_TLS_CERT, $DHT_TLS_KEY)\n"
         "  --check-topology F   check a topology file; errors are "
         "FILE:LINE:COLUMN\n"
         "  --dump-topology F    print a topology file normalised, one record "
@@ -181,8 +185,10 @@ int main(int argc, char **argv)
         {"rate", required_argument, NULL, OPT_RATE},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
+        CHORD_TLS_ARGS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
+    struct chord_tls_options tls_opt = {0};
     struct viz_opts o;
     memset(&o, 0, sizeof o);
     o.format = -1;
@@ -273,6 +279,11 @@ int main(int argc, char **argv)
             break;
         case OPT_DUMP:
             dump = optarg;
+            break;
+        case CHORD_TLS_OPT_CA:
+        case CHORD_TLS_OPT_CERT:
+        case CHORD_TLS_OPT_KEY:
+            chord_tls_args_take(&tls_opt, c, optarg);
             break;
         case 'h':
         case OPT_HELP:
@@ -373,5 +384,11 @@ int main(int argc, char **argv)
         if (o.format < 0)
             o.format = to_stdout ? VIZ_TEXT : VIZ_SVG;
     }
-    return viz_run(&o);
+    struct chord_tls *tls = NULL;
+    int code = chord_tls_args_setup("dht-viz", &tls_opt, &tls);
+    if (code)
+        return code;
+    code = viz_run(&o);
+    chord_tls_free(tls);
+    return code;
 }
