@@ -16,7 +16,10 @@ another host are read back through a third, every node addressed by its
 own form (IPv4, [IPv6], name); (c) a node started without --insecure (and
 without TLS) refuses a client from another host, and the client says why
 in one line, while a client on the node's own host is served; the node
-counts the refusal in its summary line.
+counts the refusal in its summary line. With --tls: (d) a plaintext
+client gets a one-line error naming TLS, and nodes with a certificate of
+another CA or one naming another address do not get into the ring, which
+keeps serving.
 
 The bridge lives in a fourth namespace, so the host's own network is not
 touched; only documentation addresses (192.0.2.0/24, 2001:db8::/32) are
@@ -62,6 +65,7 @@ READY_TIMEOUT = 30.0       # a node answers `dht status`
 RING_TIMEOUT = 40.0        # the ring lists the three nodes
 NOTE_TIMEOUT = 5.0         # the refusal shows in the summary line
 POLL_S = 0.2
+ROGUE_WAIT_S = 3.0         # rogue nodes get this long to try to join
 KEYS = 24
 PREFIX = "chmh"            # namespace names: chmh<PID><a|b|c|sw>
 NETNS_ETC = "/etc/netns"
@@ -286,7 +290,7 @@ class Hosts:
 
     def check_alive(self):
         for p, _, label in self.procs:
-            if p.poll() is not None:
+            if p.poll() is not None and not label.startswith("rogue"):
                 raise TestFailure("dhtd %s exited with %s\n%s"
                                   % (label, p.returncode, self.logs()))
 
@@ -397,6 +401,54 @@ def check_protected(h):
     raise TestFailure("the node did not count the refusal:\n%s" % h.logs())
 
 
+def ring_addrs(h):
+    r = h.dht(1, ADVERTISED[2], "ring", "--json")
+    check(r.code == 0, "dht ring: %s" % r.describe())
+    return sorted(n["addr"] for n in json.loads(r.out))
+
+
+def check_tls_refusals(h):
+    """TLS: a plaintext client gets a clear error; a node with a
+    certificate of another CA, and a node whose certificate names another
+    address than the one it claims, do not get into the ring, which keeps
+    serving."""
+    r = h.dht(0, ADVERTISED[1], "put", "plain", "no", secure=False)
+    check(r.code == 3 and common.one_line_error(r) and "TLS" in r.err,
+          "a plaintext client against a TLS node: %s" % r.describe())
+    other = os.path.join(h.tmp, "other-ca")
+    rogue_a = "%s:%d" % (HOSTS[2][1], PLAIN_PORT + 1)
+    must([os.path.join(REPO, "tools", "dht-certs"), other, rogue_a])
+    stem = rogue_a.replace(":", "_")
+    h.start(2, ["--listen", rogue_a, "--join", ADVERTISED[0],
+                "--tls-ca", os.path.join(other, "ca.crt"),
+                "--tls-cert", os.path.join(other, stem + ".crt"),
+                "--tls-key", os.path.join(other, stem + ".key")],
+            "rogue-other-ca")
+    # Host a's own certificate, claiming host c's address.
+    rogue_b = "%s:%d" % (HOSTS[2][1], PLAIN_PORT + 2)
+    stem_a = ADVERTISED[0].replace(":", "_")
+    h.start(2, ["--listen", "0.0.0.0:%d" % (PLAIN_PORT + 2), "--advertise",
+                rogue_b, "--join", ADVERTISED[0],
+                "--tls-ca", os.path.join(h.sec, "ca.crt"),
+                "--tls-cert", os.path.join(h.sec, stem_a + ".crt"),
+                "--tls-key", os.path.join(h.sec, stem_a + ".key")],
+            "rogue-wrong-name")
+    time.sleep(ROGUE_WAIT_S)
+    got = ring_addrs(h)
+    check(got == sorted(ADVERTISED),
+          "with two rogue nodes about, the ring lists %r" % got)
+    log = h.log_of("node-a")
+    check("TLS handshake failed" in log,
+          "node a did not log the other CA's refused handshake:\n%s"
+          % h.logs())
+    check(any("does not name" in h.log_of(n) or "does not vouch" in
+              h.log_of(n) for n in ("node-a", "node-b", "node-c")),
+          "no node logged refusing the certificate with the wrong name:\n%s"
+          % h.logs())
+    r = h.dht(1, ADVERTISED[2], "get", "mh-1")
+    check(r.code == 0, "the ring stopped serving: %s" % r.describe())
+
+
 def main():
     ap_tls = "--tls" in sys.argv
     if ap_tls:
@@ -447,6 +499,9 @@ def main():
                                "addresses", check_ring, hosts)
         ok = ok and runner.run("keys written on one host are read on "
                                "another", check_keys, hosts)
+        if ok and sec:
+            runner.run("TLS: plaintext client, another CA and a stolen "
+                       "name are refused", check_tls_refusals, hosts)
         if net_ok:
             runner.run("without --insecure a node serves its own host only",
                        check_protected, hosts)
