@@ -101,3 +101,14 @@ install(FILES ${PROJECT_BINARY_DIR}/install/chordConfig.cmake
 # LICENSE and README for the packager.
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# What an operator needs beside the binaries: the systemd unit, an example
+# configuration file and the Grafana dashboard (contrib/README.md says how
+# to use them), under share/chord/contrib.
+install(FILES ${PROJECT_SOURCE_DIR}/contrib/README.md
+              ${PROJECT_SOURCE_DIR}/contrib/dhtd.conf.example
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/chord/contrib)
+install(FILES ${PROJECT_SOURCE_DIR}/contrib/systemd/dhtd@.service
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/chord/contrib/systemd)
+install(FILES ${PROJECT_SOURCE_DIR}/contrib/grafana/chord-dashboard.json
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/chord/contrib/grafana)
