@@ -5,7 +5,9 @@
  * The certificates are made at test time by tools/dht-certs (the openssl
  * command) in a fresh temporary directory: one CA with nodes 127.0.0.1,
  * 127.0.0.5, [::1] and node.example, and a second, unrelated CA with its
- * own 127.0.0.1. No key is checked in.
+ * own 127.0.0.1. No key is checked in. An expired certificate (which the
+ * openssl command cannot make) is made with the OpenSSL API, signed by the
+ * first CA.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "chord/buf.h"
 #include "chord/tls.h"
@@ -307,6 +314,87 @@ static void test_wrong_name_refused(void **state)
     chord_tls_free(srv);
 }
 
+/* DIR/exp.crt and DIR/exp.key: a certificate of CA "a" for 127.0.0.1
+ * that expired an hour ago (valid from two hours ago). */
+static void make_expired(void)
+{
+    char a[256], b[256];
+    FILE *f = fopen(p("a/ca.crt", a), "r");
+    assert_non_null(f);
+    X509 *ca = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    f = fopen(p("a/ca.key", b), "r");
+    assert_non_null(f);
+    EVP_PKEY *ca_key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(ca);
+    assert_non_null(ca_key);
+
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    assert_non_null(key);
+    X509 *x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+    X509_gmtime_adj(X509_getm_notBefore(x), -7200);
+    X509_gmtime_adj(X509_getm_notAfter(x), -3600);
+    X509_set_pubkey(x, key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+                               (const unsigned char *)"127.0.0.1", -1, -1, 0);
+    X509_set_issuer_name(x, X509_get_subject_name(ca));
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, ca, x, NULL, NULL, 0);
+    X509_EXTENSION *san =
+        X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "IP:127.0.0.1");
+    assert_non_null(san);
+    X509_add_ext(x, san, -1);
+    X509_EXTENSION_free(san);
+    assert_true(X509_sign(x, ca_key, EVP_sha256()) > 0);
+
+    f = fopen(p("exp.crt", a), "w");
+    assert_non_null(f);
+    PEM_write_X509(f, x);
+    fclose(f);
+    f = fopen(p("exp.key", b), "w");
+    assert_non_null(f);
+    PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(ca_key);
+    X509_free(ca);
+}
+
+/* A node whose certificate expired: the client refuses the handshake and
+ * says why; and a client showing an expired certificate is refused by a
+ * node. */
+static void test_expired_refused(void **state)
+{
+    (void)state;
+    make_expired();
+    struct chord_tls *srv = ctx_ok("a/ca.crt", "exp.crt", "exp.key", true,
+                                   CHORD_TLS_CLIENT_AUTH_REQUIRED);
+    struct chord_tls *cli = client_ctx("a", "a");
+    struct duo d;
+    duo_run(&d, srv, cli, "127.0.0.1:7000");
+    assert_false(chord_tls_conn_ready(d.c));
+    assert_int_equal(d.g.crc, -EPROTO);
+    assert_non_null(strstr(chord_tls_conn_error(d.c), "expired"));
+    duo_end(&d);
+
+    struct chord_tls *srv_ok = node_ctx("a", "127.0.0.1", 0);
+    struct chord_tls *cli_exp =
+        ctx_ok("a/ca.crt", "exp.crt", "exp.key", false, 0);
+    duo_run(&d, srv_ok, cli_exp, "127.0.0.1:7000");
+    assert_false(chord_tls_conn_ready(d.s));
+    assert_int_equal(d.g.src, -EPROTO);
+    assert_non_null(strstr(chord_tls_conn_error(d.s), "expired"));
+    duo_end(&d);
+    chord_tls_free(cli_exp);
+    chord_tls_free(srv_ok);
+    chord_tls_free(cli);
+    chord_tls_free(srv);
+}
+
 /* A client without a certificate: refused by a node that requires one,
  * served by one started with client auth "none". */
 static void test_client_auth(void **state)
@@ -453,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_ipv6_name),
         cmocka_unit_test(test_wrong_ca_refused),
         cmocka_unit_test(test_wrong_name_refused),
+        cmocka_unit_test(test_expired_refused),
         cmocka_unit_test(test_client_auth),
         cmocka_unit_test(test_garbage_before_handshake),
         cmocka_unit_test(test_truncated_handshake),
