@@ -49,7 +49,7 @@
 #include "io/log_line.h"
 #include "io/metrics_http.h"
 #include "io/metrics_text.h"
-#include "io/sd_notify.h"
+#include "io/service.h"
 #include "io/peers_file.h"
 #include "io/peers_keeper.h"
 #include "io/transport.h"
@@ -80,16 +80,14 @@ struct chord_host {
     struct chord_peers_keeper *keeper;
     /* The /metrics and /healthz server; NULL if none or stopped. */
     struct chord_metrics_http *metrics;
-    struct chord_sd_notify sd;  /* the service manager; fd -1: none */
-    bool want_sd;               /* opt.sd_notify */
-    bool sd_ready, sd_stopping; /* READY=1 / STOPPING=1 sent */
-    int durability;             /* enum chord_durability */
-    uv_timer_t timer;           /* the node's next deadline */
-    uv_timer_t flush;           /* polls the write queues after LEFT */
+    struct chord_service svc; /* the service manager (systemd), if any */
+    bool want_sd;             /* opt.sd_notify */
+    int durability;           /* enum chord_durability */
+    uv_timer_t timer;         /* the node's next deadline */
+    uv_timer_t flush;         /* polls the write queues after LEFT */
     uv_signal_t sigint;
     uv_signal_t sigterm;
-    uv_timer_t watchdog;    /* WATCHDOG=1 pings, when systemd asks */
-    uv_handle_t *opened[5]; /* those of the five above initialised */
+    uv_handle_t *opened[5]; /* those above initialised, and svc's watchdog */
     size_t n_opened;
     bool stopping;    /* no more events go to the node */
     bool shut;        /* host_shutdown() ran */
@@ -185,64 +183,6 @@ static void on_handle_close(uv_handle_t *handle)
     (void)handle;
 }
 
-/* ---- systemd (io/sd_notify.h) -------------------------------------------- */
-
-/* Tell the service manager the node is joined and serving, once. */
-static void host_sd_ready(struct chord_host *h)
-{
-    if (h->sd_ready || h->sd.fd < 0)
-        return;
-    h->sd_ready = true;
-    char msg[CHORD_ADDR_MAX + 64];
-    snprintf(msg, sizeof msg, "READY=1\nSTATUS=serving as %s", h->addr);
-    int rc = chord_sd_notify_send(&h->sd, msg);
-    if (rc)
-        host_logf(h, CHORD_LOG_WARN, "cannot tell systemd READY=1: %s",
-                  strerror(-rc));
-}
-
-/* Tell the service manager the node is going away, once. */
-static void host_sd_stopping(struct chord_host *h)
-{
-    if (h->sd_stopping || h->sd.fd < 0)
-        return;
-    h->sd_stopping = true;
-    chord_sd_notify_send(&h->sd, "STOPPING=1\nSTATUS=leaving the ring");
-}
-
-/* The loop is alive: ping the watchdog (a stuck loop stops the pings). */
-static void on_watchdog(uv_timer_t *timer)
-{
-    struct chord_host *h = timer->data;
-    chord_sd_notify_send(&h->sd, "WATCHDOG=1");
-}
-
-/* Open the notification socket if systemd gave one, and start the
- * watchdog pings at half the period it asks for. */
-static void host_sd_open(struct chord_host *h)
-{
-    int rc = chord_sd_notify_open(&h->sd);
-    if (rc) {
-        host_logf(h, CHORD_LOG_WARN,
-                  "NOTIFY_SOCKET is set but unusable (%s): not telling "
-                  "systemd anything",
-                  strerror(-rc));
-        return;
-    }
-    if (h->sd.fd < 0 || h->sd.watchdog_usec == 0)
-        return;
-    uint64_t ms = h->sd.watchdog_usec / 2000u;
-    if (ms == 0)
-        ms = 1;
-    if (uv_timer_init(h->loop, &h->watchdog) != 0)
-        return;
-    h->opened[h->n_opened++] = (uv_handle_t *)&h->watchdog;
-    h->watchdog.data = h;
-    uv_timer_start(&h->watchdog, on_watchdog, 0, ms);
-    host_logf(h, CHORD_LOG_INFO, "systemd watchdog: a ping every %llu ms",
-              (unsigned long long)ms);
-}
-
 /* Close the transport and every handle of the host, once. uv_run() then
  * returns when libuv has finished closing them. */
 static void host_shutdown(struct chord_host *h)
@@ -251,7 +191,7 @@ static void host_shutdown(struct chord_host *h)
         return;
     h->shut = true;
     h->stopping = true;
-    host_sd_stopping(h);
+    chord_service_stopping(&h->svc);
     if (h->tr) {
         chord_transport_close(h->tr);
         h->tr = NULL;
@@ -333,7 +273,7 @@ static void after_event(struct chord_host *h)
     }
     case CHORD_NODE_ACTIVE:
         if (!h->signals)
-            host_sd_ready(h);
+            chord_service_ready(&h->svc, h->addr);
         break;
     default:
         break;
@@ -553,7 +493,7 @@ static void on_signal(uv_signal_t *sig, int signum)
         return;
     }
     host_logf(h, CHORD_LOG_INFO, "received %s: leaving the ring", name);
-    host_sd_stopping(h);
+    chord_service_stopping(&h->svc);
     if (h->keeper) /* while the node still knows its neighbours */
         chord_peers_keeper_flush(h->keeper);
     uv_update_time(h->loop);
@@ -739,7 +679,7 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         return -ENOMEM;
     }
     h->loop = loop;
-    h->sd.fd = -1;
+    chord_service_init(&h->svc);
     h->want_sd = opt->sd_notify;
     h->log_level = opt->log_level;
     h->log_format = opt->log_format;
@@ -942,8 +882,11 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
             host_log(h, CHORD_LOG_INFO,
                      "memory-only: no --data directory, so nothing this "
                      "node stores survives a restart");
-        if (h->want_sd)
-            host_sd_open(h);
+        uv_handle_t *wd =
+            h->want_sd ? chord_service_open(&h->svc, h->loop, node_log, h)
+                       : NULL;
+        if (wd)
+            h->opened[h->n_opened++] = wd;
         if (h->tls)
             host_logf(h, CHORD_LOG_INFO,
                       "TLS 1.3 on every connection; peers %s",
@@ -964,7 +907,7 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
 
     enum chord_host_outcome outcome = h->outcome;
     snprintf(err, CHORD_HOST_ERR_MAX, "%s", h->err);
-    chord_sd_notify_close(&h->sd);
+    chord_service_close(&h->svc);
     chord_node_free(h->node);
     chord_tls_free(h->tls);
     free(h);
