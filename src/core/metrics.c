@@ -61,11 +61,7 @@ void chord_node_metrics(const struct chord_node *n,
     out->state = (uint8_t)n->state;
     out->keys = chord_store_live(n->store);
     out->tombstones = chord_store_size(n->store) - out->keys;
-    size_t cursor = 0;
-    const struct chord_store_entry *e;
-    while ((e = chord_store_next(n->store, &cursor)) != NULL)
-        if (!e->tombstone)
-            out->bytes += e->key_len + e->value_len;
+    out->bytes = chord_store_live_bytes(n->store);
     for (unsigned i = 0; i < CHORD_FD_PEERS; i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
         if (p->addr[0] && p->state <= CHORD_PEER_DEAD)

@@ -14,7 +14,8 @@
  *  - every entry is reachable from exactly one index slot, and every
  *    non-empty slot names a valid entry;
  *  - the index is at most half full (n * 2 <= n_slots);
- *  - n_live counts the entries whose tombstone flag is false;
+ *  - n_live counts the entries whose tombstone flag is false, and
+ *    live_bytes their key and value bytes (both kept by live_count());
  *  - a tombstone has value == NULL and value_len == 0; an empty value is
  *    also stored as NULL with length 0 but is not a tombstone;
  *  - a key pointer is never NULL (an empty key gets a one-byte block).
@@ -40,6 +41,7 @@ struct chord_store {
     size_t n;                          /* entries held */
     size_t cap;                        /* entries[] capacity */
     size_t n_live;                     /* entries that are not tombstones */
+    uint64_t live_bytes;               /* key + value bytes of those entries */
     size_t *slots;                     /* position + 1, or 0 when empty */
     size_t n_slots;                    /* power of two */
 };
@@ -182,7 +184,8 @@ static int store_copy_value(const struct chord_item *item, uint8_t **out)
 }
 
 /* Give *e the value (taken: a malloc'd copy or NULL), version and
- * tombstone flag of *item, and a zero stamp. The caller keeps n_live. */
+ * tombstone flag of *item, and a zero stamp. The caller keeps the live
+ * totals (live_count). */
 static void store_entry_set(struct chord_store_entry *e,
                             const struct chord_item *item, uint8_t *value)
 {
@@ -222,6 +225,23 @@ void chord_store_free(struct chord_store *s)
     free(s);
 }
 
+/* Count entry e in (sign +1) or out (-1) of the live totals, when it is
+ * not a tombstone. */
+static void live_count(struct chord_store *s, const struct chord_store_entry *e,
+                       int sign)
+{
+    if (e->tombstone)
+        return;
+    uint64_t bytes = (uint64_t)e->key_len + e->value_len;
+    if (sign > 0) {
+        s->n_live++;
+        s->live_bytes += bytes;
+    } else {
+        s->n_live--;
+        s->live_bytes -= bytes;
+    }
+}
+
 /*
  * Apply a copy of *item if its version is strictly newer than the stored
  * one, or if the key is absent (a tombstone for an absent key is stored
@@ -250,11 +270,9 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
         if (store_copy_value(item, &value) < 0)
             return -ENOMEM;
         free(e->value);
-        if (!e->tombstone)
-            s->n_live--;
+        live_count(s, e, -1);
         store_entry_set(e, item, value);
-        if (!e->tombstone)
-            s->n_live++;
+        live_count(s, e, +1);
         return 1;
     }
 
@@ -284,8 +302,7 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
     store_entry_set(e, item, value);
     s->slots[slot] = s->n + 1;
     s->n++;
-    if (!e->tombstone)
-        s->n_live++;
+    live_count(s, e, +1);
     return 1;
 }
 
@@ -324,8 +341,7 @@ int chord_store_remove(struct chord_store *s, const void *key, size_t key_len)
     store_slot_clear(s, slot);
 
     struct chord_store_entry *e = &s->entries[pos];
-    if (!e->tombstone)
-        s->n_live--;
+    live_count(s, e, -1);
     free(e->key);
     free(e->value);
     size_t last = s->n - 1;
@@ -347,6 +363,11 @@ size_t chord_store_size(const struct chord_store *s)
 size_t chord_store_live(const struct chord_store *s)
 {
     return s->n_live;
+}
+
+uint64_t chord_store_live_bytes(const struct chord_store *s)
+{
+    return s->live_bytes;
 }
 
 /* The entry at *cursor and advance it, or NULL past the last entry. */

@@ -62,6 +62,10 @@ int chord_store_remove(struct chord_store *s, const void *key, size_t key_len);
 size_t chord_store_size(const struct chord_store *s);
 size_t chord_store_live(const struct chord_store *s);
 
+/* Key and value bytes of the entries that are not tombstones (kept as
+ * entries change, so reading it costs nothing). */
+uint64_t chord_store_live_bytes(const struct chord_store *s);
+
 /*
  * Iterate: start with *cursor = 0; each call returns the next entry and
  * advances the cursor, NULL at the end. Order is unspecified. Any change

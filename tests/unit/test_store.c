@@ -185,8 +185,7 @@ static void test_newest_wins_any_order(void **state)
             int i = perm[k];
             struct chord_item it =
                 item("key", 3, vals[i], strlen(vals[i]), vs[i], tomb[i]);
-            int expect = best < 0 ||
-                         chord_version_cmp(&vs[i], &vs[best]) > 0;
+            int expect = best < 0 || chord_version_cmp(&vs[i], &vs[best]) > 0;
             assert_int_equal(chord_store_apply(s, &it), expect);
             if (expect)
                 best = i;
@@ -526,6 +525,29 @@ static void test_caps(void **state)
     chord_store_free(s);
 }
 
+/* The live byte count follows puts, overwrites, deletes and removes: it
+ * is what a walk over the live entries would add up. */
+static void test_live_bytes(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    assert_non_null(s);
+    assert_int_equal(chord_store_live_bytes(s), 0);
+    assert_int_equal(put_str(s, "ab", "hello", ver(1, 1)), 1);
+    assert_int_equal(put_str(s, "c", "", ver(1, 1)), 1);
+    assert_int_equal(chord_store_live_bytes(s), 2 + 5 + 1);
+    assert_int_equal(put_str(s, "ab", "x", ver(2, 1)), 1);
+    assert_int_equal(chord_store_live_bytes(s), 2 + 1 + 1);
+    assert_int_equal(put_str(s, "ab", "stale!", ver(1, 1)), 0);
+    assert_int_equal(chord_store_live_bytes(s), 2 + 1 + 1);
+    assert_int_equal(del_str(s, "ab", ver(3, 1)), 1);
+    assert_int_equal(chord_store_live_bytes(s), 1);
+    assert_int_equal(chord_store_remove(s, "ab", 2), 0);
+    assert_int_equal(chord_store_remove(s, "c", 1), 0);
+    assert_int_equal(chord_store_live_bytes(s), 0);
+    chord_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -539,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_binary_keys),
         cmocka_unit_test(test_empty_value_is_not_tombstone),
         cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_live_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
