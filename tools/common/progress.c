@@ -7,17 +7,11 @@
  */
 #include "common/progress.h"
 
+#include "common/clock.h"
+
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static uint64_t progress_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 void chord_progress_start(struct chord_progress *p, const char *label,
                           uint64_t total, bool quiet)
@@ -26,7 +20,7 @@ void chord_progress_start(struct chord_progress *p, const char *label,
     p->label = label;
     p->total = total;
     p->active = !quiet && isatty(STDERR_FILENO);
-    p->start_ms = progress_now_ms();
+    p->start_ms = chord_mono_ms();
     p->drawn_ms = p->start_ms;
 }
 
@@ -85,7 +79,7 @@ void chord_progress_update(struct chord_progress *p, uint64_t done)
     p->done = done;
     if (!p->active)
         return;
-    uint64_t now = progress_now_ms();
+    uint64_t now = chord_mono_ms();
     if (now - p->drawn_ms >= CHORD_PROGRESS_REDRAW_MS)
         progress_draw(p, now, false);
 }
@@ -94,6 +88,6 @@ void chord_progress_finish(struct chord_progress *p)
 {
     if (!p->active)
         return;
-    progress_draw(p, progress_now_ms(), true);
+    progress_draw(p, chord_mono_ms(), true);
     p->active = false;
 }

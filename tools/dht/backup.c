@@ -1,19 +1,11 @@
 /*
  * backup.c - what `dht dump` (dump.c) and `dht load` (load.c) share: the
- * monotonic clock in ms, the rate, and the common head of their JSON
- * summaries. Their progress lines are tools/common/progress.h's.
+ * rate and the common head of their JSON summaries. Their clock is
+ * tools/common/clock.h's, their progress lines tools/common/progress.h's.
  */
 #include <stdio.h>
-#include <time.h>
 
 #include "dht/dht.h"
-
-uint64_t dht_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 uint64_t dht_keys_per_s(uint64_t keys, uint64_t ms)
 {

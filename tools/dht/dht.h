@@ -7,7 +7,7 @@
  *   output.c     text and JSON printing: ids, keys, status, ring lines
  *   commands.c   put/get/del/lookup/status/ring through a session; the
  *                seed bench starts from
- *   backup.c         what dump and load share (clock, rate, JSON head)
+ *   backup.c         what dump and load share (rate, JSON head)
  *   dump.c       `dht dump`: walk the ring's ranges into a dump file
  *   load.c       `dht load`: check a dump file, write its keys back
  *   bench_cli.c  `dht bench`: its option parsers, run and report
@@ -50,7 +50,7 @@ struct dht_opts {
      * refuse it with any other command). */
     struct chord_bench_config bench;
     const char *bench_opt;
-    const char *output; /* dump --output */
+    const char *output;           /* dump --output */
     struct chord_tls_options tls; /* --tls-* or $DHT_TLS_* */
     struct chord_tls *tls_ctx;    /* made from `tls`, or NULL */
 };
@@ -134,8 +134,6 @@ int dht_cmd_ring(struct chord_session *s, const struct dht_opts *o,
 
 /* ---- backup.c ---- */
 
-/* Milliseconds of a monotonic clock. */
-uint64_t dht_now_ms(void);
 /* keys * 1000 / ms (keys when ms is 0). */
 uint64_t dht_keys_per_s(uint64_t keys, uint64_t ms);
 /* Start the JSON summary of a dump or a load: an open object with

@@ -52,6 +52,7 @@
 
 #include "chord/client.h"
 #include "chord/id.h"
+#include "common/clock.h"
 #include "common/dumpfile.h"
 #include "common/exit.h"
 #include "common/json.h"
@@ -191,14 +192,14 @@ static int walk_ring(struct walk *k)
 {
     size_t seed_turn = 1;
     unsigned redirects_in_row = 0;
-    uint64_t last_page = dht_now_ms();
+    uint64_t last_page = chord_mono_ms();
     for (;;) {
         if (k->pages >= DHT_DUMP_PAGES_MAX) {
             snprintf(k->why, sizeof(k->why), "the walk passed %lu pages",
                      DHT_DUMP_PAGES_MAX);
             return CHORD_EXIT_FAILED;
         }
-        if (dht_now_ms() - last_page > (uint64_t)k->o->timeout_ms) {
+        if (chord_mono_ms() - last_page > (uint64_t)k->o->timeout_ms) {
             char w[sizeof(k->why)];
             memcpy(w, k->why, sizeof(w));
             snprintf(k->why, sizeof(k->why),
@@ -215,7 +216,7 @@ static int walk_ring(struct walk *k)
         if (k->write_err)
             return CHORD_EXIT_FAILED;
         if (rc == 0) {
-            last_page = dht_now_ms();
+            last_page = chord_mono_ms();
             redirects_in_row = 0;
             if (page_done(k, &pg))
                 return 0;
@@ -343,7 +344,7 @@ int dht_cmd_dump(const struct dht_opts *o, const char *path)
         free(k);
         return CHORD_EXIT_FAILED;
     }
-    uint64_t t0 = dht_now_ms();
+    uint64_t t0 = chord_mono_ms();
     int rc = chord_dump_writer_open(f, (uint64_t)time(NULL) * 1000u, &k->w);
     chord_progress_start(&k->progress, "dump", 0, o->json);
     if (rc == 0)
@@ -353,7 +354,7 @@ int dht_cmd_dump(const struct dht_opts *o, const char *path)
     chord_progress_finish(&k->progress);
     if (code == 0 && !k->write_err)
         k->write_err = chord_dump_writer_finish(k->w);
-    uint64_t ms = dht_now_ms() - t0;
+    uint64_t ms = chord_mono_ms() - t0;
     int crc = close_synced(f);
     if (!k->write_err && crc)
         k->write_err = crc;

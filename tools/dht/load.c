@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "chord/session.h"
+#include "common/clock.h"
 #include "common/dumpfile.h"
 #include "common/exit.h"
 #include "common/json.h"
@@ -183,7 +184,7 @@ static int load_records(const struct dht_opts *o, FILE *f, const char *path,
     }
     struct chord_progress pr;
     chord_progress_start(&pr, "load", total, o->json);
-    uint64_t t0 = dht_now_ms(), done = 0;
+    uint64_t t0 = chord_mono_ms(), done = 0;
     struct chord_dump_record rec;
     int rc = 0, more = 0;
     while (rc == 0 && (more = chord_dump_read(r, &rec)) == 1) {
@@ -215,7 +216,7 @@ static int load_records(const struct dht_opts *o, FILE *f, const char *path,
                  why[0] ? why : strerror(-rc));
         return CHORD_EXIT_FAILED;
     }
-    return report(o, path, done, dht_now_ms() - t0);
+    return report(o, path, done, chord_mono_ms() - t0);
 }
 
 int dht_cmd_load(const struct dht_opts *o, const char *path)

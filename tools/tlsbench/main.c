@@ -22,11 +22,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "chord/client.h"
 #include "chord/tls.h"
 #include "common/args.h"
+#include "common/clock.h"
 #include "common/exit.h"
 #include "common/tls_args.h"
 
@@ -41,11 +41,10 @@ static const char usage_text[] =
     "handshakes per second (default -n 2000, --seconds "
     "10)\n" CHORD_TLS_ARGS_USAGE;
 
+/* Seconds of the programs' monotonic clock. */
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)chord_mono_ms() / 1000.0;
 }
 
 int main(int argc, char **argv)

@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "chord/client.h"
+#include "common/clock.h"
 #include "common/exit.h"
 #include "live.h"
 
@@ -151,13 +152,6 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
     return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", strdup("not found\n"));
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Wait up to ms for one of `set`; true when it came. */
 static bool wait_signal(const sigset_t *set, uint64_t ms)
 {
@@ -184,12 +178,12 @@ static int crawl_loop(const struct viz_serve_opts *o, struct viz_hub *hub,
     }
     const uint64_t gap = (1000u + o->rate - 1) / o->rate;
     int status = CHORD_EXIT_OK;
-    uint64_t next = mono_ms();
+    uint64_t next = chord_mono_ms();
     for (;;) {
-        uint64_t now = mono_ms();
+        uint64_t now = chord_mono_ms();
         if (now < next && wait_signal(stop, next - now))
             break;
-        now = mono_ms();
+        now = chord_mono_ms();
         int rc = viz_watch_step(&w, now);
         if (rc == 1) {
             next = now + gap;

@@ -1,0 +1,13 @@
+/*
+ * clock.c - the programs' monotonic clock (see clock.h).
+ */
+#include "common/clock.h"
+
+#include <time.h>
+
+uint64_t chord_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
