@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 
@@ -44,32 +43,10 @@ sys.path.insert(0, os.path.join(REPO, "tests", "system"))
 sys.path.insert(0, HERE)
 
 from common import Cluster, TestFailure, run_cmd  # noqa: E402
-from vs_redis import (DEFAULT_BUILD, machine_line, median,  # noqa: E402
-                      run_dht_bench)
+from vs_redis import (DEFAULT_BUILD, ensure_build, log,  # noqa: E402
+                      machine_line, median, run_dht_bench)
 
 TLS_ENV = ("DHT_TLS_CA", "DHT_TLS_CERT", "DHT_TLS_KEY")
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-def ensure_build(bin_dir):
-    progs = ("dht", "dhtd", "dht-tlsbench")
-    if all(os.access(os.path.join(bin_dir, b), os.X_OK) for b in progs):
-        return bin_dir
-    if bin_dir != DEFAULT_BUILD:
-        raise SystemExit("%s lacks one of %s" % (bin_dir, ", ".join(progs)))
-    log("building %s (Release, no sanitizers) in %s"
-        % (", ".join(progs), bin_dir))
-    subprocess.run(["cmake", "-S", REPO, "-B", bin_dir,
-                    "-DCMAKE_BUILD_TYPE=Release", "-DCHORD_TESTS=OFF",
-                    "-DCHORD_SANITIZE=OFF"], check=True,
-                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", bin_dir, "-j2", "--target"] +
-                   list(progs), check=True, stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL)
-    return bin_dir
 
 
 def set_tls_env(certs):
@@ -121,7 +98,7 @@ def main():
     random.seed(a.seed)
     log("seed %d" % a.seed)
     log("machine: " + machine_line())
-    bin_dir = ensure_build(a.bin)
+    bin_dir = ensure_build(a.bin, ("dht", "dhtd", "dht-tlsbench"))
     certs = os.path.join(tempfile.mkdtemp(prefix="tls-bench-"), "certs")
     r = run_cmd([os.path.join(REPO, "tools", "dht-certs"), certs,
                  "127.0.0.1:1"], timeout=60)

@@ -110,22 +110,21 @@ def ensure_redis():
         raise SystemExit("redis-server/redis-benchmark still missing")
 
 
-def ensure_build(bin_dir):
-    """A release build of dht and dhtd in bin_dir (built from this
-    repository when bin_dir is the default and they are missing)."""
-    have = all(os.access(os.path.join(bin_dir, b), os.X_OK)
-               for b in ("dht", "dhtd"))
-    if have:
+def ensure_build(bin_dir, progs=("dht", "dhtd")):
+    """A release build of `progs` in bin_dir (built from this repository
+    when bin_dir is the default and one is missing)."""
+    if all(os.access(os.path.join(bin_dir, b), os.X_OK) for b in progs):
         return bin_dir
     if bin_dir != DEFAULT_BUILD:
-        raise SystemExit("%s lacks dht/dhtd" % bin_dir)
-    log("building dht and dhtd (Release, no sanitizers) in %s" % bin_dir)
+        raise SystemExit("%s lacks one of %s" % (bin_dir, ", ".join(progs)))
+    log("building %s (Release, no sanitizers) in %s"
+        % (", ".join(progs), bin_dir))
     subprocess.run(["cmake", "-S", REPO, "-B", bin_dir,
                     "-DCMAKE_BUILD_TYPE=Release", "-DCHORD_TESTS=OFF",
                     "-DCHORD_SANITIZE=OFF"], check=True,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    subprocess.run(["cmake", "--build", bin_dir, "-j2", "--target", "dht",
-                    "dhtd"], check=True, stdin=subprocess.DEVNULL,
+    subprocess.run(["cmake", "--build", bin_dir, "-j2", "--target"] +
+                   list(progs), check=True, stdin=subprocess.DEVNULL,
                    stdout=subprocess.DEVNULL)
     return bin_dir
 
