@@ -79,6 +79,7 @@ struct chord_node_metrics {
                                         replication, hand-offs */
     uint64_t transfer_keys_received; /* keys received in any stream */
     uint64_t false_suspicions;       /* suspected peers heard from again */
+    uint64_t status_served;          /* client status requests answered */
     /* Gauges, read at the call. */
     uint8_t state;       /* enum chord_node_state */
     uint64_t keys;       /* live keys held (primary and replica) */

@@ -275,7 +275,7 @@ static void handle_client(struct chord_node *n, uint64_t now, uint64_t conn,
     struct chord_status *st = malloc(sizeof(*st));
     if (r && st) {
         chord_msg_init(r, CHORD_MSG_C_STATUS_RESULT, m->req_id);
-        n->status_served++;
+        n->metrics.status_served++;
         chord_node_status(n, st);
         r->status = CHORD_OK;
         r->status_in = st;
@@ -559,7 +559,7 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
     st->keys = chord_store_live(n->store);
     st->replicas = (uint8_t)n->cfg.replicas;
     st->durability = n->cfg.durability;
-    st->status_served = n->status_served;
+    st->status_served = n->metrics.status_served;
     size_t cur = 0;
     const struct chord_store_entry *e;
     while ((e = chord_store_next(n->store, &cur)) != NULL)

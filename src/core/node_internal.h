@@ -65,20 +65,19 @@ struct chord_node {
     uint64_t rng;           /* the node's PRNG (peer.c's chord__jitter) */
     uint64_t now;           /* the latest time an entry point was given */
     uint64_t last_entry_at; /* ... and the latest one, for stall checks */
-    uint64_t status_served; /* client status requests answered */
     struct chord_msg *in;   /* scratch for decoding (large: on the heap) */
 
-    struct chord_peers peer;        /* peer.c */
-    struct chord_commit commit;     /* commit.c */
-    struct chord_transfers xfer;    /* transfer.c */
-    struct chord_lookups lookup;    /* lookup.c */
-    struct chord_read_lease lease;  /* read_lease.c */
-    struct chord_replicas rep;      /* replica.c */
-    struct chord_sync sync;         /* sync.c */
-    struct chord_coord coord;       /* coord.c */
-    struct chord_ring ring;         /* ring.c */
-    struct chord_merge merge;       /* merge.c */
-    struct chord_membership member; /* membership.c */
+    struct chord_peers peer;           /* peer.c */
+    struct chord_commit commit;        /* commit.c */
+    struct chord_transfers xfer;       /* transfer.c */
+    struct chord_lookups lookup;       /* lookup.c */
+    struct chord_read_lease lease;     /* read_lease.c */
+    struct chord_replicas rep;         /* replica.c */
+    struct chord_sync sync;            /* sync.c */
+    struct chord_coord coord;          /* coord.c */
+    struct chord_ring ring;            /* ring.c */
+    struct chord_merge merge;          /* merge.c */
+    struct chord_membership member;    /* membership.c */
     struct chord_node_metrics metrics; /* counters: metrics.c */
 };
 
