@@ -240,12 +240,14 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m);
 ssize_t chord_frame_length(const uint8_t *buf, size_t len);
 
 /*
- * The sender a node-to-node frame claims (its `from`), read from the
- * start of the body without decoding the rest: 0 with *out filled, or
- * -EINVAL when frame[0..len) is not a node-to-node frame whose `from`
- * decodes (a client frame, a bad header, a bad address).
+ * The sender a node-to-node frame claims (its `from`) and its message type
+ * (enum chord_msg_type), read from the header and the start of the body
+ * without decoding the rest: 0 with *out and *type filled, or -EINVAL when
+ * frame[0..len) is not a node-to-node frame whose `from` decodes (a client
+ * frame, a bad header, a bad address).
  */
-int chord_frame_from(const uint8_t *frame, size_t len, struct chord_peer *out);
+int chord_frame_from(const uint8_t *frame, size_t len, struct chord_peer *out,
+                     uint8_t *type);
 
 /*
  * Walk a decoded TRANSFER's items: set *cur = m->items_raw first, then call

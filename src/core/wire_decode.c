@@ -478,12 +478,14 @@ int chord_item_decode(const uint8_t *buf, size_t len, struct chord_item *out)
     return 0;
 }
 
-int chord_frame_from(const uint8_t *frame, size_t len, struct chord_peer *out)
+int chord_frame_from(const uint8_t *frame, size_t len, struct chord_peer *out,
+                     uint8_t *type)
 {
     if (len < CHORD_FRAME_HEADER || frame[4] != CHORD_PROTOCOL_VERSION ||
         msg_class_of(frame[5]) != MSG_NODE)
         return -EINVAL;
     struct rd r = {frame + CHORD_FRAME_HEADER, len - CHORD_FRAME_HEADER, false};
     rd_peer(&r, out);
+    *type = frame[5];
     return r.bad ? -EINVAL : 0;
 }

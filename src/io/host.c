@@ -306,10 +306,10 @@ static bool frame_vouched(struct chord_host *h, uint64_t conn,
                           const uint8_t *frame, size_t len)
 {
     struct chord_peer from;
-    if (!h->tls || chord_frame_from(frame, len, &from) != 0)
+    uint8_t type;
+    if (!h->tls || chord_frame_from(frame, len, &from, &type) != 0)
         return true;
-    bool relayed =
-        frame[5] == CHORD_MSG_FIND_SUCC || frame[5] == CHORD_MSG_MERGE;
+    bool relayed = type == CHORD_MSG_FIND_SUCC || type == CHORD_MSG_MERGE;
     int v =
         chord_transport_conn_vouches(h->tr, conn, relayed ? NULL : from.addr);
     if (v == 1 && !relayed && !h->explicit_id) {
@@ -319,7 +319,7 @@ static bool frame_vouched(struct chord_host *h, uint64_t conn,
             host_logf(h, CHORD_LOG_WARN,
                       "refusing %s from %s: its id is not SHA-1 of its "
                       "address",
-                      chord_msg_type_name(frame[5]), from.addr);
+                      chord_msg_type_name(type), from.addr);
             return false;
         }
     }
@@ -327,7 +327,7 @@ static bool frame_vouched(struct chord_host *h, uint64_t conn,
         host_logf(h, CHORD_LOG_WARN,
                   "refusing %s claiming to come from %s: the connection's "
                   "certificate does not name it",
-                  chord_msg_type_name(frame[5]), from.addr);
+                  chord_msg_type_name(type), from.addr);
     return v == 1;
 }
 

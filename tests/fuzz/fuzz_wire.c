@@ -80,9 +80,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The sender the host reads without decoding (TLS identity) must be
      * the one the decoder finds. */
     struct chord_peer from;
-    if (rc > 0 && chord_frame_from(data, (size_t)rc, &from) == 0)
+    uint8_t type;
+    if (rc > 0 && chord_frame_from(data, (size_t)rc, &from, &type) == 0)
         check(strcmp(from.addr, m->from.addr) == 0 &&
-                  memcmp(&from.id, &m->from.id, sizeof from.id) == 0,
+                  memcmp(&from.id, &m->from.id, sizeof from.id) == 0 &&
+                  type == m->type,
               "chord_frame_from differs from the decoder");
 
     free(m);
