@@ -30,6 +30,20 @@ struct chord_id {
 /* SHA-1 of `len` bytes at `data` (OpenSSL). The data is only read. */
 void chord_id_hash(struct chord_id *out, const void *data, size_t len);
 
+/* Keys that start with these bytes are the system's own (lock states):
+ * clients may not read or write them and scans skip them. */
+#define CHORD_RESERVED_PREFIX "\0chord:"
+#define CHORD_RESERVED_PREFIX_LEN 7u
+
+/* Is key[0..len) a reserved key? */
+bool chord_key_reserved(const void *key, size_t len);
+
+/* The ring position of a stored key: the SHA-1 of the key, except for a
+ * reserved key, whose position is the SHA-1 of what follows the prefix
+ * (so the state of lock NAME, key "\0chord:lock:NAME", sits at the
+ * successor of SHA-1("lock:NAME")). */
+void chord_key_id(struct chord_id *out, const void *key, size_t len);
+
 /* Numeric comparison: <0, 0, >0 as memcmp. */
 int chord_id_cmp(const struct chord_id *a, const struct chord_id *b);
 bool chord_id_eq(const struct chord_id *a, const struct chord_id *b);

@@ -17,10 +17,18 @@
  * than what is left. With two seeds and 1500 ms, a frozen first seed
  * costs 750 ms and the second gets the remaining 750 ms.
  *
- * A request may reach more than one node: a put or del that timed out at
- * one node may still have happened there before the next node applies it
- * again. A put then simply writes the same value twice (the newest
- * version wins); a del repeated elsewhere may answer not found.
+ * Request ids. Every put, del, append and lock operation carries the
+ * session's client id (16 random bytes, drawn when the session opens) and
+ * a sequence number that grows by one per call. A call that moves on to
+ * another node sends the same id, so a request that timed out at one node
+ * after it was applied there is not applied again: the key's owner (or
+ * the replica that took over from it) answers with the first outcome.
+ * How long the ring remembers an id is bounded (core/dedup.h: the last
+ * CHORD_DEDUP_WINDOW requests of a client, for CHORD_DEDUP_TTL_MS).
+ *
+ * Precondition failures (status CHORD_PRECONDITION: a fenced write older
+ * than the key's fence, a lock operation by someone who does not hold the
+ * lock) are -EPERM, with the node's text in chord_session_error().
  *
  * Errors are as in chord/client.h: -ENOENT (get, del), -EIO (the ring
  * answered and the operation failed: chord_session_error() is the node's
@@ -36,6 +44,7 @@
 #include <stdint.h>
 
 #include "chord/client.h"
+#include "chord/lock.h"
 #include "chord/types.h"
 
 struct chord_session;
@@ -70,5 +79,60 @@ int chord_session_status(struct chord_session *s, struct chord_status *out);
  * running it again on the next node is harmless. */
 int chord_session_restore(struct chord_session *s,
                           const struct chord_record *rec);
+
+/* The session's client id (CHORD_CLIENT_ID_BYTES bytes, owned by s). */
+const uint8_t *chord_session_client_id(const struct chord_session *s);
+
+/* Append value to the key's value (creating the key), atomically at the
+ * key's owner, applied once however often the call is retried. */
+int chord_session_append(struct chord_session *s, const void *key,
+                         size_t key_len, const void *value, size_t value_len);
+
+/* Fence the session's later put, del and append with lock `name`'s
+ * fencing number `fence` (a token's fence): the key's owner refuses the
+ * write (-EPERM) when the key has seen a newer fence of that lock. NULL
+ * stops fencing. 0, -EINVAL (empty name or over CHORD_LOCK_NAME_MAX, or
+ * fence 0). */
+int chord_session_set_fence(struct chord_session *s, const char *name,
+                            uint64_t fence);
+
+/*
+ * Locks (chord/lock.h). Each call is a request to the lock's owner through
+ * the ring, retried with its request id like a put.
+ *
+ * Acquire: ask for lock `name` with a lease of lease_ms (0: the default,
+ * CHORD_LOCK_LEASE_DEFAULT_MS); while it is queued behind the holder it
+ * asks again every few milliseconds (CHORD_LOCK_POLL_MS, which keeps its
+ * place: a waiter that stops asking for CHORD_LOCK_WAITER_GRACE_MS leaves
+ * the queue), until granted or wait_ms has passed (0: one try); then it
+ * leaves the queue (CANCEL) and returns -ETIME. 0 with *token filled: the
+ * session's client id and the grant's fence.
+ */
+#define CHORD_LOCK_POLL_MS 10
+#define CHORD_LOCK_WAITER_GRACE_MS 1000
+int chord_lock_acquire(struct chord_session *s, const char *name,
+                       uint32_t lease_ms, int wait_ms,
+                       struct chord_lock_token *token);
+/* Restart the holder's lease: 0, -EPERM (token is not the holder's). */
+int chord_lock_renew(struct chord_session *s, const char *name,
+                     const struct chord_lock_token *token);
+/* Queue an append of value to key, applied when the holder releases the
+ * lock (and renew the lease): 0, -EPERM (not the holder), -EMSGSIZE (the
+ * queue is full: CHORD_LOCK_QUEUE_MAX / CHORD_LOCK_QUEUE_BYTES). */
+int chord_lock_append(struct chord_session *s, const char *name,
+                      const struct chord_lock_token *token, const void *key,
+                      size_t key_len, const void *value, size_t value_len);
+/* Apply the queued appends in order, all of them exactly once, then pass
+ * the lock to the next waiter: 0 when applied (also when a retry finds
+ * the release already done), -EPERM (not the holder: the lease expired
+ * and the queue was discarded). */
+int chord_lock_release(struct chord_session *s, const char *name,
+                       const struct chord_lock_token *token);
+/* The lock's state now (lease_left_ms set): *raw is malloc'd (free it
+ * after chord_lock_state_clear(out)); out borrows from it. A lock never
+ * acquired is all zero. */
+int chord_lock_status(struct chord_session *s, const char *name,
+                      uint8_t **raw, size_t *raw_len,
+                      struct chord_lock_state *out);
 
 #endif

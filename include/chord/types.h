@@ -23,6 +23,9 @@
 #define CHORD_PATH_MAX 64u             /* addresses a lookup path records */
 #define CHORD_PEERS_MAX 64u            /* peers listed in a status report */
 #define CHORD_ERRMSG_MAX 200u          /* bytes of an error message */
+#define CHORD_CLIENT_ID_BYTES 16u      /* a client's random id (request ids) */
+#define CHORD_LOCK_NAME_MAX 200u       /* bytes in a lock name */
+
 
 #define CHORD_PROTOCOL_VERSION 1
 
@@ -36,6 +39,13 @@ struct chord_peer {
 struct chord_version {
     uint64_t counter;       /* Lamport clock of the owner at the write */
     struct chord_id writer; /* id of the node that assigned it */
+};
+
+/* A mutating request's identity: the client's random id and its
+ * sequence number, the same on every retry of the request. */
+struct chord_rid {
+    uint8_t client[CHORD_CLIENT_ID_BYTES];
+    uint64_t seq; /* > 0 */
 };
 
 /* <0, 0, >0 as a is older, equal, newer than b. */
@@ -52,6 +62,10 @@ enum chord_status_code {
     CHORD_BAD_REQUEST = 5,
     CHORD_UNAVAILABLE = 6, /* the ring could not complete the operation */
     CHORD_BUSY = 7,        /* node overloaded (pending-operation cap) */
+    CHORD_PRECONDITION = 8, /* a condition of the request was false (not
+                               the lock's holder, a fence older than the
+                               key's); nothing was written */
+    CHORD_QUEUED = 9,       /* lock acquire: queued behind the holder */
 };
 
 /* A short English name for a status code ("ok", "not found", ...). */

@@ -157,7 +157,7 @@ static void store_execute(struct chord_node *n, uint64_t now, uint8_t type,
                           const struct chord_reply_to *to)
 {
     struct chord_id kid;
-    chord_id_hash(&kid, key, key_len);
+    chord_key_id(&kid, key, key_len);
     bool is_read = type == CHORD_MSG_STORE_GET;
     if (n->state == CHORD_NODE_JOINING ||
         (n->state == CHORD_NODE_LEAVING && !is_read) ||
@@ -437,7 +437,7 @@ void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
             o->value = v;
             o->value_len = vlen;
             o->version = m->version;
-            chord_id_hash(&o->key_id, k, m->key.len);
+            chord_key_id(&o->key_id, k, m->key.len);
             free(r);
             op_start(n, now, o);
             return;

@@ -37,6 +37,21 @@ void chord_id_hash(struct chord_id *out, const void *data, size_t len)
     SHA1((const unsigned char *)data, len, out->b);
 }
 
+bool chord_key_reserved(const void *key, size_t len)
+{
+    return len >= CHORD_RESERVED_PREFIX_LEN &&
+           memcmp(key, CHORD_RESERVED_PREFIX, CHORD_RESERVED_PREFIX_LEN) == 0;
+}
+
+void chord_key_id(struct chord_id *out, const void *key, size_t len)
+{
+    if (chord_key_reserved(key, len))
+        chord_id_hash(out, (const uint8_t *)key + CHORD_RESERVED_PREFIX_LEN,
+                      len - CHORD_RESERVED_PREFIX_LEN);
+    else
+        chord_id_hash(out, key, len);
+}
+
 int chord_id_cmp(const struct chord_id *a, const struct chord_id *b)
 {
     return memcmp(a->b, b->b, CHORD_ID_BYTES);

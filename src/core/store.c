@@ -85,7 +85,7 @@ static size_t store_lookup(const struct chord_store *s, const void *key,
                            size_t key_len, bool *found)
 {
     struct chord_id key_id;
-    chord_id_hash(&key_id, key, key_len);
+    chord_key_id(&key_id, key, key_len);
     return store_probe(s, &key_id, key, key_len, found);
 }
 
@@ -194,6 +194,11 @@ static void store_entry_set(struct chord_store_entry *e,
     e->version = item->version;
     e->tombstone = item->tombstone;
     e->stamp = 0;
+    if (item->has_fence) { /* else the key keeps the fence it had */
+        e->has_fence = true;
+        e->fence_name = item->fence_name;
+        e->fence = item->fence;
+    }
 }
 
 /* A new empty store, or NULL when out of memory. */
@@ -257,7 +262,7 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
         return -EMSGSIZE;
 
     struct chord_id key_id;
-    chord_id_hash(&key_id, item->key.data, item->key.len);
+    chord_key_id(&key_id, item->key.data, item->key.len);
     bool found;
     size_t slot =
         store_probe(s, &key_id, item->key.data, item->key.len, &found);
@@ -296,6 +301,7 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
         slot = store_probe(s, &key_id, item->key.data, item->key.len, &found);
 
     struct chord_store_entry *e = &s->entries[s->n];
+    e->has_fence = false;
     e->key_id = key_id;
     e->key = key;
     e->key_len = item->key.len;
@@ -389,4 +395,8 @@ void chord_store_entry_item(const struct chord_store_entry *e,
     item->value.len = e->value_len;
     item->version = e->version;
     item->tombstone = e->tombstone;
+    item->has_origin = false;
+    item->has_fence = e->has_fence;
+    item->fence_name = e->fence_name;
+    item->fence = e->fence;
 }

@@ -32,6 +32,11 @@ struct chord_store_entry {
     struct chord_version version;
     bool tombstone;
     uint64_t stamp; /* caller's time of the last change (0 after apply) */
+    /* The newest fence written to the key (a fenced write older than it
+     * is refused): a write without a fence keeps it. */
+    bool has_fence;
+    uint64_t fence_name; /* hash of the lock's name */
+    uint64_t fence;
 };
 
 /* A new empty store, or NULL when out of memory. */
@@ -74,7 +79,8 @@ uint64_t chord_store_live_bytes(const struct chord_store *s);
 const struct chord_store_entry *chord_store_next(const struct chord_store *s,
                                                  size_t *cursor);
 
-/* Fill *item so it borrows from *e (for encoding a TRANSFER). */
+/* Fill every field of *item, borrowing from *e (for encoding a TRANSFER
+ * or a checkpoint); no origin. */
 void chord_store_entry_item(const struct chord_store_entry *e,
                             struct chord_item *item);
 

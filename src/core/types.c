@@ -31,6 +31,10 @@ const char *chord_status_name(int code)
         return "unavailable";
     case CHORD_BUSY:
         return "busy";
+    case CHORD_PRECONDITION:
+        return "precondition failed";
+    case CHORD_QUEUED:
+        return "queued";
     default:
         return "unknown status";
     }

@@ -30,8 +30,10 @@
  *                   bool has_value, bytes value, version
  *   TRANSFER        peer from, u8 flags (only CHORD_TRANSFER_* bits),
  *                   u32 n_items, n_items item; an item is
- *                   bytes key, bool tombstone, bytes value (empty for a
- *                   tombstone), version
+ *                   bytes key, u8 item flags (1 tombstone, 2 origin,
+ *                   4 fence), bytes value (empty for a tombstone),
+ *                   version, [16 client, u64 seq if origin],
+ *                   [u64 fence name hash, u64 fence if fence]
  *   TRANSFER_ACK    peer from
  *   LEAVE           peer from, neighbors nb
  *   LEAVE_ACK       peer from
@@ -64,6 +66,16 @@
  *                   (as in TRANSFER; no tombstones on the way out, but the
  *                   decoder takes the item grammar as it is)
  *   C_RESTORE       bytes key, bytes value, version, u8 consistency
+ *   STORE_APPEND    peer from, bytes key, bytes value, u8 consistency
+ *   C_APPEND        bytes key, bytes value, u8 consistency
+ *   C_LOCK          bytes name, u8 lock_op, 16 lock_client, u64 lock_fence,
+ *                   u32 lease_ms, bytes key2, bytes value, u8 consistency
+ *   STORE_LOCK      peer from, then as C_LOCK
+ *
+ * The mutating requests (C_PUT, C_DEL, C_APPEND, C_LOCK, STORE_PUT,
+ * STORE_DEL, STORE_APPEND, STORE_LOCK) may set the header flag
+ * CHORD_FRAME_MUTATION: their body then ends with the trailer wire.h
+ * describes (request id, fence).
  *
  * Keys are at most CHORD_KEY_MAX bytes, values CHORD_VALUE_MAX, and a
  * whole frame CHORD_FRAME_MAX. The encoding is canonical: the decoder
@@ -88,7 +100,25 @@
 bool chord_msg_is_client_request(uint8_t type)
 {
     return (type >= CHORD_MSG_C_PUT && type <= CHORD_MSG_C_STATUS) ||
-           type == CHORD_MSG_C_SCAN || type == CHORD_MSG_C_RESTORE;
+           type == CHORD_MSG_C_SCAN || type == CHORD_MSG_C_RESTORE ||
+           type == CHORD_MSG_C_APPEND || type == CHORD_MSG_C_LOCK;
+}
+
+bool chord_msg_is_mutation(uint8_t type)
+{
+    switch (type) {
+    case CHORD_MSG_C_PUT:
+    case CHORD_MSG_C_DEL:
+    case CHORD_MSG_C_APPEND:
+    case CHORD_MSG_C_LOCK:
+    case CHORD_MSG_STORE_PUT:
+    case CHORD_MSG_STORE_DEL:
+    case CHORD_MSG_STORE_APPEND:
+    case CHORD_MSG_STORE_LOCK:
+        return true;
+    default:
+        return false;
+    }
 }
 
 const char *chord_msg_type_name(uint8_t type)
@@ -160,6 +190,14 @@ const char *chord_msg_type_name(uint8_t type)
         return "C_SCAN_RESULT";
     case CHORD_MSG_C_RESTORE:
         return "C_RESTORE";
+    case CHORD_MSG_C_APPEND:
+        return "C_APPEND";
+    case CHORD_MSG_C_LOCK:
+        return "C_LOCK";
+    case CHORD_MSG_STORE_APPEND:
+        return "STORE_APPEND";
+    case CHORD_MSG_STORE_LOCK:
+        return "STORE_LOCK";
     default:
         return "?";
     }
@@ -215,6 +253,16 @@ static void msg_reset(struct chord_msg *m)
     m->lookup.path.n = 0; /* lookup.path.addr[] left as is */
     m->status_in = NULL;
     m->status_out = NULL;
+    m->has_rid = false;
+    memset(&m->rid, 0, sizeof m->rid);
+    m->has_fence = false;
+    m->fence_name = no_bytes;
+    m->fence = 0;
+    m->lock_op = 0;
+    memset(m->lock_client, 0, sizeof m->lock_client);
+    m->lock_fence = 0;
+    m->lease_ms = 0;
+    m->key2 = no_bytes;
 }
 
 void chord_msg_init(struct chord_msg *m, uint8_t type, uint64_t req_id)
@@ -226,5 +274,7 @@ void chord_msg_init(struct chord_msg *m, uint8_t type, uint64_t req_id)
 
 size_t chord_item_wire_size(const struct chord_item *it)
 {
-    return ITEM_WIRE_MIN + it->key.len + (it->tombstone ? 0 : it->value.len);
+    return ITEM_WIRE_MIN + it->key.len + (it->tombstone ? 0 : it->value.len) +
+           (it->has_origin ? CHORD_CLIENT_ID_BYTES + 8u : 0) +
+           (it->has_fence ? 16u : 0);
 }

@@ -7,7 +7,8 @@
  *     u32 length    bytes that follow this field (so a frame is 4+length)
  *     u8  version   CHORD_PROTOCOL_VERSION
  *     u8  type      enum chord_msg_type
- *     u16 flags     0 (reserved; must be zero)
+ *     u16 flags     0, or CHORD_FRAME_MUTATION on a mutating request
+ *                   whose body ends with a mutation trailer
  *     u64 req_id    matches a reply to its request
  *     ... body      depends on type, see wire.c
  *
@@ -33,6 +34,14 @@
 #include "chord/buf.h"
 
 #define CHORD_FRAME_HEADER 16u /* length field + version..req_id */
+
+/* Frame header flag: the body ends with a mutation trailer (allowed on
+ * the mutating requests: C_PUT, C_DEL, C_APPEND, C_LOCK and their STORE_
+ * forms): u8 bits (1: request id, 2: fence), [16 client, u64 seq],
+ * [str fence name (<= CHORD_LOCK_NAME_MAX), u64 fence]. */
+#define CHORD_FRAME_MUTATION 0x0001u
+#define CHORD_MUT_RID 0x01u
+#define CHORD_MUT_FENCE 0x02u
 
 #define CHORD_DECODE_MALFORMED (-1)
 #define CHORD_DECODE_PARTIAL (-2)
@@ -65,6 +74,8 @@ enum chord_msg_type {
                                      no reply */
     CHORD_MSG_STORE_RESTORE = 22, /* key, value, version -> STORE_RESULT:
                                      apply that version if it is newer */
+    CHORD_MSG_STORE_APPEND = 23,  /* key, value -> STORE_RESULT */
+    CHORD_MSG_STORE_LOCK = 24,    /* a lock operation -> STORE_RESULT */
 
     /* Client to node and back. No `from`. */
     CHORD_MSG_C_PUT = 64,           /* key, value -> C_RESULT */
@@ -78,10 +89,16 @@ enum chord_msg_type {
     CHORD_MSG_C_SCAN = 72,          /* after, max_bytes -> C_SCAN_RESULT */
     CHORD_MSG_C_SCAN_RESULT = 73,   /* the owner's range, a page of items */
     CHORD_MSG_C_RESTORE = 74,       /* key, value, version -> C_RESULT */
+    CHORD_MSG_C_APPEND = 75,        /* key, value -> C_RESULT */
+    CHORD_MSG_C_LOCK = 76,          /* a lock operation -> C_RESULT, value
+                                       the lock's state (chord/lock.h) */
 };
 
+/* Is `type` a mutating request (one that may carry a mutation trailer)? */
+bool chord_msg_is_mutation(uint8_t type);
+
 /* Is `type` one a client may send (C_PUT .. C_STATUS, C_SCAN,
- * C_RESTORE)? */
+ * C_RESTORE, C_APPEND, C_LOCK)? */
 bool chord_msg_is_client_request(uint8_t type);
 /* A name for logs ("FIND_SUCC"), "?" if unknown. */
 const char *chord_msg_type_name(uint8_t type);
@@ -91,12 +108,23 @@ struct chord_bytes {
     size_t len;
 };
 
-/* One stored key as it travels in a TRANSFER. */
+/* One stored key as it travels in a TRANSFER (and in a log record).
+ * Zero it before filling it in: the optional parts are off when zero. */
 struct chord_item {
     struct chord_bytes key;
     struct chord_bytes value; /* empty for tombstones */
     struct chord_version version;
     bool tombstone;
+    /* The request that made this version (a write with a request id):
+     * whoever applies it records the id, so a retry is known anywhere the
+     * change went (core/dedup.h). */
+    bool has_origin;
+    struct chord_rid origin;
+    /* The newest fence written to this key: a fenced write older than it
+     * is refused. fence_name is a hash of the lock's name. */
+    bool has_fence;
+    uint64_t fence_name;
+    uint64_t fence;
 };
 
 /* TRANSFER flags. */
@@ -190,6 +218,24 @@ struct chord_msg {
     uint32_t n_items;
     const struct chord_item *items;
     struct chord_bytes items_raw;
+
+    /* Mutating requests with CHORD_FRAME_MUTATION: the request id and a
+     * fence (the lock's name, borrowed, and its number). */
+    bool has_rid;
+    struct chord_rid rid;
+    bool has_fence;
+    struct chord_bytes fence_name;
+    uint64_t fence;
+
+    /* C_LOCK and STORE_LOCK: `key` is the lock's name; the operation
+     * (enum chord_lock_op), the token (acquire: the waiter's client id,
+     * fence 0), the lease asked for (0: the default), and for an append
+     * key2 and value. */
+    uint8_t lock_op;
+    uint8_t lock_client[CHORD_CLIENT_ID_BYTES];
+    uint64_t lock_fence;
+    uint32_t lease_ms;
+    struct chord_bytes key2;
 
     /* C_RESULT, C_LOOKUP_RESULT, STORE_RESULT: a one-line error when
      * status != OK. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "chord/lock.h"
 #include "core/wire_shared.h"
 
 /* ---- decoding ---------------------------------------------------------- */
@@ -155,12 +156,78 @@ static void rd_path(struct rd *r, struct chord_lookup_path *path)
 
 static void rd_item(struct rd *r, struct chord_item *it)
 {
+    memset(it, 0, sizeof *it);
     rd_bytes(r, &it->key, CHORD_KEY_MAX);
-    it->tombstone = rd_bool(r);
+    uint8_t f = rd_u8(r);
+    if (f & ~7u)
+        r->bad = true;
+    it->tombstone = f & 1u;
+    it->has_origin = (f & 2u) != 0;
+    it->has_fence = (f & 4u) != 0;
     rd_bytes(r, &it->value, CHORD_VALUE_MAX);
     if (it->tombstone && it->value.len != 0)
         r->bad = true;
     rd_version(r, &it->version);
+    if (it->has_origin) {
+        const uint8_t *p = rd_take(r, CHORD_CLIENT_ID_BYTES);
+        if (p)
+            memcpy(it->origin.client, p, CHORD_CLIENT_ID_BYTES);
+        it->origin.seq = rd_u64(r);
+    }
+    if (it->has_fence) {
+        it->fence_name = rd_u64(r);
+        it->fence = rd_u64(r);
+    }
+}
+
+/* The mutation trailer (CHORD_FRAME_MUTATION). */
+static void rd_mutation(struct rd *r, struct chord_msg *m)
+{
+    uint8_t bits = rd_u8(r);
+    if (bits == 0 || (bits & ~(CHORD_MUT_RID | CHORD_MUT_FENCE)))
+        r->bad = true;
+    if (bits & CHORD_MUT_RID) {
+        m->has_rid = true;
+        const uint8_t *p = rd_take(r, CHORD_CLIENT_ID_BYTES);
+        if (p)
+            memcpy(m->rid.client, p, CHORD_CLIENT_ID_BYTES);
+        m->rid.seq = rd_u64(r);
+        if (m->rid.seq == 0)
+            r->bad = true;
+    }
+    if (bits & CHORD_MUT_FENCE) {
+        m->has_fence = true;
+        uint16_t n = rd_u16(r);
+        if (n == 0 || n > CHORD_LOCK_NAME_MAX)
+            r->bad = true;
+        const uint8_t *p = rd_take(r, n);
+        if (p) {
+            m->fence_name.data = p;
+            m->fence_name.len = n;
+        }
+        m->fence = rd_u64(r);
+    }
+}
+
+/* The body of C_LOCK and STORE_LOCK (after `from`). */
+static void rd_lock(struct rd *r, struct chord_msg *m)
+{
+    rd_bytes(r, &m->key, CHORD_LOCK_NAME_MAX);
+    if (m->key.len == 0)
+        r->bad = true;
+    m->lock_op = rd_u8(r);
+    if (m->lock_op == 0 || m->lock_op > CHORD_LOCK_OP_MAX)
+        r->bad = true;
+    const uint8_t *p = rd_take(r, CHORD_CLIENT_ID_BYTES);
+    if (p)
+        memcpy(m->lock_client, p, CHORD_CLIENT_ID_BYTES);
+    m->lock_fence = rd_u64(r);
+    m->lease_ms = rd_u32(r);
+    rd_bytes(r, &m->key2, CHORD_KEY_MAX);
+    rd_bytes(r, &m->value, CHORD_VALUE_MAX);
+    m->consistency = rd_u8(r);
+    if (m->consistency > CHORD_CONSISTENCY_ALL)
+        r->bad = true;
 }
 
 /*
@@ -296,7 +363,9 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
     uint16_t flags = rd_u16(&r);
     m->req_id = rd_u64(&r);
     enum msg_class cls = msg_class_of(type);
-    if (version != CHORD_PROTOCOL_VERSION || flags != 0 || cls == MSG_UNKNOWN)
+    if (version != CHORD_PROTOCOL_VERSION || cls == MSG_UNKNOWN ||
+        (flags != 0 &&
+         (flags != CHORD_FRAME_MUTATION || !chord_msg_is_mutation(type))))
         return CHORD_DECODE_MALFORMED;
     m->type = type;
     if (cls == MSG_NODE)
@@ -359,8 +428,14 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
         m->hops = rd_u8(&r);
         rd_path(&r, &m->path);
         break;
+    case CHORD_MSG_STORE_LOCK:
+    case CHORD_MSG_C_LOCK:
+        rd_lock(&r, m);
+        break;
     case CHORD_MSG_STORE_PUT:
     case CHORD_MSG_C_PUT:
+    case CHORD_MSG_STORE_APPEND:
+    case CHORD_MSG_C_APPEND:
         rd_bytes(&r, &m->key, CHORD_KEY_MAX);
         rd_bytes(&r, &m->value, CHORD_VALUE_MAX);
         m->consistency = rd_u8(&r);
@@ -435,6 +510,8 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
     default:
         return CHORD_DECODE_MALFORMED;
     }
+    if (flags & CHORD_FRAME_MUTATION)
+        rd_mutation(&r, m);
 
     if (r.bad || r.left != 0)
         return CHORD_DECODE_MALFORMED;
@@ -450,7 +527,9 @@ ssize_t chord_frame_length(const uint8_t *buf, size_t len)
         return CHORD_DECODE_MALFORMED;
     if (len >= 8 &&
         (buf[4] != CHORD_PROTOCOL_VERSION ||
-         msg_class_of(buf[5]) == MSG_UNKNOWN || buf[6] != 0 || buf[7] != 0))
+         msg_class_of(buf[5]) == MSG_UNKNOWN || buf[6] != 0 ||
+         (buf[7] != 0 &&
+          (buf[7] != CHORD_FRAME_MUTATION || !chord_msg_is_mutation(buf[5])))))
         return CHORD_DECODE_MALFORMED;
     if (len - 4 < flen)
         return CHORD_DECODE_PARTIAL;

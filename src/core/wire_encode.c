@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "chord/lock.h"
 #include "core/wire_shared.h"
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -154,11 +155,58 @@ static void wr_consistency(struct wr *w, uint8_t c)
 /* One item; a tombstone's value is written empty whatever it holds. */
 static void wr_item(struct wr *w, const struct chord_item *it)
 {
-    static const struct chord_bytes empty = {NULL, 0};
+    static const struct chord_bytes empty;
     wr_bytes(w, &it->key, CHORD_KEY_MAX);
-    wr_bool(w, it->tombstone);
+    wr_u8(w, (uint8_t)((it->tombstone ? 1u : 0u) | (it->has_origin ? 2u : 0u) |
+                       (it->has_fence ? 4u : 0u)));
     wr_bytes(w, it->tombstone ? &empty : &it->value, CHORD_VALUE_MAX);
     wr_version(w, &it->version);
+    if (it->has_origin) {
+        wr_raw(w, it->origin.client, CHORD_CLIENT_ID_BYTES);
+        wr_u64(w, it->origin.seq);
+    }
+    if (it->has_fence) {
+        wr_u64(w, it->fence_name);
+        wr_u64(w, it->fence);
+    }
+}
+
+/* The mutation trailer (CHORD_FRAME_MUTATION). */
+static void wr_mutation(struct wr *w, const struct chord_msg *m)
+{
+    wr_u8(w, (uint8_t)((m->has_rid ? CHORD_MUT_RID : 0u) |
+                       (m->has_fence ? CHORD_MUT_FENCE : 0u)));
+    if (m->has_rid) {
+        wr_raw(w, m->rid.client, CHORD_CLIENT_ID_BYTES);
+        wr_u64(w, m->rid.seq);
+    }
+    if (m->has_fence) {
+        if (m->fence_name.len == 0 || m->fence_name.len > CHORD_LOCK_NAME_MAX) {
+            w->err = -EMSGSIZE;
+            return;
+        }
+        wr_u16(w, (uint16_t)m->fence_name.len);
+        wr_raw(w, m->fence_name.data, m->fence_name.len);
+        wr_u64(w, m->fence);
+    }
+}
+
+/* The body of C_LOCK and STORE_LOCK (after `from`). */
+static void wr_lock(struct wr *w, const struct chord_msg *m)
+{
+    if (m->key.len == 0 || m->key.len > CHORD_LOCK_NAME_MAX ||
+        m->lock_op == 0 || m->lock_op > CHORD_LOCK_OP_MAX) {
+        w->err = m->key.len > CHORD_LOCK_NAME_MAX ? -EMSGSIZE : -EINVAL;
+        return;
+    }
+    wr_bytes(w, &m->key, CHORD_LOCK_NAME_MAX);
+    wr_u8(w, m->lock_op);
+    wr_raw(w, m->lock_client, CHORD_CLIENT_ID_BYTES);
+    wr_u64(w, m->lock_fence);
+    wr_u32(w, m->lease_ms);
+    wr_bytes(w, &m->key2, CHORD_KEY_MAX);
+    wr_bytes(w, &m->value, CHORD_VALUE_MAX);
+    wr_consistency(w, m->consistency);
 }
 
 /* u32 n_items and the items (TRANSFER, C_SCAN_RESULT). */
@@ -216,8 +264,9 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
     struct wr w = {out, out->len, 0};
     wr_u32(&w, 0); /* the length, patched below */
     wr_u8(&w, CHORD_PROTOCOL_VERSION);
+    bool mutation = chord_msg_is_mutation(m->type) && (m->has_rid || m->has_fence);
     wr_u8(&w, m->type);
-    wr_u16(&w, 0);
+    wr_u16(&w, mutation ? CHORD_FRAME_MUTATION : 0);
     wr_u64(&w, m->req_id);
     if (cls == MSG_NODE)
         wr_peer(&w, &m->from);
@@ -246,8 +295,14 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
         wr_u8(&w, m->hops);
         wr_path(&w, &m->path);
         break;
+    case CHORD_MSG_STORE_LOCK:
+    case CHORD_MSG_C_LOCK:
+        wr_lock(&w, m);
+        break;
     case CHORD_MSG_STORE_PUT:
     case CHORD_MSG_C_PUT:
+    case CHORD_MSG_STORE_APPEND:
+    case CHORD_MSG_C_APPEND:
         wr_bytes(&w, &m->key, CHORD_KEY_MAX);
         wr_bytes(&w, &m->value, CHORD_VALUE_MAX);
         wr_consistency(&w, m->consistency);
@@ -341,6 +396,8 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
     default: /* the types whose body is `from` alone, or empty */
         break;
     }
+    if (mutation)
+        wr_mutation(&w, m);
 
     if (w.err) {
         out->len = w.start;

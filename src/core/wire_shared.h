@@ -22,9 +22,9 @@ enum msg_class {
 
 static inline enum msg_class msg_class_of(uint8_t type)
 {
-    if (type >= CHORD_MSG_PING && type <= CHORD_MSG_STORE_RESTORE)
+    if (type >= CHORD_MSG_PING && type <= CHORD_MSG_STORE_LOCK)
         return MSG_NODE;
-    if (type >= CHORD_MSG_C_PUT && type <= CHORD_MSG_C_RESTORE)
+    if (type >= CHORD_MSG_C_PUT && type <= CHORD_MSG_C_LOCK)
         return MSG_CLIENT;
     return MSG_UNKNOWN;
 }

@@ -37,13 +37,14 @@ static void test_type_names(void **state)
     }
     assert_string_equal(chord_msg_type_name(CHORD_MSG_FIND_SUCC), "FIND_SUCC");
     assert_string_equal(chord_msg_type_name(0), "?");
-    assert_string_equal(chord_msg_type_name(CHORD_MSG_STORE_RESTORE + 1), "?");
-    assert_string_equal(chord_msg_type_name(CHORD_MSG_C_RESTORE + 1), "?");
+    assert_string_equal(chord_msg_type_name(CHORD_MSG_STORE_LOCK + 1), "?");
+    assert_string_equal(chord_msg_type_name(CHORD_MSG_C_LOCK + 1), "?");
     assert_string_equal(chord_msg_type_name(255), "?");
     for (unsigned t = 0; t < 256; t++)
         assert_int_equal(chord_msg_is_client_request((uint8_t)t),
                          (t >= CHORD_MSG_C_PUT && t <= CHORD_MSG_C_STATUS) ||
-                             t == CHORD_MSG_C_SCAN || t == CHORD_MSG_C_RESTORE);
+                             t == CHORD_MSG_C_SCAN || t == CHORD_MSG_C_RESTORE ||
+                             t == CHORD_MSG_C_APPEND || t == CHORD_MSG_C_LOCK);
 }
 
 /* Every type, many random samples: encode, check the header, decode. */
@@ -274,9 +275,9 @@ static void test_encode_enforces_caps(void **state)
     struct chord_msg m;
     chord_msg_init(&m, 0, 1);
     assert_encode_refused(&m, &out, -EINVAL);
-    chord_msg_init(&m, CHORD_MSG_STORE_RESTORE + 1, 1);
+    chord_msg_init(&m, CHORD_MSG_STORE_LOCK + 1, 1);
     assert_encode_refused(&m, &out, -EINVAL);
-    chord_msg_init(&m, CHORD_MSG_C_RESTORE + 1, 1);
+    chord_msg_init(&m, CHORD_MSG_C_LOCK + 1, 1);
     assert_encode_refused(&m, &out, -EINVAL);
 
     chord_buf_free(&out);
