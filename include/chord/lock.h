@@ -46,8 +46,12 @@
 #define CHORD_LOCK_LEASE_DEFAULT_MS 10000u
 #define CHORD_LOCK_LEASE_MAX_MS 3600000u
 #define CHORD_LOCK_WAITERS_MAX 1024u
-#define CHORD_LOCK_QUEUE_MAX 4096u           /* queued appends */
+#define CHORD_LOCK_QUEUE_MAX 4096u          /* queued appends */
 #define CHORD_LOCK_QUEUE_BYTES (768u << 10) /* their keys and values */
+#define CHORD_LOCK_POLL_MS 10 /* a queued waiter asks again this often */
+#define CHORD_LOCK_WAITER_GRACE_MS                                             \
+    1000 /* ... and leaves the queue when it                                   \
+            has not asked for this long */
 #define CHORD_LOCK_TOKEN_MAX (2u * CHORD_CLIENT_ID_BYTES + 1u + 20u + 1u)
 
 /* Operations of a C_LOCK request. */

@@ -80,6 +80,8 @@ struct chord_node_metrics {
     uint64_t transfer_keys_received; /* keys received in any stream */
     uint64_t false_suspicions;       /* suspected peers heard from again */
     uint64_t status_served;          /* client status requests answered */
+    uint64_t duplicates; /* retried writes answered without applying them
+                            again (their request id was known) */
     /* Gauges, read at the call. */
     uint8_t state;       /* enum chord_node_state */
     uint64_t keys;       /* live keys held (primary and replica) */

@@ -94,6 +94,11 @@ struct chord_node_config {
                                 nearest (by round trip) of a few nodes of its
                                 interval, and a lookup goes to the known
                                 node with the most progress per ms (false) */
+    /* Fault injection for tests (dhtd --test-drop-requests/-replies): the
+     * percentage of mutating client requests dropped before they are
+     * executed, and of those whose reply is dropped after (0). */
+    unsigned test_drop_requests_pct;
+    unsigned test_drop_replies_pct;
 };
 
 void chord_node_config_default(struct chord_node_config *cfg);

@@ -108,8 +108,6 @@ int chord_session_set_fence(struct chord_session *s, const char *name,
  * leaves the queue (CANCEL) and returns -ETIME. 0 with *token filled: the
  * session's client id and the grant's fence.
  */
-#define CHORD_LOCK_POLL_MS 10
-#define CHORD_LOCK_WAITER_GRACE_MS 1000
 int chord_lock_acquire(struct chord_session *s, const char *name,
                        uint32_t lease_ms, int wait_ms,
                        struct chord_lock_token *token);
@@ -131,8 +129,7 @@ int chord_lock_release(struct chord_session *s, const char *name,
 /* The lock's state now (lease_left_ms set): *raw is malloc'd (free it
  * after chord_lock_state_clear(out)); out borrows from it. A lock never
  * acquired is all zero. */
-int chord_lock_status(struct chord_session *s, const char *name,
-                      uint8_t **raw, size_t *raw_len,
-                      struct chord_lock_state *out);
+int chord_lock_status(struct chord_session *s, const char *name, uint8_t **raw,
+                      size_t *raw_len, struct chord_lock_state *out);
 
 #endif

@@ -15,17 +15,16 @@
 #include "chord/id.h"
 
 /* Limits. A frame carries at most one value, so FRAME_MAX > VALUE_MAX. */
-#define CHORD_KEY_MAX 1024u            /* bytes in a key */
-#define CHORD_VALUE_MAX (1u << 20)     /* bytes in a value (1 MiB) */
-#define CHORD_FRAME_MAX (2u << 20)     /* bytes in a frame, header included */
-#define CHORD_ADDR_MAX 64u             /* "host:port" plus NUL (chord/addr.h) */
-#define CHORD_SUCC_MAX 32u             /* successor list capacity */
-#define CHORD_PATH_MAX 64u             /* addresses a lookup path records */
-#define CHORD_PEERS_MAX 64u            /* peers listed in a status report */
-#define CHORD_ERRMSG_MAX 200u          /* bytes of an error message */
-#define CHORD_CLIENT_ID_BYTES 16u      /* a client's random id (request ids) */
-#define CHORD_LOCK_NAME_MAX 200u       /* bytes in a lock name */
-
+#define CHORD_KEY_MAX 1024u        /* bytes in a key */
+#define CHORD_VALUE_MAX (1u << 20) /* bytes in a value (1 MiB) */
+#define CHORD_FRAME_MAX (2u << 20) /* bytes in a frame, header included */
+#define CHORD_ADDR_MAX 64u         /* "host:port" plus NUL (chord/addr.h) */
+#define CHORD_SUCC_MAX 32u         /* successor list capacity */
+#define CHORD_PATH_MAX 64u         /* addresses a lookup path records */
+#define CHORD_PEERS_MAX 64u        /* peers listed in a status report */
+#define CHORD_ERRMSG_MAX 200u      /* bytes of an error message */
+#define CHORD_CLIENT_ID_BYTES 16u  /* a client's random id (request ids) */
+#define CHORD_LOCK_NAME_MAX 200u   /* bytes in a lock name */
 
 #define CHORD_PROTOCOL_VERSION 1
 
@@ -56,12 +55,12 @@ int chord_version_cmp(const struct chord_version *a,
 enum chord_status_code {
     CHORD_OK = 0,
     CHORD_NOT_FOUND = 1,
-    CHORD_REDIRECT = 2,   /* not the owner; `hint` is a better guess */
-    CHORD_TRY_AGAIN = 3,  /* owner busy joining/leaving; retry shortly */
-    CHORD_TOO_LARGE = 4,  /* key or value over its cap */
+    CHORD_REDIRECT = 2,  /* not the owner; `hint` is a better guess */
+    CHORD_TRY_AGAIN = 3, /* owner busy joining/leaving; retry shortly */
+    CHORD_TOO_LARGE = 4, /* key or value over its cap */
     CHORD_BAD_REQUEST = 5,
-    CHORD_UNAVAILABLE = 6, /* the ring could not complete the operation */
-    CHORD_BUSY = 7,        /* node overloaded (pending-operation cap) */
+    CHORD_UNAVAILABLE = 6,  /* the ring could not complete the operation */
+    CHORD_BUSY = 7,         /* node overloaded (pending-operation cap) */
     CHORD_PRECONDITION = 8, /* a condition of the request was false (not
                                the lock's holder, a fence older than the
                                key's); nothing was written */
@@ -81,12 +80,12 @@ enum chord_consistency {
 
 /* Lifecycle of a node. */
 enum chord_node_state {
-    CHORD_NODE_INIT = 0,  /* created, neither created a ring nor joined */
-    CHORD_NODE_JOINING,   /* looking up its successor, receiving keys */
-    CHORD_NODE_ACTIVE,    /* a member serving requests */
-    CHORD_NODE_LEAVING,   /* handing keys over before exit */
-    CHORD_NODE_LEFT,      /* hand-off finished: the host may exit */
-    CHORD_NODE_FAILED,    /* could not join: the host should exit */
+    CHORD_NODE_INIT = 0, /* created, neither created a ring nor joined */
+    CHORD_NODE_JOINING,  /* looking up its successor, receiving keys */
+    CHORD_NODE_ACTIVE,   /* a member serving requests */
+    CHORD_NODE_LEAVING,  /* handing keys over before exit */
+    CHORD_NODE_LEFT,     /* hand-off finished: the host may exit */
+    CHORD_NODE_FAILED,   /* could not join: the host should exit */
 };
 const char *chord_node_state_name(int state);
 
@@ -100,7 +99,7 @@ enum chord_durability {
 
 /* A lookup's answer: who owns the id and the route the query took. */
 struct chord_lookup_path {
-    uint8_t n;                               /* addresses used */
+    uint8_t n;                                 /* addresses used */
     char addr[CHORD_PATH_MAX][CHORD_ADDR_MAX]; /* visited, in order */
 };
 
@@ -121,10 +120,10 @@ const char *chord_peer_state_name(int state);
 
 struct chord_peer_info {
     char addr[CHORD_ADDR_MAX];
-    uint8_t state;              /* enum chord_peer_state */
-    uint32_t rtt_ms;            /* smoothed round trip, 0 if unknown */
-    uint32_t timeout_ms;        /* current timeout for this peer */
-    uint32_t false_suspicions;  /* suspicions later proved wrong */
+    uint8_t state;             /* enum chord_peer_state */
+    uint32_t rtt_ms;           /* smoothed round trip, 0 if unknown */
+    uint32_t timeout_ms;       /* current timeout for this peer */
+    uint32_t false_suspicions; /* suspicions later proved wrong */
 };
 
 struct chord_finger_info {
@@ -148,7 +147,7 @@ struct chord_status {
     uint8_t replicas;      /* copies kept of each key (configured) */
     uint8_t n_peers;
     struct chord_peer_info peers[CHORD_PEERS_MAX];
-    uint8_t durability; /* enum chord_durability */
+    uint8_t durability;     /* enum chord_durability */
     uint64_t status_served; /* status requests this node has answered,
                                this one included, since it started */
 };

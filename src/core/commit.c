@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dedup.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 
@@ -57,6 +58,8 @@ int chord__apply(struct chord_node *n, const struct chord_item *it,
         return rc;
     if (rc == 1 && it->tombstone)
         chord_store_set_stamp(n->store, it->key.data, it->key.len, n->now);
+    if (it->has_origin)
+        chord__dedup_record(n->dedup, &it->origin, n->now);
     return 0;
 }
 

@@ -6,12 +6,15 @@
  */
 #include "core/coord.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/locks.h"
 #include "core/lookup.h"
 #include "core/membership.h"
+#include "core/mutation.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 #include "core/placement.h"
@@ -74,13 +77,29 @@ static void op_free_buffers(struct op *o)
 {
     free(o->key);
     free(o->value);
-    o->key = o->value = NULL;
+    free(o->key2);
+    free(o->fence_name);
+    o->key = o->value = o->key2 = o->fence_name = NULL;
 }
 
 static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
                      const char *error, const uint8_t *value, size_t value_len)
 {
-    struct chord_msg *m = malloc(sizeof(*m));
+    if (o->done) {
+        /* The node's own operation: finish it before telling its owner,
+         * which may start another (and move the operations around). */
+        chord_op_done_fn done = o->done;
+        uint64_t arg = o->done_arg;
+        char why[CHORD_ERRMSG_MAX];
+        snprintf(why, sizeof why, "%s", error ? error : "");
+        if (o->state == OP_WAIT)
+            n->coord.waiting--;
+        op_free_buffers(o);
+        chord_seq_finish(&n->coord.ops, o);
+        done(n, n->now, arg, status, error ? why : NULL);
+        return;
+    }
+    struct chord_msg *m = o->drop_reply ? NULL : malloc(sizeof(*m));
     if (m) {
         /* A lookup is answered in its own type; errors look alike. */
         chord_msg_init(m,
@@ -149,15 +168,11 @@ static void op_retry_later(struct chord_node *n, struct op *o, uint64_t now,
  * joining or leaving, redirect it if we do not own the key, else hand it
  * to replica.c; the outcome comes back through store_done().
  */
-static void store_execute(struct chord_node *n, uint64_t now, uint8_t type,
-                          const uint8_t *key, size_t key_len,
-                          const uint8_t *value, size_t value_len,
-                          uint8_t consistency,
-                          const struct chord_version *version,
+static void store_execute(struct chord_node *n, uint64_t now,
+                          const struct chord_msg *m,
                           const struct chord_reply_to *to)
 {
-    struct chord_id kid;
-    chord_key_id(&kid, key, key_len);
+    uint8_t type = m->type;
     bool is_read = type == CHORD_MSG_STORE_GET;
     if (n->state == CHORD_NODE_JOINING ||
         (n->state == CHORD_NODE_LEAVING && !is_read) ||
@@ -165,27 +180,23 @@ static void store_execute(struct chord_node *n, uint64_t now, uint8_t type,
         store_done(n, now, to, CHORD_TRY_AGAIN, NULL, NULL, NULL, 0, NULL);
         return;
     }
+    struct chord_id kid;
+    if (type == CHORD_MSG_STORE_LOCK)
+        chord__lock_position(&kid, m->key.data, m->key.len);
+    else
+        chord_key_id(&kid, m->key.data, m->key.len);
     if (!chord__owns_now(n, &kid, now)) {
         store_done(n, now, to, CHORD_REDIRECT, NULL,
                    chord__redirect_hint(n, &kid, now), NULL, 0, NULL);
         return;
     }
-    if (is_read) {
-        chord__replica_read(n, now, key, key_len, consistency, to);
-        return;
-    }
-    const struct chord_store_entry *e =
-        chord_store_find(n->store, key, key_len);
-    if (type == CHORD_MSG_STORE_DEL && (!e || e->tombstone) &&
-        n->cfg.replicas <= 1) {
-        /* Deleting nothing is not an error; with replicas a tombstone is
-         * still written, in case a replica holds a copy we lack. */
-        store_done(n, now, to, CHORD_OK, NULL, NULL, NULL, 0, NULL);
-        return;
-    }
-    chord__replica_write(n, now, type, key, key_len, value, value_len,
-                         consistency,
-                         type == CHORD_MSG_STORE_RESTORE ? version : NULL, to);
+    if (is_read)
+        chord__replica_read(n, now, m->key.data, m->key.len, m->consistency,
+                            to);
+    else if (type == CHORD_MSG_STORE_LOCK)
+        chord__locks_handle(n, now, m, to);
+    else
+        chord__mutation_execute(n, now, m, to);
 }
 
 static uint8_t store_type_of(uint8_t client_type)
@@ -197,6 +208,10 @@ static uint8_t store_type_of(uint8_t client_type)
         return CHORD_MSG_STORE_GET;
     case CHORD_MSG_C_RESTORE:
         return CHORD_MSG_STORE_RESTORE;
+    case CHORD_MSG_C_APPEND:
+        return CHORD_MSG_STORE_APPEND;
+    case CHORD_MSG_C_LOCK:
+        return CHORD_MSG_STORE_LOCK;
     default:
         return CHORD_MSG_STORE_DEL;
     }
@@ -208,30 +223,46 @@ static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
                             const struct chord_peer *hint, const uint8_t *value,
                             size_t value_len);
 
+/* The STORE_* request that carries operation o to the key's owner. */
+static void op_store_msg(const struct op *o, struct chord_msg *m)
+{
+    m->key.data = o->key;
+    m->key.len = o->key_len;
+    m->consistency = o->consistency;
+    m->value.data = o->value;
+    m->value.len = o->value_len;
+    m->version = o->version;
+    m->has_rid = o->has_rid;
+    m->rid = o->rid;
+    m->has_fence = o->has_fence;
+    m->fence_name.data = o->fence_name;
+    m->fence_name.len = o->fence_name_len;
+    m->fence = o->fence;
+    m->lock_op = o->lock_op;
+    memcpy(m->lock_client, o->lock_client, sizeof m->lock_client);
+    m->lock_fence = o->lock_fence;
+    m->lease_ms = o->lease_ms;
+    m->key2.data = o->key2;
+    m->key2.len = o->key2_len;
+}
+
 static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
                           const struct chord_peer *owner)
 {
-    if (chord__is_self(n, owner)) {
-        struct chord_reply_to to = {.done = store_done, .op = o->h.id};
-        o->state = OP_STORE;
-        o->rpc = 0;
-        store_execute(n, now, store_type_of(o->type), o->key, o->key_len,
-                      o->value, o->value_len, o->consistency, &o->version, &to);
-        return;
-    }
     struct chord_msg *m = chord__msg(n, store_type_of(o->type), 0);
     if (!m) {
         op_retry_later(n, o, now, "out of memory");
         return;
     }
-    m->key.data = o->key;
-    m->key.len = o->key_len;
-    m->consistency = o->consistency;
-    if (o->type == CHORD_MSG_C_PUT || o->type == CHORD_MSG_C_RESTORE) {
-        m->value.data = o->value;
-        m->value.len = o->value_len;
+    op_store_msg(o, m);
+    if (chord__is_self(n, owner)) {
+        struct chord_reply_to to = {.done = store_done, .op = o->h.id};
+        o->state = OP_STORE;
+        o->rpc = 0;
+        store_execute(n, now, m, &to); /* may finish o */
+        free(m);
+        return;
     }
-    m->version = o->version;
     struct chord_peer to = *owner;
     o->state = OP_STORE;
     o->rpc = chord__rpc(n, now, RPC_STORE, &to, o->h.id, m);
@@ -269,7 +300,9 @@ static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
         else
             snprintf(why, sizeof(why), "the owner answered: %s",
                      chord_status_name(status));
-        op_reply(n, o, status, why, NULL, 0);
+        /* A lock's state goes with its "queued" or "not the holder". */
+        bool keep = status == CHORD_QUEUED || status == CHORD_PRECONDITION;
+        op_reply(n, o, status, why, keep ? value : NULL, keep ? value_len : 0);
     }
     }
 }
@@ -386,62 +419,130 @@ void chord__coord_not_serving(const struct chord_node *n, struct chord_msg *r)
     }
 }
 
-void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
-                         const struct chord_msg *m)
+/* Why the node refuses client request m at once, into r (false: it
+ * does not). */
+static bool client_refuse(const struct chord_node *n, const struct chord_msg *m,
+                          struct chord_msg *r)
 {
-    struct chord_msg *r = malloc(sizeof(*r));
-    if (!r)
-        return;
-    chord_msg_init(r, CHORD_MSG_C_RESULT, m->req_id);
-    if (m->key.len == 0) {
-        r->status = CHORD_BAD_REQUEST;
-        snprintf(r->error, sizeof(r->error), "empty key");
-    } else if (m->type == CHORD_MSG_C_RESTORE && m->version.counter == 0) {
-        r->status = CHORD_BAD_REQUEST;
+    r->status = CHORD_BAD_REQUEST;
+    if (m->key.len == 0)
+        snprintf(r->error, sizeof(r->error),
+                 m->type == CHORD_MSG_C_LOCK ? "empty lock name" : "empty key");
+    else if (m->type != CHORD_MSG_C_LOCK &&
+             chord_key_reserved(m->key.data, m->key.len))
+        snprintf(r->error, sizeof(r->error),
+                 "keys that start with a NUL byte and \"chord:\" are "
+                 "reserved for the ring's own records");
+    else if (m->type == CHORD_MSG_C_RESTORE && m->version.counter == 0)
         snprintf(r->error, sizeof(r->error),
                  "a restore needs a version (counter 0 is none)");
-    } else if (n->state != CHORD_NODE_ACTIVE) {
+    else if (m->type == CHORD_MSG_C_LOCK && m->lock_op == CHORD_LOCK_APPEND &&
+             m->key2.len == 0)
+        snprintf(r->error, sizeof(r->error), "a lock append needs a key");
+    else if (m->type == CHORD_MSG_C_LOCK && m->lock_op == CHORD_LOCK_APPEND &&
+             chord_key_reserved(m->key2.data, m->key2.len))
+        snprintf(r->error, sizeof(r->error), "reserved key");
+    else if (m->has_fence && m->fence == 0)
+        snprintf(r->error, sizeof(r->error), "fence 0 is not a fence");
+    else if (n->state != CHORD_NODE_ACTIVE)
         chord__coord_not_serving(n, r);
-    } else if (n->coord.ops.live >= n->cfg.max_ops) {
+    else if (n->coord.ops.live >= n->cfg.max_ops) {
         r->status = CHORD_BUSY;
         snprintf(r->error, sizeof(r->error),
                  "node %s has %u operations in flight", n->rt.self.addr,
                  n->cfg.max_ops);
-    } else {
-        struct op *o = chord_seq_push(&n->coord.ops);
-        size_t vlen =
-            m->type == CHORD_MSG_C_PUT || m->type == CHORD_MSG_C_RESTORE
-                ? m->value.len
-                : 0;
-        uint8_t *k = o ? malloc(m->key.len) : NULL;
-        uint8_t *v = o ? malloc(vlen ? vlen : 1) : NULL;
-        if (!o || !k || !v) {
-            free(k);
-            free(v);
-            if (o)
-                chord_seq_finish(&n->coord.ops, o);
-            r->status = CHORD_BUSY;
-            snprintf(r->error, sizeof(r->error), "out of memory");
-        } else {
-            memcpy(k, m->key.data, m->key.len);
-            if (vlen)
-                memcpy(v, m->value.data, vlen);
-            o->type = m->type;
-            o->consistency = m->consistency;
+    } else
+        return false;
+    return true;
+}
+
+/* Copy of len bytes (at least one byte allocated), or NULL. */
+static uint8_t *dup_bytes(const uint8_t *p, size_t len)
+{
+    uint8_t *c = malloc(len ? len : 1);
+    if (c && len)
+        memcpy(c, p, len);
+    return c;
+}
+
+/* A new operation for client request m (owned copies of what it needs),
+ * or NULL when out of memory. */
+static struct op *op_new(struct chord_node *n, uint64_t now,
+                         const struct chord_msg *m)
+{
+    struct op *o = chord_seq_push(&n->coord.ops);
+    if (!o)
+        return NULL;
+    bool has_value =
+        m->type == CHORD_MSG_C_PUT || m->type == CHORD_MSG_C_RESTORE ||
+        m->type == CHORD_MSG_C_APPEND || m->type == CHORD_MSG_C_LOCK;
+    size_t vlen = has_value ? m->value.len : 0;
+    o->key = dup_bytes(m->key.data, m->key.len);
+    o->value = dup_bytes(m->value.data, vlen);
+    o->key2 = m->key2.len ? dup_bytes(m->key2.data, m->key2.len) : NULL;
+    o->fence_name =
+        m->has_fence ? dup_bytes(m->fence_name.data, m->fence_name.len) : NULL;
+    if (!o->key || !o->value || (m->key2.len && !o->key2) ||
+        (m->has_fence && !o->fence_name)) {
+        op_free_buffers(o);
+        chord_seq_finish(&n->coord.ops, o);
+        return NULL;
+    }
+    o->type = m->type;
+    o->consistency = m->consistency;
+    o->started = now;
+    o->deadline = now + n->cfg.op_timeout_ms;
+    o->key_len = m->key.len;
+    o->value_len = vlen;
+    o->key2_len = m->key2.len;
+    o->version = m->version;
+    o->has_rid = m->has_rid;
+    o->rid = m->rid;
+    o->has_fence = m->has_fence;
+    o->fence_name_len = m->fence_name.len;
+    o->fence = m->fence;
+    o->lock_op = m->lock_op;
+    memcpy(o->lock_client, m->lock_client, sizeof o->lock_client);
+    o->lock_fence = m->lock_fence;
+    o->lease_ms = m->lease_ms;
+    if (m->type == CHORD_MSG_C_LOCK)
+        chord__lock_position(&o->key_id, o->key, o->key_len);
+    else
+        chord_key_id(&o->key_id, o->key, o->key_len);
+    return o;
+}
+
+/* Fault injection: true with probability pct %. */
+static bool chance(struct chord_node *n, unsigned pct)
+{
+    return pct > 0 && chord__random(n) % 100 < pct;
+}
+
+void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
+                         const struct chord_msg *m)
+{
+    bool mutation = chord_msg_is_mutation(m->type);
+    if (mutation && chance(n, n->cfg.test_drop_requests_pct)) {
+        chord__log(n, CHORD_LOG_INFO, "test: dropped a %s request",
+                   chord_msg_type_name(m->type));
+        return;
+    }
+    struct chord_msg *r = malloc(sizeof(*r));
+    if (!r)
+        return;
+    chord_msg_init(r, CHORD_MSG_C_RESULT, m->req_id);
+    if (!client_refuse(n, m, r)) {
+        struct op *o = op_new(n, now, m);
+        if (o) {
             o->conn = conn;
             o->client_req = m->req_id;
-            o->started = now;
-            o->deadline = now + n->cfg.op_timeout_ms;
-            o->key = k;
-            o->key_len = m->key.len;
-            o->value = v;
-            o->value_len = vlen;
-            o->version = m->version;
-            chord_key_id(&o->key_id, k, m->key.len);
+            o->drop_reply = mutation && chance(n, n->cfg.test_drop_replies_pct);
             free(r);
             op_start(n, now, o);
             return;
         }
+        r->status = CHORD_BUSY;
+        snprintf(r->error, sizeof(r->error), "out of memory");
     }
     if (m->type == CHORD_MSG_C_LOOKUP)
         r->type = CHORD_MSG_C_LOOKUP_RESULT;
@@ -450,13 +551,27 @@ void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
     free(r);
 }
 
+int chord__coord_internal(struct chord_node *n, uint64_t now,
+                          const struct chord_msg *m, chord_op_done_fn done,
+                          uint64_t arg)
+{
+    if (n->coord.ops.live >= n->cfg.max_ops)
+        return -EBUSY;
+    struct op *o = op_new(n, now, m);
+    if (!o)
+        return -ENOMEM;
+    o->done = done;
+    o->done_arg = arg;
+    op_start(n, now, o);
+    return 0;
+}
+
 void chord__coord_store(struct chord_node *n, uint64_t now,
                         const struct chord_msg *m)
 {
     struct chord_reply_to to = {.done = store_done, .op = 0, .req = m->req_id};
     memcpy(to.addr, m->from.addr, CHORD_ADDR_MAX);
-    store_execute(n, now, m->type, m->key.data, m->key.len, m->value.data,
-                  m->value.len, m->consistency, &m->version, &to);
+    store_execute(n, now, m, &to);
 }
 
 void chord__coord_answer(struct chord_node *n, uint64_t now,

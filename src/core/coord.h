@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chord/lock.h"
 #include "core/seq.h"
 #include "core/wire.h"
 
@@ -43,6 +44,12 @@ struct rcache_entry {
 };
 
 enum op_state { OP_LOOKUP = 1, OP_STORE, OP_WAIT };
+
+/* Where the outcome of an operation the node started itself goes (a lock
+ * release applying its queue): status and the error text (or NULL). */
+typedef void (*chord_op_done_fn)(struct chord_node *n, uint64_t now,
+                                 uint64_t arg, uint8_t status,
+                                 const char *error);
 
 /* A client operation coordinated by this node. */
 struct op {
@@ -63,6 +70,23 @@ struct op {
     size_t value_len;
     struct chord_version version; /* C_RESTORE: the version to keep */
     char last_error[96];
+    /* Mutations: the request id and fence the client sent. */
+    bool has_rid;
+    struct chord_rid rid;
+    bool has_fence;
+    uint8_t *fence_name; /* owned */
+    size_t fence_name_len;
+    uint64_t fence;
+    /* C_LOCK: key is the lock's name (key_id its position). */
+    uint8_t lock_op;
+    uint8_t lock_client[CHORD_CLIENT_ID_BYTES];
+    uint64_t lock_fence;
+    uint32_t lease_ms;
+    uint8_t *key2; /* owned; lock append's key */
+    size_t key2_len;
+    bool drop_reply;       /* fault injection: the client hears nothing */
+    chord_op_done_fn done; /* an operation of the node's own, or NULL */
+    uint64_t done_arg;
 };
 
 struct chord_coord {
@@ -79,7 +103,15 @@ void chord__coord_free(struct chord_coord *c);
  * (STORE_RESTORE at the owner: applied only when newer). */
 void chord__coord_client(struct chord_node *n, uint64_t now, uint64_t conn,
                          const struct chord_msg *m);
-/* STORE_PUT / STORE_GET / STORE_DEL / STORE_RESTORE from a coordinator. */
+/* Start an operation of the node's own: m is a client request (C_APPEND,
+ * C_PUT, C_DEL with its request id), coordinated like a client's; its
+ * outcome goes to done(arg) instead of a connection. 0, or -ENOMEM /
+ * -EBUSY (nothing started: done is not called). */
+int chord__coord_internal(struct chord_node *n, uint64_t now,
+                          const struct chord_msg *m, chord_op_done_fn done,
+                          uint64_t arg);
+/* STORE_PUT / STORE_GET / STORE_DEL / STORE_RESTORE / STORE_APPEND /
+ * STORE_LOCK from a coordinator. */
 void chord__coord_store(struct chord_node *n, uint64_t now,
                         const struct chord_msg *m);
 /* The answer of an RPC_STORE request; the failure of an RPC_STORE or

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dedup.h"
 #include "core/node_internal.h"
 
 /* ------------------------------------------------------------------------ */
@@ -143,8 +144,10 @@ int chord_node_new(const struct chord_node_config *cfg,
         return -ENOMEM;
     n->store = chord_store_new();
     n->in = malloc(sizeof(*n->in));
-    if (!n->store || !n->in) {
+    n->dedup = chord__dedup_new();
+    if (!n->store || !n->in || !n->dedup) {
         chord_store_free(n->store);
+        chord__dedup_free(n->dedup);
         free(n->in);
         free(n);
         return -ENOMEM;
@@ -165,6 +168,7 @@ int chord_node_new(const struct chord_node_config *cfg,
     chord__replicas_init(&n->rep);
     chord__sync_init(&n->sync);
     chord__coord_init(&n->coord);
+    chord__locks_init(&n->locks);
     chord__ring_init(&n->ring);
     chord__merge_init(&n->merge);
     chord__member_init(&n->member);
@@ -178,6 +182,8 @@ void chord_node_free(struct chord_node *n)
     if (!n)
         return;
     chord__coord_free(&n->coord);
+    chord__locks_free(&n->locks);
+    chord__dedup_free(n->dedup);
     chord__transfers_free(&n->xfer);
     chord__lookups_free(&n->lookup);
     chord__replicas_free(&n->rep);
@@ -327,6 +333,8 @@ static void handle_peer(struct chord_node *n, uint64_t now,
     case CHORD_MSG_STORE_GET:
     case CHORD_MSG_STORE_DEL:
     case CHORD_MSG_STORE_RESTORE:
+    case CHORD_MSG_STORE_APPEND:
+    case CHORD_MSG_STORE_LOCK:
         chord__coord_store(n, now, m);
         break;
     case CHORD_MSG_TRANSFER:
@@ -422,6 +430,8 @@ int chord_node_restore(struct chord_node *n, const uint8_t *rec, size_t len)
     int rc = chord_store_apply(n->store, &it);
     if (rc == 1 && it.tombstone)
         chord_store_set_stamp(n->store, it.key.data, it.key.len, n->now);
+    if (rc >= 0 && it.has_origin)
+        chord__dedup_record(n->dedup, &it.origin, n->now);
     return rc < 0 ? rc : 0;
 }
 

@@ -40,6 +40,7 @@
 #include "core/commit.h"
 #include "core/coord.h"
 #include "core/fd.h"
+#include "core/locks.h"
 #include "core/lookup.h"
 #include "core/membership.h"
 #include "core/merge.h"
@@ -75,6 +76,8 @@ struct chord_node {
     struct chord_replicas rep;         /* replica.c */
     struct chord_sync sync;            /* sync.c */
     struct chord_coord coord;          /* coord.c */
+    struct chord_locks locks;          /* locks.c */
+    struct chord_dedup *dedup;         /* dedup.c: applied request ids */
     struct chord_ring ring;            /* ring.c */
     struct chord_merge merge;          /* merge.c */
     struct chord_membership member;    /* membership.c */

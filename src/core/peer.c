@@ -41,7 +41,7 @@ void chord__log(struct chord_node *n, int level, const char *fmt, ...)
     n->io.log(n->io.ctx, level, line);
 }
 
-static uint64_t rng_next(struct chord_node *n)
+uint64_t chord__random(struct chord_node *n)
 {
     /* splitmix64 */
     uint64_t z = (n->rng += 0x9e3779b97f4a7c15ull);
@@ -53,7 +53,7 @@ static uint64_t rng_next(struct chord_node *n)
 uint64_t chord__jitter(struct chord_node *n, uint32_t period)
 {
     uint64_t half = period / 2 ? period / 2 : 1;
-    return period - period / 4 + rng_next(n) % half;
+    return period - period / 4 + chord__random(n) % half;
 }
 
 const char *chord__short_id(const struct chord_id *id, char buf[9])

@@ -122,6 +122,8 @@ void chord__log(struct chord_node *n, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* `period` scaled by a random factor in [0.75, 1.25) (the node's PRNG). */
 uint64_t chord__jitter(struct chord_node *n, uint32_t period);
+/* The node's next pseudo-random number (splitmix64 over cfg.seed). */
+uint64_t chord__random(struct chord_node *n);
 /* The first 8 hex digits of id, in buf. */
 const char *chord__short_id(const struct chord_id *id, char buf[9]);
 bool chord__is_self(const struct chord_node *n, const struct chord_peer *p);

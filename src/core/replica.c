@@ -78,32 +78,22 @@ static void write_check(struct chord_node *n, uint64_t now, struct pwrite *w)
         write_finish(n, now, w, false);
 }
 
-void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
-                          const uint8_t *key, size_t key_len,
-                          const uint8_t *value, size_t value_len,
-                          uint8_t consistency,
-                          const struct chord_version *given,
-                          const struct chord_reply_to *to)
+void chord__replica_write(struct chord_node *n, uint64_t now,
+                          const struct chord_item *item, bool keep_version,
+                          uint8_t consistency, const struct chord_reply_to *to)
 {
-    if (given) {
+    if (keep_version) {
         const struct chord_store_entry *e =
-            chord_store_find(n->store, key, key_len);
-        if (e && chord_version_cmp(&e->version, given) >= 0) {
+            chord_store_find(n->store, item->key.data, item->key.len);
+        if (e && chord_version_cmp(&e->version, &item->version) >= 0) {
             reply(n, now, to, CHORD_OK, NULL, NULL, NULL, 0, NULL);
             return;
         }
     }
-    struct chord_item it = {0};
-    it.key.data = key;
-    it.key.len = key_len;
-    it.tombstone = type == CHORD_MSG_STORE_DEL;
-    if (!it.tombstone) {
-        it.value.data = value;
-        it.value.len = value_len;
-    }
-    if (given) {
-        it.version = *given; /* chord__apply moves the clock past it */
-    } else {
+    struct chord_item it = *item;
+    if (it.tombstone)
+        it.value.len = 0;
+    if (!keep_version) { /* chord__apply moves the clock past a kept one */
         it.version.counter = ++n->commit.lamport;
         it.version.writer = n->rt.self.id;
     }

@@ -108,18 +108,16 @@ void chord__replicas_init(struct chord_replicas *r);
 /* Free what pending reads and writes hold (no outcome is delivered). */
 void chord__replicas_free(struct chord_replicas *r);
 
-/* Owner side of a write or delete (type STORE_PUT, STORE_DEL or
- * STORE_RESTORE; the caller checked that this node owns the key) and of a
- * read. The outcome goes to to->done, maybe before the call returns.
- * A write gets a new version, except a restore, which keeps `given` (not
- * NULL for STORE_RESTORE): when the stored copy is as new or newer it
- * answers OK and changes nothing (a restore repeated is a no-op), else it
- * is written and replicated like any write. */
-void chord__replica_write(struct chord_node *n, uint64_t now, uint8_t type,
-                          const uint8_t *key, size_t key_len,
-                          const uint8_t *value, size_t value_len,
+/* Owner side of a write (the caller checked that this node owns the key)
+ * and of a read. The outcome goes to to->done, maybe before the call
+ * returns. A write is `item` (key, value or tombstone, origin, fence)
+ * with a new version, except with keep_version (a restore), which keeps
+ * item->version: when the stored copy is as new or newer it answers OK
+ * and changes nothing (a restore repeated is a no-op), else it is
+ * written and replicated like any write. */
+void chord__replica_write(struct chord_node *n, uint64_t now,
+                          const struct chord_item *item, bool keep_version,
                           uint8_t consistency,
-                          const struct chord_version *given,
                           const struct chord_reply_to *to);
 void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
                          size_t key_len, uint8_t consistency,

@@ -45,7 +45,9 @@ static long collect(const struct chord_node *n, const struct chord_id *after,
     struct scan_pick *picks = NULL;
     const struct chord_store_entry *e;
     while ((e = chord_store_next(n->store, &cursor)) != NULL) {
-        if (e->tombstone || !chord_id_in_oc(&e->key_id, after, &n->rt.self.id))
+        if (e->tombstone ||
+            !chord_id_in_oc(&e->key_id, after, &n->rt.self.id) ||
+            chord_key_reserved(e->key, e->key_len)) /* the ring's own */
             continue;
         if (k == cap) {
             size_t ncap = cap ? cap * 2 : 256;

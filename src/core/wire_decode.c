@@ -525,11 +525,10 @@ ssize_t chord_frame_length(const uint8_t *buf, size_t len)
     uint32_t flen = get_be32(buf);
     if (flen > CHORD_FRAME_MAX - 4 || flen < CHORD_FRAME_HEADER - 4)
         return CHORD_DECODE_MALFORMED;
-    if (len >= 8 &&
-        (buf[4] != CHORD_PROTOCOL_VERSION ||
-         msg_class_of(buf[5]) == MSG_UNKNOWN || buf[6] != 0 ||
-         (buf[7] != 0 &&
-          (buf[7] != CHORD_FRAME_MUTATION || !chord_msg_is_mutation(buf[5])))))
+    if (len >= 8 && (buf[4] != CHORD_PROTOCOL_VERSION ||
+                     msg_class_of(buf[5]) == MSG_UNKNOWN || buf[6] != 0 ||
+                     (buf[7] != 0 && (buf[7] != CHORD_FRAME_MUTATION ||
+                                      !chord_msg_is_mutation(buf[5])))))
         return CHORD_DECODE_MALFORMED;
     if (len - 4 < flen)
         return CHORD_DECODE_PARTIAL;

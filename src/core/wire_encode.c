@@ -264,7 +264,8 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
     struct wr w = {out, out->len, 0};
     wr_u32(&w, 0); /* the length, patched below */
     wr_u8(&w, CHORD_PROTOCOL_VERSION);
-    bool mutation = chord_msg_is_mutation(m->type) && (m->has_rid || m->has_fence);
+    bool mutation =
+        chord_msg_is_mutation(m->type) && (m->has_rid || m->has_fence);
     wr_u8(&w, m->type);
     wr_u16(&w, mutation ? CHORD_FRAME_MUTATION : 0);
     wr_u64(&w, m->req_id);

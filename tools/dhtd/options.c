@@ -63,6 +63,10 @@ static const char usage_text[] =
     "                        a replica too\n"
     "  --pns 0|1             proximity routing: fingers chosen by round\n"
     "                        trip, lookups by progress per ms (default 0)\n"
+    "  --test-drop-requests PCT  testing only: drop PCT% of mutating client\n"
+    "                        requests unanswered, before executing them\n"
+    "  --test-drop-replies PCT  testing only: execute PCT% of mutating\n"
+    "                        client requests but never send their reply\n"
     "  --idle-timeout-ms N   close a client connection that has sent nothing\n"
     "                        and been sent nothing for N ms (default 60000;\n"
     "                        0: never). Peer connections are not timed out\n"
@@ -126,6 +130,8 @@ enum {
     OPT_TOMBSTONE_TTL,
     OPT_OWNER_READS,
     OPT_PNS,
+    OPT_TEST_DROP_REQUESTS,
+    OPT_TEST_DROP_REPLIES,
     OPT_IDLE_TIMEOUT_MS,
     OPT_LOG_LEVEL,
     OPT_FSYNC,
@@ -156,6 +162,8 @@ static const struct option long_opts[] = {
     {"tombstone-ttl", required_argument, NULL, OPT_TOMBSTONE_TTL},
     {"owner-reads", required_argument, NULL, OPT_OWNER_READS},
     {"pns", required_argument, NULL, OPT_PNS},
+    {"test-drop-requests", required_argument, NULL, OPT_TEST_DROP_REQUESTS},
+    {"test-drop-replies", required_argument, NULL, OPT_TEST_DROP_REPLIES},
     {"idle-timeout-ms", required_argument, NULL, OPT_IDLE_TIMEOUT_MS},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"data", required_argument, NULL, OPT_DATA},
@@ -192,6 +200,8 @@ static const struct num_opt num_opts[] = {
     {OPT_TOMBSTONE_TTL, 1, 2592000, " seconds (30 days)"},
     {OPT_OWNER_READS, 0, 1, ""},
     {OPT_PNS, 0, 1, ""},
+    {OPT_TEST_DROP_REQUESTS, 0, 100, ""},
+    {OPT_TEST_DROP_REPLIES, 0, 100, ""},
     {OPT_FSYNC_MS, 0, CHORD_DURABLE_FSYNC_MS_MAX, " ms"},
     {OPT_CHECKPOINT_MB, 1, CHORD_DURABLE_CHECKPOINT_MB_MAX, " MiB"},
     {OPT_IDLE_TIMEOUT_MS, 0, CHORD_HOST_IDLE_TIMEOUT_MAX_MS, " ms"},
@@ -258,6 +268,12 @@ static void num_set(struct parse_state *ps, int code, uint64_t n)
         break;
     case OPT_PNS:
         h->node.pns = n != 0;
+        break;
+    case OPT_TEST_DROP_REQUESTS:
+        h->node.test_drop_requests_pct = (unsigned)n;
+        break;
+    case OPT_TEST_DROP_REPLIES:
+        h->node.test_drop_replies_pct = (unsigned)n;
         break;
     case OPT_IDLE_TIMEOUT_MS:
         h->idle_timeout_ms = (uint32_t)n;
