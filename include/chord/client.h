@@ -13,7 +13,9 @@
  *                older than the key's fence, a lock operation by someone
  *                who does not hold the lock): nothing was written; the
  *                node's line is in chord_client_error()
- *   -EMSGSIZE    key or value over its cap (checked before sending)
+ *   -EMSGSIZE    key or value over its cap (checked before sending; or
+ *                the node's answer TOO_LARGE, its text kept: an append
+ *                whose result would be over the cap)
  *   -EPROTO      the node answered with something that is not a reply
  *   -ECONNABORTED     TLS failed (a certificate refused either way);
  *                     chord_client_tls_error() says why

@@ -489,8 +489,9 @@ static ssize_t transact(struct chord_client *c, struct chord_msg *req,
 }
 
 /* Map a reply's status to the client's errors, keeping the node's text:
- * a precondition that was false is -EPERM; a lock request's QUEUED is no
- * error when queued_ok. */
+ * a precondition that was false is -EPERM, something over its cap (an
+ * append's result, a lock's full queue) -EMSGSIZE; a lock request's
+ * QUEUED is no error when queued_ok. */
 static int status_to_err(struct chord_client *c, const struct chord_msg *r,
                          bool queued_ok)
 {
@@ -521,7 +522,9 @@ static int status_to_err(struct chord_client *c, const struct chord_msg *r,
     for (size_t i = 0; i < n; i++)
         if (c->error[i] == '\n' || c->error[i] == '\r')
             c->error[i] = ' ';
-    return r->status == CHORD_PRECONDITION ? -EPERM : -EIO;
+    if (r->status == CHORD_PRECONDITION)
+        return -EPERM;
+    return r->status == CHORD_TOO_LARGE ? -EMSGSIZE : -EIO;
 }
 
 /* Check a key (and optionally a value) against the caps before sending. */

@@ -14,6 +14,10 @@
  * waits behind the holder, PRECONDITION (-EPERM) that the token is not
  * the holder's.
  *
+ * An acquire answered OK must come with a state naming this session the
+ * holder; one that does not (a retry the owner recognised by its request
+ * id is answered OK alone) is checked with a STATUS.
+ *
  * Acquire polls while queued: every poll is a new request (a new
  * sequence number: the owner must answer it afresh, not with the first
  * QUEUED) that keeps the waiter's place, CHORD_LOCK_POLL_MS apart at
@@ -116,6 +120,22 @@ static int held_by(const struct chord_client_result *res, const uint8_t *me,
     return rc;
 }
 
+/* An acquire answered OK without a state naming this session (a retry
+ * the owner recognised by its request id is answered OK alone): ask for
+ * the state. 0 with *token when it names this session the holder, else
+ * -EPROTO. */
+static int confirm_grant(struct chord_session *s, const char *name, size_t len,
+                         const uint8_t *me, struct chord_lock_token *token)
+{
+    struct lock_op status = {.op = CHORD_LOCK_STATUS, .client = me};
+    struct chord_client_result res;
+    int rc = lock_send(s, name, len, &status, &res);
+    if (rc == 0)
+        rc = held_by(&res, me, token) == 0 ? 0 : -EPROTO;
+    free(res.value);
+    return rc;
+}
+
 static void sleep_ms(int64_t ms)
 {
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
@@ -162,7 +182,7 @@ int chord_lock_acquire(struct chord_session *s, const char *name,
             /* Granted: the state must say so. */
             rc = held_by(&res, me, token);
             free(res.value);
-            return rc == 0 ? 0 : -EPROTO;
+            return rc == 0 ? 0 : confirm_grant(s, name, len, me, token);
         }
         free(res.value); /* QUEUED */
         int64_t left = end - chord__client_now_ms();

@@ -253,7 +253,10 @@ static int run(struct chord_session *s, const struct call *a)
         int share = chord_failover_share(f, chord__client_now_ms());
         rc = attempt(s, addr, share, a);
         if (!moves_on(rc, s->c)) {
-            if (rc == -EIO || rc == -EPERM)
+            /* The node's text (a refusal over a cap only from a
+             * request: the others check sizes before sending). */
+            if (rc == -EIO || rc == -EPERM ||
+                (rc == -EMSGSIZE && a->op == CALL_REQUEST))
                 snprintf(s->error, sizeof(s->error), "%s",
                          chord_client_error(s->c));
             free(f);

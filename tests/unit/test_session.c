@@ -262,7 +262,10 @@ static void test_acquire_granted(void **state)
     chord_buf_free(&b);
 }
 
-/* An OK whose state names another holder is not a grant. */
+/* An OK whose state does not name this session the holder is checked
+ * with a STATUS: an OK alone (how an owner answers a retry it recognises
+ * by its request id) is a grant when the state then names this session;
+ * another holder in both is no grant. */
 static void test_acquire_grant_must_name_me(void **state)
 {
     (void)state;
@@ -278,8 +281,42 @@ static void test_acquire_grant_must_name_me(void **state)
     struct chord_lock_token t;
     assert_int_equal(chord_lock_acquire(s, "printer", 0, 1000, &t), -EPROTO);
     chord_session_close(s);
+    fake_stop_keep(f);
+    assert_int_equal(atomic_load(&f->served), 2);
+    assert_int_equal(f->rec[0].lock_op, CHORD_LOCK_ACQUIRE);
+    assert_int_equal(f->rec[1].lock_op, CHORD_LOCK_STATUS);
+    free(f);
+
+    struct fake_reply script[2] = {{.status = CHORD_OK}, {.status = CHORD_OK}};
+    f = fake_scripted(script, 2, NULL);
+    const char *seeds2[] = {f->addr};
+    s = open_session(seeds2, 1, 3000);
+    held_state(&b, chord_session_client_id(s), 8, false);
+    script[1].value = b.data;
+    script[1].value_len = b.len;
+    assert_int_equal(chord_lock_acquire(s, "printer", 0, 1000, &t), 0);
+    assert_true(t.fence == 8);
+    chord_session_close(s);
     fake_stop(f);
     chord_buf_free(&b);
+}
+
+/* TOO_LARGE (a lock's full queue, an append whose value would pass the
+ * cap) is -EMSGSIZE with the node's text. */
+static void test_too_large(void **state)
+{
+    (void)state;
+    struct fake *f = fake_start(CHORD_TOO_LARGE, NULL, NULL,
+                                "the lock's queue of appends is full");
+    const char *seeds[] = {f->addr};
+    struct chord_session *s = open_session(seeds, 1, 3000);
+    struct chord_lock_token t = {.fence = 3};
+    assert_int_equal(chord_lock_append(s, "printer", &t, "k", 1, "v", 1),
+                     -EMSGSIZE);
+    assert_string_equal(chord_session_error(s),
+                        "the lock's queue of appends is full");
+    chord_session_close(s);
+    fake_stop(f);
 }
 
 /* Queued twice, then granted: each poll is a new request (a new sequence
@@ -503,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_precondition_is_eperm),
         cmocka_unit_test(test_acquire_granted),
         cmocka_unit_test(test_acquire_grant_must_name_me),
+        cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_acquire_polls_while_queued),
         cmocka_unit_test(test_acquire_times_out),
         cmocka_unit_test(test_cancel_finds_grant),
