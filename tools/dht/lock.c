@@ -114,6 +114,19 @@ static void client_hex(const uint8_t *id,
     out[2 * CHORD_CLIENT_ID_BYTES] = '\0';
 }
 
+/* A failed lock call: as dht_report_failure, and an answer without the
+ * lock state it should carry (-EPROTO from lock.c, no text) said so. */
+static int lock_failure(const struct dht_opts *o, const char *what,
+                        const struct chord_session *s, int rc)
+{
+    if (rc == -EPROTO && !*chord_session_error(s))
+        return dht_fail(o->json, CHORD_EXIT_FAILED,
+                        "%s: the ring's answer carries no lock state this "
+                        "client can read (do its nodes support locks?)",
+                        what);
+    return dht_report_failure(o, what, s, rc);
+}
+
 static int cmd_acquire(struct chord_session *s, const struct dht_opts *o,
                        const struct dht_req *r)
 {
@@ -125,7 +138,7 @@ static int cmd_acquire(struct chord_session *s, const struct dht_opts *o,
                         "the queue)",
                         r->lock_name, o->wait_ms);
     if (rc)
-        return dht_report_failure(o, "lock acquire", s, rc);
+        return lock_failure(o, "lock acquire", s, rc);
     char token[CHORD_LOCK_TOKEN_MAX];
     chord_lock_token_format(&t, token);
     if (!o->json) {
@@ -262,12 +275,8 @@ static int cmd_status(struct chord_session *s, const struct dht_opts *o,
     size_t raw_len = 0;
     struct chord_lock_state st;
     int rc = chord_lock_status(s, r->lock_name, &raw, &raw_len, &st);
-    if (rc == -EPROTO)
-        return dht_fail(o->json, CHORD_EXIT_FAILED,
-                        "lock status: the node sent a lock state that does "
-                        "not decode");
     if (rc)
-        return dht_report_failure(o, "lock status", s, rc);
+        return lock_failure(o, "lock status", s, rc);
     int code = CHORD_EXIT_OK;
     if (o->json) {
         struct chord_json j;
