@@ -181,50 +181,36 @@ static const uint8_t *get_bytes(struct cur *c, size_t max, size_t *len)
     return p;
 }
 
-/* A u32 count of at most `max` elements, each at least `wire` bytes of
- * what is left, into *n, and an array of that many zeroed elements of
- * `size` bytes for them (NULL for none). *rc: 0, -EPROTO or -ENOMEM (then
- * *n is 0). */
-static void *get_array(struct cur *c, uint32_t max, size_t wire, size_t size,
-                       size_t *n, int *rc)
-{
-    uint32_t k = get_u32(c);
-    *n = 0;
-    *rc = 0;
-    if (c->bad || k > max || k > c->left / wire) {
-        *rc = -EPROTO;
-        return NULL;
-    }
-    if (k == 0)
-        return NULL;
-    void *arr = calloc(k, size);
-    if (!arr)
-        *rc = -ENOMEM;
-    else
-        *n = k;
-    return arr;
-}
-
 /* The waiters and the queue (their counts checked against the caps and
  * the bytes left before anything is allocated): 0, -EPROTO, -ENOMEM. */
 static int get_lists(struct cur *c, struct chord_lock_state *s)
 {
-    int rc;
-    s->waiters = get_array(c, CHORD_LOCK_WAITERS_MAX, LOCK_WAITER_WIRE,
-                           sizeof *s->waiters, &s->n_waiters, &rc);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < s->n_waiters; i++) {
+    uint32_t nw = get_u32(c);
+    if (c->bad || nw > CHORD_LOCK_WAITERS_MAX ||
+        nw > c->left / LOCK_WAITER_WIRE)
+        return -EPROTO;
+    if (nw) {
+        s->waiters = calloc(nw, sizeof *s->waiters);
+        if (!s->waiters)
+            return -ENOMEM;
+    }
+    s->n_waiters = nw;
+    for (uint32_t i = 0; i < nw; i++) {
         get_id(c, s->waiters[i].client);
         s->waiters[i].lease_ms = get_u32(c);
     }
 
-    s->queue = get_array(c, CHORD_LOCK_QUEUE_MAX, LOCK_QUEUED_MIN,
-                         sizeof *s->queue, &s->n_queue, &rc);
-    if (rc)
-        return rc;
+    uint32_t nq = get_u32(c);
+    if (c->bad || nq > CHORD_LOCK_QUEUE_MAX || nq > c->left / LOCK_QUEUED_MIN)
+        return -EPROTO;
+    if (nq) {
+        s->queue = calloc(nq, sizeof *s->queue);
+        if (!s->queue)
+            return -ENOMEM;
+    }
+    s->n_queue = nq;
     size_t bytes = 0;
-    for (size_t i = 0; i < s->n_queue && !c->bad; i++) {
+    for (uint32_t i = 0; i < nq && !c->bad; i++) {
         struct chord_lock_queued *q = &s->queue[i];
         get_id(c, q->client);
         q->seq = get_u64(c);
