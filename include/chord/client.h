@@ -9,7 +9,13 @@
  *   -ENOENT      the key does not exist (get)
  *   -EIO         the ring answered but the operation failed; the node's
  *                one-line explanation is in chord_client_error()
- *   -EMSGSIZE    key or value over its cap (checked before sending)
+ *   -EPERM       a condition of the request was false (a fenced write
+ *                older than the key's fence, a lock operation by someone
+ *                who does not hold the lock): nothing was written; the
+ *                node's line is in chord_client_error()
+ *   -EMSGSIZE    key or value over its cap (checked before sending; or
+ *                the node's answer TOO_LARGE, its text kept: an append
+ *                whose result would be over the cap)
  *   -EPROTO      the node answered with something that is not a reply
  *   -ECONNABORTED     TLS failed (a certificate refused either way);
  *                     chord_client_tls_error() says why
@@ -107,6 +113,11 @@ int chord_client_put(struct chord_client *c, const void *key, size_t key_len,
 int chord_client_get(struct chord_client *c, const void *key, size_t key_len,
                      uint8_t **value, size_t *value_len);
 int chord_client_del(struct chord_client *c, const void *key, size_t key_len);
+/* Append value to the key's value (creating the key), atomically at the
+ * key's owner. This client sends no request id: a retry after a lost
+ * reply may append twice (chord_session_append does not). */
+int chord_client_append(struct chord_client *c, const void *key, size_t key_len,
+                        const void *value, size_t value_len);
 int chord_client_lookup(struct chord_client *c, const void *key, size_t key_len,
                         struct chord_lookup_result *out);
 int chord_client_status(struct chord_client *c, struct chord_status *out);

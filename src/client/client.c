@@ -26,7 +26,9 @@
  * chord_client_redirect() then names the node it points to.
  *
  * It does not retry, reconnect, or follow redirects: that is the caller's
- * policy (session.c moves on to other nodes within a time budget).
+ * policy (session.c moves on to other nodes within a time budget). The
+ * session's own requests (with request ids, fences, lock operations) come
+ * in ready-made through chord__client_request (client/request.h).
  */
 #include "chord/client.h"
 
@@ -49,6 +51,7 @@
 #include "chord/buf.h"
 #include "chord/tls.h"
 #include "client/clock.h"
+#include "client/request.h"
 #include "core/wire.h"
 
 #define CLIENT_READ_CHUNK 65536u /* bytes asked of each recv() */
@@ -485,10 +488,14 @@ static ssize_t transact(struct chord_client *c, struct chord_msg *req,
     }
 }
 
-/* Map a reply's status to the client's errors, keeping the node's text. */
-static int status_to_err(struct chord_client *c, const struct chord_msg *r)
+/* Map a reply's status to the client's errors, keeping the node's text:
+ * a precondition that was false is -EPERM, something over its cap (an
+ * append's result, a lock's full queue) -EMSGSIZE; a lock request's
+ * QUEUED is no error when queued_ok. */
+static int status_to_err(struct chord_client *c, const struct chord_msg *r,
+                         bool queued_ok)
 {
-    if (r->status == CHORD_OK)
+    if (r->status == CHORD_OK || (queued_ok && r->status == CHORD_QUEUED))
         return 0;
     if (r->status == CHORD_NOT_FOUND)
         return -ENOENT;
@@ -515,7 +522,9 @@ static int status_to_err(struct chord_client *c, const struct chord_msg *r)
     for (size_t i = 0; i < n; i++)
         if (c->error[i] == '\n' || c->error[i] == '\r')
             c->error[i] = ' ';
-    return -EIO;
+    if (r->status == CHORD_PRECONDITION)
+        return -EPERM;
+    return r->status == CHORD_TOO_LARGE ? -EMSGSIZE : -EIO;
 }
 
 /* Check a key (and optionally a value) against the caps before sending. */
@@ -544,13 +553,15 @@ static struct chord_msg *msg_new(uint8_t type)
 typedef int (*take_fn)(const struct chord_msg *rep, void *arg);
 
 /*
- * Send `req` (taken: freed here; NULL means out of memory) and wait for its
- * reply of type `want`, decoding a status report into status_out when it is
- * not NULL; map the reply's status to an error, let `take` (may be NULL)
- * copy what it needs from a successful reply, then consume the reply.
+ * Send `req` (the caller's; NULL means out of memory) and wait for its
+ * reply of type `want`, decoding a status report into status_out when it
+ * is not NULL; map the reply's status to an error (QUEUED is none when
+ * queued_ok), let `take` (may be NULL) copy what it needs from a
+ * successful reply, then consume the reply.
  */
-static int call(struct chord_client *c, struct chord_msg *req, uint8_t want,
-                struct chord_status *status_out, take_fn take, void *arg)
+static int exchange(struct chord_client *c, struct chord_msg *req, uint8_t want,
+                    struct chord_status *status_out, take_fn take, void *arg,
+                    bool queued_ok)
 {
     struct chord_msg *rep = msg_new(0);
     int rc = -ENOMEM;
@@ -562,13 +573,21 @@ static int call(struct chord_client *c, struct chord_msg *req, uint8_t want,
         rc = (int)used;
         goto out;
     }
-    rc = status_to_err(c, rep);
+    rc = status_to_err(c, rep, queued_ok);
     if (rc == 0 && take)
         rc = take(rep, arg);
     chord_buf_consume(&c->rbuf, (size_t)used);
 out:
-    free(req);
     free(rep);
+    return rc;
+}
+
+/* As exchange(), `req` taken: freed here. */
+static int call(struct chord_client *c, struct chord_msg *req, uint8_t want,
+                struct chord_status *status_out, take_fn take, void *arg)
+{
+    int rc = exchange(c, req, want, status_out, take, arg, false);
+    free(req);
     return rc;
 }
 
@@ -608,7 +627,7 @@ static int keyed_call(struct chord_client *c, uint8_t type, const void *key,
         req->key.data = key;
         req->key.len = key_len;
         req->consistency = c->consistency;
-        if (type == CHORD_MSG_C_PUT) {
+        if (type == CHORD_MSG_C_PUT || type == CHORD_MSG_C_APPEND) {
             req->value.data = value;
             req->value.len = value_len;
         }
@@ -623,6 +642,16 @@ int chord_client_put(struct chord_client *c, const void *key, size_t key_len,
     if (rc)
         return rc;
     return keyed_call(c, CHORD_MSG_C_PUT, key, key_len, value, value_len, NULL);
+}
+
+int chord_client_append(struct chord_client *c, const void *key, size_t key_len,
+                        const void *value, size_t value_len)
+{
+    int rc = check_sizes(key, key_len, value, value_len);
+    if (rc)
+        return rc;
+    return keyed_call(c, CHORD_MSG_C_APPEND, key, key_len, value, value_len,
+                      NULL);
 }
 
 int chord_client_get(struct chord_client *c, const void *key, size_t key_len,
@@ -744,4 +773,32 @@ int chord_client_restore(struct chord_client *c, const struct chord_record *rec)
         req->consistency = c->consistency;
     }
     return call(c, req, CHORD_MSG_C_RESULT, NULL, NULL, NULL);
+}
+
+/* The status and value of a request's reply (client/request.h). */
+static int take_result(const struct chord_msg *rep, void *arg)
+{
+    struct chord_client_result *res = arg;
+    res->status = rep->status;
+    if (rep->value.len == 0)
+        return 0;
+    res->value = malloc(rep->value.len);
+    if (!res->value)
+        return -ENOMEM;
+    memcpy(res->value, rep->value.data, rep->value.len);
+    res->value_len = rep->value.len;
+    return 0;
+}
+
+int chord__client_request(struct chord_client *c, struct chord_msg *req,
+                          struct chord_client_result *res)
+{
+    res->status = 0;
+    res->value = NULL;
+    res->value_len = 0;
+    if (!chord_msg_is_client_request(req->type))
+        return -EINVAL;
+    req->consistency = c->consistency;
+    return exchange(c, req, CHORD_MSG_C_RESULT, NULL, take_result, res,
+                    req->type == CHORD_MSG_C_LOCK);
 }

@@ -12,9 +12,17 @@
  * closes the connection, notes why, follows the redirect if there is
  * one, and moves on.
  *
+ * Mutating calls (put, del, append, and the lock operations of lock.c)
+ * go out as a request built once, carrying the session's client id and
+ * the call's sequence number (and the fence chord_session_set_fence set,
+ * for put, del and append): every attempt of the call, on whichever node,
+ * sends that same request, so the ring applies it at most once.
+ *
  * Invariants: `c` is NULL or connected to `node`, with a clean stream;
- * `error` is one NUL-terminated line. It keeps no other state between
- * calls: the connection is the only thing a call leaves to the next.
+ * `error` is one NUL-terminated line; `seq` is the sequence number of the
+ * last mutating call (0 before the first), never reused. Besides the
+ * connection, the id, `seq` and the fence, a call leaves nothing to the
+ * next.
  */
 #include "chord/session.h"
 
@@ -23,10 +31,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "chord/client.h"
 #include "client/clock.h"
 #include "client/failover.h"
+#include "client/request.h"
+#include "client/session_request.h"
+#include "core/wire.h"
 
 struct chord_session {
     char seeds[CHORD_FAILOVER_SEEDS_MAX][CHORD_ADDR_MAX];
@@ -37,30 +49,50 @@ struct chord_session {
     struct chord_client *c;    /* connected to `node`, or NULL */
     char node[CHORD_ADDR_MAX]; /* the node that served last, or "" */
     char error[CHORD_FAILOVER_TRIED_MAX + 96];
+    uint8_t client_id[CHORD_CLIENT_ID_BYTES]; /* random, drawn at open */
+    uint64_t seq;                             /* of the last mutating call */
+    bool fenced; /* put, del and append carry this fence: */
+    uint8_t fence_name[CHORD_LOCK_NAME_MAX];
+    size_t fence_name_len;
+    uint64_t fence;
 };
 
 /* What one request is, to run it again on another node. */
 enum call_op {
-    CALL_PUT,
     CALL_GET,
-    CALL_DEL,
     CALL_LOOKUP,
     CALL_STATUS,
     CALL_RESTORE,
+    CALL_REQUEST, /* a request built by the caller, sent as it is */
 };
 
 struct call {
     enum call_op op;
     const void *key;
     size_t key_len;
-    const void *value; /* put */
-    size_t value_len;
     uint8_t **value_out; /* get */
     size_t *len_out;
     struct chord_lookup_result *lookup;
     struct chord_status *status;
     const struct chord_record *record; /* restore */
+    struct chord_msg *req;             /* CALL_REQUEST, and its outcome */
+    struct chord_client_result *res;
 };
+
+/* n random bytes from the kernel: 0 or a negative errno. */
+static int random_bytes(uint8_t *out, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(out + got, n - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        got += (size_t)r;
+    }
+    return 0;
+}
 
 int chord_session_open(const char *const *seeds, size_t n_seeds, int budget_ms,
                        struct chord_session **out)
@@ -83,6 +115,11 @@ int chord_session_open(const char *const *seeds, size_t n_seeds, int budget_ms,
     }
     s->n_seeds = n_seeds;
     s->budget_ms = budget_ms;
+    int rc = random_bytes(s->client_id, sizeof s->client_id);
+    if (rc) {
+        free(s);
+        return rc;
+    }
     *out = s;
     return 0;
 }
@@ -117,17 +154,15 @@ const char *chord_session_error(const struct chord_session *s)
 static int call_once(struct chord_client *c, const struct call *a)
 {
     switch (a->op) {
-    case CALL_PUT:
-        return chord_client_put(c, a->key, a->key_len, a->value, a->value_len);
     case CALL_GET:
         return chord_client_get(c, a->key, a->key_len, a->value_out,
                                 a->len_out);
-    case CALL_DEL:
-        return chord_client_del(c, a->key, a->key_len);
     case CALL_LOOKUP:
         return chord_client_lookup(c, a->key, a->key_len, a->lookup);
     case CALL_RESTORE:
         return chord_client_restore(c, a->record);
+    case CALL_REQUEST:
+        return chord__client_request(c, a->req, a->res);
     default:
         return chord_client_status(c, a->status);
     }
@@ -142,6 +177,7 @@ static bool moves_on(int rc, const struct chord_client *c)
     switch (rc) {
     case 0:
     case -ENOENT:
+    case -EPERM:
     case -EMSGSIZE:
     case -EINVAL:
     case -ENOMEM:
@@ -217,7 +253,10 @@ static int run(struct chord_session *s, const struct call *a)
         int share = chord_failover_share(f, chord__client_now_ms());
         rc = attempt(s, addr, share, a);
         if (!moves_on(rc, s->c)) {
-            if (rc == -EIO)
+            /* The node's text (a refusal over a cap only from a
+             * request: the others check sizes before sending). */
+            if (rc == -EIO || rc == -EPERM ||
+                (rc == -EMSGSIZE && a->op == CALL_REQUEST))
                 snprintf(s->error, sizeof(s->error), "%s",
                          chord_client_error(s->c));
             free(f);
@@ -248,15 +287,59 @@ static int run(struct chord_session *s, const struct call *a)
     return rc;
 }
 
+int chord__session_request(struct chord_session *s, struct chord_msg *req,
+                           struct chord_client_result *res)
+{
+    req->has_rid = true;
+    memcpy(req->rid.client, s->client_id, CHORD_CLIENT_ID_BYTES);
+    req->rid.seq = ++s->seq;
+    struct call a = {.op = CALL_REQUEST, .req = req, .res = res};
+    res->value = NULL;
+    res->value_len = 0;
+    return run(s, &a);
+}
+
+/* A put, del or append (type C_PUT, C_DEL, C_APPEND): one request with
+ * the next request id and the session's fence, through the ring. */
+static int keyed_mutation(struct chord_session *s, uint8_t type,
+                          const void *key, size_t key_len, const void *value,
+                          size_t value_len)
+{
+    if (key_len > CHORD_KEY_MAX || value_len > CHORD_VALUE_MAX)
+        return -EMSGSIZE;
+    if ((key_len && !key) || (value_len && !value))
+        return -EINVAL;
+    struct chord_msg *req = malloc(sizeof(*req));
+    if (!req)
+        return -ENOMEM;
+    chord_msg_init(req, type, 0);
+    req->key = (struct chord_bytes){key, key_len};
+    if (type != CHORD_MSG_C_DEL)
+        req->value = (struct chord_bytes){value, value_len};
+    if (s->fenced) {
+        req->has_fence = true;
+        req->fence_name =
+            (struct chord_bytes){s->fence_name, s->fence_name_len};
+        req->fence = s->fence;
+    }
+    struct chord_client_result res;
+    int rc = chord__session_request(s, req, &res);
+    free(res.value);
+    free(req);
+    return rc;
+}
+
 int chord_session_put(struct chord_session *s, const void *key, size_t key_len,
                       const void *value, size_t value_len)
 {
-    struct call a = {.op = CALL_PUT,
-                     .key = key,
-                     .key_len = key_len,
-                     .value = value,
-                     .value_len = value_len};
-    return run(s, &a);
+    return keyed_mutation(s, CHORD_MSG_C_PUT, key, key_len, value, value_len);
+}
+
+int chord_session_append(struct chord_session *s, const void *key,
+                         size_t key_len, const void *value, size_t value_len)
+{
+    return keyed_mutation(s, CHORD_MSG_C_APPEND, key, key_len, value,
+                          value_len);
 }
 
 int chord_session_get(struct chord_session *s, const void *key, size_t key_len,
@@ -274,8 +357,7 @@ int chord_session_get(struct chord_session *s, const void *key, size_t key_len,
 
 int chord_session_del(struct chord_session *s, const void *key, size_t key_len)
 {
-    struct call a = {.op = CALL_DEL, .key = key, .key_len = key_len};
-    return run(s, &a);
+    return keyed_mutation(s, CHORD_MSG_C_DEL, key, key_len, NULL, 0);
 }
 
 int chord_session_lookup(struct chord_session *s, const void *key,
@@ -297,4 +379,26 @@ int chord_session_restore(struct chord_session *s,
 {
     struct call a = {.op = CALL_RESTORE, .record = rec};
     return run(s, &a);
+}
+
+const uint8_t *chord_session_client_id(const struct chord_session *s)
+{
+    return s->client_id;
+}
+
+int chord_session_set_fence(struct chord_session *s, const char *name,
+                            uint64_t fence)
+{
+    if (!name) {
+        s->fenced = false;
+        return 0;
+    }
+    size_t n = strnlen(name, CHORD_LOCK_NAME_MAX + 1);
+    if (n == 0 || n > CHORD_LOCK_NAME_MAX || fence == 0)
+        return -EINVAL;
+    memcpy(s->fence_name, name, n);
+    s->fence_name_len = n;
+    s->fence = fence;
+    s->fenced = true;
+    return 0;
 }

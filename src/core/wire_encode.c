@@ -177,12 +177,20 @@ static void wr_mutation(struct wr *w, const struct chord_msg *m)
     wr_u8(w, (uint8_t)((m->has_rid ? CHORD_MUT_RID : 0u) |
                        (m->has_fence ? CHORD_MUT_FENCE : 0u)));
     if (m->has_rid) {
+        if (m->rid.seq == 0) { /* the decoder refuses it */
+            if (!w->err)
+                w->err = -EINVAL;
+            return;
+        }
         wr_raw(w, m->rid.client, CHORD_CLIENT_ID_BYTES);
         wr_u64(w, m->rid.seq);
     }
     if (m->has_fence) {
-        if (m->fence_name.len == 0 || m->fence_name.len > CHORD_LOCK_NAME_MAX) {
-            w->err = -EMSGSIZE;
+        if (m->fence_name.len == 0 || m->fence_name.len > CHORD_LOCK_NAME_MAX ||
+            !m->fence_name.data) {
+            if (!w->err)
+                w->err = m->fence_name.len > CHORD_LOCK_NAME_MAX ? -EMSGSIZE
+                                                                 : -EINVAL;
             return;
         }
         wr_u16(w, (uint16_t)m->fence_name.len);
@@ -196,7 +204,8 @@ static void wr_lock(struct wr *w, const struct chord_msg *m)
 {
     if (m->key.len == 0 || m->key.len > CHORD_LOCK_NAME_MAX ||
         m->lock_op == 0 || m->lock_op > CHORD_LOCK_OP_MAX) {
-        w->err = m->key.len > CHORD_LOCK_NAME_MAX ? -EMSGSIZE : -EINVAL;
+        if (!w->err)
+            w->err = m->key.len > CHORD_LOCK_NAME_MAX ? -EMSGSIZE : -EINVAL;
         return;
     }
     wr_bytes(w, &m->key, CHORD_LOCK_NAME_MAX);

@@ -399,6 +399,42 @@ static void test_error_reply_keeps_text(void **state)
     assert_int_equal(f.n_requests, 2);
 }
 
+/* append sends C_APPEND with its key and value (and no request id: the
+ * one-node client has none); a precondition the node found false is
+ * -EPERM with the node's line, and the connection stays usable. */
+static void test_append_and_precondition(void **state)
+{
+    (void)state;
+    struct fake_node f = {.mode = FAKE_REPLY, .status = CHORD_OK};
+    fake_start(&f);
+    struct chord_client *c = NULL;
+    assert_int_equal(chord_client_connect(f.addr, TEST_TIMEOUT_MS, &c), 0);
+    assert_int_equal(chord_client_append(c, "log", 3, "+x", 2), 0);
+    assert_int_equal(chord_client_append(c, "k", CHORD_KEY_MAX + 1, "v", 1),
+                     -EMSGSIZE);
+    chord_client_close(c);
+    fake_join(&f);
+    assert_int_equal(f.n_requests, 1);
+    assert_int_equal(f.last_type, CHORD_MSG_C_APPEND);
+    assert_int_equal(f.key_len, 3);
+    assert_memory_equal(f.key, "log", 3);
+    assert_int_equal(f.req_value_len, 2);
+    assert_memory_equal(f.req_value, "+x", 2);
+
+    struct fake_node g = {.mode = FAKE_REPLY,
+                          .status = CHORD_PRECONDITION,
+                          .error = "fence 3 of lock L is older than 5"};
+    fake_start(&g);
+    assert_int_equal(chord_client_connect(g.addr, TEST_TIMEOUT_MS, &c), 0);
+    assert_int_equal(chord_client_put(c, "k", 1, "v", 1), -EPERM);
+    assert_string_equal(chord_client_error(c),
+                        "fence 3 of lock L is older than 5");
+    assert_int_equal(chord_client_append(c, "k", 1, "v", 1), -EPERM);
+    chord_client_close(c);
+    fake_join(&g);
+    assert_int_equal(g.n_requests, 2);
+}
+
 static void test_error_reply_without_text(void **state)
 {
     (void)state;
@@ -858,6 +894,7 @@ int main(void)
         cmocka_unit_test(test_get_reply_in_small_writes),
         cmocka_unit_test(test_get_empty_value),
         cmocka_unit_test(test_error_reply_keeps_text),
+        cmocka_unit_test(test_append_and_precondition),
         cmocka_unit_test(test_error_reply_without_text),
         cmocka_unit_test(test_get_not_found),
         cmocka_unit_test(test_wrong_req_id_is_skipped),

@@ -6,10 +6,9 @@
  * listening socket nobody accepts on: the connection opens, no answer
  * ever comes), a refused port, and scripted nodes that answer every
  * request with one status (OK, REDIRECT with a hint, TRY_AGAIN, a
- * failure, not found).
+ * failure, not found), all from session_fixture.h.
  *
- * Every wait of a fake node is bounded (FAKE_WAIT_MS) and it stops when
- * told; timings are checked with slack for slow (sanitizer) builds.
+ * Timings are checked with slack for slow (sanitizer) builds.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -31,14 +30,10 @@
 
 #include <cmocka.h>
 
-#include "chord/buf.h"
 #include "chord/node.h"
 #include "chord/session.h"
 #include "client/failover.h"
-#include "core/wire.h"
-
-#define FAKE_WAIT_MS 10000 /* the longest a fake node runs */
-#define SLACK_MS 400       /* timing slack for slow builds */
+#include "session_fixture.h"
 
 /* ---- the plan, without a network ---------------------------------------- */
 
@@ -146,162 +141,6 @@ static void test_plan_summary(void **state)
 }
 
 /* ---- fake nodes ---------------------------------------------------------- */
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-struct fake {
-    int lfd;
-    char addr[CHORD_ADDR_MAX];
-    pthread_t thread;
-    bool running;
-    /* The script: every request gets this status (and hint, value). */
-    uint8_t status;
-    struct chord_peer hint; /* made here, not in the fake's thread (the
-                               SHA-1 there would leave OpenSSL's thread
-                               state behind) */
-    const char *value;
-    const char *error;
-    atomic_int served; /* requests answered */
-    atomic_bool stop;
-};
-
-/* A listening socket on 127.0.0.1, port chosen by the kernel. */
-static int listen_any(char addr[CHORD_ADDR_MAX])
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(fd, 8), 0);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-    snprintf(addr, CHORD_ADDR_MAX, "127.0.0.1:%u", ntohs(sa.sin_port));
-    return fd;
-}
-
-/* An address where nothing listens: connecting is refused. */
-static void refused_addr(char addr[CHORD_ADDR_MAX])
-{
-    close(listen_any(addr));
-}
-
-/* Wait until fd is readable, the fake is told to stop, or its time is
- * up: true when readable. */
-static bool fake_wait(struct fake *f, int fd, int64_t end)
-{
-    while (!atomic_load(&f->stop) && now_ms() < end) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 50) > 0)
-            return true;
-    }
-    return false;
-}
-
-/* Answer one connection's requests until it closes. */
-static void fake_serve(struct fake *f, int fd, int64_t end)
-{
-    struct chord_buf in, out;
-    chord_buf_init(&in);
-    chord_buf_init(&out);
-    struct chord_msg *req = calloc(2, sizeof *req);
-    assert_non_null(req);
-    struct chord_msg *rep = &req[1];
-    while (fake_wait(f, fd, end)) {
-        uint8_t buf[4096];
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0)
-            break;
-        assert_int_equal(chord_buf_append(&in, buf, (size_t)n), 0);
-        req->status_out = NULL;
-        ssize_t used = chord_msg_decode(in.data, in.len, req);
-        if (used == CHORD_DECODE_PARTIAL)
-            continue;
-        assert_true(used > 0);
-        chord_msg_init(rep, CHORD_MSG_C_RESULT, req->req_id);
-        rep->status = f->status;
-        if (f->value) {
-            rep->value.data = (const uint8_t *)f->value;
-            rep->value.len = strlen(f->value);
-        }
-        if (f->error)
-            snprintf(rep->error, sizeof rep->error, "%s", f->error);
-        rep->hint = f->hint;
-        chord_buf_reset(&out);
-        assert_int_equal(chord_msg_encode(rep, &out), 0);
-        atomic_fetch_add(&f->served, 1); /* before the client can see it */
-        assert_int_equal(send(fd, out.data, out.len, MSG_NOSIGNAL),
-                         (ssize_t)out.len);
-        chord_buf_consume(&in, (size_t)used);
-    }
-    free(req);
-    chord_buf_free(&in);
-    chord_buf_free(&out);
-}
-
-static void *fake_main(void *arg)
-{
-    struct fake *f = arg;
-    int64_t end = now_ms() + FAKE_WAIT_MS;
-    while (fake_wait(f, f->lfd, end)) {
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        fake_serve(f, fd, end);
-        close(fd);
-    }
-    return NULL;
-}
-
-/* A fake node answering every request with `status`. */
-static struct fake *fake_start(uint8_t status, const char *value,
-                               const char *hint, const char *error)
-{
-    struct fake *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->lfd = listen_any(f->addr);
-    f->status = status;
-    f->value = value;
-    f->error = error;
-    if (hint)
-        assert_int_equal(chord_peer_from_addr(&f->hint, hint), 0);
-    assert_int_equal(pthread_create(&f->thread, NULL, fake_main, f), 0);
-    f->running = true;
-    return f;
-}
-
-/* A frozen node: it listens (the kernel completes connections) but never
- * accepts or answers. */
-static struct fake *fake_frozen(void)
-{
-    struct fake *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->lfd = listen_any(f->addr);
-    return f;
-}
-
-static void fake_stop(struct fake *f)
-{
-    atomic_store(&f->stop, true);
-    if (f->running)
-        pthread_join(f->thread, NULL);
-    close(f->lfd);
-    free(f);
-}
-
-static struct chord_session *open_session(const char *const *seeds, size_t n,
-                                          int budget_ms)
-{
-    struct chord_session *s = NULL;
-    assert_int_equal(chord_session_open(seeds, n, budget_ms, &s), 0);
-    assert_string_equal(chord_session_node(s), "");
-    return s;
-}
 
 /* ---- sessions ------------------------------------------------------------ */
 

@@ -2,9 +2,10 @@
  * test_wire.c - the frame codec's encoder side (src/core/wire.c): type
  * names, round trips of every type with many random samples, fields
  * exactly at their caps, the caps the encoder enforces (a refused
- * message leaves the output buffer as it was), and the hint a client
- * reply carries only with status REDIRECT. The decoder's own checks
- * are in test_wire_decode.c and test_wire_transfer.c, partial input in
+ * message leaves the output buffer as it was), the hint a client reply
+ * carries only with status REDIRECT, and the mutation trailer (request id,
+ * fence) only mutating requests carry. The decoder's own checks are in
+ * test_wire_decode.c and test_wire_transfer.c, partial input in
  * test_wire_stream.c, messages over garbage in test_wire_garbage.c,
  * random and mutated frames in test_wire_fuzz.c.
  *
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chord/lock.h"
 #include "wire_fixture.h"
 
 static void test_type_names(void **state)
@@ -43,7 +45,8 @@ static void test_type_names(void **state)
     for (unsigned t = 0; t < 256; t++)
         assert_int_equal(chord_msg_is_client_request((uint8_t)t),
                          (t >= CHORD_MSG_C_PUT && t <= CHORD_MSG_C_STATUS) ||
-                             t == CHORD_MSG_C_SCAN || t == CHORD_MSG_C_RESTORE ||
+                             t == CHORD_MSG_C_SCAN ||
+                             t == CHORD_MSG_C_RESTORE ||
                              t == CHORD_MSG_C_APPEND || t == CHORD_MSG_C_LOCK);
 }
 
@@ -69,7 +72,12 @@ static void test_round_trip_all_types(void **state)
             assert_int_equal(flen + 4, out.len);
             assert_int_equal(out.data[4], CHORD_PROTOCOL_VERSION);
             assert_int_equal(out.data[5], all_types[t]);
-            assert_int_equal(out.data[6] | out.data[7], 0);
+            /* The mutation flag exactly when a mutating type carries a
+             * trailer. */
+            bool trailer = chord_msg_is_mutation(all_types[t]) &&
+                           (s->m.has_rid || s->m.has_fence);
+            assert_int_equal(out.data[6], 0);
+            assert_int_equal(out.data[7], trailer ? CHORD_FRAME_MUTATION : 0);
 
             memset(&got, 0xa5, sizeof got);
             got.status_out = st;
@@ -167,6 +175,81 @@ static void test_round_trip_at_caps(void **state)
     chord_buf_free(&out);
     free(big);
     free(st);
+    free(s);
+}
+
+/* The mutating types, and no other, carry the mutation trailer: without
+ * it (no flag, the frame as before), with the request id, the fence, or
+ * both, each adding exactly its bytes; the longest fence name fits. A
+ * non-mutating type ignores a trailer set in the message. */
+static void test_mutation_trailer(void **state)
+{
+    (void)state;
+    static const uint8_t mutating[] = {
+        CHORD_MSG_C_PUT,        CHORD_MSG_C_DEL,     CHORD_MSG_C_APPEND,
+        CHORD_MSG_C_LOCK,       CHORD_MSG_STORE_PUT, CHORD_MSG_STORE_DEL,
+        CHORD_MSG_STORE_APPEND, CHORD_MSG_STORE_LOCK};
+    for (unsigned t = 0; t < 256; t++) {
+        bool want = false;
+        for (size_t i = 0; i < sizeof mutating; i++)
+            want = want || t == mutating[i];
+        assert_int_equal(chord_msg_is_mutation((uint8_t)t), want);
+    }
+
+    struct sample *s = sample_new();
+    struct chord_msg got;
+    struct chord_buf out;
+    chord_buf_init(&out);
+    uint64_t r = 0x7a11e7;
+    for (size_t i = 0; i < sizeof mutating; i++) {
+        sample_fill(s, mutating[i], &r, &small_scale);
+        s->m.fence_name.len = CHORD_LOCK_NAME_MAX;
+        memset(s->fence_name, 'n', CHORD_LOCK_NAME_MAX);
+        size_t plain = 0;
+        for (unsigned parts = 0; parts < 4; parts++) {
+            s->m.has_rid = parts & 1;
+            s->m.has_fence = (parts & 2) != 0;
+            chord_buf_reset(&out);
+            assert_int_equal(chord_msg_encode(&s->m, &out), 0);
+            assert_int_equal(out.data[7], parts ? CHORD_FRAME_MUTATION : 0);
+            if (parts == 0)
+                plain = out.len;
+            size_t extra =
+                (parts ? 1u : 0u) +
+                (s->m.has_rid ? CHORD_CLIENT_ID_BYTES + 8u : 0u) +
+                (s->m.has_fence ? 2u + CHORD_LOCK_NAME_MAX + 8u : 0u);
+            assert_int_equal(out.len, plain + extra);
+            assert_int_equal(chord_frame_length(out.data, out.len),
+                             (ssize_t)out.len);
+            got.status_out = NULL;
+            assert_int_equal(chord_msg_decode(out.data, out.len, &got),
+                             (ssize_t)out.len);
+            assert_msg_equal(&s->m, &got);
+            assert_int_equal(got.has_rid, s->m.has_rid);
+            assert_int_equal(got.has_fence, s->m.has_fence);
+        }
+    }
+
+    /* A non-mutating type: the trailer in the message is not sent. */
+    static const uint8_t others[] = {CHORD_MSG_C_GET, CHORD_MSG_STORE_GET,
+                                     CHORD_MSG_C_RESTORE, CHORD_MSG_C_RESULT,
+                                     CHORD_MSG_TRANSFER};
+    struct chord_buf without;
+    chord_buf_init(&without);
+    for (size_t i = 0; i < sizeof others; i++) {
+        sample_fill(s, others[i], &r, &small_scale);
+        s->m.has_rid = s->m.has_fence = false;
+        chord_buf_reset(&without);
+        assert_int_equal(chord_msg_encode(&s->m, &without), 0);
+        s->m.has_rid = s->m.has_fence = true;
+        chord_buf_reset(&out);
+        assert_int_equal(chord_msg_encode(&s->m, &out), 0);
+        assert_int_equal(out.len, without.len);
+        assert_memory_equal(out.data, without.data, out.len);
+        assert_int_equal(out.data[7], 0);
+    }
+    chord_buf_free(&without);
+    chord_buf_free(&out);
     free(s);
 }
 
@@ -271,6 +354,52 @@ static void test_encode_enforces_caps(void **state)
     s->m.status_in = NULL;
     assert_encode_refused(&s->m, &out, -EINVAL);
 
+    /* New types: the append's key and value; a lock's name (empty, over
+     * its cap), operation, key2; the trailer's fence name and seq. */
+    static const uint8_t append_types[] = {CHORD_MSG_C_APPEND,
+                                           CHORD_MSG_STORE_APPEND};
+    for (size_t i = 0; i < sizeof append_types; i++) {
+        sample_fill(s, append_types[i], &r, &small_scale);
+        s->m.key = long_key;
+        assert_encode_refused(&s->m, &out, -EMSGSIZE);
+        sample_fill(s, append_types[i], &r, &small_scale);
+        s->m.value = long_value;
+        assert_encode_refused(&s->m, &out, -EMSGSIZE);
+    }
+    static const uint8_t lock_types[] = {CHORD_MSG_C_LOCK,
+                                         CHORD_MSG_STORE_LOCK};
+    for (size_t i = 0; i < sizeof lock_types; i++) {
+        sample_fill(s, lock_types[i], &r, &small_scale);
+        s->m.key = (struct chord_bytes){big, CHORD_LOCK_NAME_MAX};
+        chord_buf_reset(&out);
+        assert_int_equal(chord_msg_encode(&s->m, &out), 0);
+        s->m.key.len = CHORD_LOCK_NAME_MAX + 1;
+        assert_encode_refused(&s->m, &out, -EMSGSIZE);
+        s->m.key.len = 0;
+        assert_encode_refused(&s->m, &out, -EINVAL);
+        s->m.key.len = 1;
+        s->m.lock_op = 0;
+        assert_encode_refused(&s->m, &out, -EINVAL);
+        s->m.lock_op = CHORD_LOCK_OP_MAX + 1;
+        assert_encode_refused(&s->m, &out, -EINVAL);
+        s->m.lock_op = CHORD_LOCK_OP_MAX;
+        s->m.key2 = long_key;
+        assert_encode_refused(&s->m, &out, -EMSGSIZE);
+        s->m.key2.len = 0;
+        s->m.value = long_value;
+        assert_encode_refused(&s->m, &out, -EMSGSIZE);
+    }
+    sample_fill(s, CHORD_MSG_C_PUT, &r, &small_scale);
+    s->m.has_fence = true;
+    s->m.fence_name = (struct chord_bytes){big, CHORD_LOCK_NAME_MAX + 1};
+    assert_encode_refused(&s->m, &out, -EMSGSIZE);
+    s->m.fence_name.len = 0;
+    assert_encode_refused(&s->m, &out, -EINVAL);
+    s->m.has_fence = false;
+    s->m.has_rid = true;
+    s->m.rid.seq = 0; /* the decoder refuses it: so does the encoder */
+    assert_encode_refused(&s->m, &out, -EINVAL);
+
     /* Unknown types. */
     struct chord_msg m;
     chord_msg_init(&m, 0, 1);
@@ -346,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_round_trip_all_types),
         cmocka_unit_test(test_round_trip_at_caps),
+        cmocka_unit_test(test_mutation_trailer),
         cmocka_unit_test(test_encode_enforces_caps),
         cmocka_unit_test(test_client_reply_hint),
     };

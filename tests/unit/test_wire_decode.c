@@ -1,7 +1,8 @@
 /*
  * test_wire_decode.c - what the frame decoder refuses (src/core/wire.c):
  * the length prefix, the fixed header (version, flags, type, trailing
- * bytes, a missing sender), and the caps on keys, values, strings,
+ * bytes, a missing sender), the mutation flag and its trailer, the lock
+ * request's body, and the caps on keys, values, strings,
  * counts, booleans and the status report, each just at and just over
  * its cap.
  *
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chord/lock.h"
 #include "wire_fixture.h"
 
 static void test_decode_length_prefix(void **state)
@@ -111,6 +113,231 @@ static void test_decode_header_checks(void **state)
     fb_finish(&b);
     assert_malformed(&b, &m, NULL);
 
+    chord_buf_free(&b);
+}
+
+/* The body of a C_DEL (key "abcde", consistency ONE). */
+static void fb_del_body(struct chord_buf *b)
+{
+    fb_u32(b, 5);
+    fb_raw(b, "abcde", 5);
+    fb_u8(b, CHORD_CONSISTENCY_ONE);
+}
+
+/* A mutation trailer: bits, then the id (client 0x3c.., seq) and the
+ * fence (a name of name_len 'n's, fence 9) as the bits say. */
+static void fb_trailer(struct chord_buf *b, uint8_t bits, uint64_t seq,
+                       uint16_t name_len)
+{
+    fb_u8(b, bits);
+    if (bits & CHORD_MUT_RID) {
+        uint8_t client[CHORD_CLIENT_ID_BYTES];
+        memset(client, 0x3c, sizeof client);
+        fb_raw(b, client, sizeof client);
+        fb_u64(b, seq);
+    }
+    if (bits & CHORD_MUT_FENCE) {
+        fb_str(b, name_len, 'n');
+        fb_u64(b, 9);
+    }
+}
+
+/* The header flag CHORD_FRAME_MUTATION: only on a mutating request, and
+ * then with a well-formed trailer; chord_frame_length judges the flag
+ * from the header alone, as the decoder does. */
+static void test_decode_mutation_trailer(void **state)
+{
+    (void)state;
+    struct chord_msg m;
+    struct chord_buf b;
+    chord_buf_init(&b);
+
+    /* Reference: a C_DEL with both parts. */
+    fb_header(&b, CHORD_PROTOCOL_VERSION, CHORD_MSG_C_DEL,
+              CHORD_FRAME_MUTATION);
+    fb_del_body(&b);
+    fb_trailer(&b, CHORD_MUT_RID | CHORD_MUT_FENCE, 7, 4);
+    fb_finish(&b);
+    assert_decodes(&b, &m, NULL);
+    assert_true(m.has_rid);
+    assert_int_equal(m.rid.client[0], 0x3c);
+    assert_int_equal(m.rid.client[CHORD_CLIENT_ID_BYTES - 1], 0x3c);
+    assert_true(m.rid.seq == 7);
+    assert_true(m.has_fence);
+    assert_int_equal(m.fence_name.len, 4);
+    assert_memory_equal(m.fence_name.data, "nnnn", 4);
+    assert_true(m.fence == 9);
+    assert_int_equal(m.key.len, 5);
+    assert_int_equal(chord_frame_length(b.data, b.len), (ssize_t)b.len);
+    /* The same frame without the flag: the trailer is trailing junk. */
+    b.data[7] = 0;
+    assert_malformed(&b, &m, NULL);
+    /* Without the trailer the frame is the old one. */
+    fb_header(&b, CHORD_PROTOCOL_VERSION, CHORD_MSG_C_DEL, 0);
+    fb_del_body(&b);
+    fb_finish(&b);
+    assert_decodes(&b, &m, NULL);
+    assert_false(m.has_rid);
+    assert_false(m.has_fence);
+
+    /* Every type: the flag alone in a header is refused by the header
+     * check unless the type is a mutating request. */
+    for (size_t t = 0; t < N_TYPES; t++) {
+        fb_header(&b, CHORD_PROTOCOL_VERSION, all_types[t],
+                  CHORD_FRAME_MUTATION);
+        fb_finish(&b);
+        ssize_t fl = chord_frame_length(b.data, b.len);
+        if (chord_msg_is_mutation(all_types[t]))
+            assert_int_equal(fl, (ssize_t)b.len);
+        else
+            assert_int_equal(fl, CHORD_DECODE_MALFORMED);
+        /* Only the first 8 bytes are needed to judge it. */
+        if (!chord_msg_is_mutation(all_types[t]))
+            assert_int_equal(chord_frame_length(b.data, 8),
+                             CHORD_DECODE_MALFORMED);
+    }
+    /* A non-mutating request with a well-formed trailer: C_GET has the
+     * body of a C_DEL. */
+    fb_header(&b, CHORD_PROTOCOL_VERSION, CHORD_MSG_C_GET,
+              CHORD_FRAME_MUTATION);
+    fb_del_body(&b);
+    fb_trailer(&b, CHORD_MUT_RID, 7, 0);
+    fb_finish(&b);
+    assert_malformed(&b, &m, NULL);
+    assert_int_equal(chord_frame_length(b.data, b.len), CHORD_DECODE_MALFORMED);
+
+    /* Other flag values on a mutating request. */
+    static const uint16_t flags[] = {2, 3, 0x100, 0x101, 0x8001};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        fb_header(&b, CHORD_PROTOCOL_VERSION, CHORD_MSG_C_DEL, flags[i]);
+        fb_del_body(&b);
+        fb_trailer(&b, CHORD_MUT_RID, 7, 0);
+        fb_finish(&b);
+        assert_malformed(&b, &m, NULL);
+        assert_int_equal(chord_frame_length(b.data, b.len),
+                         CHORD_DECODE_MALFORMED);
+    }
+
+    /* Malformed trailers: no part, unknown bits, seq 0, a fence name
+     * empty or over CHORD_LOCK_NAME_MAX (at it is fine), cut short, a
+     * byte too many, missing. */
+    struct {
+        uint8_t bits;
+        uint64_t seq;
+        uint16_t name;
+        bool ok;
+    } cases[] = {
+        {0, 1, 0, false},
+        {CHORD_MUT_RID | 4, 1, 0, false},
+        {0x80 | CHORD_MUT_FENCE, 1, 3, false},
+        {CHORD_MUT_RID, 0, 0, false},
+        {CHORD_MUT_FENCE, 1, 0, false},
+        {CHORD_MUT_FENCE, 1, CHORD_LOCK_NAME_MAX + 1, false},
+        {CHORD_MUT_FENCE, 1, CHORD_LOCK_NAME_MAX, true},
+        {CHORD_MUT_RID, UINT64_MAX, 0, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fb_header(&b, CHORD_PROTOCOL_VERSION, CHORD_MSG_C_DEL,
+                  CHORD_FRAME_MUTATION);
+        fb_del_body(&b);
+        fb_trailer(&b, cases[i].bits, cases[i].seq, cases[i].name);
+        fb_finish(&b);
+        if (cases[i].ok)
+            assert_decodes(&b, &m, NULL);
+        else
+            assert_malformed(&b, &m, NULL);
+    }
+    fb_header(&b, CHORD_PROTOCOL_VERSION, CHORD_MSG_C_DEL,
+              CHORD_FRAME_MUTATION);
+    fb_del_body(&b);
+    size_t body = b.len;
+    fb_finish(&b);
+    assert_malformed(&b, &m, NULL); /* the flag, no trailer */
+    fb_trailer(&b, CHORD_MUT_RID | CHORD_MUT_FENCE, 5, 2);
+    size_t full = b.len;
+    for (b.len = body + 1; b.len < full; b.len++) {
+        fb_finish(&b);
+        assert_malformed(&b, &m, NULL);
+    }
+    fb_finish(&b);
+    assert_decodes(&b, &m, NULL);
+    fb_u8(&b, 0);
+    fb_finish(&b);
+    assert_malformed(&b, &m, NULL);
+
+    chord_buf_free(&b);
+}
+
+/* A C_LOCK body: name of name_len 'L's, op, client 0x4d.., fence 11,
+ * lease 2500, key2 "k2", value "vvv", consistency. */
+static void fb_lock_body(struct chord_buf *b, uint32_t name_len, uint8_t op,
+                         uint8_t consistency)
+{
+    fb_u32(b, name_len);
+    for (uint32_t i = 0; i < name_len; i++)
+        fb_u8(b, 'L');
+    fb_u8(b, op);
+    uint8_t client[CHORD_CLIENT_ID_BYTES];
+    memset(client, 0x4d, sizeof client);
+    fb_raw(b, client, sizeof client);
+    fb_u64(b, 11);
+    fb_u32(b, 2500);
+    fb_u32(b, 2);
+    fb_raw(b, "k2", 2);
+    fb_u32(b, 3);
+    fb_raw(b, "vvv", 3);
+    fb_u8(b, consistency);
+}
+
+/* C_LOCK (and STORE_LOCK, after `from`): the layout wire.c documents, a
+ * name of 1..CHORD_LOCK_NAME_MAX bytes, a known operation. */
+static void test_decode_lock(void **state)
+{
+    (void)state;
+    struct chord_msg m;
+    struct chord_buf b;
+    chord_buf_init(&b);
+    static const uint8_t types[] = {CHORD_MSG_C_LOCK, CHORD_MSG_STORE_LOCK};
+    for (size_t t = 0; t < sizeof types; t++) {
+        fb_start(&b, types[t]);
+        fb_lock_body(&b, 6, CHORD_LOCK_APPEND, CHORD_CONSISTENCY_ALL);
+        fb_finish(&b);
+        assert_decodes(&b, &m, NULL);
+        assert_int_equal(m.key.len, 6);
+        assert_memory_equal(m.key.data, "LLLLLL", 6);
+        assert_int_equal(m.lock_op, CHORD_LOCK_APPEND);
+        assert_int_equal(m.lock_client[0], 0x4d);
+        assert_true(m.lock_fence == 11);
+        assert_int_equal(m.lease_ms, 2500);
+        assert_int_equal(m.key2.len, 2);
+        assert_memory_equal(m.key2.data, "k2", 2);
+        assert_int_equal(m.value.len, 3);
+        assert_int_equal(m.consistency, CHORD_CONSISTENCY_ALL);
+        assert_false(m.has_rid);
+
+        fb_start(&b, types[t]);
+        fb_lock_body(&b, CHORD_LOCK_NAME_MAX, CHORD_LOCK_OP_MAX,
+                     CHORD_CONSISTENCY_ONE);
+        fb_finish(&b);
+        assert_decodes(&b, &m, NULL);
+
+        static const struct {
+            uint32_t name;
+            uint8_t op, consistency;
+        } bad[] = {
+            {0, CHORD_LOCK_ACQUIRE, 0},
+            {CHORD_LOCK_NAME_MAX + 1, CHORD_LOCK_ACQUIRE, 0},
+            {3, 0, 0},
+            {3, CHORD_LOCK_OP_MAX + 1, 0},
+            {3, CHORD_LOCK_ACQUIRE, CHORD_CONSISTENCY_ALL + 1},
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            fb_start(&b, types[t]);
+            fb_lock_body(&b, bad[i].name, bad[i].op, bad[i].consistency);
+            fb_finish(&b);
+            assert_malformed(&b, &m, NULL);
+        }
+    }
     chord_buf_free(&b);
 }
 
@@ -416,6 +643,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_length_prefix),
         cmocka_unit_test(test_decode_header_checks),
+        cmocka_unit_test(test_decode_mutation_trailer),
+        cmocka_unit_test(test_decode_lock),
         cmocka_unit_test(test_decode_key_value_caps),
         cmocka_unit_test(test_decode_string_caps),
         cmocka_unit_test(test_decode_count_caps),

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chord/lock.h"
 #include "wire_fixture.h"
 
 /* Decoding never changes status_out, and overwrites the rest of *m. */
@@ -97,6 +98,11 @@ static void build_typical(struct chord_msg *m, struct typical *tv, uint8_t type,
         typical_peer(&tv->status.succ[0], 3);
         m->status_in = &tv->status;
     }
+    bool lock = type == CHORD_MSG_C_LOCK || type == CHORD_MSG_STORE_LOCK;
+    if (lock) { /* a lock's name and the operation */
+        m->key = (struct chord_bytes){tv->key, 4};
+        m->lock_op = CHORD_LOCK_ACQUIRE;
+    }
     if (!full)
         return;
 
@@ -106,6 +112,25 @@ static void build_typical(struct chord_msg *m, struct typical *tv, uint8_t type,
         tv->value[i] = (uint8_t)(i * 13 + 5);
     struct chord_bytes key = {tv->key, 11};
     struct chord_bytes value = {tv->value, 40};
+    if (chord_msg_is_mutation(type)) { /* the trailer, both parts */
+        m->has_rid = true;
+        memset(m->rid.client, 0x5c, CHORD_CLIENT_ID_BYTES);
+        m->rid.seq = 12;
+        m->has_fence = true;
+        m->fence_name = (struct chord_bytes){tv->value + 50, 7};
+        m->fence = 3;
+    }
+    if (lock) {
+        m->key = key;
+        m->lock_op = CHORD_LOCK_APPEND;
+        memset(m->lock_client, 0x5d, CHORD_CLIENT_ID_BYTES);
+        m->lock_fence = 3;
+        m->lease_ms = 10000;
+        m->key2 = (struct chord_bytes){tv->key + 11, 9};
+        m->value = value;
+        m->consistency = CHORD_CONSISTENCY_QUORUM;
+        return;
+    }
 
     switch (type) {
     case CHORD_MSG_NEIGHBORS:
@@ -142,6 +167,8 @@ static void build_typical(struct chord_msg *m, struct typical *tv, uint8_t type,
         break;
     case CHORD_MSG_STORE_PUT:
     case CHORD_MSG_C_PUT:
+    case CHORD_MSG_STORE_APPEND:
+    case CHORD_MSG_C_APPEND:
         m->key = key;
         m->value = value;
         m->consistency = CHORD_CONSISTENCY_QUORUM;

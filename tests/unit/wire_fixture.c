@@ -4,8 +4,8 @@
  * every type, a field-by-field comparison of a decoded message with the
  * one encoded, and a hand-made frame builder independent of wire.c.
  *
- * Moved unchanged out of the former single test_wire.c; it asserts with
- * cmocka, so it runs only inside a cmocka test. It tests nothing itself.
+ * It asserts with cmocka, so it runs only inside a cmocka test. It tests
+ * nothing itself.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chord/lock.h"
 #include "wire_fixture.h"
 
 /* ---- deterministic randomness ------------------------------------------ */
@@ -204,8 +205,36 @@ void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
         prng_fill(r, s->item_value[i], it->value.len);
         it->value.data = s->item_value[i];
         rand_version(r, &it->version);
+        it->has_origin = prng_below(r, 2);
+        it->has_fence = prng_below(r, 2);
+        prng_fill(r, it->origin.client, CHORD_CLIENT_ID_BYTES);
+        it->origin.seq = prng_next(r);
+        it->fence_name = prng_next(r);
+        it->fence = prng_next(r);
     }
     m->items = s->items;
+
+    /* C_LOCK, STORE_LOCK: the name is 1..CHORD_LOCK_NAME_MAX bytes. */
+    m->lock_op = (uint8_t)(1 + prng_below(r, CHORD_LOCK_OP_MAX));
+    prng_fill(r, m->lock_client, CHORD_CLIENT_ID_BYTES);
+    m->lock_fence = prng_next(r);
+    m->lease_ms = (uint32_t)prng_next(r);
+    m->key2.len = prng_below(r, sc->key + 1);
+    prng_fill(r, s->key2, m->key2.len);
+    m->key2.data = s->key2;
+    if ((type == CHORD_MSG_C_LOCK || type == CHORD_MSG_STORE_LOCK) &&
+        m->key.len == 0)
+        m->key.len = 1;
+
+    /* The mutation trailer: each part present or not. */
+    m->has_rid = prng_below(r, 2);
+    prng_fill(r, m->rid.client, CHORD_CLIENT_ID_BYTES);
+    m->rid.seq = 1 + prng_next(r) % UINT64_MAX; /* never 0 */
+    m->has_fence = prng_below(r, 2);
+    m->fence_name.len = 1 + prng_below(r, CHORD_LOCK_NAME_MAX);
+    prng_fill(r, s->fence_name, m->fence_name.len);
+    m->fence_name.data = s->fence_name;
+    m->fence = prng_next(r);
 
     if (type == CHORD_MSG_C_RESULT || type == CHORD_MSG_C_LOOKUP_RESULT ||
         type == CHORD_MSG_STORE_RESULT || type == CHORD_MSG_C_SCAN_RESULT)
@@ -325,8 +354,40 @@ static void assert_items_equal(const struct chord_msg *want,
         else
             assert_bytes_equal(&w->value, &it.value);
         assert_version_equal(&w->version, &it.version);
+        assert_int_equal(w->has_origin, it.has_origin);
+        if (w->has_origin) {
+            assert_memory_equal(w->origin.client, it.origin.client,
+                                CHORD_CLIENT_ID_BYTES);
+            assert_true(w->origin.seq == it.origin.seq);
+        }
+        assert_int_equal(w->has_fence, it.has_fence);
+        if (w->has_fence) {
+            assert_true(w->fence_name == it.fence_name);
+            assert_true(w->fence == it.fence);
+        }
     }
     assert_int_equal(chord_items_next(&cur, &it), 0);
+}
+
+/* The mutation trailer: as encoded on a mutating type, absent on any
+ * other whatever the message held. */
+static void assert_trailer_equal(const struct chord_msg *want,
+                                 const struct chord_msg *got)
+{
+    bool mutation = chord_msg_is_mutation(want->type);
+    assert_int_equal(got->has_rid, mutation && want->has_rid);
+    if (got->has_rid) {
+        assert_memory_equal(want->rid.client, got->rid.client,
+                            CHORD_CLIENT_ID_BYTES);
+        assert_true(want->rid.seq == got->rid.seq);
+    }
+    assert_int_equal(got->has_fence, mutation && want->has_fence);
+    if (got->has_fence) {
+        assert_bytes_equal(&want->fence_name, &got->fence_name);
+        assert_true(want->fence == got->fence);
+    } else {
+        assert_int_equal(got->fence_name.len, 0);
+    }
 }
 
 /* Compare what a decoded message carries with the message encoded. */
@@ -336,6 +397,7 @@ void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
     assert_true(want->req_id == got->req_id);
     if (want->type < CHORD_MSG_C_PUT)
         assert_peer_equal(&want->from, &got->from);
+    assert_trailer_equal(want, got);
 
     switch (want->type) {
     case CHORD_MSG_NEIGHBORS:
@@ -361,7 +423,21 @@ void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
         break;
     case CHORD_MSG_STORE_PUT:
     case CHORD_MSG_C_PUT:
+    case CHORD_MSG_STORE_APPEND:
+    case CHORD_MSG_C_APPEND:
         assert_bytes_equal(&want->key, &got->key);
+        assert_bytes_equal(&want->value, &got->value);
+        assert_int_equal(want->consistency, got->consistency);
+        break;
+    case CHORD_MSG_STORE_LOCK:
+    case CHORD_MSG_C_LOCK:
+        assert_bytes_equal(&want->key, &got->key);
+        assert_int_equal(want->lock_op, got->lock_op);
+        assert_memory_equal(want->lock_client, got->lock_client,
+                            CHORD_CLIENT_ID_BYTES);
+        assert_true(want->lock_fence == got->lock_fence);
+        assert_int_equal(want->lease_ms, got->lease_ms);
+        assert_bytes_equal(&want->key2, &got->key2);
         assert_bytes_equal(&want->value, &got->value);
         assert_int_equal(want->consistency, got->consistency);
         break;

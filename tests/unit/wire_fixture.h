@@ -42,6 +42,8 @@ static const uint8_t all_types[] = {
     CHORD_MSG_SYNC_REPLY,
     CHORD_MSG_MERGE,
     CHORD_MSG_STORE_RESTORE,
+    CHORD_MSG_STORE_APPEND,
+    CHORD_MSG_STORE_LOCK,
     CHORD_MSG_C_PUT,
     CHORD_MSG_C_GET,
     CHORD_MSG_C_DEL,
@@ -53,6 +55,8 @@ static const uint8_t all_types[] = {
     CHORD_MSG_C_SCAN,
     CHORD_MSG_C_SCAN_RESULT,
     CHORD_MSG_C_RESTORE,
+    CHORD_MSG_C_APPEND,
+    CHORD_MSG_C_LOCK,
 };
 #define N_TYPES (sizeof all_types / sizeof all_types[0])
 
@@ -88,7 +92,9 @@ extern const struct scale small_scale;
 struct sample {
     struct chord_msg m;
     uint8_t key[SAMPLE_KEY];
+    uint8_t key2[SAMPLE_KEY];
     uint8_t value[SAMPLE_VALUE];
+    uint8_t fence_name[CHORD_LOCK_NAME_MAX];
     struct chord_item items[SAMPLE_ITEMS];
     uint8_t item_key[SAMPLE_ITEMS][SAMPLE_ITEM_BYTES];
     uint8_t item_value[SAMPLE_ITEMS][SAMPLE_ITEM_BYTES];
@@ -98,11 +104,15 @@ struct sample {
 /* A zeroed sample on the heap (the caller frees it). */
 struct sample *sample_new(void);
 /* Fill every field of s->m with random values within *sc (the type picks
- * what is encoded); s->m borrows s's storage, status_in included. */
+ * what is encoded); s->m borrows s's storage, status_in included. The
+ * mutation trailer (request id, fence) is drawn for every type, each part
+ * present or not (only a mutating type encodes it); items carry an origin
+ * and a fence, or not. */
 void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
                  const struct scale *sc);
 /* A decoded message carries what the message encoded carried: every field
- * of its type, compared one by one (TRANSFER items through items_raw). */
+ * of its type, compared one by one (TRANSFER items through items_raw), and
+ * the mutation trailer for a mutating type (none for any other). */
 void assert_msg_equal(const struct chord_msg *want,
                       const struct chord_msg *got);
 

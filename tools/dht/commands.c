@@ -1,6 +1,6 @@
 /*
- * commands.c - the `dht` commands: put, get, del, lookup, status and
- * ring, each run through a session over the seeds (chord/session.h: the
+ * commands.c - the `dht` commands: put, get, del, append, lookup, status
+ * and ring, each run through a session over the seeds (chord/session.h: the
  * next seed on a refusal, a timeout or a node that does not serve now, a
  * redirect followed, --timeout-ms the whole budget), and the choice of
  * the seed `bench` starts from.
@@ -12,7 +12,8 @@
  * streamed node by node, so its memory does not grow with the ring.
  *
  * Every command returns an exit code of common/exit.h and says what went
- * wrong in one line on stderr (naming every node tried when none served).
+ * wrong in one line on stderr (naming every node tried when none served;
+ * a write refused by its fence exits 4 with the node's line).
  * It caches nothing.
  */
 #include <errno.h>
@@ -60,17 +61,16 @@ int dht_connect_seeds(const struct dht_opts *o, struct chord_client **out,
     return -1;
 }
 
-/* Explain a failed request in one line (the node's text, or every node
- * tried and why); returns the exit code. */
-static int report_failure(const struct dht_opts *o, const char *what,
-                          const struct chord_session *s, int rc)
+int dht_report_failure(const struct dht_opts *o, const char *what,
+                       const struct chord_session *s, int rc)
 {
     const char *why = chord_session_error(s);
-    return dht_fail(o->json, CHORD_EXIT_FAILED, "%s: %s", what,
-                    *why ? why : strerror(-rc));
+    return dht_fail(o->json,
+                    rc == -EPERM ? CHORD_EXIT_PRECONDITION : CHORD_EXIT_FAILED,
+                    "%s: %s", what, *why ? why : strerror(-rc));
 }
 
-/* put and del with --json: {"key": KEY, "ok": true} on stdout. */
+/* put, del and append with --json: {"key": KEY, "ok": true} on stdout. */
 static int print_done(const struct dht_opts *o, const struct dht_req *r)
 {
     if (!o->json)
@@ -88,7 +88,17 @@ int dht_cmd_put(struct chord_session *s, const struct dht_opts *o,
 {
     int rc = chord_session_put(s, r->key, r->key_len, r->value, r->value_len);
     if (rc)
-        return report_failure(o, "put", s, rc);
+        return dht_report_failure(o, "put", s, rc);
+    return print_done(o, r);
+}
+
+int dht_cmd_append(struct chord_session *s, const struct dht_opts *o,
+                   const struct dht_req *r)
+{
+    int rc =
+        chord_session_append(s, r->key, r->key_len, r->value, r->value_len);
+    if (rc)
+        return dht_report_failure(o, "append", s, rc);
     return print_done(o, r);
 }
 
@@ -101,7 +111,7 @@ int dht_cmd_get(struct chord_session *s, const struct dht_opts *o,
     if (rc == -ENOENT)
         return dht_not_found(o, r);
     if (rc)
-        return report_failure(o, "get", s, rc);
+        return dht_report_failure(o, "get", s, rc);
     int code = CHORD_EXIT_OK;
     if (o->json) {
         struct chord_json j;
@@ -123,7 +133,7 @@ int dht_cmd_del(struct chord_session *s, const struct dht_opts *o,
     if (rc == -ENOENT)
         return dht_not_found(o, r);
     if (rc)
-        return report_failure(o, "del", s, rc);
+        return dht_report_failure(o, "del", s, rc);
     return print_done(o, r);
 }
 
@@ -137,7 +147,7 @@ int dht_cmd_lookup(struct chord_session *s, const struct dht_opts *o,
     int rc = chord_session_lookup(s, r->key, r->key_len, res);
     if (rc) {
         free(res);
-        return report_failure(o, "lookup", s, rc);
+        return dht_report_failure(o, "lookup", s, rc);
     }
     unsigned n_path =
         res->path.n < CHORD_PATH_MAX ? res->path.n : CHORD_PATH_MAX;
@@ -185,7 +195,7 @@ int dht_cmd_status(struct chord_session *ses, const struct dht_opts *o,
     int rc = chord_session_status(ses, s);
     if (rc) {
         free(s);
-        return report_failure(o, "status", ses, rc);
+        return dht_report_failure(o, "status", ses, rc);
     }
     int code = CHORD_EXIT_OK;
     if (o->json) {
@@ -224,7 +234,7 @@ int dht_cmd_ring(struct chord_session *ses, const struct dht_opts *o,
     }
     int rc = chord_session_status(ses, s);
     if (rc) {
-        code = report_failure(o, "ring", ses, rc);
+        code = dht_report_failure(o, "ring", ses, rc);
         goto out;
     }
     struct chord_id start = s->self.id;

@@ -5,8 +5,9 @@
  * The files, lowest first; each calls only the ones above it:
  *
  *   output.c     text and JSON printing: ids, keys, status, ring lines
- *   commands.c   put/get/del/lookup/status/ring through a session; the
- *                seed bench starts from
+ *   commands.c   put/get/del/append/lookup/status/ring through a
+ *                session; the seed bench starts from
+ *   lock.c       `dht lock`: acquire, renew, append, release, status
  *   backup.c         what dump and load share (rate, JSON head)
  *   dump.c       `dht dump`: walk the ring's ranges into a dump file
  *   load.c       `dht load`: check a dump file, write its keys back
@@ -24,6 +25,7 @@
 #include <stdio.h>
 
 #include "chord/client.h"
+#include "chord/lock.h"
 #include "chord/session.h"
 #include "chord/tls.h"
 #include "chord/types.h"
@@ -38,14 +40,26 @@
 #define DHT_RING_MAX 4096u          /* nodes a ring walk visits at most */
 #define DHT_SHORT_ID 8              /* hex digits of an id in text output */
 #define DHT_BENCH_TIME_LIMIT_MAX_S 86400u /* bench --time-limit, seconds */
+#define DHT_LOCK_WAIT_DEFAULT_MS 10000    /* lock acquire --wait-ms */
 
 struct dht_opts {
     const char *seeds[DHT_SEEDS_MAX];
     size_t n_seeds;
     int timeout_ms;
     bool json;
-    const char *file; /* put --file: where the value comes from ("-":
-                         stdin), borrowed from argv; NULL: the argument */
+    const char *file; /* put, append --file: where the value comes from
+                         ("-": stdin), borrowed from argv; NULL: the
+                         argument */
+    /* put, del, append --fence NAME:N (fence_name NULL: none; the name
+     * points into argv, fence_name_len bytes of it). */
+    const char *fence_name;
+    size_t fence_name_len;
+    uint64_t fence;
+    /* lock acquire --lease-ms (0: the node's default) and --wait-ms; the
+     * first of them seen (to refuse them elsewhere). */
+    uint32_t lease_ms;
+    int wait_ms;
+    const char *lock_opt;
     /* bench: its configuration, and the first bench-only option seen (to
      * refuse it with any other command). */
     struct chord_bench_config bench;
@@ -55,12 +69,27 @@ struct dht_opts {
     struct chord_tls *tls_ctx;    /* made from `tls`, or NULL */
 };
 
+/* The subcommands of `dht lock`. */
+enum dht_lock_sub {
+    DHT_LOCK_ACQUIRE,
+    DHT_LOCK_RENEW,
+    DHT_LOCK_APPEND,
+    DHT_LOCK_RELEASE,
+    DHT_LOCK_STATUS,
+};
+
 /* What a command works on, checked before connecting. */
 struct dht_req {
     const char *key; /* NUL-terminated argument; its bytes are the key */
     size_t key_len;
-    uint8_t *value; /* put: a copy of the value (argv or stdin), owned */
+    uint8_t *value; /* put, append: a copy of the value (argv or stdin),
+                       owned */
     size_t value_len;
+    /* lock: the subcommand, the lock's name, the token (renew, append,
+     * release); lock append's KEY and VALUE are key and value above. */
+    enum dht_lock_sub lock_sub;
+    const char *lock_name;
+    struct chord_lock_token token;
 };
 
 /* ---- output.c ---- */
@@ -108,6 +137,12 @@ int dht_ring_emit(struct ring_out *w, const struct chord_status *s);
 
 /* ---- commands.c ---- */
 
+/* Explain a failed request in one line ("WHAT: " and the node's text, or
+ * every node tried and why); returns the exit code: 4 when a condition of
+ * the request was false (-EPERM: a fence, not the holder), else 3. */
+int dht_report_failure(const struct dht_opts *o, const char *what,
+                       const struct chord_session *s, int rc);
+
 /*
  * Connect to the first reachable seed (bench starts there; --timeout-ms
  * per seed). On success returns 0 with *out set and *used naming the
@@ -125,11 +160,29 @@ int dht_cmd_get(struct chord_session *s, const struct dht_opts *o,
                 const struct dht_req *r);
 int dht_cmd_del(struct chord_session *s, const struct dht_opts *o,
                 const struct dht_req *r);
+int dht_cmd_append(struct chord_session *s, const struct dht_opts *o,
+                   const struct dht_req *r);
 int dht_cmd_lookup(struct chord_session *s, const struct dht_opts *o,
                    const struct dht_req *r);
 int dht_cmd_status(struct chord_session *s, const struct dht_opts *o,
                    const struct dht_req *r);
 int dht_cmd_ring(struct chord_session *s, const struct dht_opts *o,
+                 const struct dht_req *r);
+
+/* ---- lock.c ---- */
+
+/*
+ * `dht lock SUB NAME ...`: check the subcommand and its arguments
+ * (args[0] the subcommand) into *r: the name (1..CHORD_LOCK_NAME_MAX
+ * bytes), the token, lock append's KEY; *value_arg is lock append's VALUE
+ * argument (NULL for the others), which the caller loads as put's. 0, or
+ * the usage exit code after printing why.
+ */
+int dht_lock_parse(const struct dht_opts *o, char **args, int n_args,
+                   struct dht_req *r, const char **value_arg);
+/* Run the checked `dht lock` command through the session: the exit code
+ * (0 ok; 4 not the holder; 5 not granted within --wait-ms; 3 failed). */
+int dht_cmd_lock(struct chord_session *s, const struct dht_opts *o,
                  const struct dht_req *r);
 
 /* ---- backup.c ---- */

@@ -1,7 +1,7 @@
 /*
- * main.c - `dht`, the command-line client: put, get, del, lookup, ring,
- * status, and bench (a load generator, see bench.h). This file reads the
- * command line and dispatches; dht.h lists the others.
+ * main.c - `dht`, the command-line client: put, get, del, append, lookup,
+ * ring, status, lock, and bench (a load generator, see bench.h). This file
+ * reads the command line and dispatches; dht.h lists the others.
  *
  *     dht [--node HOST:PORT]... [--timeout-ms N] [--json] COMMAND ARGS
  *
@@ -9,9 +9,11 @@
  * -n is bench's request count, as in redis-benchmark)
  *
  * The CLI contract (DESIGN.md, "CLI contract") is what scripts rely on:
- * the JSON shapes of lookup/status/ring and the exit codes
+ * the JSON shapes of lookup/status/ring/lock and the exit codes
  *     0 ok, 1 not found, 2 usage error, 3 cannot reach the ring or the
- *     operation failed,
+ *     operation failed, 4 a condition of the request was false (a fenced
+ *     write older than the key's fence, not the lock's holder), 5 a lock
+ *     not granted within --wait-ms,
  * with every error as one line on stderr ({"error": ..., "exit": N} with
  * --json, which is seen wherever it stands, so that even an error in an
  * earlier option comes out as JSON). Arguments are checked (command,
@@ -20,7 +22,17 @@
  *
  * Values: `put KEY VALUE` takes the argument's bytes; `put KEY --file F`
  * (or `put KEY -`, or `--file -`) reads the value from a file or stdin,
- * like redis-cli -x, up to CHORD_VALUE_MAX bytes.
+ * like redis-cli -x, up to CHORD_VALUE_MAX bytes; so do `append` and
+ * `lock append` (its VALUE '-' is stdin).
+ *
+ * Exactly once: every put, del, append and lock operation carries the
+ * session's request id, the same on every node it tries (chord/session.h),
+ * so a retry after a lost reply is not applied twice. --fence NAME:N
+ * fences a put, del or append with lock NAME's fencing number N (a token's
+ * fence): the key's owner refuses it, exit 4, once the key has seen a
+ * newer fence of NAME. `lock` (lock.c) acquires, renews, appends under,
+ * releases and shows locks; --lease-ms and --wait-ms go with lock acquire
+ * only.
  *
  * Seeds: the --node options, in order (else $DHT_NODE, a comma-separated
  * list, else 127.0.0.1:7000). A command runs through a session over them
@@ -31,8 +43,8 @@
  * of the command; each attempt gets the time left divided by the seeds
  * not tried yet, at least 200 ms. When no seed serves, one line names
  * every node tried and why, and the exit code is 3. A put or del that
- * timed out at one node may have happened there before the next applies
- * it again (a put writes the same value; a del may then say not found).
+ * timed out at one node is not applied again by the next: the request id
+ * goes with it.
  *
  * `ring` walks successor pointers (successors[0]) from the contacted node,
  * one short connection per node, and stops when it is back at the start,
@@ -77,6 +89,15 @@ static void usage(FILE *f)
         "  put KEY --file F  store the contents of file F ('-': stdin)\n"
         "  get KEY         print the value of KEY (raw bytes, no newline)\n"
         "  del KEY         delete KEY\n"
+        "  append KEY VALUE  append VALUE to KEY's value, once (VALUE '-'\n"
+        "                  reads stdin; or --file F)\n"
+        "  lock acquire NAME  wait for lock NAME, print its token\n"
+        "  lock renew NAME TOKEN  restart the holder's lease\n"
+        "  lock append NAME TOKEN KEY VALUE  queue an append under the\n"
+        "                  lock, applied at release (VALUE '-': stdin)\n"
+        "  lock release NAME TOKEN  apply the queued appends, pass the "
+        "lock on\n"
+        "  lock status NAME  show holder, fence, lease, queue, waiters\n"
         "  lookup KEY      show which node owns KEY and the route to it\n"
         "  status          show the contacted node's state\n"
         "  ring            walk the ring and list its nodes\n"
@@ -96,8 +117,14 @@ static void usage(FILE *f)
         "                    {\"error\": ..., \"exit\": N} on stderr; bytes\n"
         "                    that are not ASCII as base64, with\n"
         "                    \"encoding\": \"base64\"\n"
-        "  -f, --file F      put: the value is the contents of F ('-' is\n"
-        "                    stdin)\n"
+        "  -f, --file F      put, append: the value is the contents of F\n"
+        "                    ('-' is stdin)\n"
+        "  --fence NAME:N    put, del, append: refused (exit 4) when the key\n"
+        "                    has seen a newer fence of lock NAME than N\n"
+        "  --lease-ms MS     lock acquire: the lease asked for (default\n"
+        "                    10000; renewed by lock renew and lock append)\n"
+        "  --wait-ms MS      lock acquire: how long to wait in the queue\n"
+        "                    (default 10000; 0: one try), then exit 5\n"
         "  --consistency L   replicas put/get/del (and bench) wait for: one,\n"
         "                    quorum or all (default: the node's, a "
         "quorum)\n"
@@ -125,7 +152,8 @@ static void usage(FILE *f)
         "  unless --json)\n"
         "\n"
         "exit status: 0 ok, 1 not found, 2 usage error, 3 cannot reach the\n"
-        "ring or the operation failed\n",
+        "ring or the operation failed, 4 a fence or lock precondition was\n"
+        "false (not the holder), 5 lock not granted within --wait-ms\n",
         f);
 }
 
@@ -151,7 +179,8 @@ typedef int (*dht_cmd_fn)(struct chord_session *, const struct dht_opts *,
 
 struct dht_cmd {
     const char *name;
-    int n_args; /* exact number of arguments after the command */
+    int n_args; /* exact number of arguments after the command (lock:
+                   its subcommand's, checked by lock.c) */
     bool has_key;
     dht_cmd_fn run;
 };
@@ -160,6 +189,8 @@ static const struct dht_cmd dht_cmds[] = {
     {"put", 2, true, dht_cmd_put},
     {"get", 1, true, dht_cmd_get},
     {"del", 1, true, dht_cmd_del},
+    {"append", 2, true, dht_cmd_append},
+    {"lock", -1, false, dht_cmd_lock},
     {"lookup", 1, true, dht_cmd_lookup},
     {"status", 0, false, dht_cmd_status},
     {"ring", 0, false, dht_cmd_ring},
@@ -221,14 +252,46 @@ static int load_value(const struct dht_opts *o, const char *path,
     return 0;
 }
 
+/* The value argument `arg` ('-': stdin) into r->value. 0, or an exit
+ * code after printing the error. */
+static int take_value(const struct dht_opts *o, const char *arg,
+                      struct dht_req *r)
+{
+    if (strcmp(arg, "-") == 0)
+        return load_value(o, "-", r);
+    size_t len = strlen(arg);
+    if (len > CHORD_VALUE_MAX)
+        return dht_fail(o->json, CHORD_EXIT_USAGE,
+                        "value is %zu bytes, the limit is %u", len,
+                        CHORD_VALUE_MAX);
+    r->value = malloc(len ? len : 1);
+    if (!r->value)
+        return dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
+    memcpy(r->value, arg, len);
+    r->value_len = len;
+    return 0;
+}
+
 /* Check the command's arguments and load the value. 0, or an exit code
  * after printing the error. */
 static int prepare(const struct dht_opts *o, const struct dht_cmd *cmd,
                    char **args, int n_args, struct dht_req *r)
 {
-    bool is_put = cmd->run == dht_cmd_put;
+    bool is_put = cmd->run == dht_cmd_put || cmd->run == dht_cmd_append;
     if (o->file && !is_put)
-        return dht_usage(o->json, "--file goes with put only");
+        return dht_usage(o->json, "--file goes with put and append only");
+    if (o->fence_name && !is_put && cmd->run != dht_cmd_del)
+        return dht_usage(o->json, "--fence goes with put, del and append only");
+    if (o->lock_opt && cmd->run != dht_cmd_lock)
+        return dht_usage(o->json, "option %s is only for lock acquire",
+                         o->lock_opt);
+    if (cmd->run == dht_cmd_lock) {
+        const char *value_arg;
+        int code = dht_lock_parse(o, args, n_args, r, &value_arg);
+        if (code || !value_arg)
+            return code;
+        return take_value(o, value_arg, r);
+    }
     int want = is_put && o->file ? 1 : cmd->n_args;
     if (n_args < want)
         return dht_usage(o->json, "%s: missing argument", cmd->name);
@@ -250,19 +313,36 @@ static int prepare(const struct dht_opts *o, const struct dht_cmd *cmd,
         return 0;
     if (o->file)
         return load_value(o, o->file, r);
-    if (strcmp(args[1], "-") == 0)
-        return load_value(o, "-", r);
-    size_t len = strlen(args[1]);
-    if (len > CHORD_VALUE_MAX)
-        return dht_fail(o->json, CHORD_EXIT_USAGE,
-                        "value is %zu bytes, the limit is %u", len,
-                        CHORD_VALUE_MAX);
-    r->value = malloc(len ? len : 1);
-    if (!r->value)
-        return dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
-    memcpy(r->value, args[1], len);
-    r->value_len = len;
+    return take_value(o, args[1], r);
+}
+
+/* Parse --fence NAME:N (the last ':' ends the name): 1..CHORD_LOCK_NAME_MAX
+ * bytes of name, N a decimal above 0. 0 or -EINVAL. */
+static int parse_fence(const char *s, struct dht_opts *o)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) > CHORD_LOCK_NAME_MAX)
+        return -EINVAL;
+    uint64_t n;
+    if (chord_parse_u64(colon + 1, 1, UINT64_MAX, &n) != 0)
+        return -EINVAL;
+    o->fence_name = s;
+    o->fence_name_len = (size_t)(colon - s);
+    o->fence = n;
     return 0;
+}
+
+/* Take --lease-ms or --wait-ms (lock acquire). 0, or the usage exit code
+ * after printing why the value is refused. */
+static int lock_option(struct dht_opts *o, const char *name, const char *arg,
+                       uint64_t min, uint64_t max, uint64_t *out)
+{
+    if (!o->lock_opt)
+        o->lock_opt = name;
+    if (chord_parse_u64(arg, min, max, out) == 0)
+        return 0;
+    return dht_usage(o->json, "bad %s '%s' (want %llu..%llu)", name, arg,
+                     (unsigned long long)min, (unsigned long long)max);
 }
 
 enum {
@@ -278,6 +358,9 @@ enum {
     OPT_CONSISTENCY,
     OPT_OUTPUT,
     OPT_FILE,
+    OPT_FENCE,
+    OPT_LEASE,
+    OPT_WAIT,
 };
 
 static const struct option dht_longopts[] = {
@@ -293,6 +376,9 @@ static const struct option dht_longopts[] = {
     {"consistency", required_argument, NULL, OPT_CONSISTENCY},
     {"output", required_argument, NULL, OPT_OUTPUT},
     {"file", required_argument, NULL, OPT_FILE},
+    {"fence", required_argument, NULL, OPT_FENCE},
+    {"lease-ms", required_argument, NULL, OPT_LEASE},
+    {"wait-ms", required_argument, NULL, OPT_WAIT},
     CHORD_TLS_ARGS_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -442,7 +528,8 @@ static int run_command(const struct dht_cmd *cmd, struct dht_opts *o,
 
 int main(int argc, char **argv)
 {
-    struct dht_opts o = {.timeout_ms = DHT_DEFAULT_TIMEOUT_MS};
+    struct dht_opts o = {.timeout_ms = DHT_DEFAULT_TIMEOUT_MS,
+                         .wait_ms = DHT_LOCK_WAIT_DEFAULT_MS};
     chord_bench_config_default(&o.bench);
     o.json = wants_json(argc, argv);
     char env_seeds[DHT_SEEDS_MAX * CHORD_ADDR_MAX];
@@ -479,6 +566,29 @@ int main(int argc, char **argv)
         case OPT_FILE:
             o.file = optarg;
             break;
+        case OPT_FENCE:
+            if (parse_fence(optarg, &o) != 0)
+                return dht_usage(o.json,
+                                 "bad --fence '%s' (want NAME:N, N a "
+                                 "token's fence number, above 0)",
+                                 optarg);
+            break;
+        case OPT_LEASE:
+        case OPT_WAIT: {
+            uint64_t v;
+            int code = ch == OPT_LEASE
+                           ? lock_option(&o, "--lease-ms", optarg, 1,
+                                         CHORD_LOCK_LEASE_MAX_MS, &v)
+                           : lock_option(&o, "--wait-ms", optarg, 0,
+                                         DHT_TIMEOUT_MAX_MS, &v);
+            if (code)
+                return code;
+            if (ch == OPT_LEASE)
+                o.lease_ms = (uint32_t)v;
+            else
+                o.wait_ms = (int)v;
+            break;
+        }
         case OPT_TIMEOUT:
             if (parse_timeout(optarg, &o.timeout_ms) != 0)
                 return dht_usage(o.json,
@@ -581,6 +691,12 @@ static int run_command(const struct dht_cmd *cmd, struct dht_opts *o,
             return dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
         }
         chord_session_set_consistency(s, o->bench.consistency);
+        if (o->fence_name) {
+            char name[CHORD_LOCK_NAME_MAX + 1];
+            memcpy(name, o->fence_name, o->fence_name_len);
+            name[o->fence_name_len] = '\0';
+            chord_session_set_fence(s, name, o->fence);
+        }
         code = cmd->run(s, o, &r);
         chord_session_close(s);
         free(r.value);
