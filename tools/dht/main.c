@@ -279,7 +279,10 @@ static int prepare(const struct dht_opts *o, const struct dht_cmd *cmd,
 {
     bool is_put = cmd->run == dht_cmd_put || cmd->run == dht_cmd_append;
     if (o->file && !is_put)
-        return dht_usage(o->json, "--file goes with put and append only");
+        return dht_usage(o->json, "--file goes with put and append only%s",
+                         cmd->run == dht_cmd_lock
+                             ? " (lock append reads stdin for VALUE '-')"
+                             : "");
     if (o->fence_name && !is_put && cmd->run != dht_cmd_del)
         return dht_usage(o->json, "--fence goes with put, del and append only");
     if (o->lock_opt && cmd->run != dht_cmd_lock)
