@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "chord/lock.h"
-#include "core/coord.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 #include "core/placement.h"
@@ -104,15 +103,6 @@ void chord__locks_free(struct chord_locks *l)
             release_free(r);
     }
     chord_seq_free(&l->releases);
-}
-
-void chord__lock_position(struct chord_id *out, const uint8_t *name, size_t len)
-{
-    uint8_t buf[5 + CHORD_LOCK_NAME_MAX];
-    size_t n = len > CHORD_LOCK_NAME_MAX ? CHORD_LOCK_NAME_MAX : len;
-    memcpy(buf, "lock:", 5);
-    memcpy(buf + 5, name, n);
-    chord_id_hash(out, buf, 5 + n);
 }
 
 /* The record's key, "\0chord:lock:" name, into key: its length. */
@@ -405,6 +395,21 @@ static void reply_to(struct chord_node *n, uint64_t now,
              answer ? answer->data : NULL, answer ? answer->len : 0, NULL);
 }
 
+/* Forget release r, then answer everyone who waited on it (copied first:
+ * an answer may start other work). */
+static void release_end(struct chord_node *n, uint64_t now,
+                        struct lock_release *r, uint8_t status, const char *why,
+                        const struct chord_buf *answer)
+{
+    struct chord_reply_to waiting[RELEASE_WAITERS_MAX];
+    unsigned k = r->n_waiting;
+    memcpy(waiting, r->waiting, k * sizeof waiting[0]);
+    release_free(r);
+    chord_seq_finish(&n->locks.releases, r);
+    for (unsigned i = 0; i < k; i++)
+        reply_to(n, now, &waiting[i], status, why, answer);
+}
+
 /* Read the record of `key` into *st (raw: the value it borrows from, a
  * copy the caller frees). 0, -EPROTO (corrupt), -ENOMEM. */
 static int record_read(struct chord_node *n, const uint8_t *key, size_t key_len,
@@ -513,17 +518,9 @@ static void write_done(struct chord_node *n, uint64_t now,
         /* A release's last write: answer everyone who asked for it. */
         struct lock_release *r =
             chord_seq_find(&n->locks.releases, done.release);
-        if (r) {
-            struct chord_reply_to waiting[RELEASE_WAITERS_MAX];
-            unsigned k = r->n_waiting;
-            memcpy(waiting, r->waiting, k * sizeof waiting[0]);
-            release_free(r);
-            chord_seq_finish(&n->locks.releases, r);
-            for (unsigned i = 0; i < k; i++)
-                reply_to(n, now, &waiting[i], status,
-                         status == CHORD_OK ? NULL : error,
-                         status == CHORD_OK ? &done.answer : NULL);
-        }
+        if (r)
+            release_end(n, now, r, status, status == CHORD_OK ? NULL : error,
+                        status == CHORD_OK ? &done.answer : NULL);
     } else if (status != CHORD_OK) {
         reply_to(n, now, &done.to, status, error, NULL);
     } else if (done.start_release) {
@@ -551,10 +548,6 @@ static struct lock_release *release_find(struct chord_node *n,
 
 static void release_step(struct chord_node *n, uint64_t now, uint64_t id);
 
-static void release_abort(struct chord_node *n, uint64_t now,
-                          struct lock_release *r, uint8_t status,
-                          const char *why);
-
 static void release_append_done(struct chord_node *n, uint64_t now,
                                 uint64_t arg, uint8_t status, const char *error)
 {
@@ -571,7 +564,7 @@ static void release_append_done(struct chord_node *n, uint64_t now,
         char why[CHORD_ERRMSG_MAX];
         snprintf(why, sizeof why, "lock release interrupted: %s",
                  error ? error : chord_status_name(status));
-        release_abort(n, now, r, CHORD_UNAVAILABLE, why);
+        release_end(n, now, r, CHORD_UNAVAILABLE, why, NULL);
         return;
     }
     /* Applied (or applied before: an id too old to tell, which for
@@ -587,20 +580,6 @@ static void release_append_done(struct chord_node *n, uint64_t now,
         return;
     }
     release_step(n, now, arg);
-}
-
-/* Answer everyone waiting on release r with status and forget it. */
-static void release_abort(struct chord_node *n, uint64_t now,
-                          struct lock_release *r, uint8_t status,
-                          const char *why)
-{
-    struct chord_reply_to waiting[RELEASE_WAITERS_MAX];
-    unsigned k = r->n_waiting;
-    memcpy(waiting, r->waiting, k * sizeof waiting[0]);
-    release_free(r);
-    chord_seq_finish(&n->locks.releases, r);
-    for (unsigned i = 0; i < k; i++)
-        reply_to(n, now, &waiting[i], status, why, NULL);
 }
 
 /* The soft state of `key` belongs to the record the store holds now
@@ -624,9 +603,10 @@ static void release_step(struct chord_node *n, uint64_t now, uint64_t id)
         if (!r || r->finishing)
             return;
         if (!chord__owns_now(n, &r->pos, now)) {
-            release_abort(n, now, r, CHORD_TRY_AGAIN,
-                          "the lock moved to another node during its "
-                          "release");
+            release_end(n, now, r, CHORD_TRY_AGAIN,
+                        "the lock moved to another node during its "
+                        "release",
+                        NULL);
             return;
         }
         if (r->next >= r->st.n_queue)
@@ -634,7 +614,7 @@ static void release_step(struct chord_node *n, uint64_t now, uint64_t id)
         const struct chord_lock_queued *q = &r->st.queue[r->next];
         struct chord_msg *m = chord__msg(n, CHORD_MSG_C_APPEND, 0);
         if (!m) {
-            release_abort(n, now, r, CHORD_BUSY, "out of memory");
+            release_end(n, now, r, CHORD_BUSY, "out of memory", NULL);
             return;
         }
         m->key.data = q->key;
@@ -646,15 +626,17 @@ static void release_step(struct chord_node *n, uint64_t now, uint64_t id)
         m->rid.seq = r->next + 1;
         r->stepping = true;
         r->again = false;
-        int rc = chord__coord_internal(n, now, m, release_append_done, id);
+        int rc = n->locks.run_op
+                     ? n->locks.run_op(n, now, m, release_append_done, id)
+                     : -ENOSYS;
         free(m);
         r = chord_seq_find(&n->locks.releases, id);
         if (!r)
             return;
         r->stepping = false;
         if (rc) {
-            release_abort(n, now, r, CHORD_BUSY,
-                          "the node is too busy to apply the lock's queue");
+            release_end(n, now, r, CHORD_BUSY,
+                        "the node is too busy to apply the lock's queue", NULL);
             return;
         }
         if (!r->again)
@@ -669,8 +651,8 @@ static void release_step(struct chord_node *n, uint64_t now, uint64_t id)
         !st.releasing || st.fence != r->fence) {
         chord_lock_state_clear(&st);
         free(raw);
-        release_abort(n, now, r, CHORD_UNAVAILABLE,
-                      "the lock's record changed during its release");
+        release_end(n, now, r, CHORD_UNAVAILABLE,
+                    "the lock's record changed during its release", NULL);
         return;
     }
     st.held = false;

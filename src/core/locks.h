@@ -30,16 +30,19 @@
  * = the fence) and answers. A record found `releasing` by any request is
  * driven to its end by whichever node owns it then.
  *
- * Pure: no I/O, no clock. Calls coord.c (the appends), replica.c (the
- * record's writes), placement.c and the store.
+ * Pure: no I/O, no clock. Runs the appends through `run_op` (the
+ * coordinator's, not called by name), calls replica.c (the record's writes),
+ * placement.c and the store.
  */
 #ifndef CHORD_CORE_LOCKS_H
 #define CHORD_CORE_LOCKS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "chord/id.h"
+#include "core/coord.h"
 #include "core/seq.h"
 #include "core/wire.h"
 
@@ -52,7 +55,15 @@ struct chord_reply_to;
 
 struct lock_soft;
 
+/* How the node runs an operation of its own (coord.c's
+ * chord__coord_internal, set by node.c: locks.c does not call the
+ * coordinator, which calls it). */
+typedef int (*chord_run_op_fn)(struct chord_node *n, uint64_t now,
+                               const struct chord_msg *m, chord_op_done_fn done,
+                               uint64_t arg);
+
 struct chord_locks {
+    chord_run_op_fn run_op;
     struct lock_soft *soft;    /* CHORD_LOCKS_SOFT_MAX, made on first use */
     uint64_t soft_clock;       /* use counter: the least recent goes first */
     struct chord_seq writes;   /* struct lock_write: records being written */
@@ -63,8 +74,15 @@ void chord__locks_init(struct chord_locks *l);
 void chord__locks_free(struct chord_locks *l);
 
 /* The ring position of lock `name`: SHA-1("lock:" name). */
-void chord__lock_position(struct chord_id *out, const uint8_t *name,
-                          size_t len);
+static inline void chord__lock_position(struct chord_id *out,
+                                        const uint8_t *name, size_t len)
+{
+    uint8_t buf[5 + CHORD_LOCK_NAME_MAX];
+    size_t n = len > CHORD_LOCK_NAME_MAX ? CHORD_LOCK_NAME_MAX : len;
+    memcpy(buf, "lock:", 5);
+    memcpy(buf + 5, name, n);
+    chord_id_hash(out, buf, 5 + n);
+}
 
 /* A lock operation (STORE_LOCK, or the same built locally) for a lock this
  * node owns now; the outcome (status, and the record as a value) goes to

@@ -169,6 +169,7 @@ int chord_node_new(const struct chord_node_config *cfg,
     chord__sync_init(&n->sync);
     chord__coord_init(&n->coord);
     chord__locks_init(&n->locks);
+    n->locks.run_op = chord__coord_internal;
     chord__ring_init(&n->ring);
     chord__merge_init(&n->merge);
     chord__member_init(&n->member);
