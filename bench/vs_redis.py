@@ -37,9 +37,14 @@ Every process it starts (daemons, redis-server, perf) is stopped by PID on
 every way out: normal end, exception, SIGINT/SIGTERM/SIGHUP (the handlers
 of tests/system/common.py), and the death of this script (PDEATHSIG).
 
+With --with-etcd, etcd 3 joins the same rounds: one member on 127.0.0.1
+(data on tmpfs), loaded by bench/etcd_load (etcd's Go client, one gRPC
+connection per client; see bench/etcd_peer.py), and the ratios ours/etcd
+are printed too.
+
 Usage: bench/vs_redis.py [--bin DIR] [--nodes 16] [--rounds 5]
          [-n 100000] [-c 50] [-d 16] [--keyspace 10000] [--seed S]
-         [--with-one] [--profile] [--profile-seconds 8] [--json FILE]
+         [--with-one] [--with-etcd] [--profile] [--profile-seconds 8] [--json FILE]
          [--dhtd-arg ARG ...]
 --dhtd-arg passes ARG to every dhtd (repeat it; e.g. --dhtd-arg=--owner-reads
 --dhtd-arg=0 compares quorum reads that always ask a replica).
@@ -64,14 +69,17 @@ sys.path.insert(0, os.path.join(REPO, "tests", "system"))
 
 from common import (HOST, Cluster, TestFailure, _set_pdeathsig,  # noqa: E402
                     run_cmd)
+import etcd_peer  # noqa: E402
 
 DEFAULT_BUILD = "/tmp/build-benchrel"
 REDIS_START_TIMEOUT = 10.0
 BENCH_TIMEOUT = 600.0   # one benchmark run, seconds
 PERF_TIMEOUT = 120.0
 
-# Processes started here besides the ring (redis-server, perf), by PID.
+# Processes started here besides the ring (redis-server, etcd, perf), by
+# PID; and the etcd member, whose tmpfs data directory goes after it.
 _EXTRA = []
+_ETCD = []
 
 
 def log(msg):
@@ -349,6 +357,8 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--with-one", action="store_true",
                     help="also run --direct --consistency one")
+    ap.add_argument("--with-etcd", action="store_true",
+                    help="also run etcd 3 (one member) with etcd_load")
     ap.add_argument("--latency-rounds", type=int, default=3,
                     help="rounds of the unloaded pass (-c 1); 0: skip it")
     ap.add_argument("--profile", action="store_true")
@@ -364,8 +374,11 @@ def main():
     log("machine: " + machine_line())
 
     ensure_redis()
+    if a.with_etcd:
+        etcd_peer.ensure_etcd(log)
     bin_dir = ensure_build(a.bin)
     tmp = tempfile.mkdtemp(prefix="vs-redis-")
+    etcd_load = etcd_peer.build_load(tmp) if a.with_etcd else None
     cluster = Cluster(bin_dir, name="vsredis", seed=a.seed, log_level="warn")
     try:
         log("starting a ring of %d dhtd" % a.nodes)
@@ -382,16 +395,26 @@ def main():
         log("redis-server on %s:%d (no persistence)" % (HOST, rport))
         repl = replicas_line(cluster, first)
         log(repl)
+        if a.with_etcd:
+            eport, epeer = cluster.free_port(), cluster.free_port()
+            _ETCD.append(etcd_peer.start_etcd(HOST, eport, epeer, _EXTRA,
+                                              _set_pdeathsig))
+            log("etcd on %s:%d (one member, data on tmpfs)" % (HOST, eport))
 
         runs = {"redis": [], "routed": [], "direct": []}
         if a.with_one:
             runs["one"] = []
+        if a.with_etcd:
+            runs["etcd"] = []
         order = list(runs)
         for rnd in range(a.rounds):
             for who in order:
                 if who == "redis":
                     res = run_redis_benchmark(rport, a)
                     res = {"put": res["set"], "get": res["get"]}
+                elif who == "etcd":
+                    res = etcd_peer.run_load(etcd_load, HOST, eport, a,
+                                             run_cmd, BENCH_TIMEOUT)
                 else:
                     node = random.choice(cluster.nodes)
                     res = run_dht_bench(cluster, node, a, who != "routed",
@@ -417,7 +440,8 @@ def main():
                                                  "p99 ms", "get ops/s",
                                                  "p50 ms", "p99 ms"))
         names = {"redis": "redis (SET / GET)", "routed": "dht via random node",
-                 "direct": "dht --direct", "one": "dht --direct, one copy"}
+                 "direct": "dht --direct", "one": "dht --direct, one copy",
+                 "etcd": "etcd (put / get)"}
         for who in runs:
             m = med[who]
             log("%-22s %12.0f %9.3f %9.3f %12.0f %9.3f %9.3f"
@@ -425,7 +449,7 @@ def main():
                    m["put"]["p99_ms"], m["get"]["ops_per_sec"],
                    m["get"]["p50_ms"], m["get"]["p99_ms"]))
         ratios = {}
-        for who in [w for w in runs if w != "redis"]:
+        for who in [w for w in runs if w not in ("redis", "etcd")]:
             ratios[who] = {
                 "get_ops": med[who]["get"]["ops_per_sec"]
                 / med["redis"]["get"]["ops_per_sec"],
@@ -438,6 +462,14 @@ def main():
                 % (names[who] + ":", ratios[who]["get_ops"],
                    ratios[who]["put_ops"], ratios[who]["get_p50"],
                    med[who]["get"]["p50_ms"]))
+        if a.with_etcd:
+            ratios["vs_etcd"] = {}
+            for who in [w for w in runs if w not in ("redis", "etcd")]:
+                r = {op: med[who][op]["ops_per_sec"]
+                     / med["etcd"][op]["ops_per_sec"] for op in ("get", "put")}
+                ratios["vs_etcd"][who] = r
+                log("ratio ours/etcd,  %-20s get ops/s %.2f  put ops/s %.2f"
+                    % (names[who] + ":", r["get"], r["put"]))
         lat = latency_pass(cluster, rport, a) if a.latency_rounds else {}
         log("machine: " + machine_line())
         if a.json:
@@ -453,6 +485,8 @@ def main():
                 log(profile_gets(cluster, a, direct, a.profile_seconds, tmp))
     finally:
         stop_extra()
+        for p in list(_ETCD):
+            etcd_peer.remove_data(p)
         cluster.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
