@@ -466,9 +466,9 @@ class LockTest:
             check(st["waiters"] == arrival,
                   "the waiters changed while p0 held: %s, then %s"
                   % (arrival, st["waiters"]))
-            check(self.get(key) is None,
-                  "p0's queued appends landed before its release: %r"
-                  % self.get(key))
+            early = self.get(key)
+            check(early is None, "p0's queued appends landed before its "
+                  "release: %r" % early)
             expect(self.dht("lock", "release", name, tok0), EXIT_OK,
                    "p0 releases")
             join_threads(threads, time.monotonic() + 60.0, self.clients,
@@ -524,8 +524,10 @@ class LockTest:
             st = self.wait_status(
                 name, lambda s: s["waiters"] or pb.poll() is not None,
                 "B queued behind A", 5.0)
-            check(pb.poll() is None, "B's acquire ended before A's lease "
-                  "expired: %s" % Clients.finish(pb, argv_b).describe())
+            if pb.poll() is not None:
+                raise TestFailure("B's acquire ended before A's lease "
+                                  "expired: %s"
+                                  % Clients.finish(pb, argv_b).describe())
             bc = st["waiters"][0]
             check(st["waiters"] == [bc] and bc != ac,
                   "waiters: %s" % json.dumps(st))
@@ -573,8 +575,9 @@ class LockTest:
                      ["lock", "release", name, tok_a]):
             expect(self.dht(*argv), EXIT_PRECONDITION,
                    "expired holder A: `dht %s`" % " ".join(argv[:2]))
-        check(self.get(kq) is None, "A's queued append landed: %s = %r"
-              % (kq, self.get(kq)))
+        landed = self.get(kq)
+        check(landed is None, "A's queued append landed: %s = %r"
+              % (kq, landed))
         fb, fa = "%s:%d" % (name, bf), "%s:%d" % (name, af)
         expect(self.dht("put", kf, "B-wrote", "--fence", fb), EXIT_OK,
                "B's fenced put")
