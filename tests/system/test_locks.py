@@ -149,9 +149,17 @@ class Clients:
         p, argv = self.start(seeds, *args, timeout_ms=timeout_ms)
         return self.finish(p, argv, timeout)
 
+    def abandon(self):
+        """No new process from now on (until reset), and kill_all(): the
+        threads of a scenario past its deadline end at their next step."""
+        self.stopping.set()
+        self.kill_all()
+
+    def reset(self):
+        self.stopping.clear()
+
     def kill_all(self):
         """SIGKILL every recorded process still running, by PID."""
-        self.stopping.set()
         with self.lock:
             procs = list(self.procs)
         for p in procs:
@@ -166,8 +174,7 @@ class Clients:
             except subprocess.TimeoutExpired:
                 sys.stderr.write("warning: dht pid %d did not die\n" % p.pid)
         with self.lock:
-            self.procs = []
-        self.stopping.clear()
+            self.procs = [p for p in self.procs if p.poll() is None]
 
 
 def expect(r, code, what):
@@ -210,11 +217,21 @@ def join_threads(threads, deadline, clients, what):
         t.join(max(0.0, deadline - time.monotonic()))
     late = [t.name for t in threads if t.is_alive()]
     if late:
-        clients.kill_all()
+        clients.abandon()
         for t in threads:
             t.join(KILL_TIMEOUT)
         raise TestFailure("%s: %s still running at the deadline (their dht "
                           "processes were killed)" % (what, ", ".join(late)))
+
+
+def stop_threads(threads, clients):
+    """On every way out of a scenario with threads: kill their processes,
+    let them start no other, wait (bounded) for them to end, then allow new
+    processes again (the scenario's own checks go on)."""
+    clients.abandon()
+    for t in threads:
+        t.join(KILL_TIMEOUT)
+    clients.reset()
 
 
 # --- the test --------------------------------------------------------------
@@ -474,7 +491,7 @@ class LockTest:
             join_threads(threads, time.monotonic() + 60.0, self.clients,
                          "contenders")
         finally:
-            self.clients.kill_all()
+            stop_threads(threads, self.clients)
         check(not errors, "%d contender(s) failed: %s"
               % (len(errors), "; ".join(errors)))
         took = time.monotonic() - t0
@@ -715,7 +732,7 @@ class LockTest:
             join_threads(threads, time.monotonic() + 40.0, self.clients,
                          "waiters")
         finally:
-            self.clients.kill_all()
+            stop_threads(threads, self.clients)
         check(not errors, "%d waiter(s) failed: %s"
               % (len(errors), "; ".join(errors)))
         self.check_value(k1, want, "batch still once after the waiters",
@@ -879,6 +896,7 @@ def main():
         if todo and runner.run("a ring of %d with --replicas %d"
                                % (MAIN_NODES, REPLICAS), t.step_ring):
             for _, title, fn in todo:
+                t.clients.reset()
                 ok = runner.run(title, fn)
                 t.clients.kill_all()
                 if not ok:
