@@ -82,9 +82,9 @@ from common import (HOST, Cluster, TestFailure, _set_pdeathsig,  # noqa: E402
                     run_cmd)
 from lock_clients import (ClientError, DhtWireClient,  # noqa: E402
                           EtcdClient, RedisClient, RELEASE_LUA)
-from vs_redis import (_EXTRA, DEFAULT_BUILD, ensure_build,  # noqa: E402
-                      ensure_redis, log, machine_line, median, start_redis,
-                      stop_extra)
+from vs_redis import (_EXTRA, DEFAULT_BUILD, apt_install,  # noqa: E402
+                      ensure_build, ensure_redis, log, machine_line, median,
+                      start_redis, stop_extra)
 
 SYSTEMS = ("dht", "etcd", "redis")
 ETCD_START_TIMEOUT = 20.0
@@ -98,23 +98,6 @@ CMD_TIMEOUT = 30.0
 
 class BenchError(Exception):
     """A system did not do what the cycle expects (printed, not hidden)."""
-
-
-def ensure_etcd():
-    """Install etcd-server and etcd-client with apt-get if missing."""
-    if shutil.which("etcd") and shutil.which("etcdctl"):
-        return
-    log("installing etcd-server and etcd-client with apt-get")
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env,
-                   stdin=subprocess.DEVNULL)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "-q",
-                           "--no-install-recommends", "etcd-server",
-                           "etcd-client"], check=True, env=env,
-                   stdin=subprocess.DEVNULL)
-    if not (shutil.which("etcd") and shutil.which("etcdctl")):
-        raise SystemExit("etcd/etcdctl still missing")
 
 
 def start_etcd(port, peer_port, workdir):
@@ -550,7 +533,7 @@ def main():
     log("seed %d" % a.seed)
     log("machine: " + machine_line())
     ensure_redis()
-    ensure_etcd()
+    apt_install(("etcd", "etcdctl"), ("etcd-server", "etcd-client"))
     bin_dir = ensure_build(a.bin)
     tmp = tempfile.mkdtemp(prefix="locks-bench-")
     cluster = Cluster(bin_dir, name="locksbench", seed=a.seed,
