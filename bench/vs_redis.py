@@ -101,21 +101,28 @@ def stop_extra():
         _EXTRA.remove(p)
 
 
-def ensure_redis():
-    """Install redis-server and redis-tools with apt-get if missing."""
-    if shutil.which("redis-server") and shutil.which("redis-benchmark"):
+def apt_install(programs, packages):
+    """Install `packages` with apt-get unless every one of `programs` is
+    on the PATH already; exit when one is still missing after."""
+    if all(shutil.which(p) for p in programs):
         return
-    log("installing redis-server and redis-tools with apt-get")
+    log("installing %s with apt-get" % " and ".join(packages))
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env,
                    stdin=subprocess.DEVNULL)
     subprocess.run(sudo + ["apt-get", "install", "-y", "-q",
-                           "--no-install-recommends", "redis-server",
-                           "redis-tools"], check=True, env=env,
-                   stdin=subprocess.DEVNULL)
-    if not (shutil.which("redis-server") and shutil.which("redis-benchmark")):
-        raise SystemExit("redis-server/redis-benchmark still missing")
+                           "--no-install-recommends"] + list(packages),
+                   check=True, env=env, stdin=subprocess.DEVNULL)
+    missing = [p for p in programs if not shutil.which(p)]
+    if missing:
+        raise SystemExit("%s still missing" % "/".join(missing))
+
+
+def ensure_redis():
+    """Install redis-server and redis-tools with apt-get if missing."""
+    apt_install(("redis-server", "redis-benchmark", "redis-cli"),
+                ("redis-server", "redis-tools"))
 
 
 def ensure_build(bin_dir, progs=("dht", "dhtd")):
