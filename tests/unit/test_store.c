@@ -72,7 +72,8 @@ static int del_str(struct chord_store *s, const char *k,
 static const struct chord_store_entry *find_str(struct chord_store *s,
                                                 const char *k)
 {
-    return chord_store_find(s, k, strlen(k));
+    static struct chord_store_entry fv; /* the view outlives the call */
+    return chord_store_find(s, k, strlen(k), &fv);
 }
 
 static void assert_value(const struct chord_store_entry *e, const char *v)
@@ -261,6 +262,7 @@ static void test_tombstone(void **state)
 
 static void test_live_and_size_counts(void **state)
 {
+    struct chord_store_entry ev;
     (void)state;
     struct chord_store *s = chord_store_new();
     char k[16];
@@ -288,7 +290,7 @@ static void test_live_and_size_counts(void **state)
     /* The counters agree with a scan. */
     size_t cur = 0, live = 0, all = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(s, &cur)) != NULL) {
+    while ((e = chord_store_next(s, &cur, &ev)) != NULL) {
         all++;
         live += !e->tombstone;
     }
@@ -317,11 +319,12 @@ static uint32_t index_of(const struct chord_store_entry *e)
 static void check_iteration(const struct chord_store *s, const bool *present,
                             uint32_t n)
 {
+    struct chord_store_entry ev;
     uint8_t *seen = calloc(n, 1);
     assert_non_null(seen);
     size_t cur = 0, count = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(s, &cur)) != NULL) {
+    while ((e = chord_store_next(s, &cur, &ev)) != NULL) {
         uint32_t i = index_of(e);
         assert_true(i < n);
         assert_true(present[i]);
@@ -330,7 +333,7 @@ static void check_iteration(const struct chord_store *s, const bool *present,
         count++;
     }
     /* The end is sticky. */
-    assert_null(chord_store_next(s, &cur));
+    assert_null(chord_store_next(s, &cur, &ev));
     size_t expect = 0;
     for (uint32_t i = 0; i < n; i++)
         expect += present[i];
@@ -341,13 +344,15 @@ static void check_iteration(const struct chord_store *s, const bool *present,
 
 static void test_iteration_exactly_once(void **state)
 {
+    struct chord_store_entry ev;
+    struct chord_store_entry fv;
     (void)state;
     enum { N = 500 };
     bool present[N];
     uint8_t k[4];
     struct chord_store *s = chord_store_new();
     size_t cur = 0;
-    assert_null(chord_store_next(s, &cur));
+    assert_null(chord_store_next(s, &cur, &ev));
     for (uint32_t i = 0; i < N; i++) {
         key_of(i, k);
         struct chord_item it = item(k, 4, "x", 1, ver(1, 1), false);
@@ -370,7 +375,7 @@ static void test_iteration_exactly_once(void **state)
     /* Every remaining key is still found with its own key. */
     for (uint32_t i = 0; i < N; i++) {
         key_of(i, k);
-        const struct chord_store_entry *e = chord_store_find(s, k, 4);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4, &fv);
         if (present[i]) {
             assert_non_null(e);
             assert_int_equal(index_of(e), i);
@@ -384,6 +389,8 @@ static void test_iteration_exactly_once(void **state)
 /* 100k keys in, half out, the rest out: growth and deletion at scale. */
 static void test_many_keys(void **state)
 {
+    struct chord_store_entry ev;
+    struct chord_store_entry fv;
     (void)state;
     enum { N = 100000 };
     uint8_t k[4], v[4];
@@ -399,7 +406,7 @@ static void test_many_keys(void **state)
     for (uint32_t i = 0; i < N; i++) {
         key_of(i, k);
         key_of(i * 7u, v);
-        const struct chord_store_entry *e = chord_store_find(s, k, 4);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4, &fv);
         assert_non_null(e);
         assert_int_equal(e->value_len, 4);
         assert_memory_equal(e->value, v, 4);
@@ -411,7 +418,7 @@ static void test_many_keys(void **state)
     assert_int_equal(chord_store_size(s), N / 2);
     for (uint32_t i = 0; i < N; i++) {
         key_of(i, k);
-        const struct chord_store_entry *e = chord_store_find(s, k, 4);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4, &fv);
         if (i % 2) {
             assert_non_null(e);
             key_of(i * 7u, v);
@@ -434,12 +441,13 @@ static void test_many_keys(void **state)
     assert_int_equal(chord_store_size(s), 0);
     assert_int_equal(chord_store_live(s), 0);
     size_t cur = 0;
-    assert_null(chord_store_next(s, &cur));
+    assert_null(chord_store_next(s, &cur, &ev));
     chord_store_free(s);
 }
 
 static void test_binary_keys(void **state)
 {
+    struct chord_store_entry fv;
     (void)state;
     struct chord_store *s = chord_store_new();
     /* Keys that differ only after a NUL, and a prefix of one another. */
@@ -458,23 +466,23 @@ static void test_binary_keys(void **state)
     assert_int_equal(chord_store_apply(s, &it), 1);
     assert_int_equal(chord_store_size(s), 4);
 
-    const struct chord_store_entry *e = chord_store_find(s, k1, 3);
+    const struct chord_store_entry *e = chord_store_find(s, k1, 3, &fv);
     assert_non_null(e);
     assert_int_equal(e->value_len, sizeof(v1));
     assert_memory_equal(e->value, v1, sizeof(v1));
     assert_int_equal(e->key_len, 3);
     assert_memory_equal(e->key, k1, 3);
-    assert_value(chord_store_find(s, k2, 3), "two");
-    assert_value(chord_store_find(s, k3, 2), "three");
-    assert_value(chord_store_find(s, k4, 1), "four");
+    assert_value(chord_store_find(s, k2, 3, &fv), "two");
+    assert_value(chord_store_find(s, k3, 2, &fv), "three");
+    assert_value(chord_store_find(s, k4, 1, &fv), "four");
 
     /* An empty key is a key like any other. */
     it = item("", 0, "empty key", 9, ver(1, 1), false);
     assert_int_equal(chord_store_apply(s, &it), 1);
-    assert_value(chord_store_find(s, "", 0), "empty key");
+    assert_value(chord_store_find(s, "", 0, &fv), "empty key");
     assert_int_equal(chord_store_remove(s, "", 0), 0);
-    assert_null(chord_store_find(s, "", 0));
-    assert_value(chord_store_find(s, k4, 1), "four");
+    assert_null(chord_store_find(s, "", 0, &fv));
+    assert_value(chord_store_find(s, k4, 1, &fv), "four");
     chord_store_free(s);
 }
 
@@ -506,6 +514,7 @@ static void test_empty_value_is_not_tombstone(void **state)
 
 static void test_caps(void **state)
 {
+    struct chord_store_entry fv;
     (void)state;
     struct chord_store *s = chord_store_new();
     uint8_t *big = calloc(1, CHORD_VALUE_MAX + 1);
@@ -519,7 +528,7 @@ static void test_caps(void **state)
     /* Exactly at the caps is accepted. */
     it = item(big, CHORD_KEY_MAX, big, CHORD_VALUE_MAX, ver(1, 1), false);
     assert_int_equal(chord_store_apply(s, &it), 1);
-    assert_int_equal(chord_store_find(s, big, CHORD_KEY_MAX)->value_len,
+    assert_int_equal(chord_store_find(s, big, CHORD_KEY_MAX, &fv)->value_len,
                      CHORD_VALUE_MAX);
     free(big);
     chord_store_free(s);
