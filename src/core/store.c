@@ -51,6 +51,7 @@
 #include <string.h>
 
 #define STORE_MIN_SLOTS 16u /* index size of a new store */
+#define STORE_PREFETCH 8u   /* slots a walk looks ahead */
 
 enum {
     REC_TOMB = 1,  /* a tombstone: no value */
@@ -531,6 +532,11 @@ size_t chord_store_live(const struct chord_store *s)
     return s->n_live;
 }
 
+size_t chord_store_slots(const struct chord_store *s)
+{
+    return s->n_slots;
+}
+
 uint64_t chord_store_live_bytes(const struct chord_store *s)
 {
     return s->live_bytes;
@@ -545,6 +551,11 @@ const struct chord_store_entry *chord_store_next(const struct chord_store *s,
     for (size_t i = *cursor; i < s->n_slots; i++)
         if (s->slots[i]) {
             *cursor = i + 1;
+            /* Records lie anywhere in the heap: ask for the ones a walk
+             * reads next while this one is copied. */
+            size_t ahead = i + STORE_PREFETCH;
+            if (ahead < s->n_slots && s->slots[ahead])
+                __builtin_prefetch(s->slots[ahead]);
             return rec_view(s, s->slots[i], view);
         }
     *cursor = s->n_slots;

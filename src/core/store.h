@@ -74,6 +74,10 @@ int chord_store_remove(struct chord_store *s, const void *key, size_t key_len);
 size_t chord_store_size(const struct chord_store *s);
 size_t chord_store_live(const struct chord_store *s);
 
+/* Slots of the index (8 bytes each): between 4/3 and 4 per entry once
+ * past the minimum size, for memory accounting. */
+size_t chord_store_slots(const struct chord_store *s);
+
 /* Key and value bytes of the entries that are not tombstones (kept as
  * entries change, so reading it costs nothing). */
 uint64_t chord_store_live_bytes(const struct chord_store *s);
