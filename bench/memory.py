@@ -29,16 +29,14 @@ import sys
 import tempfile
 import time
 
-from vs_redis import (DEFAULT_BUILD, HOST, Cluster, TestFailure,  # noqa: E402
-                      ensure_build, ensure_redis, log, machine_line, median,
-                      start_redis, stop_extra)
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tests", "system"))
 
-from common import (MSG_C_RESULT, connect, decode_c_result,  # noqa: E402
-                    read_frame)
+from common import (HOST, MSG_C_RESULT, Cluster, TestFailure,  # noqa: E402
+                    connect, decode_c_result, read_frame)
 from test_dump import put_frame  # noqa: E402
+from vs_redis import (DEFAULT_BUILD, ensure_build, ensure_redis,  # noqa: E402
+                      log, machine_line, median, start_redis, stop_extra)
 
 WINDOW = 256        # requests in flight on a pipelined connection
 SETTLE = 1.0        # seconds before reading a resident size
