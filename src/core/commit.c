@@ -34,13 +34,14 @@ void chord__commit_free(struct chord_commit *c)
 int chord__apply(struct chord_node *n, const struct chord_item *it,
                  uint64_t *seq)
 {
+    struct chord_store_entry fv;
     struct chord_commit *c = &n->commit;
     *seq = 0;
     if (it->version.counter > c->lamport)
         c->lamport = it->version.counter;
     if (n->io.persist) {
         const struct chord_store_entry *e =
-            chord_store_find(n->store, it->key.data, it->key.len);
+            chord_store_find(n->store, it->key.data, it->key.len, &fv);
         if (e && chord_version_cmp(&e->version, &it->version) >= 0)
             return 0; /* nothing new: nothing to log */
         chord_buf_reset(&c->rec);

@@ -419,8 +419,9 @@ static int record_read(struct chord_node *n, const uint8_t *key, size_t key_len,
     memset(st, 0, sizeof *st);
     *raw = NULL;
     *version = (struct chord_version){0};
+    struct chord_store_entry fv;
     const struct chord_store_entry *e =
-        chord_store_find(n->store, key, key_len);
+        chord_store_find(n->store, key, key_len, &fv);
     size_t len = e && !e->tombstone ? e->value_len : 0;
     if (e)
         *version = e->version;
@@ -586,8 +587,9 @@ static void release_append_done(struct chord_node *n, uint64_t now,
  * (after a write of ours). */
 static void soft_sync(struct chord_node *n, const uint8_t *key, size_t key_len)
 {
+    struct chord_store_entry fv;
     const struct chord_store_entry *e =
-        chord_store_find(n->store, key, key_len);
+        chord_store_find(n->store, key, key_len, &fv);
     for (size_t i = 0; e && n->locks.soft && i < CHORD_LOCKS_SOFT_MAX; i++) {
         struct lock_soft *c = &n->locks.soft[i];
         if (c->key_len == key_len && memcmp(c->key, key, key_len) == 0)

@@ -67,8 +67,9 @@ void chord__mutation_execute(struct chord_node *n, uint64_t now,
             break;
         }
     }
+    struct chord_store_entry fv;
     const struct chord_store_entry *e =
-        chord_store_find(n->store, m->key.data, m->key.len);
+        chord_store_find(n->store, m->key.data, m->key.len, &fv);
     uint64_t fence_name =
         m->has_fence ? chord__fence_name(m->fence_name.data, m->fence_name.len)
                      : 0;

@@ -551,6 +551,7 @@ const struct chord_store *chord_node_store(const struct chord_node *n)
 
 void chord_node_status(const struct chord_node *n, struct chord_status *st)
 {
+    struct chord_store_entry ev;
     memset(st, 0, sizeof(*st));
     st->self = n->rt.self;
     st->state = (uint8_t)n->state;
@@ -573,7 +574,7 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
     st->status_served = n->metrics.status_served;
     size_t cur = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(n->store, &cur)) != NULL)
+    while ((e = chord_store_next(n->store, &cur, &ev)) != NULL)
         if (!e->tombstone && chord_routing_owns(&n->rt, &e->key_id))
             st->primary_keys++;
     /* Every peer the failure detector monitors (successors, predecessor),

@@ -82,9 +82,10 @@ void chord__replica_write(struct chord_node *n, uint64_t now,
                           const struct chord_item *item, bool keep_version,
                           uint8_t consistency, const struct chord_reply_to *to)
 {
+    struct chord_store_entry fv;
     if (keep_version) {
         const struct chord_store_entry *e =
-            chord_store_find(n->store, item->key.data, item->key.len);
+            chord_store_find(n->store, item->key.data, item->key.len, &fv);
         if (e && chord_version_cmp(&e->version, &item->version) >= 0) {
             reply(n, now, to, CHORD_OK, NULL, NULL, NULL, 0, NULL);
             return;
@@ -194,6 +195,7 @@ static void read_answer(struct chord_node *n, uint64_t now, struct pread *p)
 /* Every replica answered or the deadline passed: repair, then forget. */
 static void read_close(struct chord_node *n, uint64_t now, struct pread *p)
 {
+    struct chord_store_entry fv;
     if (!p->answered) {
         char why[120];
         snprintf(why, sizeof(why),
@@ -211,7 +213,7 @@ static void read_close(struct chord_node *n, uint64_t now, struct pread *p)
         it.value.len = p->value_len;
         it.version = p->version;
         const struct chord_store_entry *e =
-            chord_store_find(n->store, p->key, p->key_len);
+            chord_store_find(n->store, p->key, p->key_len, &fv);
         if (!e || chord_version_cmp(&e->version, &p->version) < 0) {
             uint64_t seq;
             if (chord__apply(n, &it, &seq) == 0)
@@ -281,8 +283,9 @@ void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
                          size_t key_len, uint8_t consistency,
                          const struct chord_reply_to *to)
 {
+    struct chord_store_entry fv;
     const struct chord_store_entry *e =
-        chord_store_find(n->store, key, key_len);
+        chord_store_find(n->store, key, key_len, &fv);
     unsigned needed = chord__copies_needed(n, consistency);
     bool alone = needed <= 1;
     if (!alone && consistency != CHORD_CONSISTENCY_ALL &&
@@ -330,8 +333,9 @@ void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
 
 void chord__replica_handle_get(struct chord_node *n, const struct chord_msg *m)
 {
+    struct chord_store_entry fv;
     const struct chord_store_entry *e =
-        chord_store_find(n->store, m->key.data, m->key.len);
+        chord_store_find(n->store, m->key.data, m->key.len, &fv);
     struct chord_msg *r = chord__msg(n, CHORD_MSG_STORE_RESULT, m->req_id);
     if (!r)
         return;

@@ -111,12 +111,13 @@ void chord__ring_set_pred(struct chord_node *n, uint64_t now,
 static void pass_range(struct chord_node *n, uint64_t now, bool had_pred,
                        const struct chord_id *old, const struct chord_peer *to)
 {
+    struct chord_store_entry ev;
     struct chord_range c;
     c.lo = had_pred ? *old : n->rt.self.id;
     c.hi = to->id;
     size_t cur = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(n->store, &cur)) != NULL)
+    while ((e = chord_store_next(n->store, &cur, &ev)) != NULL)
         if (chord__want_range(n, e, &c)) {
             chord__transfer_start(n, now, to, 0, XFER_JOIN, chord__want_range,
                                   &c, NULL);

@@ -20,10 +20,11 @@
 #include "core/peer.h"
 #include "core/placement.h"
 
-/* A key of the range and its distance from the cursor (the sort key). */
+/* A key of the range and its distance from the cursor (the sort key);
+ * `at` is the store cursor that gives its entry again. */
 struct scan_pick {
     struct chord_id dist;
-    const struct chord_store_entry *e;
+    size_t at;
 };
 
 static int pick_cmp(const void *a, const void *b)
@@ -40,11 +41,13 @@ static int pick_cmp(const void *a, const void *b)
 static long collect(const struct chord_node *n, const struct chord_id *after,
                     struct scan_pick **out)
 {
+    struct chord_store_entry ev;
     *out = NULL;
-    size_t cap = 0, k = 0, cursor = 0;
+    size_t cap = 0, k = 0, cursor = 0, at = 0;
     struct scan_pick *picks = NULL;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(n->store, &cursor)) != NULL) {
+    for (; (e = chord_store_next(n->store, &cursor, &ev)) != NULL;
+         at = cursor) {
         if (e->tombstone ||
             !chord_id_in_oc(&e->key_id, after, &n->rt.self.id) ||
             chord_key_reserved(e->key, e->key_len)) /* the ring's own */
@@ -60,7 +63,7 @@ static long collect(const struct chord_node *n, const struct chord_id *after,
             cap = ncap;
         }
         chord_id_sub(&picks[k].dist, &e->key_id, after);
-        picks[k].e = e;
+        picks[k].at = at;
         k++;
     }
     if (k > 1)
@@ -94,21 +97,24 @@ static void scan_page(struct chord_node *n, uint64_t now,
         return;
     }
     size_t used = 0, taken = 0;
+    struct chord_id last = n->rt.self.id; /* the id of the last item taken */
     for (long i = 0; i < k; i++) {
         struct chord_item it;
-        chord_store_entry_item(picks[i].e, &it);
+        struct chord_store_entry ev;
+        size_t at = picks[i].at;
+        chord_store_entry_item(chord_store_next(n->store, &at, &ev), &it);
         size_t sz = chord_item_wire_size(&it);
         if (taken > 0 && used + sz > budget)
             break; /* the first item goes whatever its size */
         items[taken++] = it;
         used += sz;
+        last = ev.key_id;
     }
     r->status = CHORD_OK;
     chord__owned_lo(n, now, &r->range_lo);
     r->owner = n->rt.self;
     r->hint = *chord__live_succ(n, now);
-    r->range_hi =
-        taken < (size_t)k ? picks[taken - 1].e->key_id : n->rt.self.id;
+    r->range_hi = taken < (size_t)k ? last : n->rt.self.id;
     r->items = items;
     r->n_items = (uint32_t)taken;
     *items_out = items;

@@ -1,30 +1,47 @@
 /*
  * store.c - the versioned key-value store (see store.h).
  *
- * Layout: the entries live in one dense array, entries[0..n), so iteration
- * is a walk over an array and removal moves the last entry into the hole.
- * An open-addressing index (linear probing, power-of-two size) maps a key
- * to its position in that array: a slot holds position + 1, 0 means empty.
- * The slot a key hashes to comes from the first bytes of its SHA-1 id,
- * which the store computes for every key anyway. Deletion shifts the
- * following slots of the probe run back, so the index never holds
- * "deleted" markers and probe runs stay short.
+ * Layout, chosen for bytes per key: every entry is ONE allocation, a
+ * record (struct store_rec): a 39-byte header (version counter, key id,
+ * value length, writer index, key length, flags) followed by the key
+ * bytes, the value bytes, then a trailer holding only the optional parts
+ * the flags announce: the stamp (REC_STAMP, 8 bytes) and the fence
+ * (REC_FENCE, name and number, 16 bytes). Trailer fields are unaligned
+ * and read with memcpy. A 16-byte key with a 16-byte value takes 71
+ * bytes, an 80-byte malloc chunk.
+ *
+ * The version's 20-byte writer id is not in the record: records hold an
+ * index into the store's table of writers (struct store_writer), which
+ * counts the records naming each writer and reuses a slot whose count
+ * fell to zero. A ring has few writers (the nodes that owned the key when
+ * it was written), so the table is small; a writer is found by a
+ * remembered last hit or a walk of the table.
+ *
+ * The index is open addressing with linear probing over record pointers,
+ * sized to the data rather than to a power of two: the home slot of a key
+ * is the first four bytes of its SHA-1 id scaled to the table size
+ * (multiply and shift). The table is rebuilt half full (2 slots per
+ * entry) when the entries pass 3/4 of it (it grows by 1.5x) or fall under
+ * 1/4 (never below STORE_MIN_SLOTS), so it is 1/2 to 3/4 full after
+ * growth: 11 to 16 bytes of index per entry; deletion shifts the following
+ * slots of the probe run back, so there are no "deleted" markers. Iteration
+ * walks the slots; a cursor is a slot position.
  *
  * Invariants:
- *  - every entry is reachable from exactly one index slot, and every
- *    non-empty slot names a valid entry;
- *  - the index is at most half full (n * 2 <= n_slots);
- *  - n_live counts the entries whose tombstone flag is false, and
- *    live_bytes their key and value bytes (both kept by live_count());
- *  - a tombstone has value == NULL and value_len == 0; an empty value is
- *    also stored as NULL with length 0 but is not a tombstone;
- *  - a key pointer is never NULL (an empty key gets a one-byte block).
+ *  - every record is pointed at by exactly one slot;
+ *  - n * 4 <= n_slots * 3 (so a probe always meets an empty slot);
+ *  - a writer's refs is the number of records whose writer index names
+ *    it; a slot with refs == 0 is free;
+ *  - n_live counts the records without REC_TOMB, and live_bytes their
+ *    key and value bytes (kept by live_count());
+ *  - a tombstone has value_len 0 and a stamp trailer (set_stamp needs no
+ *    memory for it); an empty value is value_len 0 without REC_TOMB.
  *
- * There is no fixed cap on the number of entries: memory is the cap, and
- * every allocation failure leaves the store exactly as it was. Key and
- * value lengths are capped by CHORD_KEY_MAX and CHORD_VALUE_MAX.
- * The store does no I/O and knows nothing about the ring; callers select
- * ranges by walking the entries and testing key_id.
+ * There is no fixed cap on the number of entries: memory is the cap (and
+ * 2^32 slots), and every allocation failure leaves the store exactly as
+ * it was. Key and value lengths are capped by CHORD_KEY_MAX and
+ * CHORD_VALUE_MAX. The store does no I/O and knows nothing about the
+ * ring; callers select ranges by walking the entries and testing key_id.
  */
 #include "core/store.h"
 
@@ -33,27 +50,195 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STORE_MIN_SLOTS 16u  /* index size of a new store (power of two) */
-#define STORE_MIN_ENTRIES 8u /* entry array size at the first insertion */
+#define STORE_MIN_SLOTS 16u /* index size of a new store */
+#define STORE_PREFETCH 8u   /* slots a walk looks ahead */
 
-struct chord_store {
-    struct chord_store_entry *entries; /* dense, entries[0..n) valid */
-    size_t n;                          /* entries held */
-    size_t cap;                        /* entries[] capacity */
-    size_t n_live;                     /* entries that are not tombstones */
-    uint64_t live_bytes;               /* key + value bytes of those entries */
-    size_t *slots;                     /* position + 1, or 0 when empty */
-    size_t n_slots;                    /* power of two */
+enum {
+    REC_TOMB = 1,  /* a tombstone: no value */
+    REC_STAMP = 2, /* the trailer holds a u64 stamp */
+    REC_FENCE = 4, /* the trailer holds the fence: u64 name, u64 number */
 };
 
-/* The home slot of a key id: its first eight bytes, masked. */
+/* One entry. Allocated with offsetof(struct store_rec, data) + the key,
+ * value and trailer bytes (rec_size). */
+struct store_rec {
+    uint64_t counter; /* version counter */
+    struct chord_id key_id;
+    uint32_t value_len;
+    uint32_t writer; /* index into the store's writer table */
+    uint16_t key_len;
+    uint8_t flags;  /* REC_* */
+    uint8_t data[]; /* key, value, [stamp], [fence name, fence] */
+};
+
+#define REC_HEADER offsetof(struct store_rec, data)
+
+/* A writer id and the number of records naming it (0: a free slot). */
+struct store_writer {
+    struct chord_id id;
+    uint32_t refs;
+};
+
+struct chord_store {
+    struct store_rec **slots; /* NULL when empty */
+    size_t n_slots;
+    size_t n;            /* entries held */
+    size_t n_live;       /* entries that are not tombstones */
+    uint64_t live_bytes; /* key + value bytes of those entries */
+    struct store_writer *writers;
+    uint32_t n_writers;   /* slots of writers[] in use or free */
+    uint32_t last_writer; /* the last writer looked up (a hint) */
+};
+
+/* The home slot of a key id: its first four bytes scaled to n_slots. */
 static size_t store_home(const struct chord_id *key_id, size_t n_slots)
 {
-    uint64_t h = 0;
-    for (int i = 0; i < 8; i++)
-        h = h << 8 | key_id->b[i];
-    return (size_t)h & (n_slots - 1);
+    uint32_t h = (uint32_t)key_id->b[0] << 24 | (uint32_t)key_id->b[1] << 16 |
+                 (uint32_t)key_id->b[2] << 8 | key_id->b[3];
+    return (size_t)(((uint64_t)h * n_slots) >> 32);
 }
+
+static size_t slot_next(const struct chord_store *s, size_t i)
+{
+    return i + 1 == s->n_slots ? 0 : i + 1;
+}
+
+/* --- records ------------------------------------------------------------ */
+
+static size_t trailer_len(uint8_t flags)
+{
+    return (flags & REC_STAMP ? 8u : 0u) + (flags & REC_FENCE ? 16u : 0u);
+}
+
+static uint8_t *rec_trailer(const struct store_rec *r)
+{
+    return (uint8_t *)r->data + r->key_len + r->value_len;
+}
+
+static uint64_t rec_stamp(const struct store_rec *r)
+{
+    uint64_t v = 0;
+    if (r->flags & REC_STAMP)
+        memcpy(&v, rec_trailer(r), 8);
+    return v;
+}
+
+/* The fence of r into name/fence; false when it has none. */
+static bool rec_fence(const struct store_rec *r, uint64_t *name,
+                      uint64_t *fence)
+{
+    if (!(r->flags & REC_FENCE))
+        return false;
+    const uint8_t *t = rec_trailer(r) + (r->flags & REC_STAMP ? 8 : 0);
+    memcpy(name, t, 8);
+    memcpy(fence, t + 8, 8);
+    return true;
+}
+
+/*
+ * A new record for *item (its value ignored for a tombstone), with the
+ * given key id and writer index, and the fence *item carries or else
+ * `old`'s fence (a write without a fence keeps the key's). Stamp 0
+ * (present for a tombstone). NULL when out of memory.
+ */
+static struct store_rec *rec_new(const struct chord_item *item,
+                                 const struct chord_id *key_id, uint32_t writer,
+                                 const struct store_rec *old)
+{
+    uint64_t fname = 0, fence = 0;
+    bool has_fence = item->has_fence;
+    if (has_fence) {
+        fname = item->fence_name;
+        fence = item->fence;
+    } else if (old) {
+        has_fence = rec_fence(old, &fname, &fence);
+    }
+    uint8_t flags = (item->tombstone ? REC_TOMB | REC_STAMP : 0) |
+                    (has_fence ? REC_FENCE : 0);
+    size_t vlen = item->tombstone ? 0 : item->value.len;
+    size_t klen = item->key.len;
+    struct store_rec *r = malloc(REC_HEADER + klen + vlen + trailer_len(flags));
+    if (!r)
+        return NULL;
+    r->counter = item->version.counter;
+    r->key_id = *key_id;
+    r->value_len = (uint32_t)vlen;
+    r->writer = writer;
+    r->key_len = (uint16_t)klen;
+    r->flags = flags;
+    if (klen)
+        memcpy(r->data, item->key.data, klen);
+    if (vlen)
+        memcpy(r->data + klen, item->value.data, vlen);
+    uint8_t *t = rec_trailer(r);
+    if (flags & REC_STAMP) {
+        memset(t, 0, 8);
+        t += 8;
+    }
+    if (flags & REC_FENCE) {
+        memcpy(t, &fname, 8);
+        memcpy(t + 8, &fence, 8);
+    }
+    return r;
+}
+
+static bool rec_is(const struct store_rec *r, const struct chord_id *key_id,
+                   const void *key, size_t key_len)
+{
+    return r->key_len == key_len && chord_id_eq(&r->key_id, key_id) &&
+           (key_len == 0 || memcmp(r->data, key, key_len) == 0);
+}
+
+/* --- the writer table --------------------------------------------------- */
+
+/* The index of writer `id`, with one more reference: an existing slot, a
+ * free one, or a new one. 0, or -ENOMEM (nothing changed). */
+static int writer_ref(struct chord_store *s, const struct chord_id *id,
+                      uint32_t *out)
+{
+    uint32_t hint = s->last_writer;
+    if (hint < s->n_writers && s->writers[hint].refs &&
+        chord_id_eq(&s->writers[hint].id, id)) {
+        s->writers[hint].refs++;
+        *out = hint;
+        return 0;
+    }
+    uint32_t free_at = UINT32_MAX;
+    for (uint32_t i = 0; i < s->n_writers; i++) {
+        if (!s->writers[i].refs) {
+            if (free_at == UINT32_MAX)
+                free_at = i;
+        } else if (chord_id_eq(&s->writers[i].id, id)) {
+            s->writers[i].refs++;
+            *out = s->last_writer = i;
+            return 0;
+        }
+    }
+    if (free_at == UINT32_MAX) {
+        if (s->n_writers == UINT32_MAX)
+            return -ENOMEM;
+        struct store_writer *w =
+            realloc(s->writers, (s->n_writers + 1) * sizeof(*w));
+        if (!w)
+            return -ENOMEM;
+        s->writers = w;
+        free_at = s->n_writers++;
+    }
+    s->writers[free_at].id = *id;
+    s->writers[free_at].refs = 1;
+    *out = s->last_writer = free_at;
+    return 0;
+}
+
+/* Drop one reference to writer i; the table shrinks from its end. */
+static void writer_unref(struct chord_store *s, uint32_t i)
+{
+    s->writers[i].refs--;
+    while (s->n_writers && !s->writers[s->n_writers - 1].refs)
+        s->n_writers--;
+}
+
+/* --- the index ---------------------------------------------------------- */
 
 /*
  * The slot holding `key`, or the empty slot where it would go. *found
@@ -63,17 +248,14 @@ static size_t store_probe(const struct chord_store *s,
                           const struct chord_id *key_id, const void *key,
                           size_t key_len, bool *found)
 {
-    size_t mask = s->n_slots - 1;
     size_t i = store_home(key_id, s->n_slots);
-    for (;; i = (i + 1) & mask) {
-        size_t v = s->slots[i];
-        if (v == 0) {
+    for (;; i = slot_next(s, i)) {
+        const struct store_rec *r = s->slots[i];
+        if (!r) {
             *found = false;
             return i;
         }
-        const struct chord_store_entry *e = &s->entries[v - 1];
-        if (e->key_len == key_len && chord_id_eq(&e->key_id, key_id) &&
-            (key_len == 0 || memcmp(e->key, key, key_len) == 0)) {
+        if (rec_is(r, key_id, key, key_len)) {
             *found = true;
             return i;
         }
@@ -89,52 +271,47 @@ static size_t store_lookup(const struct chord_store *s, const void *key,
     return store_probe(s, &key_id, key, key_len, found);
 }
 
-/* The slot that points at entries[pos] (which must be indexed). */
-static size_t store_slot_of(const struct chord_store *s, size_t pos)
+/* Is k cyclically in (i, j]? */
+static bool cyc_in(size_t i, size_t k, size_t j)
 {
-    size_t mask = s->n_slots - 1;
-    size_t i = store_home(&s->entries[pos].key_id, s->n_slots);
-    while (s->slots[i] != pos + 1)
-        i = (i + 1) & mask;
-    return i;
+    return i <= j ? (i < k && k <= j) : (i < k || k <= j);
 }
 
 /*
- * Empty slot i, then move back the entries of the probe run that follows
+ * Empty slot i, then move back the records of the probe run that follows
  * it which would no longer be found (backward-shift deletion).
  */
 static void store_slot_clear(struct chord_store *s, size_t i)
 {
-    size_t mask = s->n_slots - 1;
     size_t j = i;
     for (;;) {
-        j = (j + 1) & mask;
-        size_t v = s->slots[j];
-        if (v == 0)
+        j = slot_next(s, j);
+        struct store_rec *r = s->slots[j];
+        if (!r)
             break;
-        size_t k = store_home(&s->entries[v - 1].key_id, s->n_slots);
-        /* The entry at j stays if its home lies cyclically in (i, j]. */
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stays)
+        /* The record at j stays if its home lies cyclically in (i, j]. */
+        if (cyc_in(i, store_home(&r->key_id, s->n_slots), j))
             continue;
-        s->slots[i] = v;
+        s->slots[i] = r;
         i = j;
     }
-    s->slots[i] = 0;
+    s->slots[i] = NULL;
 }
 
 /* Rebuild the index with `n_slots` slots: 0, or -ENOMEM (index kept). */
 static int store_rehash(struct chord_store *s, size_t n_slots)
 {
-    size_t *slots = calloc(n_slots, sizeof(*slots));
+    struct store_rec **slots = calloc(n_slots, sizeof(*slots));
     if (!slots)
         return -ENOMEM;
-    size_t mask = n_slots - 1;
-    for (size_t pos = 0; pos < s->n; pos++) {
-        size_t i = store_home(&s->entries[pos].key_id, n_slots);
-        while (slots[i] != 0)
-            i = (i + 1) & mask;
-        slots[i] = pos + 1;
+    for (size_t k = 0; k < s->n_slots; k++) {
+        struct store_rec *r = s->slots[k];
+        if (!r)
+            continue;
+        size_t i = store_home(&r->key_id, n_slots);
+        while (slots[i])
+            i = i + 1 == n_slots ? 0 : i + 1;
+        slots[i] = r;
     }
     free(s->slots);
     s->slots = slots;
@@ -142,64 +319,34 @@ static int store_rehash(struct chord_store *s, size_t n_slots)
     return 0;
 }
 
-/*
- * Make room for one more entry: the array and the index both. 0, or
- * -ENOMEM with the store unchanged in content (a grown array is harmless).
- */
+/* The index size for n entries after a resize: 2 n (half full), at
+ * least the minimum. */
+static size_t slots_for(size_t n)
+{
+    size_t want = 2 * n;
+    return want < STORE_MIN_SLOTS ? STORE_MIN_SLOTS : want;
+}
+
+/* Room in the index for one more entry: 0, or -ENOMEM (unchanged). */
 static int store_reserve_one(struct chord_store *s)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap : STORE_MIN_ENTRIES;
-        if (s->cap) {
-            if (cap > SIZE_MAX / 2 / sizeof(*s->entries))
-                return -ENOMEM;
-            cap *= 2;
-        }
-        struct chord_store_entry *e = realloc(s->entries, cap * sizeof(*e));
-        if (!e)
-            return -ENOMEM;
-        s->entries = e;
-        s->cap = cap;
-    }
-    if ((s->n + 1) > s->n_slots / 2) {
-        if (s->n_slots > SIZE_MAX / 2 / sizeof(*s->slots))
-            return -ENOMEM;
-        return store_rehash(s, s->n_slots * 2);
-    }
-    return 0;
-}
-
-/* A malloc'd copy of the value of *item (NULL for a tombstone or an empty
- * value). Returns 0 or -ENOMEM. */
-static int store_copy_value(const struct chord_item *item, uint8_t **out)
-{
-    *out = NULL;
-    if (item->tombstone || item->value.len == 0)
+    if ((s->n + 1) * 4 <= s->n_slots * 3)
         return 0;
-    *out = malloc(item->value.len);
-    if (!*out)
+    size_t want = slots_for(s->n + 1);
+    if (want > UINT32_MAX || want > SIZE_MAX / sizeof(*s->slots))
         return -ENOMEM;
-    memcpy(*out, item->value.data, item->value.len);
-    return 0;
+    return store_rehash(s, want);
 }
 
-/* Give *e the value (taken: a malloc'd copy or NULL), version and
- * tombstone flag of *item, and a zero stamp. The caller keeps the live
- * totals (live_count). */
-static void store_entry_set(struct chord_store_entry *e,
-                            const struct chord_item *item, uint8_t *value)
+/* After a removal: a smaller index when the entries fill under a quarter
+ * of it (a failure keeps the larger one, which is still correct). */
+static void store_maybe_shrink(struct chord_store *s)
 {
-    e->value = value;
-    e->value_len = value ? item->value.len : 0;
-    e->version = item->version;
-    e->tombstone = item->tombstone;
-    e->stamp = 0;
-    if (item->has_fence) { /* else the key keeps the fence it had */
-        e->has_fence = true;
-        e->fence_name = item->fence_name;
-        e->fence = item->fence;
-    }
+    if (s->n_slots > STORE_MIN_SLOTS && s->n * 4 < s->n_slots)
+        (void)store_rehash(s, slots_for(s->n));
 }
+
+/* --- the store ---------------------------------------------------------- */
 
 /* A new empty store, or NULL when out of memory. */
 struct chord_store *chord_store_new(void)
@@ -216,28 +363,26 @@ struct chord_store *chord_store_new(void)
     return s;
 }
 
-/* Free the store, every key and value it holds. NULL is accepted. */
+/* Free the store and every record it holds. NULL is accepted. */
 void chord_store_free(struct chord_store *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n; i++) {
-        free(s->entries[i].key);
-        free(s->entries[i].value);
-    }
-    free(s->entries);
+    for (size_t i = 0; i < s->n_slots; i++)
+        free(s->slots[i]);
     free(s->slots);
+    free(s->writers);
     free(s);
 }
 
-/* Count entry e in (sign +1) or out (-1) of the live totals, when it is
+/* Count record r in (sign +1) or out (-1) of the live totals, when it is
  * not a tombstone. */
-static void live_count(struct chord_store *s, const struct chord_store_entry *e,
+static void live_count(struct chord_store *s, const struct store_rec *r,
                        int sign)
 {
-    if (e->tombstone)
+    if (r->flags & REC_TOMB)
         return;
-    uint64_t bytes = (uint64_t)e->key_len + e->value_len;
+    uint64_t bytes = (uint64_t)r->key_len + r->value_len;
     if (sign > 0) {
         s->n_live++;
         s->live_bytes += bytes;
@@ -253,7 +398,8 @@ static void live_count(struct chord_store *s, const struct chord_store_entry *e,
  * too, so an older copy arriving later is refused). Returns 1 if applied,
  * 0 if the stored version was as new or newer, -ENOMEM (store unchanged),
  * or -EMSGSIZE when the key or value is over its cap (store unchanged).
- * The value of a tombstone item is ignored.
+ * The value of a tombstone item is ignored. A replaced entry gets a new
+ * record (the item may borrow from the old one).
  */
 int chord_store_apply(struct chord_store *s, const struct chord_item *item)
 {
@@ -266,62 +412,72 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
     bool found;
     size_t slot =
         store_probe(s, &key_id, item->key.data, item->key.len, &found);
-
-    if (found) {
-        struct chord_store_entry *e = &s->entries[s->slots[slot] - 1];
-        if (chord_version_cmp(&item->version, &e->version) <= 0)
+    struct store_rec *old = found ? s->slots[slot] : NULL;
+    if (old) {
+        struct chord_version v = {old->counter, s->writers[old->writer].id};
+        if (chord_version_cmp(&item->version, &v) <= 0)
             return 0;
-        uint8_t *value;
-        if (store_copy_value(item, &value) < 0)
+    } else {
+        size_t old_slots = s->n_slots;
+        if (store_reserve_one(s) < 0)
             return -ENOMEM;
-        free(e->value);
-        live_count(s, e, -1);
-        store_entry_set(e, item, value);
-        live_count(s, e, +1);
-        return 1;
+        if (s->n_slots != old_slots) /* the index was rebuilt */
+            slot =
+                store_probe(s, &key_id, item->key.data, item->key.len, &found);
     }
-
-    uint8_t *key = malloc(item->key.len ? item->key.len : 1);
-    if (!key)
+    uint32_t w;
+    if (writer_ref(s, &item->version.writer, &w) < 0)
         return -ENOMEM;
-    if (item->key.len)
-        memcpy(key, item->key.data, item->key.len);
-    uint8_t *value;
-    if (store_copy_value(item, &value) < 0) {
-        free(key);
+    struct store_rec *r = rec_new(item, &key_id, w, old);
+    if (!r) {
+        writer_unref(s, w);
         return -ENOMEM;
     }
-    size_t old_slots = s->n_slots;
-    if (store_reserve_one(s) < 0) {
-        free(key);
-        free(value);
-        return -ENOMEM;
+    if (old) {
+        live_count(s, old, -1);
+        writer_unref(s, old->writer);
+        free(old);
+    } else {
+        s->n++;
     }
-    if (s->n_slots != old_slots) /* the index was rebuilt: probe again */
-        slot = store_probe(s, &key_id, item->key.data, item->key.len, &found);
-
-    struct chord_store_entry *e = &s->entries[s->n];
-    e->has_fence = false;
-    e->key_id = key_id;
-    e->key = key;
-    e->key_len = item->key.len;
-    store_entry_set(e, item, value);
-    s->slots[slot] = s->n + 1;
-    s->n++;
-    live_count(s, e, +1);
+    s->slots[slot] = r;
+    live_count(s, r, +1);
     return 1;
 }
 
-/* The entry for a key (tombstones included), or NULL. */
-const struct chord_store_entry *
-chord_store_find(const struct chord_store *s, const void *key, size_t key_len)
+/* Fill *view from record r. */
+static const struct chord_store_entry *rec_view(const struct chord_store *s,
+                                                const struct store_rec *r,
+                                                struct chord_store_entry *view)
+{
+    view->key_id = r->key_id;
+    view->key = r->data;
+    view->key_len = r->key_len;
+    view->value = r->value_len ? r->data + r->key_len : NULL;
+    view->value_len = r->value_len;
+    view->version.counter = r->counter;
+    view->version.writer = s->writers[r->writer].id;
+    view->tombstone = (r->flags & REC_TOMB) != 0;
+    view->stamp = rec_stamp(r);
+    view->has_fence = rec_fence(r, &view->fence_name, &view->fence);
+    if (!view->has_fence)
+        view->fence_name = view->fence = 0;
+    return view;
+}
+
+/* The entry for a key (tombstones included) into *view, or NULL. */
+const struct chord_store_entry *chord_store_find(const struct chord_store *s,
+                                                 const void *key,
+                                                 size_t key_len,
+                                                 struct chord_store_entry *view)
 {
     bool found;
     size_t slot = store_lookup(s, key, key_len, &found);
-    return found ? &s->entries[s->slots[slot] - 1] : NULL;
+    return found ? rec_view(s, s->slots[slot], view) : NULL;
 }
 
-/* Set the caller's time stamp of a key's entry: 0, or -ENOENT. */
+/* Set the caller's time stamp of a key's entry: 0, -ENOENT, or -ENOMEM
+ * (a live entry without room for a stamp; unchanged). */
 int chord_store_set_stamp(struct chord_store *s, const void *key,
                           size_t key_len, uint64_t stamp)
 {
@@ -329,33 +485,38 @@ int chord_store_set_stamp(struct chord_store *s, const void *key,
     size_t slot = store_lookup(s, key, key_len, &found);
     if (!found)
         return -ENOENT;
-    s->entries[s->slots[slot] - 1].stamp = stamp;
+    struct store_rec *r = s->slots[slot];
+    if (!(r->flags & REC_STAMP)) {
+        if (stamp == 0)
+            return 0;
+        /* Insert 8 bytes before the fence, if any. */
+        size_t body = REC_HEADER + r->key_len + r->value_len;
+        size_t tail = trailer_len(r->flags);
+        struct store_rec *g = realloc(r, body + 8 + tail);
+        if (!g)
+            return -ENOMEM;
+        memmove((uint8_t *)g + body + 8, (uint8_t *)g + body, tail);
+        g->flags |= REC_STAMP;
+        s->slots[slot] = r = g;
+    }
+    memcpy(rec_trailer(r), &stamp, 8);
     return 0;
 }
 
-/*
- * Forget a key entirely (no tombstone): 0, or -ENOENT. The last entry of
- * the array moves into the freed position and its slot is updated.
- */
+/* Forget a key entirely (no tombstone): 0, or -ENOENT. */
 int chord_store_remove(struct chord_store *s, const void *key, size_t key_len)
 {
     bool found;
     size_t slot = store_lookup(s, key, key_len, &found);
     if (!found)
         return -ENOENT;
-    size_t pos = s->slots[slot] - 1;
+    struct store_rec *r = s->slots[slot];
     store_slot_clear(s, slot);
-
-    struct chord_store_entry *e = &s->entries[pos];
-    live_count(s, e, -1);
-    free(e->key);
-    free(e->value);
-    size_t last = s->n - 1;
-    if (pos != last) {
-        s->slots[store_slot_of(s, last)] = pos + 1;
-        *e = s->entries[last];
-    }
+    live_count(s, r, -1);
+    writer_unref(s, r->writer);
+    free(r);
     s->n--;
+    store_maybe_shrink(s);
     return 0;
 }
 
@@ -371,18 +532,34 @@ size_t chord_store_live(const struct chord_store *s)
     return s->n_live;
 }
 
+size_t chord_store_slots(const struct chord_store *s)
+{
+    return s->n_slots;
+}
+
 uint64_t chord_store_live_bytes(const struct chord_store *s)
 {
     return s->live_bytes;
 }
 
-/* The entry at *cursor and advance it, or NULL past the last entry. */
+/* The entry at or after slot *cursor into *view, the cursor moved past
+ * it; NULL past the last slot. */
 const struct chord_store_entry *chord_store_next(const struct chord_store *s,
-                                                 size_t *cursor)
+                                                 size_t *cursor,
+                                                 struct chord_store_entry *view)
 {
-    if (*cursor >= s->n)
-        return NULL;
-    return &s->entries[(*cursor)++];
+    for (size_t i = *cursor; i < s->n_slots; i++)
+        if (s->slots[i]) {
+            *cursor = i + 1;
+            /* Records lie anywhere in the heap: ask for the ones a walk
+             * reads next while this one is copied. */
+            size_t ahead = i + STORE_PREFETCH;
+            if (ahead < s->n_slots && s->slots[ahead])
+                __builtin_prefetch(s->slots[ahead]);
+            return rec_view(s, s->slots[i], view);
+        }
+    *cursor = s->n_slots;
+    return NULL;
 }
 
 /* Fill *item so it borrows the key and value of *e. */

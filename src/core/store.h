@@ -8,8 +8,11 @@
  * cannot resurrect the key. The store computes and keeps each key's id
  * (SHA-1) so callers can select key ranges on the ring.
  *
- * The store copies what it is given and owns its memory. Pointers it
- * returns stay valid until the next call that changes the store.
+ * The store copies what it is given and owns its memory. An entry is read
+ * through a view (struct chord_store_entry) that the caller provides and
+ * chord_store_find / chord_store_next fill: the view's key and value
+ * pointers borrow from the store and stay valid until the next call that
+ * changes the store; the view itself is the caller's (copy it freely).
  * It does no I/O.
  */
 #ifndef CHORD_STORE_H
@@ -23,11 +26,12 @@
 
 struct chord_store;
 
+/* A view of one entry, filled by chord_store_find / chord_store_next. */
 struct chord_store_entry {
     struct chord_id key_id; /* SHA-1 of the key */
-    uint8_t *key;
+    const uint8_t *key;     /* never NULL, even for an empty key */
     size_t key_len;
-    uint8_t *value; /* NULL for a tombstone or an empty value */
+    const uint8_t *value; /* NULL for a tombstone or an empty value */
     size_t value_len;
     struct chord_version version;
     bool tombstone;
@@ -51,12 +55,15 @@ void chord_store_free(struct chord_store *s);
  */
 int chord_store_apply(struct chord_store *s, const struct chord_item *item);
 
-/* The entry for a key (tombstones included), or NULL. */
+/* The entry for a key (tombstones included): *view filled and returned,
+ * or NULL (*view untouched). */
 const struct chord_store_entry *
-chord_store_find(const struct chord_store *s, const void *key, size_t key_len);
+chord_store_find(const struct chord_store *s, const void *key, size_t key_len,
+                 struct chord_store_entry *view);
 
 /* Set the caller's time stamp of a key's entry (for tombstone expiry).
- * 0, or -ENOENT. */
+ * 0, -ENOENT, or -ENOMEM (nothing changed): a tombstone always has room
+ * for its stamp, a live entry's first non-zero stamp may need memory. */
 int chord_store_set_stamp(struct chord_store *s, const void *key,
                           size_t key_len, uint64_t stamp);
 
@@ -67,17 +74,24 @@ int chord_store_remove(struct chord_store *s, const void *key, size_t key_len);
 size_t chord_store_size(const struct chord_store *s);
 size_t chord_store_live(const struct chord_store *s);
 
+/* Slots of the index (8 bytes each): between 4/3 and 4 per entry once
+ * past the minimum size, for memory accounting. */
+size_t chord_store_slots(const struct chord_store *s);
+
 /* Key and value bytes of the entries that are not tombstones (kept as
  * entries change, so reading it costs nothing). */
 uint64_t chord_store_live_bytes(const struct chord_store *s);
 
 /*
- * Iterate: start with *cursor = 0; each call returns the next entry and
- * advances the cursor, NULL at the end. Order is unspecified. Any change
- * to the store invalidates the cursor.
+ * Iterate: start with *cursor = 0; each call fills *view with the next
+ * entry, returns it and advances the cursor, NULL at the end. Order is
+ * unspecified. Any change to the store invalidates the cursor. While
+ * nothing changes, a cursor value saved before a call that returned an
+ * entry gives that same entry again (a position to come back to).
  */
-const struct chord_store_entry *chord_store_next(const struct chord_store *s,
-                                                 size_t *cursor);
+const struct chord_store_entry *
+chord_store_next(const struct chord_store *s, size_t *cursor,
+                 struct chord_store_entry *view);
 
 /* Fill every field of *item, borrowing from *e (for encoding a TRANSFER
  * or a checkpoint); no origin. */

@@ -61,10 +61,11 @@ static void range_digest(const struct chord_node *n, const struct chord_id *lo,
                          const struct chord_id *hi,
                          uint64_t out[CHORD_SYNC_BUCKETS])
 {
+    struct chord_store_entry ev;
     memset(out, 0, sizeof(uint64_t) * CHORD_SYNC_BUCKETS);
     size_t cur = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(n->store, &cur)) != NULL)
+    while ((e = chord_store_next(n->store, &cur, &ev)) != NULL)
         if (chord_id_in_oc(&e->key_id, lo, hi))
             out[bucket_of(&e->key_id, lo, hi)] ^= entry_hash(e);
 }
@@ -159,9 +160,10 @@ static void orphan_found(struct chord_node *n, uint64_t now,
 
 static void orphan_check(struct chord_node *n, uint64_t now)
 {
+    struct chord_store_entry ev;
     size_t cur = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(n->store, &cur)) != NULL) {
+    while ((e = chord_store_next(n->store, &cur, &ev)) != NULL) {
         if (chord__replica_holds(n, &e->key_id))
             continue;
         uint64_t id =
@@ -202,12 +204,13 @@ static void orphan_owner(struct chord_node *n, uint64_t now, bool ok,
 
 static void collect_tombstones(struct chord_node *n, uint64_t now)
 {
+    struct chord_store_entry ev;
     /* Collect the keys first: removal reorders the store. */
     size_t cur = 0, k = 0, cap = 0;
     uint8_t **keys = NULL;
     size_t *lens = NULL;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(n->store, &cur)) != NULL) {
+    while ((e = chord_store_next(n->store, &cur, &ev)) != NULL) {
         if (!e->tombstone || e->stamp + n->cfg.tombstone_ttl_ms > now)
             continue;
         if (k == cap) {

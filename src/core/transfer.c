@@ -71,6 +71,7 @@ static void transfer_done(struct chord_node *n, uint64_t now,
 static void transfer_send_batch(struct chord_node *n, uint64_t now,
                                 struct transfer *t)
 {
+    struct chord_store_entry fv;
     size_t cap = t->n_keys - t->pos;
     struct chord_item *items = calloc(cap ? cap : 1, sizeof(*items));
     struct chord_msg *m = chord__msg(n, CHORD_MSG_TRANSFER, 0);
@@ -85,7 +86,7 @@ static void transfer_send_batch(struct chord_node *n, uint64_t now,
     size_t bytes = 0, k = 0, i = t->pos;
     for (; i < t->n_keys; i++) {
         const struct chord_store_entry *e =
-            chord_store_find(n->store, t->keys[i], t->key_lens[i]);
+            chord_store_find(n->store, t->keys[i], t->key_lens[i], &fv);
         if (!e)
             continue; /* removed meanwhile */
         struct chord_item it;
@@ -115,6 +116,7 @@ void chord__transfer_start(struct chord_node *n, uint64_t now,
                            uint8_t purpose, chord_want_fn want, const void *ctx,
                            chord_transfer_done_fn done)
 {
+    struct chord_store_entry ev;
     struct transfer *t = calloc(1, sizeof(*t));
     size_t total = chord_store_size(n->store);
     if (t) {
@@ -130,7 +132,7 @@ void chord__transfer_start(struct chord_node *n, uint64_t now,
     }
     size_t cur = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(n->store, &cur)) != NULL) {
+    while ((e = chord_store_next(n->store, &cur, &ev)) != NULL) {
         if (!want(n, e, ctx))
             continue;
         uint8_t *k = malloc(e->key_len ? e->key_len : 1);
@@ -160,12 +162,13 @@ void chord__transfer_start(struct chord_node *n, uint64_t now,
 static void transfer_acked(struct chord_node *n, uint64_t now,
                            struct transfer *t)
 {
+    struct chord_store_entry fv;
     if (t->purpose == XFER_JOIN || t->purpose == XFER_ORPHAN) {
         /* The receiver has them durably: drop what we no longer
          * replicate (with r > 1 a joiner's successor keeps its keys). */
         for (size_t i = t->pos; i < t->batch_end; i++) {
             const struct chord_store_entry *e =
-                chord_store_find(n->store, t->keys[i], t->key_lens[i]);
+                chord_store_find(n->store, t->keys[i], t->key_lens[i], &fv);
             if (e && !chord__replica_holds(n, &e->key_id))
                 chord_store_remove(n->store, t->keys[i], t->key_lens[i]);
         }

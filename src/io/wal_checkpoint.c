@@ -142,6 +142,7 @@ static int cp_write(const struct chord_disk *disk, const char *tmp,
                     const struct chord_store *st,
                     struct chord_wal_checkpoint *cp)
 {
+    struct chord_store_entry ev;
     struct wtr w = {disk, -1, {NULL, 0, 0}, 0};
     w.fd = disk->open(disk->ctx, tmp,
                       CHORD_DISK_WRITE | CHORD_DISK_CREATE | CHORD_DISK_TRUNC);
@@ -150,7 +151,7 @@ static int cp_write(const struct chord_disk *disk, const char *tmp,
     int rc = 0;
     size_t cursor = 0;
     const struct chord_store_entry *e;
-    while (rc == 0 && (e = chord_store_next(st, &cursor)) != NULL) {
+    while (rc == 0 && (e = chord_store_next(st, &cursor, &ev)) != NULL) {
         rc = wtr_entry(&w, cp->seq, e);
         cp->keys++;
     }

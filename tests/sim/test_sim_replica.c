@@ -95,6 +95,7 @@ static int sorted_members(const struct chord_sim *sim, int *out)
  * next R-1 successors. Returns the number of live copies. */
 static int copies_of(const struct chord_sim *sim, const char *key, bool *placed)
 {
+    struct chord_store_entry fv;
     int members[NODES * 2];
     int n = sorted_members(sim, members);
     struct chord_id kid;
@@ -111,7 +112,7 @@ static int copies_of(const struct chord_sim *sim, const char *key, bool *placed)
         const struct chord_store *st =
             chord_node_store(chord_sim_node(sim, members[p]));
         const struct chord_store_entry *e =
-            chord_store_find(st, key, strlen(key));
+            chord_store_find(st, key, strlen(key), &fv);
         bool held = e && !e->tombstone;
         int dist = (p - owner_pos + n) % n;
         if (held)

@@ -159,6 +159,7 @@ static void check_keys_readable(struct chord_sim *sim, uint64_t *rs)
 /* Every key is held, live and with its value, by its true owner. */
 static void check_keys_at_owner(struct chord_sim *sim)
 {
+    struct chord_store_entry fv;
     char key[32], val[64];
     for (int k = 0; k < KEYS; k++) {
         key_name(key, sizeof key, k);
@@ -170,7 +171,7 @@ static void check_keys_at_owner(struct chord_sim *sim)
         const struct chord_store *st =
             chord_node_store(chord_sim_node(sim, owner));
         const struct chord_store_entry *e =
-            chord_store_find(st, key, strlen(key));
+            chord_store_find(st, key, strlen(key), &fv);
         if (!e || e->tombstone)
             fail_msg("%s is %s at its owner, node %d (%s)", key,
                      e ? "a tombstone" : "missing", owner,
@@ -470,7 +471,8 @@ static void build_configured(struct chord_sim *sim, uint64_t *rs, int n,
     settle(sim);
 }
 
-/* ---- (f) half the ring crashes at once ------------------------------------ */
+/* ---- (f) half the ring crashes at once ------------------------------------
+ */
 
 struct half_ctx {
     struct chord_sim *sim;
@@ -579,8 +581,7 @@ static double geo_lookup_ms(bool pns)
         snprintf(key, sizeof key, "geo-%d", k);
         int via = pick_active(sim, &rs, N, -1);
         assert_int_equal(chord_sim_request(sim, via, CHORD_SIM_LOOKUP, key,
-                                           strlen(key), NULL, 0, lat_reply,
-                                           &c),
+                                           strlen(key), NULL, 0, lat_reply, &c),
                          0);
         chord_sim_run_for(sim, 10);
     }

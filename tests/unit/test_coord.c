@@ -24,6 +24,7 @@
 /* A store request for a key the node does not own gets REDIRECT. */
 static void test_redirect_when_not_owner(void **state)
 {
+    struct chord_store_entry fv;
     (void)state;
     const uint8_t pos[] = {10, 200};
     struct net *net = ring(pos, 2);
@@ -57,8 +58,8 @@ static void test_redirect_when_not_owner(void **state)
     assert_int_equal(r.type, CHORD_MSG_STORE_RESULT);
     assert_int_equal(r.status, CHORD_REDIRECT);
     assert_int_equal(pos_of(&r.hint), 200);
-    assert_null(
-        chord_store_find(chord_node_store(net->node[0]), key, strlen(key)));
+    assert_null(chord_store_find(chord_node_store(net->node[0]), key,
+                                 strlen(key), &fv));
     net_free(net);
 }
 

@@ -23,6 +23,7 @@
  * a key redirects the coordinator instead of answering. */
 static void test_join_moves_keys(void **state)
 {
+    struct chord_store_entry ev;
     (void)state;
     const uint8_t pos[] = {10, 200};
     struct net *net = ring(pos, 2);
@@ -41,7 +42,7 @@ static void test_join_moves_keys(void **state)
         const struct chord_store *st = chord_node_store(net->node[i]);
         size_t cur = 0;
         const struct chord_store_entry *e;
-        while ((e = chord_store_next(st, &cur)) != NULL) {
+        while ((e = chord_store_next(st, &cur, &ev)) != NULL) {
             assert_true(chord_routing_owns(rt(net, i), &e->key_id));
             total++;
         }

@@ -31,6 +31,7 @@ static void no_owner_reads(struct chord_node_config *cfg)
  * and with one of them back it succeeds and reaches all three. */
 static void test_quorum_write(void **state)
 {
+    struct chord_store_entry fv;
     (void)state;
     const uint8_t pos[] = {10, 100, 200};
     struct net *net = ring_r(pos, 3, 3);
@@ -47,14 +48,14 @@ static void test_quorum_write(void **state)
     client(net, 1, CHORD_MSG_C_PUT, key, "v2");
     assert_int_equal(net->last_reply.status, CHORD_OK);
     const struct chord_store_entry *e =
-        chord_store_find(chord_node_store(net->node[2]), key, strlen(key));
+        chord_store_find(chord_node_store(net->node[2]), key, strlen(key), &fv);
     assert_non_null(e);
     assert_memory_equal(e->value, "v2", 2);
 
     /* 10 comes back too: anti-entropy gives it the newest copy. */
     net->down[0] = false;
     run_for(net, 8000);
-    e = chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+    e = chord_store_find(chord_node_store(net->node[0]), key, strlen(key), &fv);
     assert_non_null(e);
     assert_memory_equal(e->value, "v2", 2);
     net_free(net);
@@ -63,6 +64,7 @@ static void test_quorum_write(void **state)
 /* A quorum read returns the newest copy and repairs a stale replica. */
 static void test_read_repair(void **state)
 {
+    struct chord_store_entry fv;
     (void)state;
     const uint8_t pos[] = {10, 100, 200};
     struct net *net = ring_r(pos, 3, 3);
@@ -77,7 +79,7 @@ static void test_read_repair(void **state)
     assert_int_equal(net->last_reply.status, CHORD_OK);
     net->down[0] = false;
     const struct chord_store_entry *e =
-        chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+        chord_store_find(chord_node_store(net->node[0]), key, strlen(key), &fv);
     assert_memory_equal(e->value, "old", 3);
     /* Read at ALL: all three copies compared, the newest returned, the
      * stale one repaired. */
@@ -97,7 +99,7 @@ static void test_read_repair(void **state)
     assert_int_equal(net->last_reply.status, CHORD_OK);
     assert_memory_equal(net->last_reply.value.data, "new", 3);
     run_for(net, 50);
-    e = chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+    e = chord_store_find(chord_node_store(net->node[0]), key, strlen(key), &fv);
     assert_memory_equal(e->value, "new", 3);
     chord_buf_free(&b);
     free(m);
@@ -134,6 +136,7 @@ static void test_hedged_read(void **state)
  * replica set is made of the nodes still seen: not tested here.) */
 static void test_write_all_needs_every_replica(void **state)
 {
+    struct chord_store_entry fv;
     (void)state;
     const uint8_t pos[] = {10, 100, 200};
     struct net *net = ring_r(pos, 3, 3);
@@ -150,7 +153,7 @@ static void test_write_all_needs_every_replica(void **state)
     client_c(net, 1, CHORD_MSG_C_PUT, key, "quorum", CHORD_CONSISTENCY_QUORUM);
     assert_int_equal(net->last_reply.status, CHORD_OK);
     const struct chord_store_entry *e =
-        chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+        chord_store_find(chord_node_store(net->node[0]), key, strlen(key), &fv);
     assert_non_null(e);
     assert_memory_equal(e->value, "quorum", 6);
 
@@ -167,6 +170,7 @@ static void test_write_all_needs_every_replica(void **state)
  * deleted once everyone is back. */
 static void test_delete_not_undone_by_stale_copy(void **state)
 {
+    struct chord_store_entry fv;
     (void)state;
     const uint8_t pos[] = {10, 100, 200};
     struct net *net = ring_tuned(pos, 3, 3, no_owner_reads);
@@ -181,7 +185,7 @@ static void test_delete_not_undone_by_stale_copy(void **state)
     assert_int_equal(net->last_reply.status, CHORD_OK);
     net->down[0] = false;
     const struct chord_store_entry *e =
-        chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+        chord_store_find(chord_node_store(net->node[0]), key, strlen(key), &fv);
     assert_non_null(e);
     assert_false(e->tombstone); /* 10 still has "old" */
 
@@ -191,7 +195,7 @@ static void test_delete_not_undone_by_stale_copy(void **state)
     assert_int_equal(net->last_reply.status, CHORD_NOT_FOUND);
     assert_int_equal(net->sent[CHORD_MSG_REPLICA_GET], asked + 2);
     run_for(net, 1000); /* the read closes (200 never answers): repair */
-    e = chord_store_find(chord_node_store(net->node[0]), key, strlen(key));
+    e = chord_store_find(chord_node_store(net->node[0]), key, strlen(key), &fv);
     assert_true(e == NULL || e->tombstone);
 
     net->down[2] = false;
@@ -199,7 +203,8 @@ static void test_delete_not_undone_by_stale_copy(void **state)
     for (int i = 0; i < 3; i++) {
         client(net, i, CHORD_MSG_C_GET, key, NULL);
         assert_int_equal(net->last_reply.status, CHORD_NOT_FOUND);
-        e = chord_store_find(chord_node_store(net->node[i]), key, strlen(key));
+        e = chord_store_find(chord_node_store(net->node[i]), key, strlen(key),
+                             &fv);
         assert_true(e == NULL || e->tombstone);
     }
     net_free(net);

@@ -72,7 +72,8 @@ static int del_str(struct chord_store *s, const char *k,
 static const struct chord_store_entry *find_str(struct chord_store *s,
                                                 const char *k)
 {
-    return chord_store_find(s, k, strlen(k));
+    static struct chord_store_entry fv; /* the view outlives the call */
+    return chord_store_find(s, k, strlen(k), &fv);
 }
 
 static void assert_value(const struct chord_store_entry *e, const char *v)
@@ -261,6 +262,7 @@ static void test_tombstone(void **state)
 
 static void test_live_and_size_counts(void **state)
 {
+    struct chord_store_entry ev;
     (void)state;
     struct chord_store *s = chord_store_new();
     char k[16];
@@ -288,7 +290,7 @@ static void test_live_and_size_counts(void **state)
     /* The counters agree with a scan. */
     size_t cur = 0, live = 0, all = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(s, &cur)) != NULL) {
+    while ((e = chord_store_next(s, &cur, &ev)) != NULL) {
         all++;
         live += !e->tombstone;
     }
@@ -317,11 +319,12 @@ static uint32_t index_of(const struct chord_store_entry *e)
 static void check_iteration(const struct chord_store *s, const bool *present,
                             uint32_t n)
 {
+    struct chord_store_entry ev;
     uint8_t *seen = calloc(n, 1);
     assert_non_null(seen);
     size_t cur = 0, count = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(s, &cur)) != NULL) {
+    while ((e = chord_store_next(s, &cur, &ev)) != NULL) {
         uint32_t i = index_of(e);
         assert_true(i < n);
         assert_true(present[i]);
@@ -330,7 +333,7 @@ static void check_iteration(const struct chord_store *s, const bool *present,
         count++;
     }
     /* The end is sticky. */
-    assert_null(chord_store_next(s, &cur));
+    assert_null(chord_store_next(s, &cur, &ev));
     size_t expect = 0;
     for (uint32_t i = 0; i < n; i++)
         expect += present[i];
@@ -341,13 +344,15 @@ static void check_iteration(const struct chord_store *s, const bool *present,
 
 static void test_iteration_exactly_once(void **state)
 {
+    struct chord_store_entry ev;
+    struct chord_store_entry fv;
     (void)state;
     enum { N = 500 };
     bool present[N];
     uint8_t k[4];
     struct chord_store *s = chord_store_new();
     size_t cur = 0;
-    assert_null(chord_store_next(s, &cur));
+    assert_null(chord_store_next(s, &cur, &ev));
     for (uint32_t i = 0; i < N; i++) {
         key_of(i, k);
         struct chord_item it = item(k, 4, "x", 1, ver(1, 1), false);
@@ -370,7 +375,7 @@ static void test_iteration_exactly_once(void **state)
     /* Every remaining key is still found with its own key. */
     for (uint32_t i = 0; i < N; i++) {
         key_of(i, k);
-        const struct chord_store_entry *e = chord_store_find(s, k, 4);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4, &fv);
         if (present[i]) {
             assert_non_null(e);
             assert_int_equal(index_of(e), i);
@@ -384,6 +389,8 @@ static void test_iteration_exactly_once(void **state)
 /* 100k keys in, half out, the rest out: growth and deletion at scale. */
 static void test_many_keys(void **state)
 {
+    struct chord_store_entry ev;
+    struct chord_store_entry fv;
     (void)state;
     enum { N = 100000 };
     uint8_t k[4], v[4];
@@ -399,7 +406,7 @@ static void test_many_keys(void **state)
     for (uint32_t i = 0; i < N; i++) {
         key_of(i, k);
         key_of(i * 7u, v);
-        const struct chord_store_entry *e = chord_store_find(s, k, 4);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4, &fv);
         assert_non_null(e);
         assert_int_equal(e->value_len, 4);
         assert_memory_equal(e->value, v, 4);
@@ -411,7 +418,7 @@ static void test_many_keys(void **state)
     assert_int_equal(chord_store_size(s), N / 2);
     for (uint32_t i = 0; i < N; i++) {
         key_of(i, k);
-        const struct chord_store_entry *e = chord_store_find(s, k, 4);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4, &fv);
         if (i % 2) {
             assert_non_null(e);
             key_of(i * 7u, v);
@@ -434,12 +441,13 @@ static void test_many_keys(void **state)
     assert_int_equal(chord_store_size(s), 0);
     assert_int_equal(chord_store_live(s), 0);
     size_t cur = 0;
-    assert_null(chord_store_next(s, &cur));
+    assert_null(chord_store_next(s, &cur, &ev));
     chord_store_free(s);
 }
 
 static void test_binary_keys(void **state)
 {
+    struct chord_store_entry fv;
     (void)state;
     struct chord_store *s = chord_store_new();
     /* Keys that differ only after a NUL, and a prefix of one another. */
@@ -458,23 +466,23 @@ static void test_binary_keys(void **state)
     assert_int_equal(chord_store_apply(s, &it), 1);
     assert_int_equal(chord_store_size(s), 4);
 
-    const struct chord_store_entry *e = chord_store_find(s, k1, 3);
+    const struct chord_store_entry *e = chord_store_find(s, k1, 3, &fv);
     assert_non_null(e);
     assert_int_equal(e->value_len, sizeof(v1));
     assert_memory_equal(e->value, v1, sizeof(v1));
     assert_int_equal(e->key_len, 3);
     assert_memory_equal(e->key, k1, 3);
-    assert_value(chord_store_find(s, k2, 3), "two");
-    assert_value(chord_store_find(s, k3, 2), "three");
-    assert_value(chord_store_find(s, k4, 1), "four");
+    assert_value(chord_store_find(s, k2, 3, &fv), "two");
+    assert_value(chord_store_find(s, k3, 2, &fv), "three");
+    assert_value(chord_store_find(s, k4, 1, &fv), "four");
 
     /* An empty key is a key like any other. */
     it = item("", 0, "empty key", 9, ver(1, 1), false);
     assert_int_equal(chord_store_apply(s, &it), 1);
-    assert_value(chord_store_find(s, "", 0), "empty key");
+    assert_value(chord_store_find(s, "", 0, &fv), "empty key");
     assert_int_equal(chord_store_remove(s, "", 0), 0);
-    assert_null(chord_store_find(s, "", 0));
-    assert_value(chord_store_find(s, k4, 1), "four");
+    assert_null(chord_store_find(s, "", 0, &fv));
+    assert_value(chord_store_find(s, k4, 1, &fv), "four");
     chord_store_free(s);
 }
 
@@ -506,6 +514,7 @@ static void test_empty_value_is_not_tombstone(void **state)
 
 static void test_caps(void **state)
 {
+    struct chord_store_entry fv;
     (void)state;
     struct chord_store *s = chord_store_new();
     uint8_t *big = calloc(1, CHORD_VALUE_MAX + 1);
@@ -519,7 +528,7 @@ static void test_caps(void **state)
     /* Exactly at the caps is accepted. */
     it = item(big, CHORD_KEY_MAX, big, CHORD_VALUE_MAX, ver(1, 1), false);
     assert_int_equal(chord_store_apply(s, &it), 1);
-    assert_int_equal(chord_store_find(s, big, CHORD_KEY_MAX)->value_len,
+    assert_int_equal(chord_store_find(s, big, CHORD_KEY_MAX, &fv)->value_len,
                      CHORD_VALUE_MAX);
     free(big);
     chord_store_free(s);
@@ -548,6 +557,189 @@ static void test_live_bytes(void **state)
     chord_store_free(s);
 }
 
+/* Versions keep their writer through the writer table: many writers,
+ * overwrites that change a key's writer, removals that free a writer's
+ * slot and new writers that take it. */
+static void test_writers(void **state)
+{
+    (void)state;
+    enum { N = 300, W = 40 };
+    struct chord_store *s = chord_store_new();
+    struct chord_store_entry v;
+    uint8_t k[4];
+    for (uint32_t i = 0; i < N; i++) {
+        key_of(i, k);
+        struct chord_item it =
+            item(k, 4, "x", 1, ver(1, (uint8_t)(i % W)), false);
+        assert_int_equal(chord_store_apply(s, &it), 1);
+    }
+    /* Every key whose index is even moves to writer 200 + i % 7. */
+    for (uint32_t i = 0; i < N; i += 2) {
+        key_of(i, k);
+        struct chord_item it =
+            item(k, 4, "y", 1, ver(2, (uint8_t)(200 + i % 7)), false);
+        assert_int_equal(chord_store_apply(s, &it), 1);
+    }
+    /* Remove every key of writers 1 and 3 (odd keys only remain with
+     * their first writer), then bring in writers never seen. */
+    for (uint32_t i = 1; i < N; i += 2) {
+        key_of(i, k);
+        if (i % W == 1 || i % W == 3)
+            assert_int_equal(chord_store_remove(s, k, 4), 0);
+    }
+    for (uint32_t i = N; i < N + 20; i++) {
+        key_of(i, k);
+        struct chord_item it =
+            item(k, 4, "z", 1, ver(3, (uint8_t)(100 + i % 5)), false);
+        assert_int_equal(chord_store_apply(s, &it), 1);
+    }
+    for (uint32_t i = 0; i < N + 20; i++) {
+        key_of(i, k);
+        const struct chord_store_entry *e = chord_store_find(s, k, 4, &v);
+        struct chord_version want;
+        if (i >= N)
+            want = ver(3, (uint8_t)(100 + i % 5));
+        else if (i % 2 == 0)
+            want = ver(2, (uint8_t)(200 + i % 7));
+        else if (i % W == 1 || i % W == 3) {
+            assert_null(e);
+            continue;
+        } else
+            want = ver(1, (uint8_t)(i % W));
+        assert_non_null(e);
+        assert_int_equal(chord_version_cmp(&e->version, &want), 0);
+        assert_memory_equal(&e->version.writer, &want.writer,
+                            sizeof(want.writer));
+    }
+    /* A write older than the stored one by writer alone is refused. */
+    key_of(N, k);
+    struct chord_item it = item(k, 4, "old", 3, ver(3, 99), false);
+    assert_int_equal(chord_store_apply(s, &it), 0);
+    chord_store_free(s);
+}
+
+/* The optional parts: a fence stays through writes without one and is
+ * replaced by a write with one; the stamp of a tombstone, of a live
+ * entry, and both together with a fence. */
+static void test_fence_and_stamp(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    struct chord_store_entry v;
+    struct chord_item it = item("k", 1, "v1", 2, ver(1, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    const struct chord_store_entry *e = chord_store_find(s, "k", 1, &v);
+    assert_false(e->has_fence);
+    assert_int_equal(e->stamp, 0);
+
+    it = item("k", 1, "v2", 2, ver(2, 1), false);
+    it.has_fence = true;
+    it.fence_name = 0x1122334455667788ull;
+    it.fence = 7;
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    it = item("k", 1, "a longer value", 14, ver(3, 1), false);
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    e = chord_store_find(s, "k", 1, &v);
+    assert_true(e->has_fence);
+    assert_true(e->fence_name == 0x1122334455667788ull);
+    assert_int_equal(e->fence, 7);
+    assert_value(e, "a longer value");
+
+    /* A live entry's stamp, then a tombstone's, the fence kept. */
+    assert_int_equal(chord_store_set_stamp(s, "k", 1, 12345), 0);
+    e = chord_store_find(s, "k", 1, &v);
+    assert_int_equal(e->stamp, 12345);
+    assert_int_equal(e->fence, 7);
+    assert_value(e, "a longer value");
+    assert_int_equal(del_str(s, "k", ver(4, 1)), 1);
+    e = chord_store_find(s, "k", 1, &v);
+    assert_true(e->tombstone);
+    assert_int_equal(e->stamp, 0); /* a change clears it */
+    assert_int_equal(chord_store_set_stamp(s, "k", 1, 999), 0);
+    e = chord_store_find(s, "k", 1, &v);
+    assert_int_equal(e->stamp, 999);
+    assert_true(e->has_fence);
+    assert_int_equal(e->fence, 7);
+
+    /* A newer fence replaces it; the item view carries it. */
+    it = item("k", 1, "v5", 2, ver(5, 1), false);
+    it.has_fence = true;
+    it.fence_name = 1;
+    it.fence = 9;
+    assert_int_equal(chord_store_apply(s, &it), 1);
+    struct chord_item out;
+    chord_store_entry_item(chord_store_find(s, "k", 1, &v), &out);
+    assert_true(out.has_fence);
+    assert_true(out.fence_name == 1);
+    assert_int_equal(out.fence, 9);
+    assert_int_equal(out.value.len, 2);
+    assert_memory_equal(out.value.data, "v5", 2);
+    assert_int_equal(chord_store_set_stamp(s, "absent", 6, 1), -ENOENT);
+    chord_store_free(s);
+}
+
+/* The index follows the data: it grows with the entries and shrinks as
+ * they go, and everything left is found and walked exactly once. */
+static void test_index_grows_and_shrinks(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static bool present[N];
+    uint8_t k[4];
+    struct chord_store *s = chord_store_new();
+    size_t empty = chord_store_slots(s);
+    for (uint32_t i = 0; i < N; i++) {
+        key_of(i, k);
+        struct chord_item it = item(k, 4, "x", 1, ver(1, 1), false);
+        assert_int_equal(chord_store_apply(s, &it), 1);
+        present[i] = true;
+    }
+    size_t full = chord_store_slots(s);
+    assert_true(full * 3 >= (size_t)N * 4);  /* at most 3/4 full */
+    assert_true(full <= (size_t)N * 2 + 16); /* at least 1/2 full */
+    for (uint32_t i = 0; i < N; i++) {
+        if (i % 50 == 0)
+            continue;
+        key_of(i, k);
+        assert_int_equal(chord_store_remove(s, k, 4), 0);
+        present[i] = false;
+    }
+    size_t left = N / 50;
+    assert_true(chord_store_slots(s) <= left * 4 + 16);
+    check_iteration(s, present, N);
+    for (uint32_t i = 0; i < N; i += 50) {
+        key_of(i, k);
+        assert_int_equal(chord_store_remove(s, k, 4), 0);
+    }
+    assert_int_equal(chord_store_slots(s), empty);
+    assert_int_equal(chord_store_size(s), 0);
+    chord_store_free(s);
+}
+
+/* A cursor saved before a call that returned an entry gives it again. */
+static void test_cursor_revisits(void **state)
+{
+    (void)state;
+    struct chord_store *s = chord_store_new();
+    char key[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "c%d", i);
+        assert_int_equal(put_str(s, key, key, ver(1, 1)), 1);
+    }
+    struct chord_store_entry a, b;
+    size_t cur = 0, at = 0, n = 0;
+    for (; chord_store_next(s, &cur, &a) != NULL; at = cur, n++) {
+        size_t again = at;
+        assert_non_null(chord_store_next(s, &again, &b));
+        assert_int_equal(again, cur);
+        assert_int_equal(a.key_len, b.key_len);
+        assert_memory_equal(a.key, b.key, a.key_len);
+        assert_ptr_equal(a.value, b.value);
+    }
+    assert_int_equal(n, 100);
+    chord_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +754,10 @@ int main(void)
         cmocka_unit_test(test_empty_value_is_not_tombstone),
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_live_bytes),
+        cmocka_unit_test(test_writers),
+        cmocka_unit_test(test_fence_and_stamp),
+        cmocka_unit_test(test_index_grows_and_shrinks),
+        cmocka_unit_test(test_cursor_revisits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

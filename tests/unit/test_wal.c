@@ -94,6 +94,8 @@ ON_BOTH_DISKS(reopen)
  */
 static void run_random_crashes(bool batch)
 {
+    struct chord_store_entry ev;
+    struct chord_store_entry fv;
     uint64_t prng = batch ? 777 : 555;
     for (int trial = 0; trial < 60; trial++) {
         struct fx f;
@@ -147,8 +149,8 @@ static void run_random_crashes(bool batch)
             /* Nothing appears that was never written. */
             size_t cur = 0;
             const struct chord_store_entry *e;
-            while ((e = chord_store_next(st, &cur)) != NULL)
-                assert_non_null(chord_store_find(all, e->key, e->key_len));
+            while ((e = chord_store_next(st, &cur, &ev)) != NULL)
+                assert_non_null(chord_store_find(all, e->key, e->key_len, &fv));
             /* What recovery holds is now the truth to build on. */
             chord_store_free(acked);
             acked = st;

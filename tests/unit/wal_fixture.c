@@ -194,12 +194,14 @@ int apply_seq(void *arg, uint64_t seq, const uint8_t *p, size_t len)
 void assert_store_equal(const struct chord_store *want,
                         const struct chord_store *got)
 {
+    struct chord_store_entry ev;
+    struct chord_store_entry fv;
     assert_int_equal(chord_store_size(want), chord_store_size(got));
     size_t cur = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(want, &cur)) != NULL) {
+    while ((e = chord_store_next(want, &cur, &ev)) != NULL) {
         const struct chord_store_entry *g =
-            chord_store_find(got, e->key, e->key_len);
+            chord_store_find(got, e->key, e->key_len, &fv);
         assert_non_null(g);
         assert_int_equal(chord_version_cmp(&e->version, &g->version), 0);
         assert_int_equal(e->tombstone, g->tombstone);
@@ -213,11 +215,13 @@ void assert_store_equal(const struct chord_store *want,
 void assert_store_covers(const struct chord_store *acked,
                          const struct chord_store *got)
 {
+    struct chord_store_entry ev;
+    struct chord_store_entry fv;
     size_t cur = 0;
     const struct chord_store_entry *e;
-    while ((e = chord_store_next(acked, &cur)) != NULL) {
+    while ((e = chord_store_next(acked, &cur, &ev)) != NULL) {
         const struct chord_store_entry *g =
-            chord_store_find(got, e->key, e->key_len);
+            chord_store_find(got, e->key, e->key_len, &fv);
         assert_non_null(g);
         assert_true(chord_version_cmp(&g->version, &e->version) >= 0);
         if (chord_version_cmp(&g->version, &e->version) == 0) {
