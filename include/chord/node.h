@@ -30,6 +30,7 @@
 #include "chord/types.h"
 
 struct chord_node;
+struct chord_msg; /* a decoded message (src/core/wire.h) */
 
 enum chord_log_level {
     CHORD_LOG_ERROR = 0,
@@ -44,8 +45,7 @@ struct chord_node_io {
      * Best effort; when the host learns the address cannot be reached it
      * calls chord_node_unreachable(). Never called with the node's own
      * address. */
-    void (*send)(void *ctx, const char *addr, const uint8_t *frame,
-                 size_t len);
+    void (*send)(void *ctx, const char *addr, const uint8_t *frame, size_t len);
     /* Answer a client on connection `conn` (frame borrowed). A reply for
      * a connection that has gone away is dropped by the host. */
     void (*reply)(void *ctx, uint64_t conn, const uint8_t *frame, size_t len);
@@ -66,34 +66,45 @@ struct chord_node_io {
      * (TCP back-off after a partition), so the host should close it and
      * connect afresh on the next send. May be NULL. */
     void (*reconnect)(void *ctx, const char *addr);
+    /* A decode buffer from chord_node_scratch_new() that several nodes
+     * driven by one thread may share (a node uses it only inside
+     * chord_node_receive(), which no callback re-enters), so that each
+     * does not keep its own (about 15 KB). Borrowed: it must outlive the
+     * nodes. NULL: the node allocates its own. */
+    struct chord_msg *scratch;
 };
+
+/* A decode buffer for struct chord_node_io.scratch, or NULL (no memory);
+ * freed by chord_node_scratch_free() (NULL is accepted). */
+struct chord_msg *chord_node_scratch_new(void);
+void chord_node_scratch_free(struct chord_msg *m);
 
 /* Tunables. chord_node_config_default() fills the defaults noted. */
 struct chord_node_config {
-    struct chord_peer self;  /* id + advertised address (required) */
-    unsigned successors;     /* successor list length r (8) */
-    uint32_t stabilize_ms;   /* stabilize period (250) */
-    uint32_t fix_fingers_ms; /* one finger refreshed per period (100) */
-    uint32_t rpc_timeout_ms; /* a peer that does not answer in this long
-                                is treated as failed for that call (1000) */
-    uint32_t op_timeout_ms;  /* a client operation gives up after (8000) */
-    unsigned hop_limit;      /* lookups die after this many hops (32) */
-    unsigned max_ops;        /* client operations in flight (4096) */
-    unsigned replicas;       /* copies of each key, owner included (3);
-                                at most successors + 1 */
-    uint32_t heartbeat_ms;   /* failure-detector heartbeat period (200) */
-    uint32_t sync_ms;        /* anti-entropy period (1000) */
+    struct chord_peer self;    /* id + advertised address (required) */
+    unsigned successors;       /* successor list length r (8) */
+    uint32_t stabilize_ms;     /* stabilize period (250) */
+    uint32_t fix_fingers_ms;   /* one finger refreshed per period (100) */
+    uint32_t rpc_timeout_ms;   /* a peer that does not answer in this long
+                                  is treated as failed for that call (1000) */
+    uint32_t op_timeout_ms;    /* a client operation gives up after (8000) */
+    unsigned hop_limit;        /* lookups die after this many hops (32) */
+    unsigned max_ops;          /* client operations in flight (4096) */
+    unsigned replicas;         /* copies of each key, owner included (3);
+                                  at most successors + 1 */
+    uint32_t heartbeat_ms;     /* failure-detector heartbeat period (200) */
+    uint32_t sync_ms;          /* anti-entropy period (1000) */
     uint32_t tombstone_ttl_ms; /* deletes are remembered this long (600000) */
-    int log_level;           /* lines above this level are not built (INFO) */
-    uint64_t seed;           /* PRNG seed (timer jitter) */
-    uint8_t durability;      /* enum chord_durability of the host's log,
-                                copied into the status report (MEMORY) */
-    bool owner_reads;        /* the owner answers a quorum read alone while
-                                it holds its lease (see replica.c) (true) */
-    bool pns;                /* proximity routing: each finger is the
-                                nearest (by round trip) of a few nodes of its
-                                interval, and a lookup goes to the known
-                                node with the most progress per ms (false) */
+    int log_level;             /* lines above this level are not built (INFO) */
+    uint64_t seed;             /* PRNG seed (timer jitter) */
+    uint8_t durability;        /* enum chord_durability of the host's log,
+                                  copied into the status report (MEMORY) */
+    bool owner_reads;          /* the owner answers a quorum read alone while
+                                  it holds its lease (see replica.c) (true) */
+    bool pns;                  /* proximity routing: each finger is the
+                                  nearest (by round trip) of a few nodes of its
+                                  interval, and a lookup goes to the known
+                                  node with the most progress per ms (false) */
     /* Fault injection for tests (dhtd --test-drop-requests/-replies): the
      * percentage of mutating client requests dropped before they are
      * executed, and of those whose reply is dropped after (0). */
@@ -113,6 +124,22 @@ void chord_node_free(struct chord_node *n);
 
 /* Become the first member of a new ring (state ACTIVE at once). */
 void chord_node_create(struct chord_node *n, uint64_t now);
+
+/* The member of the ring that succeeds `id` (possibly the node itself),
+ * as the host knows it; NULL: unknown. */
+typedef const struct chord_peer *(*chord_successor_fn)(
+    void *ctx, const struct chord_id *id);
+
+/* Instead of a join: start as a member of a ring that the host knows
+ * whole (a simulator's static start): successors succ[0..n_succ) and
+ * predecessors preds[0..n_preds), nearest first (the first is the
+ * predecessor; only as many as a RECTIFY would teach are kept), each
+ * finger from successor_of(ctx, its start). The node is ACTIVE at once,
+ * its store empty, its periodic repairs scheduled as after a join. */
+void chord_node_start_static(struct chord_node *n, uint64_t now,
+                             const struct chord_peer *succ, unsigned n_succ,
+                             const struct chord_peer *preds, unsigned n_preds,
+                             chord_successor_fn successor_of, void *ctx);
 
 /* Join the ring that the node at `seed_addr` belongs to. The state is
  * JOINING until the successor is known and its keys have arrived (then

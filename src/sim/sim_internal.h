@@ -140,6 +140,9 @@ struct chord_sim {
     /* Simulated disks, by node index (NULL: memory-only); durable.c. */
     struct sim_durable **dur;
     uint32_t dur_cap;
+    /* The decode buffer every node shares (struct chord_node_io.scratch):
+     * one thread runs them, one event at a time. */
+    struct chord_msg *scratch;
 };
 
 /* ---- PRNG and hashing (inline: every file draws from the same state) --- */
