@@ -15,39 +15,21 @@
 #include "core/routing.h"
 #include "sim/sim_internal.h"
 
-struct static_member {
-    struct chord_id id;
-    uint32_t idx;
-};
-
 /* The sorted view the nodes are started from. */
 struct static_view {
     const struct chord_sim *sim;
-    struct static_member *v; /* the nodes to start, sorted by id */
+    struct sim_member *v; /* the nodes to start, sorted by id */
     size_t n;
 };
-
-static int by_id(const void *a, const void *b)
-{
-    const struct static_member *x = a, *y = b;
-    int c = chord_id_cmp(&x->id, &y->id);
-    return c ? c : (x->idx < y->idx ? -1 : x->idx > y->idx);
-}
 
 /* chord_successor_fn: the first member with id >= key, wrapping. */
 static const struct chord_peer *successor_of(void *ctx,
                                              const struct chord_id *key)
 {
     const struct static_view *v = ctx;
-    size_t lo = 0, hi = v->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (chord_id_cmp(&v->v[mid].id, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return &v->sim->nodes[v->v[lo == v->n ? 0 : lo].idx]->self;
+    return &v->sim
+                ->nodes[v->v[chord_sim__member_successor(v->v, v->n, key)].idx]
+                ->self;
 }
 
 int chord_sim_start_static(struct chord_sim *sim)
@@ -59,12 +41,12 @@ int chord_sim_start_static(struct chord_sim *sim)
     for (uint32_t i = 0; i < sim->n_nodes; i++)
         if (sim->nodes[i]->node &&
             chord_node_state(sim->nodes[i]->node) == CHORD_NODE_INIT)
-            v.v[v.n++] = (struct static_member){sim->nodes[i]->self.id, i};
+            v.v[v.n++] = (struct sim_member){sim->nodes[i]->self.id, i};
     if (v.n == 0) {
         free(v.v);
         return -EINVAL;
     }
-    qsort(v.v, v.n, sizeof *v.v, by_id);
+    qsort(v.v, v.n, sizeof *v.v, chord_sim__member_cmp);
     struct chord_peer succ[CHORD_SUCC_MAX], preds[CHORD_SUCC_MAX];
     for (size_t k = 0; k < v.n; k++) {
         struct sim_node *sn = sim->nodes[v.v[k].idx];
