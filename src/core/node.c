@@ -183,6 +183,7 @@ void chord_node_free(struct chord_node *n)
         return;
     chord__coord_free(&n->coord);
     chord__locks_free(&n->locks);
+    chord__merge_free(&n->merge);
     chord__dedup_free(n->dedup);
     chord__transfers_free(&n->xfer);
     chord__lookups_free(&n->lookup);
