@@ -161,7 +161,8 @@ int chord_sim_owner(const struct chord_sim *sim, const struct chord_id *key);
  * of wrong entries (0 = a perfect ring) and describes the first one in
  * err (if errlen > 0; "" when none), or -ENOMEM.
  */
-int chord_sim_check_ring(const struct chord_sim *sim, char *err, size_t errlen);
+int chord_sim_check_ring(const struct chord_sim *sim, char *err,
+                         size_t errlen);
 /* The same without the fingers: successor lists and predecessors only
  * (what lookups need to be correct; fingers only make them short). */
 int chord_sim_check_successors(const struct chord_sim *sim, char *err,
@@ -181,15 +182,15 @@ int chord_sim_check_invariant(const struct chord_sim *sim, char *err,
                               size_t errlen, unsigned *members);
 
 struct chord_sim_stats {
-    uint64_t events;        /* events processed */
-    uint64_t delivered;     /* node-to-node frames delivered */
-    uint64_t dropped;       /* frames lost by the loss model or a full queue */
-    uint64_t partitioned;   /* frames dropped by a partition */
-    uint64_t unreachable;   /* unreachable reports made to senders */
-    uint64_t proto_errors;  /* frames a node refused with -EPROTO */
-    uint64_t stray_replies; /* replies for no live client request */
-    uint64_t digest;        /* hash of every processed event (time, kind,
-                               endpoints, bytes): equal runs, equal digest */
+    uint64_t events;       /* events processed */
+    uint64_t delivered;    /* node-to-node frames delivered */
+    uint64_t dropped;      /* frames lost by the loss model or a full queue */
+    uint64_t partitioned;  /* frames dropped by a partition */
+    uint64_t unreachable;  /* unreachable reports made to senders */
+    uint64_t proto_errors; /* frames a node refused with -EPROTO */
+    uint64_t stray_replies;/* replies for no live client request */
+    uint64_t digest;       /* hash of every processed event (time, kind,
+                              endpoints, bytes): equal runs, equal digest */
 };
 void chord_sim_stats(const struct chord_sim *sim, struct chord_sim_stats *out);
 
@@ -344,10 +345,10 @@ int chord_sim_request(struct chord_sim *sim, int i, enum chord_sim_op op,
  * may be non-NULL for an empty value) and *value_len set; else *value is
  * NULL. chord_sim_lookup: on CHORD_OK, *out is filled.
  */
-int chord_sim_put(struct chord_sim *sim, int i, const void *key, size_t key_len,
-                  const void *value, size_t value_len);
-int chord_sim_get(struct chord_sim *sim, int i, const void *key, size_t key_len,
-                  uint8_t **value, size_t *value_len);
+int chord_sim_put(struct chord_sim *sim, int i, const void *key,
+                  size_t key_len, const void *value, size_t value_len);
+int chord_sim_get(struct chord_sim *sim, int i, const void *key,
+                  size_t key_len, uint8_t **value, size_t *value_len);
 int chord_sim_del(struct chord_sim *sim, int i, const void *key,
                   size_t key_len);
 int chord_sim_lookup(struct chord_sim *sim, int i, const void *key,
