@@ -30,6 +30,7 @@
 #include "chord/types.h"
 
 struct chord_node;
+struct chord_msg; /* a decoded message (src/core/wire.h) */
 
 enum chord_log_level {
     CHORD_LOG_ERROR = 0,
@@ -66,7 +67,18 @@ struct chord_node_io {
      * (TCP back-off after a partition), so the host should close it and
      * connect afresh on the next send. May be NULL. */
     void (*reconnect)(void *ctx, const char *addr);
+    /* A decode buffer from chord_node_scratch_new() that several nodes
+     * driven by one thread may share (a node uses it only inside
+     * chord_node_receive(), which no callback re-enters), so that each
+     * does not keep its own (about 15 KB). Borrowed: it must outlive the
+     * nodes. NULL: the node allocates its own. */
+    struct chord_msg *scratch;
 };
+
+/* A decode buffer for struct chord_node_io.scratch, or NULL (no memory);
+ * freed by chord_node_scratch_free() (NULL is accepted). */
+struct chord_msg *chord_node_scratch_new(void);
+void chord_node_scratch_free(struct chord_msg *m);
 
 /* Tunables. chord_node_config_default() fills the defaults noted. */
 struct chord_node_config {
@@ -113,6 +125,22 @@ void chord_node_free(struct chord_node *n);
 
 /* Become the first member of a new ring (state ACTIVE at once). */
 void chord_node_create(struct chord_node *n, uint64_t now);
+
+/* The member of the ring that succeeds `id` (possibly the node itself),
+ * as the host knows it; NULL: unknown. */
+typedef const struct chord_peer *(*chord_successor_fn)(
+    void *ctx, const struct chord_id *id);
+
+/* Instead of a join: start as a member of a ring that the host knows
+ * whole (a simulator's static start): successors succ[0..n_succ) and
+ * predecessors preds[0..n_preds), nearest first (the first is the
+ * predecessor; only as many as a RECTIFY would teach are kept), each
+ * finger from successor_of(ctx, its start). The node is ACTIVE at once,
+ * its store empty, its periodic repairs scheduled as after a join. */
+void chord_node_start_static(struct chord_node *n, uint64_t now,
+                             const struct chord_peer *succ, unsigned n_succ,
+                             const struct chord_peer *preds, unsigned n_preds,
+                             chord_successor_fn successor_of, void *ctx);
 
 /* Join the ring that the node at `seed_addr` belongs to. The state is
  * JOINING until the successor is known and its keys have arrived (then

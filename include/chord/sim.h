@@ -96,6 +96,12 @@ int chord_sim_add_node(struct chord_sim *sim,
  * when node i is down. A seed that is down is allowed: the joiner learns
  * it is unreachable, as it would from a real host. */
 int chord_sim_create(struct chord_sim *sim, int i);
+/* Instead of create and joins: every node that is up and not yet started
+ * becomes a member of one exact ring at once (successor lists,
+ * predecessors and fingers as chord_sim_check_ring() expects them), with
+ * no message sent and no simulated time spent. 0, -EINVAL (no such node)
+ * or -ENOMEM. */
+int chord_sim_start_static(struct chord_sim *sim);
 int chord_sim_join(struct chord_sim *sim, int i, int seed_index);
 int chord_sim_leave(struct chord_sim *sim, int i);
 /* Stop node i abruptly: it is freed without a word to anyone. Frames in

@@ -122,13 +122,32 @@ static bool fd_addr_ok(const char *addr)
     return addr && addr[0] && strnlen(addr, CHORD_ADDR_MAX) < CHORD_ADDR_MAX;
 }
 
+/* FNV-1a of an address: compared before the address itself, since many
+ * addresses share a long prefix ("10.0.0.1:70.." in a cluster). */
+static uint32_t fd_hash(const char *addr)
+{
+    uint32_t h = 2166136261u;
+    for (; *addr; addr++)
+        h = (h ^ (uint8_t)*addr) * 16777619u;
+    return h;
+}
+
+/* Store addr (with its hash) in a cleared slot. */
+static void fd_set_addr(struct chord_fd_peer *p, const char *addr)
+{
+    memcpy(p->addr, addr, strlen(addr) + 1);
+    p->addr_hash = fd_hash(addr);
+}
+
 /* The slot index of addr, or -1. */
 static int fd_index(const struct chord_fd *fd, const char *addr)
 {
     if (!fd_addr_ok(addr))
         return -1;
+    uint32_t h = fd_hash(addr);
     for (int i = 0; i < CHORD_FD_PEERS; i++)
-        if (fd->peers[i].addr[0] && strcmp(fd->peers[i].addr, addr) == 0)
+        if (fd->peers[i].addr_hash == h && fd->peers[i].addr[0] &&
+            strcmp(fd->peers[i].addr, addr) == 0)
             return i;
     return -1;
 }
@@ -174,7 +193,7 @@ static struct chord_fd_peer *fd_get(struct chord_fd *fd, const char *addr,
             return NULL;
         struct chord_fd_peer *p = &fd->peers[victim];
         memset(p, 0, sizeof(*p));
-        memcpy(p->addr, addr, strlen(addr) + 1);
+        fd_set_addr(p, addr);
         p->state = CHORD_PEER_ALIVE;
         p->state_since = now;
         p->penalty_at = now;
@@ -303,7 +322,7 @@ void chord_fd_forget(struct chord_fd *fd, const char *addr)
     uint64_t until = p->dead_until;
     memset(p, 0, sizeof(*p));
     if (until) { /* the window outlives the history */
-        memcpy(p->addr, addr, strlen(addr) + 1);
+        fd_set_addr(p, addr);
         p->state = CHORD_PEER_ALIVE;
         p->state_since = fd->last_tick;
         p->penalty_at = fd->last_tick;

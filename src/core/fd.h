@@ -70,6 +70,7 @@ struct chord_fd_config {
 
 struct chord_fd_peer {
     char addr[CHORD_ADDR_MAX]; /* "" = free slot */
+    uint32_t addr_hash;        /* fd.c's hash of addr, looked at first */
     bool monitored;            /* heartbeats are being sent to it */
     uint8_t state;             /* enum chord_peer_state */
     bool refused;              /* DEAD because the host reported it

@@ -78,7 +78,9 @@ struct merge_wave {
 };
 
 struct chord_merge {
-    struct merge_peer peers[CHORD_MERGE_PEERS];
+    /* CHORD_MERGE_PEERS slots, allocated when the first peer is
+     * remembered (most nodes never lose one): NULL until then. */
+    struct merge_peer *peers;
     struct merge_wave seen[CHORD_MERGE_WAVES_SEEN];
     unsigned seen_next; /* ring index into seen */
     uint64_t next_wave; /* ids of the waves this node starts */
@@ -87,6 +89,7 @@ struct chord_merge {
 };
 
 void chord__merge_init(struct chord_merge *m);
+void chord__merge_free(struct chord_merge *m);
 /* Remember addr (not ourselves), probing it from now + the first pause. */
 void chord__merge_remember(struct chord_node *n, uint64_t now,
                            const char *addr);

@@ -143,9 +143,9 @@ int chord_node_new(const struct chord_node_config *cfg,
     if (!n)
         return -ENOMEM;
     n->store = chord_store_new();
-    n->in = malloc(sizeof(*n->in));
+    n->in = io->scratch ? NULL : malloc(sizeof(*n->in));
     n->dedup = chord__dedup_new();
-    if (!n->store || !n->in || !n->dedup) {
+    if (!n->store || (!n->in && !io->scratch) || !n->dedup) {
         chord_store_free(n->store);
         chord__dedup_free(n->dedup);
         free(n->in);
@@ -184,6 +184,7 @@ void chord_node_free(struct chord_node *n)
         return;
     chord__coord_free(&n->coord);
     chord__locks_free(&n->locks);
+    chord__merge_free(&n->merge);
     chord__dedup_free(n->dedup);
     chord__transfers_free(&n->xfer);
     chord__lookups_free(&n->lookup);
@@ -195,6 +196,16 @@ void chord_node_free(struct chord_node *n)
     free(n);
 }
 
+struct chord_msg *chord_node_scratch_new(void)
+{
+    return malloc(sizeof(struct chord_msg));
+}
+
+void chord_node_scratch_free(struct chord_msg *m)
+{
+    free(m);
+}
+
 void chord_node_create(struct chord_node *n, uint64_t now)
 {
     n->now = now;
@@ -204,6 +215,31 @@ void chord_node_create(struct chord_node *n, uint64_t now)
     chord__ring_activate(n, now);
     chord__log(n, CHORD_LOG_INFO, "created a new ring as %s (%s)",
                n->rt.self.addr, chord__short_id(&n->rt.self.id, a));
+}
+
+void chord_node_start_static(struct chord_node *n, uint64_t now,
+                             const struct chord_peer *succ, unsigned n_succ,
+                             const struct chord_peer *preds, unsigned n_preds,
+                             chord_successor_fn successor_of, void *ctx)
+{
+    n->now = now;
+    chord_routing_set_successors(&n->rt, NULL, succ, n_succ);
+    unsigned max =
+        n->cfg.replicas > CHORD_PREDS_MIN ? n->cfg.replicas : CHORD_PREDS_MIN;
+    n->rt.has_pred = n_preds > 0;
+    n->rt.n_preds = 0;
+    for (unsigned i = 0;
+         i < n_preds && i < max && !chord__is_self(n, &preds[i]); i++)
+        n->rt.preds[n->rt.n_preds++] = preds[i];
+    if (n_preds)
+        n->rt.pred = preds[0];
+    for (unsigned i = 0; i < CHORD_ID_BITS;) {
+        const struct chord_peer *p = successor_of(ctx, &n->rt.finger[i].start);
+        if (!p)
+            break;
+        i = chord_routing_set_finger(&n->rt, i, p);
+    }
+    chord__ring_activate(n, now);
 }
 
 int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr)
@@ -367,7 +403,8 @@ int chord_node_receive(struct chord_node *n, uint64_t now, uint64_t conn,
                        const uint8_t *frame, size_t len)
 {
     enter(n, now);
-    struct chord_msg *m = n->in; /* receive is not re-entered */
+    /* receive is not re-entered: the buffer may be shared (node.h) */
+    struct chord_msg *m = n->in ? n->in : n->io.scratch;
     m->status_out = NULL;
     ssize_t used = chord_msg_decode(frame, len, m);
     if (used != (ssize_t)len) {

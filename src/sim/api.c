@@ -43,7 +43,9 @@ int chord_sim_new(const struct chord_sim_config *cfg, struct chord_sim **out)
     sim->rng = cfg->seed;
     chord_sim__latency_init(sim);
     sim->free_head = SIM_NO_SLOT;
-    if (chord_sim__oracle_init(sim) != 0) {
+    sim->scratch = chord_node_scratch_new();
+    if (!sim->scratch || chord_sim__oracle_init(sim) != 0) {
+        chord_node_scratch_free(sim->scratch);
         free(sim);
         return -ENOMEM;
     }
@@ -68,6 +70,7 @@ void chord_sim_free(struct chord_sim *sim)
     free(sim->reqs);
     free(sim->matrix);
     chord_sim__oracle_free(sim);
+    chord_node_scratch_free(sim->scratch);
     free(sim);
 }
 

@@ -56,6 +56,7 @@ void chord_sim__node_io(struct sim_node *sn, struct chord_node_io *io)
     io->send = chord_sim__net_send;
     io->reply = chord_sim__ops_reply;
     io->log = sn->sim->cfg.log_stderr ? io_log : NULL;
+    io->scratch = sn->sim->scratch;
 }
 
 void chord_sim__node_config(struct chord_sim *sim,

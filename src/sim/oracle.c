@@ -21,12 +21,6 @@
 #include "core/routing.h"
 #include "sim/sim_internal.h"
 
-/* An ACTIVE node in the ring oracle's sorted view. */
-struct sim_member {
-    struct chord_id id;
-    uint32_t idx;
-};
-
 /* The ring oracle's view: the up ACTIVE nodes sorted by id, rebuilt only
  * when the membership generation has moved since it was built. */
 struct sim_members {
@@ -49,7 +43,7 @@ void chord_sim__oracle_free(struct chord_sim *sim)
     free(sim->members);
 }
 
-static int member_cmp(const void *a, const void *b)
+int chord_sim__member_cmp(const void *a, const void *b)
 {
     const struct sim_member *x = a, *y = b;
     int c = chord_id_cmp(&x->id, &y->id);
@@ -90,7 +84,7 @@ static const struct sim_member *sim_members(const struct chord_sim *sim,
                 c->n++;
             }
         if (c->n > 1)
-            qsort(c->v, c->n, sizeof *c->v, member_cmp);
+            qsort(c->v, c->n, sizeof *c->v, chord_sim__member_cmp);
         c->gen = sim->members_gen;
         c->valid = true;
     }
@@ -98,9 +92,8 @@ static const struct sim_member *sim_members(const struct chord_sim *sim,
     return c->n ? c->v : NULL;
 }
 
-/* Position in v[0..n) of the first member with id >= key, wrapping to 0. */
-static size_t member_successor(const struct sim_member *v, size_t n,
-                               const struct chord_id *key)
+size_t chord_sim__member_successor(const struct sim_member *v, size_t n,
+                                   const struct chord_id *key)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -119,7 +112,7 @@ int chord_sim_owner(const struct chord_sim *sim, const struct chord_id *key)
     const struct sim_member *v = sim_members(sim, &n);
     if (!v)
         return -1;
-    return (int)v[member_successor(v, n, key)].idx;
+    return (int)v[chord_sim__member_successor(v, n, key)].idx;
 }
 
 static bool peer_is(const struct chord_peer *p, const struct sim_node *sn)
@@ -211,7 +204,7 @@ static int check_ring(const struct chord_sim *sim, bool fingers, char *err,
             struct chord_id start;
             chord_id_add_pow2(&start, &sn->self.id, i);
             const struct sim_node *exp =
-                sim->nodes[v[member_successor(v, n, &start)].idx];
+                sim->nodes[v[chord_sim__member_successor(v, n, &start)].idx];
             const struct chord_finger *f = &rt->finger[i];
             if (exp == sn && (!f->set || peer_is(&f->node, sn)))
                 continue;

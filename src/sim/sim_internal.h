@@ -13,6 +13,7 @@
  *              callbacks, its timer, stopping it, log lines
  *   oracle.c   the ring oracle and Zave's invariant
  *   durable.c  durable nodes: a write-ahead log on a simulated disk
+ *   static_ring.c  chord_sim_start_static: nodes started in an exact ring
  *   loop.c     the event loop: pops events, hands them to the files above,
  *              the run digest, chord_sim_run_*
  *   api.c      the simulator's life, node lifecycle calls, queries, the
@@ -21,6 +22,7 @@
  * Calls go down this list's dependency order and never back up: heap and
  * latency call nobody; net calls heap and latency; ops calls heap; host
  * calls heap, net and ops; oracle calls net; durable calls heap and host;
+ * static_ring calls host and oracle;
  * loop calls all of those; api calls loop and the rest. No two files call
  * each other.
  *
@@ -140,6 +142,9 @@ struct chord_sim {
     /* Simulated disks, by node index (NULL: memory-only); durable.c. */
     struct sim_durable **dur;
     uint32_t dur_cap;
+    /* The decode buffer every node shares (struct chord_node_io.scratch):
+     * one thread runs them, one event at a time. */
+    struct chord_msg *scratch;
 };
 
 /* ---- PRNG and hashing (inline: every file draws from the same state) --- */
@@ -288,6 +293,18 @@ void chord_sim__node_after(struct chord_sim *sim, struct sim_node *sn,
 
 /* ---- oracle.c: the ring oracle ------------------------------------------ */
 
+/* A node in a view of the ring sorted by id (the oracle's, the static
+ * start's). */
+struct sim_member {
+    struct chord_id id;
+    uint32_t idx;
+};
+/* qsort order of members: by id, then by index. */
+int chord_sim__member_cmp(const void *a, const void *b);
+/* Position in v[0..n) (sorted, n > 0) of the first member with id >= key,
+ * wrapping to 0. */
+size_t chord_sim__member_successor(const struct sim_member *v, size_t n,
+                                   const struct chord_id *key);
 /* Allocate the oracle's cache. 0 or -ENOMEM. */
 int chord_sim__oracle_init(struct chord_sim *sim);
 void chord_sim__oracle_free(struct chord_sim *sim);

@@ -10,6 +10,9 @@
  * == 0: successor lists, predecessors and every finger), at most
  * SETTLE_MAX_MS. The network is lossless here; --loss applies later.
  *
+ * With --static the nodes start at once in an exact ring instead
+ * (chord_sim_start_static), and the settle check must pass at once.
+ *
  * It does not store keys or measure anything: build_ms and settle_ms are
  * its only results.
  */
@@ -55,10 +58,34 @@ static int settle(struct sim_run *run, bool fingers, uint64_t step,
     }
 }
 
+/* --static: all the nodes at once in an exact ring (chord_sim_start_static),
+ * checked like a built one. 0, or -1 after printing why not. */
+static int start_static(struct sim_run *run)
+{
+    for (unsigned j = 0; j < run->o.nodes; j++)
+        if (dsim_add_node(run) < 0) {
+            fprintf(stderr, "dht-sim: cannot add node %u\n", j);
+            return -1;
+        }
+    if (chord_sim_start_static(run->sim) != 0) {
+        fprintf(stderr, "dht-sim: cannot start the static ring\n");
+        return -1;
+    }
+    run->build_ms = chord_sim_now(run->sim);
+    if (settle(run, true, SETTLE_STEP_MS, &run->settle_ms))
+        return -1;
+    dsim_vlog(run,
+              "static ring of %u nodes started, exact %" PRIu64 " ms later",
+              run->o.nodes, run->settle_ms);
+    return 0;
+}
+
 /* Phase 1 (see the top of the file): create, join in doubling waves,
  * settle to an exact ring. 0, or -1 after printing why not. */
 int dsim_build_ring(struct sim_run *run)
 {
+    if (run->o.static_ring)
+        return start_static(run);
     int first = dsim_add_node(run);
     if (first < 0 || chord_sim_create(run->sim, first) != 0) {
         fprintf(stderr, "dht-sim: cannot create the first node\n");

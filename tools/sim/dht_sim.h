@@ -103,8 +103,9 @@ struct sim_opts {
     bool seed_set; /* --seed given */
     bool json;
     bool verbose;
-    bool pns;      /* proximity routing in every node */
-    int log_level; /* node log lines on stderr at this level; -1 = none */
+    bool pns;         /* proximity routing in every node */
+    bool static_ring; /* --static: start from an exact ring, no joins */
+    int log_level;    /* node log lines on stderr at this level; -1 = none */
 };
 
 /* The outcome of one client request (lookup, put or get). */
