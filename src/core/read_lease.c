@@ -7,9 +7,21 @@
 
 #include <string.h>
 
+#include "chord/addr.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 #include "core/placement.h"
+
+/* The successor that would take our range over if our process died: the
+ * first one of another process (a position of ours dies with us), or
+ * NULL when none is known. */
+static const struct chord_peer *lease_voucher(const struct chord_node *n)
+{
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        if (!chord_addr_same_process(n->rt.succ[i].addr, n->rt.self.addr))
+            return &n->rt.succ[i];
+    return NULL;
+}
 
 void chord__lease_drop(struct chord_node *n)
 {
@@ -51,8 +63,8 @@ bool chord__lease_holds(struct chord_node *n, uint64_t now)
     for (unsigned i = 0; i < l->nt; i++)
         if (!l->synced[i])
             return false;
-    const struct chord_peer *s = &n->rt.succ[0];
-    if (n->rt.n_succ == 0 || !chord__usable(n, s->addr, now) ||
+    const struct chord_peer *s = lease_voucher(n);
+    if (!s || !chord__usable(n, s->addr, now) ||
         strcmp(l->succ_proof_addr, s->addr) != 0)
         return false;
     uint64_t margin = n->fd.cfg.floor_ms / 8;
@@ -78,7 +90,8 @@ void chord__lease_answered(struct chord_node *n, const char *addr,
                            uint64_t sent_at)
 {
     struct chord_read_lease *l = &n->lease;
-    if (n->rt.n_succ && strcmp(addr, n->rt.succ[0].addr) == 0 &&
+    const struct chord_peer *s = lease_voucher(n);
+    if (s && strcmp(addr, s->addr) == 0 &&
         (strcmp(l->succ_proof_addr, addr) != 0 ||
          sent_at > l->succ_proof_sent)) {
         chord__addr_copy(l->succ_proof_addr, addr);

@@ -71,10 +71,20 @@
  * files, signals, the loop's own. */
 #define CHORD_HOST_FDS_SPARE 64u
 
+/* One protocol core: the process's only node, or one of its vnodes. */
+struct host_core {
+    struct chord_host *h;
+    unsigned idx;              /* its vnode index (0 without vnodes) */
+    struct chord_node *node;   /* NULL until made */
+    char addr[CHORD_ADDR_MAX]; /* advertised, "#i" with vnodes */
+};
+
 struct chord_host {
     uv_loop_t *loop;
     struct chord_transport *tr; /* NULL once closed */
-    struct chord_node *node;
+    struct chord_node *node;    /* cores[0].node */
+    struct host_core cores[CHORD_HOST_VNODES_MAX];
+    unsigned n_cores;          /* opt.vnodes (1 without vnodes) */
     struct chord_durable *dur; /* the log; NULL if memory-only or closed */
     /* The known peers kept in the data directory; NULL if none or closed. */
     struct chord_peers_keeper *keeper;
@@ -110,14 +120,20 @@ struct chord_host {
 
 /* Write one log line (text or JSON, see io/log_line.h) to stderr with a
  * single write, if `level` passes the filter. */
-static void host_log(struct chord_host *h, int level, const char *msg)
+static void host_log_as(struct chord_host *h, const char *who, int level,
+                        const char *msg)
 {
     if (level > h->log_level)
         return;
     char line[CHORD_HOST_LOG_LINE_MAX];
     size_t len = chord_log_line_format(line, sizeof line, h->log_format, level,
-                                       h->addr, msg);
+                                       who, msg);
     fwrite(line, 1, len, stderr);
+}
+
+static void host_log(struct chord_host *h, int level, const char *msg)
+{
+    host_log_as(h, h->addr, level, msg);
 }
 
 static void host_logf(struct chord_host *h, int level, const char *fmt, ...)
@@ -137,40 +153,57 @@ static void host_logf(struct chord_host *h, int level, const char *fmt, ...)
 
 /* ---- node io callbacks (called from inside node entry points) ----------- */
 
+/* A frame for "host:port#i" goes to host:port with i stamped in its
+ * header (core/wire.h); one connection serves every vnode of a process. */
 static void node_send(void *ctx, const char *addr, const uint8_t *frame,
                       size_t len)
 {
-    struct chord_host *h = ctx;
-    if (h->tr)
-        chord_transport_send(h->tr, addr, frame, len);
+    struct chord_host *h = ((struct host_core *)ctx)->h;
+    char base[CHORD_ADDR_MAX];
+    int vnode;
+    if (!h->tr || chord_addr_vnode_split(addr, base, &vnode) != 0)
+        return;
+    if (vnode <= 0 || len < CHORD_FRAME_HEADER) {
+        chord_transport_send(h->tr, base, frame, len);
+        return;
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return;
+    memcpy(copy, frame, len);
+    chord_frame_set_vnode(copy, (unsigned)vnode);
+    chord_transport_send(h->tr, base, copy, len);
+    free(copy);
 }
 
 static void node_reply(void *ctx, uint64_t conn, const uint8_t *frame,
                        size_t len)
 {
-    struct chord_host *h = ctx;
+    struct chord_host *h = ((struct host_core *)ctx)->h;
     if (h->tr)
         chord_transport_reply(h->tr, conn, frame, len);
 }
 
 static void node_log(void *ctx, int level, const char *line)
 {
-    host_log(ctx, level, line);
+    struct host_core *c = ctx;
+    host_log_as(c->h, c->addr, level, line);
 }
 
 /* A peer the node had suspected speaks again: drop the connection to it,
  * which may be stuck in TCP back-off; the next send opens a fresh one. */
 static void node_reconnect(void *ctx, const char *addr)
 {
-    struct chord_host *h = ctx;
-    if (h->tr)
-        chord_transport_reconnect(h->tr, addr);
+    struct chord_host *h = ((struct host_core *)ctx)->h;
+    char base[CHORD_ADDR_MAX];
+    if (h->tr && chord_addr_vnode_split(addr, base, NULL) == 0)
+        chord_transport_reconnect(h->tr, base);
 }
 
 /* The node hands over a change: log it (0 refuses the change). */
 static uint64_t node_persist(void *ctx, const uint8_t *rec, size_t len)
 {
-    struct chord_host *h = ctx;
+    struct chord_host *h = ((struct host_core *)ctx)->h;
     return h->dur ? chord_durable_append(h->dur, rec, len) : 0;
 }
 
@@ -251,13 +284,35 @@ static void host_begin_flush(struct chord_host *h)
 
 static void on_timer(uv_timer_t *timer);
 
+/* The state of the process's cores taken together: FAILED if one failed,
+ * LEFT once all have left, ACTIVE once all are, else core 0's. */
+static int host_state(const struct chord_host *h)
+{
+    unsigned left = 0, active = 0;
+    for (unsigned i = 0; i < h->n_cores; i++) {
+        int st = chord_node_state(h->cores[i].node);
+        if (st == CHORD_NODE_FAILED)
+            return st;
+        left += st == CHORD_NODE_LEFT;
+        active += st == CHORD_NODE_ACTIVE;
+    }
+    if (left == h->n_cores)
+        return CHORD_NODE_LEFT;
+    if (active == h->n_cores)
+        return CHORD_NODE_ACTIVE;
+    int st0 = chord_node_state(h->node);
+    return st0 == CHORD_NODE_ACTIVE || st0 == CHORD_NODE_LEFT
+               ? CHORD_NODE_JOINING
+               : st0;
+}
+
 /* After every event given to the node: act on its state or re-arm the
  * node timer at its next deadline. */
 static void after_event(struct chord_host *h)
 {
     if (h->stopping)
         return;
-    switch (chord_node_state(h->node)) {
+    switch (host_state(h)) {
     case CHORD_NODE_LEFT:
         host_begin_flush(h);
         return;
@@ -279,7 +334,12 @@ static void after_event(struct chord_host *h)
         break;
     }
     uint64_t now = uv_now(h->loop);
-    uint64_t deadline = chord_node_next_deadline(h->node);
+    uint64_t deadline = UINT64_MAX;
+    for (unsigned i = 0; i < h->n_cores; i++) {
+        uint64_t d = chord_node_next_deadline(h->cores[i].node);
+        if (d < deadline)
+            deadline = d;
+    }
     uint64_t delay = deadline > now ? deadline - now : 0;
     if (delay > CHORD_HOST_MAX_SLEEP_MS)
         delay = CHORD_HOST_MAX_SLEEP_MS;
@@ -292,7 +352,10 @@ static void on_timer(uv_timer_t *timer)
     if (h->stopping)
         return;
     uv_update_time(h->loop);
-    chord_node_tick(h->node, uv_now(h->loop));
+    uint64_t now = uv_now(h->loop);
+    for (unsigned i = 0; i < h->n_cores; i++)
+        if (chord_node_next_deadline(h->cores[i].node) <= now)
+            chord_node_tick(h->cores[i].node, now);
     after_event(h);
 }
 
@@ -310,8 +373,10 @@ static bool frame_vouched(struct chord_host *h, uint64_t conn,
     if (!h->tls || chord_frame_from(frame, len, &from, &type) != 0)
         return true;
     bool relayed = type == CHORD_MSG_FIND_SUCC || type == CHORD_MSG_MERGE;
-    int v =
-        chord_transport_conn_vouches(h->tr, conn, relayed ? NULL : from.addr);
+    char base[CHORD_ADDR_MAX]; /* certificates name processes */
+    if (chord_addr_vnode_split(from.addr, base, NULL) != 0)
+        return true; /* the node refuses the frame */
+    int v = chord_transport_conn_vouches(h->tr, conn, relayed ? NULL : base);
     if (v == 1 && !relayed && !h->explicit_id) {
         struct chord_id id;
         chord_id_hash(&id, from.addr, strlen(from.addr));
@@ -338,8 +403,12 @@ static int on_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
         return 0;
     if (!frame_vouched(h, conn, frame, len))
         return -EPROTO;
+    unsigned vnode = len >= CHORD_FRAME_HEADER ? chord_frame_vnode(frame) : 0;
+    if (vnode >= h->n_cores)
+        return -EPROTO; /* for a vnode this process does not run */
     uv_update_time(h->loop);
-    int rc = chord_node_receive(h->node, uv_now(h->loop), conn, frame, len);
+    int rc = chord_node_receive(h->cores[vnode].node, uv_now(h->loop), conn,
+                                frame, len);
     after_event(h);
     return rc == -EPROTO ? -EPROTO : 0;
 }
@@ -350,7 +419,15 @@ static void on_unreachable(void *ctx, const char *addr)
     if (h->stopping)
         return;
     uv_update_time(h->loop);
-    chord_node_unreachable(h->node, uv_now(h->loop), addr);
+    uint64_t now = uv_now(h->loop);
+    /* The transport knows processes: each of its vnodes is unreachable. */
+    char one[CHORD_ADDR_MAX];
+    for (unsigned i = 0; i < h->n_cores; i++) {
+        chord_node_unreachable(h->cores[i].node, now, addr);
+        for (unsigned j = 0; j < CHORD_HOST_VNODES_MAX; j++)
+            if (chord_addr_vnode_format(addr, j, one) == 0)
+                chord_node_unreachable(h->cores[i].node, now, one);
+    }
     after_event(h);
 }
 
@@ -497,7 +574,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     if (h->keeper) /* while the node still knows its neighbours */
         chord_peers_keeper_flush(h->keeper);
     uv_update_time(h->loop);
-    chord_node_leave(h->node, uv_now(h->loop));
+    for (unsigned i = 0; i < h->n_cores; i++)
+        chord_node_leave(h->cores[i].node, uv_now(h->loop));
     after_event(h);
 }
 
@@ -528,7 +606,7 @@ static int metrics_render(void *ctx, struct chord_buf *out)
 static bool metrics_healthy(void *ctx, char *why, size_t len)
 {
     struct chord_host *h = ctx;
-    int state = chord_node_state(h->node);
+    int state = host_state(h);
     if (state == CHORD_NODE_ACTIVE && !h->stopping && !h->signals)
         return true;
     snprintf(why, len, "not serving: %s",
@@ -667,6 +745,47 @@ static void host_advertise(struct chord_host *h,
     chord_transport_set_source(h->tr, h->bound);
 }
 
+/* Make the protocol cores: one named by the advertised address, or with
+ * vnodes K of them named "address#i". */
+static int host_make_cores(struct chord_host *h,
+                           const struct chord_host_options *opt)
+{
+    h->n_cores = opt->vnodes > 1 ? opt->vnodes : 1;
+    int rc = 0;
+    for (unsigned i = 0; i < h->n_cores && rc == 0; i++) {
+        struct host_core *c = &h->cores[i];
+        c->h = h;
+        c->idx = i;
+        if (h->n_cores == 1)
+            snprintf(c->addr, sizeof c->addr, "%s", h->addr);
+        else if (chord_addr_vnode_format(h->addr, i, c->addr) != 0)
+            return -ENAMETOOLONG;
+        struct chord_node_config cfg = opt->node;
+        rc = chord_peer_from_addr(&cfg.self, c->addr);
+        if (rc == 0 && opt->has_id && i == 0)
+            cfg.self.id = opt->id;
+        cfg.durability = (uint8_t)h->durability;
+        struct chord_node_io io = {
+            .ctx = c,
+            .send = node_send,
+            .reply = node_reply,
+            .log = node_log,
+            .persist = h->dur ? node_persist : NULL,
+            .reconnect = node_reconnect,
+        };
+        if (rc == 0)
+            rc = chord_node_new(&cfg, &io, uv_now(h->loop), &c->node);
+    }
+    h->node = h->cores[0].node;
+    return rc;
+}
+
+static void host_free_cores(struct chord_host *h)
+{
+    for (unsigned i = 0; i < h->n_cores; i++)
+        chord_node_free(h->cores[i].node);
+}
+
 /* ---- public API ---------------------------------------------------------- */
 
 int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
@@ -687,6 +806,15 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     snprintf(h->addr, sizeof h->addr, "%s", opt->listen ? opt->listen : "");
 
     int rc = host_check_addrs(h, opt, err);
+    if (rc == 0 && opt->vnodes > CHORD_HOST_VNODES_MAX) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "at most %u virtual nodes",
+                 CHORD_HOST_VNODES_MAX);
+        rc = -EINVAL;
+    } else if (rc == 0 && opt->vnodes > 1 && opt->durable.dir) {
+        snprintf(err, CHORD_HOST_ERR_MAX,
+                 "a data directory is not supported with virtual nodes");
+        rc = -EINVAL;
+    }
     if (rc) {
         free(h);
         return rc;
@@ -752,21 +880,7 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
                   "every key",
                   h->bound);
 
-    struct chord_node_config cfg = opt->node;
-    rc = chord_peer_from_addr(&cfg.self, h->addr);
-    if (rc == 0 && opt->has_id)
-        cfg.self.id = opt->id;
-    cfg.durability = (uint8_t)h->durability;
-    struct chord_node_io io = {
-        .ctx = h,
-        .send = node_send,
-        .reply = node_reply,
-        .log = node_log,
-        .persist = h->dur ? node_persist : NULL,
-        .reconnect = node_reconnect,
-    };
-    if (rc == 0)
-        rc = chord_node_new(&cfg, &io, uv_now(loop), &h->node);
+    rc = host_make_cores(h, opt);
     if (rc) {
         snprintf(err, CHORD_HOST_ERR_MAX, "cannot make the node: %s",
                  rc == -EINVAL ? "invalid configuration" : strerror(-rc));
@@ -786,7 +900,7 @@ fail:
     chord_durable_close(h->dur);
     chord_peers_keeper_close(h->keeper);
     uv_run(loop, UV_RUN_DEFAULT);
-    chord_node_free(h->node);
+    host_free_cores(h);
     chord_tls_free(h->tls);
     free(h);
     return rc;
@@ -861,6 +975,14 @@ static void host_start_node(struct chord_host *h, uint64_t now)
                   hex, h->addr);
         chord_node_create(h->node, now);
     }
+    /* The other vnodes join through the seed, or through vnode 0. */
+    for (unsigned i = 1; i < h->n_cores; i++)
+        chord_node_join(h->cores[i].node, now,
+                        h->has_join ? h->join : h->cores[0].addr);
+    if (h->n_cores > 1)
+        host_logf(h, CHORD_LOG_INFO,
+                  "%u virtual nodes %s#0..%s#%u behind one listener",
+                  h->n_cores, h->addr, h->addr, h->n_cores - 1);
     int rc = h->keeper ? chord_peers_keeper_start(h->keeper) : 0;
     if (rc)
         host_logf(h, CHORD_LOG_WARN, "cannot keep the known peers: %s",
@@ -908,7 +1030,7 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
     enum chord_host_outcome outcome = h->outcome;
     snprintf(err, CHORD_HOST_ERR_MAX, "%s", h->err);
     chord_service_close(&h->svc);
-    chord_node_free(h->node);
+    host_free_cores(h);
     chord_tls_free(h->tls);
     free(h);
     return outcome;
