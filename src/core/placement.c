@@ -125,6 +125,14 @@ bool chord__owns_now(const struct chord_node *n, const struct chord_id *key,
     return chord_id_in_oc(key, &p->id, &n->rt.self.id);
 }
 
+const struct chord_peer *chord__next_process(const struct chord_node *n)
+{
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        if (!chord_addr_same_process(n->rt.succ[i].addr, n->rt.self.addr))
+            return &n->rt.succ[i];
+    return NULL;
+}
+
 const struct chord_peer *chord__redirect_hint(const struct chord_node *n,
                                               const struct chord_id *id,
                                               uint64_t now)

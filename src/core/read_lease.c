@@ -7,21 +7,9 @@
 
 #include <string.h>
 
-#include "chord/addr.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 #include "core/placement.h"
-
-/* The successor that would take our range over if our process died: the
- * first one of another process (a position of ours dies with us), or
- * NULL when none is known. */
-static const struct chord_peer *lease_voucher(const struct chord_node *n)
-{
-    for (unsigned i = 0; i < n->rt.n_succ; i++)
-        if (!chord_addr_same_process(n->rt.succ[i].addr, n->rt.self.addr))
-            return &n->rt.succ[i];
-    return NULL;
-}
 
 void chord__lease_drop(struct chord_node *n)
 {
@@ -63,7 +51,7 @@ bool chord__lease_holds(struct chord_node *n, uint64_t now)
     for (unsigned i = 0; i < l->nt; i++)
         if (!l->synced[i])
             return false;
-    const struct chord_peer *s = lease_voucher(n);
+    const struct chord_peer *s = chord__next_process(n);
     if (!s || !chord__usable(n, s->addr, now) ||
         strcmp(l->succ_proof_addr, s->addr) != 0)
         return false;
@@ -90,7 +78,7 @@ void chord__lease_answered(struct chord_node *n, const char *addr,
                            uint64_t sent_at)
 {
     struct chord_read_lease *l = &n->lease;
-    const struct chord_peer *s = lease_voucher(n);
+    const struct chord_peer *s = chord__next_process(n);
     if (s && strcmp(addr, s->addr) == 0 &&
         (strcmp(l->succ_proof_addr, addr) != 0 ||
          sent_at > l->succ_proof_sent)) {
