@@ -193,6 +193,8 @@ const char *chord_addr_strerror(int rc)
 
 int chord_addr_vnode_split(const char *s, char base[CHORD_ADDR_MAX], int *vnode)
 {
+    if (!s)
+        return -EINVAL;
     size_t n = strnlen(s, CHORD_ADDR_MAX);
     if (n >= CHORD_ADDR_MAX)
         return -ENAMETOOLONG;
