@@ -85,6 +85,7 @@ struct chord_host {
     struct chord_node *node;    /* cores[0].node */
     struct host_core cores[CHORD_HOST_VNODES_MAX];
     unsigned n_cores;          /* opt.vnodes (1 without vnodes) */
+    uint64_t frames_sent;      /* node-to-node frames handed to the transport */
     struct chord_durable *dur; /* the log; NULL if memory-only or closed */
     /* The known peers kept in the data directory; NULL if none or closed. */
     struct chord_peers_keeper *keeper;
@@ -163,6 +164,7 @@ static void node_send(void *ctx, const char *addr, const uint8_t *frame,
     int vnode;
     if (!h->tr || chord_addr_vnode_split(addr, base, &vnode) != 0)
         return;
+    h->frames_sent++;
     if (vnode <= 0 || len < CHORD_FRAME_HEADER) {
         chord_transport_send(h->tr, base, frame, len);
         return;
@@ -588,7 +590,10 @@ static int metrics_render(void *ctx, struct chord_buf *out)
     chord_node_metrics(h->node, &nm);
     struct chord_transport_stats net = {0};
     struct chord_durable_stats log;
-    struct chord_metrics_view v = {.node = &nm, .net = &net};
+    struct chord_metrics_view v = {.node = &nm,
+                                   .net = &net,
+                                   .peer_frames_sent = h->frames_sent,
+                                   .vnodes = h->n_cores};
     if (h->tr) {
         chord_transport_stats(h->tr, &net);
         v.conns_open = chord_transport_conn_count(h->tr);
