@@ -46,6 +46,7 @@
 #include "chord/types.h"
 #include "core/wire.h"
 #include "io/durable.h"
+#include "io/host_addrs.h"
 #include "io/log_line.h"
 #include "io/metrics_http.h"
 #include "io/metrics_text.h"
@@ -105,16 +106,11 @@ struct chord_host {
     unsigned signals; /* SIGINT/SIGTERM received */
     uint64_t flush_until;
     int log_level;
-    int log_format; /* enum chord_log_format */
-    bool has_join;
-    char join[CHORD_ADDR_MAX];
-    char addr[CHORD_ADDR_MAX];  /* advertised address */
-    char bound[CHORD_ADDR_MAX]; /* the listener's "ip:port" */
-    bool has_advertise;         /* addr was given (opt.advertise) */
-    bool listen_name;           /* opt.listen names a host to resolve */
-    struct chord_tls *tls;      /* NULL: plaintext */
-    bool explicit_id;           /* opt.has_id: ids are not SHA-1(addr) */
-    bool opt_client_auth_none;  /* TLS: clients without certificates too */
+    int log_format;            /* enum chord_log_format */
+    struct chord_host_addrs a; /* join, advertised and bound addresses */
+    struct chord_tls *tls;     /* NULL: plaintext */
+    bool explicit_id;          /* opt.has_id: ids are not SHA-1(addr) */
+    bool opt_client_auth_none; /* TLS: clients without certificates too */
     enum chord_host_outcome outcome;
     char err[CHORD_HOST_ERR_MAX];
 };
@@ -134,7 +130,7 @@ static void host_log_as(struct chord_host *h, const char *who, int level,
 
 static void host_log(struct chord_host *h, int level, const char *msg)
 {
-    host_log_as(h, h->addr, level, msg);
+    host_log_as(h, h->a.addr, level, msg);
 }
 
 static void host_logf(struct chord_host *h, int level, const char *fmt, ...)
@@ -320,8 +316,8 @@ static void after_event(struct chord_host *h)
         return;
     case CHORD_NODE_FAILED: {
         char why[CHORD_HOST_ERR_MAX];
-        if (h->has_join)
-            snprintf(why, sizeof why, "cannot join %s: unreachable", h->join);
+        if (h->a.has_join)
+            snprintf(why, sizeof why, "cannot join %s: unreachable", h->a.join);
         else
             snprintf(why, sizeof why, "the node failed");
         host_log(h, CHORD_LOG_ERROR, why);
@@ -330,7 +326,7 @@ static void after_event(struct chord_host *h)
     }
     case CHORD_NODE_ACTIVE:
         if (!h->signals)
-            chord_service_ready(&h->svc, h->addr);
+            chord_service_ready(&h->svc, h->a.addr);
         break;
     default:
         break;
@@ -672,84 +668,6 @@ static void host_tune_process(struct chord_host *h)
                   (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
-/* ---- addresses ----------------------------------------------------------- */
-
-/* Put the canonical form of `s`, an address naming one node (a port, no
- * wildcard), into out: NULL, or why it cannot be one. */
-static const char *node_addr_canon(const char *s, char out[CHORD_ADDR_MAX])
-{
-    struct chord_addr a;
-    int rc = chord_addr_split(s, 0, &a);
-    if (rc == 0 && chord_addr_is_wildcard(&a))
-        return "a wildcard address names no node";
-    if (rc == 0)
-        rc = chord_addr_format(&a, out);
-    return rc ? chord_addr_strerror(rc) : NULL;
-}
-
-/* Check the join, listen and advertise addresses before anything opens,
- * keeping the join and advertised ones in canonical form. 0, or -EINVAL
- * with the reason in err. */
-static int host_check_addrs(struct chord_host *h,
-                            const struct chord_host_options *opt,
-                            char err[CHORD_HOST_ERR_MAX])
-{
-    struct chord_addr a;
-    const char *why;
-    if (opt->join) {
-        if ((why = node_addr_canon(opt->join, h->join)) != NULL) {
-            snprintf(err, CHORD_HOST_ERR_MAX, "bad join address '%.*s': %s",
-                     (int)CHORD_ADDR_MAX, opt->join, why);
-            return -EINVAL;
-        }
-        h->has_join = true;
-    }
-    int rc = chord_transport_addr_parse(opt->listen, &a);
-    if (rc) {
-        snprintf(err, CHORD_HOST_ERR_MAX, "cannot listen on %.*s: %s",
-                 (int)CHORD_ADDR_MAX, opt->listen ? opt->listen : "(none)",
-                 chord_addr_strerror(rc));
-        return -EINVAL;
-    }
-    h->listen_name =
-        a.kind == CHORD_ADDR_NAME && strcmp(a.host, "localhost") != 0;
-    if (opt->advertise) {
-        if ((why = node_addr_canon(opt->advertise, h->addr)) != NULL) {
-            snprintf(err, CHORD_HOST_ERR_MAX, "cannot advertise %.*s: %s",
-                     (int)CHORD_ADDR_MAX, opt->advertise, why);
-            return -EINVAL;
-        }
-        h->has_advertise = true;
-    } else if (chord_addr_is_wildcard(&a)) {
-        snprintf(err, CHORD_HOST_ERR_MAX,
-                 "listening on the wildcard address %s needs an address "
-                 "for the others to reach this node (advertise HOST:PORT)",
-                 opt->listen);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-/* Once listening: the address the node advertises (the one given; else a
- * listen name with the port picked; else the bound address), and the
- * source of its outbound connections (the bound IP, when concrete). */
-static void host_advertise(struct chord_host *h,
-                           const struct chord_host_options *opt)
-{
-    if (chord_transport_bound(h->tr, h->bound) != 0)
-        snprintf(h->bound, sizeof h->bound, "%s", opt->listen);
-    if (!h->has_advertise && h->listen_name) {
-        struct chord_addr a;
-        chord_addr_split(opt->listen, CHORD_ADDR_ANY_PORT, &a);
-        a.port = chord_transport_port(h->tr);
-        chord_addr_format(&a, h->addr);
-    } else if (!h->has_advertise) {
-        snprintf(h->addr, sizeof h->addr, "%s", h->bound);
-    }
-    /* Peers see this node's own IP as the source of its connections. */
-    chord_transport_set_source(h->tr, h->bound);
-}
-
 /* Make the protocol cores: one named by the advertised address, or with
  * vnodes K of them named "address#i". */
 static int host_make_cores(struct chord_host *h,
@@ -762,8 +680,8 @@ static int host_make_cores(struct chord_host *h,
         c->h = h;
         c->idx = i;
         if (h->n_cores == 1)
-            snprintf(c->addr, sizeof c->addr, "%s", h->addr);
-        else if (chord_addr_vnode_format(h->addr, i, c->addr) != 0)
+            snprintf(c->addr, sizeof c->addr, "%s", h->a.addr);
+        else if (chord_addr_vnode_format(h->a.addr, i, c->addr) != 0)
             return -ENAMETOOLONG;
         struct chord_node_config cfg = opt->node;
         rc = chord_peer_from_addr(&cfg.self, c->addr);
@@ -808,9 +726,9 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     h->log_level = opt->log_level;
     h->log_format = opt->log_format;
     h->outcome = CHORD_HOST_LEFT;
-    snprintf(h->addr, sizeof h->addr, "%s", opt->listen ? opt->listen : "");
+    snprintf(h->a.addr, sizeof h->a.addr, "%s", opt->listen ? opt->listen : "");
 
-    int rc = host_check_addrs(h, opt, err);
+    int rc = chord__host_check_addrs(&h->a, opt, err);
     if (rc == 0 && opt->vnodes > CHORD_HOST_VNODES_MAX) {
         snprintf(err, CHORD_HOST_ERR_MAX, "at most %u virtual nodes",
                  CHORD_HOST_VNODES_MAX);
@@ -870,7 +788,7 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         goto fail;
     }
 
-    host_advertise(h, opt);
+    chord__host_advertise(&h->a, h->tr, opt);
     struct chord_gate_limits lim;
     chord_gate_limits_default(&lim);
     lim.idle_timeout_ms = opt->idle_timeout_ms;
@@ -883,7 +801,7 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
                   "insecure: accepting plaintext connections from any "
                   "address on %s; whoever reaches it can read and write "
                   "every key",
-                  h->bound);
+                  h->a.bound);
 
     rc = host_make_cores(h, opt);
     if (rc) {
@@ -913,7 +831,7 @@ fail:
 
 const char *chord_host_addr(const struct chord_host *h)
 {
-    return h->addr;
+    return h->a.addr;
 }
 
 /* Initialise the node timer, the flush timer and the signal handlers. */
@@ -946,15 +864,15 @@ static void host_start_node(struct chord_host *h, uint64_t now)
     size_t n = h->keeper ? chord_peers_keeper_load(h->keeper, known,
                                                    CHORD_PEERS_FILE_MAX)
                          : 0;
-    if (h->has_join) {
+    if (h->a.has_join) {
         host_logf(h, CHORD_LOG_INFO,
                   "node %s listening on %s: joining "
                   "the ring of %s",
-                  hex, h->addr, h->join);
-        int rc = chord_node_join(h->node, now, h->join);
+                  hex, h->a.addr, h->a.join);
+        int rc = chord_node_join(h->node, now, h->a.join);
         if (rc) {
             char why[CHORD_HOST_ERR_MAX];
-            snprintf(why, sizeof why, "cannot join %s: bad address", h->join);
+            snprintf(why, sizeof why, "cannot join %s: bad address", h->a.join);
             host_fail(h, CHORD_HOST_ERROR, why);
             return;
         }
@@ -971,23 +889,23 @@ static void host_start_node(struct chord_host *h, uint64_t now)
         host_logf(h, CHORD_LOG_INFO,
                   "node %s listening on %s: rejoining the ring through "
                   "the %zu peers known before (%s)",
-                  hex, h->addr, n, chord_peers_keeper_path(h->keeper));
+                  hex, h->a.addr, n, chord_peers_keeper_path(h->keeper));
         chord_node_rejoin(h->node, now, addrs, n);
     } else {
         host_logf(h, CHORD_LOG_INFO,
                   "node %s listening on %s: created "
                   "a new ring",
-                  hex, h->addr);
+                  hex, h->a.addr);
         chord_node_create(h->node, now);
     }
     /* The other vnodes join through the seed, or through vnode 0. */
     for (unsigned i = 1; i < h->n_cores; i++)
         chord_node_join(h->cores[i].node, now,
-                        h->has_join ? h->join : h->cores[0].addr);
+                        h->a.has_join ? h->a.join : h->cores[0].addr);
     if (h->n_cores > 1)
         host_logf(h, CHORD_LOG_INFO,
                   "%u virtual nodes %s#0..%s#%u behind one listener",
-                  h->n_cores, h->addr, h->addr, h->n_cores - 1);
+                  h->n_cores, h->a.addr, h->a.addr, h->n_cores - 1);
     int rc = h->keeper ? chord_peers_keeper_start(h->keeper) : 0;
     if (rc)
         host_logf(h, CHORD_LOG_WARN, "cannot keep the known peers: %s",
