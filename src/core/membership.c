@@ -191,6 +191,9 @@ void chord__member_handle_join(struct chord_node *n, uint64_t now,
     } else if (!is_pred && !chord_routing_owns(&n->rt, &j->id)) {
         r->status = CHORD_REDIRECT;
         r->hint = *chord__redirect_hint(n, &j->id, now);
+        chord__log(n, CHORD_LOG_DEBUG, "JOIN of %s: not ours (pred %s), to %s",
+                   j->addr, n->rt.has_pred ? n->rt.pred.addr : "-",
+                   r->hint.addr);
     } else {
         struct chord_neighbors old;
         chord__ring_neighbors(n, &old);

@@ -87,6 +87,9 @@ struct chord_host {
     struct host_core cores[CHORD_HOST_VNODES_MAX];
     unsigned n_cores;          /* opt.vnodes (1 without vnodes) */
     uint64_t frames_sent;      /* node-to-node frames handed to the transport */
+    unsigned n_started;        /* cores told to create, join or rejoin */
+    uint64_t join_at;          /* when the next core joins (0: not set yet) */
+    uint32_t stabilize_ms;     /* opt.node.stabilize_ms */
     struct chord_durable *dur; /* the log; NULL if memory-only or closed */
     /* The known peers kept in the data directory; NULL if none or closed. */
     struct chord_peers_keeper *keeper;
@@ -304,12 +307,33 @@ static int host_state(const struct chord_host *h)
                : st0;
 }
 
+/* Vnodes join one at a time, through vnode 0, each two stabilize periods
+ * after the one before became ACTIVE: joined faster than the ring
+ * stabilizes, a lookup ends at a successor far past the joiner's place
+ * (the nodes' successor pointers lag), and the walk back from there one
+ * predecessor at a time runs out of hops. */
+static void host_join_next(struct chord_host *h)
+{
+    if (h->n_started >= h->n_cores || h->signals ||
+        chord_node_state(h->cores[h->n_started - 1].node) != CHORD_NODE_ACTIVE)
+        return;
+    uint64_t now = uv_now(h->loop);
+    if (h->join_at == 0)
+        h->join_at = now + 2 * (uint64_t)h->stabilize_ms;
+    if (now < h->join_at)
+        return;
+    h->join_at = 0;
+    struct host_core *c = &h->cores[h->n_started++];
+    chord_node_join(c->node, now, h->cores[0].addr);
+}
+
 /* After every event given to the node: act on its state or re-arm the
  * node timer at its next deadline. */
 static void after_event(struct chord_host *h)
 {
     if (h->stopping)
         return;
+    host_join_next(h);
     switch (host_state(h)) {
     case CHORD_NODE_LEFT:
         host_begin_flush(h);
@@ -338,6 +362,8 @@ static void after_event(struct chord_host *h)
         if (d < deadline)
             deadline = d;
     }
+    if (h->join_at && h->join_at < deadline)
+        deadline = h->join_at;
     uint64_t delay = deadline > now ? deadline - now : 0;
     if (delay > CHORD_HOST_MAX_SLEEP_MS)
         delay = CHORD_HOST_MAX_SLEEP_MS;
@@ -674,6 +700,7 @@ static int host_make_cores(struct chord_host *h,
                            const struct chord_host_options *opt)
 {
     h->n_cores = opt->vnodes > 1 ? opt->vnodes : 1;
+    h->stabilize_ms = opt->node.stabilize_ms;
     int rc = 0;
     for (unsigned i = 0; i < h->n_cores && rc == 0; i++) {
         struct host_core *c = &h->cores[i];
@@ -898,10 +925,7 @@ static void host_start_node(struct chord_host *h, uint64_t now)
                   hex, h->a.addr);
         chord_node_create(h->node, now);
     }
-    /* The other vnodes join through the seed, or through vnode 0. */
-    for (unsigned i = 1; i < h->n_cores; i++)
-        chord_node_join(h->cores[i].node, now,
-                        h->a.has_join ? h->a.join : h->cores[0].addr);
+    h->n_started = 1; /* the others join one by one (host_join_next) */
     if (h->n_cores > 1)
         host_logf(h, CHORD_LOG_INFO,
                   "%u virtual nodes %s#0..%s#%u behind one listener",
