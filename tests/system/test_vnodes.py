@@ -16,7 +16,10 @@ What a user would notice, checked in order (each step needs the previous):
   5. a sixth process joins: the ring has 24 positions, the copies move to
      match the rule again, every key reads back;
   6. a process leaves gracefully (SIGTERM, exit 0): the ring has 20
-     positions again, the copies match the rule, every key reads back.
+     positions again, the copies match the rule, every key reads back;
+  7. a process is killed (SIGKILL, its 4 positions gone at once): every
+     key reads back (its copies were on other processes too), and the
+     copies are back in place on the 16 positions left.
 
 Usage: test_vnodes.py --bin BUILD_DIR [--seed N]. Exits non-zero on failure.
 """
@@ -126,12 +129,25 @@ class VnodesTest:
                           "%s\n%s" % (len(addrs), SETTLE_TIMEOUT, problem,
                                       self.c.dump_logs(10)))
 
+    def start(self, via):
+        """Start a process and wait until its last position (#K-1, the
+        last to join) is active: processes join one after the other."""
+        n = self.c.start_node(join=via, extra=EXTRA)
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while time.monotonic() < deadline:
+            r = self.c.dht("%s#%d" % (n.addr, K - 1), "--timeout-ms", "2000",
+                           "status", "--json", timeout=10)
+            if r.code == 0 and json.loads(r.out).get("state") == "active":
+                self.procs.append(n)
+                return n
+            time.sleep(0.2)
+        raise TestFailure("%s#%d not active after %.0f s; log:\n%s" % (
+            n.addr, K - 1, SETTLE_TIMEOUT, n.log_tail()))
+
     def step_start(self):
-        first = self.c.start_node(extra=EXTRA)
-        self.procs.append(first)
+        self.start(None)
         for _ in range(PROCS - 1):
-            via = self.rng.choice(self.procs)
-            self.procs.append(self.c.start_node(join=via, extra=EXTRA))
+            self.start(self.rng.choice(self.procs))
         ring = self.wait_ring()
         print("  %d processes, %d positions in id order" % (PROCS, len(ring)))
 
@@ -202,8 +218,7 @@ class VnodesTest:
         self.wait_copies("after the puts")
 
     def step_join(self):
-        n = self.c.start_node(join=self.rng.choice(self.procs), extra=EXTRA)
-        self.procs.append(n)
+        n = self.start(self.rng.choice(self.procs))
         self.wait_ring()
         self.wait_copies("after %s joined" % n.addr)
         self.check_reads("after the join")
@@ -217,6 +232,14 @@ class VnodesTest:
         self.wait_ring()
         self.wait_copies("after %s left" % gone.addr)
         self.check_reads("after the leave")
+
+    def step_kill(self):
+        gone = self.rng.choice(self.procs[1:])
+        self.procs.remove(gone)
+        self.c.stop_node(gone, signal.SIGKILL)
+        self.wait_ring()
+        self.check_reads("after %s was killed" % gone.addr)
+        self.wait_copies("after %s was killed" % gone.addr)
 
     def step_alive(self):
         dead = [p.addr for p in self.procs if not p.alive()]
@@ -236,6 +259,7 @@ def main():
         ("a joining process takes its ranges, keys readable!", t.step_join),
         ("a leaving process hands its ranges over, keys readable",
          t.step_leave),
+        ("a killed process loses no key", t.step_kill),
         ("no daemon died", t.step_alive),
     ]
     return run_steps("test_vnodes", t.c, steps)
