@@ -80,13 +80,11 @@ def wait_positions(c, node, k, timeout=60):
 
 
 def ring(c, node, timeout=120):
-    r = c.dht(node, "--timeout-ms", str(timeout * 1000), "ring", "--json",
-              timeout=timeout + 10)
-    if r.code != 0:
-        return None
+    """`dht ring --json` from node, or None when it fails."""
     try:
-        return json.loads(r.out)
-    except ValueError:
+        return c.dht_json(node, "--timeout-ms", str(timeout * 1000), "ring",
+                          "--json", timeout=timeout + 10)
+    except TestFailure:
         return None
 
 

@@ -237,15 +237,19 @@ static void test_vnode_suffix(void **state)
     (void)state;
     char base[CHORD_ADDR_MAX], out[CHORD_ADDR_MAX];
     int v = 7;
-    assert_int_equal(chord_addr_vnode_split("127.0.0.1:7000", base, &v), 0);
-    assert_string_equal(base, "127.0.0.1:7000");
-    assert_int_equal(v, -1);
-    assert_int_equal(chord_addr_vnode_split("127.0.0.1:7000#0", base, &v), 0);
-    assert_string_equal(base, "127.0.0.1:7000");
-    assert_int_equal(v, 0);
-    assert_int_equal(chord_addr_vnode_split("[::1]:7000#255", base, &v), 0);
-    assert_string_equal(base, "[::1]:7000");
-    assert_int_equal(v, 255);
+    static const struct {
+        const char *in, *base;
+        int vnode;
+    } good[] = {
+        {"127.0.0.1:7000", "127.0.0.1:7000", -1},
+        {"127.0.0.1:7000#0", "127.0.0.1:7000", 0},
+        {"[::1]:7000#255", "[::1]:7000", 255},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(chord_addr_vnode_split(good[i].in, base, &v), 0);
+        assert_string_equal(base, good[i].base);
+        assert_int_equal(v, good[i].vnode);
+    }
     const char *bad[] = {"a:1#",   "a:1#256", "a:1#01",  "a:1#-1",
                          "a:1#1x", "#3",      "a:1#1#2", "a:1# 1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
