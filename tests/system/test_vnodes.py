@@ -3,6 +3,7 @@
 five processes with four positions each and three copies of every key.
 
 What a user would notice, checked in order (each step needs the previous):
+  0. --vnodes 0 or 65, or --vnodes 2 with --data, is a usage error;
   1. five daemons with --vnodes 4 form one ring of 20 positions named
      ADDR#0..ADDR#3, in the order of SHA-1 of those names, with the right
      predecessors (`dht ring --json`);
@@ -33,7 +34,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common import (Cluster, TestFailure, check, key_id, node_id,  # noqa: E402
-                    parallel, parse_args, put_all, run_steps)
+                    parallel, parse_args, put_all, run_cmd, run_steps)
 
 PROCS = 5
 K = 4
@@ -144,6 +145,19 @@ class VnodesTest:
         raise TestFailure("%s#%d not active after %.0f s; log:\n%s" % (
             n.addr, K - 1, SETTLE_TIMEOUT, n.log_tail()))
 
+    def step_usage(self):
+        """Out of range, or with a data directory: a usage error (exit 2)
+        that names the problem, before anything listens."""
+        addr = "127.0.0.1:%d" % self.c.free_port()
+        for extra, words in ((["--vnodes", "65"], "1 to 64"),
+                             (["--vnodes", "0"], "1 to 64"),
+                             (["--vnodes", "2", "--data",
+                               os.path.join(self.c.tmp, "d")], "--data")):
+            r = run_cmd([self.c.dhtd, "--listen", addr] + extra, timeout=10)
+            check(r.code == 2 and words in r.err,
+                  "dhtd %s: expected exit 2 naming %r: %s" % (
+                      " ".join(extra), words, r.describe()))
+
     def step_start(self):
         self.start(None)
         for _ in range(PROCS - 1):
@@ -251,6 +265,7 @@ def main():
     args = parse_args(__doc__.splitlines()[0])
     t = VnodesTest(args)
     steps = [
+        ("--vnodes out of range or with --data: usage error", t.step_usage),
         ("%d processes x %d positions form one ring!" % (PROCS, K),
          t.step_start),
         ("%d keys put and read back!" % N_KEYS, t.step_put),
