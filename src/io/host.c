@@ -68,6 +68,8 @@
  * large block freed, after which frame buffers come from the heap and a
  * flood of large frames leaves tens of MB behind. */
 #define CHORD_HOST_MMAP_THRESHOLD (128 * 1024)
+/* Known peers of a core looked through when a process is unreachable. */
+#define CHORD_HOST_KNOWN_MAX 256u
 /* Descriptors wanted beyond the transport's connections: listener, log
  * files, signals, the loop's own. */
 #define CHORD_HOST_FDS_SPARE 64u
@@ -399,7 +401,7 @@ static bool frame_vouched(struct chord_host *h, uint64_t conn,
     bool relayed = type == CHORD_MSG_FIND_SUCC || type == CHORD_MSG_MERGE;
     char base[CHORD_ADDR_MAX]; /* certificates name processes */
     if (chord_addr_vnode_split(from.addr, base, NULL) != 0)
-        return true; /* the node refuses the frame */
+        return false; /* a sender no certificate can name */
     int v = chord_transport_conn_vouches(h->tr, conn, relayed ? NULL : base);
     if (v == 1 && !relayed && !h->explicit_id) {
         struct chord_id id;
@@ -444,14 +446,20 @@ static void on_unreachable(void *ctx, const char *addr)
         return;
     uv_update_time(h->loop);
     uint64_t now = uv_now(h->loop);
-    /* The transport knows processes: each of its vnodes is unreachable. */
-    char one[CHORD_ADDR_MAX];
+    /* The transport knows processes: every position of that process
+     * each core knows of ("addr#i") is unreachable, and addr itself. */
+    char(*known)[CHORD_ADDR_MAX] = malloc(CHORD_HOST_KNOWN_MAX * sizeof *known);
     for (unsigned i = 0; i < h->n_cores; i++) {
-        chord_node_unreachable(h->cores[i].node, now, addr);
-        for (unsigned j = 0; j < CHORD_HOST_VNODES_MAX; j++)
-            if (chord_addr_vnode_format(addr, j, one) == 0)
-                chord_node_unreachable(h->cores[i].node, now, one);
+        struct chord_node *n = h->cores[i].node;
+        chord_node_unreachable(n, now, addr);
+        size_t k =
+            known ? chord_node_known_peers(n, known, CHORD_HOST_KNOWN_MAX) : 0;
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(known[j], addr) != 0 &&
+                chord_addr_same_process(known[j], addr))
+                chord_node_unreachable(n, now, known[j]);
     }
+    free(known);
     after_event(h);
 }
 
