@@ -111,9 +111,13 @@
  * without one to core 0, which coordinates like any node; a frame for a
  * core the process does not run closes its connection). The cores'
  * replica sets skip positions of the same process (core/placement.c).
- * The timer sleeps until the earliest core deadline; a signal makes
- * every core leave; the host is ACTIVE (ready, healthy) once all cores
- * are; /metrics shows core 0. Durability is per process, not per core,
+ * Core 0 creates, joins or rejoins as a lone node would; the others then
+ * join through core 0 one at a time, two stabilize periods apart. The
+ * transport's "unreachable" names a process: every core hears it for
+ * each position of that process it knows. The timer sleeps until the
+ * earliest core deadline; a signal makes every core leave; the host is
+ * ACTIVE (ready, healthy) once all cores are; /metrics shows core 0 plus
+ * the process's node-to-node frames and its number of vnodes. Durability is per process, not per core,
  * so the host refuses a data directory with vnodes.
  *
  * The process must ignore SIGPIPE (libuv writes with write(2)). The host
