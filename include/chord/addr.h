@@ -86,6 +86,31 @@ bool chord_addr_is_loopback(const struct chord_addr *a);
  * advertise or connect to? */
 bool chord_addr_is_wildcard(const struct chord_addr *a);
 
+/*
+ * Virtual nodes (dhtd --vnodes K): a process with K > 1 ring positions
+ * names position i "host:port#i" (i in 0..CHORD_ADDR_VNODE_MAX, plain
+ * decimal, no leading zero) and its id is SHA-1 of that string; it is
+ * reached at "host:port" (the base), frames for position i carrying i in
+ * the high byte of their header flags (core/wire.h). chord_addr_split
+ * takes no suffix; these helpers do.
+ */
+#define CHORD_ADDR_VNODE_MAX 255
+
+/* Split `s` into its base "host:port" (copied into base, may be NULL) and
+ * its position (*vnode, may be NULL: the suffix's number, or -1 when s has
+ * none). 0, or -EINVAL when a '#' is not followed by a valid number or
+ * the base is empty, -ENAMETOOLONG when s is too long. The base is not
+ * checked as an address (chord_addr_split does that). */
+int chord_addr_vnode_split(const char *s, char base[CHORD_ADDR_MAX],
+                           int *vnode);
+
+/* Write "base#i" into out. 0, or -ENAMETOOLONG. */
+int chord_addr_vnode_format(const char *base, unsigned i,
+                            char out[CHORD_ADDR_MAX]);
+
+/* Do two addresses name positions of the same process (equal bases)? */
+bool chord_addr_same_process(const char *a, const char *b);
+
 /* Why chord_addr_split refused an address, in a few words ("not
  * HOST:PORT", "longer than 63 bytes", "port out of range"). */
 const char *chord_addr_strerror(int rc);

@@ -103,6 +103,23 @@
  * HTTP thread waits for it, boundedly: a loop that does not answer in
  * time gets a 503), so nothing of the node is read off its thread.
  *
+ * Virtual nodes (opt.vnodes = K > 1): the host runs K protocol cores on
+ * one listener and one transport. Core i is the ring position
+ * "address#i" (chord/addr.h); a frame the host sends to "host:port#i"
+ * goes to host:port with i in the high byte of its header flags, and a
+ * frame received goes to the core its flags name (client requests
+ * without one to core 0, which coordinates like any node; a frame for a
+ * core the process does not run closes its connection). The cores'
+ * replica sets skip positions of the same process (core/placement.c).
+ * Core 0 creates, joins or rejoins as a lone node would; the others then
+ * join through core 0 one at a time, two stabilize periods apart. The
+ * transport's "unreachable" names a process: every core hears it for
+ * each position of that process it knows. The timer sleeps until the
+ * earliest core deadline; a signal makes every core leave; the host is
+ * ACTIVE (ready, healthy) once all cores are; /metrics shows core 0 plus
+ * the process's node-to-node frames and its number of vnodes. Durability is per process, not per core,
+ * so the host refuses a data directory with vnodes.
+ *
  * The process must ignore SIGPIPE (libuv writes with write(2)). The host
  * owns the SIGINT/SIGTERM handling of its loop while it runs. It does not
  * parse command lines or print anything but log lines (dhtd does).
@@ -130,6 +147,9 @@
 #define CHORD_HOST_IDLE_TIMEOUT_MS 60000u
 /* Longest idle timeout accepted (ms): one day. */
 #define CHORD_HOST_IDLE_TIMEOUT_MAX_MS 86400000u
+
+/* Most virtual nodes one process runs (opt.vnodes). */
+#define CHORD_HOST_VNODES_MAX 64u
 
 struct chord_host_options {
     /* Tunables for the node; `self` is filled in by the host from the
@@ -167,6 +187,11 @@ struct chord_host_options {
      * is set (then cert, key and ca all are; see chord/tls.h). Files are
      * read by chord_host_new. */
     struct chord_tls_options tls;
+    /* Ring positions this process takes (0 or 1: one, named by the
+     * advertised address; K in 2..CHORD_HOST_VNODES_MAX: K protocol
+     * cores behind the one listener, core i named "address#i" with id
+     * SHA-1 of that, see "Virtual nodes" above). Not with durable.dir. */
+    unsigned vnodes;
 };
 
 /* How log lines are written. */

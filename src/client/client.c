@@ -75,6 +75,7 @@ struct chord_client {
     struct chord_buf wbuf;     /* the request being sent */
     struct chord_buf rbuf;     /* bytes received, not yet decoded */
     char error[CHORD_ERRMSG_MAX];
+    unsigned vnode; /* "host:port#i": i, stamped on every request */
 };
 
 /* Milliseconds left before `deadline` (0 when past), as poll() takes them. */
@@ -106,7 +107,10 @@ int chord_addr_parse(const char *addr, char host[CHORD_ADDR_MAX],
                      uint16_t *port)
 {
     struct chord_addr a;
-    int rc = chord_addr_split(addr, 0, &a);
+    char base[CHORD_ADDR_MAX];
+    int rc = chord_addr_vnode_split(addr, base, NULL);
+    if (rc == 0)
+        rc = chord_addr_split(base, 0, &a);
     if (rc)
         return rc;
     memcpy(host, a.host, sizeof a.host);
@@ -207,9 +211,13 @@ int chord_client_connect_tls(const char *addr, int timeout_ms,
                              struct chord_tls *tls, struct chord_client **out)
 {
     struct chord_addr a;
-    int rc;
+    char base[CHORD_ADDR_MAX];
+    int vnode, rc;
     *out = NULL;
-    if (timeout_ms <= 0 || chord_addr_split(addr, 0, &a) != 0)
+    /* "host:port#i" (a virtual node): connect to host:port, name i in
+     * every request (core/wire.h). */
+    if (timeout_ms <= 0 || chord_addr_vnode_split(addr, base, &vnode) != 0 ||
+        chord_addr_split(base, 0, &a) != 0)
         return -EINVAL;
 
     int64_t deadline = chord__client_now_ms() + timeout_ms;
@@ -225,10 +233,11 @@ int chord_client_connect_tls(const char *addr, int timeout_ms,
     c->fd = fd;
     c->timeout_ms = timeout_ms;
     c->next_req_id = 1;
+    c->vnode = vnode > 0 ? (unsigned)vnode : 0;
     chord_buf_init(&c->wbuf);
     chord_buf_init(&c->rbuf);
     chord_buf_init(&c->raw);
-    if (tls && (rc = tls_handshake(c, tls, addr, deadline)) != 0) {
+    if (tls && (rc = tls_handshake(c, tls, base, deadline)) != 0) {
         chord_client_close(c);
         return rc;
     }
@@ -431,6 +440,8 @@ static ssize_t transact(struct chord_client *c, struct chord_msg *req,
     int rc = chord_msg_encode(req, &c->wbuf);
     if (rc)
         return rc; /* nothing was sent: the stream is still clean */
+    if (c->vnode)
+        chord_frame_set_vnode(c->wbuf.data, c->vnode);
 
     rc = send_all(c, deadline);
     if ((rc == -EPIPE || rc == -ECONNRESET) && !c->answered) {

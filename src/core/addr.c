@@ -190,3 +190,51 @@ const char *chord_addr_strerror(int rc)
         return "not HOST:PORT (HOST an IPv4 address, [IPv6] or a name)";
     }
 }
+
+int chord_addr_vnode_split(const char *s, char base[CHORD_ADDR_MAX], int *vnode)
+{
+    if (!s)
+        return -EINVAL;
+    size_t n = strnlen(s, CHORD_ADDR_MAX);
+    if (n >= CHORD_ADDR_MAX)
+        return -ENAMETOOLONG;
+    const char *hash = memchr(s, '#', n);
+    size_t bl = hash ? (size_t)(hash - s) : n;
+    int v = -1;
+    if (hash) {
+        const char *d = hash + 1;
+        size_t dl = n - bl - 1;
+        if (dl == 0 || dl > 3 || (dl > 1 && d[0] == '0'))
+            return -EINVAL;
+        v = 0;
+        for (size_t i = 0; i < dl; i++) {
+            if (d[i] < '0' || d[i] > '9')
+                return -EINVAL;
+            v = v * 10 + (d[i] - '0');
+        }
+        if (v > CHORD_ADDR_VNODE_MAX)
+            return -EINVAL;
+    }
+    if (bl == 0)
+        return -EINVAL;
+    if (base) {
+        memcpy(base, s, bl);
+        base[bl] = '\0';
+    }
+    if (vnode)
+        *vnode = v;
+    return 0;
+}
+
+int chord_addr_vnode_format(const char *base, unsigned i,
+                            char out[CHORD_ADDR_MAX])
+{
+    int n = snprintf(out, CHORD_ADDR_MAX, "%s#%u", base, i);
+    return n < 0 || (unsigned)n >= CHORD_ADDR_MAX ? -ENAMETOOLONG : 0;
+}
+
+bool chord_addr_same_process(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "#"), lb = strcspn(b, "#");
+    return la == lb && memcmp(a, b, la) == 0;
+}

@@ -191,6 +191,9 @@ void chord__member_handle_join(struct chord_node *n, uint64_t now,
     } else if (!is_pred && !chord_routing_owns(&n->rt, &j->id)) {
         r->status = CHORD_REDIRECT;
         r->hint = *chord__redirect_hint(n, &j->id, now);
+        chord__log(n, CHORD_LOG_DEBUG, "JOIN of %s: not ours (pred %s), to %s",
+                   j->addr, n->rt.has_pred ? n->rt.pred.addr : "-",
+                   r->hint.addr);
     } else {
         struct chord_neighbors old;
         chord__ring_neighbors(n, &old);
@@ -364,12 +367,14 @@ static void leave_handed_off(struct chord_node *n, uint64_t now, bool ok)
         return;
     if (!ok) {
         /* The successor failed: hand the keys to the next one. */
-        if (n->rt.n_succ)
-            chord_routing_remove(&n->rt, &n->rt.succ[0].id);
-        if (n->rt.n_succ) {
-            chord__transfer_start(n, now, &n->rt.succ[0],
-                                  CHORD_TRANSFER_HANDOFF, XFER_HANDOFF,
-                                  chord__want_all, NULL, leave_handed_off);
+        const struct chord_peer *s = chord__next_process(n);
+        if (s)
+            chord_routing_remove(&n->rt, &s->id);
+        if ((s = chord__next_process(n)) != NULL) {
+            struct chord_peer to = *s;
+            chord__transfer_start(n, now, &to, CHORD_TRANSFER_HANDOFF,
+                                  XFER_HANDOFF, chord__want_all, NULL,
+                                  leave_handed_off);
             return;
         }
         chord__log(n, CHORD_LOG_ERROR,
@@ -383,7 +388,10 @@ void chord__member_leave(struct chord_node *n, uint64_t now)
 {
     if (n->state == CHORD_NODE_LEAVING || n->state == CHORD_NODE_LEFT)
         return;
-    if (n->state != CHORD_NODE_ACTIVE || n->rt.n_succ == 0) {
+    /* The keys go to the successor that will own them: with vnodes the
+     * first of another process, as ours all leave together. */
+    const struct chord_peer *next = chord__next_process(n);
+    if (n->state != CHORD_NODE_ACTIVE || !next) {
         if (n->state == CHORD_NODE_ACTIVE && chord_store_live(n->store))
             chord__log(n, CHORD_LOG_WARN,
                        "last node leaving: %zu keys go with it",
@@ -394,8 +402,8 @@ void chord__member_leave(struct chord_node *n, uint64_t now)
     n->state = CHORD_NODE_LEAVING;
     n->member.leave_deadline = now + n->cfg.op_timeout_ms;
     chord__log(n, CHORD_LOG_INFO, "leaving: handing %zu keys to %s",
-               chord_store_live(n->store), n->rt.succ[0].addr);
-    struct chord_peer s = n->rt.succ[0];
+               chord_store_live(n->store), next->addr);
+    struct chord_peer s = *next;
     chord__transfer_start(n, now, &s, CHORD_TRANSFER_HANDOFF, XFER_HANDOFF,
                           chord__want_all, NULL, leave_handed_off);
 }

@@ -5,14 +5,32 @@
  */
 #include "core/placement.h"
 
+#include "chord/addr.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 
+/* Is `addr` a position of our own process, or of one in taken[0..k)? */
+static bool process_taken(const struct chord_node *n, const char *addr,
+                          const struct chord_peer *taken, unsigned k)
+{
+    if (chord_addr_same_process(addr, n->rt.self.addr))
+        return true;
+    for (unsigned i = 0; i < k; i++)
+        if (chord_addr_same_process(addr, taken[i].addr))
+            return true;
+    return false;
+}
+
 unsigned chord__replica_factor(const struct chord_node *n)
 {
-    unsigned ring = 1 + n->rt.n_succ; /* as far as we can see */
+    /* Processes as far as we can see: ourselves and those of the
+     * successor list (each position its own process without vnodes). */
+    unsigned ring = 1;
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        if (!process_taken(n, n->rt.succ[i].addr, n->rt.succ, i))
+            ring++;
     unsigned r = n->cfg.replicas;
-    if (n->rt.n_succ >= n->rt.r)
+    if (n->rt.n_succ >= n->rt.r && ring == 1 + n->rt.n_succ)
         return r; /* the list is full: the ring is at least this big */
     return r < ring ? r : ring;
 }
@@ -22,7 +40,8 @@ unsigned chord__replica_targets(const struct chord_node *n, uint64_t now,
 {
     unsigned k = 0;
     for (unsigned i = 0; i < n->rt.n_succ && k < max; i++)
-        if (chord__usable(n, n->rt.succ[i].addr, now))
+        if (chord__usable(n, n->rt.succ[i].addr, now) &&
+            !process_taken(n, n->rt.succ[i].addr, out, k))
             out[k++] = n->rt.succ[i];
     return k;
 }
@@ -46,9 +65,23 @@ bool chord__replica_holds(const struct chord_node *n,
     unsigned r = n->cfg.replicas;
     if (r <= 1)
         return chord_routing_owns(&n->rt, key_id);
-    if (n->rt.n_preds < r)
-        return true; /* small ring, or we do not know enough yet */
-    return chord_id_in_oc(key_id, &n->rt.preds[r - 1].id, &n->rt.self.id);
+    /* The copies of a key go to its owner and the next positions of
+     * processes not chosen yet. Walking back from us, we hold the ranges
+     * up to the first predecessor that is of our own process (it holds
+     * them instead) or that brings the processes seen to r. */
+    unsigned seen = 0;
+    for (unsigned i = 0; i < n->rt.n_preds; i++) {
+        const char *a = n->rt.preds[i].addr;
+        if (chord_addr_same_process(a, n->rt.self.addr))
+            return chord_id_in_oc(key_id, &n->rt.preds[i].id, &n->rt.self.id);
+        bool fresh = true;
+        for (unsigned j = 0; j < i && fresh; j++)
+            if (chord_addr_same_process(a, n->rt.preds[j].addr))
+                fresh = false;
+        if (fresh && ++seen >= r)
+            return chord_id_in_oc(key_id, &n->rt.preds[i].id, &n->rt.self.id);
+    }
+    return true; /* small ring, or we do not know enough yet */
 }
 
 const struct chord_peer *chord__live_pred(const struct chord_node *n,
@@ -90,6 +123,14 @@ bool chord__owns_now(const struct chord_node *n, const struct chord_id *key,
     if (!p)
         return chord_routing_owns(&n->rt, key);
     return chord_id_in_oc(key, &p->id, &n->rt.self.id);
+}
+
+const struct chord_peer *chord__next_process(const struct chord_node *n)
+{
+    for (unsigned i = 0; i < n->rt.n_succ; i++)
+        if (!chord_addr_same_process(n->rt.succ[i].addr, n->rt.self.addr))
+            return &n->rt.succ[i];
+    return NULL;
 }
 
 const struct chord_peer *chord__redirect_hint(const struct chord_node *n,

@@ -55,6 +55,10 @@ void chord__owned_lo(const struct chord_node *n, uint64_t now,
 /* Do we own key now (suspected predecessors' ranges included)? */
 bool chord__owns_now(const struct chord_node *n, const struct chord_id *key,
                      uint64_t now);
+/* Our first successor of another process (with vnodes, the position that
+ * takes our range over when our whole process goes; without, succ[0]),
+ * or NULL when none is known. */
+const struct chord_peer *chord__next_process(const struct chord_node *n);
 /* Where to send a request for `id` that this node does not own: the
  * successor when id lies just after us, else the predecessor (stepping
  * back one node at a time converges while joins settle, where a finger

@@ -51,8 +51,8 @@ bool chord__lease_holds(struct chord_node *n, uint64_t now)
     for (unsigned i = 0; i < l->nt; i++)
         if (!l->synced[i])
             return false;
-    const struct chord_peer *s = &n->rt.succ[0];
-    if (n->rt.n_succ == 0 || !chord__usable(n, s->addr, now) ||
+    const struct chord_peer *s = chord__next_process(n);
+    if (!s || !chord__usable(n, s->addr, now) ||
         strcmp(l->succ_proof_addr, s->addr) != 0)
         return false;
     uint64_t margin = n->fd.cfg.floor_ms / 8;
@@ -78,7 +78,8 @@ void chord__lease_answered(struct chord_node *n, const char *addr,
                            uint64_t sent_at)
 {
     struct chord_read_lease *l = &n->lease;
-    if (n->rt.n_succ && strcmp(addr, n->rt.succ[0].addr) == 0 &&
+    const struct chord_peer *s = chord__next_process(n);
+    if (s && strcmp(addr, s->addr) == 0 &&
         (strcmp(l->succ_proof_addr, addr) != 0 ||
          sent_at > l->succ_proof_sent)) {
         chord__addr_copy(l->succ_proof_addr, addr);

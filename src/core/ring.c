@@ -132,6 +132,9 @@ static void learn_preds(struct chord_node *n, const struct chord_msg *m)
 {
     unsigned max =
         n->cfg.replicas > CHORD_PREDS_MIN ? n->cfg.replicas : CHORD_PREDS_MIN;
+    /* A virtual node needs r other processes, maybe further back. */
+    if (strchr(n->rt.self.addr, '#') && n->rt.r > max)
+        max = n->rt.r;
     unsigned k = 0;
     n->rt.preds[k++] = m->from;
     for (unsigned i = 0; i < m->n_preds && k < max; i++) {

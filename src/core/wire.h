@@ -7,8 +7,12 @@
  *     u32 length    bytes that follow this field (so a frame is 4+length)
  *     u8  version   CHORD_PROTOCOL_VERSION
  *     u8  type      enum chord_msg_type
- *     u16 flags     0, or CHORD_FRAME_MUTATION on a mutating request
- *                   whose body ends with a mutation trailer
+ *     u16 flags     low byte: 0, or CHORD_FRAME_MUTATION on a mutating
+ *                   request whose body ends with a mutation trailer;
+ *                   high byte: the virtual node of the receiving
+ *                   process the frame is for (0 without vnodes; the
+ *                   host stamps it from the "#i" of the address sent
+ *                   to, see chord/addr.h), on any message type
  *     u64 req_id    matches a reply to its request
  *     ... body      depends on type, see wire.c
  *
@@ -40,6 +44,8 @@
  * forms): u8 bits (1: request id, 2: fence), [16 client, u64 seq],
  * [str fence name (<= CHORD_LOCK_NAME_MAX), u64 fence]. */
 #define CHORD_FRAME_MUTATION 0x0001u
+/* The flag bits the decoder checks (the high byte is the vnode). */
+#define CHORD_FRAME_FLAGS_LOW 0x00ffu
 #define CHORD_MUT_RID 0x01u
 #define CHORD_MUT_FENCE 0x02u
 
@@ -284,6 +290,11 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m);
  * receiver decodes each one once.
  */
 ssize_t chord_frame_length(const uint8_t *buf, size_t len);
+
+/* The virtual node a whole frame's header names (the high byte of its
+ * flags; 0 by default), and stamping it into an encoded frame. */
+unsigned chord_frame_vnode(const uint8_t *frame);
+void chord_frame_set_vnode(uint8_t *frame, unsigned vnode);
 
 /*
  * The sender a node-to-node frame claims (its `from`) and its message type

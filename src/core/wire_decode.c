@@ -360,7 +360,7 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
     struct rd r = {buf + 4, flen, false};
     uint8_t version = rd_u8(&r);
     uint8_t type = rd_u8(&r);
-    uint16_t flags = rd_u16(&r);
+    uint16_t flags = rd_u16(&r) & CHORD_FRAME_FLAGS_LOW; /* high: vnode */
     m->req_id = rd_u64(&r);
     enum msg_class cls = msg_class_of(type);
     if (version != CHORD_PROTOCOL_VERSION || cls == MSG_UNKNOWN ||
@@ -518,6 +518,16 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
     return (ssize_t)(4 + (size_t)flen);
 }
 
+unsigned chord_frame_vnode(const uint8_t *frame)
+{
+    return frame[6];
+}
+
+void chord_frame_set_vnode(uint8_t *frame, unsigned vnode)
+{
+    frame[6] = (uint8_t)vnode;
+}
+
 ssize_t chord_frame_length(const uint8_t *buf, size_t len)
 {
     if (len < 4)
@@ -526,7 +536,7 @@ ssize_t chord_frame_length(const uint8_t *buf, size_t len)
     if (flen > CHORD_FRAME_MAX - 4 || flen < CHORD_FRAME_HEADER - 4)
         return CHORD_DECODE_MALFORMED;
     if (len >= 8 && (buf[4] != CHORD_PROTOCOL_VERSION ||
-                     msg_class_of(buf[5]) == MSG_UNKNOWN || buf[6] != 0 ||
+                     msg_class_of(buf[5]) == MSG_UNKNOWN ||
                      (buf[7] != 0 && (buf[7] != CHORD_FRAME_MUTATION ||
                                       !chord_msg_is_mutation(buf[5])))))
         return CHORD_DECODE_MALFORMED;

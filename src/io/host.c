@@ -46,6 +46,7 @@
 #include "chord/types.h"
 #include "core/wire.h"
 #include "io/durable.h"
+#include "io/host_addrs.h"
 #include "io/log_line.h"
 #include "io/metrics_http.h"
 #include "io/metrics_text.h"
@@ -67,14 +68,30 @@
  * large block freed, after which frame buffers come from the heap and a
  * flood of large frames leaves tens of MB behind. */
 #define CHORD_HOST_MMAP_THRESHOLD (128 * 1024)
+/* Known peers of a core looked through when a process is unreachable. */
+#define CHORD_HOST_KNOWN_MAX 256u
 /* Descriptors wanted beyond the transport's connections: listener, log
  * files, signals, the loop's own. */
 #define CHORD_HOST_FDS_SPARE 64u
 
+/* One protocol core: the process's only node, or one of its vnodes. */
+struct host_core {
+    struct chord_host *h;
+    unsigned idx;              /* its vnode index (0 without vnodes) */
+    struct chord_node *node;   /* NULL until made */
+    char addr[CHORD_ADDR_MAX]; /* advertised, "#i" with vnodes */
+};
+
 struct chord_host {
     uv_loop_t *loop;
     struct chord_transport *tr; /* NULL once closed */
-    struct chord_node *node;
+    struct chord_node *node;    /* cores[0].node */
+    struct host_core cores[CHORD_HOST_VNODES_MAX];
+    unsigned n_cores;          /* opt.vnodes (1 without vnodes) */
+    uint64_t frames_sent;      /* node-to-node frames handed to the transport */
+    unsigned n_started;        /* cores told to create, join or rejoin */
+    uint64_t join_at;          /* when the next core joins (0: not set yet) */
+    uint32_t stabilize_ms;     /* opt.node.stabilize_ms */
     struct chord_durable *dur; /* the log; NULL if memory-only or closed */
     /* The known peers kept in the data directory; NULL if none or closed. */
     struct chord_peers_keeper *keeper;
@@ -94,30 +111,31 @@ struct chord_host {
     unsigned signals; /* SIGINT/SIGTERM received */
     uint64_t flush_until;
     int log_level;
-    int log_format; /* enum chord_log_format */
-    bool has_join;
-    char join[CHORD_ADDR_MAX];
-    char addr[CHORD_ADDR_MAX];  /* advertised address */
-    char bound[CHORD_ADDR_MAX]; /* the listener's "ip:port" */
-    bool has_advertise;         /* addr was given (opt.advertise) */
-    bool listen_name;           /* opt.listen names a host to resolve */
-    struct chord_tls *tls;      /* NULL: plaintext */
-    bool explicit_id;           /* opt.has_id: ids are not SHA-1(addr) */
-    bool opt_client_auth_none;  /* TLS: clients without certificates too */
+    int log_format;            /* enum chord_log_format */
+    struct chord_host_addrs a; /* join, advertised and bound addresses */
+    struct chord_tls *tls;     /* NULL: plaintext */
+    bool explicit_id;          /* opt.has_id: ids are not SHA-1(addr) */
+    bool opt_client_auth_none; /* TLS: clients without certificates too */
     enum chord_host_outcome outcome;
     char err[CHORD_HOST_ERR_MAX];
 };
 
 /* Write one log line (text or JSON, see io/log_line.h) to stderr with a
  * single write, if `level` passes the filter. */
-static void host_log(struct chord_host *h, int level, const char *msg)
+static void host_log_as(struct chord_host *h, const char *who, int level,
+                        const char *msg)
 {
     if (level > h->log_level)
         return;
     char line[CHORD_HOST_LOG_LINE_MAX];
     size_t len = chord_log_line_format(line, sizeof line, h->log_format, level,
-                                       h->addr, msg);
+                                       who, msg);
     fwrite(line, 1, len, stderr);
+}
+
+static void host_log(struct chord_host *h, int level, const char *msg)
+{
+    host_log_as(h, h->a.addr, level, msg);
 }
 
 static void host_logf(struct chord_host *h, int level, const char *fmt, ...)
@@ -137,40 +155,58 @@ static void host_logf(struct chord_host *h, int level, const char *fmt, ...)
 
 /* ---- node io callbacks (called from inside node entry points) ----------- */
 
+/* A frame for "host:port#i" goes to host:port with i stamped in its
+ * header (core/wire.h); one connection serves every vnode of a process. */
 static void node_send(void *ctx, const char *addr, const uint8_t *frame,
                       size_t len)
 {
-    struct chord_host *h = ctx;
-    if (h->tr)
-        chord_transport_send(h->tr, addr, frame, len);
+    struct chord_host *h = ((struct host_core *)ctx)->h;
+    char base[CHORD_ADDR_MAX];
+    int vnode;
+    if (!h->tr || chord_addr_vnode_split(addr, base, &vnode) != 0)
+        return;
+    h->frames_sent++;
+    if (vnode <= 0 || len < CHORD_FRAME_HEADER) {
+        chord_transport_send(h->tr, base, frame, len);
+        return;
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return;
+    memcpy(copy, frame, len);
+    chord_frame_set_vnode(copy, (unsigned)vnode);
+    chord_transport_send(h->tr, base, copy, len);
+    free(copy);
 }
 
 static void node_reply(void *ctx, uint64_t conn, const uint8_t *frame,
                        size_t len)
 {
-    struct chord_host *h = ctx;
+    struct chord_host *h = ((struct host_core *)ctx)->h;
     if (h->tr)
         chord_transport_reply(h->tr, conn, frame, len);
 }
 
 static void node_log(void *ctx, int level, const char *line)
 {
-    host_log(ctx, level, line);
+    struct host_core *c = ctx;
+    host_log_as(c->h, c->addr, level, line);
 }
 
 /* A peer the node had suspected speaks again: drop the connection to it,
  * which may be stuck in TCP back-off; the next send opens a fresh one. */
 static void node_reconnect(void *ctx, const char *addr)
 {
-    struct chord_host *h = ctx;
-    if (h->tr)
-        chord_transport_reconnect(h->tr, addr);
+    struct chord_host *h = ((struct host_core *)ctx)->h;
+    char base[CHORD_ADDR_MAX];
+    if (h->tr && chord_addr_vnode_split(addr, base, NULL) == 0)
+        chord_transport_reconnect(h->tr, base);
 }
 
 /* The node hands over a change: log it (0 refuses the change). */
 static uint64_t node_persist(void *ctx, const uint8_t *rec, size_t len)
 {
-    struct chord_host *h = ctx;
+    struct chord_host *h = ((struct host_core *)ctx)->h;
     return h->dur ? chord_durable_append(h->dur, rec, len) : 0;
 }
 
@@ -251,20 +287,63 @@ static void host_begin_flush(struct chord_host *h)
 
 static void on_timer(uv_timer_t *timer);
 
+/* The state of the process's cores taken together: FAILED if one failed,
+ * LEFT once all have left, ACTIVE once all are, else core 0's. */
+static int host_state(const struct chord_host *h)
+{
+    unsigned left = 0, active = 0;
+    for (unsigned i = 0; i < h->n_cores; i++) {
+        int st = chord_node_state(h->cores[i].node);
+        if (st == CHORD_NODE_FAILED)
+            return st;
+        left += st == CHORD_NODE_LEFT;
+        active += st == CHORD_NODE_ACTIVE;
+    }
+    if (left == h->n_cores)
+        return CHORD_NODE_LEFT;
+    if (active == h->n_cores)
+        return CHORD_NODE_ACTIVE;
+    int st0 = chord_node_state(h->node);
+    return st0 == CHORD_NODE_ACTIVE || st0 == CHORD_NODE_LEFT
+               ? CHORD_NODE_JOINING
+               : st0;
+}
+
+/* Vnodes join one at a time, through vnode 0, each two stabilize periods
+ * after the one before became ACTIVE: joined faster than the ring
+ * stabilizes, a lookup ends at a successor far past the joiner's place
+ * (the nodes' successor pointers lag), and the walk back from there one
+ * predecessor at a time runs out of hops. */
+static void host_join_next(struct chord_host *h)
+{
+    if (h->n_started >= h->n_cores || h->signals ||
+        chord_node_state(h->cores[h->n_started - 1].node) != CHORD_NODE_ACTIVE)
+        return;
+    uint64_t now = uv_now(h->loop);
+    if (h->join_at == 0)
+        h->join_at = now + 2 * (uint64_t)h->stabilize_ms;
+    if (now < h->join_at)
+        return;
+    h->join_at = 0;
+    struct host_core *c = &h->cores[h->n_started++];
+    chord_node_join(c->node, now, h->cores[0].addr);
+}
+
 /* After every event given to the node: act on its state or re-arm the
  * node timer at its next deadline. */
 static void after_event(struct chord_host *h)
 {
     if (h->stopping)
         return;
-    switch (chord_node_state(h->node)) {
+    host_join_next(h);
+    switch (host_state(h)) {
     case CHORD_NODE_LEFT:
         host_begin_flush(h);
         return;
     case CHORD_NODE_FAILED: {
         char why[CHORD_HOST_ERR_MAX];
-        if (h->has_join)
-            snprintf(why, sizeof why, "cannot join %s: unreachable", h->join);
+        if (h->a.has_join)
+            snprintf(why, sizeof why, "cannot join %s: unreachable", h->a.join);
         else
             snprintf(why, sizeof why, "the node failed");
         host_log(h, CHORD_LOG_ERROR, why);
@@ -273,13 +352,20 @@ static void after_event(struct chord_host *h)
     }
     case CHORD_NODE_ACTIVE:
         if (!h->signals)
-            chord_service_ready(&h->svc, h->addr);
+            chord_service_ready(&h->svc, h->a.addr);
         break;
     default:
         break;
     }
     uint64_t now = uv_now(h->loop);
-    uint64_t deadline = chord_node_next_deadline(h->node);
+    uint64_t deadline = UINT64_MAX;
+    for (unsigned i = 0; i < h->n_cores; i++) {
+        uint64_t d = chord_node_next_deadline(h->cores[i].node);
+        if (d < deadline)
+            deadline = d;
+    }
+    if (h->join_at && h->join_at < deadline)
+        deadline = h->join_at;
     uint64_t delay = deadline > now ? deadline - now : 0;
     if (delay > CHORD_HOST_MAX_SLEEP_MS)
         delay = CHORD_HOST_MAX_SLEEP_MS;
@@ -292,7 +378,10 @@ static void on_timer(uv_timer_t *timer)
     if (h->stopping)
         return;
     uv_update_time(h->loop);
-    chord_node_tick(h->node, uv_now(h->loop));
+    uint64_t now = uv_now(h->loop);
+    for (unsigned i = 0; i < h->n_cores; i++)
+        if (chord_node_next_deadline(h->cores[i].node) <= now)
+            chord_node_tick(h->cores[i].node, now);
     after_event(h);
 }
 
@@ -310,8 +399,10 @@ static bool frame_vouched(struct chord_host *h, uint64_t conn,
     if (!h->tls || chord_frame_from(frame, len, &from, &type) != 0)
         return true;
     bool relayed = type == CHORD_MSG_FIND_SUCC || type == CHORD_MSG_MERGE;
-    int v =
-        chord_transport_conn_vouches(h->tr, conn, relayed ? NULL : from.addr);
+    char base[CHORD_ADDR_MAX]; /* certificates name processes */
+    if (chord_addr_vnode_split(from.addr, base, NULL) != 0)
+        return false; /* a sender no certificate can name */
+    int v = chord_transport_conn_vouches(h->tr, conn, relayed ? NULL : base);
     if (v == 1 && !relayed && !h->explicit_id) {
         struct chord_id id;
         chord_id_hash(&id, from.addr, strlen(from.addr));
@@ -338,8 +429,12 @@ static int on_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
         return 0;
     if (!frame_vouched(h, conn, frame, len))
         return -EPROTO;
+    unsigned vnode = len >= CHORD_FRAME_HEADER ? chord_frame_vnode(frame) : 0;
+    if (vnode >= h->n_cores)
+        return -EPROTO; /* for a vnode this process does not run */
     uv_update_time(h->loop);
-    int rc = chord_node_receive(h->node, uv_now(h->loop), conn, frame, len);
+    int rc = chord_node_receive(h->cores[vnode].node, uv_now(h->loop), conn,
+                                frame, len);
     after_event(h);
     return rc == -EPROTO ? -EPROTO : 0;
 }
@@ -350,7 +445,21 @@ static void on_unreachable(void *ctx, const char *addr)
     if (h->stopping)
         return;
     uv_update_time(h->loop);
-    chord_node_unreachable(h->node, uv_now(h->loop), addr);
+    uint64_t now = uv_now(h->loop);
+    /* The transport knows processes: every position of that process
+     * each core knows of ("addr#i") is unreachable, and addr itself. */
+    char(*known)[CHORD_ADDR_MAX] = malloc(CHORD_HOST_KNOWN_MAX * sizeof *known);
+    for (unsigned i = 0; i < h->n_cores; i++) {
+        struct chord_node *n = h->cores[i].node;
+        chord_node_unreachable(n, now, addr);
+        size_t k =
+            known ? chord_node_known_peers(n, known, CHORD_HOST_KNOWN_MAX) : 0;
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(known[j], addr) != 0 &&
+                chord_addr_same_process(known[j], addr))
+                chord_node_unreachable(n, now, known[j]);
+    }
+    free(known);
     after_event(h);
 }
 
@@ -497,7 +606,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     if (h->keeper) /* while the node still knows its neighbours */
         chord_peers_keeper_flush(h->keeper);
     uv_update_time(h->loop);
-    chord_node_leave(h->node, uv_now(h->loop));
+    for (unsigned i = 0; i < h->n_cores; i++)
+        chord_node_leave(h->cores[i].node, uv_now(h->loop));
     after_event(h);
 }
 
@@ -510,7 +620,10 @@ static int metrics_render(void *ctx, struct chord_buf *out)
     chord_node_metrics(h->node, &nm);
     struct chord_transport_stats net = {0};
     struct chord_durable_stats log;
-    struct chord_metrics_view v = {.node = &nm, .net = &net};
+    struct chord_metrics_view v = {.node = &nm,
+                                   .net = &net,
+                                   .peer_frames_sent = h->frames_sent,
+                                   .vnodes = h->n_cores};
     if (h->tr) {
         chord_transport_stats(h->tr, &net);
         v.conns_open = chord_transport_conn_count(h->tr);
@@ -528,7 +641,7 @@ static int metrics_render(void *ctx, struct chord_buf *out)
 static bool metrics_healthy(void *ctx, char *why, size_t len)
 {
     struct chord_host *h = ctx;
-    int state = chord_node_state(h->node);
+    int state = host_state(h);
     if (state == CHORD_NODE_ACTIVE && !h->stopping && !h->signals)
         return true;
     snprintf(why, len, "not serving: %s",
@@ -589,82 +702,46 @@ static void host_tune_process(struct chord_host *h)
                   (unsigned long long)rl.rlim_cur, (unsigned long long)want);
 }
 
-/* ---- addresses ----------------------------------------------------------- */
-
-/* Put the canonical form of `s`, an address naming one node (a port, no
- * wildcard), into out: NULL, or why it cannot be one. */
-static const char *node_addr_canon(const char *s, char out[CHORD_ADDR_MAX])
-{
-    struct chord_addr a;
-    int rc = chord_addr_split(s, 0, &a);
-    if (rc == 0 && chord_addr_is_wildcard(&a))
-        return "a wildcard address names no node";
-    if (rc == 0)
-        rc = chord_addr_format(&a, out);
-    return rc ? chord_addr_strerror(rc) : NULL;
-}
-
-/* Check the join, listen and advertise addresses before anything opens,
- * keeping the join and advertised ones in canonical form. 0, or -EINVAL
- * with the reason in err. */
-static int host_check_addrs(struct chord_host *h,
-                            const struct chord_host_options *opt,
-                            char err[CHORD_HOST_ERR_MAX])
-{
-    struct chord_addr a;
-    const char *why;
-    if (opt->join) {
-        if ((why = node_addr_canon(opt->join, h->join)) != NULL) {
-            snprintf(err, CHORD_HOST_ERR_MAX, "bad join address '%.*s': %s",
-                     (int)CHORD_ADDR_MAX, opt->join, why);
-            return -EINVAL;
-        }
-        h->has_join = true;
-    }
-    int rc = chord_transport_addr_parse(opt->listen, &a);
-    if (rc) {
-        snprintf(err, CHORD_HOST_ERR_MAX, "cannot listen on %.*s: %s",
-                 (int)CHORD_ADDR_MAX, opt->listen ? opt->listen : "(none)",
-                 chord_addr_strerror(rc));
-        return -EINVAL;
-    }
-    h->listen_name =
-        a.kind == CHORD_ADDR_NAME && strcmp(a.host, "localhost") != 0;
-    if (opt->advertise) {
-        if ((why = node_addr_canon(opt->advertise, h->addr)) != NULL) {
-            snprintf(err, CHORD_HOST_ERR_MAX, "cannot advertise %.*s: %s",
-                     (int)CHORD_ADDR_MAX, opt->advertise, why);
-            return -EINVAL;
-        }
-        h->has_advertise = true;
-    } else if (chord_addr_is_wildcard(&a)) {
-        snprintf(err, CHORD_HOST_ERR_MAX,
-                 "listening on the wildcard address %s needs an address "
-                 "for the others to reach this node (advertise HOST:PORT)",
-                 opt->listen);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-/* Once listening: the address the node advertises (the one given; else a
- * listen name with the port picked; else the bound address), and the
- * source of its outbound connections (the bound IP, when concrete). */
-static void host_advertise(struct chord_host *h,
+/* Make the protocol cores: one named by the advertised address, or with
+ * vnodes K of them named "address#i". */
+static int host_make_cores(struct chord_host *h,
                            const struct chord_host_options *opt)
 {
-    if (chord_transport_bound(h->tr, h->bound) != 0)
-        snprintf(h->bound, sizeof h->bound, "%s", opt->listen);
-    if (!h->has_advertise && h->listen_name) {
-        struct chord_addr a;
-        chord_addr_split(opt->listen, CHORD_ADDR_ANY_PORT, &a);
-        a.port = chord_transport_port(h->tr);
-        chord_addr_format(&a, h->addr);
-    } else if (!h->has_advertise) {
-        snprintf(h->addr, sizeof h->addr, "%s", h->bound);
+    h->n_cores = opt->vnodes > 1 ? opt->vnodes : 1;
+    h->stabilize_ms = opt->node.stabilize_ms;
+    int rc = 0;
+    for (unsigned i = 0; i < h->n_cores && rc == 0; i++) {
+        struct host_core *c = &h->cores[i];
+        c->h = h;
+        c->idx = i;
+        if (h->n_cores == 1)
+            snprintf(c->addr, sizeof c->addr, "%s", h->a.addr);
+        else if (chord_addr_vnode_format(h->a.addr, i, c->addr) != 0)
+            return -ENAMETOOLONG;
+        struct chord_node_config cfg = opt->node;
+        rc = chord_peer_from_addr(&cfg.self, c->addr);
+        if (rc == 0 && opt->has_id && i == 0)
+            cfg.self.id = opt->id;
+        cfg.durability = (uint8_t)h->durability;
+        struct chord_node_io io = {
+            .ctx = c,
+            .send = node_send,
+            .reply = node_reply,
+            .log = node_log,
+            .persist = h->dur ? node_persist : NULL,
+            .reconnect = node_reconnect,
+        };
+        if (rc == 0)
+            rc = chord_node_new(&cfg, &io, uv_now(h->loop), &c->node);
     }
-    /* Peers see this node's own IP as the source of its connections. */
-    chord_transport_set_source(h->tr, h->bound);
+    h->node = h->cores[0].node;
+    return rc;
+}
+
+static void host_free_cores(struct chord_host *h)
+{
+    for (unsigned i = 0; i < h->n_cores; i++)
+        chord_node_free(h->cores[i].node);
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -684,9 +761,18 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
     h->log_level = opt->log_level;
     h->log_format = opt->log_format;
     h->outcome = CHORD_HOST_LEFT;
-    snprintf(h->addr, sizeof h->addr, "%s", opt->listen ? opt->listen : "");
+    snprintf(h->a.addr, sizeof h->a.addr, "%s", opt->listen ? opt->listen : "");
 
-    int rc = host_check_addrs(h, opt, err);
+    int rc = chord__host_check_addrs(&h->a, opt, err);
+    if (rc == 0 && opt->vnodes > CHORD_HOST_VNODES_MAX) {
+        snprintf(err, CHORD_HOST_ERR_MAX, "at most %u virtual nodes",
+                 CHORD_HOST_VNODES_MAX);
+        rc = -EINVAL;
+    } else if (rc == 0 && opt->vnodes > 1 && opt->durable.dir) {
+        snprintf(err, CHORD_HOST_ERR_MAX,
+                 "a data directory is not supported with virtual nodes");
+        rc = -EINVAL;
+    }
     if (rc) {
         free(h);
         return rc;
@@ -737,7 +823,7 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         goto fail;
     }
 
-    host_advertise(h, opt);
+    chord__host_advertise(&h->a, h->tr, opt);
     struct chord_gate_limits lim;
     chord_gate_limits_default(&lim);
     lim.idle_timeout_ms = opt->idle_timeout_ms;
@@ -750,23 +836,9 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
                   "insecure: accepting plaintext connections from any "
                   "address on %s; whoever reaches it can read and write "
                   "every key",
-                  h->bound);
+                  h->a.bound);
 
-    struct chord_node_config cfg = opt->node;
-    rc = chord_peer_from_addr(&cfg.self, h->addr);
-    if (rc == 0 && opt->has_id)
-        cfg.self.id = opt->id;
-    cfg.durability = (uint8_t)h->durability;
-    struct chord_node_io io = {
-        .ctx = h,
-        .send = node_send,
-        .reply = node_reply,
-        .log = node_log,
-        .persist = h->dur ? node_persist : NULL,
-        .reconnect = node_reconnect,
-    };
-    if (rc == 0)
-        rc = chord_node_new(&cfg, &io, uv_now(loop), &h->node);
+    rc = host_make_cores(h, opt);
     if (rc) {
         snprintf(err, CHORD_HOST_ERR_MAX, "cannot make the node: %s",
                  rc == -EINVAL ? "invalid configuration" : strerror(-rc));
@@ -786,7 +858,7 @@ fail:
     chord_durable_close(h->dur);
     chord_peers_keeper_close(h->keeper);
     uv_run(loop, UV_RUN_DEFAULT);
-    chord_node_free(h->node);
+    host_free_cores(h);
     chord_tls_free(h->tls);
     free(h);
     return rc;
@@ -794,7 +866,7 @@ fail:
 
 const char *chord_host_addr(const struct chord_host *h)
 {
-    return h->addr;
+    return h->a.addr;
 }
 
 /* Initialise the node timer, the flush timer and the signal handlers. */
@@ -827,15 +899,15 @@ static void host_start_node(struct chord_host *h, uint64_t now)
     size_t n = h->keeper ? chord_peers_keeper_load(h->keeper, known,
                                                    CHORD_PEERS_FILE_MAX)
                          : 0;
-    if (h->has_join) {
+    if (h->a.has_join) {
         host_logf(h, CHORD_LOG_INFO,
                   "node %s listening on %s: joining "
                   "the ring of %s",
-                  hex, h->addr, h->join);
-        int rc = chord_node_join(h->node, now, h->join);
+                  hex, h->a.addr, h->a.join);
+        int rc = chord_node_join(h->node, now, h->a.join);
         if (rc) {
             char why[CHORD_HOST_ERR_MAX];
-            snprintf(why, sizeof why, "cannot join %s: bad address", h->join);
+            snprintf(why, sizeof why, "cannot join %s: bad address", h->a.join);
             host_fail(h, CHORD_HOST_ERROR, why);
             return;
         }
@@ -852,15 +924,20 @@ static void host_start_node(struct chord_host *h, uint64_t now)
         host_logf(h, CHORD_LOG_INFO,
                   "node %s listening on %s: rejoining the ring through "
                   "the %zu peers known before (%s)",
-                  hex, h->addr, n, chord_peers_keeper_path(h->keeper));
+                  hex, h->a.addr, n, chord_peers_keeper_path(h->keeper));
         chord_node_rejoin(h->node, now, addrs, n);
     } else {
         host_logf(h, CHORD_LOG_INFO,
                   "node %s listening on %s: created "
                   "a new ring",
-                  hex, h->addr);
+                  hex, h->a.addr);
         chord_node_create(h->node, now);
     }
+    h->n_started = 1; /* the others join one by one (host_join_next) */
+    if (h->n_cores > 1)
+        host_logf(h, CHORD_LOG_INFO,
+                  "%u virtual nodes %s#0..%s#%u behind one listener",
+                  h->n_cores, h->a.addr, h->a.addr, h->n_cores - 1);
     int rc = h->keeper ? chord_peers_keeper_start(h->keeper) : 0;
     if (rc)
         host_logf(h, CHORD_LOG_WARN, "cannot keep the known peers: %s",
@@ -908,7 +985,7 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
     enum chord_host_outcome outcome = h->outcome;
     snprintf(err, CHORD_HOST_ERR_MAX, "%s", h->err);
     chord_service_close(&h->svc);
-    chord_node_free(h->node);
+    host_free_cores(h);
     chord_tls_free(h->tls);
     free(h);
     return outcome;

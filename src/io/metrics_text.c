@@ -203,6 +203,14 @@ static void render_net(struct out *o, const struct chord_metrics_view *v)
         (unsigned long long)v->net->bytes_in);
     put(o, "chord_network_bytes_total{direction=\"out\"} %llu\n",
         (unsigned long long)v->net->bytes_out);
+    single(o, "chord_peer_frames_sent_total", "counter",
+           "Node-to-node frames sent by this process (every vnode; "
+           "maintenance and data alike).",
+           v->peer_frames_sent);
+    single(o, "chord_vnodes", "gauge",
+           "Ring positions this process runs (dhtd --vnodes; the node "
+           "metrics are those of position 0).",
+           v->vnodes);
     single(o, "chord_inbound_buffered_bytes", "gauge",
            "Input bytes buffered over all connections (frames in progress).",
            v->input_bytes);

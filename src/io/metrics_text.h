@@ -29,6 +29,8 @@ struct chord_metrics_view {
     uint64_t input_bytes;                  /* inbound bytes buffered */
     uint64_t pending_bytes;                /* outbound bytes queued */
     const struct chord_durable_stats *log; /* NULL when memory-only */
+    uint64_t peer_frames_sent;             /* node-to-node frames, all vnodes */
+    unsigned vnodes; /* ring positions of the process (>= 1) */
 };
 
 /* Append the text for *v to out. 0, or -ENOMEM (out then holds part of

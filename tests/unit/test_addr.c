@@ -230,6 +230,46 @@ static void test_random_round_trip(void **state)
     assert_true(accepted > 100); /* the generator does reach the parser */
 }
 
+/* "host:port#i" names position i of a process: split into the base and
+ * i, written back, compared by process. */
+static void test_vnode_suffix(void **state)
+{
+    (void)state;
+    char base[CHORD_ADDR_MAX], out[CHORD_ADDR_MAX];
+    int v = 7;
+    static const struct {
+        const char *in, *base;
+        int vnode;
+    } good[] = {
+        {"127.0.0.1:7000", "127.0.0.1:7000", -1},
+        {"127.0.0.1:7000#0", "127.0.0.1:7000", 0},
+        {"[::1]:7000#255", "[::1]:7000", 255},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        assert_int_equal(chord_addr_vnode_split(good[i].in, base, &v), 0);
+        assert_string_equal(base, good[i].base);
+        assert_int_equal(v, good[i].vnode);
+    }
+    const char *bad[] = {"a:1#",   "a:1#256", "a:1#01",  "a:1#-1",
+                         "a:1#1x", "#3",      "a:1#1#2", "a:1# 1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(chord_addr_vnode_split(bad[i], base, &v), -EINVAL);
+    assert_int_equal(chord_addr_vnode_format("127.0.0.1:7000", 63, out), 0);
+    assert_string_equal(out, "127.0.0.1:7000#63");
+    assert_int_equal(chord_addr_vnode_split(out, base, &v), 0);
+    assert_int_equal(v, 63);
+    /* A suffix that would not fit CHORD_ADDR_MAX is refused, never cut. */
+    char longest[CHORD_ADDR_MAX];
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    assert_int_equal(chord_addr_vnode_format(longest, 1, out), -ENAMETOOLONG);
+    assert_true(chord_addr_same_process("h:1#0", "h:1#5"));
+    assert_true(chord_addr_same_process("h:1", "h:1#5"));
+    assert_true(chord_addr_same_process("h:1", "h:1"));
+    assert_false(chord_addr_same_process("h:1#0", "h:10#0"));
+    assert_false(chord_addr_same_process("h:1", "h:2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_loopback_and_wildcard),
         cmocka_unit_test(test_random_round_trip),
+        cmocka_unit_test(test_vnode_suffix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

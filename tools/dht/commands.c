@@ -293,12 +293,10 @@ int dht_cmd_ring(struct chord_session *ses, const struct dht_opts *o,
             break;
         }
     }
-    if (w.json)
-        fputs(w.n ? "\n]\n" : "[]\n", stdout);
-    else
-        printf("%u node%s\n", w.n, w.n == 1 ? "" : "s");
+    dht_ring_end(&w);
 out:
     chord_json_free(&w.j);
+    free(w.procs);
     free(seen);
     free(s);
     return code;

@@ -126,14 +126,28 @@ void dht_json_begin_keyed(struct chord_json *j, const struct dht_req *r);
 /* The human summary of one node's status. */
 void dht_print_status(const struct chord_status *s);
 
+/* The positions of one process in a ring walk (vnodes: "host:port#i"). */
+struct ring_proc {
+    char base[CHORD_ADDR_MAX]; /* host:port */
+    unsigned positions;
+    uint64_t keys, primary;
+};
+
 /* State of a ring walk's output, streamed one node at a time. */
 struct ring_out {
     bool json;
     unsigned n; /* nodes written */
     struct chord_json j;
+    bool vnodes;             /* some position was named "host:port#i" */
+    struct ring_proc *procs; /* per process, in order of first position */
+    unsigned n_procs, cap_procs;
 };
 /* Write one node of the walk. 0, or -1 if it could not be formatted. */
 int dht_ring_emit(struct ring_out *w, const struct chord_status *s);
+/* End the walk's output: the closing bracket (JSON), or the count and,
+ * when positions of one process were seen (vnodes), a table of the
+ * processes with their positions and keys. Frees what w holds. */
+void dht_ring_end(struct ring_out *w);
 
 /* ---- commands.c ---- */
 

@@ -15,8 +15,10 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "chord/addr.h"
 #include "chord/buf.h"
 #include "chord/durable.h"
 #include "chord/id.h"
@@ -225,6 +227,38 @@ void dht_print_status(const struct chord_status *s)
     }
 }
 
+/* Count a position under its process (the address before "#"). Out of
+ * memory, the table stops growing: the walk itself goes on. */
+static void ring_count(struct ring_out *w, const struct chord_status *s)
+{
+    char base[CHORD_ADDR_MAX];
+    int vnode;
+    if (chord_addr_vnode_split(s->self.addr, base, &vnode) != 0)
+        snprintf(base, sizeof base, "%s", s->self.addr);
+    if (vnode >= 0)
+        w->vnodes = true;
+    struct ring_proc *p = NULL;
+    for (unsigned i = 0; i < w->n_procs && !p; i++)
+        if (strcmp(w->procs[i].base, base) == 0)
+            p = &w->procs[i];
+    if (!p) {
+        if (w->n_procs == w->cap_procs) {
+            unsigned cap = w->cap_procs ? 2 * w->cap_procs : 16;
+            struct ring_proc *np = realloc(w->procs, cap * sizeof *np);
+            if (!np)
+                return;
+            w->procs = np;
+            w->cap_procs = cap;
+        }
+        p = &w->procs[w->n_procs++];
+        memset(p, 0, sizeof *p);
+        snprintf(p->base, sizeof p->base, "%s", base);
+    }
+    p->positions++;
+    p->keys += s->keys;
+    p->primary += s->primary_keys;
+}
+
 /* Write one node of the walk. 0, or -1 if it could not be formatted. */
 int dht_ring_emit(struct ring_out *w, const struct chord_status *s)
 {
@@ -250,5 +284,26 @@ int dht_ring_emit(struct ring_out *w, const struct chord_status *s)
                s->n_succ ? s->succ[0].addr : "-", (unsigned long long)s->keys);
     }
     w->n++;
+    ring_count(w, s);
     return 0;
+}
+
+void dht_ring_end(struct ring_out *w)
+{
+    if (w->json) {
+        fputs(w->n ? "\n]\n" : "[]\n", stdout);
+        return;
+    }
+    if (!w->vnodes) {
+        printf("%u node%s\n", w->n, w->n == 1 ? "" : "s");
+        return;
+    }
+    printf("%u positions on %u process%s\n\n", w->n, w->n_procs,
+           w->n_procs == 1 ? "" : "es");
+    printf("%-21s  %-9s  %-10s  %s\n", "PROCESS", "POSITIONS", "KEYS",
+           "PRIMARY");
+    for (unsigned i = 0; i < w->n_procs; i++)
+        printf("%-21s  %-9u  %-10llu  %llu\n", w->procs[i].base,
+               w->procs[i].positions, (unsigned long long)w->procs[i].keys,
+               (unsigned long long)w->procs[i].primary);
 }

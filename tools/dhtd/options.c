@@ -63,6 +63,10 @@ static const char usage_text[] =
     "                        a replica too\n"
     "  --pns 0|1             proximity routing: fingers chosen by round\n"
     "                        trip, lookups by progress per ms (default 0)\n"
+    "  --vnodes K            ring positions of this process, 1-64 (default\n"
+    "                        1): K ids, SHA-1 of ADDRESS#0..ADDRESS#K-1,\n"
+    "                        behind one listener; copies of a key go to\n"
+    "                        distinct processes. Not with --data\n"
     "  --test-drop-requests PCT  testing only: drop PCT% of mutating client\n"
     "                        requests unanswered, before executing them\n"
     "  --test-drop-replies PCT  testing only: execute PCT% of mutating\n"
@@ -130,6 +134,7 @@ enum {
     OPT_TOMBSTONE_TTL,
     OPT_OWNER_READS,
     OPT_PNS,
+    OPT_VNODES,
     OPT_TEST_DROP_REQUESTS,
     OPT_TEST_DROP_REPLIES,
     OPT_IDLE_TIMEOUT_MS,
@@ -162,6 +167,7 @@ static const struct option long_opts[] = {
     {"tombstone-ttl", required_argument, NULL, OPT_TOMBSTONE_TTL},
     {"owner-reads", required_argument, NULL, OPT_OWNER_READS},
     {"pns", required_argument, NULL, OPT_PNS},
+    {"vnodes", required_argument, NULL, OPT_VNODES},
     {"test-drop-requests", required_argument, NULL, OPT_TEST_DROP_REQUESTS},
     {"test-drop-replies", required_argument, NULL, OPT_TEST_DROP_REPLIES},
     {"idle-timeout-ms", required_argument, NULL, OPT_IDLE_TIMEOUT_MS},
@@ -200,6 +206,7 @@ static const struct num_opt num_opts[] = {
     {OPT_TOMBSTONE_TTL, 1, 2592000, " seconds (30 days)"},
     {OPT_OWNER_READS, 0, 1, ""},
     {OPT_PNS, 0, 1, ""},
+    {OPT_VNODES, 1, CHORD_HOST_VNODES_MAX, ""},
     {OPT_TEST_DROP_REQUESTS, 0, 100, ""},
     {OPT_TEST_DROP_REPLIES, 0, 100, ""},
     {OPT_FSYNC_MS, 0, CHORD_DURABLE_FSYNC_MS_MAX, " ms"},
@@ -265,6 +272,9 @@ static void num_set(struct parse_state *ps, int code, uint64_t n)
         break;
     case OPT_OWNER_READS:
         h->node.owner_reads = n != 0;
+        break;
+    case OPT_VNODES:
+        h->vnodes = (unsigned)n;
         break;
     case OPT_PNS:
         h->node.pns = n != 0;
@@ -483,6 +493,9 @@ static int check_whole(const struct parse_state *ps)
                      "%s only applies with --tls-cert, --tls-key and "
                      "--tls-ca",
                      ps->tls_flag);
+    if (h->vnodes > 1 && h->durable.dir)
+        return usage(ps, "--data is not supported with --vnodes above 1 "
+                         "(virtual nodes are memory-only)");
     if (h->node.replicas > h->node.successors + 1)
         return usage(ps,
                      "--replicas %u needs a successor list of at "

@@ -18,13 +18,14 @@
 #include "chord/buf.h"
 #include "viz.h"
 
-#define VIZ_LABELS_TWO_LINES 24u  /* up to this many nodes: all labelled */
-#define VIZ_LABELS_MAX 256u       /* labels placed at most, notable first */
-#define VIZ_DENSITY_MIN 512u      /* nodes from which density arcs are drawn */
-#define VIZ_DENSITY_BINS 360u     /* arcs of the density drawing */
-#define VIZ_KEY_SHOWN 40u         /* bytes of the key in its label */
-#define VIZ_SILENT_FILL "#fde2e2" /* the range of a node that did not answer   \
-                                   */
+#define VIZ_LABELS_TWO_LINES 24u /* up to this many nodes: all labelled */
+#define VIZ_LABELS_MAX 256u      /* labels placed at most, notable first */
+#define VIZ_DENSITY_MIN 512u     /* nodes from which density arcs are drawn */
+#define VIZ_DENSITY_BINS 360u    /* arcs of the density drawing */
+#define VIZ_KEY_SHOWN 40u        /* bytes of the key in its label */
+#define VIZ_SILENT_FILL                                                        \
+    "#fde2e2" /* the range of a node that did not answer                       \
+               */
 
 /* Geometry of the drawing, in SVG user units. */
 #define VIZ_RING_W 1000.0  /* the ring's square */
@@ -161,6 +162,11 @@ const char *viz_health_legend(unsigned health, bool live);
  * (cx, cy) with radius r: what the drawing and the legend both draw. */
 void viz_style_symbol(struct viz_out *o, unsigned health, bool ghost, double cx,
                       double cy, double r);
+
+/* The colour of the process a vnode position belongs to ("host:port#i":
+ * the same for every position of host:port, one of a dozen hues), or
+ * NULL for a node without the suffix. */
+const char *viz_process_colour(const char *addr);
 
 /* The nodes that are not OK, by state: "1 suspected, 2 dead" ("" when
  * every node is OK). */

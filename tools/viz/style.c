@@ -14,6 +14,10 @@
  * of the ids when the ring holds no key; a ring of VIZ_DENSITY_MIN nodes
  * or more by how many nodes each 1/VIZ_DENSITY_BINS of the ids holds.
  *
+ * Virtual nodes: the positions of one process ("host:port#i") wear a
+ * ring of the process's hue (viz_process_colour), the same for all of
+ * them, so a process's positions are found around the ring at a glance.
+ *
  * It writes only to the buffer.
  */
 #include <math.h>
@@ -26,6 +30,23 @@ static const char *const health_fill[VIZ_HEALTH_N] = {"#1a365d", "#dd6b20",
                                                       "#c53030", "#ffffff"};
 static const char *const health_edge[VIZ_HEALTH_N] = {"#1a365d", "#dd6b20",
                                                       "#c53030", "#c53030"};
+
+/* Hues told apart at a glance, none the health colours. */
+static const char *const process_hues[] = {
+    "#805ad5", "#38b2ac", "#d53f8c", "#3182ce", "#ecc94b", "#48bb78",
+    "#ed8936", "#718096", "#9f7aea", "#0bc5ea", "#f687b3", "#68d391",
+};
+
+const char *viz_process_colour(const char *addr)
+{
+    const char *hash = strchr(addr, '#');
+    if (!hash)
+        return NULL;
+    uint32_t h = 2166136261u; /* FNV-1a of the process's address */
+    for (const char *c = addr; c < hash; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    return process_hues[h % (sizeof process_hues / sizeof process_hues[0])];
+}
 
 const char *viz_plural(uint64_t n, const char *one, const char *many)
 {

@@ -372,6 +372,12 @@ static void svg_node(struct viz_out *o, const struct viz_ring *r, unsigned i)
             "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" fill=\"none\" "
             "stroke=\"%s\" stroke-width=\"3.5\"/>",
             n->x, n->y, nr + 5, n->owner ? "#d69e2e" : "#38a169");
+    const char *proc = viz_process_colour(n->self.addr);
+    if (proc) /* a vnode: its process's hue */
+        viz_out_printf(o,
+                       "<circle class=\"process\" cx=\"%.1f\" cy=\"%.1f\" "
+                       "r=\"%.1f\" fill=\"%s\"/>",
+                       n->x, n->y, nr + 2.5, proc);
     viz_style_symbol(o, n->health, n->ghost, n->x, n->y, nr);
     viz_out_puts(o, "</g>\n");
 }
