@@ -25,21 +25,13 @@ ETCD_START_TIMEOUT = 20.0
 PACKAGES = ("etcd-server", "golang-go", "golang-etcd-server-dev")
 
 
-def ensure_etcd(log):
+def ensure_etcd(apt_install):
     """Install etcd-server and what building the load generator needs
-    with apt-get when one is missing."""
-    have = shutil.which("etcd") and shutil.which("go") and os.path.isdir(
-        "/usr/share/gocode/src/go.etcd.io/etcd/clientv3")
-    if have:
-        return
-    log("installing %s with apt-get" % " ".join(PACKAGES))
-    sudo = [] if os.geteuid() == 0 else ["sudo"]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env,
-                   stdin=subprocess.DEVNULL)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "-q",
-                           "--no-install-recommends"] + list(PACKAGES),
-                   check=True, env=env, stdin=subprocess.DEVNULL)
+    (apt_install: vs_redis.py's, given programs and packages)."""
+    apt_install(("etcd", "go"), PACKAGES)
+    if not os.path.isdir("/usr/share/gocode/src/go.etcd.io/etcd/clientv3"):
+        raise SystemExit("etcd's Go client is missing: apt-get install "
+                         "golang-etcd-server-dev")
 
 
 def build_load(workdir):

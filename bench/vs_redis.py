@@ -382,7 +382,7 @@ def main():
 
     ensure_redis()
     if a.with_etcd:
-        etcd_peer.ensure_etcd(log)
+        etcd_peer.ensure_etcd(apt_install)
     bin_dir = ensure_build(a.bin)
     tmp = tempfile.mkdtemp(prefix="vs-redis-")
     etcd_load = etcd_peer.build_load(tmp) if a.with_etcd else None
