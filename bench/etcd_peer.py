@@ -44,11 +44,13 @@ def build_load(workdir):
     return out
 
 
-def start_etcd(host, port, peer_port, extra, pdeathsig):
-    """One etcd member serving clients on host:port (data on tmpfs; the
-    directory goes with the process). Returns the Popen; `extra` gets it
-    (the caller's list of processes to stop by PID)."""
-    data = tempfile.mkdtemp(prefix="etcd-", dir="/dev/shm")
+def start_etcd(host, port, peer_port, extra, pdeathsig, data_dir=None,
+               log_path=None):
+    """One etcd member serving clients on host:port, its data in data_dir
+    (default: a new directory on tmpfs, removed by remove_data), its log
+    appended to log_path (default: none). Returns the Popen; `extra` gets
+    it (the caller's list of processes to stop by PID)."""
+    data = data_dir or tempfile.mkdtemp(prefix="etcd-", dir="/dev/shm")
     client_url = "http://%s:%d" % (host, port)
     peer_url = "http://%s:%d" % (host, peer_port)
     argv = ["etcd", "--name", "bench", "--data-dir", data,
@@ -58,15 +60,20 @@ def start_etcd(host, port, peer_port, extra, pdeathsig):
             "--initial-advertise-peer-urls", peer_url,
             "--initial-cluster", "bench=" + peer_url,
             "--log-level", "error"]
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         preexec_fn=pdeathsig)
-    p.data_dir = data
+    logf = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf,
+                             stderr=subprocess.STDOUT, preexec_fn=pdeathsig)
+    finally:
+        if log_path:
+            logf.close()
+    p.data_dir = None if data_dir else data
     extra.append(p)
     deadline = time.monotonic() + ETCD_START_TIMEOUT
     while time.monotonic() < deadline:
         if p.poll() is not None:
-            raise SystemExit("etcd exited with %s" % p.returncode)
+            raise SystemExit("etcd exited with %s%s" % (
+                p.returncode, " (log: %s)" % log_path if log_path else ""))
         try:
             with urllib.request.urlopen(client_url + "/health",
                                         timeout=1) as r:
@@ -80,7 +87,8 @@ def start_etcd(host, port, peer_port, extra, pdeathsig):
 
 def remove_data(p):
     """The member's tmpfs directory, once it has stopped."""
-    shutil.rmtree(getattr(p, "data_dir", ""), ignore_errors=True)
+    if getattr(p, "data_dir", None):
+        shutil.rmtree(p.data_dir, ignore_errors=True)
 
 
 def run_load(load_bin, host, port, a, run_cmd, timeout):

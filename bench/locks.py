@@ -71,7 +71,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -82,12 +81,12 @@ from common import (HOST, Cluster, TestFailure, _set_pdeathsig,  # noqa: E402
                     run_cmd)
 from lock_clients import (ClientError, DhtWireClient,  # noqa: E402
                           EtcdClient, RedisClient, RELEASE_LUA)
+import etcd_peer  # noqa: E402
 from vs_redis import (_EXTRA, DEFAULT_BUILD, apt_install,  # noqa: E402
                       ensure_build, ensure_redis, log, machine_line, median,
                       start_redis, stop_extra)
 
 SYSTEMS = ("dht", "etcd", "redis")
-ETCD_START_TIMEOUT = 20.0
 LINE_TIMEOUT = 30.0      # a waiter prints its grant
 QUEUE_TIMEOUT = 10.0     # a waiter shows up queued
 POLL_S = 0.01            # a spinning / polling waiter (CHORD_LOCK_POLL_MS)
@@ -101,37 +100,12 @@ class BenchError(Exception):
 
 
 def start_etcd(port, peer_port, workdir):
-    """One etcd member on 127.0.0.1:port (peers on peer_port), data in a
-    temporary dir; waits until /health says true."""
-    client = "http://%s:%d" % (HOST, port)
-    peer = "http://%s:%d" % (HOST, peer_port)
-    argv = ["etcd", "--name", "bench", "--data-dir",
-            os.path.join(workdir, "etcd-data"),
-            "--listen-client-urls", client, "--advertise-client-urls", client,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", "bench=" + peer]
-    logf = open(os.path.join(workdir, "etcd.log"), "ab")
-    try:
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=logf,
-                             stderr=subprocess.STDOUT,
-                             preexec_fn=_set_pdeathsig)
-    finally:
-        logf.close()
-    _EXTRA.append(p)
-    deadline = time.monotonic() + ETCD_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if p.poll() is not None:
-            raise SystemExit("etcd exited with %s (log: %s)"
-                             % (p.returncode, os.path.join(workdir,
-                                                           "etcd.log")))
-        try:
-            with urllib.request.urlopen(client + "/health", timeout=1) as r:
-                if json.loads(r.read()).get("health") == "true":
-                    return p
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.1)
-    raise SystemExit("etcd did not become healthy on %s" % client)
+    """One etcd member on 127.0.0.1:port (peers on peer_port), data and log
+    in workdir; waits until /health says true."""
+    return etcd_peer.start_etcd(
+        HOST, port, peer_port, _EXTRA, _set_pdeathsig,
+        data_dir=os.path.join(workdir, "etcd-data"),
+        log_path=os.path.join(workdir, "etcd.log"))
 
 
 def spawn(argv):

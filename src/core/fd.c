@@ -123,7 +123,7 @@ static bool fd_addr_ok(const char *addr)
 }
 
 /* FNV-1a of an address: compared before the address itself, since many
- * addresses share a long prefix ("10.0.0.1:70.." in a cluster). */
+ * addresses share a long prefix ("192.0.2.1:70.." in a cluster). */
 static uint32_t fd_hash(const char *addr)
 {
     uint32_t h = 2166136261u;

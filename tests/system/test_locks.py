@@ -897,20 +897,20 @@ def main():
         return 2
     t0 = time.monotonic()
     try:
-        todo = [s for s in main_ring if not only or s[0] in only]
-        if todo and runner.run("a ring of %d with --replicas %d"
+        selected = [s for s in main_ring if not only or s[0] in only]
+        if selected and runner.run("a ring of %d with --replicas %d"
                                % (MAIN_NODES, REPLICAS), t.step_ring):
-            for _, title, fn in todo:
+            for _, title, fn in selected:
                 t.clients.reset()
                 ok = runner.run(title, fn)
                 t.clients.kill_all()
                 if not ok:
                     print("  logs:\n" + t.c.dump_logs(8), flush=True)
             runner.failed += t.unexpected_deaths()
-        elif todo:
+        elif selected:
             print("main-ring scenarios not run: %s"
-                  % ", ".join(s[0] for s in todo), flush=True)
-            runner.failed += len(todo)
+                  % ", ".join(s[0] for s in selected), flush=True)
+            runner.failed += len(selected)
         if t.c is not None:
             t.c.cleanup()
         for key, title, fn in drops:

@@ -280,6 +280,18 @@ struct net *ring(const uint8_t *pos, int n)
     return ring_r(pos, n, 1);
 }
 
+uint8_t owner_pos(const uint8_t *pos, int n, const struct chord_id *id)
+{
+    uint8_t want = 255, min = 255;
+    for (int i = 0; i < n; i++) {
+        if (pos[i] < min)
+            min = pos[i];
+        if (pos[i] > id->b[0] && pos[i] < want)
+            want = pos[i];
+    }
+    return want == 255 ? min : want;
+}
+
 void key_owned_by(const uint8_t *pos, int n, uint8_t owner, char *key,
                   size_t len)
 {
@@ -287,16 +299,7 @@ void key_owned_by(const uint8_t *pos, int n, uint8_t owner, char *key,
         snprintf(key, len, "key%d", k);
         struct chord_id id;
         chord_id_hash(&id, key, strlen(key));
-        uint8_t want = 255, min = 255;
-        for (int i = 0; i < n; i++) {
-            if (pos[i] < min)
-                min = pos[i];
-            if (pos[i] > id.b[0] && pos[i] < want)
-                want = pos[i];
-        }
-        if (want == 255)
-            want = min;
-        if (want == owner)
+        if (owner_pos(pos, n, &id) == owner)
             return;
     }
 }

@@ -139,6 +139,9 @@ struct net *ring_tuned(const uint8_t *pos, int n, unsigned replicas,
 struct net *ring_r(const uint8_t *pos, int n, unsigned replicas);
 struct net *ring(const uint8_t *pos, int n); /* one copy per key */
 
+/* The position (of the given ones) whose node owns id: the first one
+ * past the id's top byte, wrapping. */
+uint8_t owner_pos(const uint8_t *pos, int n, const struct chord_id *id);
 /* A key owned by the node at `owner` in a ring of the given positions. */
 void key_owned_by(const uint8_t *pos, int n, uint8_t owner, char *key,
                   size_t len);

@@ -348,16 +348,7 @@ static void lock_owned_by(uint8_t owner, char *name, size_t len)
         snprintf(full, sizeof full, "lock:%s", name);
         struct chord_id id;
         chord_id_hash(&id, full, strlen(full));
-        uint8_t want = 255, min = 255;
-        for (int i = 0; i < NPOS; i++) {
-            if (POS[i] < min)
-                min = POS[i];
-            if (POS[i] > id.b[0] && POS[i] < want)
-                want = POS[i];
-        }
-        if (want == 255)
-            want = min;
-        if (want == owner)
+        if (owner_pos(POS, NPOS, &id) == owner)
             return;
     }
 }
