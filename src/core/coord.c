@@ -246,10 +246,34 @@ static void op_store_msg(const struct op *o, struct chord_msg *m)
     m->key2.len = o->key2_len;
 }
 
+/* A message to build a store request in: the coordinator's scratch when
+ * it is free (the common case), else a new one (a store request executed
+ * here may start another operation: a lock's release). */
+static struct chord_msg *store_msg_take(struct chord_node *n, uint8_t type)
+{
+    struct chord_coord *c = &n->coord;
+    if (c->scratch_busy)
+        return chord__msg(n, type, 0);
+    if (!c->scratch && !(c->scratch = malloc(sizeof *c->scratch)))
+        return NULL;
+    c->scratch_busy = true;
+    chord_msg_init(c->scratch, type, 0);
+    c->scratch->from = n->rt.self;
+    return c->scratch;
+}
+
+static void store_msg_give(struct chord_node *n, struct chord_msg *m)
+{
+    if (m == n->coord.scratch)
+        n->coord.scratch_busy = false;
+    else
+        free(m);
+}
+
 static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
                           const struct chord_peer *owner)
 {
-    struct chord_msg *m = chord__msg(n, store_type_of(o->type), 0);
+    struct chord_msg *m = store_msg_take(n, store_type_of(o->type));
     if (!m) {
         op_retry_later(n, o, now, "out of memory");
         return;
@@ -260,13 +284,13 @@ static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
         o->state = OP_STORE;
         o->rpc = 0;
         store_execute(n, now, m, &to); /* may finish o */
-        free(m);
+        store_msg_give(n, m);
         return;
     }
     struct chord_peer to = *owner;
     o->state = OP_STORE;
     o->rpc = chord__rpc(n, now, RPC_STORE, &to, o->h.id, m);
-    free(m);
+    store_msg_give(n, m);
 }
 
 static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
@@ -645,4 +669,5 @@ void chord__coord_free(struct chord_coord *c)
     }
     chord_seq_free(&c->ops);
     free(c->rcache);
+    free(c->scratch);
 }

@@ -93,6 +93,9 @@ struct chord_coord {
     struct chord_seq ops;        /* struct op, in deadline order */
     uint64_t waiting;            /* ops in OP_WAIT */
     struct rcache_entry *rcache; /* CHORD_RCACHE_MAX, made on first use */
+    struct chord_msg *scratch;   /* a store request being built, made on
+                                    first use (no 15 KB malloc per op) */
+    bool scratch_busy;           /* ... in use: a nested op takes its own */
 };
 
 void chord__coord_init(struct chord_coord *c);
