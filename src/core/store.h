@@ -1,12 +1,15 @@
 /*
  * store.h - the versioned key-value store a node holds in memory.
  *
- * Keys and values are arbitrary bytes (caps in types.h). Every entry has a
- * version; applying an item keeps whichever version is newer, so the order
- * in which copies arrive does not matter. A delete is a tombstone: an
- * entry with a version and no value, kept so an older copy arriving later
- * cannot resurrect the key. The store computes and keeps each key's id
- * (SHA-1) so callers can select key ranges on the ring.
+ * Keys and values are arbitrary bytes (caps in types.h). Every entry is a
+ * key's causal state (core/dvv.h): applying an item merges its state into
+ * the stored one (chord_dvv_merge; a legacy item by chord_dvv_merge_legacy),
+ * so the order in which copies arrive does not matter and no concurrent
+ * value is dropped. A delete is a tombstone sibling, kept so an older copy
+ * arriving later cannot resurrect the key. A simple state is stored as
+ * version, value or tombstone and deadline (as compact as before version
+ * vectors); any other as its state blob. The store computes and keeps each
+ * key's id (SHA-1) so callers can select key ranges on the ring.
  *
  * The store copies what it is given and owns its memory. An entry is read
  * through a view (struct chord_store_entry) that the caller provides and
@@ -33,8 +36,13 @@ struct chord_store_entry {
     size_t key_len;
     const uint8_t *value; /* NULL for a tombstone or an empty value */
     size_t value_len;
-    struct chord_version version;
-    bool tombstone;
+    struct chord_version version; /* a simple state's dot; else the newest */
+    bool tombstone;               /* no sibling is a value (deadlines aside) */
+    uint64_t deadline; /* a simple state's TTL deadline (wall ms), or 0 */
+    /* A state that is not simple: its blob (core/dvv.h), borrowed; value
+     * is then NULL. NULL for a simple state. */
+    const uint8_t *state;
+    size_t state_len;
     uint64_t stamp; /* caller's time of the last change (0 after apply) */
     /* The newest fence written to the key (a fenced write older than it
      * is refused): a write without a fence keeps it. */
@@ -48,10 +56,12 @@ struct chord_store *chord_store_new(void);
 void chord_store_free(struct chord_store *s);
 
 /*
- * Apply a copy of *item if its version is newer than the stored one (or
- * the key is absent). Returns 1 if applied, 0 if the stored version was
- * as new or newer (nothing changed), -EMSGSIZE for a key or value over its
- * cap, -ENOMEM (nothing changed on an error).
+ * Merge *item's state into the key's (see the top). Returns 1 if the
+ * stored state changed, 0 if it already held everything the item has
+ * (nothing changed), -EMSGSIZE for a key or value over its cap, -EPROTO
+ * for an item whose state blob does not decode, -ENOSPC when the merged
+ * state would be over the caps of core/dvv.h, -ENOMEM (nothing changed on
+ * an error).
  */
 int chord_store_apply(struct chord_store *s, const struct chord_item *item);
 
@@ -94,7 +104,8 @@ chord_store_next(const struct chord_store *s, size_t *cursor,
                  struct chord_store_entry *view);
 
 /* Fill every field of *item, borrowing from *e (for encoding a TRANSFER
- * or a checkpoint); no origin. */
+ * or a checkpoint): a simple state's version/value/tombstone/deadline, or
+ * the blob in item->state; no origin. */
 void chord_store_entry_item(const struct chord_store_entry *e,
                             struct chord_item *item);
 

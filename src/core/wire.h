@@ -49,6 +49,28 @@
 #define CHORD_MUT_RID 0x01u
 #define CHORD_MUT_FENCE 0x02u
 
+/* Frame header flag: the body ends with a causal trailer (after the
+ * mutation trailer when both are there). Allowed on C_PUT, C_DEL, C_GET,
+ * STORE_PUT, STORE_DEL, STORE_GET, REPLICA_GET (the request bits) and on
+ * C_RESULT and STORE_RESULT (the STATE bit alone):
+ *     u8 bits (CHORD_CAUSAL_*),
+ *     [bytes context]  CONTEXT or IF_CONTEXT: a context (core/dvv.h),
+ *                      <= CHORD_DVV_CONTEXT_MAX
+ *     [bytes session]  SESSION: a context the answer must cover
+ *     [u32 ttl_s]      TTL: the value lives this many seconds (> 0)
+ *     [bytes state]    STATE: the key's state blob (core/dvv.h),
+ *                      <= CHORD_DVV_STATE_MAX
+ * CONTEXT and IF_CONTEXT exclude each other; IF_CONTEXT and IF_ABSENT
+ * too. */
+#define CHORD_FRAME_CAUSAL 0x0002u
+#define CHORD_CAUSAL_CONTEXT 0x01u    /* the write supersedes what it saw */
+#define CHORD_CAUSAL_IF_CONTEXT 0x02u /* ... and only if nothing else came */
+#define CHORD_CAUSAL_IF_ABSENT 0x04u  /* only if the key has no live value */
+#define CHORD_CAUSAL_SESSION 0x08u    /* answer with state covering this */
+#define CHORD_CAUSAL_TTL 0x10u        /* the value expires */
+#define CHORD_CAUSAL_STATE 0x20u      /* a reply: the key's whole state */
+#define CHORD_CAUSAL_REQUEST_BITS 0x1fu
+
 #define CHORD_DECODE_MALFORMED (-1)
 #define CHORD_DECODE_PARTIAL (-2)
 
@@ -131,7 +153,27 @@ struct chord_item {
     bool has_fence;
     uint64_t fence_name;
     uint64_t fence;
+    /* Version vectors (core/dvv.h). A key whose state is not simple
+     * travels as its state blob in `state` (version is then its newest
+     * dot, value empty, tombstone "no live value"); a simple one as
+     * version, value or tombstone and `deadline` (wall-clock ms the value
+     * lives until, 0: no TTL). `legacy` marks an item decoded from the
+     * format before version vectors (no CAUSAL item flag): it is ordered
+     * by its Lamport version alone (chord_dvv_merge_legacy). Encoding
+     * writes the legacy format when it is set (for tests of old data). */
+    struct chord_bytes state;
+    uint64_t deadline;
+    bool legacy;
 };
+
+/* Item flag bits (the byte after the key). Items without ITEM_CAUSAL are
+ * the legacy format (bits 1, 2, 4 only). */
+#define CHORD_ITEM_TOMBSTONE 0x01u
+#define CHORD_ITEM_ORIGIN 0x02u
+#define CHORD_ITEM_FENCE 0x04u
+#define CHORD_ITEM_CAUSAL 0x08u   /* a version-vector era item */
+#define CHORD_ITEM_STATE 0x10u    /* bytes state follows (<= STATE_MAX) */
+#define CHORD_ITEM_DEADLINE 0x20u /* u64 deadline follows */
 
 /* TRANSFER flags. */
 #define CHORD_TRANSFER_LAST 0x01    /* the final batch of this transfer */
@@ -242,6 +284,15 @@ struct chord_msg {
     uint64_t lock_fence;
     uint32_t lease_ms;
     struct chord_bytes key2;
+
+    /* The causal trailer (CHORD_FRAME_CAUSAL): `causal` holds the
+     * CHORD_CAUSAL_* bits present (0: no trailer); context, session and
+     * state are borrowed blobs (core/dvv.h). */
+    uint8_t causal;
+    struct chord_bytes context;
+    struct chord_bytes session;
+    uint32_t ttl_s;
+    struct chord_bytes state;
 
     /* C_RESULT, C_LOOKUP_RESULT, STORE_RESULT: a one-line error when
      * status != OK. */
