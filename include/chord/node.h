@@ -45,8 +45,7 @@ struct chord_node_io {
      * Best effort; when the host learns the address cannot be reached it
      * calls chord_node_unreachable(). Never called with the node's own
      * address. */
-    void (*send)(void *ctx, const char *addr, const uint8_t *frame,
-                 size_t len);
+    void (*send)(void *ctx, const char *addr, const uint8_t *frame, size_t len);
     /* Answer a client on connection `conn` (frame borrowed). A reply for
      * a connection that has gone away is dropped by the host. */
     void (*reply)(void *ctx, uint64_t conn, const uint8_t *frame, size_t len);
@@ -82,30 +81,30 @@ void chord_node_scratch_free(struct chord_msg *m);
 
 /* Tunables. chord_node_config_default() fills the defaults noted. */
 struct chord_node_config {
-    struct chord_peer self;  /* id + advertised address (required) */
-    unsigned successors;     /* successor list length r (8) */
-    uint32_t stabilize_ms;   /* stabilize period (250) */
-    uint32_t fix_fingers_ms; /* one finger refreshed per period (100) */
-    uint32_t rpc_timeout_ms; /* a peer that does not answer in this long
-                                is treated as failed for that call (1000) */
-    uint32_t op_timeout_ms;  /* a client operation gives up after (8000) */
-    unsigned hop_limit;      /* lookups die after this many hops (32) */
-    unsigned max_ops;        /* client operations in flight (4096) */
-    unsigned replicas;       /* copies of each key, owner included (3);
-                                at most successors + 1 */
-    uint32_t heartbeat_ms;   /* failure-detector heartbeat period (200) */
-    uint32_t sync_ms;        /* anti-entropy period (1000) */
+    struct chord_peer self;    /* id + advertised address (required) */
+    unsigned successors;       /* successor list length r (8) */
+    uint32_t stabilize_ms;     /* stabilize period (250) */
+    uint32_t fix_fingers_ms;   /* one finger refreshed per period (100) */
+    uint32_t rpc_timeout_ms;   /* a peer that does not answer in this long
+                                  is treated as failed for that call (1000) */
+    uint32_t op_timeout_ms;    /* a client operation gives up after (8000) */
+    unsigned hop_limit;        /* lookups die after this many hops (32) */
+    unsigned max_ops;          /* client operations in flight (4096) */
+    unsigned replicas;         /* copies of each key, owner included (3);
+                                  at most successors + 1 */
+    uint32_t heartbeat_ms;     /* failure-detector heartbeat period (200) */
+    uint32_t sync_ms;          /* anti-entropy period (1000) */
     uint32_t tombstone_ttl_ms; /* deletes are remembered this long (600000) */
-    int log_level;           /* lines above this level are not built (INFO) */
-    uint64_t seed;           /* PRNG seed (timer jitter) */
-    uint8_t durability;      /* enum chord_durability of the host's log,
-                                copied into the status report (MEMORY) */
-    bool owner_reads;        /* the owner answers a quorum read alone while
-                                it holds its lease (see replica.c) (true) */
-    bool pns;                /* proximity routing: each finger is the
-                                nearest (by round trip) of a few nodes of its
-                                interval, and a lookup goes to the known
-                                node with the most progress per ms (false) */
+    int log_level;             /* lines above this level are not built (INFO) */
+    uint64_t seed;             /* PRNG seed (timer jitter) */
+    uint8_t durability;        /* enum chord_durability of the host's log,
+                                  copied into the status report (MEMORY) */
+    bool owner_reads;          /* the owner answers a quorum read alone while
+                                  it holds its lease (see replica.c) (true) */
+    bool pns;                  /* proximity routing: each finger is the
+                                  nearest (by round trip) of a few nodes of its
+                                  interval, and a lookup goes to the known
+                                  node with the most progress per ms (false) */
     /* Fault injection for tests (dhtd --test-drop-requests/-replies): the
      * percentage of mutating client requests dropped before they are
      * executed, and of those whose reply is dropped after (0). */
@@ -198,6 +197,13 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
 
 /* Run every timer that is due at `now`. */
 void chord_node_tick(struct chord_node *n, uint64_t now);
+
+/* The host's wall clock (ms since the epoch) is `wall_ms` at monotonic
+ * `now`: TTL deadlines are wall-clock times. Call at start and from time
+ * to time (the two clocks drift apart); without a call the wall clock is
+ * `now` itself (the simulator's choice). */
+void chord_node_set_wall_clock(struct chord_node *n, uint64_t now,
+                               uint64_t wall_ms);
 
 /* When chord_node_tick() next has work to do (absolute ms). */
 uint64_t chord_node_next_deadline(const struct chord_node *n);

@@ -65,6 +65,8 @@ enum chord_status_code {
                                the lock's holder, a fence older than the
                                key's); nothing was written */
     CHORD_QUEUED = 9,       /* lock acquire: queued behind the holder */
+    CHORD_SIBLINGS = 10,    /* a read without a context found several
+                               concurrent values (siblings) */
 };
 
 /* A short English name for a status code ("ok", "not found", ...). */

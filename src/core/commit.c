@@ -34,29 +34,28 @@ void chord__commit_free(struct chord_commit *c)
 int chord__apply(struct chord_node *n, const struct chord_item *it,
                  uint64_t *seq)
 {
-    struct chord_store_entry fv;
     struct chord_commit *c = &n->commit;
     *seq = 0;
     if (it->version.counter > c->lamport)
         c->lamport = it->version.counter;
-    if (n->io.persist) {
-        const struct chord_store_entry *e =
-            chord_store_find(n->store, it->key.data, it->key.len, &fv);
-        if (e && chord_version_cmp(&e->version, &it->version) >= 0)
-            return 0; /* nothing new: nothing to log */
+    /* Merge first: only a change that changed something is logged (a
+     * copy we already hold costs no log record). A change the log then
+     * refuses stays in memory unacknowledged, like a write that reached
+     * fewer replicas than its quorum. */
+    int rc = chord_store_apply(n->store, it);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && n->io.persist) {
         chord_buf_reset(&c->rec);
-        int rc = chord_item_encode(it, &c->rec);
-        if (rc)
-            return rc;
+        int erc = chord_item_encode(it, &c->rec);
+        if (erc)
+            return erc;
         uint64_t s = n->io.persist(n->io.ctx, c->rec.data, c->rec.len);
         if (s == 0)
             return -EIO;
         if (s > c->durable_seq)
             *seq = s;
     }
-    int rc = chord_store_apply(n->store, it);
-    if (rc < 0)
-        return rc;
     if (rc == 1 && it->tombstone)
         chord_store_set_stamp(n->store, it->key.data, it->key.len, n->now);
     if (it->has_origin)

@@ -47,9 +47,10 @@ void chord__commit_init(struct chord_commit *c);
 /* Free the queued acknowledgements and the scratch. */
 void chord__commit_free(struct chord_commit *c);
 
-/* Log an item (when the node is durable) and apply it to the store.
- * *seq is the record to wait for (0: nothing to wait for). 0, -EIO (the
- * host could not log it: nothing applied), -ENOMEM. */
+/* Merge an item into the store and, when that changed the store, log it
+ * (when the node is durable). *seq is the record to wait for (0: nothing
+ * to wait for). 0, -EIO (the host could not log it: the change stays in
+ * memory, unacknowledged), -ENOSPC / -EPROTO (the store's), -ENOMEM. */
 int chord__apply(struct chord_node *n, const struct chord_item *it,
                  uint64_t *seq);
 /* Send m to addr once the log is durable up to seq (at once if it is). */

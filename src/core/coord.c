@@ -79,11 +79,15 @@ static void op_free_buffers(struct op *o)
     free(o->value);
     free(o->key2);
     free(o->fence_name);
+    free(o->context);
+    free(o->session);
     o->key = o->value = o->key2 = o->fence_name = NULL;
+    o->context = o->session = NULL;
 }
 
 static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
-                     const char *error, const uint8_t *value, size_t value_len)
+                     const char *error, const uint8_t *value, size_t value_len,
+                     const struct chord_bytes *state)
 {
     if (o->done) {
         /* The node's own operation: finish it before telling its owner,
@@ -111,6 +115,10 @@ static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
             snprintf(m->error, sizeof(m->error), "%s", error);
         m->value.data = value;
         m->value.len = value_len;
+        if (state && (o->causal & CHORD_CAUSAL_WANT)) {
+            m->causal = CHORD_CAUSAL_STATE;
+            m->state = *state;
+        }
         chord__reply(n, o->conn, m);
         free(m);
     }
@@ -146,7 +154,7 @@ static void store_done(struct chord_node *n, uint64_t now,
                        const struct chord_reply_to *to, uint8_t status,
                        const char *error, const struct chord_peer *hint,
                        const uint8_t *value, size_t value_len,
-                       const struct chord_version *version);
+                       const struct chord_bytes *state);
 static void op_lookup_found(struct chord_node *n, uint64_t now,
                             const struct rpc *r, const struct chord_found *f);
 
@@ -191,8 +199,9 @@ static void store_execute(struct chord_node *n, uint64_t now,
         return;
     }
     if (is_read)
-        chord__replica_read(n, now, m->key.data, m->key.len, m->consistency,
-                            to);
+        chord__replica_read(
+            n, now, m->key.data, m->key.len, m->consistency,
+            m->causal & CHORD_CAUSAL_SESSION ? &m->session : NULL, to);
     else if (type == CHORD_MSG_STORE_LOCK)
         chord__locks_handle(n, now, m, to);
     else
@@ -221,7 +230,7 @@ static uint8_t store_type_of(uint8_t client_type)
 static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
                             uint8_t status, const char *error,
                             const struct chord_peer *hint, const uint8_t *value,
-                            size_t value_len);
+                            size_t value_len, const struct chord_bytes *state);
 
 /* The STORE_* request that carries operation o to the key's owner. */
 static void op_store_msg(const struct op *o, struct chord_msg *m)
@@ -244,6 +253,12 @@ static void op_store_msg(const struct op *o, struct chord_msg *m)
     m->lease_ms = o->lease_ms;
     m->key2.data = o->key2;
     m->key2.len = o->key2_len;
+    m->causal = o->causal;
+    m->context.data = o->context;
+    m->context.len = o->context_len;
+    m->session.data = o->session;
+    m->session.len = o->session_len;
+    m->ttl_s = o->ttl_s;
 }
 
 /* A message to build a store request in: the coordinator's scratch when
@@ -280,7 +295,10 @@ static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
     }
     op_store_msg(o, m);
     if (chord__is_self(n, owner)) {
-        struct chord_reply_to to = {.done = store_done, .op = o->h.id};
+        struct chord_reply_to to = {.done = store_done,
+                                    .op = o->h.id,
+                                    .want_state =
+                                        (o->causal & CHORD_CAUSAL_WANT) != 0};
         o->state = OP_STORE;
         o->rpc = 0;
         store_execute(n, now, m, &to); /* may finish o */
@@ -296,15 +314,22 @@ static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
 static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
                             uint8_t status, const char *error,
                             const struct chord_peer *hint, const uint8_t *value,
-                            size_t value_len)
+                            size_t value_len, const struct chord_bytes *state)
 {
     o->rpc = 0;
     switch (status) {
     case CHORD_OK:
-        op_reply(n, o, CHORD_OK, NULL, value, value_len);
+        op_reply(n, o, CHORD_OK, NULL, value, value_len, state);
         return;
     case CHORD_NOT_FOUND:
-        op_reply(n, o, CHORD_NOT_FOUND, "not found", NULL, 0);
+        op_reply(n, o, CHORD_NOT_FOUND, "not found", NULL, 0, state);
+        return;
+    case CHORD_SIBLINGS:
+        /* A client that reads states sees every sibling in the state. */
+        if (state && (o->causal & CHORD_CAUSAL_WANT))
+            op_reply(n, o, CHORD_OK, NULL, NULL, 0, state);
+        else
+            op_reply(n, o, CHORD_SIBLINGS, error, NULL, 0, NULL);
         return;
     case CHORD_REDIRECT:
         rcache_drop(n, &o->key_id);
@@ -315,7 +340,9 @@ static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
         op_retry_later(n, o, now, "too many redirects");
         return;
     case CHORD_TRY_AGAIN:
-        op_retry_later(n, o, now, "the owner is joining or leaving");
+        op_retry_later(n, o, now,
+                       error && *error ? error
+                                       : "the owner is joining or leaving");
         return;
     default: {
         char why[CHORD_ERRMSG_MAX];
@@ -326,7 +353,8 @@ static void op_store_result(struct chord_node *n, uint64_t now, struct op *o,
                      chord_status_name(status));
         /* A lock's state goes with its "queued" or "not the holder". */
         bool keep = status == CHORD_QUEUED || status == CHORD_PRECONDITION;
-        op_reply(n, o, status, why, keep ? value : NULL, keep ? value_len : 0);
+        op_reply(n, o, status, why, keep ? value : NULL, keep ? value_len : 0,
+                 NULL);
     }
     }
 }
@@ -335,12 +363,13 @@ static void store_done(struct chord_node *n, uint64_t now,
                        const struct chord_reply_to *to, uint8_t status,
                        const char *error, const struct chord_peer *hint,
                        const uint8_t *value, size_t value_len,
-                       const struct chord_version *version)
+                       const struct chord_bytes *state)
 {
     if (to->op) {
         struct op *o = chord_seq_find(&n->coord.ops, to->op);
         if (o && o->state == OP_STORE && o->rpc == 0)
-            op_store_result(n, now, o, status, error, hint, value, value_len);
+            op_store_result(n, now, o, status, error, hint, value, value_len,
+                            state);
         return;
     }
     struct chord_msg *r = chord__msg(n, CHORD_MSG_STORE_RESULT, to->req);
@@ -356,8 +385,10 @@ static void store_done(struct chord_node *n, uint64_t now,
         r->value.data = value;
         r->value.len = value_len;
     }
-    if (version)
-        r->version = *version;
+    if (state && state->len) {
+        r->causal = CHORD_CAUSAL_STATE;
+        r->state = *state;
+    }
     chord__send(n, to->addr, r);
     free(r);
 }
@@ -506,8 +537,15 @@ static struct op *op_new(struct chord_node *n, uint64_t now,
     o->key2 = m->key2.len ? dup_bytes(m->key2.data, m->key2.len) : NULL;
     o->fence_name =
         m->has_fence ? dup_bytes(m->fence_name.data, m->fence_name.len) : NULL;
+    bool has_ctx =
+        (m->causal & (CHORD_CAUSAL_CONTEXT | CHORD_CAUSAL_IF_CONTEXT)) != 0;
+    bool has_session = (m->causal & CHORD_CAUSAL_SESSION) != 0;
+    o->context = has_ctx ? dup_bytes(m->context.data, m->context.len) : NULL;
+    o->session =
+        has_session ? dup_bytes(m->session.data, m->session.len) : NULL;
     if (!o->key || !o->value || (m->key2.len && !o->key2) ||
-        (m->has_fence && !o->fence_name)) {
+        (m->has_fence && !o->fence_name) || (has_ctx && !o->context) ||
+        (has_session && !o->session)) {
         op_free_buffers(o);
         chord_seq_finish(&n->coord.ops, o);
         return NULL;
@@ -529,6 +567,10 @@ static struct op *op_new(struct chord_node *n, uint64_t now,
     memcpy(o->lock_client, m->lock_client, sizeof o->lock_client);
     o->lock_fence = m->lock_fence;
     o->lease_ms = m->lease_ms;
+    o->causal = m->causal;
+    o->context_len = has_ctx ? m->context.len : 0;
+    o->session_len = has_session ? m->session.len : 0;
+    o->ttl_s = m->ttl_s;
     if (m->type == CHORD_MSG_C_LOCK)
         chord__lock_position(&o->key_id, o->key, o->key_len);
     else
@@ -593,7 +635,11 @@ int chord__coord_internal(struct chord_node *n, uint64_t now,
 void chord__coord_store(struct chord_node *n, uint64_t now,
                         const struct chord_msg *m)
 {
-    struct chord_reply_to to = {.done = store_done, .op = 0, .req = m->req_id};
+    struct chord_reply_to to = {.done = store_done,
+                                .op = 0,
+                                .req = m->req_id,
+                                .want_state =
+                                    (m->causal & CHORD_CAUSAL_WANT) != 0};
     memcpy(to.addr, m->from.addr, CHORD_ADDR_MAX);
     store_execute(n, now, m, &to);
 }
@@ -606,7 +652,8 @@ void chord__coord_answer(struct chord_node *n, uint64_t now,
     struct op *o = chord_seq_find(&n->coord.ops, r->arg);
     if (o && o->rpc == r->h.id)
         op_store_result(n, now, o, m->status, m->error, &m->hint, m->value.data,
-                        m->value.len);
+                        m->value.len,
+                        m->causal & CHORD_CAUSAL_STATE ? &m->state : NULL);
 }
 
 void chord__coord_failed(struct chord_node *n, uint64_t now,
@@ -632,7 +679,7 @@ void chord__coord_tick(struct chord_node *n, uint64_t now)
                  "no answer from the ring within %u ms (%u attempts; last: %s)",
                  n->cfg.op_timeout_ms, o->attempts,
                  o->last_error[0] ? o->last_error : "no reply");
-        op_reply(n, o, CHORD_UNAVAILABLE, why, NULL, 0);
+        op_reply(n, o, CHORD_UNAVAILABLE, why, NULL, 0, NULL);
     }
     if (n->coord.waiting) {
         uint64_t last = n->coord.ops.next_id;

@@ -84,6 +84,14 @@ struct op {
     uint32_t lease_ms;
     uint8_t *key2; /* owned; lock append's key */
     size_t key2_len;
+    /* The causal trailer the client sent (CHORD_CAUSAL_* bits; context
+     * and session owned copies). */
+    uint8_t causal;
+    uint8_t *context;
+    size_t context_len;
+    uint8_t *session;
+    size_t session_len;
+    uint32_t ttl_s;
     bool drop_reply;       /* fault injection: the client hears nothing */
     chord_op_done_fn done; /* an operation of the node's own, or NULL */
     uint64_t done_arg;

@@ -449,7 +449,7 @@ static void write_done(struct chord_node *n, uint64_t now,
                        const struct chord_reply_to *to, uint8_t status,
                        const char *error, const struct chord_peer *hint,
                        const uint8_t *value, size_t value_len,
-                       const struct chord_version *version);
+                       const struct chord_bytes *state);
 static void release_start(struct chord_node *n, uint64_t now,
                           const uint8_t *key, size_t key_len,
                           const struct chord_reply_to *to);
@@ -496,7 +496,7 @@ static void record_write(struct chord_node *n, uint64_t now, const uint8_t *key,
     it.value.data = rec.data;
     it.value.len = rec.len;
     struct chord_reply_to wt = {.done = write_done, .op = w->h.id};
-    chord__replica_write(n, now, &it, false, consistency, &wt);
+    chord__replica_write(n, now, &it, NULL, consistency, &wt);
     chord_buf_free(&rec);
 }
 
@@ -504,12 +504,12 @@ static void write_done(struct chord_node *n, uint64_t now,
                        const struct chord_reply_to *to, uint8_t status,
                        const char *error, const struct chord_peer *hint,
                        const uint8_t *value, size_t value_len,
-                       const struct chord_version *version)
+                       const struct chord_bytes *state)
 {
     (void)hint;
     (void)value;
     (void)value_len;
-    (void)version;
+    (void)state;
     struct lock_write *w = chord_seq_find(&n->locks.writes, to->op);
     if (!w)
         return;

@@ -458,6 +458,12 @@ void chord_node_persisted(struct chord_node *n, uint64_t now, uint64_t seq)
         chord__replica_persisted(n, now);
 }
 
+void chord_node_set_wall_clock(struct chord_node *n, uint64_t now,
+                               uint64_t wall_ms)
+{
+    n->wall_offset = (int64_t)(wall_ms - now);
+}
+
 int chord_node_restore(struct chord_node *n, const uint8_t *rec, size_t len)
 {
     struct chord_item it;

@@ -66,6 +66,7 @@ struct chord_node {
     uint64_t rng;           /* the node's PRNG (peer.c's chord__jitter) */
     uint64_t now;           /* the latest time an entry point was given */
     uint64_t last_entry_at; /* ... and the latest one, for stall checks */
+    int64_t wall_offset;    /* wall-clock ms minus `now` (keystate.h) */
     struct chord_msg *in;   /* scratch for decoding (large: on the heap) */
 
     struct chord_peers peer;           /* peer.c */

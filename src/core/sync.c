@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dvv.h"
+#include "core/keystate.h"
 #include "core/lookup.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
@@ -54,6 +56,13 @@ static uint64_t entry_hash(const struct chord_store_entry *e)
     uint64_t h = top64(&e->key_id);
     h = mix64(h ^ e->version.counter);
     h = mix64(h ^ top64(&e->version.writer));
+    h = mix64(h ^ e->deadline);
+    if (e->state) { /* a state blob: equal states encode equally */
+        uint64_t f = 0xcbf29ce484222325ull;
+        for (size_t i = 0; i < e->state_len; i++)
+            f = (f ^ e->state[i]) * 0x100000001b3ull;
+        h = mix64(h ^ f);
+    }
     return mix64(h ^ (e->tombstone ? 0x7f4a7c15ull : 0));
 }
 
@@ -202,6 +211,68 @@ static void orphan_owner(struct chord_node *n, uint64_t now, bool ok,
                           want_orphan, &range, orphan_sent);
 }
 
+/* Might entry e hold a value past its deadline at wall? (A state blob
+ * is looked at closely by collect_expired.) */
+static bool may_have_expired(const struct chord_store_entry *e, uint64_t wall)
+{
+    return e->state || (e->deadline && e->deadline <= wall && !e->tombstone);
+}
+
+/* Turn the values past their TTL into tombstones (no log record: a node
+ * replaying its log collects them again). Each replica does it by its own
+ * clock, so the expiry reaches every copy without a message. */
+static void collect_expired(struct chord_node *n, uint64_t now)
+{
+    uint64_t wall = chord__wall(n, now);
+    struct chord_store_entry ev;
+    struct chord_dvv *d = malloc(2 * sizeof *d);
+    if (!d)
+        return;
+    size_t cur = 0, done = 0;
+    const struct chord_store_entry *e;
+    struct chord_buf scratch;
+    chord_buf_init(&scratch);
+    /* A change reorders nothing but may move the cursor's entry: restart
+     * from the position of the entry changed (a bounded walk). */
+    for (size_t steps = 0; steps < 4 * chord_store_size(n->store) + 16;
+         steps++) {
+        size_t at = cur;
+        if (!(e = chord_store_next(n->store, &cur, &ev)))
+            break;
+        if (!may_have_expired(e, wall))
+            continue;
+        struct chord_item it = {0};
+        chord_store_entry_item(e, &it);
+        if (chord_dvv_from_item(&it, d) != 0)
+            continue;
+        d[1] = d[0];
+        if (chord_dvv_collect(d + 1, wall) == 0)
+            continue;
+        chord_buf_reset(&scratch);
+        struct chord_item out = {0};
+        out.key = it.key;
+        out.has_fence = it.has_fence;
+        out.fence_name = it.fence_name;
+        out.fence = it.fence;
+        if (chord_dvv_to_item(d + 1, &scratch, &out) != 0)
+            continue;
+        /* The key's bytes live in the record the apply replaces. */
+        uint8_t key[CHORD_KEY_MAX];
+        memcpy(key, it.key.data, it.key.len);
+        out.key.data = key;
+        if (chord_store_apply(n->store, &out) == 1) {
+            done++;
+            if (out.tombstone)
+                chord_store_set_stamp(n->store, key, out.key.len, now);
+            cur = at; /* look at that slot again */
+        }
+    }
+    chord_buf_free(&scratch);
+    free(d);
+    if (done)
+        chord__log(n, CHORD_LOG_DEBUG, "collected %zu expired values", done);
+}
+
 static void collect_tombstones(struct chord_node *n, uint64_t now)
 {
     struct chord_store_entry ev;
@@ -283,6 +354,7 @@ void chord__sync_tick(struct chord_node *n, uint64_t now)
         n->sync.next_sync = now + chord__jitter(n, n->cfg.sync_ms);
         if (n->cfg.replicas > 1)
             sync_start(n, now);
+        collect_expired(n, now);
         if (++n->sync.rounds >= CHORD_ORPHAN_EVERY && !n->sync.orphan_busy) {
             n->sync.rounds = 0;
             orphan_check(n, now);

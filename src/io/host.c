@@ -372,6 +372,19 @@ static void after_event(struct chord_host *h)
     uv_timer_start(&h->timer, on_timer, delay, 0);
 }
 
+/* Tell the cores the wall clock (TTL deadlines are wall-clock times);
+ * cheap, so at every timer rather than on a schedule of its own. */
+static void host_wall_clock(struct chord_host *h, uint64_t now)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return;
+    uint64_t wall =
+        (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    for (unsigned i = 0; i < h->n_cores; i++)
+        chord_node_set_wall_clock(h->cores[i].node, now, wall);
+}
+
 static void on_timer(uv_timer_t *timer)
 {
     struct chord_host *h = timer->data;
@@ -379,6 +392,7 @@ static void on_timer(uv_timer_t *timer)
         return;
     uv_update_time(h->loop);
     uint64_t now = uv_now(h->loop);
+    host_wall_clock(h, now);
     for (unsigned i = 0; i < h->n_cores; i++)
         if (chord_node_next_deadline(h->cores[i].node) <= now)
             chord_node_tick(h->cores[i].node, now);
@@ -734,6 +748,8 @@ static int host_make_cores(struct chord_host *h,
         if (rc == 0)
             rc = chord_node_new(&cfg, &io, uv_now(h->loop), &c->node);
     }
+    if (rc == 0)
+        host_wall_clock(h, uv_now(h->loop));
     h->node = h->cores[0].node;
     return rc;
 }

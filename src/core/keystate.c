@@ -1,0 +1,65 @@
+/*
+ * keystate.c - a key's state at this node (see keystate.h).
+ *
+ * Pure: no I/O, no clock.
+ */
+#include "core/keystate.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "core/node_internal.h"
+#include "core/store.h"
+
+uint64_t chord__wall(const struct chord_node *n, uint64_t now)
+{
+    return now + (uint64_t)n->wall_offset; /* wraps back for a negative one */
+}
+
+int chord__keystate_load(const struct chord_node *n, uint64_t wall_ms,
+                         const void *key, size_t key_len, struct chord_dvv *out)
+{
+    struct chord_store_entry view;
+    const struct chord_store_entry *e =
+        chord_store_find(n->store, key, key_len, &view);
+    if (!e) {
+        chord_dvv_init(out);
+        return 0;
+    }
+    struct chord_item it = {0};
+    chord_store_entry_item(e, &it);
+    if (chord_dvv_from_item(&it, out) != 0) {
+        chord_dvv_init(out);
+        return -EPROTO;
+    }
+    chord_dvv_collect(out, wall_ms);
+    return 0;
+}
+
+uint8_t chord__keystate_answer(const struct chord_dvv *d, uint64_t wall_ms,
+                               const uint8_t **value, size_t *value_len,
+                               unsigned *n_live)
+{
+    unsigned live = 0, first = 0;
+    for (unsigned i = 0; i < d->n_sib; i++)
+        if (chord_dvv_sibling_live(d, i, wall_ms) && live++ == 0)
+            first = i;
+    *n_live = live;
+    *value = NULL;
+    *value_len = 0;
+    if (live == 0)
+        return CHORD_NOT_FOUND;
+    if (live > 1)
+        return CHORD_SIBLINGS;
+    *value = d->sib[first].value.data;
+    *value_len = d->sib[first].value.len;
+    return CHORD_OK;
+}
+
+void chord__keystate_siblings_error(unsigned n, char *buf, size_t cap)
+{
+    snprintf(buf, cap,
+             "the key has %u concurrent values (siblings): read them with a "
+             "context (dht get --all or --json), then put with --context",
+             n);
+}
