@@ -161,8 +161,7 @@ int chord_sim_owner(const struct chord_sim *sim, const struct chord_id *key);
  * of wrong entries (0 = a perfect ring) and describes the first one in
  * err (if errlen > 0; "" when none), or -ENOMEM.
  */
-int chord_sim_check_ring(const struct chord_sim *sim, char *err,
-                         size_t errlen);
+int chord_sim_check_ring(const struct chord_sim *sim, char *err, size_t errlen);
 /* The same without the fingers: successor lists and predecessors only
  * (what lookups need to be correct; fingers only make them short). */
 int chord_sim_check_successors(const struct chord_sim *sim, char *err,
@@ -182,15 +181,15 @@ int chord_sim_check_invariant(const struct chord_sim *sim, char *err,
                               size_t errlen, unsigned *members);
 
 struct chord_sim_stats {
-    uint64_t events;       /* events processed */
-    uint64_t delivered;    /* node-to-node frames delivered */
-    uint64_t dropped;      /* frames lost by the loss model or a full queue */
-    uint64_t partitioned;  /* frames dropped by a partition */
-    uint64_t unreachable;  /* unreachable reports made to senders */
-    uint64_t proto_errors; /* frames a node refused with -EPROTO */
-    uint64_t stray_replies;/* replies for no live client request */
-    uint64_t digest;       /* hash of every processed event (time, kind,
-                              endpoints, bytes): equal runs, equal digest */
+    uint64_t events;        /* events processed */
+    uint64_t delivered;     /* node-to-node frames delivered */
+    uint64_t dropped;       /* frames lost by the loss model or a full queue */
+    uint64_t partitioned;   /* frames dropped by a partition */
+    uint64_t unreachable;   /* unreachable reports made to senders */
+    uint64_t proto_errors;  /* frames a node refused with -EPROTO */
+    uint64_t stray_replies; /* replies for no live client request */
+    uint64_t digest;        /* hash of every processed event (time, kind,
+                               endpoints, bytes): equal runs, equal digest */
 };
 void chord_sim_stats(const struct chord_sim *sim, struct chord_sim_stats *out);
 
@@ -318,6 +317,11 @@ struct chord_sim_reply {
     char error[CHORD_ERRMSG_MAX];      /* the node's text when status != OK */
     struct chord_lookup_result lookup; /* LOOKUP with status OK */
     uint64_t sent_ms, done_ms;         /* simulated times */
+    /* With chord_sim_request_causal: the key's state blob the node
+     * answered with (core/dvv.h), borrowed, valid during the callback;
+     * NULL when it sent none. */
+    const uint8_t *state;
+    size_t state_len;
 };
 
 /* Called once per request, from inside chord_sim_run_*() or a blocking
@@ -336,6 +340,26 @@ int chord_sim_request(struct chord_sim *sim, int i, enum chord_sim_op op,
                       const void *key, size_t key_len, const void *value,
                       size_t value_len, chord_sim_reply_fn cb, void *arg);
 
+/* The causal trailer of a request (core/wire.h's CHORD_CAUSAL_* request
+ * bits and their fields; borrowed until chord_sim_request_causal returns).
+ * The request always asks for the key's state in the reply. */
+struct chord_sim_causal {
+    uint8_t bits;
+    const uint8_t *context; /* CONTEXT or IF_CONTEXT */
+    size_t context_len;
+    const uint8_t *session; /* SESSION */
+    size_t session_len;
+    uint32_t ttl_s;      /* TTL */
+    uint8_t consistency; /* enum chord_consistency (0: the node's) */
+};
+
+/* chord_sim_request with a causal trailer (NULL: none); GET, PUT, DEL. */
+int chord_sim_request_causal(struct chord_sim *sim, int i, enum chord_sim_op op,
+                             const void *key, size_t key_len, const void *value,
+                             size_t value_len,
+                             const struct chord_sim_causal *causal,
+                             chord_sim_reply_fn cb, void *arg);
+
 /*
  * Blocking helpers: send the request and run the simulation until its
  * reply or its timeout. Each returns the reply's status code (>= 0, enum
@@ -345,10 +369,10 @@ int chord_sim_request(struct chord_sim *sim, int i, enum chord_sim_op op,
  * may be non-NULL for an empty value) and *value_len set; else *value is
  * NULL. chord_sim_lookup: on CHORD_OK, *out is filled.
  */
-int chord_sim_put(struct chord_sim *sim, int i, const void *key,
-                  size_t key_len, const void *value, size_t value_len);
-int chord_sim_get(struct chord_sim *sim, int i, const void *key,
-                  size_t key_len, uint8_t **value, size_t *value_len);
+int chord_sim_put(struct chord_sim *sim, int i, const void *key, size_t key_len,
+                  const void *value, size_t value_len);
+int chord_sim_get(struct chord_sim *sim, int i, const void *key, size_t key_len,
+                  uint8_t **value, size_t *value_len);
 int chord_sim_del(struct chord_sim *sim, int i, const void *key,
                   size_t key_len);
 int chord_sim_lookup(struct chord_sim *sim, int i, const void *key,

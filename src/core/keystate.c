@@ -56,6 +56,19 @@ uint8_t chord__keystate_answer(const struct chord_dvv *d, uint64_t wall_ms,
     return CHORD_OK;
 }
 
+bool chord__keystate_newest(const struct chord_dvv *d, uint64_t wall_ms,
+                            const uint8_t **value, size_t *value_len)
+{
+    int best = -1;
+    for (unsigned i = 0; i < d->n_sib; i++)
+        if (chord_dvv_sibling_live(d, i, wall_ms) &&
+            (best < 0 || d->sib[i].counter > d->sib[best].counter))
+            best = (int)i;
+    *value = best < 0 ? NULL : d->sib[best].value.data;
+    *value_len = best < 0 ? 0 : d->sib[best].value.len;
+    return best >= 0;
+}
+
 void chord__keystate_siblings_error(unsigned n, char *buf, size_t cap)
 {
     snprintf(buf, cap,

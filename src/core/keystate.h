@@ -46,6 +46,12 @@ uint8_t chord__keystate_answer(const struct chord_dvv *d, uint64_t wall_ms,
                                const uint8_t **value, size_t *value_len,
                                unsigned *n_live);
 
+/* The live value with the newest dot (highest counter) of *d at wall_ms:
+ * true with *value and *value_len set, false when none is live. For the
+ * ring's own records (a lock's), which must read as one value. */
+bool chord__keystate_newest(const struct chord_dvv *d, uint64_t wall_ms,
+                            const uint8_t **value, size_t *value_len);
+
 /* A one-line error for CHORD_SIBLINGS with n values, into buf. */
 void chord__keystate_siblings_error(unsigned n, char *buf, size_t cap);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "chord/lock.h"
+#include "core/keystate.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 #include "core/placement.h"
@@ -422,14 +423,27 @@ static int record_read(struct chord_node *n, const uint8_t *key, size_t key_len,
     struct chord_store_entry fv;
     const struct chord_store_entry *e =
         chord_store_find(n->store, key, key_len, &fv);
-    size_t len = e && !e->tombstone ? e->value_len : 0;
     if (e)
         *version = e->version;
-    *raw = malloc(len ? len : 1);
-    if (!*raw)
+    /* The record's newest value (a record has one, but a partition's two
+     * owners could each have written one: the newest dot wins here). */
+    struct chord_dvv *d = malloc(sizeof *d);
+    if (!d)
         return -ENOMEM;
+    const uint8_t *val = NULL;
+    size_t len = 0;
+    if (e) {
+        chord__keystate_load(n, chord__wall(n, n->now), key, key_len, d);
+        chord__keystate_newest(d, chord__wall(n, n->now), &val, &len);
+    }
+    *raw = malloc(len ? len : 1);
+    if (!*raw) {
+        free(d);
+        return -ENOMEM;
+    }
     if (len)
-        memcpy(*raw, e->value, len);
+        memcpy(*raw, val, len);
+    free(d);
     int rc = chord_lock_state_decode(*raw, len, st);
     if (rc)
         return rc;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/coord.h"
+#include "core/keystate.h"
 #include "core/node_internal.h"
 #include "core/peer.h"
 #include "core/placement.h"
@@ -39,7 +40,7 @@ static int pick_cmp(const void *a, const void *b)
  * how many, or -1 when out of memory.
  */
 static long collect(const struct chord_node *n, const struct chord_id *after,
-                    struct scan_pick **out)
+                    uint64_t wall, struct scan_pick **out)
 {
     struct chord_store_entry ev;
     *out = NULL;
@@ -48,7 +49,7 @@ static long collect(const struct chord_node *n, const struct chord_id *after,
     const struct chord_store_entry *e;
     for (; (e = chord_store_next(n->store, &cursor, &ev)) != NULL;
          at = cursor) {
-        if (e->tombstone ||
+        if (e->tombstone || (e->deadline && e->deadline <= wall) ||
             !chord_id_in_oc(&e->key_id, after, &n->rt.self.id) ||
             chord_key_reserved(e->key, e->key_len)) /* the ring's own */
             continue;
@@ -79,7 +80,7 @@ static void scan_page(struct chord_node *n, uint64_t now,
 {
     const struct chord_id *after = &m->range_lo;
     struct scan_pick *picks = NULL;
-    long k = collect(n, after, &picks);
+    long k = collect(n, after, chord__wall(n, now), &picks);
     if (k < 0) {
         r->status = CHORD_BUSY;
         snprintf(r->error, sizeof(r->error), "out of memory");

@@ -133,6 +133,10 @@ static void sim_handle_reply(struct chord_sim *sim, struct sim_request *r,
         }
         if (r->op == CHORD_SIM_LOOKUP)
             reply->lookup = m->lookup;
+        if (m->causal & CHORD_CAUSAL_STATE) {
+            reply->state = m->state.data;
+            reply->state_len = m->state.len;
+        }
     }
     req_complete(sim, r, reply); /* the value borrows from `frame` */
     free(reply);
@@ -184,6 +188,16 @@ int chord_sim_request(struct chord_sim *sim, int i, enum chord_sim_op op,
                       const void *key, size_t key_len, const void *value,
                       size_t value_len, chord_sim_reply_fn cb, void *arg)
 {
+    return chord_sim_request_causal(sim, i, op, key, key_len, value, value_len,
+                                    NULL, cb, arg);
+}
+
+int chord_sim_request_causal(struct chord_sim *sim, int i, enum chord_sim_op op,
+                             const void *key, size_t key_len, const void *value,
+                             size_t value_len,
+                             const struct chord_sim_causal *causal,
+                             chord_sim_reply_fn cb, void *arg)
+{
     static const uint8_t types[] = {
         [CHORD_SIM_PUT] = CHORD_MSG_C_PUT,
         [CHORD_SIM_GET] = CHORD_MSG_C_GET,
@@ -234,6 +248,15 @@ int chord_sim_request(struct chord_sim *sim, int i, enum chord_sim_op op,
         if (op == CHORD_SIM_PUT) {
             m->value.data = value;
             m->value.len = value_len;
+        }
+        if (causal && op != CHORD_SIM_LOOKUP) {
+            m->causal = (uint8_t)(causal->bits | CHORD_CAUSAL_WANT);
+            m->context.data = causal->context;
+            m->context.len = causal->context_len;
+            m->session.data = causal->session;
+            m->session.len = causal->session_len;
+            m->ttl_s = causal->ttl_s;
+            m->consistency = causal->consistency;
         }
         rc = chord_msg_encode(m, &buf);
         free(m);
