@@ -346,15 +346,16 @@ static void run_largest_record(bool mem)
         blob[i] = (uint8_t)(i * 13 + 1);
     uint8_t key[CHORD_KEY_MAX];
     memset(key, 'k', sizeof key);
-    struct chord_item it;
-    memset(&it, 0, sizeof it);
-    it.key = (struct chord_bytes){key, sizeof key};
-    it.version.counter = 7;
-    it.has_origin = it.has_fence = true;
-    it.origin.seq = 1;
-    it.fence = 2;
-    it.deadline = 3;
-    it.state = (struct chord_bytes){blob, CHORD_DVV_STATE_MAX};
+    const struct chord_item it = {
+        .key = {key, sizeof key},
+        .version = {.counter = 7},
+        .has_origin = true,
+        .origin = {.seq = 1},
+        .has_fence = true,
+        .fence = 2,
+        .deadline = 3,
+        .state = {blob, CHORD_DVV_STATE_MAX},
+    };
     struct chord_buf rec;
     chord_buf_init(&rec);
     assert_int_equal(chord_item_encode(&it, &rec), 0);

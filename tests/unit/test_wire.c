@@ -257,17 +257,6 @@ static void test_mutation_trailer(void **state)
     free(s);
 }
 
-/* Encode must fail with `want` and leave what `out` held untouched. */
-static void assert_encode_refused(const struct chord_msg *m,
-                                  struct chord_buf *out, int want)
-{
-    chord_buf_reset(out);
-    assert_int_equal(chord_buf_append(out, "prev", 4), 0);
-    assert_int_equal(chord_msg_encode(m, out), want);
-    assert_int_equal(out->len, 4);
-    assert_memory_equal(out->data, "prev", 4);
-}
-
 static void test_encode_enforces_caps(void **state)
 {
     (void)state;

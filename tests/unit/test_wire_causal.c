@@ -37,17 +37,6 @@ static const uint8_t causal_types[] = {
 
 #define CTX 0x03u /* CONTEXT, IF_CONTEXT: the context field */
 
-/* Encode must fail with `want` and leave what `out` held untouched. */
-static void assert_encode_refused(const struct chord_msg *m,
-                                  struct chord_buf *out, int want)
-{
-    chord_buf_reset(out);
-    assert_int_equal(chord_buf_append(out, "prev", 4), 0);
-    assert_int_equal(chord_msg_encode(m, out), want);
-    assert_int_equal(out->len, 4);
-    assert_memory_equal(out->data, "prev", 4);
-}
-
 /* Encode, check the header flag and the splitter, decode and compare. */
 static void assert_round_trip(const struct chord_msg *m, struct chord_buf *out)
 {

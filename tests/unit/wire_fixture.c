@@ -260,21 +260,20 @@ void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
 
 unsigned causal_allowed(uint8_t type)
 {
-    switch (type) {
-    case CHORD_MSG_C_PUT:
-    case CHORD_MSG_C_DEL:
-    case CHORD_MSG_C_GET:
-    case CHORD_MSG_STORE_PUT:
-    case CHORD_MSG_STORE_DEL:
-    case CHORD_MSG_STORE_GET:
-    case CHORD_MSG_REPLICA_GET:
-        return 0x9fu; /* CONTEXT..TTL and WANT */
-    case CHORD_MSG_C_RESULT:
-    case CHORD_MSG_STORE_RESULT:
-        return 0x20u; /* STATE */
-    default:
-        return 0;
-    }
+    static const struct {
+        uint8_t type;
+        uint8_t bits;
+    } allowed[] = {
+        /* CONTEXT..TTL and WANT on the requests, STATE on the replies */
+        {CHORD_MSG_C_PUT, 0x9f},       {CHORD_MSG_C_DEL, 0x9f},
+        {CHORD_MSG_C_GET, 0x9f},       {CHORD_MSG_STORE_PUT, 0x9f},
+        {CHORD_MSG_STORE_DEL, 0x9f},   {CHORD_MSG_STORE_GET, 0x9f},
+        {CHORD_MSG_REPLICA_GET, 0x9f}, {CHORD_MSG_C_RESULT, 0x20},
+        {CHORD_MSG_STORE_RESULT, 0x20}};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (allowed[i].type == type)
+            return allowed[i].bits;
+    return 0;
 }
 
 bool causal_bits_valid(uint8_t type, unsigned bits)
@@ -613,6 +612,18 @@ void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
     default:
         break;
     }
+}
+
+/* ---- refusals ------------------------------------------------------------ */
+
+void assert_encode_refused(const struct chord_msg *m, struct chord_buf *out,
+                           int want)
+{
+    chord_buf_reset(out);
+    assert_int_equal(chord_buf_append(out, "prev", 4), 0);
+    assert_int_equal(chord_msg_encode(m, out), want);
+    assert_int_equal(out->len, 4);
+    assert_memory_equal(out->data, "prev", 4);
 }
 
 /* ---- a hand-made frame builder, independent of wire.c ------------------- */

@@ -141,6 +141,11 @@ void rand_causal(struct sample *s, uint64_t *r, const struct scale *sc);
 void assert_msg_equal(const struct chord_msg *want,
                       const struct chord_msg *got);
 
+/* Encoding *m must fail with `want` and leave what `out` held (reset to
+ * 4 bytes "prev" first) untouched. */
+void assert_encode_refused(const struct chord_msg *m, struct chord_buf *out,
+                           int want);
+
 /* ---- a hand-made frame builder, independent of wire.c ------------------- */
 
 /* Append n raw bytes; one big-endian u8, u16, u32, u64. */
