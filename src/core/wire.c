@@ -96,8 +96,9 @@
  * error is sticky, allocates nothing and never reads past `len`; the
  * encoder writes through a sticky-error writer that refuses to grow a
  * frame past CHORD_FRAME_MAX and rolls the buffer back on any failure.
- * The codec is three files: wire.c (names, message reset, sizes),
- * wire_decode.c and wire_encode.c. It does no I/O and keeps no state.
+ * The codec is three files: wire.c (names, message reset, sizes, which
+ * header flags and causal bits a type may carry), wire_decode.c and
+ * wire_encode.c. It does no I/O and keeps no state.
  */
 #include "core/wire.h"
 

@@ -1,8 +1,9 @@
 /*
- * wire_shared.h - what the codec's files share: the message classes and
- * the big-endian helpers (wire.c names and resets messages, wire_decode.c
- * reads frames, wire_encode.c writes them). Nothing outside them
- * includes it.
+ * wire_shared.h - what the codec's files share: the message classes, the
+ * big-endian helpers, the item flag sets, and the rules of the header
+ * flags and the causal trailer (wire.c names and resets messages and
+ * states those rules, wire_decode.c reads frames, wire_encode.c writes
+ * them). Nothing outside them includes it.
  */
 #ifndef CHORD_CORE_WIRE_SHARED_H
 #define CHORD_CORE_WIRE_SHARED_H
