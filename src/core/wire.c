@@ -30,10 +30,16 @@
  *                   bool has_value, bytes value, version
  *   TRANSFER        peer from, u8 flags (only CHORD_TRANSFER_* bits),
  *                   u32 n_items, n_items item; an item is
- *                   bytes key, u8 item flags (1 tombstone, 2 origin,
- *                   4 fence), bytes value (empty for a tombstone),
+ *                   bytes key, u8 item flags (CHORD_ITEM_*: 1 tombstone,
+ *                   2 origin, 4 fence, 8 causal, 16 state, 32 deadline),
+ *                   bytes value (empty for a tombstone or with a state),
  *                   version, [16 client, u64 seq if origin],
- *                   [u64 fence name hash, u64 fence if fence]
+ *                   [u64 fence name hash, u64 fence if fence],
+ *                   [u64 deadline (> 0) if deadline],
+ *                   [bytes state (1..CHORD_DVV_STATE_MAX) if state];
+ *                   an item without the causal flag is the legacy format
+ *                   (flags 1, 2, 4 only; decoded with `legacy` set), one
+ *                   with it may carry state and deadline
  *   TRANSFER_ACK    peer from
  *   LEAVE           peer from, neighbors nb
  *   LEAVE_ACK       peer from
@@ -75,26 +81,31 @@
  * The mutating requests (C_PUT, C_DEL, C_APPEND, C_LOCK, STORE_PUT,
  * STORE_DEL, STORE_APPEND, STORE_LOCK) may set the header flag
  * CHORD_FRAME_MUTATION: their body then ends with the trailer wire.h
- * describes (request id, fence).
+ * describes (request id, fence). C_PUT, C_DEL, C_GET, STORE_PUT,
+ * STORE_DEL, STORE_GET, REPLICA_GET, C_RESULT and STORE_RESULT may set
+ * CHORD_FRAME_CAUSAL: the causal trailer wire.h describes follows (after
+ * the mutation trailer when both are there).
  *
  * Keys are at most CHORD_KEY_MAX bytes, values CHORD_VALUE_MAX, and a
  * whole frame CHORD_FRAME_MAX. The encoding is canonical: the decoder
  * accepts exactly what the encoder produces (booleans 0/1, no trailing
- * bytes, no value in a tombstone), so decoding and re-encoding a frame
- * gives the same bytes.
+ * bytes, no value in a tombstone, no empty optional field), so decoding and
+ * re-encoding a frame gives the same bytes.
  *
  * Invariants: the decoder reads through a bounds-checked cursor whose
  * error is sticky, allocates nothing and never reads past `len`; the
  * encoder writes through a sticky-error writer that refuses to grow a
  * frame past CHORD_FRAME_MAX and rolls the buffer back on any failure.
- * The codec is three files: wire.c (names, message reset, sizes),
- * wire_decode.c and wire_encode.c. It does no I/O and keeps no state.
+ * The codec is three files: wire.c (names, message reset, sizes, which
+ * header flags and causal bits a type may carry), wire_decode.c and
+ * wire_encode.c. It does no I/O and keeps no state.
  */
 #include "core/wire.h"
 
 #include <errno.h>
 #include <string.h>
 
+#include "core/dvv.h"
 #include "core/wire_shared.h"
 
 bool chord_msg_is_client_request(uint8_t type)
@@ -119,6 +130,69 @@ bool chord_msg_is_mutation(uint8_t type)
     default:
         return false;
     }
+}
+
+/* The types that may carry a causal trailer, and the bits each allows. */
+static unsigned causal_bits_allowed(uint8_t type)
+{
+    switch (type) {
+    case CHORD_MSG_C_PUT:
+    case CHORD_MSG_C_DEL:
+    case CHORD_MSG_C_GET:
+    case CHORD_MSG_STORE_PUT:
+    case CHORD_MSG_STORE_DEL:
+    case CHORD_MSG_STORE_GET:
+    case CHORD_MSG_REPLICA_GET:
+        return CHORD_CAUSAL_REQUEST_BITS;
+    case CHORD_MSG_C_RESULT:
+    case CHORD_MSG_STORE_RESULT:
+        return CHORD_CAUSAL_STATE;
+    default:
+        return 0;
+    }
+}
+
+bool chord__wire_frame_flags_ok(uint8_t type, unsigned flags)
+{
+    if (flags & ~(CHORD_FRAME_MUTATION | CHORD_FRAME_CAUSAL))
+        return false;
+    if ((flags & CHORD_FRAME_MUTATION) && !chord_msg_is_mutation(type))
+        return false;
+    return !(flags & CHORD_FRAME_CAUSAL) || causal_bits_allowed(type) != 0;
+}
+
+/* A blob field of the causal trailer: present and within its cap. */
+static int causal_blob_check(size_t len, size_t max)
+{
+    if (len == 0)
+        return -EINVAL;
+    return len > max ? -EMSGSIZE : 0;
+}
+
+int chord__wire_causal_check(uint8_t type, uint8_t bits, size_t context_len,
+                             size_t session_len, uint32_t ttl_s,
+                             size_t state_len)
+{
+    unsigned allowed = causal_bits_allowed(type);
+    if (bits == 0 || (bits & ~allowed))
+        return -EINVAL;
+    /* The reply types allow STATE alone, and it must be there. */
+    if (allowed == CHORD_CAUSAL_STATE && bits != CHORD_CAUSAL_STATE)
+        return -EINVAL;
+    if ((bits & CHORD_CAUSAL_CONTEXT) && (bits & CHORD_CAUSAL_IF_CONTEXT))
+        return -EINVAL;
+    if ((bits & CHORD_CAUSAL_IF_CONTEXT) && (bits & CHORD_CAUSAL_IF_ABSENT))
+        return -EINVAL;
+    if ((bits & CHORD_CAUSAL_TTL) && ttl_s == 0)
+        return -EINVAL;
+    int rc = 0;
+    if (bits & (CHORD_CAUSAL_CONTEXT | CHORD_CAUSAL_IF_CONTEXT))
+        rc = causal_blob_check(context_len, CHORD_DVV_CONTEXT_MAX);
+    if (!rc && (bits & CHORD_CAUSAL_SESSION))
+        rc = causal_blob_check(session_len, CHORD_DVV_CONTEXT_MAX);
+    if (!rc && (bits & CHORD_CAUSAL_STATE))
+        rc = causal_blob_check(state_len, CHORD_DVV_STATE_MAX);
+    return rc;
 }
 
 const char *chord_msg_type_name(uint8_t type)
@@ -263,6 +337,11 @@ static void msg_reset(struct chord_msg *m)
     m->lock_fence = 0;
     m->lease_ms = 0;
     m->key2 = no_bytes;
+    m->causal = 0;
+    m->context = no_bytes;
+    m->session = no_bytes;
+    m->ttl_s = 0;
+    m->state = no_bytes;
 }
 
 void chord_msg_init(struct chord_msg *m, uint8_t type, uint64_t req_id)
@@ -274,7 +353,10 @@ void chord_msg_init(struct chord_msg *m, uint8_t type, uint64_t req_id)
 
 size_t chord_item_wire_size(const struct chord_item *it)
 {
-    return ITEM_WIRE_MIN + it->key.len + (it->tombstone ? 0 : it->value.len) +
+    bool has_state = it->state.len > 0;
+    return ITEM_WIRE_MIN + it->key.len +
+           (it->tombstone || has_state ? 0 : it->value.len) +
            (it->has_origin ? CHORD_CLIENT_ID_BYTES + 8u : 0) +
-           (it->has_fence ? 16u : 0);
+           (it->has_fence ? 16u : 0) + (it->deadline ? 8u : 0) +
+           (has_state ? 4u + it->state.len : 0);
 }

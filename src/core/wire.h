@@ -7,8 +7,10 @@
  *     u32 length    bytes that follow this field (so a frame is 4+length)
  *     u8  version   CHORD_PROTOCOL_VERSION
  *     u8  type      enum chord_msg_type
- *     u16 flags     low byte: 0, or CHORD_FRAME_MUTATION on a mutating
- *                   request whose body ends with a mutation trailer;
+ *     u16 flags     low byte: CHORD_FRAME_MUTATION on a mutating
+ *                   request whose body ends with a mutation trailer,
+ *                   CHORD_FRAME_CAUSAL when a causal trailer follows
+ *                   (after it), no other bit;
  *                   high byte: the virtual node of the receiving
  *                   process the frame is for (0 without vnodes; the
  *                   host stamps it from the "#i" of the address sent
@@ -61,7 +63,9 @@
  *     [bytes state]    STATE: the key's state blob (core/dvv.h),
  *                      <= CHORD_DVV_STATE_MAX
  * CONTEXT and IF_CONTEXT exclude each other; IF_CONTEXT and IF_ABSENT
- * too. */
+ * too. WANT carries no field: "reply with STATE" (a GET or write that
+ * needs nothing else sends bits = WANT). The bits are never 0 (`causal`
+ * 0 is "no trailer"). */
 #define CHORD_FRAME_CAUSAL 0x0002u
 #define CHORD_CAUSAL_CONTEXT 0x01u    /* the write supersedes what it saw */
 #define CHORD_CAUSAL_IF_CONTEXT 0x02u /* ... and only if nothing else came */
@@ -69,7 +73,7 @@
 #define CHORD_CAUSAL_SESSION 0x08u    /* answer with state covering this */
 #define CHORD_CAUSAL_TTL 0x10u        /* the value expires */
 #define CHORD_CAUSAL_STATE 0x20u      /* a reply: the key's whole state */
-#define CHORD_CAUSAL_WANT 0x80u       /* a request: reply with the STATE */
+#define CHORD_CAUSAL_WANT 0x80u       /* reply with STATE; no field */
 #define CHORD_CAUSAL_REQUEST_BITS 0x9fu
 
 #define CHORD_DECODE_MALFORMED (-1)
@@ -318,7 +322,10 @@ void chord_msg_init(struct chord_msg *m, uint8_t type, uint64_t req_id);
 /*
  * Append one encoded frame for *m to `out`. Returns 0, -EMSGSIZE when a
  * field is over its cap or the frame over CHORD_FRAME_MAX (nothing is
- * appended then), -EINVAL for an unknown type, or -ENOMEM.
+ * appended then), -EINVAL for an unknown type or a field the decoder
+ * would refuse (causal bits the type does not allow or that exclude each
+ * other, an empty context, ttl_s 0, a legacy item with a deadline or a
+ * state...), or -ENOMEM.
  */
 int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out);
 
@@ -367,7 +374,8 @@ int chord_frame_from(const uint8_t *frame, size_t len, struct chord_peer *out,
 int chord_items_next(struct chord_bytes *cur, struct chord_item *out);
 
 /* One item alone, without a frame (a log record's payload): append its
- * encoding to `out`; 0, -EMSGSIZE (over a cap; nothing appended), -ENOMEM.
+ * encoding to `out`; 0, -EMSGSIZE (over a cap; nothing appended), -EINVAL
+ * (a legacy item with a deadline or a state), -ENOMEM.
  * Decode exactly `len` bytes of one item (borrowing from buf): 0 or
  * -EPROTO. */
 int chord_item_encode(const struct chord_item *it, struct chord_buf *out);

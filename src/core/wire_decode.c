@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chord/lock.h"
+#include "core/dvv.h"
 #include "core/wire_shared.h"
 
 /* ---- decoding ---------------------------------------------------------- */
@@ -154,18 +155,23 @@ static void rd_path(struct rd *r, struct chord_lookup_path *path)
         rd_str(r, path->addr[i], sizeof path->addr[i]);
 }
 
+/* One item: the legacy format (no CAUSAL flag: bits 1, 2, 4 only, marked
+ * `legacy`) or the version-vector one; optional parts are canonical (no
+ * value beside a state or in a tombstone, no zero deadline, no empty
+ * state). */
 static void rd_item(struct rd *r, struct chord_item *it)
 {
     memset(it, 0, sizeof *it);
     rd_bytes(r, &it->key, CHORD_KEY_MAX);
     uint8_t f = rd_u8(r);
-    if (f & ~7u)
+    it->legacy = !(f & CHORD_ITEM_CAUSAL);
+    if (f & ~(it->legacy ? ITEM_LEGACY_BITS : ITEM_CAUSAL_BITS))
         r->bad = true;
-    it->tombstone = f & 1u;
-    it->has_origin = (f & 2u) != 0;
-    it->has_fence = (f & 4u) != 0;
+    it->tombstone = (f & CHORD_ITEM_TOMBSTONE) != 0;
+    it->has_origin = (f & CHORD_ITEM_ORIGIN) != 0;
+    it->has_fence = (f & CHORD_ITEM_FENCE) != 0;
     rd_bytes(r, &it->value, CHORD_VALUE_MAX);
-    if (it->tombstone && it->value.len != 0)
+    if ((it->tombstone || (f & CHORD_ITEM_STATE)) && it->value.len != 0)
         r->bad = true;
     rd_version(r, &it->version);
     if (it->has_origin) {
@@ -177,6 +183,16 @@ static void rd_item(struct rd *r, struct chord_item *it)
     if (it->has_fence) {
         it->fence_name = rd_u64(r);
         it->fence = rd_u64(r);
+    }
+    if (f & CHORD_ITEM_DEADLINE) {
+        it->deadline = rd_u64(r);
+        if (it->deadline == 0)
+            r->bad = true;
+    }
+    if (f & CHORD_ITEM_STATE) {
+        rd_bytes(r, &it->state, CHORD_DVV_STATE_MAX);
+        if (it->state.len == 0)
+            r->bad = true;
     }
 }
 
@@ -207,6 +223,25 @@ static void rd_mutation(struct rd *r, struct chord_msg *m)
         }
         m->fence = rd_u64(r);
     }
+}
+
+/* The causal trailer (CHORD_FRAME_CAUSAL), checked as the encoder
+ * checks it. */
+static void rd_causal(struct rd *r, struct chord_msg *m)
+{
+    uint8_t bits = rd_u8(r);
+    m->causal = bits;
+    if (bits & (CHORD_CAUSAL_CONTEXT | CHORD_CAUSAL_IF_CONTEXT))
+        rd_bytes(r, &m->context, CHORD_DVV_CONTEXT_MAX);
+    if (bits & CHORD_CAUSAL_SESSION)
+        rd_bytes(r, &m->session, CHORD_DVV_CONTEXT_MAX);
+    if (bits & CHORD_CAUSAL_TTL)
+        m->ttl_s = rd_u32(r);
+    if (bits & CHORD_CAUSAL_STATE)
+        rd_bytes(r, &m->state, CHORD_DVV_STATE_MAX);
+    if (chord__wire_causal_check(m->type, bits, m->context.len, m->session.len,
+                                 m->ttl_s, m->state.len))
+        r->bad = true;
 }
 
 /* The body of C_LOCK and STORE_LOCK (after `from`). */
@@ -364,8 +399,7 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
     m->req_id = rd_u64(&r);
     enum msg_class cls = msg_class_of(type);
     if (version != CHORD_PROTOCOL_VERSION || cls == MSG_UNKNOWN ||
-        (flags != 0 &&
-         (flags != CHORD_FRAME_MUTATION || !chord_msg_is_mutation(type))))
+        !chord__wire_frame_flags_ok(type, flags))
         return CHORD_DECODE_MALFORMED;
     m->type = type;
     if (cls == MSG_NODE)
@@ -512,6 +546,8 @@ ssize_t chord_msg_decode(const uint8_t *buf, size_t len, struct chord_msg *m)
     }
     if (flags & CHORD_FRAME_MUTATION)
         rd_mutation(&r, m);
+    if (flags & CHORD_FRAME_CAUSAL)
+        rd_causal(&r, m);
 
     if (r.bad || r.left != 0)
         return CHORD_DECODE_MALFORMED;
@@ -537,8 +573,7 @@ ssize_t chord_frame_length(const uint8_t *buf, size_t len)
         return CHORD_DECODE_MALFORMED;
     if (len >= 8 && (buf[4] != CHORD_PROTOCOL_VERSION ||
                      msg_class_of(buf[5]) == MSG_UNKNOWN ||
-                     (buf[7] != 0 && (buf[7] != CHORD_FRAME_MUTATION ||
-                                      !chord_msg_is_mutation(buf[5])))))
+                     !chord__wire_frame_flags_ok(buf[5], buf[7])))
         return CHORD_DECODE_MALFORMED;
     if (len - 4 < flen)
         return CHORD_DECODE_PARTIAL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "chord/lock.h"
+#include "core/dvv.h"
 #include "core/wire_shared.h"
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -24,6 +25,13 @@ struct wr {
     size_t start;
     int err;
 };
+
+/* Record the first error. */
+static void wr_fail(struct wr *w, int err)
+{
+    if (!w->err)
+        w->err = err;
+}
 
 static void wr_raw(struct wr *w, const void *p, size_t n)
 {
@@ -79,8 +87,7 @@ static void wr_str(struct wr *w, const char *s, size_t cap)
 {
     size_t n = strnlen(s, cap);
     if (n >= cap) {
-        if (!w->err)
-            w->err = -EMSGSIZE;
+        wr_fail(w, -EMSGSIZE);
         return;
     }
     wr_u16(w, (uint16_t)n);
@@ -118,8 +125,7 @@ static void wr_version(struct wr *w, const struct chord_version *v)
 static void wr_count(struct wr *w, unsigned n, unsigned max)
 {
     if (n > max) {
-        if (!w->err)
-            w->err = -EMSGSIZE;
+        wr_fail(w, -EMSGSIZE);
         return;
     }
     wr_u8(w, (uint8_t)n);
@@ -145,21 +151,33 @@ static void wr_path(struct wr *w, const struct chord_lookup_path *path)
 static void wr_consistency(struct wr *w, uint8_t c)
 {
     if (c > CHORD_CONSISTENCY_ALL) {
-        if (!w->err)
-            w->err = -EINVAL;
+        wr_fail(w, -EINVAL);
         return;
     }
     wr_u8(w, c);
 }
 
-/* One item; a tombstone's value is written empty whatever it holds. */
+/* One item; a tombstone's value, or that of an item with a state, is
+ * written empty whatever it holds. A legacy item is written in the format
+ * before version vectors, which has no room for a deadline or a state. */
 static void wr_item(struct wr *w, const struct chord_item *it)
 {
     static const struct chord_bytes empty;
+    bool has_state = it->state.len > 0;
+    unsigned f = (it->tombstone ? CHORD_ITEM_TOMBSTONE : 0u) |
+                 (it->has_origin ? CHORD_ITEM_ORIGIN : 0u) |
+                 (it->has_fence ? CHORD_ITEM_FENCE : 0u);
+    if (it->legacy && (has_state || it->deadline)) {
+        wr_fail(w, -EINVAL);
+        return;
+    }
+    if (!it->legacy)
+        f |= CHORD_ITEM_CAUSAL | (has_state ? CHORD_ITEM_STATE : 0u) |
+             (it->deadline ? CHORD_ITEM_DEADLINE : 0u);
     wr_bytes(w, &it->key, CHORD_KEY_MAX);
-    wr_u8(w, (uint8_t)((it->tombstone ? 1u : 0u) | (it->has_origin ? 2u : 0u) |
-                       (it->has_fence ? 4u : 0u)));
-    wr_bytes(w, it->tombstone ? &empty : &it->value, CHORD_VALUE_MAX);
+    wr_u8(w, (uint8_t)f);
+    wr_bytes(w, it->tombstone || has_state ? &empty : &it->value,
+             CHORD_VALUE_MAX);
     wr_version(w, &it->version);
     if (it->has_origin) {
         wr_raw(w, it->origin.client, CHORD_CLIENT_ID_BYTES);
@@ -169,6 +187,10 @@ static void wr_item(struct wr *w, const struct chord_item *it)
         wr_u64(w, it->fence_name);
         wr_u64(w, it->fence);
     }
+    if (f & CHORD_ITEM_DEADLINE)
+        wr_u64(w, it->deadline);
+    if (f & CHORD_ITEM_STATE)
+        wr_bytes(w, &it->state, CHORD_DVV_STATE_MAX);
 }
 
 /* The mutation trailer (CHORD_FRAME_MUTATION). */
@@ -178,8 +200,7 @@ static void wr_mutation(struct wr *w, const struct chord_msg *m)
                        (m->has_fence ? CHORD_MUT_FENCE : 0u)));
     if (m->has_rid) {
         if (m->rid.seq == 0) { /* the decoder refuses it */
-            if (!w->err)
-                w->err = -EINVAL;
+            wr_fail(w, -EINVAL);
             return;
         }
         wr_raw(w, m->rid.client, CHORD_CLIENT_ID_BYTES);
@@ -188,9 +209,8 @@ static void wr_mutation(struct wr *w, const struct chord_msg *m)
     if (m->has_fence) {
         if (m->fence_name.len == 0 || m->fence_name.len > CHORD_LOCK_NAME_MAX ||
             !m->fence_name.data) {
-            if (!w->err)
-                w->err = m->fence_name.len > CHORD_LOCK_NAME_MAX ? -EMSGSIZE
-                                                                 : -EINVAL;
+            wr_fail(w, m->fence_name.len > CHORD_LOCK_NAME_MAX ? -EMSGSIZE
+                                                               : -EINVAL);
             return;
         }
         wr_u16(w, (uint16_t)m->fence_name.len);
@@ -199,13 +219,34 @@ static void wr_mutation(struct wr *w, const struct chord_msg *m)
     }
 }
 
+/* The causal trailer (CHORD_FRAME_CAUSAL), m->causal != 0; the fields
+ * whose bit is off are not read. */
+static void wr_causal(struct wr *w, const struct chord_msg *m)
+{
+    uint8_t bits = m->causal;
+    int rc = chord__wire_causal_check(m->type, bits, m->context.len,
+                                      m->session.len, m->ttl_s, m->state.len);
+    if (rc) {
+        wr_fail(w, rc);
+        return;
+    }
+    wr_u8(w, bits);
+    if (bits & (CHORD_CAUSAL_CONTEXT | CHORD_CAUSAL_IF_CONTEXT))
+        wr_bytes(w, &m->context, CHORD_DVV_CONTEXT_MAX);
+    if (bits & CHORD_CAUSAL_SESSION)
+        wr_bytes(w, &m->session, CHORD_DVV_CONTEXT_MAX);
+    if (bits & CHORD_CAUSAL_TTL)
+        wr_u32(w, m->ttl_s);
+    if (bits & CHORD_CAUSAL_STATE)
+        wr_bytes(w, &m->state, CHORD_DVV_STATE_MAX);
+}
+
 /* The body of C_LOCK and STORE_LOCK (after `from`). */
 static void wr_lock(struct wr *w, const struct chord_msg *m)
 {
     if (m->key.len == 0 || m->key.len > CHORD_LOCK_NAME_MAX ||
         m->lock_op == 0 || m->lock_op > CHORD_LOCK_OP_MAX) {
-        if (!w->err)
-            w->err = m->key.len > CHORD_LOCK_NAME_MAX ? -EMSGSIZE : -EINVAL;
+        wr_fail(w, m->key.len > CHORD_LOCK_NAME_MAX ? -EMSGSIZE : -EINVAL);
         return;
     }
     wr_bytes(w, &m->key, CHORD_LOCK_NAME_MAX);
@@ -276,7 +317,8 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
     bool mutation =
         chord_msg_is_mutation(m->type) && (m->has_rid || m->has_fence);
     wr_u8(&w, m->type);
-    wr_u16(&w, mutation ? CHORD_FRAME_MUTATION : 0);
+    wr_u16(&w, (uint16_t)((mutation ? CHORD_FRAME_MUTATION : 0u) |
+                          (m->causal ? CHORD_FRAME_CAUSAL : 0u)));
     wr_u64(&w, m->req_id);
     if (cls == MSG_NODE)
         wr_peer(&w, &m->from);
@@ -408,6 +450,8 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
     }
     if (mutation)
         wr_mutation(&w, m);
+    if (m->causal)
+        wr_causal(&w, m);
 
     if (w.err) {
         out->len = w.start;

@@ -1,12 +1,15 @@
 /*
- * wire_shared.h - what the codec's files share: the message classes and
- * the big-endian helpers (wire.c names and resets messages, wire_decode.c
- * reads frames, wire_encode.c writes them). Nothing outside them
- * includes it.
+ * wire_shared.h - what the codec's files share: the message classes, the
+ * big-endian helpers, the item flag sets, and the rules of the header
+ * flags and the causal trailer (wire.c names and resets messages and
+ * states those rules, wire_decode.c reads frames, wire_encode.c writes
+ * them). Nothing outside them includes it.
  */
 #ifndef CHORD_CORE_WIRE_SHARED_H
 #define CHORD_CORE_WIRE_SHARED_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/wire.h"
@@ -28,6 +31,27 @@ static inline enum msg_class msg_class_of(uint8_t type)
         return MSG_CLIENT;
     return MSG_UNKNOWN;
 }
+
+/* Item flag bits an item may carry: the legacy format's, and those of an
+ * item with CHORD_ITEM_CAUSAL. */
+#define ITEM_LEGACY_BITS                                                       \
+    (CHORD_ITEM_TOMBSTONE | CHORD_ITEM_ORIGIN | CHORD_ITEM_FENCE)
+#define ITEM_CAUSAL_BITS                                                       \
+    (ITEM_LEGACY_BITS | CHORD_ITEM_CAUSAL | CHORD_ITEM_STATE |                 \
+     CHORD_ITEM_DEADLINE)
+
+/* May a frame of `type` carry the header flags `flags` (low byte)? Only
+ * known bits, MUTATION on a mutating request, CAUSAL on a type that takes
+ * the causal trailer. */
+bool chord__wire_frame_flags_ok(uint8_t type, unsigned flags);
+
+/* Is the causal trailer with these bits and field lengths (each counted
+ * only when its bit is set) valid on `type`? 0, -EINVAL (bits 0 or not
+ * allowed for the type, excluding bits together, an empty field, ttl_s
+ * 0) or -EMSGSIZE (a field over its cap). wire.h has the rules. */
+int chord__wire_causal_check(uint8_t type, uint8_t bits, size_t context_len,
+                             size_t session_len, uint32_t ttl_s,
+                             size_t state_len);
 
 static inline uint32_t get_be32(const uint8_t *p)
 {

@@ -64,11 +64,14 @@
 #include "chord/crc32c.h"
 #include "chord/types.h"
 #include "chord/buf.h"
+#include "core/dvv.h"
 #include "io/disk.h"
 
 #define CHORD_WAL_HEADER 16u /* length, crc, seq */
-/* Largest payload: one item with a full key and value, and room to spare. */
-#define CHORD_WAL_PAYLOAD_MAX (CHORD_KEY_MAX + CHORD_VALUE_MAX + 256u)
+/* Largest payload: one item with a full key and a full state blob (a
+ * state is capped above a value: CHORD_DVV_STATE_MAX > CHORD_VALUE_MAX),
+ * and room to spare for its fixed fields. */
+#define CHORD_WAL_PAYLOAD_MAX (CHORD_KEY_MAX + CHORD_DVV_STATE_MAX + 256u)
 /* Log segments and snapshots one directory may hold. */
 #define CHORD_WAL_FILES_MAX 65536u
 /* Closed segments whose write and fsync are still due (a rotation waits

@@ -2,7 +2,8 @@
  * test_wal.c - the log itself (src/io/wal.c): appending and numbering,
  * reopening, group commit under random crashes, and failures while
  * writing (a failed fsync or a short write breaks the log for good;
- * mode "never" writes without fsync). Recovery of damaged logs is in
+ * mode "never" writes without fsync), and the largest record (an item
+ * with a state blob at its cap) read back whole. Recovery of damaged logs is in
  * test_wal_recover.c, checkpoints in test_wal_checkpoint.c, the codec in
  * test_wal_record.c, the disks in test_disk.c.
  *
@@ -304,6 +305,97 @@ static void test_never_mode(void **state)
     fx_free(&f);
 }
 
+/* ---- the largest record ---------------------------------------------------
+ */
+
+/* What recovery handed over: the records' count and a copy of the
+ * largest payload. */
+struct capture {
+    uint64_t records;
+    uint64_t big_seq;
+    uint8_t *big;
+    size_t big_len;
+};
+
+static int apply_capture(void *arg, uint64_t seq, const uint8_t *p, size_t len)
+{
+    struct capture *c = arg;
+    c->records++;
+    if (len > c->big_len) {
+        free(c->big);
+        c->big = malloc(len);
+        assert_non_null(c->big);
+        memcpy(c->big, p, len);
+        c->big_len = len;
+        c->big_seq = seq;
+    }
+    return 0;
+}
+
+/* An item as large as one gets (a key at its cap, origin, fence,
+ * deadline and a state blob of CHORD_DVV_STATE_MAX bytes) is one record:
+ * appended between two small ones, synced, and read back whole by
+ * recovery. */
+static void run_largest_record(bool mem)
+{
+    struct fx f;
+    fx_init(&f, mem);
+    uint8_t *blob = malloc(CHORD_DVV_STATE_MAX);
+    assert_non_null(blob);
+    for (size_t i = 0; i < CHORD_DVV_STATE_MAX; i++)
+        blob[i] = (uint8_t)(i * 13 + 1);
+    uint8_t key[CHORD_KEY_MAX];
+    memset(key, 'k', sizeof key);
+    const struct chord_item it = {
+        .key = {key, sizeof key},
+        .version = {.counter = 7},
+        .has_origin = true,
+        .origin = {.seq = 1},
+        .has_fence = true,
+        .fence = 2,
+        .deadline = 3,
+        .state = {blob, CHORD_DVV_STATE_MAX},
+    };
+    struct chord_buf rec;
+    chord_buf_init(&rec);
+    assert_int_equal(chord_item_encode(&it, &rec), 0);
+    /* Over the cap before version vectors (a full key and value). */
+    assert_true(rec.len > CHORD_KEY_MAX + CHORD_VALUE_MAX + 256u);
+
+    struct capture c = {0};
+    struct chord_wal_report rep;
+    struct chord_wal *w;
+    assert_int_equal(
+        chord_wal_open(&f.disk, &opt_sync, apply_capture, &c, &rep, &w), 0);
+    uint64_t seq;
+    assert_int_equal(chord_wal_append(w, "small", 5, &seq), 0);
+    assert_int_equal(chord_wal_append(w, rec.data, rec.len, &seq), 0);
+    assert_true(seq == 2);
+    assert_int_equal(chord_wal_append(w, "after", 5, &seq), 0);
+    assert_int_equal(chord_wal_sync(w), 0);
+    chord_wal_close(w);
+    fx_crash(&f, NULL);
+
+    assert_int_equal(
+        chord_wal_open(&f.disk, &opt_sync, apply_capture, &c, &rep, &w), 0);
+    assert_true(c.records == 3);
+    assert_true(rep.log_records == 3 && rep.dropped == 0 && rep.torn == 0);
+    assert_true(c.big_seq == 2);
+    assert_int_equal(c.big_len, rec.len);
+    assert_memory_equal(c.big, rec.data, rec.len);
+    struct chord_item got;
+    assert_int_equal(chord_item_decode(c.big, c.big_len, &got), 0);
+    assert_int_equal(got.state.len, CHORD_DVV_STATE_MAX);
+    assert_true(got.deadline == 3);
+    chord_wal_close(w);
+
+    free(c.big);
+    chord_buf_free(&rec);
+    free(blob);
+    fx_free(&f);
+}
+ON_BOTH_DISKS(largest_record)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +406,8 @@ int main(void)
         cmocka_unit_test(test_fsync_failure_is_permanent),
         cmocka_unit_test(test_failed_write_breaks_the_log),
         cmocka_unit_test(test_never_mode),
+        cmocka_unit_test(test_largest_record_posix),
+        cmocka_unit_test(test_largest_record_mem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

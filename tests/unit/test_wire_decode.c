@@ -216,9 +216,10 @@ static void test_decode_mutation_trailer(void **state)
     assert_int_equal(chord_frame_length(b.data, b.len), CHORD_DECODE_MALFORMED);
 
     /* Other flag values on a mutating request (the high byte names a
-     * virtual node and is not checked here; the low byte's other bits
-     * are refused). */
-    static const uint16_t flags[] = {2, 3, 0x102, 0x8003};
+     * virtual node and is not checked here; the low byte's bits other
+     * than MUTATION and CAUSAL are refused; CAUSAL with this body is in
+     * test_wire_causal.c). */
+    static const uint16_t flags[] = {4, 5, 0x104, 0x8005, 0x81, 0x41, 0x11};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
         fb_header(&b, CHORD_PROTOCOL_VERSION, CHORD_MSG_C_DEL, flags[i]);
         fb_del_body(&b);

@@ -3,7 +3,8 @@
  * something else (src/core/wire.c: chord_msg_init and the decoder): a
  * decode overwrites every field but status_out, and a message built over
  * 0xA5 bytes encodes exactly like one built over zeroes, as its own type
- * and as every other.
+ * and as every other (the typical messages carry the causal trailer and
+ * items with a deadline and a state where their type allows).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,6 +121,19 @@ static void build_typical(struct chord_msg *m, struct typical *tv, uint8_t type,
         m->fence_name = (struct chord_bytes){tv->value + 50, 7};
         m->fence = 3;
     }
+    if (type == CHORD_MSG_C_RESULT || type == CHORD_MSG_STORE_RESULT) {
+        m->causal = CHORD_CAUSAL_STATE; /* the causal trailer of a reply */
+        m->state = (struct chord_bytes){tv->value + 10, 30};
+    } else if (type == CHORD_MSG_C_PUT || type == CHORD_MSG_C_GET ||
+               type == CHORD_MSG_C_DEL || type == CHORD_MSG_STORE_PUT ||
+               type == CHORD_MSG_STORE_GET || type == CHORD_MSG_STORE_DEL ||
+               type == CHORD_MSG_REPLICA_GET) { /* and of a request */
+        m->causal = CHORD_CAUSAL_IF_CONTEXT | CHORD_CAUSAL_SESSION |
+                    CHORD_CAUSAL_TTL | CHORD_CAUSAL_WANT;
+        m->context = (struct chord_bytes){tv->value + 60, 20};
+        m->session = (struct chord_bytes){tv->value + 70, 24};
+        m->ttl_s = 90;
+    }
     if (lock) {
         m->key = key;
         m->lock_op = CHORD_LOCK_APPEND;
@@ -202,6 +216,9 @@ static void build_typical(struct chord_msg *m, struct typical *tv, uint8_t type,
                 it->value = (struct chord_bytes){tv->value + i, 9};
             it->version.counter = i + 1;
         }
+        tv->items[0].legacy = true;
+        tv->items[2].deadline = 1234;
+        tv->items[2].state = (struct chord_bytes){tv->value + 30, 12};
         m->items = tv->items;
         m->n_items = 3;
         break;

@@ -77,6 +77,10 @@ static void test_decode_item_parts(void **state)
         assert_true(it.version.counter == 1);
         assert_int_equal(it.has_origin, (flags[i] & 2u) != 0);
         assert_int_equal(it.has_fence, (flags[i] & 4u) != 0);
+        /* No CAUSAL flag: the legacy format, with no deadline or state. */
+        assert_true(it.legacy);
+        assert_true(it.deadline == 0);
+        assert_int_equal(it.state.len, 0);
         if (it.has_origin) {
             assert_int_equal(it.origin.client[0], 0x6e);
             assert_int_equal(it.origin.client[CHORD_CLIENT_ID_BYTES - 1], 0x6e);
@@ -160,15 +164,19 @@ static void test_decode_transfer_checks(void **state)
 
     /* A tombstone carrying a value; unknown item flag bits (each alone,
      * with the known ones, and with the bytes an origin and a fence would
-     * take, so only the bit is wrong). */
+     * take, so only the bit is wrong): STATE and DEADLINE without CAUSAL
+     * (a legacy item has neither), and bits unknown in either format. */
     fb_start(&b, CHORD_MSG_TRANSFER);
     fb_u8(&b, 0);
     fb_u32(&b, 1);
     fb_item(&b, 1, 3);
     fb_finish(&b);
     assert_malformed(&b, &m, NULL);
-    for (unsigned bit = 3; bit < 8; bit++) {
-        uint8_t flags[] = {(uint8_t)(1u << bit), (uint8_t)(1u << bit | 7u)};
+    static const uint8_t bad_bits[] = {
+        CHORD_ITEM_STATE,         CHORD_ITEM_DEADLINE,     0x40, 0x80,
+        CHORD_ITEM_CAUSAL | 0x40, CHORD_ITEM_CAUSAL | 0x80};
+    for (size_t k = 0; k < sizeof bad_bits; k++) {
+        uint8_t flags[] = {bad_bits[k], (uint8_t)(bad_bits[k] | 7u)};
         for (size_t i = 0; i < sizeof flags; i++) {
             fb_start(&b, CHORD_MSG_TRANSFER);
             fb_u8(&b, 0);

@@ -211,6 +211,15 @@ void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
         it->origin.seq = prng_next(r);
         it->fence_name = prng_next(r);
         it->fence = prng_next(r);
+        it->legacy = prng_below(r, 4) == 0;
+        it->deadline = !it->legacy && prng_below(r, 3) == 0
+                           ? 1 + prng_next(r) % UINT64_MAX
+                           : 0;
+        it->state.len = !it->legacy && prng_below(r, 4) == 0
+                            ? 1 + prng_below(r, SAMPLE_ITEM_BYTES)
+                            : 0;
+        prng_fill(r, s->item_state[i], it->state.len);
+        it->state.data = s->item_state[i];
     }
     m->items = s->items;
 
@@ -246,6 +255,67 @@ void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
 
     rand_status(r, &s->status, sc);
     m->status_in = &s->status;
+    rand_causal(s, r, sc);
+}
+
+unsigned causal_allowed(uint8_t type)
+{
+    static const struct {
+        uint8_t type;
+        uint8_t bits;
+    } allowed[] = {
+        /* CONTEXT..TTL and WANT on the requests, STATE on the replies */
+        {CHORD_MSG_C_PUT, 0x9f},       {CHORD_MSG_C_DEL, 0x9f},
+        {CHORD_MSG_C_GET, 0x9f},       {CHORD_MSG_STORE_PUT, 0x9f},
+        {CHORD_MSG_STORE_DEL, 0x9f},   {CHORD_MSG_STORE_GET, 0x9f},
+        {CHORD_MSG_REPLICA_GET, 0x9f}, {CHORD_MSG_C_RESULT, 0x20},
+        {CHORD_MSG_STORE_RESULT, 0x20}};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (allowed[i].type == type)
+            return allowed[i].bits;
+    return 0;
+}
+
+bool causal_bits_valid(uint8_t type, unsigned bits)
+{
+    unsigned allowed = causal_allowed(type);
+    if (bits == 0 || (bits & ~allowed))
+        return false;
+    if ((bits & 0x03u) == 0x03u) /* CONTEXT and IF_CONTEXT */
+        return false;
+    if ((bits & 0x06u) == 0x06u) /* IF_CONTEXT and IF_ABSENT */
+        return false;
+    return true;
+}
+
+void causal_fill(struct sample *s, unsigned bits, uint64_t *r,
+                 const struct scale *sc)
+{
+    struct chord_msg *m = &s->m;
+    m->causal = (uint8_t)bits;
+    m->context.len = 1 + prng_below(r, CHORD_DVV_CONTEXT_MAX);
+    prng_fill(r, s->context, m->context.len);
+    m->context.data = s->context;
+    m->session.len = 1 + prng_below(r, CHORD_DVV_CONTEXT_MAX);
+    prng_fill(r, s->session, m->session.len);
+    m->session.data = s->session;
+    m->ttl_s = 1 + (uint32_t)(prng_next(r) % UINT32_MAX);
+    m->state.len = 1 + prng_below(r, sc->value > 0 ? sc->value : 1);
+    prng_fill(r, s->state, m->state.len);
+    m->state.data = s->state;
+}
+
+void rand_causal(struct sample *s, uint64_t *r, const struct scale *sc)
+{
+    unsigned allowed = causal_allowed(s->m.type);
+    s->m.causal = 0;
+    if (!allowed || prng_below(r, 2))
+        return;
+    unsigned bits;
+    do
+        bits = prng_below(r, 256) & allowed;
+    while (!causal_bits_valid(s->m.type, bits));
+    causal_fill(s, bits, r, sc);
 }
 
 /* ---- field-by-field comparison ------------------------------------------ */
@@ -349,7 +419,7 @@ static void assert_items_equal(const struct chord_msg *want,
         assert_int_equal(chord_items_next(&cur, &it), 1);
         assert_bytes_equal(&w->key, &it.key);
         assert_int_equal(w->tombstone, it.tombstone);
-        if (w->tombstone)
+        if (w->tombstone || w->state.len) /* written empty */
             assert_int_equal(it.value.len, 0);
         else
             assert_bytes_equal(&w->value, &it.value);
@@ -365,6 +435,9 @@ static void assert_items_equal(const struct chord_msg *want,
             assert_true(w->fence_name == it.fence_name);
             assert_true(w->fence == it.fence);
         }
+        assert_int_equal(w->legacy, it.legacy);
+        assert_true(w->deadline == it.deadline);
+        assert_bytes_equal(&w->state, &it.state);
     }
     assert_int_equal(chord_items_next(&cur, &it), 0);
 }
@@ -390,6 +463,20 @@ static void assert_trailer_equal(const struct chord_msg *want,
     }
 }
 
+/* The causal trailer: as encoded (the fields whose bit is off decode
+ * empty). */
+static void assert_causal_equal(const struct chord_msg *want,
+                                const struct chord_msg *got)
+{
+    static const struct chord_bytes none;
+    unsigned bits = want->causal;
+    assert_int_equal(got->causal, bits);
+    assert_bytes_equal(bits & 0x03u ? &want->context : &none, &got->context);
+    assert_bytes_equal(bits & 0x08u ? &want->session : &none, &got->session);
+    assert_int_equal(got->ttl_s, bits & 0x10u ? want->ttl_s : 0);
+    assert_bytes_equal(bits & 0x20u ? &want->state : &none, &got->state);
+}
+
 /* Compare what a decoded message carries with the message encoded. */
 void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
 {
@@ -398,6 +485,7 @@ void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
     if (want->type < CHORD_MSG_C_PUT)
         assert_peer_equal(&want->from, &got->from);
     assert_trailer_equal(want, got);
+    assert_causal_equal(want, got);
 
     switch (want->type) {
     case CHORD_MSG_NEIGHBORS:
@@ -524,6 +612,18 @@ void assert_msg_equal(const struct chord_msg *want, const struct chord_msg *got)
     default:
         break;
     }
+}
+
+/* ---- refusals ------------------------------------------------------------ */
+
+void assert_encode_refused(const struct chord_msg *m, struct chord_buf *out,
+                           int want)
+{
+    chord_buf_reset(out);
+    assert_int_equal(chord_buf_append(out, "prev", 4), 0);
+    assert_int_equal(chord_msg_encode(m, out), want);
+    assert_int_equal(out->len, 4);
+    assert_memory_equal(out->data, "prev", 4);
 }
 
 /* ---- a hand-made frame builder, independent of wire.c ------------------- */

@@ -12,10 +12,12 @@
 #ifndef CHORD_TEST_WIRE_FIXTURE_H
 #define CHORD_TEST_WIRE_FIXTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "chord/buf.h"
+#include "core/dvv.h"
 #include "core/wire.h"
 
 /* Every message type, in protocol order. */
@@ -98,6 +100,10 @@ struct sample {
     struct chord_item items[SAMPLE_ITEMS];
     uint8_t item_key[SAMPLE_ITEMS][SAMPLE_ITEM_BYTES];
     uint8_t item_value[SAMPLE_ITEMS][SAMPLE_ITEM_BYTES];
+    uint8_t item_state[SAMPLE_ITEMS][SAMPLE_ITEM_BYTES];
+    uint8_t context[CHORD_DVV_CONTEXT_MAX];
+    uint8_t session[CHORD_DVV_CONTEXT_MAX];
+    uint8_t state[SAMPLE_VALUE];
     struct chord_status status;
 };
 
@@ -106,15 +112,39 @@ struct sample *sample_new(void);
 /* Fill every field of s->m with random values within *sc (the type picks
  * what is encoded); s->m borrows s's storage, status_in included. The
  * mutation trailer (request id, fence) is drawn for every type, each part
- * present or not (only a mutating type encodes it); items carry an origin
- * and a fence, or not. */
+ * present or not (only a mutating type encodes it); the causal trailer
+ * only for a type that takes it, present or not (rand_causal); items
+ * carry an origin and a fence, or not, and are legacy ones or carry a
+ * deadline and a state blob, or not. */
 void sample_fill(struct sample *s, uint8_t type, uint64_t *r,
                  const struct scale *sc);
+/* The causal bits a type may carry, restated from wire.h independently
+ * of wire.c: the request bits on C_PUT, C_DEL, C_GET, STORE_PUT,
+ * STORE_DEL, STORE_GET, REPLICA_GET; STATE on C_RESULT and STORE_RESULT;
+ * 0 on any other type. */
+unsigned causal_allowed(uint8_t type);
+/* Would wire.h's rules accept these causal bits on `type` (fields
+ * aside)? Never bits 0; CONTEXT excludes IF_CONTEXT, IF_CONTEXT excludes
+ * IF_ABSENT; a reply carries STATE alone. */
+bool causal_bits_valid(uint8_t type, unsigned bits);
+/* Set s->m's causal trailer to `bits` with random fields of valid sizes
+ * (blobs of 1..cap bytes, at most sc->value for the state; ttl_s > 0);
+ * the fields whose bit is off hold junk the encoder must ignore. */
+void causal_fill(struct sample *s, unsigned bits, uint64_t *r,
+                 const struct scale *sc);
+/* A random valid causal trailer for s->m's type (0 half the time, and
+ * always for a type that takes none). */
+void rand_causal(struct sample *s, uint64_t *r, const struct scale *sc);
 /* A decoded message carries what the message encoded carried: every field
  * of its type, compared one by one (TRANSFER items through items_raw), and
  * the mutation trailer for a mutating type (none for any other). */
 void assert_msg_equal(const struct chord_msg *want,
                       const struct chord_msg *got);
+
+/* Encoding *m must fail with `want` and leave what `out` held (reset to
+ * 4 bytes "prev" first) untouched. */
+void assert_encode_refused(const struct chord_msg *m, struct chord_buf *out,
+                           int want);
 
 /* ---- a hand-made frame builder, independent of wire.c ------------------- */
 
