@@ -113,11 +113,13 @@ static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
         m->status = status;
         if (error)
             snprintf(m->error, sizeof(m->error), "%s", error);
-        m->value.data = value;
-        m->value.len = value_len;
         if (state && (o->causal & CHORD_CAUSAL_WANT)) {
+            /* The values are in the state (a frame holds one value). */
             m->causal = CHORD_CAUSAL_STATE;
             m->state = *state;
+        } else {
+            m->value.data = value;
+            m->value.len = value_len;
         }
         chord__reply(n, o->conn, m);
         free(m);
@@ -380,14 +382,13 @@ static void store_done(struct chord_node *n, uint64_t now,
         snprintf(r->error, sizeof(r->error), "%s", error);
     if (hint)
         r->hint = *hint;
-    if (value) {
+    if (state && state->len) { /* the values are in the state */
+        r->causal = CHORD_CAUSAL_STATE;
+        r->state = *state;
+    } else if (value) {
         r->has_value = true;
         r->value.data = value;
         r->value.len = value_len;
-    }
-    if (state && state->len) {
-        r->causal = CHORD_CAUSAL_STATE;
-        r->state = *state;
     }
     chord__send(n, to->addr, r);
     free(r);
