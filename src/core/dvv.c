@@ -24,44 +24,19 @@
 
 /* ---- big-endian bytes --------------------------------------------------- */
 
-static uint8_t *put_u64(uint8_t *p, uint64_t v)
+/* Write v as n big-endian bytes at p: the position after them. */
+static uint8_t *put_be(uint8_t *p, uint64_t v, unsigned n)
 {
-    for (int i = 7; i >= 0; i--, v >>= 8)
+    for (unsigned i = n; i-- > 0; v >>= 8)
         p[i] = (uint8_t)v;
-    return p + 8;
+    return p + n;
 }
 
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
+/* The big-endian number in p[0..n). */
+static uint64_t get_be(const uint8_t *p, unsigned n)
 {
-    for (int i = 3; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-    return p + 4;
-}
-
-/* A read cursor over p[0..left); once bad, every read returns zeroes. */
-struct cur {
-    const uint8_t *p;
-    size_t left;
-    bool bad;
-};
-
-static const uint8_t *take(struct cur *c, size_t n)
-{
-    if (c->bad || n > c->left) {
-        c->bad = true;
-        return NULL;
-    }
-    const uint8_t *p = c->p;
-    c->p += n;
-    c->left -= n;
-    return p;
-}
-
-static uint64_t get_be(struct cur *c, unsigned n)
-{
-    const uint8_t *p = take(c, n);
     uint64_t v = 0;
-    for (unsigned i = 0; p && i < n; i++)
+    for (unsigned i = 0; i < n; i++)
         v = v << 8 | p[i];
     return v;
 }
@@ -179,7 +154,7 @@ static uint8_t *put_vv(uint8_t *p, const struct chord_dvv *d, uint8_t n_sib)
     *p++ = d->n_vv;
     for (unsigned i = 0; i < d->n_vv; i++) {
         memcpy(p, d->vv[i].writer.b, CHORD_ID_BYTES);
-        p = put_u64(p + CHORD_ID_BYTES, d->vv[i].counter);
+        p = put_be(p + CHORD_ID_BYTES, d->vv[i].counter, 8);
     }
     *p++ = n_sib;
     return p;
@@ -197,12 +172,12 @@ int chord_dvv_encode(const struct chord_dvv *d, struct chord_buf *out)
     for (unsigned i = 0; i < d->n_sib; i++) {
         const struct chord_sibling *s = &d->sib[i];
         *p++ = s->writer;
-        p = put_u64(p, s->counter);
+        p = put_be(p, s->counter, 8);
         *p++ = (uint8_t)((s->tombstone ? CHORD_SIB_TOMBSTONE : 0u) |
                          (s->deadline ? CHORD_SIB_DEADLINE : 0u));
         if (s->deadline)
-            p = put_u64(p, s->deadline);
-        p = put_u32(p, (uint32_t)s->value.len);
+            p = put_be(p, s->deadline, 8);
+        p = put_be(p, s->value.len, 4);
         if (s->value.len)
             memcpy(p, s->value.data, s->value.len);
         p += s->value.len;
@@ -224,58 +199,68 @@ int chord_dvv_context_encode(const struct chord_dvv *d, struct chord_buf *out)
 
 /* ---- decoding ----------------------------------------------------------- */
 
-/* One sibling of the state whose vector `out` already holds: 0 or
- * -EPROTO (any invariant of dvv.h broken, or a non-canonical form: a
+/*
+ * The sibling at buf[*at..len) of the state whose vector `d` already
+ * holds, *at moved past it: 0 or -EPROTO (too few bytes, any invariant of
+ * dvv.h broken, or a form that is not the one encoding of a state: a
  * tombstone with a value or deadline, a deadline flag with deadline 0,
- * unknown flag bits). */
-static int get_sib(struct cur *c, const struct chord_dvv *out,
-                   struct chord_sibling *s)
+ * unknown flag bits). Lengths are checked before the bytes are read.
+ */
+static int get_sib(const uint8_t *buf, size_t len, size_t *at,
+                   const struct chord_dvv *d, struct chord_sibling *s)
 {
-    s->writer = (uint8_t)get_be(c, 1);
-    s->counter = get_be(c, 8);
-    unsigned flags = (unsigned)get_be(c, 1);
+    const uint8_t *p = buf + *at;
+    size_t left = len - *at;
+    if (left < DVV_SIB_WIRE)
+        return -EPROTO;
+    unsigned flags = p[9];
+    size_t fixed = DVV_SIB_WIRE + (flags & CHORD_SIB_DEADLINE ? 8u : 0u);
+    if (left < fixed)
+        return -EPROTO;
+    size_t vlen = (size_t)get_be(p + fixed - 4, 4);
+    if (vlen > left - fixed || vlen > CHORD_VALUE_MAX)
+        return -EPROTO;
+    s->writer = p[0];
+    s->counter = get_be(p + 1, 8);
     s->tombstone = (flags & CHORD_SIB_TOMBSTONE) != 0;
-    s->deadline = flags & CHORD_SIB_DEADLINE ? get_be(c, 8) : 0;
-    size_t len = (size_t)get_be(c, 4);
-    s->value.len = len;
-    s->value.data = take(c, len);
-    if (c->bad || s->writer >= out->n_vv || s->counter == 0 ||
-        s->counter > out->vv[s->writer].counter ||
+    s->deadline = flags & CHORD_SIB_DEADLINE ? get_be(p + 10, 8) : 0;
+    s->value.data = p + fixed;
+    s->value.len = vlen;
+    *at += fixed + vlen;
+    if (s->writer >= d->n_vv || s->counter == 0 ||
+        s->counter > d->vv[s->writer].counter ||
         (flags & ~(CHORD_SIB_TOMBSTONE | CHORD_SIB_DEADLINE)) ||
         ((flags & CHORD_SIB_DEADLINE) && s->deadline == 0) ||
-        (s->tombstone && (s->deadline || len)) || len > CHORD_VALUE_MAX)
+        (s->tombstone && (s->deadline || vlen)))
         return -EPROTO;
     return 0;
 }
 
 int chord_dvv_decode(const uint8_t *buf, size_t len, struct chord_dvv *out)
 {
-    if (len > CHORD_DVV_STATE_MAX)
+    if (len < 2 || len > CHORD_DVV_STATE_MAX)
         return -EPROTO;
-    struct cur c = {buf, len, false};
     struct chord_dvv d;
-    d.n_vv = (uint8_t)get_be(&c, 1);
-    if (d.n_vv > CHORD_DVV_WRITERS)
+    d.n_vv = buf[0];
+    size_t at = 1;
+    if (d.n_vv > CHORD_DVV_WRITERS || len - at < d.n_vv * DVV_ENTRY_WIRE + 1u)
         return -EPROTO;
-    for (unsigned i = 0; i < d.n_vv; i++) {
-        const uint8_t *id = take(&c, CHORD_ID_BYTES);
-        if (!id)
-            return -EPROTO;
-        memcpy(d.vv[i].writer.b, id, CHORD_ID_BYTES);
-        d.vv[i].counter = get_be(&c, 8);
-        if (c.bad || d.vv[i].counter == 0 ||
+    for (unsigned i = 0; i < d.n_vv; i++, at += DVV_ENTRY_WIRE) {
+        memcpy(d.vv[i].writer.b, buf + at, CHORD_ID_BYTES);
+        d.vv[i].counter = get_be(buf + at + CHORD_ID_BYTES, 8);
+        if (d.vv[i].counter == 0 ||
             (i && chord_id_cmp(&d.vv[i - 1].writer, &d.vv[i].writer) >= 0))
             return -EPROTO;
     }
-    d.n_sib = (uint8_t)get_be(&c, 1);
-    if (c.bad || d.n_sib > CHORD_DVV_SIBLINGS)
+    d.n_sib = buf[at++];
+    if (d.n_sib > CHORD_DVV_SIBLINGS)
         return -EPROTO;
     for (unsigned i = 0; i < d.n_sib; i++) {
-        if (get_sib(&c, &d, &d.sib[i]) ||
+        if (get_sib(buf, len, &at, &d, &d.sib[i]) ||
             (i && sib_cmp(&d.sib[i - 1], &d.sib[i]) >= 0))
             return -EPROTO;
     }
-    if (c.left)
+    if (at != len)
         return -EPROTO;
     *out = d;
     return 0;

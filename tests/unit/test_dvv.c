@@ -9,7 +9,7 @@
  * collection that a late copy cannot undo; the legacy newest-wins merge;
  * items simple and not; the caps refused with the state unchanged.
  *
- * Randomness comes from a seeded xorshift generator: every run is the
+ * Randomness comes from a seeded LCG: every run is the
  * same. Nothing here touches the network or the clock.
  */
 #include <errno.h>
@@ -25,14 +25,11 @@
 
 #include "core/dvv.h"
 
+/* A seeded 64-bit LCG (Knuth's MMIX constants); the high bits. */
 static uint64_t rng_next(uint64_t *st)
 {
-    uint64_t x = *st;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *st = x;
-    return x * 0x2545F4914F6CDD1DULL;
+    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+    return *st >> 24;
 }
 
 /* Writer n: ids order as n does (first byte), the rest not constant. */
