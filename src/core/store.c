@@ -59,8 +59,8 @@
  */
 #include "core/store.h"
 
-#include <errno.h>
 #include <assert.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
