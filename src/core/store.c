@@ -5,10 +5,21 @@
  * record (struct store_rec): a 39-byte header (version counter, key id,
  * value length, writer index, key length, flags) followed by the key
  * bytes, the value bytes, then a trailer holding only the optional parts
- * the flags announce: the stamp (REC_STAMP, 8 bytes) and the fence
- * (REC_FENCE, name and number, 16 bytes). Trailer fields are unaligned
- * and read with memcpy. A 16-byte key with a 16-byte value takes 71
- * bytes, an 80-byte malloc chunk.
+ * the flags announce: the stamp (REC_STAMP, 8 bytes), the fence
+ * (REC_FENCE, name and number, 16 bytes) and a simple state's TTL
+ * deadline (REC_DEADLINE, 8 bytes). Trailer fields are unaligned and read
+ * with memcpy. A 16-byte key with a 16-byte value and no TTL takes 71
+ * bytes, an 80-byte malloc chunk (as before version vectors: a simple
+ * state adds no byte, the flags byte had room for the new bits).
+ *
+ * A key's state (core/dvv.h) is stored in one of two forms. A simple
+ * state (one write, the common case) is the version counter, the writer
+ * index and the value or REC_TOMB, as before version vectors. Any other
+ * is REC_STATE: the value area holds the state blob, and the header's
+ * version is its newest dot and REC_TOMB says "no sibling is a value"
+ * (chord_dvv_to_item's rule), so a scan reads both forms alike. Applying
+ * an item decodes both states, merges them (core/dvv.c) and writes a new
+ * record only when the merge changed something.
  *
  * The version's 20-byte writer id is not in the record: records hold an
  * index into the store's table of writers (struct store_writer), which
@@ -33,9 +44,12 @@
  *  - a writer's refs is the number of records whose writer index names
  *    it; a slot with refs == 0 is free;
  *  - n_live counts the records without REC_TOMB, and live_bytes their
- *    key and value bytes (kept by live_count());
- *  - a tombstone has value_len 0 and a stamp trailer (set_stamp needs no
- *    memory for it); an empty value is value_len 0 without REC_TOMB.
+ *    key and value (or state blob) bytes (kept by live_count());
+ *  - a record with REC_TOMB has a stamp trailer (set_stamp needs no
+ *    memory for it), and value_len 0 unless it is REC_STATE; an empty
+ *    value is value_len 0 without REC_TOMB;
+ *  - REC_DEADLINE only on a simple state's value (never with REC_TOMB or
+ *    REC_STATE), and its deadline is not 0.
  *
  * There is no fixed cap on the number of entries: memory is the cap (and
  * 2^32 slots), and every allocation failure leaves the store exactly as
@@ -45,18 +59,23 @@
  */
 #include "core/store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dvv.h"
+
 #define STORE_MIN_SLOTS 16u /* index size of a new store */
 #define STORE_PREFETCH 8u   /* slots a walk looks ahead */
 
 enum {
-    REC_TOMB = 1,  /* a tombstone: no value */
-    REC_STAMP = 2, /* the trailer holds a u64 stamp */
-    REC_FENCE = 4, /* the trailer holds the fence: u64 name, u64 number */
+    REC_TOMB = 1,      /* a tombstone: no value */
+    REC_STAMP = 2,     /* the trailer holds a u64 stamp */
+    REC_FENCE = 4,     /* the trailer holds the fence: u64 name, u64 number */
+    REC_STATE = 8,     /* the value area holds a state blob (core/dvv.h) */
+    REC_DEADLINE = 16, /* the trailer holds a u64 deadline (wall ms) */
 };
 
 /* One entry. Allocated with offsetof(struct store_rec, data) + the key,
@@ -68,10 +87,12 @@ struct store_rec {
     uint32_t writer; /* index into the store's writer table */
     uint16_t key_len;
     uint8_t flags;  /* REC_* */
-    uint8_t data[]; /* key, value, [stamp], [fence name, fence] */
+    uint8_t data[]; /* key, value, [stamp], [fence name, fence], [deadline] */
 };
 
 #define REC_HEADER offsetof(struct store_rec, data)
+/* The header the comment at the top counts on (71 bytes for 16 + 16). */
+static_assert(offsetof(struct store_rec, data) == 39, "store_rec header");
 
 /* A writer id and the number of records naming it (0: a free slot). */
 struct store_writer {
@@ -107,7 +128,8 @@ static size_t slot_next(const struct chord_store *s, size_t i)
 
 static size_t trailer_len(uint8_t flags)
 {
-    return (flags & REC_STAMP ? 8u : 0u) + (flags & REC_FENCE ? 16u : 0u);
+    return (flags & REC_STAMP ? 8u : 0u) + (flags & REC_FENCE ? 16u : 0u) +
+           (flags & REC_DEADLINE ? 8u : 0u);
 }
 
 static uint8_t *rec_trailer(const struct store_rec *r)
@@ -135,11 +157,21 @@ static bool rec_fence(const struct store_rec *r, uint64_t *name,
     return true;
 }
 
+/* A simple state's deadline (0: none). */
+static uint64_t rec_deadline(const struct store_rec *r)
+{
+    uint64_t v = 0;
+    if (r->flags & REC_DEADLINE)
+        memcpy(&v, rec_trailer(r) + trailer_len(r->flags) - 8, 8);
+    return v;
+}
+
 /*
- * A new record for *item (its value ignored for a tombstone), with the
- * given key id and writer index, and the fence *item carries or else
- * `old`'s fence (a write without a fence keeps the key's). Stamp 0
- * (present for a tombstone). NULL when out of memory.
+ * A new record for *item as chord_dvv_to_item describes a state (its
+ * state blob, or its value or tombstone and deadline), with the given
+ * key id and writer index, and the fence *item carries or else `old`'s
+ * fence (a write without a fence keeps the key's). Stamp 0 (present for
+ * a tombstone). NULL when out of memory.
  */
 static struct store_rec *rec_new(const struct chord_item *item,
                                  const struct chord_id *key_id, uint32_t writer,
@@ -153,9 +185,13 @@ static struct store_rec *rec_new(const struct chord_item *item,
     } else if (old) {
         has_fence = rec_fence(old, &fname, &fence);
     }
+    bool state = item->state.len != 0;
+    bool deadline = !state && !item->tombstone && item->deadline;
     uint8_t flags = (item->tombstone ? REC_TOMB | REC_STAMP : 0) |
-                    (has_fence ? REC_FENCE : 0);
-    size_t vlen = item->tombstone ? 0 : item->value.len;
+                    (has_fence ? REC_FENCE : 0) | (state ? REC_STATE : 0) |
+                    (deadline ? REC_DEADLINE : 0);
+    const struct chord_bytes *v = state ? &item->state : &item->value;
+    size_t vlen = state || !item->tombstone ? v->len : 0;
     size_t klen = item->key.len;
     struct store_rec *r = malloc(REC_HEADER + klen + vlen + trailer_len(flags));
     if (!r)
@@ -169,7 +205,7 @@ static struct store_rec *rec_new(const struct chord_item *item,
     if (klen)
         memcpy(r->data, item->key.data, klen);
     if (vlen)
-        memcpy(r->data + klen, item->value.data, vlen);
+        memcpy(r->data + klen, v->data, vlen);
     uint8_t *t = rec_trailer(r);
     if (flags & REC_STAMP) {
         memset(t, 0, 8);
@@ -178,7 +214,10 @@ static struct store_rec *rec_new(const struct chord_item *item,
     if (flags & REC_FENCE) {
         memcpy(t, &fname, 8);
         memcpy(t + 8, &fence, 8);
+        t += 16;
     }
+    if (flags & REC_DEADLINE)
+        memcpy(t, &item->deadline, 8);
     return r;
 }
 
@@ -392,14 +431,69 @@ static void live_count(struct chord_store *s, const struct store_rec *r,
     }
 }
 
+/* Fill *view from record r. */
+static const struct chord_store_entry *rec_view(const struct chord_store *s,
+                                                const struct store_rec *r,
+                                                struct chord_store_entry *view)
+{
+    bool state = (r->flags & REC_STATE) != 0;
+    const uint8_t *area = r->value_len ? r->data + r->key_len : NULL;
+    view->key_id = r->key_id;
+    view->key = r->data;
+    view->key_len = r->key_len;
+    view->value = state ? NULL : area;
+    view->value_len = state ? 0 : r->value_len;
+    view->state = state ? area : NULL;
+    view->state_len = state ? r->value_len : 0;
+    view->version.counter = r->counter;
+    view->version.writer = s->writers[r->writer].id;
+    view->tombstone = (r->flags & REC_TOMB) != 0;
+    view->deadline = rec_deadline(r);
+    view->stamp = rec_stamp(r);
+    view->has_fence = rec_fence(r, &view->fence_name, &view->fence);
+    if (!view->has_fence)
+        view->fence_name = view->fence = 0;
+    return view;
+}
+
 /*
- * Apply a copy of *item if its version is strictly newer than the stored
- * one, or if the key is absent (a tombstone for an absent key is stored
- * too, so an older copy arriving later is refused). Returns 1 if applied,
- * 0 if the stored version was as new or newer, -ENOMEM (store unchanged),
- * or -EMSGSIZE when the key or value is over its cap (store unchanged).
- * The value of a tombstone item is ignored. A replaced entry gets a new
- * record (the item may borrow from the old one).
+ * The merge of *item's state into the stored one (`old`, NULL: absent)
+ * into *out (key, fence and origin from *item) as chord_dvv_to_item
+ * describes it, the blob in *scratch. 1 when the state changed, 0 when
+ * not, or -EPROTO, -ENOSPC, -ENOMEM.
+ */
+static int merged_item(const struct chord_store *s, const struct store_rec *old,
+                       const struct chord_item *item, struct chord_buf *scratch,
+                       struct chord_item *out)
+{
+    struct chord_dvv in, cur;
+    if (chord_dvv_from_item(item, &in))
+        return -EPROTO;
+    chord_dvv_init(&cur);
+    if (old) {
+        struct chord_store_entry view;
+        struct chord_item stored;
+        chord_store_entry_item(rec_view(s, old, &view), &stored);
+        if (chord_dvv_from_item(&stored, &cur))
+            return -EPROTO; /* not a blob the store wrote */
+    }
+    int rc = item->legacy ? chord_dvv_merge_legacy(&cur, &in)
+                          : chord_dvv_merge(&cur, &in);
+    if (rc <= 0)
+        return rc == -EINVAL ? -EPROTO : rc; /* a legacy item with a blob */
+    *out = *item;
+    rc = chord_dvv_to_item(&cur, scratch, out);
+    if (rc)
+        return rc == -EMSGSIZE ? -ENOSPC : rc;
+    return 1;
+}
+
+/*
+ * Merge *item's state into the key's (store.h). A key absent so far
+ * starts from the empty state, so a tombstone for an absent key is
+ * stored too (an older copy arriving later cannot resurrect it). A
+ * changed entry gets a new record (the item may borrow from the old one).
+ * 1 changed, 0 not, -EMSGSIZE, -EPROTO, -ENOSPC, -ENOMEM (unchanged).
  */
 int chord_store_apply(struct chord_store *s, const struct chord_item *item)
 {
@@ -413,25 +507,27 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
     size_t slot =
         store_probe(s, &key_id, item->key.data, item->key.len, &found);
     struct store_rec *old = found ? s->slots[slot] : NULL;
-    if (old) {
-        struct chord_version v = {old->counter, s->writers[old->writer].id};
-        if (chord_version_cmp(&item->version, &v) <= 0)
-            return 0;
-    } else {
+    struct chord_buf scratch = {0};
+    struct chord_item out;
+    int rc = merged_item(s, old, item, &scratch, &out);
+    if (rc <= 0)
+        goto done;
+    rc = -ENOMEM;
+    if (!old) {
         size_t old_slots = s->n_slots;
         if (store_reserve_one(s) < 0)
-            return -ENOMEM;
+            goto done;
         if (s->n_slots != old_slots) /* the index was rebuilt */
             slot =
                 store_probe(s, &key_id, item->key.data, item->key.len, &found);
     }
     uint32_t w;
-    if (writer_ref(s, &item->version.writer, &w) < 0)
-        return -ENOMEM;
-    struct store_rec *r = rec_new(item, &key_id, w, old);
+    if (writer_ref(s, &out.version.writer, &w) < 0)
+        goto done;
+    struct store_rec *r = rec_new(&out, &key_id, w, old);
     if (!r) {
         writer_unref(s, w);
-        return -ENOMEM;
+        goto done;
     }
     if (old) {
         live_count(s, old, -1);
@@ -442,27 +538,10 @@ int chord_store_apply(struct chord_store *s, const struct chord_item *item)
     }
     s->slots[slot] = r;
     live_count(s, r, +1);
-    return 1;
-}
-
-/* Fill *view from record r. */
-static const struct chord_store_entry *rec_view(const struct chord_store *s,
-                                                const struct store_rec *r,
-                                                struct chord_store_entry *view)
-{
-    view->key_id = r->key_id;
-    view->key = r->data;
-    view->key_len = r->key_len;
-    view->value = r->value_len ? r->data + r->key_len : NULL;
-    view->value_len = r->value_len;
-    view->version.counter = r->counter;
-    view->version.writer = s->writers[r->writer].id;
-    view->tombstone = (r->flags & REC_TOMB) != 0;
-    view->stamp = rec_stamp(r);
-    view->has_fence = rec_fence(r, &view->fence_name, &view->fence);
-    if (!view->has_fence)
-        view->fence_name = view->fence = 0;
-    return view;
+    rc = 1;
+done:
+    chord_buf_free(&scratch);
+    return rc;
 }
 
 /* The entry for a key (tombstones included) into *view, or NULL. */
@@ -562,7 +641,7 @@ const struct chord_store_entry *chord_store_next(const struct chord_store *s,
     return NULL;
 }
 
-/* Fill *item so it borrows the key and value of *e. */
+/* Fill *item so it borrows the key and value (or state) of *e. */
 void chord_store_entry_item(const struct chord_store_entry *e,
                             struct chord_item *item)
 {
@@ -572,6 +651,10 @@ void chord_store_entry_item(const struct chord_store_entry *e,
     item->value.len = e->value_len;
     item->version = e->version;
     item->tombstone = e->tombstone;
+    item->deadline = e->deadline;
+    item->state.data = e->state;
+    item->state.len = e->state_len;
+    item->legacy = false;
     item->has_origin = false;
     item->has_fence = e->has_fence;
     item->fence_name = e->fence_name;
