@@ -35,6 +35,8 @@ const char *chord_status_name(int code)
         return "precondition failed";
     case CHORD_QUEUED:
         return "queued";
+    case CHORD_SIBLINGS:
+        return "concurrent values";
     default:
         return "unknown status";
     }

@@ -69,6 +69,7 @@
 #define CHORD_CAUSAL_SESSION 0x08u    /* answer with state covering this */
 #define CHORD_CAUSAL_TTL 0x10u        /* the value expires */
 #define CHORD_CAUSAL_STATE 0x20u      /* a reply: the key's whole state */
+#define CHORD_CAUSAL_WANT 0x80u       /* reply with STATE; no field */
 #define CHORD_CAUSAL_REQUEST_BITS 0x1fu
 
 #define CHORD_DECODE_MALFORMED (-1)
