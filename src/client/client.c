@@ -588,8 +588,11 @@ static int exchange(struct chord_client *c, struct chord_msg *req, uint8_t want,
     }
     rc = status_to_err(c, rep, queued_ok);
     /* A causal request's NOT_FOUND still has the key's state to take. */
-    if ((rc == 0 || (rc == -ENOENT && req->causal)) && take)
-        rc = take(rep, arg);
+    if ((rc == 0 || (rc == -ENOENT && req->causal)) && take) {
+        int trc = take(rep, arg);
+        if (trc)
+            rc = trc;
+    }
     chord_buf_consume(&c->rbuf, (size_t)used);
 out:
     free(rep);
