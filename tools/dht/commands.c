@@ -11,10 +11,17 @@
  * or at the first node it cannot reach (with a warning); its output is
  * streamed node by node, so its memory does not grow with the ring.
  *
+ * get reads all the key's values and its context (chord_session_read):
+ * one value prints as ever, several exit 6 with a line saying how many,
+ * unless --all (length-prefixed values) or --json (the document of
+ * common/read_json.h, printed for a missing key too) shows them. put and
+ * del take their --context, --if-context, --if-absent and --ttl through
+ * chord_session_put_opts / chord_session_del_opts.
+ *
  * Every command returns an exit code of common/exit.h and says what went
  * wrong in one line on stderr (naming every node tried when none served;
  * a write refused by its fence exits 4 with the node's line).
- * It caches nothing.
+ * It caches nothing (the session token is the library's).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -12,8 +12,10 @@
  * the JSON shapes of lookup/status/ring/lock and the exit codes
  *     0 ok, 1 not found, 2 usage error, 3 cannot reach the ring or the
  *     operation failed, 4 a condition of the request was false (a fenced
- *     write older than the key's fence, not the lock's holder), 5 a lock
- *     not granted within --wait-ms,
+ *     write older than the key's fence, not the lock's holder, a false
+ *     --if-context or --if-absent), 5 a lock not granted within
+ *     --wait-ms or a session token not covered in time, 6 a get of a key
+ *     with concurrent values (siblings),
  * with every error as one line on stderr ({"error": ..., "exit": N} with
  * --json, which is seen wherever it stands, so that even an error in an
  * earlier option comes out as JSON). Arguments are checked (command,
@@ -59,7 +61,15 @@
  * It reports per operation; it exits 0 only when every request completed
  * (ok or not found), else 3, after printing the whole report.
  *
- * It caches nothing.
+ * Version vectors (issue 14, commands.c): `get` reads every value of the
+ * key with its context (chord_session_read): one value is printed as
+ * ever; several exit 6 unless --all or --json shows them; --json's
+ * document carries the context (base64) that put/del --context or
+ * --if-context take back. put --if-absent and --ttl SECONDS go with put
+ * only. --session FILE (or $DHT_SESSION) keeps a session token
+ * (chord_session_use_token).
+ *
+ * It caches nothing beyond the session token.
  */
 #include <errno.h>
 #include <getopt.h>
