@@ -147,39 +147,32 @@ static bool opts_ok(const struct chord_write_opts *o, bool is_del)
     return true;
 }
 
+/* Give a put or del the causal trailer of its options `arg`. */
+static void dress(struct chord_msg *req, const void *arg)
+{
+    const struct chord_write_opts *o = arg;
+    if (o->context) {
+        req->causal |=
+            o->if_context ? CHORD_CAUSAL_IF_CONTEXT : CHORD_CAUSAL_CONTEXT;
+        req->context = (struct chord_bytes){o->context, o->context_len};
+    }
+    if (o->if_absent)
+        req->causal |= CHORD_CAUSAL_IF_ABSENT;
+    if (o->ttl_s) {
+        req->causal |= CHORD_CAUSAL_TTL;
+        req->ttl_s = o->ttl_s;
+    }
+}
+
 /* A put (type C_PUT) or del (C_DEL) with options (see chord/session.h). */
 static int write_opts(struct chord_session *s, uint8_t type, const void *key,
                       size_t key_len, const void *value, size_t value_len,
                       const struct chord_write_opts *o)
 {
-    if (key_len > CHORD_KEY_MAX || value_len > CHORD_VALUE_MAX)
-        return -EMSGSIZE;
-    if ((key_len && !key) || (value_len && !value))
-        return -EINVAL;
     if (o && !opts_ok(o, type == CHORD_MSG_C_DEL))
         return -EINVAL;
-    struct chord_msg *req = malloc(sizeof(*req));
-    if (!req)
-        return -ENOMEM;
-    chord_msg_init(req, type, 0);
-    req->key = (struct chord_bytes){key, key_len};
-    if (type == CHORD_MSG_C_PUT)
-        req->value = (struct chord_bytes){value, value_len};
-    if (o && o->context) {
-        req->causal |=
-            o->if_context ? CHORD_CAUSAL_IF_CONTEXT : CHORD_CAUSAL_CONTEXT;
-        req->context = (struct chord_bytes){o->context, o->context_len};
-    }
-    if (o && o->if_absent)
-        req->causal |= CHORD_CAUSAL_IF_ABSENT;
-    if (o && o->ttl_s) {
-        req->causal |= CHORD_CAUSAL_TTL;
-        req->ttl_s = o->ttl_s;
-    }
-    struct chord_client_result res;
-    int rc = chord__session_write(s, req, &res);
-    chord__session_result_free(&res);
-    free(req);
+    int rc = chord__session_mutation(s, type, key, key_len, value, value_len,
+                                     o ? dress : NULL, o);
     if (rc == -EPERM && o && (o->if_context || o->if_absent))
         return -ECANCELED;
     return rc;

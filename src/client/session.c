@@ -437,11 +437,11 @@ int chord__session_write(struct chord_session *s, struct chord_msg *req,
     return run_request(s, req, res, true);
 }
 
-/* A put, del or append (type C_PUT, C_DEL, C_APPEND): one request with
- * the next request id and the session's fence, through the ring. */
-static int keyed_mutation(struct chord_session *s, uint8_t type,
-                          const void *key, size_t key_len, const void *value,
-                          size_t value_len)
+int chord__session_mutation(struct chord_session *s, uint8_t type,
+                            const void *key, size_t key_len, const void *value,
+                            size_t value_len,
+                            void (*dress)(struct chord_msg *, const void *),
+                            const void *arg)
 {
     if (key_len > CHORD_KEY_MAX || value_len > CHORD_VALUE_MAX)
         return -EMSGSIZE;
@@ -454,6 +454,8 @@ static int keyed_mutation(struct chord_session *s, uint8_t type,
     req->key = (struct chord_bytes){key, key_len};
     if (type != CHORD_MSG_C_DEL)
         req->value = (struct chord_bytes){value, value_len};
+    if (dress)
+        dress(req, arg);
     struct chord_client_result res;
     int rc = chord__session_write(s, req, &res);
     chord__session_result_free(&res);
@@ -464,14 +466,15 @@ static int keyed_mutation(struct chord_session *s, uint8_t type,
 int chord_session_put(struct chord_session *s, const void *key, size_t key_len,
                       const void *value, size_t value_len)
 {
-    return keyed_mutation(s, CHORD_MSG_C_PUT, key, key_len, value, value_len);
+    return chord__session_mutation(s, CHORD_MSG_C_PUT, key, key_len, value,
+                                   value_len, NULL, NULL);
 }
 
 int chord_session_append(struct chord_session *s, const void *key,
                          size_t key_len, const void *value, size_t value_len)
 {
-    return keyed_mutation(s, CHORD_MSG_C_APPEND, key, key_len, value,
-                          value_len);
+    return chord__session_mutation(s, CHORD_MSG_C_APPEND, key, key_len, value,
+                                   value_len, NULL, NULL);
 }
 
 int chord__session_get_plain(struct chord_session *s, const void *key,
@@ -489,7 +492,8 @@ int chord__session_get_plain(struct chord_session *s, const void *key,
 
 int chord_session_del(struct chord_session *s, const void *key, size_t key_len)
 {
-    return keyed_mutation(s, CHORD_MSG_C_DEL, key, key_len, NULL, 0);
+    return chord__session_mutation(s, CHORD_MSG_C_DEL, key, key_len, NULL, 0,
+                                   NULL, NULL);
 }
 
 int chord_session_lookup(struct chord_session *s, const void *key,

@@ -33,6 +33,17 @@ int chord__session_request(struct chord_session *s, struct chord_msg *req,
  */
 int chord__session_write(struct chord_session *s, struct chord_msg *req,
                          struct chord_client_result *res);
+/*
+ * A put, del or append (type C_PUT, C_DEL, C_APPEND) of key and value
+ * (none for a del), checked against the caps (-EMSGSIZE, -EINVAL), then
+ * given to dress(req, arg) when dress is not NULL (to add a causal
+ * trailer) and run with chord__session_write.
+ */
+int chord__session_mutation(struct chord_session *s, uint8_t type,
+                            const void *key, size_t key_len, const void *value,
+                            size_t value_len,
+                            void (*dress)(struct chord_msg *, const void *),
+                            const void *arg);
 /* A C_GET the caller built, run like a request but without a request id
  * (the token as above). */
 int chord__session_query(struct chord_session *s, struct chord_msg *req,
