@@ -70,6 +70,16 @@ static void context_of(struct chord_buf *ctx, const struct chord_buf *st)
     assert_int_equal(chord_dvv_context_encode(&d, ctx), 0);
 }
 
+/* Fresh buffers with state(7, no TTL, two live values) and its
+ * context. */
+static void two_values(struct chord_buf *st, struct chord_buf *ctx)
+{
+    chord_buf_init(st);
+    chord_buf_init(ctx);
+    state(st, 7, 0, true);
+    context_of(ctx, st);
+}
+
 static struct fake *fake_with_state(uint8_t status, const char *error,
                                     const struct chord_buf *st)
 {
@@ -183,10 +193,7 @@ static void test_put_if_context(void **unused)
 {
     (void)unused;
     struct chord_buf st, ctx;
-    chord_buf_init(&st);
-    chord_buf_init(&ctx);
-    state(&st, 7, 0, true);
-    context_of(&ctx, &st);
+    two_values(&st, &ctx);
     struct fake *f =
         fake_start(CHORD_PRECONDITION, NULL, NULL, "changed since the context");
     const char *seeds[] = {f->addr};
@@ -228,10 +235,7 @@ static void test_retry_keeps_options(void **unused)
 {
     (void)unused;
     struct chord_buf st, ctx;
-    chord_buf_init(&st);
-    chord_buf_init(&ctx);
-    state(&st, 7, 0, true);
-    context_of(&ctx, &st);
+    two_values(&st, &ctx);
     struct fake *a = fake_start(CHORD_TRY_AGAIN, NULL, NULL, "joining");
     struct fake *b = fake_start(CHORD_OK, NULL, NULL, NULL);
     const char *seeds[] = {a->addr, b->addr};
