@@ -65,9 +65,8 @@ enum chord_status_code {
                                the lock's holder, a fence older than the
                                key's); nothing was written */
     CHORD_QUEUED = 9,       /* lock acquire: queued behind the holder */
-    CHORD_SIBLINGS = 10,    /* a get without a causal trailer of a key with
-                               several concurrent values (siblings): the
-                               error text says how many */
+    CHORD_SIBLINGS = 10,    /* a read without a context found several
+                               concurrent values (siblings) */
 };
 
 /* A short English name for a status code ("ok", "not found", ...). */

@@ -36,7 +36,7 @@ const char *chord_status_name(int code)
     case CHORD_QUEUED:
         return "queued";
     case CHORD_SIBLINGS:
-        return "concurrent values";
+        return "siblings";
     default:
         return "unknown status";
     }

@@ -70,7 +70,7 @@
 #define CHORD_CAUSAL_TTL 0x10u        /* the value expires */
 #define CHORD_CAUSAL_STATE 0x20u      /* a reply: the key's whole state */
 #define CHORD_CAUSAL_WANT 0x80u       /* reply with STATE; no field */
-#define CHORD_CAUSAL_REQUEST_BITS 0x1fu
+#define CHORD_CAUSAL_REQUEST_BITS 0x9fu
 
 #define CHORD_DECODE_MALFORMED (-1)
 #define CHORD_DECODE_PARTIAL (-2)
