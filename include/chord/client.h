@@ -13,6 +13,10 @@
  *                older than the key's fence, a lock operation by someone
  *                who does not hold the lock): nothing was written; the
  *                node's line is in chord_client_error()
+ *   -ENOTUNIQ    a get of a key with several concurrent values
+ *                (siblings, status CHORD_SIBLINGS): the node's line
+ *                says how many; chord_session_read (chord/session.h)
+ *                reads them all
  *   -EMSGSIZE    key or value over its cap (checked before sending; or
  *                the node's answer TOO_LARGE, its text kept: an append
  *                whose result would be over the cap)

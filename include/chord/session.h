@@ -30,7 +30,9 @@
  * than the key's fence, a lock operation by someone who does not hold the
  * lock) are -EPERM, with the node's text in chord_session_error().
  *
- * Errors are as in chord/client.h: -ENOENT (get, del), -EIO (the ring
+ * Errors are as in chord/client.h: -ENOENT (get, del), -ENOTUNIQ (a get
+ * of a key with several concurrent values: see chord_session_read),
+ * -EIO (the ring
  * answered and the operation failed: chord_session_error() is the node's
  * text), -EMSGSIZE, -EINVAL, -ENOMEM. When no node served the call, the
  * error of the last attempt (-ETIMEDOUT when the budget ran out; -EAGAIN
@@ -40,6 +42,7 @@
 #ifndef CHORD_SESSION_H
 #define CHORD_SESSION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +82,118 @@ int chord_session_status(struct chord_session *s, struct chord_status *out);
  * running it again on the next node is harmless. */
 int chord_session_restore(struct chord_session *s,
                           const struct chord_record *rec);
+
+/*
+ * Concurrent values (version vectors, issue 14). A key may hold several
+ * values at once (siblings): writes that did not see each other, none of
+ * which supersedes the other. A read returns them all with a context (an
+ * opaque version vector: what the read saw); a write that carries that
+ * context supersedes exactly the values it saw, so reading, merging and
+ * writing back with the context resolves siblings.
+ *
+ * The calls below send a causal trailer (core/wire.h) and ask for the
+ * key's state in the reply. Their errors are those of chord_session_get
+ * and chord_session_put, and:
+ *   -ECANCELED  a write's precondition (if_context, if_absent) was false:
+ *               nothing was written; chord_session_error() is the node's
+ *               line. (With a precondition, a fence refusal is also
+ *               -ECANCELED; the line says which.)
+ *   -ETIME      the session token (chord_session_use_token) asks for
+ *               writes the node could not catch up with within the
+ *               budget; chord_session_error() says "session: ...".
+ *   -EPROTO     the reply's state does not decode.
+ * A retry on another node (chord/session.h) sends the same request: the
+ * same request id, context, precondition and TTL.
+ */
+
+/* One live value of a key (not a delete, not expired). data is owned by
+ * the session, valid until the next call on it. deadline_ms: wall-clock
+ * milliseconds since the epoch the value lives until (its TTL), 0 when
+ * it has none. */
+struct chord_value {
+    const uint8_t *data;
+    size_t len;
+    uint64_t deadline_ms;
+};
+
+#define CHORD_READ_VALUES 16u /* siblings a key holds at most */
+
+/* What a read saw: the live values (siblings) in the state's order, and
+ * the context to give a later write (context_len bytes, owned by the
+ * session, valid until the next call on it). */
+struct chord_read {
+    unsigned n_values;
+    struct chord_value values[CHORD_READ_VALUES];
+    const uint8_t *context;
+    size_t context_len;
+};
+
+/*
+ * Read every live value of a key and its context: 0 with n_values >= 1,
+ * -ENOENT when it has none (never written, deleted or expired: the
+ * context is still filled, and a write with it supersedes the deletes it
+ * saw), or the errors above and chord_session_get's.
+ */
+int chord_session_read(struct chord_session *s, const void *key, size_t key_len,
+                       struct chord_read *out);
+
+/* Options of a put or del (chord_session_put_opts, _del_opts). */
+struct chord_write_opts {
+    /* A context from chord_session_read (may be another process's: it is
+     * plain bytes). With context alone, the write supersedes the values
+     * the context saw and keeps the others as siblings. NULL: the write
+     * supersedes every value the key's owner holds (as a plain put). */
+    const uint8_t *context;
+    size_t context_len;
+    /* Compare-and-set: write only if the key has seen nothing since
+     * `context` (which must be given), else -ECANCELED. */
+    bool if_context;
+    /* Write only if the key has no live value, else -ECANCELED (not with
+     * if_context). */
+    bool if_absent;
+    /* put: the value lives ttl_s seconds (0: for ever); then it reads
+     * as deleted everywhere. */
+    uint32_t ttl_s;
+};
+
+/*
+ * As chord_session_put and chord_session_del, with options (NULL: as the
+ * plain calls). -EINVAL for options that exclude each other (if_context
+ * without a context or with if_absent; a context over
+ * CHORD_DVV_CONTEXT_MAX; a del with ttl_s), -ECANCELED for a false
+ * precondition. A del with a context deletes the values it saw (the
+ * others stay).
+ */
+int chord_session_put_opts(struct chord_session *s, const void *key,
+                           size_t key_len, const void *value, size_t value_len,
+                           const struct chord_write_opts *opts);
+int chord_session_del_opts(struct chord_session *s, const void *key,
+                           size_t key_len, const struct chord_write_opts *opts);
+
+/*
+ * Keep a session token in the file at `path` (copied): session
+ * guarantees (read your writes, monotonic reads, writes follow reads)
+ * across calls and processes that share the file. The token holds, per
+ * key, the merge of the contexts of every reply the session had for it;
+ * every later get, read, put and del of a key the token holds asks the
+ * node to answer with a state that covers it (a node that cannot within
+ * the budget fails the call: -ETIME). After every successful call on a
+ * key the token is saved (a temporary file in the same directory, then
+ * renamed over it; an error saving it is the call's error, with its line
+ * in chord_session_error()). The guarantees cover the 4096 keys most
+ * recently used through the token; older ones are forgotten.
+ *
+ * Loads the file now: a missing file is an empty token; 0, -EINVAL (the
+ * file is corrupt: chord_session_error() is one line naming it), the
+ * error of reading it, -ENOMEM. Two processes writing one token at the
+ * same time each save their own view (the last rename wins): a token is
+ * meant for one client at a time.
+ *
+ * With a token, chord_session_get reads the key's state (as
+ * chord_session_read) and answers its one live value; a key with
+ * several gives -ENOTUNIQ, as without a token.
+ */
+int chord_session_use_token(struct chord_session *s, const char *path);
 
 /* The session's client id (CHORD_CLIENT_ID_BYTES bytes, owned by s). */
 const uint8_t *chord_session_client_id(const struct chord_session *s);

@@ -535,6 +535,8 @@ static int status_to_err(struct chord_client *c, const struct chord_msg *r,
             c->error[i] = ' ';
     if (r->status == CHORD_PRECONDITION)
         return -EPERM;
+    if (r->status == CHORD_SIBLINGS)
+        return -ENOTUNIQ;
     return r->status == CHORD_TOO_LARGE ? -EMSGSIZE : -EIO;
 }
 
@@ -585,8 +587,12 @@ static int exchange(struct chord_client *c, struct chord_msg *req, uint8_t want,
         goto out;
     }
     rc = status_to_err(c, rep, queued_ok);
-    if (rc == 0 && take)
-        rc = take(rep, arg);
+    /* A causal request's NOT_FOUND still has the key's state to take. */
+    if ((rc == 0 || (rc == -ENOENT && req->causal)) && take) {
+        int trc = take(rep, arg);
+        if (trc)
+            rc = trc;
+    }
     chord_buf_consume(&c->rbuf, (size_t)used);
 out:
     free(rep);
@@ -791,11 +797,23 @@ static int take_result(const struct chord_msg *rep, void *arg)
 {
     struct chord_client_result *res = arg;
     res->status = rep->status;
+    if (rep->causal & CHORD_CAUSAL_STATE) {
+        res->state = malloc(rep->state.len ? rep->state.len : 1);
+        if (!res->state)
+            return -ENOMEM;
+        memcpy(res->state, rep->state.data, rep->state.len);
+        res->state_len = rep->state.len;
+        res->has_state = true;
+    }
     if (rep->value.len == 0)
         return 0;
     res->value = malloc(rep->value.len);
-    if (!res->value)
+    if (!res->value) {
+        free(res->state);
+        res->state = NULL;
+        res->has_state = false;
         return -ENOMEM;
+    }
     memcpy(res->value, rep->value.data, rep->value.len);
     res->value_len = rep->value.len;
     return 0;
@@ -804,9 +822,7 @@ static int take_result(const struct chord_msg *rep, void *arg)
 int chord__client_request(struct chord_client *c, struct chord_msg *req,
                           struct chord_client_result *res)
 {
-    res->status = 0;
-    res->value = NULL;
-    res->value_len = 0;
+    *res = (struct chord_client_result){0};
     if (!chord_msg_is_client_request(req->type))
         return -EINVAL;
     req->consistency = c->consistency;

@@ -27,6 +27,7 @@
 #include "chord/session.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@
 #include "client/failover.h"
 #include "client/request.h"
 #include "client/session_request.h"
+#include "client/token.h"
 #include "core/wire.h"
 
 struct chord_session {
@@ -55,6 +57,10 @@ struct chord_session {
     uint8_t fence_name[CHORD_LOCK_NAME_MAX];
     size_t fence_name_len;
     uint64_t fence;
+    struct chord_token *token; /* chord_session_use_token, or NULL */
+    char *token_path;
+    void *kept[CHORD_SESSION_KEPT]; /* what the last read's answer
+                                       borrows (chord__session_keep) */
 };
 
 /* What one request is, to run it again on another node. */
@@ -129,7 +135,19 @@ void chord_session_close(struct chord_session *s)
     if (!s)
         return;
     chord_client_close(s->c);
+    chord__token_free(s->token);
+    free(s->token_path);
+    chord__session_keep(s, NULL, NULL, NULL);
     free(s);
+}
+
+void chord__session_keep(struct chord_session *s, void *a, void *b, void *c)
+{
+    for (unsigned i = 0; i < CHORD_SESSION_KEPT; i++)
+        free(s->kept[i]);
+    s->kept[0] = a;
+    s->kept[1] = b;
+    s->kept[2] = c;
 }
 
 int chord_session_set_consistency(struct chord_session *s, int level)
@@ -177,6 +195,7 @@ static bool moves_on(int rc, const struct chord_client *c)
     switch (rc) {
     case 0:
     case -ENOENT:
+    case -ENOTUNIQ:
     case -EPERM:
     case -EMSGSIZE:
     case -EINVAL:
@@ -255,7 +274,7 @@ static int run(struct chord_session *s, const struct call *a)
         if (!moves_on(rc, s->c)) {
             /* The node's text (a refusal over a cap only from a
              * request: the others check sizes before sending). */
-            if (rc == -EIO || rc == -EPERM ||
+            if (rc == -EIO || rc == -EPERM || rc == -ENOTUNIQ ||
                 (rc == -EMSGSIZE && a->op == CALL_REQUEST))
                 snprintf(s->error, sizeof(s->error), "%s",
                          chord_client_error(s->c));
@@ -287,23 +306,142 @@ static int run(struct chord_session *s, const struct call *a)
     return rc;
 }
 
+/* Is this a request the session token follows (a keyed get or write)? */
+static bool token_follows(const struct chord_session *s, uint8_t type)
+{
+    return s->token && (type == CHORD_MSG_C_GET || type == CHORD_MSG_C_PUT ||
+                        type == CHORD_MSG_C_DEL);
+}
+
+/* After a call that carried the token's context: what the reply said
+ * goes into the token, which is saved. The call's outcome, or the error
+ * of saving the token. */
+static int token_update(struct chord_session *s, const struct chord_id *id,
+                        bool sent_session, int rc,
+                        const struct chord_client_result *res)
+{
+    if (rc != 0 && rc != -ENOENT) {
+        /* The node could not give a state covering the token. */
+        if (sent_session && strstr(s->error, "session: "))
+            return -ETIME;
+        return rc;
+    }
+    if (!res->has_state)
+        return rc;
+    int mrc = chord__token_merge(s->token, id, res->state, res->state_len);
+    if (mrc == -EPROTO) {
+        snprintf(s->error, sizeof(s->error),
+                 "%s sent a state that does not decode", s->node);
+        return mrc;
+    }
+    if (mrc == 0)
+        mrc = chord__token_save(s->token, s->token_path, s->error,
+                                sizeof(s->error));
+    return mrc ? mrc : rc;
+}
+
+/* Run a keyed or lock request through the ring (with a request id when
+ * `mutation`), the session token's context attached to the keyed ones. */
+static int run_request(struct chord_session *s, struct chord_msg *req,
+                       struct chord_client_result *res, bool mutation)
+{
+    if (mutation) {
+        req->has_rid = true;
+        memcpy(req->rid.client, s->client_id, CHORD_CLIENT_ID_BYTES);
+        req->rid.seq = ++s->seq;
+    }
+    bool follows = token_follows(s, req->type);
+    bool sent_session = false;
+    struct chord_id id;
+    if (follows) {
+        chord_key_id(&id, req->key.data, req->key.len);
+        size_t len;
+        const uint8_t *ctx = chord__token_find(s->token, &id, &len);
+        req->causal |= CHORD_CAUSAL_WANT;
+        if (ctx) {
+            req->causal |= CHORD_CAUSAL_SESSION;
+            req->session = (struct chord_bytes){ctx, len};
+            sent_session = true;
+        }
+    }
+    struct call a = {.op = CALL_REQUEST, .req = req, .res = res};
+    *res = (struct chord_client_result){0};
+    int rc = run(s, &a);
+    if (sent_session) /* it pointed into the token, which may change */
+        req->session = (struct chord_bytes){NULL, 0};
+    return follows ? token_update(s, &id, sent_session, rc, res) : rc;
+}
+
 int chord__session_request(struct chord_session *s, struct chord_msg *req,
                            struct chord_client_result *res)
 {
-    req->has_rid = true;
-    memcpy(req->rid.client, s->client_id, CHORD_CLIENT_ID_BYTES);
-    req->rid.seq = ++s->seq;
-    struct call a = {.op = CALL_REQUEST, .req = req, .res = res};
-    res->value = NULL;
-    res->value_len = 0;
-    return run(s, &a);
+    return run_request(s, req, res, true);
 }
 
-/* A put, del or append (type C_PUT, C_DEL, C_APPEND): one request with
- * the next request id and the session's fence, through the ring. */
-static int keyed_mutation(struct chord_session *s, uint8_t type,
-                          const void *key, size_t key_len, const void *value,
-                          size_t value_len)
+int chord__session_query(struct chord_session *s, struct chord_msg *req,
+                         struct chord_client_result *res)
+{
+    return run_request(s, req, res, false);
+}
+
+void chord__session_result_free(struct chord_client_result *res)
+{
+    free(res->value);
+    free(res->state);
+    *res = (struct chord_client_result){0};
+}
+
+void chord__session_set_error(struct chord_session *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->error, sizeof(s->error), fmt, ap);
+    va_end(ap);
+}
+
+bool chord__session_has_token(const struct chord_session *s)
+{
+    return s->token != NULL;
+}
+
+int chord_session_use_token(struct chord_session *s, const char *path)
+{
+    struct chord_token *t = NULL;
+    char *copy = strdup(path);
+    int rc = copy ? chord__token_new(&t) : -ENOMEM;
+    if (rc == 0)
+        rc = chord__token_load(t, path, s->error, sizeof(s->error));
+    if (rc) {
+        if (rc == -ENOMEM)
+            snprintf(s->error, sizeof(s->error), "out of memory");
+        chord__token_free(t);
+        free(copy);
+        return rc;
+    }
+    chord__token_free(s->token);
+    free(s->token_path);
+    s->token = t;
+    s->token_path = copy;
+    return 0;
+}
+
+int chord__session_write(struct chord_session *s, struct chord_msg *req,
+                         struct chord_client_result *res)
+{
+    if (s->fenced) {
+        req->has_fence = true;
+        req->fence_name =
+            (struct chord_bytes){s->fence_name, s->fence_name_len};
+        req->fence = s->fence;
+    }
+    return run_request(s, req, res, true);
+}
+
+int chord__session_mutation(struct chord_session *s, uint8_t type,
+                            const void *key, size_t key_len, const void *value,
+                            size_t value_len,
+                            void (*dress)(struct chord_msg *, const void *),
+                            const void *arg)
 {
     if (key_len > CHORD_KEY_MAX || value_len > CHORD_VALUE_MAX)
         return -EMSGSIZE;
@@ -316,15 +454,11 @@ static int keyed_mutation(struct chord_session *s, uint8_t type,
     req->key = (struct chord_bytes){key, key_len};
     if (type != CHORD_MSG_C_DEL)
         req->value = (struct chord_bytes){value, value_len};
-    if (s->fenced) {
-        req->has_fence = true;
-        req->fence_name =
-            (struct chord_bytes){s->fence_name, s->fence_name_len};
-        req->fence = s->fence;
-    }
+    if (dress)
+        dress(req, arg);
     struct chord_client_result res;
-    int rc = chord__session_request(s, req, &res);
-    free(res.value);
+    int rc = chord__session_write(s, req, &res);
+    chord__session_result_free(&res);
     free(req);
     return rc;
 }
@@ -332,18 +466,19 @@ static int keyed_mutation(struct chord_session *s, uint8_t type,
 int chord_session_put(struct chord_session *s, const void *key, size_t key_len,
                       const void *value, size_t value_len)
 {
-    return keyed_mutation(s, CHORD_MSG_C_PUT, key, key_len, value, value_len);
+    return chord__session_mutation(s, CHORD_MSG_C_PUT, key, key_len, value,
+                                   value_len, NULL, NULL);
 }
 
 int chord_session_append(struct chord_session *s, const void *key,
                          size_t key_len, const void *value, size_t value_len)
 {
-    return keyed_mutation(s, CHORD_MSG_C_APPEND, key, key_len, value,
-                          value_len);
+    return chord__session_mutation(s, CHORD_MSG_C_APPEND, key, key_len, value,
+                                   value_len, NULL, NULL);
 }
 
-int chord_session_get(struct chord_session *s, const void *key, size_t key_len,
-                      uint8_t **value, size_t *value_len)
+int chord__session_get_plain(struct chord_session *s, const void *key,
+                             size_t key_len, uint8_t **value, size_t *value_len)
 {
     struct call a = {.op = CALL_GET,
                      .key = key,
@@ -357,7 +492,8 @@ int chord_session_get(struct chord_session *s, const void *key, size_t key_len,
 
 int chord_session_del(struct chord_session *s, const void *key, size_t key_len)
 {
-    return keyed_mutation(s, CHORD_MSG_C_DEL, key, key_len, NULL, 0);
+    return chord__session_mutation(s, CHORD_MSG_C_DEL, key, key_len, NULL, 0,
+                                   NULL, NULL);
 }
 
 int chord_session_lookup(struct chord_session *s, const void *key,

@@ -96,6 +96,10 @@ static void fake_record(struct fake *f, int n, const struct chord_msg *m)
     record_bytes(r->key, &r->key_len, &m->key);
     record_bytes(r->key2, &r->key2_len, &m->key2);
     record_bytes(r->value, &r->value_len, &m->value);
+    r->causal = m->causal;
+    record_bytes(r->context, &r->context_len, &m->context);
+    record_bytes(r->session, &r->session_len, &m->session);
+    r->ttl_s = m->ttl_s;
 }
 
 /* Fill the reply to the n-th request, *req, as the script says. */
@@ -103,6 +107,10 @@ static void fake_reply_to(const struct fake *f, int n,
                           const struct chord_msg *req, struct chord_msg *rep)
 {
     chord_msg_init(rep, CHORD_MSG_C_RESULT, req->req_id);
+    if (f->state) {
+        rep->causal = CHORD_CAUSAL_STATE;
+        rep->state = (struct chord_bytes){f->state, f->state_len};
+    }
     const struct fake_reply *r = NULL;
     if (f->cancel && req->type == CHORD_MSG_C_LOCK &&
         req->lock_op == CHORD_LOCK_CANCEL)

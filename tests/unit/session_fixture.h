@@ -4,7 +4,8 @@
  * nobody accepts: the connection opens and no answer ever comes), a
  * refused port, and scripted nodes that decode every request with the
  * real codec, record what it carried (request id, fence, lock fields,
- * key, key2, value) and answer it: with one status for every request, or
+ * key, key2, value, the causal trailer) and answer it (a reply may carry
+ * a key's state): with one status for every request, or
  * a script of replies (the last repeated), a reply of its own for a lock
  * CANCEL, or nothing at all (silent: it reads and never answers).
  *
@@ -45,6 +46,11 @@ struct fake_record {
     uint8_t key[FAKE_FIELD], key2[FAKE_FIELD], value[FAKE_FIELD];
     size_t key_len, key2_len, value_len; /* as sent (recorded: at most
                                             FAKE_FIELD bytes) */
+    /* The causal trailer (issue 14): its bits, context, session, TTL. */
+    uint8_t causal;
+    uint8_t context[FAKE_FIELD], session[FAKE_FIELD];
+    size_t context_len, session_len;
+    uint32_t ttl_s;
 };
 
 /* One scripted reply (a C_RESULT). */
@@ -72,6 +78,11 @@ struct fake {
     const struct fake_reply *script;
     size_t n_script;
     const struct fake_reply *cancel;
+    /* Every reply (scripted or not) carries this state blob (core/dvv.h)
+     * with CHORD_CAUSAL_STATE when it is not NULL; set it before the
+     * first request. */
+    const void *state;
+    size_t state_len;
     bool silent;       /* read and record, never answer */
     atomic_int served; /* requests answered (or read, when silent) */
     atomic_bool stop;

@@ -61,11 +61,11 @@ static bool is_plain(uint8_t c)
     return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
-int chord_json_escape(struct chord_buf *out, const void *data, size_t len)
+/* The escaped bytes, without quotes (see chord_json_escape). */
+static int escape_bytes(struct chord_buf *out, const uint8_t *p, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    const uint8_t *p = data;
-    int rc = chord_buf_append(out, "\"", 1);
+    int rc = 0;
     size_t i = 0;
     while (rc == 0 && i < len) {
         size_t run = i;
@@ -113,9 +113,81 @@ int chord_json_escape(struct chord_buf *out, const void *data, size_t len)
         rc = chord_buf_append(out, esc, n);
         i++;
     }
+    return rc;
+}
+
+int chord_json_escape(struct chord_buf *out, const void *data, size_t len)
+{
+    int rc = chord_buf_append(out, "\"", 1);
+    if (rc == 0)
+        rc = escape_bytes(out, data, len);
     if (rc == 0)
         rc = chord_buf_append(out, "\"", 1);
     return rc;
+}
+
+/* The length of the UTF-8 sequence at p[0..left) and its code point, or
+ * 0 when it is not a valid one (overlong, a surrogate, past U+10FFFF,
+ * cut short). */
+static size_t utf8_seq(const uint8_t *p, size_t left, uint32_t *cp)
+{
+    size_t n = p[0] < 0x80 ? 1 : p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+    if ((p[0] >= 0x80 && p[0] < 0xc2) || p[0] > 0xf4 || n > left)
+        return 0;
+    uint32_t v = n == 1 ? p[0] : p[0] & (0x7fu >> n);
+    for (size_t k = 1; k < n; k++) {
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (p[k] & 0x3fu);
+    }
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v < 0xe000))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+bool chord_json_is_utf8(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint32_t cp;
+    for (size_t i = 0, n; i < len; i += n)
+        if ((n = utf8_seq(p + i, len - i, &cp)) == 0)
+            return false;
+    return true;
+}
+
+void chord_json_utf8(struct chord_json *j, const void *data, size_t len)
+{
+    if (j->err)
+        return;
+    value_prefix(j);
+    const uint8_t *p = data;
+    int rc = chord_buf_append(&j->out, "\"", 1);
+    for (size_t i = 0, n; rc == 0 && i < len; i += n) {
+        uint32_t cp = p[i];
+        n = utf8_seq(p + i, len - i, &cp);
+        if (n <= 1) { /* ASCII, or (not valid) one byte as \u00XX */
+            n = 1;
+            rc = escape_bytes(&j->out, p + i, 1);
+            continue;
+        }
+        char esc[13];
+        int w;
+        if (cp < 0x10000) {
+            w = snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
+        } else {
+            cp -= 0x10000;
+            w = snprintf(esc, sizeof esc, "\\u%04x\\u%04x",
+                         (unsigned)(0xd800 + (cp >> 10)),
+                         (unsigned)(0xdc00 + (cp & 0x3ff)));
+        }
+        rc = chord_buf_append(&j->out, esc, (size_t)w);
+    }
+    if (rc == 0)
+        rc = chord_buf_append(&j->out, "\"", 1);
+    if (rc)
+        j->err = rc;
 }
 
 /* Open a container of `kind` ('{' or '['). */

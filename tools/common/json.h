@@ -62,6 +62,15 @@ void chord_json_base64(struct chord_json *j, const void *data, size_t len);
 /* True when every byte is ASCII (0x00..0x7f): such bytes round-trip
  * through a JSON string; others should go as base64. */
 bool chord_json_is_ascii(const void *data, size_t len);
+/* True when the bytes are valid UTF-8 (no overlong forms, surrogates or
+ * code points past U+10FFFF): chord_json_utf8 writes them as the text
+ * they are. */
+bool chord_json_is_utf8(const void *data, size_t len);
+/* A string value holding the text of `len` bytes of UTF-8: ASCII as
+ * chord_json_strn writes it, every other character as its \uXXXX escape
+ * (a surrogate pair past U+FFFF), so the output stays ASCII. A byte that
+ * is not part of valid UTF-8 goes as \u00XX (check first). */
+void chord_json_utf8(struct chord_json *j, const void *data, size_t len);
 /* A string value from a NUL-terminated string. */
 void chord_json_str(struct chord_json *j, const char *s);
 /* An identifier as a 40-digit lower-case hex string. */

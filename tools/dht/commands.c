@@ -11,21 +11,30 @@
  * or at the first node it cannot reach (with a warning); its output is
  * streamed node by node, so its memory does not grow with the ring.
  *
+ * get reads all the key's values and its context (chord_session_read):
+ * one value prints as ever, several exit 6 with a line saying how many,
+ * unless --all (length-prefixed values) or --json (the document of
+ * common/read_json.h, printed for a missing key too) shows them. put and
+ * del take their --context, --if-context, --if-absent and --ttl through
+ * chord_session_put_opts / chord_session_del_opts.
+ *
  * Every command returns an exit code of common/exit.h and says what went
  * wrong in one line on stderr (naming every node tried when none served;
  * a write refused by its fence exits 4 with the node's line).
- * It caches nothing.
+ * It caches nothing (the session token is the library's).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chord/client.h"
 #include "chord/id.h"
 #include "chord/session.h"
 #include "common/exit.h"
 #include "common/json.h"
+#include "common/read_json.h"
 #include "dht/dht.h"
 
 /*
@@ -65,9 +74,36 @@ int dht_report_failure(const struct dht_opts *o, const char *what,
                        const struct chord_session *s, int rc)
 {
     const char *why = chord_session_error(s);
-    return dht_fail(o->json,
-                    rc == -EPERM ? CHORD_EXIT_PRECONDITION : CHORD_EXIT_FAILED,
-                    "%s: %s", what, *why ? why : strerror(-rc));
+    if (rc == -EINVAL && o->context_arg)
+        return dht_usage(o->json,
+                         "%s: %s is not a context (want the \"context\" of "
+                         "get --json)",
+                         what, o->if_context ? "--if-context" : "--context");
+    int code = CHORD_EXIT_FAILED;
+    if (rc == -EPERM || rc == -ECANCELED)
+        code = CHORD_EXIT_PRECONDITION;
+    else if (rc == -ETIME)
+        code = CHORD_EXIT_TIMEOUT;
+    else if (rc == -ENOTUNIQ)
+        code = CHORD_EXIT_SIBLINGS;
+    return dht_fail(o->json, code, "%s: %s", what, *why ? why : strerror(-rc));
+}
+
+/* The options of a put or del (NULL when none was given). */
+static const struct chord_write_opts *write_opts(const struct dht_opts *o,
+                                                 const struct dht_req *r,
+                                                 struct chord_write_opts *w)
+{
+    if (!o->causal_opt)
+        return NULL;
+    *w = (struct chord_write_opts){.if_context = o->if_context,
+                                   .if_absent = o->if_absent,
+                                   .ttl_s = o->ttl_s};
+    if (o->context_arg) {
+        w->context = r->context;
+        w->context_len = r->context_len;
+    }
+    return w;
 }
 
 /* put, del and append with --json: {"key": KEY, "ok": true} on stdout. */
@@ -86,7 +122,9 @@ static int print_done(const struct dht_opts *o, const struct dht_req *r)
 int dht_cmd_put(struct chord_session *s, const struct dht_opts *o,
                 const struct dht_req *r)
 {
-    int rc = chord_session_put(s, r->key, r->key_len, r->value, r->value_len);
+    struct chord_write_opts w;
+    int rc = chord_session_put_opts(s, r->key, r->key_len, r->value,
+                                    r->value_len, write_opts(o, r, &w));
     if (rc)
         return dht_report_failure(o, "put", s, rc);
     return print_done(o, r);
@@ -102,34 +140,56 @@ int dht_cmd_append(struct chord_session *s, const struct dht_opts *o,
     return print_done(o, r);
 }
 
+/* Wall-clock milliseconds since the epoch (a value's TTL). */
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int dht_cmd_get(struct chord_session *s, const struct dht_opts *o,
                 const struct dht_req *r)
 {
-    uint8_t *value = NULL;
-    size_t len = 0;
-    int rc = chord_session_get(s, r->key, r->key_len, &value, &len);
+    struct chord_read rd;
+    int rc = chord_session_read(s, r->key, r->key_len, &rd);
+    if (rc && rc != -ENOENT)
+        return dht_report_failure(o, "get", s, rc);
+    if (o->json) {
+        /* The document, values or none, with the context to write. */
+        struct chord_json j;
+        chord_read_json(&j, r->key, r->key_len, &rd, wall_ms());
+        int code = dht_json_print(&j);
+        if (rc == -ENOENT && code == CHORD_EXIT_OK)
+            code = dht_not_found(o, r);
+        return code;
+    }
     if (rc == -ENOENT)
         return dht_not_found(o, r);
-    if (rc)
-        return dht_report_failure(o, "get", s, rc);
-    int code = CHORD_EXIT_OK;
-    if (o->json) {
-        struct chord_json j;
-        dht_json_begin_keyed(&j, r);
-        dht_json_bytes(&j, "value", "encoding", value, len);
-        chord_json_obj_end(&j);
-        code = dht_json_print(&j);
-    } else if (len) {
-        fwrite(value, 1, len, stdout);
+    if (o->all) {
+        if (chord_read_print_all(stdout, &rd) != 0)
+            return CHORD_EXIT_FAILED; /* main() says why */
+        return CHORD_EXIT_OK;
     }
-    free(value);
-    return code;
+    if (rd.n_values > 1) {
+        fputs("dht: ", stderr);
+        dht_print_key(stderr, r->key, r->key_len);
+        fprintf(stderr,
+                " has %u values (siblings): see them with --all or --json; "
+                "a put with --context resolves them\n",
+                rd.n_values);
+        return CHORD_EXIT_SIBLINGS;
+    }
+    fwrite(rd.values[0].data, 1, rd.values[0].len, stdout);
+    return CHORD_EXIT_OK;
 }
 
 int dht_cmd_del(struct chord_session *s, const struct dht_opts *o,
                 const struct dht_req *r)
 {
-    int rc = chord_session_del(s, r->key, r->key_len);
+    struct chord_write_opts w;
+    int rc =
+        chord_session_del_opts(s, r->key, r->key_len, write_opts(o, r, &w));
     if (rc == -ENOENT)
         return dht_not_found(o, r);
     if (rc)

@@ -41,6 +41,9 @@
 #define DHT_SHORT_ID 8              /* hex digits of an id in text output */
 #define DHT_BENCH_TIME_LIMIT_MAX_S 86400u /* bench --time-limit, seconds */
 #define DHT_LOCK_WAIT_DEFAULT_MS 10000    /* lock acquire --wait-ms */
+#define DHT_CONTEXT_MAX                                                        \
+    4096u /* bytes of a decoded --context (the library                         \
+             checks the real cap) */
 
 struct dht_opts {
     const char *seeds[DHT_SEEDS_MAX];
@@ -64,7 +67,20 @@ struct dht_opts {
      * refuse it with any other command). */
     struct chord_bench_config bench;
     const char *bench_opt;
-    const char *output;           /* dump --output */
+    const char *output; /* dump --output */
+    /* --session FILE or $DHT_SESSION: the session token's file (NULL:
+     * none; chord_session_use_token). */
+    const char *session;
+    bool all; /* get --all */
+    /* put, del: --context CTX or --if-context CTX (context_arg the base64,
+     * borrowed from argv; if_context for the second), put --if-absent,
+     * put --ttl SECONDS (0: none); causal_opt is the first of them seen,
+     * to refuse it with other commands. */
+    const char *context_arg;
+    bool if_context;
+    bool if_absent;
+    uint32_t ttl_s;
+    const char *causal_opt;
     struct chord_tls_options tls; /* --tls-* or $DHT_TLS_* */
     struct chord_tls *tls_ctx;    /* made from `tls`, or NULL */
 };
@@ -87,6 +103,9 @@ struct dht_req {
     size_t value_len;
     /* lock: the subcommand, the lock's name, the token (renew, append,
      * release); lock append's KEY and VALUE are key and value above. */
+    /* put, del: the decoded --context / --if-context. */
+    uint8_t context[DHT_CONTEXT_MAX];
+    size_t context_len;
     enum dht_lock_sub lock_sub;
     const char *lock_name;
     struct chord_lock_token token;
@@ -153,7 +172,10 @@ void dht_ring_end(struct ring_out *w);
 
 /* Explain a failed request in one line ("WHAT: " and the node's text, or
  * every node tried and why); returns the exit code: 4 when a condition of
- * the request was false (-EPERM: a fence, not the holder), else 3. */
+ * the request was false (-EPERM: a fence, not the holder; -ECANCELED:
+ * --if-context, --if-absent), 5 when the session token could not be
+ * covered in time (-ETIME), 6 for a key with siblings (-ENOTUNIQ), 2 for
+ * a context the library refuses (-EINVAL), else 3. */
 int dht_report_failure(const struct dht_opts *o, const char *what,
                        const struct chord_session *s, int rc);
 

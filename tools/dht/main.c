@@ -12,8 +12,10 @@
  * the JSON shapes of lookup/status/ring/lock and the exit codes
  *     0 ok, 1 not found, 2 usage error, 3 cannot reach the ring or the
  *     operation failed, 4 a condition of the request was false (a fenced
- *     write older than the key's fence, not the lock's holder), 5 a lock
- *     not granted within --wait-ms,
+ *     write older than the key's fence, not the lock's holder, a false
+ *     --if-context or --if-absent), 5 a lock not granted within
+ *     --wait-ms or a session token not covered in time, 6 a get of a key
+ *     with concurrent values (siblings),
  * with every error as one line on stderr ({"error": ..., "exit": N} with
  * --json, which is seen wherever it stands, so that even an error in an
  * earlier option comes out as JSON). Arguments are checked (command,
@@ -59,7 +61,15 @@
  * It reports per operation; it exits 0 only when every request completed
  * (ok or not found), else 3, after printing the whole report.
  *
- * It caches nothing.
+ * Version vectors (issue 14, commands.c): `get` reads every value of the
+ * key with its context (chord_session_read): one value is printed as
+ * ever; several exit 6 unless --all or --json shows them; --json's
+ * document carries the context (base64) that put/del --context or
+ * --if-context take back. put --if-absent and --ttl SECONDS go with put
+ * only. --session FILE (or $DHT_SESSION) keeps a session token
+ * (chord_session_use_token).
+ *
+ * It caches nothing beyond the session token.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -73,6 +83,7 @@
 #include "chord/session.h"
 #include "chord/types.h"
 #include "common/args.h"
+#include "common/base64.h"
 #include "common/exit.h"
 #include "common/tls_args.h"
 #include "dht/bench.h"
@@ -82,12 +93,13 @@ static void usage(FILE *f)
 {
     fputs(
         "usage: dht [--node HOST:PORT]... [--timeout-ms N] [--json] "
-        "COMMAND [ARGS]\n"
+        "[--session FILE] COMMAND [ARGS]\n"
         "\n"
         "commands:\n"
         "  put KEY VALUE   store VALUE under KEY (VALUE '-' reads stdin)\n"
         "  put KEY --file F  store the contents of file F ('-': stdin)\n"
-        "  get KEY         print the value of KEY (raw bytes, no newline)\n"
+        "  get KEY         print the value of KEY (raw bytes, no newline);\n"
+        "                  exit 6 when it has concurrent values (siblings)\n"
         "  del KEY         delete KEY\n"
         "  append KEY VALUE  append VALUE to KEY's value, once (VALUE '-'\n"
         "                  reads stdin; or --file F)\n"
@@ -125,6 +137,16 @@ static void usage(FILE *f)
         "                    10000; renewed by lock renew and lock append)\n"
         "  --wait-ms MS      lock acquire: how long to wait in the queue\n"
         "                    (default 10000; 0: one try), then exit 5\n"
+        "  --session FILE    keep a session token in FILE (default\n"
+        "                    $DHT_SESSION): read your writes, monotonic\n"
+        "                    reads, through any node\n"
+        "  --all             get: print every value as LENGTH\\nBYTES\\n\n"
+        "  --context CTX     put, del: supersede the values CTX saw (CTX is\n"
+        "                    the \"context\" of get --json)\n"
+        "  --if-context CTX  put, del: only if the key is unchanged since\n"
+        "                    CTX was read, else exit 4\n"
+        "  --if-absent       put: only if the key has no value, else exit 4\n"
+        "  --ttl SECONDS     put: the value expires after SECONDS\n"
         "  --consistency L   replicas put/get/del (and bench) wait for: one,\n"
         "                    quorum or all (default: the node's, a "
         "quorum)\n"
@@ -152,8 +174,10 @@ static void usage(FILE *f)
         "  unless --json)\n"
         "\n"
         "exit status: 0 ok, 1 not found, 2 usage error, 3 cannot reach the\n"
-        "ring or the operation failed, 4 a fence or lock precondition was\n"
-        "false (not the holder), 5 lock not granted within --wait-ms\n",
+        "ring or the operation failed, 4 a precondition was false (a fence,\n"
+        "not the lock's holder, --if-context, --if-absent), 5 lock not\n"
+        "granted within --wait-ms, or the session token not covered in\n"
+        "time, 6 the key has concurrent values (get)\n",
         f);
 }
 
@@ -272,6 +296,9 @@ static int take_value(const struct dht_opts *o, const char *arg,
     return 0;
 }
 
+static int check_causal(const struct dht_opts *o, const struct dht_cmd *cmd,
+                        struct dht_req *r);
+
 /* Check the command's arguments and load the value. 0, or an exit code
  * after printing the error. */
 static int prepare(const struct dht_opts *o, const struct dht_cmd *cmd,
@@ -288,9 +315,12 @@ static int prepare(const struct dht_opts *o, const struct dht_cmd *cmd,
     if (o->lock_opt && cmd->run != dht_cmd_lock)
         return dht_usage(o->json, "option %s is only for lock acquire",
                          o->lock_opt);
+    int code = check_causal(o, cmd, r);
+    if (code)
+        return code;
     if (cmd->run == dht_cmd_lock) {
         const char *value_arg;
-        int code = dht_lock_parse(o, args, n_args, r, &value_arg);
+        code = dht_lock_parse(o, args, n_args, r, &value_arg);
         if (code || !value_arg)
             return code;
         return take_value(o, value_arg, r);
@@ -348,6 +378,13 @@ static int lock_option(struct dht_opts *o, const char *name, const char *arg,
                      (unsigned long long)min, (unsigned long long)max);
 }
 
+/* The name of a put/del option of issue 14, for messages. */
+static const char *causal_option_name(int ch);
+
+/* Take --context, --if-context, --if-absent or --ttl into *o. 0, or the
+ * usage exit code after printing why. */
+static int causal_option(struct dht_opts *o, int ch, const char *arg);
+
 enum {
     OPT_NODE = 256,
     OPT_TIMEOUT,
@@ -364,6 +401,12 @@ enum {
     OPT_FENCE,
     OPT_LEASE,
     OPT_WAIT,
+    OPT_SESSION,
+    OPT_ALL,
+    OPT_CONTEXT,
+    OPT_IF_CONTEXT,
+    OPT_IF_ABSENT,
+    OPT_TTL,
 };
 
 static const struct option dht_longopts[] = {
@@ -382,6 +425,12 @@ static const struct option dht_longopts[] = {
     {"fence", required_argument, NULL, OPT_FENCE},
     {"lease-ms", required_argument, NULL, OPT_LEASE},
     {"wait-ms", required_argument, NULL, OPT_WAIT},
+    {"session", required_argument, NULL, OPT_SESSION},
+    {"all", no_argument, NULL, OPT_ALL},
+    {"context", required_argument, NULL, OPT_CONTEXT},
+    {"if-context", required_argument, NULL, OPT_IF_CONTEXT},
+    {"if-absent", no_argument, NULL, OPT_IF_ABSENT},
+    {"ttl", required_argument, NULL, OPT_TTL},
     CHORD_TLS_ARGS_LONGOPTS,
     {NULL, 0, NULL, 0},
 };
@@ -467,6 +516,76 @@ static int bench_option(struct dht_opts *o, int ch, const char *arg)
     if (rc == 0)
         return 0;
     return dht_usage(o->json, "bad %s '%s'", name, arg);
+}
+
+static const char *causal_option_name(int ch)
+{
+    switch (ch) {
+    case OPT_CONTEXT:
+        return "--context";
+    case OPT_IF_CONTEXT:
+        return "--if-context";
+    case OPT_IF_ABSENT:
+        return "--if-absent";
+    default:
+        return "--ttl";
+    }
+}
+
+static int causal_option(struct dht_opts *o, int ch, const char *arg)
+{
+    const char *name = causal_option_name(ch);
+    if (!o->causal_opt)
+        o->causal_opt = name;
+    if (ch == OPT_TTL) {
+        uint64_t v;
+        if (chord_parse_u64(arg, 1, UINT32_MAX, &v) != 0)
+            return dht_usage(o->json, "bad --ttl '%s' (want seconds, 1..%u)",
+                             arg, UINT32_MAX);
+        o->ttl_s = (uint32_t)v;
+        return 0;
+    }
+    bool had = o->context_arg || o->if_absent;
+    if (ch == OPT_IF_ABSENT)
+        o->if_absent = true;
+    else
+        o->context_arg = arg;
+    o->if_context = o->if_context || ch == OPT_IF_CONTEXT;
+    if (had)
+        return dht_usage(o->json, "--context, --if-context and --if-absent "
+                                  "exclude each other");
+    return 0;
+}
+
+/* Check the options of issue 14 against the command and decode the
+ * context into r. 0, or the usage exit code after printing why. */
+static int check_causal(const struct dht_opts *o, const struct dht_cmd *cmd,
+                        struct dht_req *r)
+{
+    bool is_put = cmd->run == dht_cmd_put, is_del = cmd->run == dht_cmd_del;
+    if (o->all && cmd->run != dht_cmd_get)
+        return dht_usage(o->json, "--all goes with get only");
+    if (!o->causal_opt)
+        return 0;
+    if (!is_put && !is_del)
+        return dht_usage(o->json, "%s goes with put%s only", o->causal_opt,
+                         o->if_absent || o->ttl_s ? "" : " and del");
+    if (is_del && (o->if_absent || o->ttl_s))
+        return dht_usage(o->json, "%s goes with put only",
+                         o->if_absent ? "--if-absent" : "--ttl");
+    if (!o->context_arg)
+        return 0;
+    const char *name = o->if_context ? "--if-context" : "--context";
+    int rc = chord_base64_decode(o->context_arg, r->context, sizeof(r->context),
+                                 &r->context_len);
+    if (rc == 0 && r->context_len == 0)
+        return dht_usage(o->json, "%s: the context is empty", name);
+    if (rc)
+        return dht_usage(o->json,
+                         "bad %s '%.40s' (want the \"context\" of get "
+                         "--json, base64)",
+                         name, o->context_arg);
+    return 0;
 }
 
 /* Add a seed after checking it. 0, or the usage exit code after printing
@@ -592,6 +711,21 @@ int main(int argc, char **argv)
                 o.wait_ms = (int)v;
             break;
         }
+        case OPT_SESSION:
+            o.session = optarg;
+            break;
+        case OPT_ALL:
+            o.all = true;
+            break;
+        case OPT_CONTEXT:
+        case OPT_IF_CONTEXT:
+        case OPT_IF_ABSENT:
+        case OPT_TTL: {
+            int code = causal_option(&o, ch, optarg);
+            if (code)
+                return code;
+            break;
+        }
         case OPT_TIMEOUT:
             if (parse_timeout(optarg, &o.timeout_ms) != 0)
                 return dht_usage(o.json,
@@ -694,6 +828,16 @@ static int run_command(const struct dht_cmd *cmd, struct dht_opts *o,
             return dht_fail(o->json, CHORD_EXIT_FAILED, "out of memory");
         }
         chord_session_set_consistency(s, o->bench.consistency);
+        const char *token = o->session;
+        if (!token || !*token)
+            token = getenv("DHT_SESSION");
+        if (token && *token && chord_session_use_token(s, token) != 0) {
+            code = dht_fail(o->json, CHORD_EXIT_FAILED, "%s",
+                            chord_session_error(s));
+            chord_session_close(s);
+            free(r.value);
+            return code;
+        }
         if (o->fence_name) {
             char name[CHORD_LOCK_NAME_MAX + 1];
             memcpy(name, o->fence_name, o->fence_name_len);
