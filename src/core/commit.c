@@ -31,6 +31,16 @@ void chord__commit_free(struct chord_commit *c)
     chord_buf_free(&c->rec);
 }
 
+void chord__stamp_tombstone(struct chord_node *n, const uint8_t *key,
+                            size_t key_len)
+{
+    struct chord_store_entry view;
+    const struct chord_store_entry *e =
+        chord_store_find(n->store, key, key_len, &view);
+    if (e && e->tombstone)
+        chord_store_set_stamp(n->store, key, key_len, n->now);
+}
+
 int chord__apply(struct chord_node *n, const struct chord_item *it,
                  uint64_t *seq)
 {
@@ -56,8 +66,8 @@ int chord__apply(struct chord_node *n, const struct chord_item *it,
         if (s > c->durable_seq)
             *seq = s;
     }
-    if (rc == 1 && it->tombstone)
-        chord_store_set_stamp(n->store, it->key.data, it->key.len, n->now);
+    if (rc == 1)
+        chord__stamp_tombstone(n, it->key.data, it->key.len);
     if (it->has_origin)
         chord__dedup_record(n->dedup, &it->origin, n->now);
     return 0;

@@ -53,6 +53,10 @@ void chord__commit_free(struct chord_commit *c);
  * memory, unacknowledged), -ENOSPC / -EPROTO (the store's), -ENOMEM. */
 int chord__apply(struct chord_node *n, const struct chord_item *it,
                  uint64_t *seq);
+/* A key whose merged state has no value left (a tombstone) gets the
+ * node's time as its stamp, from which tombstone collection counts. */
+void chord__stamp_tombstone(struct chord_node *n, const uint8_t *key,
+                            size_t key_len);
 /* Send m to addr once the log is durable up to seq (at once if it is). */
 void chord__send_durable(struct chord_node *n, uint64_t seq, const char *addr,
                          const struct chord_msg *m);

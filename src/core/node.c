@@ -472,8 +472,8 @@ int chord_node_restore(struct chord_node *n, const uint8_t *rec, size_t len)
     if (it.version.counter > n->commit.lamport)
         n->commit.lamport = it.version.counter;
     int rc = chord_store_apply(n->store, &it);
-    if (rc == 1 && it.tombstone)
-        chord_store_set_stamp(n->store, it.key.data, it.key.len, n->now);
+    if (rc == 1)
+        chord__stamp_tombstone(n, it.key.data, it.key.len);
     if (rc >= 0 && it.has_origin)
         chord__dedup_record(n->dedup, &it.origin, n->now);
     return rc < 0 ? rc : 0;
