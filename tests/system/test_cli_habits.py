@@ -146,11 +146,16 @@ class Habits:
 
     def json_values(self):
         obj = self.c.dht_json(self.node, "get", "blob", "--json")
-        check(obj.get("encoding") == "base64", "encoding: %r" % obj)
+        vals = obj.get("values") or [{}]
+        check(len(vals) == 1 and vals[0].get("encoding") == "base64",
+              "encoding: %r" % obj)
         blob = bytes(range(256)) * 4 + b"\xff\x00end"
-        check(base64.b64decode(obj["value"]) == blob, "base64 decodes back")
+        check(base64.b64decode(vals[0]["value"]) == blob,
+              "base64 decodes back")
         obj = self.c.dht_json(self.node, "get", "literal", "-j")
-        check(obj == {"key": "literal", "value": "@ok.bin"}, "ascii: %r" % obj)
+        check(obj.get("key") == "literal" and obj.get("values") ==
+              [{"value": "@ok.bin", "ttl_s": None}] and obj.get("context"),
+              "ascii: %r" % obj)
         obj = self.c.dht_json(self.node, "put", "j", "1", "--json")
         check(obj == {"key": "j", "ok": True}, "put --json: %r" % obj)
         obj = self.c.dht_json(self.node, "del", "j", "--json")
@@ -162,9 +167,18 @@ class Habits:
               "a key that is not ASCII: %r" % obj)
 
     def json_errors(self):
-        obj = self.json_error(self.c.dht(self.node, "get", "absent", "--json"),
-                              1)
-        check(obj.get("key") == "absent", "not found names the key: %r" % obj)
+        # Not found: the document (no values, a context to write with) on
+        # stdout, the error object on stderr.
+        r = self.c.dht(self.node, "get", "absent", "--json")
+        check(r.code == 1, "want exit 1: %s" % r.describe())
+        doc = json.loads(r.out)
+        check(doc.get("key") == "absent" and doc.get("values") == [] and
+              isinstance(doc.get("context"), str), "document: %r" % doc)
+        lines = r.err.strip().split("\n")
+        check(len(lines) == 1, "one line on stderr: %s" % r.describe())
+        obj = json.loads(lines[0])
+        check(obj.get("exit") == 1 and obj.get("key") == "absent",
+              "not found names the key: %r" % obj)
         self.json_error(self.c.dht(self.node, "--bogus", "get", "k",
                                    "--json"), 2)
         self.json_error(self.c.dht(self.node, "frobnicate", "-j"), 2)
