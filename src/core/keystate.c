@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/node_internal.h"
 #include "core/store.h"
@@ -40,10 +41,22 @@ uint8_t chord__keystate_answer(const struct chord_dvv *d, uint64_t wall_ms,
                                const uint8_t **value, size_t *value_len,
                                unsigned *n_live)
 {
+    /* Live siblings with equal bytes count once: the same value written
+     * twice concurrently (a retry that reached both sides of a split). */
     unsigned live = 0, first = 0;
-    for (unsigned i = 0; i < d->n_sib; i++)
-        if (chord_dvv_sibling_live(d, i, wall_ms) && live++ == 0)
+    for (unsigned i = 0; i < d->n_sib; i++) {
+        if (!chord_dvv_sibling_live(d, i, wall_ms))
+            continue;
+        bool dup = false;
+        for (unsigned j = 0; j < i && !dup; j++)
+            dup = chord_dvv_sibling_live(d, j, wall_ms) &&
+                  d->sib[j].value.len == d->sib[i].value.len &&
+                  (d->sib[i].value.len == 0 ||
+                   memcmp(d->sib[j].value.data, d->sib[i].value.data,
+                          d->sib[i].value.len) == 0);
+        if (!dup && live++ == 0)
             first = i;
+    }
     *n_live = live;
     *value = NULL;
     *value_len = 0;

@@ -41,6 +41,7 @@ int chord__keystate_load(const struct chord_node *n, uint64_t wall_ms,
  * What a reader is told about state *d at wall_ms: CHORD_OK with the one
  * live value in *value and *value_len, CHORD_NOT_FOUND (no live value), or
  * CHORD_SIBLINGS (more than one; *value NULL). *n_live gets the count.
+ * Live siblings with equal bytes count as one value.
  */
 uint8_t chord__keystate_answer(const struct chord_dvv *d, uint64_t wall_ms,
                                const uint8_t **value, size_t *value_len,

@@ -6,6 +6,7 @@
  */
 #include "core/transfer.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,6 +217,16 @@ int chord__transfer_receive(struct chord_node *n, uint64_t now,
         count++;
         uint64_t seq;
         int rc = chord__apply(n, &it, &seq);
+        if (rc == -ENOSPC || rc == -EPROTO || rc == -EMSGSIZE) {
+            /* This key cannot take that copy (over a state's caps, or a
+             * blob that does not decode): keep ours, take the others. */
+            chord__log(n, CHORD_LOG_WARN,
+                       "kept our copy of a key: the one from %s %s",
+                       m->from.addr,
+                       rc == -ENOSPC ? "would pass a key's caps merged"
+                                     : "is malformed");
+            continue;
+        }
         if (rc < 0) {
             chord__log(n, CHORD_LOG_ERROR, "cannot store keys from %s: %s",
                        m->from.addr, strerror(-rc));
