@@ -141,6 +141,18 @@ static bool has_value(const struct chord_bytes *vals, unsigned n,
     return false;
 }
 
+/* Run until every successor list is right (bounded). */
+static void settle(struct chord_sim *sim)
+{
+    char err[256];
+    uint64_t t0 = chord_sim_now(sim);
+    while (chord_sim_check_successors(sim, err, sizeof err) != 0 &&
+           chord_sim_now(sim) - t0 < SETTLE_MAX_MS)
+        chord_sim_run_for(sim, 250);
+    if (chord_sim_check_successors(sim, err, sizeof err) != 0)
+        fail_msg("successor lists still wrong: %s", err);
+}
+
 static void ring_build(struct chord_sim *sim, uint64_t seed)
 {
     struct chord_node_config nc;
@@ -157,12 +169,7 @@ static void ring_build(struct chord_sim *sim, uint64_t seed)
             assert_int_equal(chord_sim_join(sim, idx, 0), 0);
         chord_sim_run_for(sim, JOIN_GAP_MS);
     }
-    char err[256];
-    uint64_t t0 = chord_sim_now(sim);
-    while (chord_sim_check_successors(sim, err, sizeof err) != 0 &&
-           chord_sim_now(sim) - t0 < SETTLE_MAX_MS)
-        chord_sim_run_for(sim, 250);
-    assert_int_equal(chord_sim_check_successors(sim, err, sizeof err), 0);
+    settle(sim);
 }
 
 /* The ring in id order: v[0] = node 0, v[k+1] = v[k]'s successor. */
@@ -175,16 +182,6 @@ static void ring_order(struct chord_sim *sim, int v[N])
             chord_node_routing(chord_sim_node(sim, v[k - 1]))->succ[0].addr);
         assert_true(v[k] >= 0);
     }
-}
-
-static void settle_after_heal(struct chord_sim *sim)
-{
-    char err[256];
-    uint64_t t0 = chord_sim_now(sim);
-    while (chord_sim_check_successors(sim, err, sizeof err) != 0 &&
-           chord_sim_now(sim) - t0 < SETTLE_MAX_MS)
-        chord_sim_run_for(sim, 250);
-    assert_int_equal(chord_sim_check_successors(sim, err, sizeof err), 0);
 }
 
 /* A put through `node` that is retried (a side may still be re-forming)
@@ -235,7 +232,7 @@ static void split_heal_one(uint64_t seed, unsigned *acked_total)
         }
     }
     chord_sim_heal(sim);
-    settle_after_heal(sim);
+    settle(sim);
     chord_sim_run_for(sim, HEAL_SYNC_MS);
 
     struct chord_sim_causal want = {0};
@@ -396,7 +393,7 @@ static void test_session_reads_its_writes_across_a_cut(void **state)
         /* It gave up before the heal: a new read with the session now
          * returns v2 through the same node. */
         assert_string_not_equal(sr.error, "");
-        settle_after_heal(sim);
+        settle(sim);
         request(sim, v[5], CHORD_SIM_GET, key, NULL, &sess, &r);
         assert_int_equal(r.status, CHORD_OK);
         assert_value(&r, chord_sim_now(sim), "v2");
