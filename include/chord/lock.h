@@ -11,11 +11,16 @@
  *   u8  format        1
  *   u64 fence         the newest fencing number granted (0: never granted)
  *   u8  flags         bit 0 held, bit 1 releasing (the queue is being
- *                     applied; the holder's release is under way)
+ *                     applied; the holder's release is under way), bit 2
+ *                     history (the fences of the last releases follow)
  *   [16 holder]       if held: the holder's client id
  *   u32 lease_ms      the holder's lease (every grant and renewal restarts
  *                     it)
  *   u64 released      the fence of the newest release that completed
+ *   [u8 n, n x u64]   if history: the fences of the last releases that
+ *                     completed (<= CHORD_LOCK_DONE_MAX, oldest first), so a
+ *                     release repeated after later grants is still known
+ *                     as a retry
  *   u32 lease_left_ms (status replies only: 0 in the stored record)
  *   u32 n_waiters     then n x (16 client id, u32 lease_ms asked for),
  *                     first come first
@@ -50,8 +55,9 @@
 #define CHORD_LOCK_QUEUE_BYTES (768u << 10) /* their keys and values */
 #define CHORD_LOCK_POLL_MS 10 /* a queued waiter asks again this often */
 #define CHORD_LOCK_WAITER_GRACE_MS                                             \
-    1000 /* ... and leaves the queue when it                                   \
-            has not asked for this long */
+    1000                        /* ... and leaves the queue when it            \
+                                   has not asked for this long */
+#define CHORD_LOCK_DONE_MAX 16u /* completed releases a record remembers */
 #define CHORD_LOCK_TOKEN_MAX (2u * CHORD_CLIENT_ID_BYTES + 1u + 20u + 1u)
 
 /* Operations of a C_LOCK request. */
@@ -93,6 +99,8 @@ struct chord_lock_state {
     uint8_t holder[CHORD_CLIENT_ID_BYTES];
     uint32_t lease_ms;
     uint64_t released;
+    uint8_t n_done; /* the last completed releases' fences, oldest first */
+    uint64_t done[CHORD_LOCK_DONE_MAX];
     uint32_t lease_left_ms;
     size_t n_waiters;
     struct chord_lock_waiter *waiters; /* malloc'd by decode */

@@ -25,6 +25,7 @@
 
 #define LOCK_FLAG_HELD 0x01u
 #define LOCK_FLAG_RELEASING 0x02u
+#define LOCK_FLAG_HISTORY 0x04u
 
 /* ---- encoding ----------------------------------------------------------- */
 
@@ -74,7 +75,10 @@ static size_t encoded_size(const struct chord_lock_state *s)
     size_t queue_bytes = chord_lock_queue_bytes(s);
     if (queue_bytes > CHORD_LOCK_QUEUE_BYTES)
         return 0;
+    if (s->n_done > CHORD_LOCK_DONE_MAX)
+        return 0;
     return LOCK_FIXED + (s->held ? CHORD_CLIENT_ID_BYTES : 0) +
+           (s->n_done ? 1u + 8u * s->n_done : 0u) +
            s->n_waiters * LOCK_WAITER_WIRE + s->n_queue * LOCK_QUEUED_MIN +
            queue_bytes;
 }
@@ -93,11 +97,17 @@ int chord_lock_state_encode(const struct chord_lock_state *s,
     *p++ = CHORD_LOCK_FORMAT;
     p = put_u64(p, s->fence);
     *p++ = (uint8_t)((s->held ? LOCK_FLAG_HELD : 0u) |
-                     (s->releasing ? LOCK_FLAG_RELEASING : 0u));
+                     (s->releasing ? LOCK_FLAG_RELEASING : 0u) |
+                     (s->n_done ? LOCK_FLAG_HISTORY : 0u));
     if (s->held)
         p = put_raw(p, s->holder, CHORD_CLIENT_ID_BYTES);
     p = put_u32(p, s->lease_ms);
     p = put_u64(p, s->released);
+    if (s->n_done) {
+        *p++ = s->n_done;
+        for (unsigned i = 0; i < s->n_done; i++)
+            p = put_u64(p, s->done[i]);
+    }
     p = put_u32(p, s->lease_left_ms);
     p = put_u32(p, (uint32_t)s->n_waiters);
     for (size_t i = 0; i < s->n_waiters; i++) {
@@ -234,7 +244,7 @@ int chord_lock_state_decode(const uint8_t *buf, size_t len,
     s->fence = get_u64(&c);
     uint8_t flags = get_u8(&c);
     if (format != CHORD_LOCK_FORMAT ||
-        (flags & ~(LOCK_FLAG_HELD | LOCK_FLAG_RELEASING)))
+        (flags & ~(LOCK_FLAG_HELD | LOCK_FLAG_RELEASING | LOCK_FLAG_HISTORY)))
         c.bad = true;
     s->held = (flags & LOCK_FLAG_HELD) != 0;
     s->releasing = (flags & LOCK_FLAG_RELEASING) != 0;
@@ -242,6 +252,14 @@ int chord_lock_state_decode(const uint8_t *buf, size_t len,
         get_id(&c, s->holder);
     s->lease_ms = get_u32(&c);
     s->released = get_u64(&c);
+    if (flags & LOCK_FLAG_HISTORY) {
+        uint8_t k = get_u8(&c);
+        if (k == 0 || k > CHORD_LOCK_DONE_MAX)
+            c.bad = true;
+        for (unsigned i = 0; !c.bad && i < k; i++)
+            s->done[i] = get_u64(&c);
+        s->n_done = c.bad ? 0 : k;
+    }
     s->lease_left_ms = get_u32(&c);
     int rc = c.bad ? -EPROTO : get_lists(&c, s);
     if (rc == 0 && c.left != 0)

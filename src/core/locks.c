@@ -331,10 +331,22 @@ static void op_append(const struct chord_msg *m, struct chord_lock_state *st,
     o->changed = true;
 }
 
+/* Did the release of `fence` complete (the newest one, or one the record
+ * still remembers)? */
+static bool released_before(const struct chord_lock_state *st, uint64_t fence)
+{
+    if (st->released == fence)
+        return true;
+    for (unsigned i = 0; i < st->n_done; i++)
+        if (st->done[i] == fence)
+            return true;
+    return false;
+}
+
 static void op_release(const struct chord_msg *m, struct chord_lock_state *st,
                        struct outcome *o)
 {
-    if (st->released == m->lock_fence && m->lock_fence != 0)
+    if (m->lock_fence != 0 && released_before(st, m->lock_fence))
         return; /* done already: a retry */
     if (!is_holder(st, m->lock_client, m->lock_fence)) {
         refuse(o, CHORD_PRECONDITION,
@@ -675,6 +687,11 @@ static void release_step(struct chord_node *n, uint64_t now, uint64_t id)
     st.releasing = false;
     st.n_queue = 0;
     st.released = r->fence;
+    if (st.n_done == CHORD_LOCK_DONE_MAX) { /* forget the oldest */
+        memmove(st.done, st.done + 1, (CHORD_LOCK_DONE_MAX - 1) * 8u);
+        st.n_done--;
+    }
+    st.done[st.n_done++] = r->fence;
     r->finishing = true;
     uint8_t key[CHORD_LOCK_KEY_MAX];
     size_t key_len = r->key_len;

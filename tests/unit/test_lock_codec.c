@@ -135,6 +135,27 @@ static void test_round_trip(void **state)
     assert_null(got.waiters);
     assert_null(got.queue);
     chord_lock_state_clear(&got);
+
+    /* The history of completed releases: a count and the fences after
+     * `released`, flagged; without it the record is as before. */
+    empty.n_done = 2;
+    empty.done[0] = 5;
+    empty.done[1] = 7;
+    chord_buf_reset(&b);
+    assert_int_equal(chord_lock_state_encode(&empty, &b), 0);
+    assert_int_equal(b.len, 1 + 8 + 1 + 4 + 8 + 1 + 16 + 4 + 4 + 4);
+    assert_int_equal(b.data[9], 0x04);
+    assert_int_equal(chord_lock_state_decode(b.data, b.len, &got), 0);
+    assert_int_equal(got.n_done, 2);
+    assert_true(got.done[0] == 5 && got.done[1] == 7);
+    chord_lock_state_clear(&got);
+    /* A history of 0 entries, or past its cap, is malformed. */
+    b.data[1 + 8 + 1 + 4 + 8] = 0;
+    assert_int_equal(chord_lock_state_decode(b.data, b.len, &got), -EPROTO);
+    b.data[1 + 8 + 1 + 4 + 8] = CHORD_LOCK_DONE_MAX + 1;
+    assert_int_equal(chord_lock_state_decode(b.data, b.len, &got), -EPROTO);
+    empty.n_done = CHORD_LOCK_DONE_MAX + 1;
+    assert_int_equal(chord_lock_state_encode(&empty, &b), -EMSGSIZE);
     chord_buf_free(&b);
 }
 

@@ -288,8 +288,19 @@ static void test_lock_fifo_and_release(void **state)
     assert_true(b2.st.fence > fa);
     assert_int_equal(b2.st.n_waiters, 1);
 
-    struct lock_reply *all[] = {&a,  &b,   &c,    &q1, &q1again,
-                                &q2, &rel, &rel2, &c2, &b2};
+    /* B releases too; A's release repeated after that later grant is
+     * still a retry (the record remembers completed releases): ok, and
+     * nothing applied again. */
+    struct lock_reply relb = lock_req(net, 1, CHORD_LOCK_RELEASE, "L", 0xB,
+                                      b2.st.fence, 0, NULL, NULL, 5);
+    assert_int_equal(relb.status, CHORD_OK);
+    struct lock_reply rel3 =
+        lock_req(net, 2, CHORD_LOCK_RELEASE, "L", 0xA, fa, 0, NULL, NULL, 6);
+    assert_int_equal(rel3.status, CHORD_OK);
+    assert_string_equal(read_value(net, 0, "out"), "12");
+
+    struct lock_reply *all[] = {&a,   &b,    &c,  &q1, &q1again, &q2,
+                                &rel, &rel2, &c2, &b2, &relb,    &rel3};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         lock_reply_free(all[i]);
     net_free(net);
