@@ -187,6 +187,12 @@ static void node_reply(void *ctx, uint64_t conn, const uint8_t *frame,
         chord_transport_reply(h->tr, conn, frame, len);
 }
 
+/* The service's log lines (ctx is the host itself, not a core). */
+static void service_log(void *ctx, int level, const char *line)
+{
+    host_log(ctx, level, line);
+}
+
 static void node_log(void *ctx, int level, const char *line)
 {
     struct host_core *c = ctx;
@@ -976,7 +982,7 @@ enum chord_host_outcome chord_host_run(struct chord_host *h,
                      "memory-only: no --data directory, so nothing this "
                      "node stores survives a restart");
         uv_handle_t *wd =
-            h->want_sd ? chord_service_open(&h->svc, h->loop, node_log, h)
+            h->want_sd ? chord_service_open(&h->svc, h->loop, service_log, h)
                        : NULL;
         if (wd)
             h->opened[h->n_opened++] = wd;
