@@ -52,6 +52,7 @@
 #include "chord/tls.h"
 #include "client/clock.h"
 #include "client/request.h"
+#include "core/dvv.h"
 #include "core/wire.h"
 
 #define CLIENT_READ_CHUNK 65536u /* bytes asked of each recv() */
@@ -751,6 +752,24 @@ static int take_scan(const struct chord_msg *rep, void *arg)
             return -EPROTO;
         struct chord_record rec = {it.key.data, it.key.len, it.value.data,
                                    it.value.len, it.version};
+        if (it.state.len) { /* a state: its newest live value */
+            struct chord_dvv *d = malloc(sizeof *d);
+            int best = -1;
+            if (d && chord_dvv_decode(it.state.data, it.state.len, d) == 0)
+                for (unsigned i = 0; i < d->n_sib; i++)
+                    if (!d->sib[i].tombstone &&
+                        (best < 0 || d->sib[i].counter > d->sib[best].counter))
+                        best = (int)i;
+            if (best >= 0) {
+                rec.value = d->sib[best].value.data;
+                rec.value_len = d->sib[best].value.len;
+                rec.version.counter = d->sib[best].counter;
+                rec.version.writer = d->vv[d->sib[best].writer].writer;
+            }
+            free(d);
+            if (best < 0)
+                continue; /* no value to dump */
+        }
         int rc = so->fn ? so->fn(so->arg, &rec) : 0;
         if (rc)
             return rc;
