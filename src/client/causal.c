@@ -61,13 +61,7 @@ static int take_read(struct chord_session *s, struct chord_client_result *res,
         const struct chord_sibling *sib = &d->sib[i];
         /* Siblings with equal bytes are one value to the reader (a
          * retried write applied on both sides of a partition). */
-        bool dup = false;
-        for (unsigned j = 0; j < out->n_values && !dup; j++)
-            dup = out->values[j].len == sib->value.len &&
-                  (sib->value.len == 0 ||
-                   memcmp(out->values[j].data, sib->value.data,
-                          sib->value.len) == 0);
-        if (!dup)
+        if (!chord_dvv_repeats(d, i, now))
             out->values[out->n_values++] = (struct chord_value){
                 sib->value.data, sib->value.len, sib->deadline};
     }

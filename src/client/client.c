@@ -756,10 +756,7 @@ static int take_scan(const struct chord_msg *rep, void *arg)
             struct chord_dvv *d = malloc(sizeof *d);
             int best = -1;
             if (d && chord_dvv_decode(it.state.data, it.state.len, d) == 0)
-                for (unsigned i = 0; i < d->n_sib; i++)
-                    if (!d->sib[i].tombstone &&
-                        (best < 0 || d->sib[i].counter > d->sib[best].counter))
-                        best = (int)i;
+                best = chord_dvv_newest_live(d, 0); /* deadlines aside */
             if (best >= 0) {
                 rec.value = d->sib[best].value.data;
                 rec.value_len = d->sib[best].value.len;

@@ -534,3 +534,26 @@ size_t chord_dvv_value_bytes(const struct chord_dvv *d)
         n += d->sib[i].value.len;
     return n;
 }
+
+bool chord_dvv_repeats(const struct chord_dvv *d, unsigned i, uint64_t wall_ms)
+{
+    if (!chord_dvv_sibling_live(d, i, wall_ms))
+        return false;
+    const struct chord_bytes *v = &d->sib[i].value;
+    for (unsigned j = 0; j < i; j++)
+        if (chord_dvv_sibling_live(d, j, wall_ms) &&
+            d->sib[j].value.len == v->len &&
+            (v->len == 0 || memcmp(d->sib[j].value.data, v->data, v->len) == 0))
+            return true;
+    return false;
+}
+
+int chord_dvv_newest_live(const struct chord_dvv *d, uint64_t wall_ms)
+{
+    int best = -1;
+    for (unsigned i = 0; i < d->n_sib; i++)
+        if (chord_dvv_sibling_live(d, i, wall_ms) &&
+            (best < 0 || d->sib[i].counter > d->sib[best].counter))
+            best = (int)i;
+    return best;
+}

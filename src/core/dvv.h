@@ -171,6 +171,13 @@ bool chord_dvv_covers(const struct chord_dvv *ctx, const struct chord_dvv *d);
  * not past its deadline? */
 bool chord_dvv_sibling_live(const struct chord_dvv *d, unsigned i,
                             uint64_t wall_ms);
+/* Is sibling i live at wall_ms with the same bytes as a live sibling
+ * before it (one value written twice concurrently, which a reader sees
+ * once)? */
+bool chord_dvv_repeats(const struct chord_dvv *d, unsigned i, uint64_t wall_ms);
+/* The live sibling with the highest counter at wall_ms, or -1. */
+int chord_dvv_newest_live(const struct chord_dvv *d, uint64_t wall_ms);
+
 /* The number of live siblings at wall_ms. */
 unsigned chord_dvv_live(const struct chord_dvv *d, uint64_t wall_ms);
 

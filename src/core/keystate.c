@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "core/node_internal.h"
 #include "core/store.h"
@@ -45,16 +44,8 @@ uint8_t chord__keystate_answer(const struct chord_dvv *d, uint64_t wall_ms,
      * twice concurrently (a retry that reached both sides of a split). */
     unsigned live = 0, first = 0;
     for (unsigned i = 0; i < d->n_sib; i++) {
-        if (!chord_dvv_sibling_live(d, i, wall_ms))
-            continue;
-        bool dup = false;
-        for (unsigned j = 0; j < i && !dup; j++)
-            dup = chord_dvv_sibling_live(d, j, wall_ms) &&
-                  d->sib[j].value.len == d->sib[i].value.len &&
-                  (d->sib[i].value.len == 0 ||
-                   memcmp(d->sib[j].value.data, d->sib[i].value.data,
-                          d->sib[i].value.len) == 0);
-        if (!dup && live++ == 0)
+        if (chord_dvv_sibling_live(d, i, wall_ms) &&
+            !chord_dvv_repeats(d, i, wall_ms) && live++ == 0)
             first = i;
     }
     *n_live = live;
@@ -69,14 +60,18 @@ uint8_t chord__keystate_answer(const struct chord_dvv *d, uint64_t wall_ms,
     return CHORD_OK;
 }
 
+uint64_t chord__state_hash(const uint8_t *blob, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ blob[i]) * 0x100000001b3ull;
+    return h;
+}
+
 bool chord__keystate_newest(const struct chord_dvv *d, uint64_t wall_ms,
                             const uint8_t **value, size_t *value_len)
 {
-    int best = -1;
-    for (unsigned i = 0; i < d->n_sib; i++)
-        if (chord_dvv_sibling_live(d, i, wall_ms) &&
-            (best < 0 || d->sib[i].counter > d->sib[best].counter))
-            best = (int)i;
+    int best = chord_dvv_newest_live(d, wall_ms);
     *value = best < 0 ? NULL : d->sib[best].value.data;
     *value_len = best < 0 ? 0 : d->sib[best].value.len;
     return best >= 0;

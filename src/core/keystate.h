@@ -47,6 +47,10 @@ uint8_t chord__keystate_answer(const struct chord_dvv *d, uint64_t wall_ms,
                                const uint8_t **value, size_t *value_len,
                                unsigned *n_live);
 
+/* A hash of an encoded state: equal states encode to equal bytes, so
+ * equal hashes (read repair, anti-entropy digests). */
+uint64_t chord__state_hash(const uint8_t *blob, size_t len);
+
 /* The live value with the newest dot (highest counter) of *d at wall_ms:
  * true with *value and *value_len set, false when none is live. For the
  * ring's own records (a lock's), which must read as one value. */

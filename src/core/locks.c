@@ -522,7 +522,7 @@ static void record_write(struct chord_node *n, uint64_t now, const uint8_t *key,
     it.value.data = rec.data;
     it.value.len = rec.len;
     struct chord_reply_to wt = {.done = write_done, .op = w->h.id};
-    chord__replica_write(n, now, &it, NULL, consistency, &wt);
+    chord__replica_write(n, now, &it, NULL, NULL, consistency, &wt);
     chord_buf_free(&rec);
 }
 

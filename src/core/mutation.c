@@ -247,7 +247,8 @@ void chord__mutation_execute(struct chord_node *n, uint64_t now,
         it.has_origin = true;
         it.origin = m->rid;
     }
-    chord__replica_write(n, now, &it, has_ctx ? ctx : NULL, m->consistency, to);
+    chord__replica_write(n, now, &it, state, has_ctx ? ctx : NULL,
+                         m->consistency, to);
     free(joined);
     free(d);
 }

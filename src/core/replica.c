@@ -58,15 +58,6 @@ static bool enough_replicas(struct chord_node *n, uint64_t now,
     return false;
 }
 
-/* FNV-1a of an encoded state: equal states encode to equal bytes. */
-static uint64_t state_hash(const uint8_t *p, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* ------------------------------------------------------------------------ */
 /* writes                                                                   */
 
@@ -165,16 +156,18 @@ static void write_item(struct chord_node *n, uint64_t now,
 
 void chord__replica_write(struct chord_node *n, uint64_t now,
                           const struct chord_item *item,
-                          const struct chord_dvv *ctx, uint8_t consistency,
-                          const struct chord_reply_to *to)
+                          struct chord_dvv *state, const struct chord_dvv *ctx,
+                          uint8_t consistency, const struct chord_reply_to *to)
 {
-    uint64_t wall = chord__wall(n, now);
-    struct chord_dvv *d = malloc(sizeof *d);
-    if (!d) {
-        reply_status(n, now, to, CHORD_BUSY, "out of memory");
-        return;
+    struct chord_dvv *d = state, *own = NULL;
+    if (!d) { /* the caller has not loaded it */
+        if (!(d = own = malloc(sizeof *d))) {
+            reply_status(n, now, to, CHORD_BUSY, "out of memory");
+            return;
+        }
+        chord__keystate_load(n, chord__wall(n, now), item->key.data,
+                             item->key.len, d);
     }
-    chord__keystate_load(n, wall, item->key.data, item->key.len, d);
     /* A dot past everything the state and the context have seen. */
     uint64_t counter = n->commit.lamport + 1;
     uint64_t seen = chord_dvv_max_counter(d);
@@ -190,25 +183,25 @@ void chord__replica_write(struct chord_node *n, uint64_t now,
         sib.value = item->value;
     int rc = chord_dvv_write(d, ctx, &n->rt.self.id, counter, &sib);
     if (rc) {
-        free(d);
+        free(own);
         reply_status(n, now, to, CHORD_TOO_LARGE,
                      "the key would hold more concurrent values (or writers) "
                      "than it may: resolve its siblings with a put --context "
                      "first");
         return;
     }
-    struct chord_buf scratch, state;
+    struct chord_buf scratch, blob;
     chord_buf_init(&scratch);
-    chord_buf_init(&state);
+    chord_buf_init(&blob);
     struct chord_item it = *item;
     it.legacy = false;
     rc = chord_dvv_to_item(d, &scratch, &it);
     if (!rc && to->want_state)
-        rc = chord_dvv_encode(d, &state);
-    free(d);
+        rc = chord_dvv_encode(d, &blob);
+    free(own);
     if (rc) {
         chord_buf_free(&scratch);
-        chord_buf_free(&state);
+        chord_buf_free(&blob);
         reply_status(n, now, to, rc == -EMSGSIZE ? CHORD_TOO_LARGE : CHORD_BUSY,
                      rc == -EMSGSIZE ? "the key's values would be over the "
                                        "cap of one state: resolve its "
@@ -216,7 +209,7 @@ void chord__replica_write(struct chord_node *n, uint64_t now,
                                      : "out of memory");
         return;
     }
-    write_item(n, now, &it, consistency, to, &state);
+    write_item(n, now, &it, consistency, to, &blob);
     chord_buf_free(&scratch);
 }
 
@@ -351,7 +344,7 @@ static void read_close(struct chord_node *n, uint64_t now, struct pread *p)
     struct chord_item it = {0};
     it.key.data = p->key;
     it.key.len = p->key_len;
-    uint64_t h = state_hash(p->state, p->state_len);
+    uint64_t h = chord__state_hash(p->state, p->state_len);
     if (d && chord_dvv_decode(p->state, p->state_len, d) == 0 &&
         (d->n_vv > 0) && chord_dvv_to_item(d, &scratch, &it) == 0) {
         if (h != p->own_hash) {
@@ -483,6 +476,10 @@ void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
     if (!alone && consistency != CHORD_CONSISTENCY_ALL &&
         chord__lease_holds(n, now))
         alone = true;
+    if (alone && !has_session) { /* the common read: no state built */
+        read_alone(n, now, key, key_len, to);
+        return;
+    }
     struct chord_dvv *d = malloc(2 * sizeof *d);
     if (!d) {
         reply_status(n, now, to, CHORD_BUSY, "out of memory");
@@ -531,7 +528,7 @@ void chord__replica_read(struct chord_node *n, uint64_t now, const uint8_t *key,
     p->key_len = key_len;
     p->state = own.data; /* taken over */
     p->state_len = own.len;
-    p->own_hash = state_hash(own.data, own.len);
+    p->own_hash = chord__state_hash(own.data, own.len);
     if (has_session) {
         memcpy(sess, session->data, session->len);
         p->session = sess;
@@ -612,7 +609,8 @@ void chord__replica_answer(struct chord_node *n, uint64_t now,
                 if (chord__peer_same(&p->asked[i], &r->peer)) {
                     p->answered_by[i] = true;
                     p->seen[i] =
-                        has ? state_hash(m->state.data, m->state.len) : 0;
+                        has ? chord__state_hash(m->state.data, m->state.len)
+                            : 0;
                 }
         }
         read_check(n, now, p);

@@ -125,13 +125,16 @@ void chord__replicas_free(struct chord_replicas *r);
 /* Owner side of a write (the caller checked that this node owns the key
  * and the write's preconditions). `item` is the new sibling: key, value
  * or tombstone, deadline, origin, fence (its version and state are
- * ignored). The write supersedes the siblings `ctx` covers (NULL: every
- * sibling the owner holds); the outcome goes to to->done, maybe before
- * the call returns, with the new state when to->want_state. */
+ * ignored). `state` is the key's stored state as the caller loaded it
+ * (chord__keystate_load; changed in place into the new one), or NULL to
+ * have it loaded here. The write supersedes the siblings `ctx` covers
+ * (NULL: every sibling the owner holds); the outcome goes to to->done,
+ * maybe before the call returns, with the new state when
+ * to->want_state. */
 void chord__replica_write(struct chord_node *n, uint64_t now,
                           const struct chord_item *item,
-                          const struct chord_dvv *ctx, uint8_t consistency,
-                          const struct chord_reply_to *to);
+                          struct chord_dvv *state, const struct chord_dvv *ctx,
+                          uint8_t consistency, const struct chord_reply_to *to);
 /* A restore: `item` keeps its version and is ordered by it alone (the
  * legacy newest-wins rule, chord_dvv_merge_legacy): when the stored state
  * is as new it answers OK and changes nothing (a restore repeated is a

@@ -57,12 +57,8 @@ static uint64_t entry_hash(const struct chord_store_entry *e)
     h = mix64(h ^ e->version.counter);
     h = mix64(h ^ top64(&e->version.writer));
     h = mix64(h ^ e->deadline);
-    if (e->state) { /* a state blob: equal states encode equally */
-        uint64_t f = 0xcbf29ce484222325ull;
-        for (size_t i = 0; i < e->state_len; i++)
-            f = (f ^ e->state[i]) * 0x100000001b3ull;
-        h = mix64(h ^ f);
-    }
+    if (e->state) /* a state blob: equal states encode equally */
+        h = mix64(h ^ chord__state_hash(e->state, e->state_len));
     return mix64(h ^ (e->tombstone ? 0x7f4a7c15ull : 0));
 }
 
