@@ -104,21 +104,30 @@
  * time gets a 503), so nothing of the node is read off its thread.
  *
  * Virtual nodes (opt.vnodes = K > 1): the host runs K protocol cores on
- * one listener and one transport. Core i is the ring position
- * "address#i" (chord/addr.h); a frame the host sends to "host:port#i"
- * goes to host:port with i in the high byte of its header flags, and a
- * frame received goes to the core its flags name (client requests
- * without one to core 0, which coordinates like any node; a frame for a
- * core the process does not run closes its connection). The cores'
- * replica sets skip positions of the same process (core/placement.c).
- * Core 0 creates, joins or rejoins as a lone node would; the others then
- * join through core 0 one at a time, two stabilize periods apart. The
- * transport's "unreachable" names a process: every core hears it for
- * each position of that process it knows. The timer sleeps until the
- * earliest core deadline; a signal makes every core leave; the host is
- * ACTIVE (ready, healthy) once all cores are; /metrics shows core 0 plus
- * the process's node-to-node frames and its number of vnodes. Durability is per process, not per core,
- * so the host refuses a data directory with vnodes.
+ * one listener and one transport. Each core is a ring position
+ * "address#i" (chord/addr.h), i in 0..CHORD_ADDR_VNODE_MAX, its id SHA-1
+ * of that name. Which K names: #0..#K-1 for a process that creates the
+ * ring or has no view of it; a process given the ring's positions
+ * (opt.ring, a walk made before the start) takes the K names that share
+ * the circle most evenly between the processes there and itself
+ * (core/vnode_choice.h). A frame the host sends to "host:port#i" goes to
+ * host:port with i in the high byte of its header flags, and a frame
+ * received goes to the core its flags name; client requests naming none
+ * (0) go to #0, or to the first core when the process does not run #0
+ * (it coordinates like any node); a client frame for another name the
+ * process does not run closes its connection, a node-to-node one (meant
+ * for a position an earlier process at this address ran) is dropped, so
+ * its sender finds that position dead. The cores' replica sets skip
+ * positions of the same process (core/placement.c). The first core
+ * creates, joins or rejoins as a lone node would; the others then join
+ * through it one at a time, two stabilize periods apart. The transport's
+ * "unreachable" names a process: every core hears it for each position
+ * of that process it knows. The timer sleeps until the earliest core
+ * deadline; a signal makes every core leave; the host is ACTIVE (ready,
+ * healthy) once all cores are; /metrics shows the first core plus the
+ * process's node-to-node frames and its number of vnodes. Durability is
+ * per process, not per core, so the host refuses a data directory with
+ * vnodes.
  *
  * The process must ignore SIGPIPE (libuv writes with write(2)). The host
  * owns the SIGINT/SIGTERM handling of its loop while it runs. It does not
@@ -192,6 +201,14 @@ struct chord_host_options {
      * cores behind the one listener, core i named "address#i" with id
      * SHA-1 of that, see "Virtual nodes" above). Not with durable.dir. */
     unsigned vnodes;
+    /* With vnodes > 1 and join: the ring's positions (id and name) as a
+     * walk from the seed found them, to choose the names with (borrowed
+     * during chord_host_new; positions of this process's own address are
+     * ignored). n_ring 0: the names #0..#K-1, and ring_note (NULL: none)
+     * is logged to say why there was no view. */
+    const struct chord_peer *ring;
+    size_t n_ring;
+    const char *ring_note;
 };
 
 /* How log lines are written. */

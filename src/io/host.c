@@ -47,6 +47,7 @@
 #include "core/wire.h"
 #include "io/durable.h"
 #include "io/host_addrs.h"
+#include "io/host_vnodes.h"
 #include "io/log_line.h"
 #include "io/metrics_http.h"
 #include "io/metrics_text.h"
@@ -87,7 +88,9 @@ struct chord_host {
     struct chord_transport *tr; /* NULL once closed */
     struct chord_node *node;    /* cores[0].node */
     struct host_core cores[CHORD_HOST_VNODES_MAX];
-    unsigned n_cores;          /* opt.vnodes (1 without vnodes) */
+    unsigned n_cores; /* opt.vnodes (1 without vnodes) */
+    /* The core of each vnode index, plus 1 (0: not run here). */
+    uint8_t core_of[CHORD_ADDR_VNODE_MAX + 1];
     uint64_t frames_sent;      /* node-to-node frames handed to the transport */
     unsigned n_started;        /* cores told to create, join or rejoin */
     uint64_t join_at;          /* when the next core joins (0: not set yet) */
@@ -450,10 +453,19 @@ static int on_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
     if (!frame_vouched(h, conn, frame, len))
         return -EPROTO;
     unsigned vnode = len >= CHORD_FRAME_HEADER ? chord_frame_vnode(frame) : 0;
-    if (vnode >= h->n_cores)
-        return -EPROTO; /* for a vnode this process does not run */
+    unsigned core = h->core_of[vnode];
+    if (core == 0) { /* a name this process does not run */
+        struct chord_peer from;
+        uint8_t type;
+        bool node = chord_frame_from(frame, len, &from, &type) == 0;
+        if (node) /* for an earlier process here: its sender will see */
+            return 0;
+        if (vnode != 0)
+            return -EPROTO;
+        core = 1; /* a client naming no vnode: the first core */
+    }
     uv_update_time(h->loop);
-    int rc = chord_node_receive(h->cores[vnode].node, uv_now(h->loop), conn,
+    int rc = chord_node_receive(h->cores[core - 1].node, uv_now(h->loop), conn,
                                 frame, len);
     after_event(h);
     return rc == -EPROTO ? -EPROTO : 0;
@@ -723,20 +735,27 @@ static void host_tune_process(struct chord_host *h)
 }
 
 /* Make the protocol cores: one named by the advertised address, or with
- * vnodes K of them named "address#i". */
+ * vnodes K of them named "address#i" (host_vnodes.h). */
 static int host_make_cores(struct chord_host *h,
                            const struct chord_host_options *opt)
 {
     h->n_cores = opt->vnodes > 1 ? opt->vnodes : 1;
     h->stabilize_ms = opt->node.stabilize_ms;
-    int rc = 0;
+    unsigned idx[CHORD_HOST_VNODES_MAX] = {0};
+    char said[CHORD_HOST_VNODES_SAID_MAX];
+    int rc = h->n_cores > 1 ? chord__host_vnode_names(h->a.addr, h->n_cores,
+                                                      opt, idx, said)
+                            : 0;
+    if (h->n_cores > 1 && rc == 0)
+        host_log(h, CHORD_LOG_INFO, said);
     for (unsigned i = 0; i < h->n_cores && rc == 0; i++) {
         struct host_core *c = &h->cores[i];
         c->h = h;
-        c->idx = i;
+        c->idx = idx[i];
+        h->core_of[idx[i]] = (uint8_t)(i + 1);
         if (h->n_cores == 1)
             snprintf(c->addr, sizeof c->addr, "%s", h->a.addr);
-        else if (chord_addr_vnode_format(h->a.addr, i, c->addr) != 0)
+        else if (chord_addr_vnode_format(h->a.addr, idx[i], c->addr) != 0)
             return -ENAMETOOLONG;
         struct chord_node_config cfg = opt->node;
         rc = chord_peer_from_addr(&cfg.self, c->addr);
@@ -956,10 +975,6 @@ static void host_start_node(struct chord_host *h, uint64_t now)
         chord_node_create(h->node, now);
     }
     h->n_started = 1; /* the others join one by one (host_join_next) */
-    if (h->n_cores > 1)
-        host_logf(h, CHORD_LOG_INFO,
-                  "%u virtual nodes %s#0..%s#%u behind one listener",
-                  h->n_cores, h->a.addr, h->a.addr, h->n_cores - 1);
     int rc = h->keeper ? chord_peers_keeper_start(h->keeper) : 0;
     if (rc)
         host_logf(h, CHORD_LOG_WARN, "cannot keep the known peers: %s",

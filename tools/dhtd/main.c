@@ -25,7 +25,8 @@
  * line on stderr starting "dhtd: "; a usage error ends "(see dhtd --help)".
  *
  * This file only runs the node and maps outcomes to exit codes: options.c
- * reads the command line, the public embedding API (chord/host.h) does the
+ * reads the command line, ring_view.c walks the ring a process with
+ * virtual nodes joins, the public embedding API (chord/host.h) does the
  * work.
  */
 #include <signal.h>
@@ -43,6 +44,7 @@
 #include "chord/types.h"
 #include "common/exit.h"
 #include "options.h"
+#include "ring_view.h"
 
 int main(int argc, char **argv)
 {
@@ -69,9 +71,25 @@ int main(int argc, char **argv)
         dhtd_options_free(&o);
         return CHORD_EXIT_NODE_FAILED;
     }
+    /* Virtual nodes joining a ring choose their names with the ring in
+     * view: walk it first (ring_view.h says why before the loop). */
+    struct chord_peer *ring = NULL;
+    char note[CHORD_HOST_ERR_MAX];
+    if (opt.vnodes > 1 && opt.join) {
+        char why[CHORD_HOST_ERR_MAX - 64];
+        if (dhtd_ring_view(opt.join, &opt.tls, &ring, &opt.n_ring, why,
+                           sizeof why) == 0) {
+            opt.ring = ring;
+        } else {
+            snprintf(note, sizeof note, "not chosen, no view of the ring: %s",
+                     why);
+            opt.ring_note = note;
+        }
+    }
     char err[CHORD_HOST_ERR_MAX];
     struct chord_host *h;
     rc = chord_host_new(&loop, &opt, err, &h);
+    free(ring); /* the host keeps no pointer into it */
     if (rc) {
         fprintf(stderr, "dhtd: %s\n", err);
         uv_loop_close(&loop);
