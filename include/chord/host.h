@@ -112,13 +112,16 @@
  * the circle most evenly between the processes there and itself
  * (core/vnode_choice.h). A frame the host sends to "host:port#i" goes to
  * host:port with i in the high byte of its header flags, and a frame
- * received goes to the core its flags name; client requests naming none
- * (0) go to #0, or to the first core when the process does not run #0
- * (it coordinates like any node); a client frame for another name the
- * process does not run closes its connection, a node-to-node one (meant
- * for a position an earlier process at this address ran) is dropped, so
- * its sender finds that position dead. The cores' replica sets skip
- * positions of the same process (core/placement.c). The first core
+ * received goes to the core its flags name. Frames naming none (0, as
+ * sent to the plain "host:port": clients, a joiner's seed) go to #0, or
+ * to the first core when the process does not run #0 (a node that asked
+ * "host:port#0" then refuses the answer from another name, as it does any
+ * answer from a peer it did not ask). A frame naming another position
+ * the process does not run is dropped when it comes from a node (meant
+ * for an earlier process at this address: its sender finds that position
+ * dead) and closes the connection when it comes from a client. The
+ * cores' replica sets skip positions of the same process
+ * (core/placement.c). The first core
  * creates, joins or rejoins as a lone node would; the others then join
  * through it one at a time, two stabilize periods apart. The transport's
  * "unreachable" names a process: every core hears it for each position

@@ -453,16 +453,11 @@ static int on_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
     if (!frame_vouched(h, conn, frame, len))
         return -EPROTO;
     unsigned vnode = len >= CHORD_FRAME_HEADER ? chord_frame_vnode(frame) : 0;
-    unsigned core = h->core_of[vnode];
-    if (core == 0) { /* a name this process does not run */
+    unsigned core = vnode == 0 && h->core_of[0] == 0 ? 1 : h->core_of[vnode];
+    if (core == 0) { /* a name not run here: chord/host.h says why */
         struct chord_peer from;
         uint8_t type;
-        bool node = chord_frame_from(frame, len, &from, &type) == 0;
-        if (node) /* for an earlier process here: its sender will see */
-            return 0;
-        if (vnode != 0)
-            return -EPROTO;
-        core = 1; /* a client naming no vnode: the first core */
+        return chord_frame_from(frame, len, &from, &type) == 0 ? 0 : -EPROTO;
     }
     uv_update_time(h->loop);
     int rc = chord_node_receive(h->cores[core - 1].node, uv_now(h->loop), conn,

@@ -4,9 +4,15 @@ five processes with four positions each and three copies of every key.
 
 What a user would notice, checked in order (each step needs the previous):
   0. --vnodes 0 or 65, or --vnodes 2 with --data, is a usage error;
-  1. five daemons with --vnodes 4 form one ring of 20 positions named
-     ADDR#0..ADDR#3, in the order of SHA-1 of those names, with the right
-     predecessors (`dht ring --json`);
+  1. five daemons with --vnodes 4 form one ring of 20 positions, each
+     process's named as its log line "virtual nodes #i,#j,..." says (the
+     first process #0..#3, the others chosen among ADDR#0..ADDR#255 with
+     the ring in view), in the order of SHA-1 of those names, with the
+     right predecessors (`dht ring --json`); and the ring is balanced:
+     the processes' shares of the id circle (the arcs ending at their
+     positions, computed from the ids `dht ring --json` lists) are within
+     max/mean BALANCE_MAX (hashed names #0..#3 of five processes give
+     about 1.9; chosen, 1.11 at worst over 200 random port sets);
   2. keys put through random processes read back;
   3. `dht lookup KEY --json` names the position that follows the key's id;
   4. the copies lie on three distinct processes: the keys and primary
@@ -14,8 +20,8 @@ What a user would notice, checked in order (each step needs the previous):
      position its status) are exactly what the rule "owner, then the next
      positions of processes not chosen yet" gives, and differ from what
      three consecutive positions would give (so the check can fail);
-  5. a sixth process joins: the ring has 24 positions, the copies move to
-     match the rule again, every key reads back;
+  5. a sixth process joins: the ring has 24 positions, balanced as in 1,
+     the copies move to match the rule again, every key reads back;
   6. a process leaves gracefully (SIGTERM, exit 0): the ring has 20
      positions again, the copies match the rule, every key reads back;
   7. a process is killed (SIGKILL, its 4 positions gone at once): every
@@ -27,6 +33,7 @@ Usage: test_vnodes.py --bin BUILD_DIR [--seed N]. Exits non-zero on failure.
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -44,14 +51,33 @@ N_LOOKUPS = 40
 WORKERS = 3
 SETTLE_TIMEOUT = 25.0
 EXTRA = ["--vnodes", str(K), "--replicas", str(R), "--sync-ms", "300"]
+# Max/mean of the processes' shares of the circle a ring of processes
+# joining one after the other must keep (bench/vnodes.py, the unit test
+# test_vnode_choice: 1.11 at worst for 5 or 6 processes with K = 4).
+BALANCE_MAX = 1.25
 
 
 def base(addr):
     return addr.split("#", 1)[0]
 
 
-def positions(procs):
-    return ["%s#%d" % (p.addr, i) for p in procs for i in range(K)]
+def names_logged(node):
+    """The names a process says it runs: its log line "virtual nodes
+    #i,#j,..."."""
+    m = re.search(r"virtual nodes (#[0-9]+(?:,#[0-9]+)*)", node.log_text())
+    if not m:
+        return None
+    return ["%s%s" % (node.addr, i) for i in m.group(1).split(",")]
+
+
+def circle_balance(ring):
+    """Max/mean of the processes' shares of the id circle (the arcs that
+    end at their positions), from the ids `dht ring --json` lists."""
+    pos = sorted((int(e["id"], 16), base(e["addr"])) for e in ring)
+    share = {}
+    for i, (x, b) in enumerate(pos):
+        share[b] = share.get(b, 0) + (x - pos[i - 1][0]) % (1 << 160)
+    return max(share.values()) * len(share) / float(1 << 160)
 
 
 def placement(keys, addrs, distinct):
@@ -87,7 +113,11 @@ class VnodesTest:
         self.c = Cluster(args.bin, name="vnodes", seed=args.seed)
         self.rng = self.c.rng
         self.procs = []
+        self.names = {}  # process address -> the positions it runs
         self.kv = {}
+
+    def positions(self):
+        return [a for p in self.procs for a in self.names[p.addr]]
 
     def ring_now(self, via):
         r = self.c.dht(via, "--timeout-ms", "8000", "ring", "--json",
@@ -116,7 +146,7 @@ class VnodesTest:
         return None
 
     def wait_ring(self):
-        addrs = positions(self.procs)
+        addrs = self.positions()
         deadline = time.monotonic() + SETTLE_TIMEOUT
         problem = "not checked"
         while time.monotonic() < deadline:
@@ -131,19 +161,42 @@ class VnodesTest:
                                       self.c.dump_logs(10)))
 
     def start(self, via):
-        """Start a process and wait until its last position (#K-1, the
-        last to join) is active: processes join one after the other."""
+        """Start a process and wait until its last position (the last
+        name its log line gives, the last to join) is active: processes
+        join one after the other."""
         n = self.c.start_node(join=via, extra=EXTRA)
+        names = names_logged(n)
+        check(names is not None and len(set(names)) == K,
+              "%s: no log line naming %d virtual nodes; log:\n%s" % (
+                  n.addr, K, n.log_tail()))
+        if via is None:
+            check(names == ["%s#%d" % (n.addr, i) for i in range(K)],
+                  "the first process runs %s, expected #0..#%d" % (
+                      names, K - 1))
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while time.monotonic() < deadline:
-            r = self.c.dht("%s#%d" % (n.addr, K - 1), "--timeout-ms", "2000",
+            r = self.c.dht(names[-1], "--timeout-ms", "2000",
                            "status", "--json", timeout=10)
             if r.code == 0 and json.loads(r.out).get("state") == "active":
                 self.procs.append(n)
+                self.names[n.addr] = names
+                # The next process must see all of this one in its walk.
+                self.wait_ring()
                 return n
             time.sleep(0.2)
-        raise TestFailure("%s#%d not active after %.0f s; log:\n%s" % (
-            n.addr, K - 1, SETTLE_TIMEOUT, n.log_tail()))
+        raise TestFailure("%s not active after %.0f s; log:\n%s" % (
+            names[-1], SETTLE_TIMEOUT, n.log_tail()))
+
+    def check_balance(self, ring):
+        hashed = circle_balance([
+            {"id": "%040x" % node_id("%s#%d" % (p.addr, i)),
+             "addr": "%s#%d" % (p.addr, i)}
+            for p in self.procs for i in range(K)])
+        got = circle_balance(ring)
+        print("  share of the id circle, max/mean: %.3f (names #0..#%d "
+              "would give %.3f)" % (got, K - 1, hashed))
+        check(got <= BALANCE_MAX, "max/mean share of the circle %.3f > %.2f "
+              "with positions %s" % (got, BALANCE_MAX, self.names))
 
     def step_usage(self):
         """Out of range, or with a data directory: a usage error (exit 2)
@@ -164,6 +217,7 @@ class VnodesTest:
             self.start(self.rng.choice(self.procs))
         ring = self.wait_ring()
         print("  %d processes, %d positions in id order" % (PROCS, len(ring)))
+        self.check_balance(ring)
 
     def put_one(self, item):
         key, value, via = item
@@ -191,7 +245,7 @@ class VnodesTest:
             len(bad), len(self.kv), when, bad[:3]))
 
     def step_lookup(self):
-        addrs = positions(self.procs)
+        addrs = self.positions()
         ring = sorted(addrs, key=node_id)
         for key in self.rng.sample(list(self.kv), N_LOOKUPS):
             kid = key_id(key)
@@ -203,7 +257,7 @@ class VnodesTest:
                 key, owner, want))
 
     def wait_copies(self, what):
-        addrs = positions(self.procs)
+        addrs = self.positions()
         keys_at, prim_at = placement(self.kv, addrs, True)
         naive, _ = placement(self.kv, addrs, False)
         check(naive != keys_at, "the key set does not tell distinct-process "
@@ -233,7 +287,7 @@ class VnodesTest:
 
     def step_join(self):
         n = self.start(self.rng.choice(self.procs))
-        self.wait_ring()
+        self.check_balance(self.wait_ring())
         self.wait_copies("after %s joined" % n.addr)
         self.check_reads("after the join")
 
@@ -266,7 +320,8 @@ def main():
     t = VnodesTest(args)
     steps = [
         ("--vnodes out of range or with --data: usage error", t.step_usage),
-        ("%d processes x %d positions form one ring!" % (PROCS, K),
+        ("%d processes x %d chosen positions form one balanced ring!" % (
+            PROCS, K),
          t.step_start),
         ("%d keys put and read back!" % N_KEYS, t.step_put),
         ("lookup names the successor position", t.step_lookup),
