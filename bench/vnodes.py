@@ -5,9 +5,11 @@ test.
 
 For each K of --ks (default 1,4,16), on a fresh ring of --procs daemons
 (default 16) started with --vnodes K (and --metrics-listen):
-  1. start the processes one after the other, each once the one before
-     has all its positions active; wait until `dht ring --json` lists all
-     procs x K positions;
+  1. start the processes one after the other, each once a walk of the
+     ring (`dht ring --json`) meets all the positions of the ones before,
+     active (each joiner walks the ring to choose its names, dhtd(8)
+     --vnodes); wait until `dht ring --json` lists all procs x K
+     positions;
   2. idle maintenance: the growth of chord_peer_frames_sent_total (every
      node-to-node frame the process sent, all its vnodes) on /metrics of
      every process over --idle seconds (default 10), per process per
@@ -62,21 +64,27 @@ def rss_kib(pid):
     return 0
 
 
-def wait_positions(c, node, k, timeout=60):
-    """Wait until the last position of `node` (ADDR#k-1, the last to join)
-    is active: the process has joined with all its positions. Processes
-    join one after the other, as an operator would start them."""
+def wait_positions(c, node, k, want, timeout=60):
+    """Wait until a walk of the ring from `node` meets `want` positions,
+    all active, k of them `node`'s: the process has joined with all its
+    positions and the next one to start sees them all when it chooses its
+    own (dhtd --vnodes with --join walks the ring first). Processes join
+    one after the other, as an operator would start them."""
     if k <= 1:
         return
     deadline = time.monotonic() + timeout
+    got = None
     while time.monotonic() < deadline:
-        r = c.dht("%s#%d" % (node.addr, k - 1), "--timeout-ms", "2000",
-                  "status", "--json", timeout=10)
-        if r.code == 0 and json.loads(r.out).get("state") == "active":
-            return
+        rg = ring(c, node, timeout=10)
+        if rg:
+            mine = [e for e in rg if e["addr"].split("#", 1)[0] == node.addr]
+            got = "%d positions, %d of its own" % (len(rg), len(mine))
+            if (len(rg) == want and len(mine) == k and
+                    all(e.get("state") == "active" for e in rg)):
+                return
         time.sleep(0.3)
-    raise TestFailure("%s: position #%d not active after %d s"
-                      % (node.addr, k - 1, timeout))
+    raise TestFailure("%s: ring not complete after %d s: %s of %d"
+                      % (node.addr, timeout, got, want))
 
 
 def ring(c, node, timeout=120):
@@ -97,7 +105,7 @@ def one_k(args, k):
             mp = c.free_port()
             ex = extra + ["--metrics-listen", "127.0.0.1:%d" % mp]
             n = c.start_node(join=procs[0] if procs else None, extra=ex)
-            wait_positions(c, n, k)
+            wait_positions(c, n, k, (i + 1) * k)
             procs.append(n)
             mports.append("127.0.0.1:%d" % mp)
         want = args.procs * k
