@@ -101,8 +101,8 @@ int chord__host_vnode_names(const char *addr, unsigned k,
     if (procs)
         snprintf(said + at, CHORD_HOST_VNODES_SAID_MAX - at,
                  ": chosen to share the circle evenly with the %zu "
-                 "positions of %u other processes seen",
-                 n, procs);
+                 "positions of %u other process%s seen",
+                 n, procs, procs == 1 ? "" : "es");
     else if (opt->ring_note)
         snprintf(said + at, CHORD_HOST_VNODES_SAID_MAX - at, ": %s",
                  opt->ring_note);
