@@ -67,6 +67,13 @@ void chord_id_to_hex(const struct chord_id *id, char out[CHORD_ID_HEX_LEN + 1]);
 /* Exactly 40 hex digits (either case), NUL-terminated: 0, else -EINVAL. */
 int chord_id_from_hex(struct chord_id *out, const char *hex);
 
+/* In `sorted`, n elements of `size` bytes each that start with a struct
+ * chord_id and are in increasing id order, the index of the first whose
+ * id is >= key: key's successor on the circle (0 when none is, or n is
+ * 0). Binary search; the array is only read. */
+size_t chord_id_successor_at(const void *sorted, size_t n, size_t size,
+                             const struct chord_id *key);
+
 /* Position of id on the circle as a fraction in [0, 1) (for drawing). */
 double chord_id_fraction(const struct chord_id *id);
 

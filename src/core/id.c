@@ -146,6 +146,21 @@ int chord_id_from_hex(struct chord_id *out, const char *hex)
     return 0;
 }
 
+size_t chord_id_successor_at(const void *sorted, size_t n, size_t size,
+                             const struct chord_id *key)
+{
+    const unsigned char *b = sorted;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (chord_id_cmp((const struct chord_id *)(b + mid * size), key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == n ? 0 : lo;
+}
+
 double chord_id_fraction(const struct chord_id *id)
 {
     /* The top 53 bits are all a double can hold. */

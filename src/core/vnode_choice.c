@@ -21,9 +21,9 @@
 #include <string.h>
 
 struct slot {
-    struct chord_id id;
-    double at;     /* chord_id_fraction(id), in [0, 1) */
-    unsigned proc; /* n_procs: the joiner */
+    struct chord_id id; /* first: chord_id_successor_at */
+    double at;          /* chord_id_fraction(id), in [0, 1) */
+    unsigned proc;      /* n_procs: the joiner */
 };
 
 static int slot_cmp(const void *a, const void *b)
@@ -40,21 +40,6 @@ static double arc_between(double a, double b, bool same)
         return 1.0;
     double d = b - a;
     return d < 0 ? d + 1.0 : d;
-}
-
-/* The first slot whose id is >= id, wrapping to 0 past the last. */
-static size_t slot_after(const struct slot *s, size_t n,
-                         const struct chord_id *id)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (chord_id_cmp(&s[mid].id, id) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo == n ? 0 : lo;
 }
 
 int chord_vnode_choose(const struct chord_vnode_pos *ring, size_t n_ring,
@@ -104,7 +89,7 @@ int chord_vnode_choose(const struct chord_vnode_pos *ring, size_t n_ring,
         for (unsigned c = 0; c < n_cand; c++) {
             if (used[c])
                 continue;
-            size_t j = slot_after(s, n, &cand[c]);
+            size_t j = chord_id_successor_at(s, n, sizeof *s, &cand[c]);
             if (s[j].proc == me || chord_id_eq(&s[j].id, &cand[c]))
                 continue;
             size_t before = (j + n - 1) % n;
@@ -122,7 +107,7 @@ int chord_vnode_choose(const struct chord_vnode_pos *ring, size_t n_ring,
             for (unsigned c = 0; c < n_cand && best < 0; c++)
                 if (!used[c])
                     best = c;
-            best_at = slot_after(s, n, &cand[best]);
+            best_at = chord_id_successor_at(s, n, sizeof *s, &cand[best]);
             best_gain = 0;
         } else {
             share[s[best_at].proc] -= best_gain;

@@ -95,15 +95,7 @@ static const struct sim_member *sim_members(const struct chord_sim *sim,
 size_t chord_sim__member_successor(const struct sim_member *v, size_t n,
                                    const struct chord_id *key)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (chord_id_cmp(&v[mid].id, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo == n ? 0 : lo;
+    return chord_id_successor_at(v, n, sizeof *v, key);
 }
 
 int chord_sim_owner(const struct chord_sim *sim, const struct chord_id *key)
