@@ -452,15 +452,11 @@ static int on_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
         return 0;
     if (!frame_vouched(h, conn, frame, len))
         return -EPROTO;
-    unsigned vnode = len >= CHORD_FRAME_HEADER ? chord_frame_vnode(frame) : 0;
-    unsigned core = vnode == 0 && h->core_of[0] == 0 ? 1 : h->core_of[vnode];
-    if (core == 0) { /* a name not run here: chord/host.h says why */
-        struct chord_peer from;
-        uint8_t type;
-        return chord_frame_from(frame, len, &from, &type) == 0 ? 0 : -EPROTO;
-    }
+    int core = chord__host_vnode_route(h->core_of, frame, len);
+    if (core < 0)
+        return core == -ENOENT ? 0 : core;
     uv_update_time(h->loop);
-    int rc = chord_node_receive(h->cores[core - 1].node, uv_now(h->loop), conn,
+    int rc = chord_node_receive(h->cores[core].node, uv_now(h->loop), conn,
                                 frame, len);
     after_event(h);
     return rc == -EPROTO ? -EPROTO : 0;

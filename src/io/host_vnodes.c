@@ -5,7 +5,8 @@
  * The ring view's positions are numbered by process: sorted by their
  * "host:port" base, each new base a new number. The candidates are the
  * ids of "address#i" for every i the vnode byte of a frame header can
- * carry (chord/addr.h) whose name fits CHORD_ADDR_MAX.
+ * carry (chord/addr.h) whose name fits CHORD_ADDR_MAX. Frames are routed
+ * back to cores by that byte (chord__host_vnode_route).
  */
 #include "io/host_vnodes.h"
 
@@ -16,6 +17,7 @@
 #include "chord/addr.h"
 #include "chord/id.h"
 #include "core/vnode_choice.h"
+#include "core/wire.h"
 
 struct named {
     const struct chord_peer *p;
@@ -107,4 +109,17 @@ int chord__host_vnode_names(const char *addr, unsigned k,
         snprintf(said + at, CHORD_HOST_VNODES_SAID_MAX - at, ": %s",
                  opt->ring_note);
     return 0;
+}
+
+int chord__host_vnode_route(const uint8_t core_of[CHORD_ADDR_VNODE_MAX + 1],
+                            const uint8_t *frame, size_t len)
+{
+    unsigned vnode = len >= CHORD_FRAME_HEADER ? chord_frame_vnode(frame) : 0;
+    if (core_of[vnode])
+        return core_of[vnode] - 1;
+    if (vnode == 0)
+        return 0;
+    struct chord_peer from;
+    uint8_t type;
+    return chord_frame_from(frame, len, &from, &type) == 0 ? -ENOENT : -EPROTO;
 }

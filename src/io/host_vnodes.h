@@ -3,12 +3,16 @@
  * K of "address#0".."address#CHORD_ADDR_VNODE_MAX" the core's choice
  * (core/vnode_choice.h) picks for the ring a walk saw. Split out of
  * host.c; used by it only. It turns names into what the pure choice
- * takes (ids, processes numbered by "host:port" base) and nothing else.
+ * takes (ids, processes numbered by "host:port" base), and routes a
+ * received frame to the core its header names.
  */
 #ifndef CHORD_IO_HOST_VNODES_H
 #define CHORD_IO_HOST_VNODES_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "chord/addr.h"
 
 #include "chord/host.h"
 
@@ -26,5 +30,15 @@
 int chord__host_vnode_names(const char *addr, unsigned k,
                             const struct chord_host_options *opt, unsigned *idx,
                             char said[CHORD_HOST_VNODES_SAID_MAX]);
+
+/*
+ * The core (0-based) a received frame goes to, from the vnode its header
+ * names and core_of (core_of[i]: 1 + the core named #i, 0 when #i is not
+ * run here): naming none (0) and no #0 here, the first core; -ENOENT
+ * (drop it) for a node's frame naming a position not run here, -EPROTO
+ * (close the connection) for a client's. chord/host.h says why.
+ */
+int chord__host_vnode_route(const uint8_t core_of[CHORD_ADDR_VNODE_MAX + 1],
+                            const uint8_t *frame, size_t len);
 
 #endif
