@@ -33,7 +33,7 @@ static int status_of(const char *addr, struct chord_tls *tls, int64_t deadline,
     if (left <= 0)
         return -ETIMEDOUT;
     int ms = left < DHTD_RING_VIEW_CALL_MS ? (int)left : DHTD_RING_VIEW_CALL_MS;
-    struct chord_client *c;
+    struct chord_client *c = NULL;
     int rc = chord_client_connect_tls(addr, ms, tls, &c);
     if (rc == 0)
         rc = chord_client_status(c, st);
@@ -57,8 +57,9 @@ static int walk(const char *seed, struct chord_tls *tls, struct chord_peer *v,
     struct chord_status *st = malloc(sizeof *st);
     if (!st)
         return -ENOMEM;
-    const char *at = seed;
-    int rc = status_of(seed, tls, deadline, st);
+    char at[CHORD_ADDR_MAX]; /* whom the last call asked */
+    snprintf(at, sizeof at, "%s", seed);
+    int rc = status_of(at, tls, deadline, st);
     while (rc == 0) {
         if (met(v, *n, &st->self.id)) {
             snprintf(why, why_len, "%s repeats before the walk is back",
@@ -80,14 +81,14 @@ static int walk(const char *seed, struct chord_tls *tls, struct chord_peer *v,
         }
         if (st->n_succ == 0 || chord_id_eq(&st->succ[0].id, &v[0].id))
             break; /* back at the start: complete */
-        at = st->succ[0].addr;
+        memcpy(at, st->succ[0].addr, sizeof at);
         rc = status_of(at, tls, deadline, st);
     }
     free(st);
     if (rc && !why[0])
         snprintf(why, why_len, "no status from %s (%s)", at,
-                 rc == -ETIMEDOUT ? "the walk's deadline passed"
-                                  : strerror(-rc));
+                 now_ms() >= deadline ? "the walk's deadline passed"
+                                      : strerror(-rc));
     return rc;
 }
 
