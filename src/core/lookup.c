@@ -56,17 +56,18 @@ void chord__path_copy(struct chord_lookup_path *dst,
 /* ------------------------------------------------------------------------ */
 /* proximity routing                                                        */
 
-/* The end of finger i's interval: start(i + 1), or ourselves. */
-static const struct chord_id *finger_end(const struct chord_node *n, unsigned i)
-{
-    return i + 1 < CHORD_ID_BITS ? &n->rt.finger[i + 1].start : &n->rt.self.id;
-}
-
+/* Is id in finger i's interval [start(i), start(i+1)) (start(160) being
+ * ourselves)? */
 static bool in_finger_interval(const struct chord_node *n, unsigned i,
                                const struct chord_id *id)
 {
-    const struct chord_id *a = &n->rt.finger[i].start;
-    return chord_id_eq(id, a) || chord_id_in_oo(id, a, finger_end(n, i));
+    struct chord_id a, end;
+    chord_routing_finger_start(&n->rt, i, &a);
+    if (i + 1 < CHORD_ID_BITS)
+        chord_routing_finger_start(&n->rt, i + 1, &end);
+    else
+        end = n->rt.self.id;
+    return chord_id_eq(id, &a) || chord_id_in_oo(id, &a, &end);
 }
 
 /* log2 of the clockwise distance from a to b (b != a), from its top 64
@@ -94,9 +95,9 @@ static void pns_offer(struct chord_node *n, unsigned i,
         chord__is_self(n, c) || !chord__usable(n, c->addr, now))
         return;
     uint32_t ms = rtt < 1 ? 1 : rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
-    const struct chord_finger *f = &n->rt.finger[i];
-    bool same = f->set && chord__peer_same(&f->node, c);
-    if (f->set && !same && in_finger_interval(n, i, &f->node.id) &&
+    const struct chord_peer *f = chord_routing_finger(&n->rt, i);
+    bool same = f && chord__peer_same(f, c);
+    if (f && !same && in_finger_interval(n, i, &f->id) &&
         n->lookup.finger_rtt[i] && n->lookup.finger_rtt[i] <= ms)
         return;
     chord_routing_set_finger(&n->rt, i, c);
@@ -143,7 +144,7 @@ void chord__pns_answer(struct chord_node *n, uint64_t now, const struct rpc *r,
 unsigned chord__pns_finger_found(struct chord_node *n, uint64_t now, unsigned i,
                                  const struct chord_peer *owner)
 {
-    const struct chord_finger *f = &n->rt.finger[i];
+    const struct chord_peer *f = chord_routing_finger(&n->rt, i);
     if (chord__is_self(n, owner) || !in_finger_interval(n, i, &owner->id)) {
         /* The interval is empty: the finger is the next node, as usual. */
         unsigned next = chord_routing_set_finger(&n->rt, i, owner);
@@ -151,8 +152,8 @@ unsigned chord__pns_finger_found(struct chord_node *n, uint64_t now, unsigned i,
             n->lookup.finger_rtt[k] = 0;
         return next;
     }
-    if (!(f->set && in_finger_interval(n, i, &f->node.id) &&
-          chord__usable(n, f->node.addr, now))) {
+    if (!(f && in_finger_interval(n, i, &f->id) &&
+          chord__usable(n, f->addr, now))) {
         chord_routing_set_finger(&n->rt, i, owner);
         n->lookup.finger_rtt[i] = 0;
     }
@@ -180,7 +181,7 @@ static const struct chord_peer *pns_next(const struct chord_node *n,
         double ms = 0;
         if (k < n->rt.n_finger_runs) {
             unsigned i = n->rt.finger_run[k];
-            p = &n->rt.finger[i].node;
+            p = chord_routing_finger(&n->rt, i);
             ms = n->lookup.finger_rtt[i];
         } else {
             p = &n->rt.succ[k - n->rt.n_finger_runs];

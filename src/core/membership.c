@@ -318,9 +318,11 @@ size_t chord_node_known_peers(const struct chord_node *n,
         k = known_add(n, out, k, max, n->rt.pred.addr);
     for (unsigned i = 0; i < n->rt.n_preds; i++)
         k = known_add(n, out, k, max, n->rt.preds[i].addr);
-    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
-        if (n->rt.finger[i].set)
-            k = known_add(n, out, k, max, n->rt.finger[i].node.addr);
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
+        const struct chord_peer *f = chord_routing_finger(&n->rt, i);
+        if (f)
+            k = known_add(n, out, k, max, f->addr);
+    }
     /* merge_known skips repeats of what is already in out */
     return chord__merge_known(n, out, k, max);
 }
