@@ -248,7 +248,7 @@ void chord__merge_answer(struct chord_node *n, uint64_t now,
 /* Remember the peers the failure detector holds dead. */
 static void scan_dead(struct chord_node *n, uint64_t now)
 {
-    for (unsigned i = 0; i < CHORD_FD_PEERS; i++) {
+    for (unsigned i = 0; i < n->fd.n_slots; i++) {
         const struct chord_fd_peer *fp = &n->fd.peers[i];
         if (fp->addr[0] && fp->state == CHORD_PEER_DEAD)
             chord__merge_remember(n, now, fp->addr);

@@ -199,6 +199,7 @@ void chord_node_free(struct chord_node *n)
     chord__peers_free(&n->peer);
     chord_store_free(n->store);
     chord_routing_free(&n->rt);
+    chord_fd_free(&n->fd);
     free(n->in);
     free(n);
 }
@@ -634,7 +635,7 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
      * and those it declared dead that are still in their dead window (no
      * longer monitored: routing dropped them), so a reader sees the
      * verdict and not only the silence after it. */
-    for (unsigned i = 0; i < CHORD_FD_PEERS && st->n_peers < CHORD_PEERS_MAX;
+    for (unsigned i = 0; i < n->fd.n_slots && st->n_peers < CHORD_PEERS_MAX;
          i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
         bool shunned =

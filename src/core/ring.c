@@ -419,7 +419,7 @@ static void heartbeat_round(struct chord_node *n, uint64_t now)
             !chord__is_dead(n, n->rt.preds[i].addr, now) &&
             !addr_in(n->rt.preds[i].addr, set, k))
             set[k++] = n->rt.preds[i];
-    for (unsigned i = 0; i < CHORD_FD_PEERS; i++) {
+    for (unsigned i = 0; i < n->fd.n_slots; i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
         /* A suspect stays monitored until it is declared dead (or speaks),
          * so its death is noticed and repaired even after stabilize

@@ -63,6 +63,7 @@ static void test_unmonitored_never_convicted(void **state)
     /* Forget clears the entry. */
     chord_fd_forget(&fd, b);
     assert_null(chord_fd_find(&fd, b));
+    chord_fd_free(&fd);
 }
 
 static void addr_of(char *buf, int i)
@@ -132,6 +133,7 @@ static void test_slot_recycling(void **state)
     assert_true(chord_fd_usable(&fd, longaddr));
     chord_fd_unreachable(&fd, "", 3000);
     assert_null(chord_fd_find(&fd, ""));
+    chord_fd_free(&fd);
 }
 
 /* The dead window the node keeps in this table (core/peer.h's rule). */
@@ -160,6 +162,7 @@ static void test_fd_forget_keeps_the_window(void **state)
     chord_fd_forget(&fd, "b:1");
     assert_null(chord_fd_find(&fd, "b:1"));
     assert_false(chord_fd_is_dead(&fd, "b:1", 300));
+    chord_fd_free(&fd);
 }
 
 /* Hearing from a peer closes its window and makes it ALIVE; an earlier
@@ -186,6 +189,7 @@ static void test_fd_heard_closes_the_window(void **state)
     assert_true(chord_fd_is_dead(&fd, "b:1", 200));
     chord_fd_heard(&fd, "b:1", 2, 200);
     assert_false(chord_fd_is_dead(&fd, "b:1", 200));
+    chord_fd_free(&fd);
 }
 
 /* A full table recycles the least recently used slot outside its window;
@@ -234,6 +238,7 @@ static void test_fd_recycling_spares_dead_windows(void **state)
     chord_fd_heard(&fd, addr, 1, 20000);
     addr_of(addr, 1);
     assert_null(chord_fd_find(&fd, addr));
+    chord_fd_free(&fd);
 }
 
 int main(void)
