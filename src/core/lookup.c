@@ -32,8 +32,31 @@ void chord__lookups_init(struct chord_lookups *l)
 
 static void fwd_free(struct fwd *f)
 {
-    free(f->path);
-    f->path = NULL;
+    free(f->addrs);
+    f->addrs = NULL;
+}
+
+/* FNV-1a of an address, compared before the address itself. */
+static uint32_t fwd_hash(const char *addr)
+{
+    uint32_t h = 2166136261u;
+    for (; *addr; addr++)
+        h = (h ^ (uint8_t)*addr) * 16777619u;
+    return h;
+}
+
+/* Copy a packed address (shorter than CHORD_ADDR_MAX) out, zero-padded. */
+static void fwd_addr_out(char dst[CHORD_ADDR_MAX], const char *src)
+{
+    size_t l = strlen(src);
+    memcpy(dst, src, l);
+    memset(dst + l, 0, CHORD_ADDR_MAX - l);
+}
+
+/* The string after s in a packed block. */
+static const char *fwd_next_str(const char *s)
+{
+    return s + strlen(s) + 1;
 }
 
 void chord__lookups_free(struct chord_lookups *l)
@@ -254,21 +277,36 @@ static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
             chord_seq_finish(fwds, old);
         }
     }
-    struct fwd *f = chord_seq_push(fwds);
-    if (!f)
-        return;
-    if (path_in->n) {
-        f->path = malloc((size_t)path_in->n * CHORD_ADDR_MAX);
-        if (!f->path) {
-            chord_seq_finish(fwds, f);
-            return;
-        }
-        memcpy(f->path, path_in->addr, (size_t)path_in->n * CHORD_ADDR_MAX);
+    size_t len[CHORD_PATH_MAX + 2], total = 0;
+    const char *str[CHORD_PATH_MAX + 2];
+    unsigned ns = 0;
+    str[ns++] = origin->addr;
+    str[ns++] = next;
+    for (unsigned i = 0; i < path_in->n; i++)
+        str[ns++] = path_in->addr[i];
+    for (unsigned i = 0; i < ns; i++) {
+        len[i] = strnlen(str[i], CHORD_ADDR_MAX - 1) + 1;
+        total += len[i];
     }
+    char *addrs = malloc(total);
+    if (!addrs)
+        return;
+    struct fwd *f = chord_seq_push(fwds);
+    if (!f) {
+        free(addrs);
+        return;
+    }
+    char *w = addrs;
+    for (unsigned i = 0; i < ns; i++) {
+        memcpy(w, str[i], len[i] - 1);
+        w[len[i] - 1] = '\0';
+        w += len[i];
+    }
+    f->addrs = addrs;
     f->path_n = path_in->n;
     f->expires = now + CHORD_FWD_MEMORY_MS;
-    chord__addr_copy(f->next, next);
-    f->origin = *origin;
+    f->next_hash = fwd_hash(next);
+    f->origin_id = origin->id;
     f->req = req;
     f->target = *target;
     f->hops = hops;
@@ -409,18 +447,23 @@ void chord__lookup_reroute(struct chord_node *n, uint64_t now, const char *addr)
 {
     struct chord_seq *fwds = &n->lookup.fwds;
     uint64_t last = fwds->next_id; /* not those re-routing adds */
+    uint32_t h = fwd_hash(addr);
     for (uint64_t id = fwds->first_id; id < last; id++) {
         struct fwd *f = chord_seq_find(fwds, id);
-        if (!f || f->expires <= now || strcmp(f->next, addr) != 0)
+        if (!f || f->expires <= now || f->next_hash != h ||
+            strcmp(fwd_next_str(f->addrs), addr) != 0)
             continue;
-        struct chord_peer origin = f->origin;
+        struct chord_peer origin;
+        origin.id = f->origin_id;
+        fwd_addr_out(origin.addr, f->addrs);
         struct chord_id target = f->target;
         uint64_t req = f->req;
         uint8_t hops = f->hops, flags = f->flags;
         struct chord_lookup_path copy;
         copy.n = f->path_n;
-        if (f->path_n)
-            memcpy(copy.addr, f->path, (size_t)f->path_n * CHORD_ADDR_MAX);
+        const char *p = fwd_next_str(fwd_next_str(f->addrs));
+        for (unsigned i = 0; i < f->path_n; i++, p = fwd_next_str(p))
+            fwd_addr_out(copy.addr[i], p);
         fwd_free(f);
         chord_seq_finish(fwds, f);
         chord__log(n, CHORD_LOG_DEBUG, "re-routing a lookup that went to %s",

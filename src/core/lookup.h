@@ -51,19 +51,22 @@ struct chord_found {
 };
 
 /* A lookup this node forwarded: enough to forward it again, elsewhere,
- * should the next hop turn out to be down. The path is as it reached us
- * (without this node), on the heap. */
+ * should the next hop turn out to be down. The addresses (the origin's,
+ * the next hop's and the path's as it reached us, without this node) are
+ * packed as consecutive NUL-terminated strings in one heap block: a
+ * record is ~90 bytes plus ~16 per address, where 64-byte copies made it
+ * ~216 plus 64 per hop of path. */
 struct fwd {
     struct chord_seq_hdr h;
     uint64_t expires;
-    char next[CHORD_ADDR_MAX]; /* the hop it went to */
-    struct chord_peer origin;
     uint64_t req;
     struct chord_id target;
+    struct chord_id origin_id;
+    uint32_t next_hash; /* fwd_hash of the next hop's address */
     uint8_t hops;
     uint8_t flags;
     uint8_t path_n;
-    char (*path)[CHORD_ADDR_MAX];
+    char *addrs; /* origin, next hop, path[0..path_n) */
 };
 
 struct chord_lookups {
