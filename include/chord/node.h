@@ -144,7 +144,7 @@ void chord_node_start_static(struct chord_node *n, uint64_t now,
 /* Join the ring that the node at `seed_addr` belongs to. The state is
  * JOINING until the successor is known and its keys have arrived (then
  * ACTIVE), or FAILED when the seed cannot be reached after a few tries.
- * 0, or -EINVAL for an empty or over-long address. */
+ * 0, -EINVAL for an empty or over-long address, or -ENOMEM. */
 int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr);
 
 /* Come back after a restart: join through the first of `addrs` (the
@@ -152,7 +152,8 @@ int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr);
  * that answers, trying each in turn. When none answers, the node creates
  * a ring alone (ACTIVE) and keeps probing them, so that a ring whose
  * nodes restart in any order comes back as one (see chord_node_remember).
- * 0, or -EINVAL when k == 0 or an address is empty or over-long. */
+ * 0, -EINVAL when k == 0 or an address is empty or over-long, or
+ * -ENOMEM. */
 int chord_node_rejoin(struct chord_node *n, uint64_t now,
                       const char *const *addrs, size_t k);
 

@@ -67,6 +67,8 @@ void chord__lookups_free(struct chord_lookups *l)
             fwd_free(f);
     }
     chord_seq_free(&l->fwds);
+    free(l->finger_rtt);
+    l->finger_rtt = NULL;
 }
 
 void chord__path_copy(struct chord_lookup_path *dst,
@@ -110,6 +112,26 @@ static double log2_dist(const struct chord_id *a, const struct chord_id *b)
     return -1.0;
 }
 
+/* The measured round trip to finger i's node (0: not measured). */
+static uint32_t finger_rtt(const struct chord_node *n, unsigned i)
+{
+    return n->lookup.finger_rtt ? n->lookup.finger_rtt[i] : 0;
+}
+
+/* Note finger i's round trip (0: forget it); false without memory. */
+static bool set_finger_rtt(struct chord_node *n, unsigned i, uint32_t ms)
+{
+    if (!n->lookup.finger_rtt) {
+        if (!ms)
+            return true;
+        n->lookup.finger_rtt = calloc(CHORD_ID_BITS, sizeof(uint32_t));
+        if (!n->lookup.finger_rtt)
+            return false;
+    }
+    n->lookup.finger_rtt[i] = ms;
+    return true;
+}
+
 /* A measured round trip to candidate c of finger i: keep the nearest. */
 static void pns_offer(struct chord_node *n, unsigned i,
                       const struct chord_peer *c, uint64_t rtt, uint64_t now)
@@ -120,11 +142,12 @@ static void pns_offer(struct chord_node *n, unsigned i,
     uint32_t ms = rtt < 1 ? 1 : rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
     const struct chord_peer *f = chord_routing_finger(&n->rt, i);
     bool same = f && chord__peer_same(f, c);
-    if (f && !same && in_finger_interval(n, i, &f->id) &&
-        n->lookup.finger_rtt[i] && n->lookup.finger_rtt[i] <= ms)
+    if (f && !same && in_finger_interval(n, i, &f->id) && finger_rtt(n, i) &&
+        finger_rtt(n, i) <= ms)
         return;
+    if (!set_finger_rtt(n, i, ms))
+        return; /* without memory, the finger it has */
     chord_routing_set_finger(&n->rt, i, c);
-    n->lookup.finger_rtt[i] = ms;
 }
 
 static void pns_neighbors(struct chord_node *n, uint64_t now,
@@ -172,13 +195,13 @@ unsigned chord__pns_finger_found(struct chord_node *n, uint64_t now, unsigned i,
         /* The interval is empty: the finger is the next node, as usual. */
         unsigned next = chord_routing_set_finger(&n->rt, i, owner);
         for (unsigned k = i; k < next && k < CHORD_ID_BITS; k++)
-            n->lookup.finger_rtt[k] = 0;
+            set_finger_rtt(n, k, 0);
         return next;
     }
     if (!(f && in_finger_interval(n, i, &f->id) &&
           chord__usable(n, f->addr, now))) {
         chord_routing_set_finger(&n->rt, i, owner);
-        n->lookup.finger_rtt[i] = 0;
+        set_finger_rtt(n, i, 0);
     }
     struct chord_msg *q = chord__msg(n, CHORD_MSG_GET_NEIGHBORS, 0);
     if (q) {
@@ -205,7 +228,7 @@ static const struct chord_peer *pns_next(const struct chord_node *n,
         if (k < n->rt.n_finger_runs) {
             unsigned i = n->rt.finger_run[k];
             p = chord_routing_finger(&n->rt, i);
-            ms = n->lookup.finger_rtt[i];
+            ms = finger_rtt(n, i);
         } else {
             p = &n->rt.succ[k - n->rt.n_finger_runs];
         }

@@ -72,8 +72,9 @@ struct fwd {
 struct chord_lookups {
     struct chord_seq fwds; /* struct fwd, in expiry order */
     /* Proximity routing (cfg.pns): the measured round trip to each
-     * finger's node, in ms (0: not measured). */
-    uint32_t finger_rtt[CHORD_ID_BITS];
+     * finger's node, in ms (0: not measured); CHORD_ID_BITS entries,
+     * allocated at the first measurement (NULL: none measured). */
+    uint32_t *finger_rtt;
 };
 
 void chord__lookups_init(struct chord_lookups *l);

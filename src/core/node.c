@@ -200,6 +200,8 @@ void chord_node_free(struct chord_node *n)
     chord_store_free(n->store);
     chord_routing_free(&n->rt);
     chord_fd_free(&n->fd);
+    chord__lease_free(&n->lease);
+    chord__member_free(&n->member);
     free(n->in);
     free(n);
 }
@@ -258,8 +260,7 @@ int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr)
         return -EINVAL;
     if (strcmp(seed_addr, n->rt.self.addr) == 0)
         return -EINVAL;
-    chord__member_join(n, now, seed_addr);
-    return 0;
+    return chord__member_join(n, now, seed_addr);
 }
 
 int chord_node_rejoin(struct chord_node *n, uint64_t now,
@@ -273,8 +274,7 @@ int chord_node_rejoin(struct chord_node *n, uint64_t now,
             return -EINVAL;
     }
     n->now = now;
-    chord__member_rejoin(n, now, addrs, k);
-    return 0;
+    return chord__member_rejoin(n, now, addrs, k);
 }
 
 int chord_node_remember(struct chord_node *n, uint64_t now, const char *addr)
