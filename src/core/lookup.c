@@ -27,7 +27,8 @@
 void chord__lookups_init(struct chord_lookups *l)
 {
     memset(l, 0, sizeof(*l));
-    chord_seq_init(&l->fwds, sizeof(struct fwd));
+    for (int k = 0; k < 2; k++)
+        chord_seq_init(&l->fwds[k], sizeof(struct fwd));
 }
 
 static void fwd_free(struct fwd *f)
@@ -61,12 +62,14 @@ static const char *fwd_next_str(const char *s)
 
 void chord__lookups_free(struct chord_lookups *l)
 {
-    for (size_t i = 0; i < l->fwds.len; i++) {
-        struct fwd *f = chord_seq_at(&l->fwds, i);
-        if (f->h.live)
-            fwd_free(f);
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < l->fwds[k].len; i++) {
+            struct fwd *f = chord_seq_at(&l->fwds[k], i);
+            if (f->h.live)
+                fwd_free(f);
+        }
+        chord_seq_free(&l->fwds[k]);
     }
-    chord_seq_free(&l->fwds);
     free(l->finger_rtt);
     l->finger_rtt = NULL;
 }
@@ -285,6 +288,28 @@ static const struct chord_peer *succ_owner(const struct chord_node *n,
     return NULL;
 }
 
+/*
+ * Which queue remembers a lookup forwarded to `next`, and for how long:
+ * as long as this node could take to learn that `next` failed. A peer the
+ * detector monitors is suspected some time after a crash (heartbeat +
+ * its timeout, or longer after false suspicions): CHORD_FWD_MEMORY_MS, as
+ * always. Any other peer is never suspected, only reported unreachable by
+ * the host, within about a round trip: the detector's floor (250 ms), the
+ * longest round trip it takes for a healthy one. Each queue's records
+ * then expire in the order they were made.
+ */
+static unsigned fwd_queue(const struct chord_node *n, const char *next,
+                          uint64_t *memory)
+{
+    const struct chord_fd_peer *fp = chord_fd_find(&n->fd, next);
+    if (fp && fp->monitored) {
+        *memory = CHORD_FWD_MEMORY_MS;
+        return 0;
+    }
+    *memory = n->fd.cfg.floor_ms;
+    return 1;
+}
+
 /* Remember a lookup forwarded to `next` (see struct fwd). Best effort:
  * without memory the lookup simply is not re-routed. */
 static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
@@ -292,7 +317,8 @@ static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
                          const struct chord_id *target, uint8_t hops,
                          uint8_t flags, const struct chord_lookup_path *path_in)
 {
-    struct chord_seq *fwds = &n->lookup.fwds;
+    uint64_t memory;
+    struct chord_seq *fwds = &n->lookup.fwds[fwd_queue(n, next, &memory)];
     if (fwds->live >= CHORD_FWD_MAX) {
         struct fwd *old = chord_seq_head(fwds);
         if (old) {
@@ -327,7 +353,7 @@ static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
     }
     f->addrs = addrs;
     f->path_n = path_in->n;
-    f->expires = now + CHORD_FWD_MEMORY_MS;
+    f->expires = now + memory;
     f->next_hash = fwd_hash(next);
     f->origin_id = origin->id;
     f->req = req;
@@ -338,10 +364,13 @@ static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
 
 void chord__lookup_tick(struct chord_node *n, uint64_t now)
 {
-    struct fwd *f;
-    while ((f = chord_seq_head(&n->lookup.fwds)) != NULL && f->expires <= now) {
-        fwd_free(f);
-        chord_seq_finish(&n->lookup.fwds, f);
+    for (int k = 0; k < 2; k++) {
+        struct chord_seq *q = &n->lookup.fwds[k];
+        struct fwd *f;
+        while ((f = chord_seq_head(q)) != NULL && f->expires <= now) {
+            fwd_free(f);
+            chord_seq_finish(q, f);
+        }
     }
 }
 
@@ -466,11 +495,12 @@ static void lookup_step(struct chord_node *n, uint64_t now,
     free(m);
 }
 
-void chord__lookup_reroute(struct chord_node *n, uint64_t now, const char *addr)
+/* Re-route the lookups of queue q forwarded to addr (hash h); false when
+ * this node failed meanwhile. */
+static bool reroute_queue(struct chord_node *n, uint64_t now,
+                          struct chord_seq *fwds, const char *addr, uint32_t h)
 {
-    struct chord_seq *fwds = &n->lookup.fwds;
     uint64_t last = fwds->next_id; /* not those re-routing adds */
-    uint32_t h = fwd_hash(addr);
     for (uint64_t id = fwds->first_id; id < last; id++) {
         struct fwd *f = chord_seq_find(fwds, id);
         if (!f || f->expires <= now || f->next_hash != h ||
@@ -493,8 +523,17 @@ void chord__lookup_reroute(struct chord_node *n, uint64_t now, const char *addr)
                    addr);
         lookup_step(n, now, &origin, req, &target, hops, flags, &copy);
         if (n->state == CHORD_NODE_FAILED)
-            return;
+            return false;
     }
+    return true;
+}
+
+void chord__lookup_reroute(struct chord_node *n, uint64_t now, const char *addr)
+{
+    uint32_t h = fwd_hash(addr);
+    for (int k = 0; k < 2; k++)
+        if (!reroute_queue(n, now, &n->lookup.fwds[k], addr, h))
+            return;
 }
 
 void chord__lookup_step(struct chord_node *n, uint64_t now,
