@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chord/buf.h"
 #include "chord/metrics.h"
 #include "chord/types.h"
 
@@ -72,6 +73,12 @@ struct chord_node_io {
      * does not keep its own (about 15 KB). Borrowed: it must outlive the
      * nodes. NULL: the node allocates its own. */
     struct chord_msg *scratch;
+    /* An encode buffer that several nodes driven by one thread may share
+     * (a node fills it and hands its bytes to send, reply or persist,
+     * which copy what they keep; none of them re-enters a node), so that
+     * each does not keep its own (about 1 KB). Borrowed: it must outlive
+     * the nodes. NULL: the node keeps its own. */
+    struct chord_buf *scratch_out;
 };
 
 /* A decode buffer for struct chord_node_io.scratch, or NULL (no memory);

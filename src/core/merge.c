@@ -23,6 +23,8 @@ void chord__merge_free(struct chord_merge *m)
 {
     free(m->peers);
     m->peers = NULL;
+    free(m->seen);
+    m->seen = NULL;
 }
 
 static struct merge_peer *find(struct chord_node *n, const char *addr)
@@ -87,11 +89,17 @@ size_t chord__merge_known(const struct chord_node *n,
 /* ------------------------------------------------------------------------ */
 /* waves                                                                    */
 
-/* Has this node handled the wave (origin, id)? Records it if not. */
+/* Has this node handled the wave (origin, id)? Records it if not.
+ * Without memory to record it, it counts as seen (not handled). */
 static bool wave_seen(struct chord_node *n, const struct chord_id *origin,
                       uint64_t id)
 {
     struct chord_merge *m = &n->merge;
+    if (!m->seen) {
+        m->seen = calloc(CHORD_MERGE_WAVES_SEEN, sizeof(m->seen[0]));
+        if (!m->seen)
+            return true;
+    }
     for (unsigned i = 0; i < CHORD_MERGE_WAVES_SEEN; i++)
         if (m->seen[i].id == id && chord_id_eq(&m->seen[i].origin, origin))
             return true;

@@ -169,6 +169,8 @@ int chord_node_new(const struct chord_node_config *cfg,
     fdc.pause_ms = 2 * cfg->heartbeat_ms; /* we tick every heartbeat */
     chord_fd_init(&n->fd, &fdc);
     chord__peers_init(&n->peer);
+    if (io->scratch_out)
+        n->peer.out = io->scratch_out;
     chord__commit_init(&n->commit);
     chord__lookups_init(&n->lookup);
     chord__replicas_init(&n->rep);

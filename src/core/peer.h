@@ -100,7 +100,8 @@ struct rpc {
 /* The node's part for its dealings with peers. */
 struct chord_peers {
     struct chord_seq rpcs; /* struct rpc, in id (and deadline) order */
-    struct chord_buf out;  /* scratch for encoding */
+    struct chord_buf own;  /* the node's own encode buffer ... */
+    struct chord_buf *out; /* ... or the host's shared one: the one used */
 };
 
 void chord__peers_init(struct chord_peers *p);
