@@ -338,6 +338,11 @@ static void fd_rtt_sample(const struct chord_fd_config *c,
 bool chord_fd_heard(struct chord_fd *fd, const char *addr, int64_t rtt_ms,
                     uint64_t now)
 {
+    /* A message that answers nothing, from a peer we know nothing of,
+     * would make an entry that says no more than its absence: ALIVE,
+     * unmonitored, no round trip, no penalty, no dead window. */
+    if (rtt_ms < 0 && fd_index(fd, addr) < 0)
+        return false;
     struct chord_fd_peer *p = fd_get(fd, addr, now);
     if (!p)
         return false;

@@ -126,7 +126,8 @@ void chord_fd_monitor(struct chord_fd *fd, const char *addr, bool on,
 void chord_fd_sent(struct chord_fd *fd, const char *addr, uint64_t now);
 
 /*
- * Something arrived from addr at `now` (an unknown addr gets an entry).
+ * Something arrived from addr at `now` (an unknown addr gets an entry when
+ * the message answers something: rtt_ms >= 0).
  * `rtt_ms` >= 0 when it answers a heartbeat (or another request) sent
  * rtt_ms ago, which clears the pending heartbeat (whichever heartbeat it
  * answers) and feeds the estimator (samples capped at ceil_ms); -1 for
