@@ -54,7 +54,7 @@
 #include "chord/types.h"
 
 #define CHORD_FD_PEERS 64  /* slots at most */
-#define CHORD_FD_GROW 8    /* slots added at a time */
+#define CHORD_FD_GROW 4    /* slots added at a time */
 #define CHORD_FD_INDEX 128 /* hash index entries (2 x CHORD_FD_PEERS) */
 
 struct chord_fd_config {

@@ -329,7 +329,10 @@ static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
     size_t len[CHORD_PATH_MAX + 2], total = 0;
     const char *str[CHORD_PATH_MAX + 2];
     unsigned ns = 0;
-    str[ns++] = origin->addr;
+    bool origin_first =
+        path_in->n > 0 && strcmp(path_in->addr[0], origin->addr) == 0;
+    if (!origin_first)
+        str[ns++] = origin->addr;
     str[ns++] = next;
     for (unsigned i = 0; i < path_in->n; i++)
         str[ns++] = path_in->addr[i];
@@ -352,6 +355,7 @@ static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
         w += len[i];
     }
     f->addrs = addrs;
+    f->origin_first = origin_first;
     f->path_n = path_in->n;
     f->expires = now + memory;
     f->next_hash = fwd_hash(next);
@@ -503,18 +507,20 @@ static bool reroute_queue(struct chord_node *n, uint64_t now,
     uint64_t last = fwds->next_id; /* not those re-routing adds */
     for (uint64_t id = fwds->first_id; id < last; id++) {
         struct fwd *f = chord_seq_find(fwds, id);
-        if (!f || f->expires <= now || f->next_hash != h ||
-            strcmp(fwd_next_str(f->addrs), addr) != 0)
+        if (!f || f->expires <= now || f->next_hash != h)
             continue;
+        const char *next = f->origin_first ? f->addrs : fwd_next_str(f->addrs);
+        if (strcmp(next, addr) != 0)
+            continue;
+        const char *p = fwd_next_str(next); /* the path */
         struct chord_peer origin;
         origin.id = f->origin_id;
-        fwd_addr_out(origin.addr, f->addrs);
+        fwd_addr_out(origin.addr, f->origin_first ? p : f->addrs);
         struct chord_id target = f->target;
         uint64_t req = f->req;
         uint8_t hops = f->hops, flags = f->flags;
         struct chord_lookup_path copy;
         copy.n = f->path_n;
-        const char *p = fwd_next_str(fwd_next_str(f->addrs));
         for (unsigned i = 0; i < f->path_n; i++, p = fwd_next_str(p))
             fwd_addr_out(copy.addr[i], p);
         fwd_free(f);

@@ -57,7 +57,8 @@ struct chord_found {
 /* A lookup this node forwarded: enough to forward it again, elsewhere,
  * should the next hop turn out to be down. The addresses (the origin's,
  * the next hop's and the path's as it reached us, without this node) are
- * packed as consecutive NUL-terminated strings in one heap block: a
+ * packed as consecutive NUL-terminated strings in one heap block (the
+ * origin's only when it is not the path's first, as it nearly always is): a
  * record is ~90 bytes plus ~16 per address, where 64-byte copies made it
  * ~216 plus 64 per hop of path. */
 struct fwd {
@@ -70,7 +71,8 @@ struct fwd {
     uint8_t hops;
     uint8_t flags;
     uint8_t path_n;
-    char *addrs; /* origin, next hop, path[0..path_n) */
+    bool origin_first; /* the origin's address is path[0], not stored */
+    char *addrs;       /* [origin,] next hop, path[0..path_n) */
 };
 
 struct chord_lookups {

@@ -89,10 +89,10 @@ typedef void (*chord_found_fn)(struct chord_node *n, uint64_t now,
 
 struct rpc {
     struct chord_seq_hdr h;
-    uint8_t kind; /* enum rpc_kind */
     uint64_t deadline;
     uint64_t sent_at;
     struct chord_peer peer; /* who was asked (first hop for lookups) */
+    uint8_t kind;           /* enum rpc_kind (in the peer's padding) */
     uint64_t arg;           /* op id, finger index, transfer id, ... */
     chord_found_fn found;   /* lookups: where FOUND_SUCC goes (or NULL) */
 };

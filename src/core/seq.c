@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Records of a queue's first buffer: most queues of a node hold a few
+ * (a simulator runs a hundred thousand nodes, each with several). */
+#define SEQ_FIRST_CAP 4u
+
 void chord_seq_init(struct chord_seq *q, size_t esz)
 {
     memset(q, 0, sizeof(*q));
@@ -48,7 +52,7 @@ const void *chord_seq_peek(const struct chord_seq *q)
 
 static int grow(struct chord_seq *q)
 {
-    size_t cap = q->cap ? q->cap * 2 : 16;
+    size_t cap = q->cap ? q->cap * 2 : SEQ_FIRST_CAP;
     uint8_t *nb = malloc(cap * q->esz);
     if (!nb)
         return -1;
