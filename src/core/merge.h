@@ -78,9 +78,10 @@ struct merge_wave {
 };
 
 struct chord_merge {
-    /* CHORD_MERGE_PEERS slots, allocated when the first peer is
-     * remembered (most nodes never lose one): NULL until then. */
+    /* cap slots, grown MERGE_GROW at a time up to CHORD_MERGE_PEERS as
+     * peers are remembered (most nodes never lose one): NULL until then. */
     struct merge_peer *peers;
+    unsigned cap;
     /* CHORD_MERGE_WAVES_SEEN waves, allocated at the first wave (NULL
      * until then). */
     struct merge_wave *seen;
