@@ -15,15 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * Empty table for `self`: no predecessor, no successors, no finger set.
- * The successor and predecessor lists are one allocation.
- */
+/* v clamped to 1..CHORD_SUCC_MAX. */
 static unsigned routing_clamp(unsigned v)
 {
     return v < 1 ? 1 : v > CHORD_SUCC_MAX ? CHORD_SUCC_MAX : v;
 }
 
+/*
+ * Empty table for `self`: no predecessor, no successors, no finger set.
+ * The successor and predecessor lists are one allocation.
+ */
 int chord_routing_init(struct chord_routing *rt, const struct chord_peer *self,
                        unsigned r, unsigned preds_cap)
 {
