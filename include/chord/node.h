@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chord/buf.h"
 #include "chord/metrics.h"
 #include "chord/types.h"
 
@@ -72,6 +73,12 @@ struct chord_node_io {
      * does not keep its own (about 15 KB). Borrowed: it must outlive the
      * nodes. NULL: the node allocates its own. */
     struct chord_msg *scratch;
+    /* An encode buffer that several nodes driven by one thread may share
+     * (a node fills it and hands its bytes to send, reply or persist,
+     * which copy what they keep; none of them re-enters a node), so that
+     * each does not keep its own (about 1 KB). Borrowed: it must outlive
+     * the nodes. NULL: the node keeps its own. */
+    struct chord_buf *scratch_out;
 };
 
 /* A decode buffer for struct chord_node_io.scratch, or NULL (no memory);
@@ -144,7 +151,7 @@ void chord_node_start_static(struct chord_node *n, uint64_t now,
 /* Join the ring that the node at `seed_addr` belongs to. The state is
  * JOINING until the successor is known and its keys have arrived (then
  * ACTIVE), or FAILED when the seed cannot be reached after a few tries.
- * 0, or -EINVAL for an empty or over-long address. */
+ * 0, -EINVAL for an empty or over-long address, or -ENOMEM. */
 int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr);
 
 /* Come back after a restart: join through the first of `addrs` (the
@@ -152,7 +159,8 @@ int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr);
  * that answers, trying each in turn. When none answers, the node creates
  * a ring alone (ACTIVE) and keeps probing them, so that a ring whose
  * nodes restart in any order comes back as one (see chord_node_remember).
- * 0, or -EINVAL when k == 0 or an address is empty or over-long. */
+ * 0, -EINVAL when k == 0 or an address is empty or over-long, or
+ * -ENOMEM. */
 int chord_node_rejoin(struct chord_node *n, uint64_t now,
                       const char *const *addrs, size_t k);
 

@@ -81,7 +81,7 @@ void chord__send_durable(struct chord_node *n, uint64_t seq, const char *addr,
         chord__send(n, addr, m);
         return;
     }
-    struct chord_buf *out = &n->peer.out;
+    struct chord_buf *out = n->peer.out;
     chord_buf_reset(out);
     if (chord_msg_encode(m, out) != 0)
         return;

@@ -36,12 +36,17 @@
  * Invariants: a slot is free iff addr[0] == '\0'; pending_since != 0 only
  * for monitored peers; only monitored peers change state in tick();
  * next_deadline() is computed from exactly the quantities tick() compares,
- * so it is exact. This file does no I/O, reads no clock and allocates
- * nothing; it does not decide what to do with a dead peer (the node does).
+ * so it is exact; index[] holds exactly the used slots. Slots are
+ * numbered as in a fixed table of CHORD_FD_PEERS: a new peer takes the
+ * first free slot, and the table grows only when every slot is used, so
+ * the new slot is the one a full-size table would have given. This file
+ * does no I/O and reads no clock; it does not decide what to do with a
+ * dead peer (the node does).
  */
 #include "core/fd.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Defaults (see chord_fd_config_default). */
@@ -116,6 +121,14 @@ void chord_fd_init(struct chord_fd *fd, const struct chord_fd_config *cfg)
                           : c->heartbeat_ms * FD_PAUSE_HEARTBEATS;
 }
 
+void chord_fd_free(struct chord_fd *fd)
+{
+    free(fd->peers);
+    fd->peers = NULL;
+    fd->n_slots = 0;
+    memset(fd->index, 0, sizeof(fd->index));
+}
+
 /* Is addr a string we can track (non-empty, fits a slot with its NUL)? */
 static bool fd_addr_ok(const char *addr)
 {
@@ -132,11 +145,31 @@ static uint32_t fd_hash(const char *addr)
     return h;
 }
 
-/* Store addr (with its hash) in a cleared slot. */
-static void fd_set_addr(struct chord_fd_peer *p, const char *addr)
+/* Enter used slot i in the index. */
+static void fd_index_add(struct chord_fd *fd, unsigned i)
 {
+    unsigned pos = fd->peers[i].addr_hash & (CHORD_FD_INDEX - 1);
+    while (fd->index[pos])
+        pos = (pos + 1) & (CHORD_FD_INDEX - 1);
+    fd->index[pos] = (uint8_t)(i + 1);
+}
+
+/* Rebuild the index after a slot was freed or given another address. */
+static void fd_index_rebuild(struct chord_fd *fd)
+{
+    memset(fd->index, 0, sizeof(fd->index));
+    for (unsigned i = 0; i < fd->n_slots; i++)
+        if (fd->peers[i].addr[0])
+            fd_index_add(fd, i);
+}
+
+/* Store addr (with its hash) in cleared slot i and index it. */
+static void fd_set_addr(struct chord_fd *fd, unsigned i, const char *addr)
+{
+    struct chord_fd_peer *p = &fd->peers[i];
     memcpy(p->addr, addr, strlen(addr) + 1);
     p->addr_hash = fd_hash(addr);
+    fd_index_add(fd, i);
 }
 
 /* The slot index of addr, or -1. */
@@ -145,11 +178,31 @@ static int fd_index(const struct chord_fd *fd, const char *addr)
     if (!fd_addr_ok(addr))
         return -1;
     uint32_t h = fd_hash(addr);
-    for (int i = 0; i < CHORD_FD_PEERS; i++)
-        if (fd->peers[i].addr_hash == h && fd->peers[i].addr[0] &&
-            strcmp(fd->peers[i].addr, addr) == 0)
-            return i;
+    for (unsigned pos = h & (CHORD_FD_INDEX - 1); fd->index[pos];
+         pos = (pos + 1) & (CHORD_FD_INDEX - 1)) {
+        const struct chord_fd_peer *p = &fd->peers[fd->index[pos] - 1];
+        if (p->addr_hash == h && strcmp(p->addr, addr) == 0)
+            return fd->index[pos] - 1;
+    }
     return -1;
+}
+
+/* Add CHORD_FD_GROW free slots (up to CHORD_FD_PEERS); false if none
+ * could be added. */
+static bool fd_grow(struct chord_fd *fd)
+{
+    unsigned n = fd->n_slots + CHORD_FD_GROW;
+    if (n > CHORD_FD_PEERS)
+        n = CHORD_FD_PEERS;
+    if (n == fd->n_slots)
+        return false;
+    struct chord_fd_peer *np = realloc(fd->peers, n * sizeof(*np));
+    if (!np)
+        return false;
+    memset(np + fd->n_slots, 0, (n - fd->n_slots) * sizeof(*np));
+    fd->peers = np;
+    fd->n_slots = n;
+    return true;
 }
 
 const struct chord_fd_peer *chord_fd_find(const struct chord_fd *fd,
@@ -173,7 +226,7 @@ static struct chord_fd_peer *fd_get(struct chord_fd *fd, const char *addr,
             return NULL;
         int victim = -1;
         bool victim_dead = false; /* within its dead window */
-        for (int k = 0; k < CHORD_FD_PEERS; k++) {
+        for (int k = 0; k < (int)fd->n_slots; k++) {
             const struct chord_fd_peer *q = &fd->peers[k];
             if (!q->addr[0]) {
                 victim = k;
@@ -189,11 +242,22 @@ static struct chord_fd_peer *fd_get(struct chord_fd *fd, const char *addr,
                 victim_dead = dead;
             }
         }
+        bool free_slot = victim >= 0 && !fd->peers[victim].addr[0];
+        if (!free_slot) {
+            /* Every slot is used: a larger table's next slot is free. */
+            unsigned grown = fd->n_slots;
+            if (fd_grow(fd)) {
+                victim = (int)grown;
+                free_slot = true;
+            }
+        }
         if (victim < 0)
             return NULL;
         struct chord_fd_peer *p = &fd->peers[victim];
         memset(p, 0, sizeof(*p));
-        fd_set_addr(p, addr);
+        if (!free_slot)
+            fd_index_rebuild(fd); /* the victim's address went */
+        fd_set_addr(fd, (unsigned)victim, addr);
         p->state = CHORD_PEER_ALIVE;
         p->state_since = now;
         p->penalty_at = now;
@@ -274,6 +338,11 @@ static void fd_rtt_sample(const struct chord_fd_config *c,
 bool chord_fd_heard(struct chord_fd *fd, const char *addr, int64_t rtt_ms,
                     uint64_t now)
 {
+    /* A message that answers nothing, from a peer we know nothing of,
+     * would make an entry that says no more than its absence: ALIVE,
+     * unmonitored, no round trip, no penalty, no dead window. */
+    if (rtt_ms < 0 && fd_index(fd, addr) < 0)
+        return false;
     struct chord_fd_peer *p = fd_get(fd, addr, now);
     if (!p)
         return false;
@@ -321,8 +390,9 @@ void chord_fd_forget(struct chord_fd *fd, const char *addr)
     struct chord_fd_peer *p = &fd->peers[i];
     uint64_t until = p->dead_until;
     memset(p, 0, sizeof(*p));
+    fd_index_rebuild(fd);
     if (until) { /* the window outlives the history */
-        fd_set_addr(p, addr);
+        fd_set_addr(fd, (unsigned)i, addr);
         p->state = CHORD_PEER_ALIVE;
         p->state_since = fd->last_tick;
         p->penalty_at = fd->last_tick;
@@ -372,7 +442,7 @@ static uint64_t fd_peer_deadline(const struct chord_fd *fd,
 uint64_t chord_fd_next_deadline(const struct chord_fd *fd)
 {
     uint64_t best = UINT64_MAX;
-    for (int i = 0; i < CHORD_FD_PEERS; i++) {
+    for (unsigned i = 0; i < fd->n_slots; i++) {
         uint64_t d = fd_peer_deadline(fd, &fd->peers[i]);
         if (d < best)
             best = d;
@@ -403,7 +473,7 @@ int chord_fd_tick(struct chord_fd *fd, uint64_t now,
     if (fd->last_tick && now > fd->last_tick &&
         now - fd->last_tick > fd->cfg.pause_ms) {
         /* This node was stalled: the silence it saw is its own. */
-        for (int i = 0; i < CHORD_FD_PEERS; i++) {
+        for (unsigned i = 0; i < fd->n_slots; i++) {
             struct chord_fd_peer *p = &fd->peers[i];
             if (!p->addr[0])
                 continue;
@@ -420,7 +490,7 @@ int chord_fd_tick(struct chord_fd *fd, uint64_t now,
     if (!events || max < 0)
         max = 0;
     int n = 0;
-    for (int i = 0; i < CHORD_FD_PEERS; i++) {
+    for (unsigned i = 0; i < fd->n_slots; i++) {
         struct chord_fd_peer *p = &fd->peers[i];
         if (!p->addr[0])
             continue;

@@ -27,8 +27,13 @@
  * convicted for it.
  *
  * Pure: no I/O, no clock (every call takes `now` in ms, from a monotonic
- * clock, never 0: 0 means "never" in the fields below), no allocation;
- * at most CHORD_FD_PEERS peers. When the table is full, a new peer takes
+ * clock, never 0: 0 means "never" in the fields below). The table grows
+ * with the peers it holds, CHORD_FD_GROW slots at a time, up to
+ * CHORD_FD_PEERS (a node watches a dozen and hears from two dozen), and
+ * an index hashed by address finds a peer in O(1); a peer that cannot be
+ * given a slot (out of memory) is not tracked, as below. Pointers to
+ * entries are valid until the next call that may create one (monitor,
+ * heard, unreachable, dead_until). When the table is full, a new peer takes
  * the slot of the least recently used unmonitored one (one outside its
  * dead window, if any is); when every slot is
  * monitored, the new peer is not tracked at all: calls about it do
@@ -48,7 +53,9 @@
 
 #include "chord/types.h"
 
-#define CHORD_FD_PEERS 64
+#define CHORD_FD_PEERS 64  /* slots at most */
+#define CHORD_FD_GROW 4    /* slots added at a time */
+#define CHORD_FD_INDEX 128 /* hash index entries (2 x CHORD_FD_PEERS) */
 
 struct chord_fd_config {
     uint32_t heartbeat_ms;  /* period between heartbeats (200) */
@@ -91,12 +98,17 @@ struct chord_fd_peer {
 
 struct chord_fd {
     struct chord_fd_config cfg;
-    struct chord_fd_peer peers[CHORD_FD_PEERS];
+    struct chord_fd_peer *peers; /* n_slots slots, free or used */
+    unsigned n_slots;
+    /* Open addressing on addr_hash: slot + 1 of each used slot, 0 empty. */
+    uint8_t index[CHORD_FD_INDEX];
     uint64_t last_tick;
 };
 
 void chord_fd_config_default(struct chord_fd_config *cfg);
 void chord_fd_init(struct chord_fd *fd, const struct chord_fd_config *cfg);
+/* Release the table (the detector is then empty, as after init). */
+void chord_fd_free(struct chord_fd *fd);
 
 /* The entry for addr, or NULL if it is not known. */
 const struct chord_fd_peer *chord_fd_find(const struct chord_fd *fd,
@@ -114,7 +126,8 @@ void chord_fd_monitor(struct chord_fd *fd, const char *addr, bool on,
 void chord_fd_sent(struct chord_fd *fd, const char *addr, uint64_t now);
 
 /*
- * Something arrived from addr at `now` (an unknown addr gets an entry).
+ * Something arrived from addr at `now` (an unknown addr gets an entry when
+ * the message answers something: rtt_ms >= 0).
  * `rtt_ms` >= 0 when it answers a heartbeat (or another request) sent
  * rtt_ms ago, which clears the pending heartbeat (whichever heartbeat it
  * answers) and feeds the estimator (samples capped at ceil_ms); -1 for

@@ -27,23 +27,51 @@
 void chord__lookups_init(struct chord_lookups *l)
 {
     memset(l, 0, sizeof(*l));
-    chord_seq_init(&l->fwds, sizeof(struct fwd));
+    for (int k = 0; k < 2; k++)
+        chord_seq_init(&l->fwds[k], sizeof(struct fwd));
 }
 
 static void fwd_free(struct fwd *f)
 {
-    free(f->path);
-    f->path = NULL;
+    free(f->addrs);
+    f->addrs = NULL;
+}
+
+/* FNV-1a of an address, compared before the address itself. */
+static uint32_t fwd_hash(const char *addr)
+{
+    uint32_t h = 2166136261u;
+    for (; *addr; addr++)
+        h = (h ^ (uint8_t)*addr) * 16777619u;
+    return h;
+}
+
+/* Copy a packed address (shorter than CHORD_ADDR_MAX) out, zero-padded. */
+static void fwd_addr_out(char dst[CHORD_ADDR_MAX], const char *src)
+{
+    size_t l = strlen(src);
+    memcpy(dst, src, l);
+    memset(dst + l, 0, CHORD_ADDR_MAX - l);
+}
+
+/* The string after s in a packed block. */
+static const char *fwd_next_str(const char *s)
+{
+    return s + strlen(s) + 1;
 }
 
 void chord__lookups_free(struct chord_lookups *l)
 {
-    for (size_t i = 0; i < l->fwds.len; i++) {
-        struct fwd *f = chord_seq_at(&l->fwds, i);
-        if (f->h.live)
-            fwd_free(f);
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; i < l->fwds[k].len; i++) {
+            struct fwd *f = chord_seq_at(&l->fwds[k], i);
+            if (f->h.live)
+                fwd_free(f);
+        }
+        chord_seq_free(&l->fwds[k]);
     }
-    chord_seq_free(&l->fwds);
+    free(l->finger_rtt);
+    l->finger_rtt = NULL;
 }
 
 void chord__path_copy(struct chord_lookup_path *dst,
@@ -56,17 +84,18 @@ void chord__path_copy(struct chord_lookup_path *dst,
 /* ------------------------------------------------------------------------ */
 /* proximity routing                                                        */
 
-/* The end of finger i's interval: start(i + 1), or ourselves. */
-static const struct chord_id *finger_end(const struct chord_node *n, unsigned i)
-{
-    return i + 1 < CHORD_ID_BITS ? &n->rt.finger[i + 1].start : &n->rt.self.id;
-}
-
+/* Is id in finger i's interval [start(i), start(i+1)) (start(160) being
+ * ourselves)? */
 static bool in_finger_interval(const struct chord_node *n, unsigned i,
                                const struct chord_id *id)
 {
-    const struct chord_id *a = &n->rt.finger[i].start;
-    return chord_id_eq(id, a) || chord_id_in_oo(id, a, finger_end(n, i));
+    struct chord_id a, end;
+    chord_routing_finger_start(&n->rt, i, &a);
+    if (i + 1 < CHORD_ID_BITS)
+        chord_routing_finger_start(&n->rt, i + 1, &end);
+    else
+        end = n->rt.self.id;
+    return chord_id_eq(id, &a) || chord_id_in_oo(id, &a, &end);
 }
 
 /* log2 of the clockwise distance from a to b (b != a), from its top 64
@@ -86,6 +115,26 @@ static double log2_dist(const struct chord_id *a, const struct chord_id *b)
     return -1.0;
 }
 
+/* The measured round trip to finger i's node (0: not measured). */
+static uint32_t finger_rtt(const struct chord_node *n, unsigned i)
+{
+    return n->lookup.finger_rtt ? n->lookup.finger_rtt[i] : 0;
+}
+
+/* Note finger i's round trip (0: forget it); false without memory. */
+static bool set_finger_rtt(struct chord_node *n, unsigned i, uint32_t ms)
+{
+    if (!n->lookup.finger_rtt) {
+        if (!ms)
+            return true;
+        n->lookup.finger_rtt = calloc(CHORD_ID_BITS, sizeof(uint32_t));
+        if (!n->lookup.finger_rtt)
+            return false;
+    }
+    n->lookup.finger_rtt[i] = ms;
+    return true;
+}
+
 /* A measured round trip to candidate c of finger i: keep the nearest. */
 static void pns_offer(struct chord_node *n, unsigned i,
                       const struct chord_peer *c, uint64_t rtt, uint64_t now)
@@ -94,13 +143,14 @@ static void pns_offer(struct chord_node *n, unsigned i,
         chord__is_self(n, c) || !chord__usable(n, c->addr, now))
         return;
     uint32_t ms = rtt < 1 ? 1 : rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt;
-    const struct chord_finger *f = &n->rt.finger[i];
-    bool same = f->set && chord__peer_same(&f->node, c);
-    if (f->set && !same && in_finger_interval(n, i, &f->node.id) &&
-        n->lookup.finger_rtt[i] && n->lookup.finger_rtt[i] <= ms)
+    const struct chord_peer *f = chord_routing_finger(&n->rt, i);
+    bool same = f && chord__peer_same(f, c);
+    if (f && !same && in_finger_interval(n, i, &f->id) && finger_rtt(n, i) &&
+        finger_rtt(n, i) <= ms)
         return;
+    if (!set_finger_rtt(n, i, ms))
+        return; /* without memory, the finger it has */
     chord_routing_set_finger(&n->rt, i, c);
-    n->lookup.finger_rtt[i] = ms;
 }
 
 static void pns_neighbors(struct chord_node *n, uint64_t now,
@@ -143,18 +193,18 @@ void chord__pns_answer(struct chord_node *n, uint64_t now, const struct rpc *r,
 unsigned chord__pns_finger_found(struct chord_node *n, uint64_t now, unsigned i,
                                  const struct chord_peer *owner)
 {
-    const struct chord_finger *f = &n->rt.finger[i];
+    const struct chord_peer *f = chord_routing_finger(&n->rt, i);
     if (chord__is_self(n, owner) || !in_finger_interval(n, i, &owner->id)) {
         /* The interval is empty: the finger is the next node, as usual. */
         unsigned next = chord_routing_set_finger(&n->rt, i, owner);
         for (unsigned k = i; k < next && k < CHORD_ID_BITS; k++)
-            n->lookup.finger_rtt[k] = 0;
+            set_finger_rtt(n, k, 0);
         return next;
     }
-    if (!(f->set && in_finger_interval(n, i, &f->node.id) &&
-          chord__usable(n, f->node.addr, now))) {
+    if (!(f && in_finger_interval(n, i, &f->id) &&
+          chord__usable(n, f->addr, now))) {
         chord_routing_set_finger(&n->rt, i, owner);
-        n->lookup.finger_rtt[i] = 0;
+        set_finger_rtt(n, i, 0);
     }
     struct chord_msg *q = chord__msg(n, CHORD_MSG_GET_NEIGHBORS, 0);
     if (q) {
@@ -180,8 +230,8 @@ static const struct chord_peer *pns_next(const struct chord_node *n,
         double ms = 0;
         if (k < n->rt.n_finger_runs) {
             unsigned i = n->rt.finger_run[k];
-            p = &n->rt.finger[i].node;
-            ms = n->lookup.finger_rtt[i];
+            p = chord_routing_finger(&n->rt, i);
+            ms = finger_rtt(n, i);
         } else {
             p = &n->rt.succ[k - n->rt.n_finger_runs];
         }
@@ -238,6 +288,28 @@ static const struct chord_peer *succ_owner(const struct chord_node *n,
     return NULL;
 }
 
+/*
+ * Which queue remembers a lookup forwarded to `next`, and for how long:
+ * as long as this node could take to learn that `next` failed. A peer the
+ * detector monitors is suspected some time after a crash (heartbeat +
+ * its timeout, or longer after false suspicions): CHORD_FWD_MEMORY_MS, as
+ * always. Any other peer is never suspected, only reported unreachable by
+ * the host, within about a round trip: the detector's floor (250 ms), the
+ * longest round trip it takes for a healthy one. Each queue's records
+ * then expire in the order they were made.
+ */
+static unsigned fwd_queue(const struct chord_node *n, const char *next,
+                          uint64_t *memory)
+{
+    const struct chord_fd_peer *fp = chord_fd_find(&n->fd, next);
+    if (fp && fp->monitored) {
+        *memory = CHORD_FWD_MEMORY_MS;
+        return 0;
+    }
+    *memory = n->fd.cfg.floor_ms;
+    return 1;
+}
+
 /* Remember a lookup forwarded to `next` (see struct fwd). Best effort:
  * without memory the lookup simply is not re-routed. */
 static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
@@ -245,7 +317,8 @@ static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
                          const struct chord_id *target, uint8_t hops,
                          uint8_t flags, const struct chord_lookup_path *path_in)
 {
-    struct chord_seq *fwds = &n->lookup.fwds;
+    uint64_t memory;
+    struct chord_seq *fwds = &n->lookup.fwds[fwd_queue(n, next, &memory)];
     if (fwds->live >= CHORD_FWD_MAX) {
         struct fwd *old = chord_seq_head(fwds);
         if (old) {
@@ -253,21 +326,40 @@ static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
             chord_seq_finish(fwds, old);
         }
     }
-    struct fwd *f = chord_seq_push(fwds);
-    if (!f)
-        return;
-    if (path_in->n) {
-        f->path = malloc((size_t)path_in->n * CHORD_ADDR_MAX);
-        if (!f->path) {
-            chord_seq_finish(fwds, f);
-            return;
-        }
-        memcpy(f->path, path_in->addr, (size_t)path_in->n * CHORD_ADDR_MAX);
+    size_t len[CHORD_PATH_MAX + 2], total = 0;
+    const char *str[CHORD_PATH_MAX + 2];
+    unsigned ns = 0;
+    bool origin_first =
+        path_in->n > 0 && strcmp(path_in->addr[0], origin->addr) == 0;
+    if (!origin_first)
+        str[ns++] = origin->addr;
+    str[ns++] = next;
+    for (unsigned i = 0; i < path_in->n; i++)
+        str[ns++] = path_in->addr[i];
+    for (unsigned i = 0; i < ns; i++) {
+        len[i] = strnlen(str[i], CHORD_ADDR_MAX - 1) + 1;
+        total += len[i];
     }
+    char *addrs = malloc(total);
+    if (!addrs)
+        return;
+    struct fwd *f = chord_seq_push(fwds);
+    if (!f) {
+        free(addrs);
+        return;
+    }
+    char *w = addrs;
+    for (unsigned i = 0; i < ns; i++) {
+        memcpy(w, str[i], len[i] - 1);
+        w[len[i] - 1] = '\0';
+        w += len[i];
+    }
+    f->addrs = addrs;
+    f->origin_first = origin_first;
     f->path_n = path_in->n;
-    f->expires = now + CHORD_FWD_MEMORY_MS;
-    chord__addr_copy(f->next, next);
-    f->origin = *origin;
+    f->expires = now + memory;
+    f->next_hash = fwd_hash(next);
+    f->origin_id = origin->id;
     f->req = req;
     f->target = *target;
     f->hops = hops;
@@ -276,10 +368,13 @@ static void fwd_remember(struct chord_node *n, uint64_t now, const char *next,
 
 void chord__lookup_tick(struct chord_node *n, uint64_t now)
 {
-    struct fwd *f;
-    while ((f = chord_seq_head(&n->lookup.fwds)) != NULL && f->expires <= now) {
-        fwd_free(f);
-        chord_seq_finish(&n->lookup.fwds, f);
+    for (int k = 0; k < 2; k++) {
+        struct chord_seq *q = &n->lookup.fwds[k];
+        struct fwd *f;
+        while ((f = chord_seq_head(q)) != NULL && f->expires <= now) {
+            fwd_free(f);
+            chord_seq_finish(q, f);
+        }
     }
 }
 
@@ -404,30 +499,47 @@ static void lookup_step(struct chord_node *n, uint64_t now,
     free(m);
 }
 
-void chord__lookup_reroute(struct chord_node *n, uint64_t now, const char *addr)
+/* Re-route the lookups of queue q forwarded to addr (hash h); false when
+ * this node failed meanwhile. */
+static bool reroute_queue(struct chord_node *n, uint64_t now,
+                          struct chord_seq *fwds, const char *addr, uint32_t h)
 {
-    struct chord_seq *fwds = &n->lookup.fwds;
     uint64_t last = fwds->next_id; /* not those re-routing adds */
     for (uint64_t id = fwds->first_id; id < last; id++) {
         struct fwd *f = chord_seq_find(fwds, id);
-        if (!f || f->expires <= now || strcmp(f->next, addr) != 0)
+        if (!f || f->expires <= now || f->next_hash != h)
             continue;
-        struct chord_peer origin = f->origin;
+        const char *next = f->origin_first ? f->addrs : fwd_next_str(f->addrs);
+        if (strcmp(next, addr) != 0)
+            continue;
+        const char *p = fwd_next_str(next); /* the path */
+        struct chord_peer origin;
+        origin.id = f->origin_id;
+        fwd_addr_out(origin.addr, f->origin_first ? p : f->addrs);
         struct chord_id target = f->target;
         uint64_t req = f->req;
         uint8_t hops = f->hops, flags = f->flags;
         struct chord_lookup_path copy;
         copy.n = f->path_n;
-        if (f->path_n)
-            memcpy(copy.addr, f->path, (size_t)f->path_n * CHORD_ADDR_MAX);
+        for (unsigned i = 0; i < f->path_n; i++, p = fwd_next_str(p))
+            fwd_addr_out(copy.addr[i], p);
         fwd_free(f);
         chord_seq_finish(fwds, f);
         chord__log(n, CHORD_LOG_DEBUG, "re-routing a lookup that went to %s",
                    addr);
         lookup_step(n, now, &origin, req, &target, hops, flags, &copy);
         if (n->state == CHORD_NODE_FAILED)
-            return;
+            return false;
     }
+    return true;
+}
+
+void chord__lookup_reroute(struct chord_node *n, uint64_t now, const char *addr)
+{
+    uint32_t h = fwd_hash(addr);
+    for (int k = 0; k < 2; k++)
+        if (!reroute_queue(n, now, &n->lookup.fwds[k], addr, h))
+            return;
 }
 
 void chord__lookup_step(struct chord_node *n, uint64_t now,

@@ -11,9 +11,13 @@
  * never named; CHORD_LOOKUP_FINAL marks a hop sent to the presumed owner
  * (which steps back to its predecessor if someone joined in between).
  *
- * A node that forwards a lookup remembers it for CHORD_FWD_MEMORY_MS; if
- * the next hop is reported unreachable or becomes suspected meanwhile, the
- * lookup is sent on another way at once (chord__lookup_reroute()).
+ * A node that forwards a lookup remembers it for as long as it could take
+ * to learn that the next hop failed: CHORD_FWD_MEMORY_MS when the failure
+ * detector monitors the next hop (it suspects it some time after a
+ * crash), the detector's floor (250 ms) otherwise (only the host reports
+ * such a peer, unreachable, within about a round trip). If the next hop
+ * is reported unreachable or becomes suspected meanwhile, the lookup is
+ * sent on another way at once (chord__lookup_reroute()).
  *
  * Lookups this node starts are requests (peer.h) whose `found` function
  * receives the result: the module that started one gets its answer
@@ -36,8 +40,8 @@ struct chord_node;
 struct rpc;
 
 #define CHORD_FWD_MEMORY_MS                                                    \
-    1000                       /* a forwarded lookup is re-routed if its       \
-                                  next hop fails this soon */
+    1000                       /* a lookup forwarded to a monitored peer is    \
+                                  re-routed if it fails this soon */
 #define CHORD_FWD_MAX 4096     /* forwarded lookups remembered at once */
 #define CHORD_PNS_CANDIDATES 4 /* nodes of a finger's interval measured */
 
@@ -51,26 +55,34 @@ struct chord_found {
 };
 
 /* A lookup this node forwarded: enough to forward it again, elsewhere,
- * should the next hop turn out to be down. The path is as it reached us
- * (without this node), on the heap. */
+ * should the next hop turn out to be down. The addresses (the origin's,
+ * the next hop's and the path's as it reached us, without this node) are
+ * packed as consecutive NUL-terminated strings in one heap block (the
+ * origin's only when it is not the path's first, as it nearly always is): a
+ * record is ~90 bytes plus ~16 per address, where 64-byte copies made it
+ * ~216 plus 64 per hop of path. */
 struct fwd {
     struct chord_seq_hdr h;
     uint64_t expires;
-    char next[CHORD_ADDR_MAX]; /* the hop it went to */
-    struct chord_peer origin;
     uint64_t req;
     struct chord_id target;
+    struct chord_id origin_id;
+    uint32_t next_hash; /* fwd_hash of the next hop's address */
     uint8_t hops;
     uint8_t flags;
     uint8_t path_n;
-    char (*path)[CHORD_ADDR_MAX];
+    bool origin_first; /* the origin's address is path[0], not stored */
+    char *addrs;       /* [origin,] next hop, path[0..path_n) */
 };
 
 struct chord_lookups {
-    struct chord_seq fwds; /* struct fwd, in expiry order */
+    /* struct fwd, each queue in expiry order: [0] next hop monitored by
+     * the detector, [1] any other next hop (see fwd_queue in lookup.c) */
+    struct chord_seq fwds[2];
     /* Proximity routing (cfg.pns): the measured round trip to each
-     * finger's node, in ms (0: not measured). */
-    uint32_t finger_rtt[CHORD_ID_BITS];
+     * finger's node, in ms (0: not measured); CHORD_ID_BITS entries,
+     * allocated at the first measurement (NULL: none measured). */
+    uint32_t *finger_rtt;
 };
 
 void chord__lookups_init(struct chord_lookups *l);

@@ -5,6 +5,7 @@
  */
 #include "core/membership.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -143,22 +144,44 @@ static void join_begin(struct chord_node *n, uint64_t now)
     n->ring.next_fix = now + n->cfg.fix_fingers_ms;
 }
 
-void chord__member_join(struct chord_node *n, uint64_t now,
-                        const char *seed_addr)
+void chord__member_free(struct chord_membership *m)
+{
+    free(m->seeds);
+    m->seeds = NULL;
+    m->n_seeds = 0;
+}
+
+/* Room for k seeds (the list is then empty); false without memory. */
+static bool seeds_reserve(struct chord_membership *mb, size_t k)
+{
+    void *p = realloc(mb->seeds, (k ? k : 1) * sizeof(mb->seeds[0]));
+    if (!p)
+        return false;
+    mb->seeds = p;
+    mb->n_seeds = 0;
+    return true;
+}
+
+int chord__member_join(struct chord_node *n, uint64_t now,
+                       const char *seed_addr)
 {
     struct chord_membership *mb = &n->member;
+    if (!seeds_reserve(mb, 1))
+        return -ENOMEM;
     chord__addr_copy(mb->seeds[0], seed_addr);
     mb->n_seeds = 1;
     mb->rejoin = false;
     chord__log(n, CHORD_LOG_INFO, "joining the ring through %s", seed_addr);
     join_begin(n, now);
+    return 0;
 }
 
-void chord__member_rejoin(struct chord_node *n, uint64_t now,
-                          const char *const *addrs, size_t k)
+int chord__member_rejoin(struct chord_node *n, uint64_t now,
+                         const char *const *addrs, size_t k)
 {
     struct chord_membership *mb = &n->member;
-    mb->n_seeds = 0;
+    if (!seeds_reserve(mb, k < CHORD_REJOIN_SEEDS ? k : CHORD_REJOIN_SEEDS))
+        return -ENOMEM;
     for (size_t i = 0; i < k && mb->n_seeds < CHORD_REJOIN_SEEDS; i++)
         if (strcmp(addrs[i], n->rt.self.addr) != 0)
             chord__addr_copy(mb->seeds[mb->n_seeds++], addrs[i]);
@@ -166,12 +189,13 @@ void chord__member_rejoin(struct chord_node *n, uint64_t now,
     mb->rejoin_until = now + CHORD_REJOIN_MS;
     if (mb->n_seeds == 0) {
         rejoin_alone(n, now);
-        return;
+        return 0;
     }
     chord__log(n, CHORD_LOG_INFO,
                "rejoining the ring through the %u peers known before",
                mb->n_seeds);
     join_begin(n, now);
+    return 0;
 }
 
 void chord__member_handle_join(struct chord_node *n, uint64_t now,
@@ -318,9 +342,11 @@ size_t chord_node_known_peers(const struct chord_node *n,
         k = known_add(n, out, k, max, n->rt.pred.addr);
     for (unsigned i = 0; i < n->rt.n_preds; i++)
         k = known_add(n, out, k, max, n->rt.preds[i].addr);
-    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
-        if (n->rt.finger[i].set)
-            k = known_add(n, out, k, max, n->rt.finger[i].node.addr);
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
+        const struct chord_peer *f = chord_routing_finger(&n->rt, i);
+        if (f)
+            k = known_add(n, out, k, max, f->addr);
+    }
     /* merge_known skips repeats of what is already in out */
     return chord__merge_known(n, out, k, max);
 }

@@ -40,7 +40,8 @@ struct chord_membership {
     uint64_t join_retry_at; /* absolute ms; UINT64_MAX = off */
     uint64_t join_deadline;
     uint64_t leave_deadline;
-    char seeds[CHORD_REJOIN_SEEDS][CHORD_ADDR_MAX]; /* tried in turn */
+    char (*seeds)[CHORD_ADDR_MAX]; /* tried in turn: n_seeds, allocated
+                                      by join and rejoin (NULL before) */
     unsigned n_seeds;
     bool rejoin;           /* none answers: start alone (and look for them) */
     uint64_t rejoin_until; /* ... or none answered by then (absolute ms) */
@@ -52,13 +53,15 @@ struct chord_membership {
 };
 
 void chord__member_init(struct chord_membership *m);
-/* Start joining through seed_addr (checked by the caller). */
-void chord__member_join(struct chord_node *n, uint64_t now,
-                        const char *seed_addr);
+void chord__member_free(struct chord_membership *m);
+/* Start joining through seed_addr (checked by the caller). 0 or -ENOMEM
+ * (then nothing started). */
+int chord__member_join(struct chord_node *n, uint64_t now,
+                       const char *seed_addr);
 /* Start rejoining through addrs[0..k) (checked by the caller; at most
- * CHORD_REJOIN_SEEDS are used). */
-void chord__member_rejoin(struct chord_node *n, uint64_t now,
-                          const char *const *addrs, size_t k);
+ * CHORD_REJOIN_SEEDS are used). 0 or -ENOMEM (then nothing started). */
+int chord__member_rejoin(struct chord_node *n, uint64_t now,
+                         const char *const *addrs, size_t k);
 /* Start leaving (an active node with a successor) or leave at once. */
 void chord__member_leave(struct chord_node *n, uint64_t now);
 

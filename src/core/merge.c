@@ -23,13 +23,16 @@ void chord__merge_free(struct chord_merge *m)
 {
     free(m->peers);
     m->peers = NULL;
+    m->cap = 0;
+    free(m->seen);
+    m->seen = NULL;
 }
+
+#define MERGE_GROW 4u /* slots added at a time */
 
 static struct merge_peer *find(struct chord_node *n, const char *addr)
 {
-    if (!n->merge.peers)
-        return NULL;
-    for (unsigned i = 0; i < CHORD_MERGE_PEERS; i++)
+    for (unsigned i = 0; i < n->merge.cap; i++)
         if (n->merge.peers[i].addr[0] &&
             strcmp(n->merge.peers[i].addr, addr) == 0)
             return &n->merge.peers[i];
@@ -49,11 +52,9 @@ void chord__merge_remember(struct chord_node *n, uint64_t now, const char *addr)
     struct merge_peer *p = find(n, addr);
     if (p)
         return; /* already looked for: keep its back-off */
-    if (!n->merge.peers &&
-        !(n->merge.peers = calloc(CHORD_MERGE_PEERS, sizeof(*p))))
-        return; /* best effort, like a full table */
-    /* A free slot, else the one heard from longest ago. */
-    for (unsigned i = 0; i < CHORD_MERGE_PEERS; i++) {
+    /* A free slot, else a new one, else the one heard from longest ago
+     * (the slots are numbered as in a table of CHORD_MERGE_PEERS). */
+    for (unsigned i = 0; i < n->merge.cap; i++) {
         struct merge_peer *q = &n->merge.peers[i];
         if (!q->addr[0]) {
             p = q;
@@ -62,6 +63,20 @@ void chord__merge_remember(struct chord_node *n, uint64_t now, const char *addr)
         if (!p || q->heard < p->heard)
             p = q;
     }
+    if ((!p || p->addr[0]) && n->merge.cap < CHORD_MERGE_PEERS) {
+        unsigned cap = n->merge.cap + MERGE_GROW;
+        if (cap > CHORD_MERGE_PEERS)
+            cap = CHORD_MERGE_PEERS;
+        struct merge_peer *np = realloc(n->merge.peers, cap * sizeof(*np));
+        if (!np)
+            return; /* best effort, like a full table */
+        memset(np + n->merge.cap, 0, (cap - n->merge.cap) * sizeof(*np));
+        p = &np[n->merge.cap];
+        n->merge.peers = np;
+        n->merge.cap = cap;
+    }
+    if (!p)
+        return;
     forget(p);
     chord__addr_copy(p->addr, addr);
     p->heard = now;
@@ -72,8 +87,7 @@ void chord__merge_remember(struct chord_node *n, uint64_t now, const char *addr)
 size_t chord__merge_known(const struct chord_node *n,
                           char (*out)[CHORD_ADDR_MAX], size_t have, size_t max)
 {
-    for (unsigned i = 0; n->merge.peers && i < CHORD_MERGE_PEERS && have < max;
-         i++) {
+    for (unsigned i = 0; i < n->merge.cap && have < max; i++) {
         const char *a = n->merge.peers[i].addr;
         bool dup = !a[0];
         for (size_t k = 0; k < have && !dup; k++)
@@ -87,11 +101,17 @@ size_t chord__merge_known(const struct chord_node *n,
 /* ------------------------------------------------------------------------ */
 /* waves                                                                    */
 
-/* Has this node handled the wave (origin, id)? Records it if not. */
+/* Has this node handled the wave (origin, id)? Records it if not.
+ * Without memory to record it, it counts as seen (not handled). */
 static bool wave_seen(struct chord_node *n, const struct chord_id *origin,
                       uint64_t id)
 {
     struct chord_merge *m = &n->merge;
+    if (!m->seen) {
+        m->seen = calloc(CHORD_MERGE_WAVES_SEEN, sizeof(m->seen[0]));
+        if (!m->seen)
+            return true;
+    }
     for (unsigned i = 0; i < CHORD_MERGE_WAVES_SEEN; i++)
         if (m->seen[i].id == id && chord_id_eq(&m->seen[i].origin, origin))
             return true;
@@ -186,7 +206,7 @@ void chord__merge_handle(struct chord_node *n, uint64_t now,
 static void check_found(struct chord_node *n, uint64_t now, const struct rpc *r,
                         const struct chord_found *f)
 {
-    if (r->arg >= CHORD_MERGE_PEERS || !n->merge.peers)
+    if (r->arg >= n->merge.cap)
         return;
     struct merge_peer *p = &n->merge.peers[r->arg];
     struct chord_peer q;
@@ -222,8 +242,7 @@ void chord__merge_answer(struct chord_node *n, uint64_t now,
     if (r->kind == RPC_MERGE_LOOKUP)
         return; /* failed: the next wave or probe asks again */
     if (r->kind == RPC_MERGE_CHECK) { /* failed: its next probe asks again */
-        if (r->arg < CHORD_MERGE_PEERS && n->merge.peers &&
-            n->merge.peers[r->arg].rpc == r->h.id)
+        if (r->arg < n->merge.cap && n->merge.peers[r->arg].rpc == r->h.id)
             n->merge.peers[r->arg].rpc = 0;
         return;
     }
@@ -248,7 +267,7 @@ void chord__merge_answer(struct chord_node *n, uint64_t now,
 /* Remember the peers the failure detector holds dead. */
 static void scan_dead(struct chord_node *n, uint64_t now)
 {
-    for (unsigned i = 0; i < CHORD_FD_PEERS; i++) {
+    for (unsigned i = 0; i < n->fd.n_slots; i++) {
         const struct chord_fd_peer *fp = &n->fd.peers[i];
         if (fp->addr[0] && fp->state == CHORD_PEER_DEAD)
             chord__merge_remember(n, now, fp->addr);
@@ -263,7 +282,7 @@ void chord__merge_tick(struct chord_node *n, uint64_t now)
         n->merge.next_scan = now + CHORD_MERGE_PROBE_MS;
         scan_dead(n, now);
     }
-    for (unsigned i = 0; n->merge.peers && i < CHORD_MERGE_PEERS; i++) {
+    for (unsigned i = 0; i < n->merge.cap; i++) {
         struct merge_peer *p = &n->merge.peers[i];
         if (!p->addr[0] || p->next_probe > now)
             continue;
@@ -293,7 +312,7 @@ uint64_t chord__merge_deadline(const struct chord_node *n)
     if (n->state != CHORD_NODE_ACTIVE)
         return UINT64_MAX;
     uint64_t t = n->merge.next_scan;
-    for (unsigned i = 0; n->merge.peers && i < CHORD_MERGE_PEERS; i++)
+    for (unsigned i = 0; i < n->merge.cap; i++)
         if (n->merge.peers[i].addr[0] && n->merge.peers[i].next_probe < t)
             t = n->merge.peers[i].next_probe;
     return t;

@@ -78,10 +78,13 @@ struct merge_wave {
 };
 
 struct chord_merge {
-    /* CHORD_MERGE_PEERS slots, allocated when the first peer is
-     * remembered (most nodes never lose one): NULL until then. */
+    /* cap slots, grown MERGE_GROW at a time up to CHORD_MERGE_PEERS as
+     * peers are remembered (most nodes never lose one): NULL until then. */
     struct merge_peer *peers;
-    struct merge_wave seen[CHORD_MERGE_WAVES_SEEN];
+    unsigned cap;
+    /* CHORD_MERGE_WAVES_SEEN waves, allocated at the first wave (NULL
+     * until then). */
+    struct merge_wave *seen;
     unsigned seen_next; /* ring index into seen */
     uint64_t next_wave; /* ids of the waves this node starts */
     uint64_t last_step; /* the last time it asked another ring */

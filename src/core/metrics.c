@@ -62,7 +62,7 @@ void chord_node_metrics(const struct chord_node *n,
     out->keys = chord_store_live(n->store);
     out->tombstones = chord_store_size(n->store) - out->keys;
     out->bytes = chord_store_live_bytes(n->store);
-    for (unsigned i = 0; i < CHORD_FD_PEERS; i++) {
+    for (unsigned i = 0; i < n->fd.n_slots; i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
         if (p->addr[0] && p->state <= CHORD_PEER_DEAD)
             out->peers[p->state]++;

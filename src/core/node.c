@@ -145,7 +145,14 @@ int chord_node_new(const struct chord_node_config *cfg,
     n->store = chord_store_new();
     n->in = io->scratch ? NULL : malloc(sizeof(*n->in));
     n->dedup = chord__dedup_new();
-    if (!n->store || (!n->in && !io->scratch) || !n->dedup) {
+    /* Predecessors kept: the replication factor, at least CHORD_PREDS_MIN;
+     * a virtual node needs r other processes, maybe further back. */
+    unsigned preds_cap =
+        cfg->replicas > CHORD_PREDS_MIN ? cfg->replicas : CHORD_PREDS_MIN;
+    if (strchr(cfg->self.addr, '#') && cfg->successors > preds_cap)
+        preds_cap = cfg->successors;
+    if (!n->store || (!n->in && !io->scratch) || !n->dedup ||
+        chord_routing_init(&n->rt, &cfg->self, cfg->successors, preds_cap)) {
         chord_store_free(n->store);
         chord__dedup_free(n->dedup);
         free(n->in);
@@ -156,13 +163,14 @@ int chord_node_new(const struct chord_node_config *cfg,
     n->io = *io;
     n->state = CHORD_NODE_INIT;
     n->rng = cfg->seed ^ 0x5eed5eed5eedull;
-    chord_routing_init(&n->rt, &cfg->self, cfg->successors);
     struct chord_fd_config fdc;
     chord_fd_config_default(&fdc);
     fdc.heartbeat_ms = cfg->heartbeat_ms;
     fdc.pause_ms = 2 * cfg->heartbeat_ms; /* we tick every heartbeat */
     chord_fd_init(&n->fd, &fdc);
     chord__peers_init(&n->peer);
+    if (io->scratch_out)
+        n->peer.out = io->scratch_out;
     chord__commit_init(&n->commit);
     chord__lookups_init(&n->lookup);
     chord__replicas_init(&n->rep);
@@ -192,6 +200,10 @@ void chord_node_free(struct chord_node *n)
     chord__commit_free(&n->commit);
     chord__peers_free(&n->peer);
     chord_store_free(n->store);
+    chord_routing_free(&n->rt);
+    chord_fd_free(&n->fd);
+    chord__lease_free(&n->lease);
+    chord__member_free(&n->member);
     free(n->in);
     free(n);
 }
@@ -224,17 +236,18 @@ void chord_node_start_static(struct chord_node *n, uint64_t now,
 {
     n->now = now;
     chord_routing_set_successors(&n->rt, NULL, succ, n_succ);
-    unsigned max =
-        n->cfg.replicas > CHORD_PREDS_MIN ? n->cfg.replicas : CHORD_PREDS_MIN;
     n->rt.has_pred = n_preds > 0;
     n->rt.n_preds = 0;
     for (unsigned i = 0;
-         i < n_preds && i < max && !chord__is_self(n, &preds[i]); i++)
+         i < n_preds && i < n->rt.preds_cap && !chord__is_self(n, &preds[i]);
+         i++)
         n->rt.preds[n->rt.n_preds++] = preds[i];
     if (n_preds)
         n->rt.pred = preds[0];
     for (unsigned i = 0; i < CHORD_ID_BITS;) {
-        const struct chord_peer *p = successor_of(ctx, &n->rt.finger[i].start);
+        struct chord_id start;
+        chord_routing_finger_start(&n->rt, i, &start);
+        const struct chord_peer *p = successor_of(ctx, &start);
         if (!p)
             break;
         i = chord_routing_set_finger(&n->rt, i, p);
@@ -249,8 +262,7 @@ int chord_node_join(struct chord_node *n, uint64_t now, const char *seed_addr)
         return -EINVAL;
     if (strcmp(seed_addr, n->rt.self.addr) == 0)
         return -EINVAL;
-    chord__member_join(n, now, seed_addr);
-    return 0;
+    return chord__member_join(n, now, seed_addr);
 }
 
 int chord_node_rejoin(struct chord_node *n, uint64_t now,
@@ -264,8 +276,7 @@ int chord_node_rejoin(struct chord_node *n, uint64_t now,
             return -EINVAL;
     }
     n->now = now;
-    chord__member_rejoin(n, now, addrs, k);
-    return 0;
+    return chord__member_rejoin(n, now, addrs, k);
 }
 
 int chord_node_remember(struct chord_node *n, uint64_t now, const char *addr)
@@ -605,10 +616,12 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
     for (unsigned i = 0; i < n->rt.n_succ; i++)
         st->succ[i] = n->rt.succ[i];
     for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
-        if (!n->rt.finger[i].set)
+        const struct chord_peer *f = chord_routing_finger(&n->rt, i);
+        if (!f)
             continue;
-        st->fingers[st->n_fingers].start = n->rt.finger[i].start;
-        st->fingers[st->n_fingers].node = n->rt.finger[i].node;
+        chord_routing_finger_start(&n->rt, i,
+                                   &st->fingers[st->n_fingers].start);
+        st->fingers[st->n_fingers].node = *f;
         st->n_fingers++;
     }
     st->keys = chord_store_live(n->store);
@@ -624,7 +637,7 @@ void chord_node_status(const struct chord_node *n, struct chord_status *st)
      * and those it declared dead that are still in their dead window (no
      * longer monitored: routing dropped them), so a reader sees the
      * verdict and not only the silence after it. */
-    for (unsigned i = 0; i < CHORD_FD_PEERS && st->n_peers < CHORD_PEERS_MAX;
+    for (unsigned i = 0; i < n->fd.n_slots && st->n_peers < CHORD_PEERS_MAX;
          i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
         bool shunned =

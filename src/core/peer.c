@@ -17,13 +17,14 @@
 void chord__peers_init(struct chord_peers *p)
 {
     chord_seq_init(&p->rpcs, sizeof(struct rpc));
-    chord_buf_init(&p->out);
+    chord_buf_init(&p->own);
+    p->out = &p->own;
 }
 
 void chord__peers_free(struct chord_peers *p)
 {
     chord_seq_free(&p->rpcs);
-    chord_buf_free(&p->out);
+    chord_buf_free(&p->own);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -140,7 +141,7 @@ void chord__peer_heard(struct chord_node *n, const char *addr, int64_t rtt_ms,
 static bool encode_out(struct chord_node *n, const struct chord_msg *m,
                        const char *to)
 {
-    struct chord_buf *out = &n->peer.out;
+    struct chord_buf *out = n->peer.out;
     chord_buf_reset(out);
     int rc = chord_msg_encode(m, out);
     if (rc)
@@ -153,14 +154,14 @@ void chord__send(struct chord_node *n, const char *addr,
                  const struct chord_msg *m)
 {
     if (encode_out(n, m, addr))
-        n->io.send(n->io.ctx, addr, n->peer.out.data, n->peer.out.len);
+        n->io.send(n->io.ctx, addr, n->peer.out->data, n->peer.out->len);
 }
 
 void chord__reply(struct chord_node *n, uint64_t conn,
                   const struct chord_msg *m)
 {
     if (encode_out(n, m, "a client"))
-        n->io.reply(n->io.ctx, conn, n->peer.out.data, n->peer.out.len);
+        n->io.reply(n->io.ctx, conn, n->peer.out->data, n->peer.out->len);
 }
 
 struct chord_msg *chord__msg(struct chord_node *n, uint8_t type, uint64_t req)

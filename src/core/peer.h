@@ -89,10 +89,10 @@ typedef void (*chord_found_fn)(struct chord_node *n, uint64_t now,
 
 struct rpc {
     struct chord_seq_hdr h;
-    uint8_t kind; /* enum rpc_kind */
     uint64_t deadline;
     uint64_t sent_at;
     struct chord_peer peer; /* who was asked (first hop for lookups) */
+    uint8_t kind;           /* enum rpc_kind (in the peer's padding) */
     uint64_t arg;           /* op id, finger index, transfer id, ... */
     chord_found_fn found;   /* lookups: where FOUND_SUCC goes (or NULL) */
 };
@@ -100,7 +100,8 @@ struct rpc {
 /* The node's part for its dealings with peers. */
 struct chord_peers {
     struct chord_seq rpcs; /* struct rpc, in id (and deadline) order */
-    struct chord_buf out;  /* scratch for encoding */
+    struct chord_buf own;  /* the node's own encode buffer ... */
+    struct chord_buf *out; /* ... or the host's shared one: the one used */
 };
 
 void chord__peers_init(struct chord_peers *p);

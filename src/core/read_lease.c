@@ -5,11 +5,19 @@
  */
 #include "core/read_lease.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/node_internal.h"
 #include "core/peer.h"
 #include "core/placement.h"
+
+void chord__lease_free(struct chord_read_lease *l)
+{
+    free(l->targets);
+    l->targets = NULL;
+    l->range = false;
+}
 
 void chord__lease_drop(struct chord_node *n)
 {
@@ -27,6 +35,11 @@ static void lease_track(struct chord_node *n, uint64_t now)
     }
     if (l->range && chord_id_cmp(&l->lo, &n->rt.pred.id) == 0)
         return;
+    if (!l->targets) {
+        l->targets = malloc(n->cfg.replicas * sizeof(l->targets[0]));
+        if (!l->targets)
+            return; /* no lease: reads ask a quorum */
+    }
     l->range = true;
     l->lo = n->rt.pred.id;
     l->since = now;

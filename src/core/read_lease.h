@@ -53,7 +53,8 @@ struct chord_read_lease {
     struct chord_id lo;
     uint64_t since;
     unsigned nt;
-    struct chord_peer targets[CHORD_SUCC_MAX];
+    struct chord_peer *targets; /* cfg.replicas slots, allocated when the
+                                   lease first starts (NULL before) */
     bool synced[CHORD_SUCC_MAX];
     uint64_t sync_at; /* next SYNC to the replicas the lease waits on */
     unsigned tries;   /* such rounds since the lease started over */
@@ -63,6 +64,8 @@ struct chord_read_lease {
     uint64_t succ_proof_sent;
 };
 
+/* Release the lease's memory. */
+void chord__lease_free(struct chord_read_lease *l);
 /* The range changed, or this node stalled: the lease starts over. */
 void chord__lease_drop(struct chord_node *n);
 /* May the owner answer a quorum read alone now? */

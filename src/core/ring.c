@@ -130,11 +130,7 @@ static void pass_range(struct chord_node *n, uint64_t now, bool had_pred,
  * where the ring closes). */
 static void learn_preds(struct chord_node *n, const struct chord_msg *m)
 {
-    unsigned max =
-        n->cfg.replicas > CHORD_PREDS_MIN ? n->cfg.replicas : CHORD_PREDS_MIN;
-    /* A virtual node needs r other processes, maybe further back. */
-    if (strchr(n->rt.self.addr, '#') && n->rt.r > max)
-        max = n->rt.r;
+    unsigned max = n->rt.preds_cap; /* see chord_node_new */
     unsigned k = 0;
     n->rt.preds[k++] = m->from;
     for (unsigned i = 0; i < m->n_preds && k < max; i++) {
@@ -320,7 +316,8 @@ static void fix_fingers(struct chord_node *n, uint64_t now)
     if (n->ring.finger_pending)
         return;
     unsigned i = n->ring.next_finger;
-    struct chord_id start = n->rt.finger[i].start;
+    struct chord_id start;
+    chord_routing_finger_start(&n->rt, i, &start);
     uint64_t rid =
         chord__lookup_begin(n, now, RPC_LOOKUP_FINGER, i, finger_found);
     if (rid) {
@@ -422,7 +419,7 @@ static void heartbeat_round(struct chord_node *n, uint64_t now)
             !chord__is_dead(n, n->rt.preds[i].addr, now) &&
             !addr_in(n->rt.preds[i].addr, set, k))
             set[k++] = n->rt.preds[i];
-    for (unsigned i = 0; i < CHORD_FD_PEERS; i++) {
+    for (unsigned i = 0; i < n->fd.n_slots; i++) {
         const struct chord_fd_peer *p = &n->fd.peers[i];
         /* A suspect stays monitored until it is declared dead (or speaks),
          * so its death is noticed and repaired even after stabilize
@@ -456,13 +453,14 @@ void chord__ring_route_around(struct chord_node *n, uint64_t now,
             chord_routing_remove(&n->rt, &id);
             return;
         }
-    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
-        if (n->rt.finger[i].set &&
-            strcmp(n->rt.finger[i].node.addr, addr) == 0) {
-            struct chord_id id = n->rt.finger[i].node.id;
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
+        const struct chord_peer *f = chord_routing_finger(&n->rt, i);
+        if (f && strcmp(f->addr, addr) == 0) {
+            struct chord_id id = f->id;
             chord_routing_remove(&n->rt, &id);
             return;
         }
+    }
 }
 
 /* Act on the detector's verdicts. */

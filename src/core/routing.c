@@ -2,33 +2,52 @@
  * routing.c - a node's routing table: successor list, fingers and the
  * decisions made from them (see routing.h for the invariants).
  *
- * Everything here is ring arithmetic over a fixed-size struct: no memory
- * is allocated, nothing fails, and no liveness is known except through
- * the `usable` filter a caller passes. The successor list is trusted to be
- * in ring order as the caller gives it (stabilize builds it from [s] + s's
- * own list); this module only removes duplicates, stops at self and caps
- * it at r. It never sorts and never asks whether a peer is alive.
+ * Everything here is ring arithmetic; memory is allocated only for the
+ * lists (at init) and the distinct finger nodes, and no liveness is known
+ * except through the `usable` filter a caller passes. The successor list is
+ * trusted to be in ring order as the caller gives it (stabilize builds it from
+ * [s] + s's own list); this module only removes duplicates, stops at self and
+ * caps it at r. It never sorts and never asks whether a peer is alive.
  */
 #include "core/routing.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* v clamped to 1..CHORD_SUCC_MAX. */
+static unsigned routing_clamp(unsigned v)
+{
+    return v < 1 ? 1 : v > CHORD_SUCC_MAX ? CHORD_SUCC_MAX : v;
+}
 
 /*
  * Empty table for `self`: no predecessor, no successors, no finger set.
- * Finger starts are self + 2^i. r is clamped to 1..CHORD_SUCC_MAX.
+ * The successor and predecessor lists are one allocation.
  */
-void chord_routing_init(struct chord_routing *rt, const struct chord_peer *self,
-                        unsigned r)
+int chord_routing_init(struct chord_routing *rt, const struct chord_peer *self,
+                       unsigned r, unsigned preds_cap)
 {
     memset(rt, 0, sizeof(*rt));
     rt->self = *self;
-    if (r < 1)
-        r = 1;
-    if (r > CHORD_SUCC_MAX)
-        r = CHORD_SUCC_MAX;
-    rt->r = r;
-    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
-        chord_id_add_pow2(&rt->finger[i].start, &self->id, i);
+    rt->r = routing_clamp(r);
+    rt->preds_cap = routing_clamp(preds_cap);
+    rt->succ = calloc(rt->r + rt->preds_cap, sizeof(rt->succ[0]));
+    if (!rt->succ)
+        return -ENOMEM;
+    rt->preds = rt->succ + rt->r;
+    return 0;
+}
+
+void chord_routing_free(struct chord_routing *rt)
+{
+    free(rt->succ);
+    free(rt->fpeer);
+    rt->succ = rt->preds = rt->fpeer = NULL;
+    rt->n_succ = rt->n_preds = 0;
+    rt->n_fpeers = rt->cap_fpeers = 0;
+    memset(rt->finger_slot, 0, sizeof(rt->finger_slot));
+    rt->n_finger_runs = 0;
 }
 
 /* succ[0], or self when the list is empty. */
@@ -82,25 +101,103 @@ static bool routing_same_peer(const struct chord_peer *a,
     return chord_id_eq(&a->id, &b->id) && strcmp(a->addr, b->addr) == 0;
 }
 
-/*
- * Index the fingers closest_preceding considers: from the top down, every
- * set finger whose node differs from the nearest set finger above it.
- * A finger equal to the one above would give the same distance and the
- * same answer from a filter that judges a peer by its contents, so looking
- * at the first of each run picks what a scan of all 160 would.
- */
-void chord_routing_fingers_changed(struct chord_routing *rt)
+const struct chord_peer *chord_routing_finger(const struct chord_routing *rt,
+                                              unsigned i)
 {
-    unsigned n = 0;
-    const struct chord_peer *prev = NULL;
-    for (unsigned i = CHORD_ID_BITS; i-- > 0;) {
-        const struct chord_finger *f = &rt->finger[i];
-        if (!f->set || (prev && routing_same_peer(prev, &f->node)))
-            continue;
-        prev = &f->node;
-        rt->finger_run[n++] = (uint8_t)i;
+    if (i >= CHORD_ID_BITS || !rt->finger_slot[i])
+        return NULL;
+    return &rt->fpeer[rt->finger_slot[i] - 1];
+}
+
+void chord_routing_finger_start(const struct chord_routing *rt, unsigned i,
+                                struct chord_id *out)
+{
+    chord_id_add_pow2(out, &rt->self.id, i);
+}
+
+/*
+ * The slot (index + 1) of *p among the distinct finger nodes, adding it
+ * when new; 0 when it cannot be stored. p must not point into fpeer[].
+ */
+static unsigned routing_fpeer_slot(struct chord_routing *rt,
+                                   const struct chord_peer *p)
+{
+    for (unsigned k = 0; k < rt->n_fpeers; k++)
+        if (routing_same_peer(&rt->fpeer[k], p))
+            return k + 1;
+    if (rt->n_fpeers == rt->cap_fpeers) {
+        unsigned cap = rt->cap_fpeers + 4u;
+        struct chord_peer *np = realloc(rt->fpeer, cap * sizeof(*np));
+        if (!np)
+            return 0;
+        rt->fpeer = np;
+        rt->cap_fpeers = (uint8_t)cap;
     }
-    rt->n_finger_runs = n;
+    rt->fpeer[rt->n_fpeers++] = *p;
+    return rt->n_fpeers;
+}
+
+/*
+ * After a change of the fingers: drop the finger nodes no finger names
+ * any more (the others keep their order), and index the fingers
+ * closest_preceding considers: from the top down, every set finger whose
+ * node differs from the nearest set finger above it. A finger equal to
+ * the one above would give the same distance and the same answer from a
+ * filter that judges a peer by its contents, so looking at the first of
+ * each run picks what a scan of all 160 would.
+ */
+static void routing_fingers_changed(struct chord_routing *rt)
+{
+    uint8_t map[256]; /* by slot: kept or not, then the new slot */
+    memset(map, 0, sizeof(map));
+    for (unsigned i = 0; i < CHORD_ID_BITS; i++)
+        map[rt->finger_slot[i]] = 1;
+    unsigned n = 0;
+    for (unsigned k = 0; k < rt->n_fpeers; k++) {
+        if (!map[k + 1])
+            continue;
+        if (n != k)
+            rt->fpeer[n] = rt->fpeer[k];
+        map[k + 1] = (uint8_t)++n;
+    }
+    map[0] = 0; /* unset stays unset */
+    if (n != rt->n_fpeers)
+        for (unsigned i = 0; i < CHORD_ID_BITS; i++)
+            rt->finger_slot[i] = map[rt->finger_slot[i]];
+    rt->n_fpeers = (uint8_t)n;
+    if (rt->cap_fpeers >= n + 8u) {
+        struct chord_peer *np =
+            n ? realloc(rt->fpeer, (n + 4u) * sizeof(*np)) : NULL;
+        if (np || !n) {
+            if (!n)
+                free(rt->fpeer);
+            rt->fpeer = np;
+            rt->cap_fpeers = (uint8_t)(n ? n + 4u : 0);
+        }
+    }
+    unsigned runs = 0, prev = 0;
+    for (unsigned i = CHORD_ID_BITS; i-- > 0;) {
+        unsigned s = rt->finger_slot[i];
+        if (!s || s == prev)
+            continue;
+        prev = s;
+        rt->finger_run[runs++] = (uint8_t)i;
+    }
+    rt->n_finger_runs = (uint8_t)runs;
+}
+
+void chord_routing_put_finger(struct chord_routing *rt, unsigned i,
+                              const struct chord_peer *node)
+{
+    if (i >= CHORD_ID_BITS)
+        return;
+    unsigned s = 0;
+    if (node) {
+        struct chord_peer copy = *node; /* node may point into the table */
+        s = routing_fpeer_slot(rt, &copy);
+    }
+    rt->finger_slot[i] = (uint8_t)s;
+    routing_fingers_changed(rt);
 }
 
 /*
@@ -108,12 +205,13 @@ void chord_routing_fingers_changed(struct chord_routing *rt)
  * clear every finger that points at it. The predecessor is left alone.
  * Returns true if anything changed.
  */
-bool chord_routing_remove(struct chord_routing *rt, const struct chord_id *id)
+bool chord_routing_remove(struct chord_routing *rt, const struct chord_id *idp)
 {
+    struct chord_id id = *idp; /* idp may point into the table */
     bool changed = false;
     unsigned n = 0;
     for (unsigned k = 0; k < rt->n_succ; k++) {
-        if (chord_id_eq(&rt->succ[k].id, id)) {
+        if (chord_id_eq(&rt->succ[k].id, &id)) {
             changed = true;
             continue;
         }
@@ -124,15 +222,14 @@ bool chord_routing_remove(struct chord_routing *rt, const struct chord_id *id)
     rt->n_succ = n;
     bool fingers = false;
     for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
-        struct chord_finger *f = &rt->finger[i];
-        if (f->set && chord_id_eq(&f->node.id, id)) {
-            f->set = false;
-            memset(&f->node, 0, sizeof(f->node));
+        unsigned s = rt->finger_slot[i];
+        if (s && chord_id_eq(&rt->fpeer[s - 1].id, &id)) {
+            rt->finger_slot[i] = 0;
             fingers = true;
         }
     }
     if (fingers)
-        chord_routing_fingers_changed(rt);
+        routing_fingers_changed(rt);
     return changed || fingers;
 }
 
@@ -176,7 +273,7 @@ chord_routing_closest_preceding(const struct chord_routing *rt,
      * fingers naming the same node are looked at once (finger_run). */
     for (unsigned k = 0; k < rt->n_finger_runs; k++)
         routing_consider(rt, target, usable, ctx,
-                         &rt->finger[rt->finger_run[k]].node, &best,
+                         chord_routing_finger(rt, rt->finger_run[k]), &best,
                          &best_dist);
     for (unsigned k = 0; k < rt->n_succ; k++)
         routing_consider(rt, target, usable, ctx, &rt->succ[k], &best,
@@ -200,16 +297,17 @@ unsigned chord_routing_set_finger(struct chord_routing *rt, unsigned i,
     if (i >= CHORD_ID_BITS)
         return CHORD_ID_BITS;
     struct chord_peer copy = *node; /* node may point into the table */
-    rt->finger[i].set = true;
-    rt->finger[i].node = copy;
+    unsigned s = routing_fpeer_slot(rt, &copy);
+    rt->finger_slot[i] = (uint8_t)s;
     unsigned j = i + 1;
     for (; j < CHORD_ID_BITS; j++) {
-        if (!chord_id_in_oc(&rt->finger[j].start, &rt->self.id, &copy.id))
+        struct chord_id start;
+        chord_routing_finger_start(rt, j, &start);
+        if (!chord_id_in_oc(&start, &rt->self.id, &copy.id))
             break;
-        rt->finger[j].set = true;
-        rt->finger[j].node = copy;
+        rt->finger_slot[j] = (uint8_t)s;
     }
-    chord_routing_fingers_changed(rt);
+    routing_fingers_changed(rt);
     return j;
 }
 

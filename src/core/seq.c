@@ -1,11 +1,16 @@
 /*
  * seq.c - FIFO of id-keyed records (see seq.h). The buffer doubles when
- * full; records keep their ids, so a grow only re-lays them from index 0.
+ * full and halves when a push finds it three quarters idle; records keep
+ * their ids, so either only re-lays them from index 0.
  */
 #include "core/seq.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Records of a queue's first buffer: most queues of a node hold a few
+ * (a simulator runs a hundred thousand nodes, each with several). */
+#define SEQ_FIRST_CAP 4u
 
 void chord_seq_init(struct chord_seq *q, size_t esz)
 {
@@ -46,9 +51,9 @@ const void *chord_seq_peek(const struct chord_seq *q)
     return NULL;
 }
 
-static int grow(struct chord_seq *q)
+/* Re-lay the records from index 0 in a buffer of cap records (>= len). */
+static int relay(struct chord_seq *q, size_t cap)
 {
-    size_t cap = q->cap ? q->cap * 2 : 16;
     uint8_t *nb = malloc(cap * q->esz);
     if (!nb)
         return -1;
@@ -63,8 +68,12 @@ static int grow(struct chord_seq *q)
 
 void *chord_seq_push(struct chord_seq *q)
 {
-    if (q->len == q->cap && grow(q) != 0)
+    if (q->len == q->cap && relay(q, q->cap ? q->cap * 2 : SEQ_FIRST_CAP) != 0)
         return NULL;
+    /* A burst grew the buffer and most of it is idle again: halve it
+     * (pointers are invalidated here anyway). Failing to is harmless. */
+    if (q->cap > SEQ_FIRST_CAP && (q->len + 1) * 4 <= q->cap)
+        (void)relay(q, q->cap / 2);
     void *rec = slot(q, q->len);
     memset(rec, 0, q->esz);
     struct chord_seq_hdr *h = rec;

@@ -9,7 +9,8 @@
  * when it reaches the head.
  *
  * Pointers into the queue are invalidated by chord_seq_push() (it may
- * grow the buffer); copy a record out before calling code that may push.
+ * grow or shrink the buffer); copy a record out before calling code that
+ * may push.
  */
 #ifndef CHORD_SEQ_H
 #define CHORD_SEQ_H

@@ -71,6 +71,7 @@ void chord_sim_free(struct chord_sim *sim)
     free(sim->matrix);
     chord_sim__oracle_free(sim);
     chord_node_scratch_free(sim->scratch);
+    chord_buf_free(&sim->scratch_out);
     free(sim);
 }
 

@@ -57,6 +57,7 @@ void chord_sim__node_io(struct sim_node *sn, struct chord_node_io *io)
     io->reply = chord_sim__ops_reply;
     io->log = sn->sim->cfg.log_stderr ? io_log : NULL;
     io->scratch = sn->sim->scratch;
+    io->scratch_out = &sn->sim->scratch_out;
 }
 
 void chord_sim__node_config(struct chord_sim *sim,

@@ -129,18 +129,17 @@ static void ring_wrong(int *wrong, char *err, size_t errlen,
 static bool pns_finger_ok(const struct chord_sim *sim,
                           const struct sim_node *sn, unsigned i,
                           const struct chord_id *start,
-                          const struct chord_finger *f)
+                          const struct chord_peer *f)
 {
-    int j = chord_sim__addr_find(sim, f->node.addr);
+    int j = chord_sim__addr_find(sim, f->addr);
     if (j < 0 || !sim->nodes[j]->node ||
         chord_node_state(sim->nodes[j]->node) != CHORD_NODE_ACTIVE ||
-        !peer_is(&f->node, sim->nodes[j]))
+        !peer_is(f, sim->nodes[j]))
         return false;
     struct chord_id end = sn->self.id;
     if (i + 1 < CHORD_ID_BITS)
         chord_id_add_pow2(&end, &sn->self.id, i + 1);
-    return chord_id_eq(&f->node.id, start) ||
-           chord_id_in_oo(&f->node.id, start, &end);
+    return chord_id_eq(&f->id, start) || chord_id_in_oo(&f->id, start, &end);
 }
 
 /* The checks of chord_sim_check_ring; fingers only when `fingers`. */
@@ -197,16 +196,16 @@ static int check_ring(const struct chord_sim *sim, bool fingers, char *err,
             chord_id_add_pow2(&start, &sn->self.id, i);
             const struct sim_node *exp =
                 sim->nodes[v[chord_sim__member_successor(v, n, &start)].idx];
-            const struct chord_finger *f = &rt->finger[i];
-            if (exp == sn && (!f->set || peer_is(&f->node, sn)))
+            const struct chord_peer *f = chord_routing_finger(rt, i);
+            if (exp == sn && (!f || peer_is(f, sn)))
                 continue;
-            if (f->set && peer_is(&f->node, exp))
+            if (f && peer_is(f, exp))
                 continue;
-            if (sn->pns && f->set && pns_finger_ok(sim, sn, i, &start, f))
+            if (sn->pns && f && pns_finger_ok(sim, sn, i, &start, f))
                 continue;
             snprintf(what, sizeof what, "finger[%u]", i);
-            ring_wrong(&wrong, err, errlen, sn, what,
-                       f->set ? f->node.addr : "unset", exp->self.addr);
+            ring_wrong(&wrong, err, errlen, sn, what, f ? f->addr : "unset",
+                       exp->self.addr);
         }
     }
     return wrong;

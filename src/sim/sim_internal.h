@@ -145,6 +145,7 @@ struct chord_sim {
     /* The decode buffer every node shares (struct chord_node_io.scratch):
      * one thread runs them, one event at a time. */
     struct chord_msg *scratch;
+    struct chord_buf scratch_out; /* ... and encode buffer (.scratch_out) */
 };
 
 /* ---- PRNG and hashing (inline: every file draws from the same state) --- */

@@ -189,7 +189,7 @@ class SimTest:
     def test_usage(self):
         for argv in (["--nodes", 0], ["--nodes", 8, "--latency", "const:0"],
                      ["--nodes", 8, "--fail", 1.5], ["--nodes", 8, "--bogus"],
-                     ["--lookups", 5]):
+                     ["--lookups", 5], ["--nodes", 8, "--static", "--joins"]):
             _, err = self.sim(*argv, expect=2)
             lines = err.strip().splitlines()
             check(len(lines) == 1 and lines[0].startswith("dht-sim: "),

@@ -48,6 +48,11 @@ void sim_init(struct sim *s, const struct chord_fd_config *cfg, uint64_t seed,
 }
 
 /* Add a monitored, healthy link answering in 0.1-30 ms; returns its index. */
+void sim_free(struct sim *s)
+{
+    chord_fd_free(&s->fd);
+}
+
 int sim_add(struct sim *s)
 {
     assert_true(s->n_links < SIM_LINKS);

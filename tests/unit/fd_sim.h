@@ -74,6 +74,8 @@ struct sim {
  * defaults), seeded; every_ms ticks every ms, else jumps to events. */
 void sim_init(struct sim *s, const struct chord_fd_config *cfg, uint64_t seed,
               bool every_ms);
+/* Release the detector's table. */
+void sim_free(struct sim *s);
 /* Add a monitored, healthy link answering in 0.1-30 ms; returns its index. */
 int sim_add(struct sim *s);
 /* The detector's entry for link i, which must exist. */

@@ -53,9 +53,11 @@ static void test_config_defaults(void **state)
     assert_int_equal(fd.cfg.dead_after_ms, 1500);
     assert_int_equal(chord_fd_timeout(&fd, NULL), 300);
 
+    chord_fd_free(&fd);
     chord_fd_init(&fd, NULL);
     assert_int_equal(fd.cfg.floor_ms, 250);
     assert_int_equal(chord_fd_timeout(&fd, NULL), 1000);
+    chord_fd_free(&fd);
 }
 
 static void test_rto_numerics(void **state)
@@ -101,11 +103,13 @@ static void test_rto_numerics(void **state)
     assert_int_equal(chord_fd_timeout(&fd, p), 6);
 
     /* With the defaults the floor and the ceiling clamp it. */
+    chord_fd_free(&fd);
     chord_fd_init(&fd, NULL);
     chord_fd_monitor(&fd, a, true, 10);
     p = chord_fd_find(&fd, a);
     chord_fd_heard(&fd, a, 10, 20); /* RTO 30 */
     assert_int_equal(chord_fd_timeout(&fd, p), 250);
+    chord_fd_free(&fd);
     chord_fd_init(&fd, NULL);
     chord_fd_monitor(&fd, a, true, 10);
     p = chord_fd_find(&fd, a);
@@ -115,6 +119,7 @@ static void test_rto_numerics(void **state)
     chord_fd_heard(&fd, a, 1000000000, 30);
     assert_true(p->srtt_ms <= 10000.0);
     assert_int_equal(chord_fd_timeout(&fd, p), 10000);
+    chord_fd_free(&fd);
 }
 
 /* A loopback peer's RTO is far below the floor: each false suspicion still
@@ -151,6 +156,7 @@ static void test_penalty_doubles_from_floor(void **state)
     }
     assert_int_equal(chord_fd_timeout(&fd, p), 10000);
     assert_true(p->penalty_ms <= 10000.0); /* the penalty is capped too */
+    chord_fd_free(&fd);
 }
 
 static void test_penalty_decays(void **state)
@@ -214,6 +220,8 @@ static void test_penalty_decays(void **state)
         chord_fd_tick(&fd, t2 += 100, ev, 2);
     assert_int_equal(q->state, CHORD_PEER_SUSPECTED);
     assert_true(q->penalty_ms == held);
+    sim_free(&s);
+    chord_fd_free(&fd);
 }
 
 int main(void)

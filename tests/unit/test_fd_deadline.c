@@ -68,6 +68,7 @@ static void test_next_deadline_exact(void **state)
     assert_int_equal(chord_fd_find(&fd, a)->state, CHORD_PEER_SUSPECTED);
     assert_int_equal(chord_fd_find(&fd, b)->state, CHORD_PEER_SUSPECTED);
     assert_int_equal(chord_fd_next_deadline(&fd), d3 + 1501);
+    chord_fd_free(&fd);
 }
 
 /* Random schedules with crashes, recoveries and slow spells (so that
@@ -111,6 +112,7 @@ static void test_next_deadline_property(void **state)
             sim_run(&s, s.now + rng_range(&s.rng, 100, 3000));
         }
         assert_true(s.n_log > 0); /* the schedule did exercise changes */
+        sim_free(&s);
     }
 }
 
@@ -168,6 +170,7 @@ static void test_property_answering_within_timeout(void **state)
             assert_true(p->rtt_known);
         }
         assert_int_equal(s.revivals, 0);
+        sim_free(&s);
     }
 }
 

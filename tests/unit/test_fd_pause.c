@@ -73,6 +73,7 @@ static void test_local_pause_convicts_no_one(void **state)
     assert_true(chord_fd_tick(&fd, last + fd.cfg.pause_ms, ev, 4) >= 0);
     last += fd.cfg.pause_ms;
     assert_int_equal(chord_fd_tick(&fd, last + fd.cfg.pause_ms + 1, ev, 4), -1);
+    chord_fd_free(&fd);
 }
 
 /* Random short stalls of the node inside the simulation are harmless. */
@@ -92,6 +93,7 @@ static void test_local_pause_in_simulation(void **state)
     assert_int_equal(s.n_log, 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(sim_peer(&s, i)->false_suspicions, 0);
+    sim_free(&s);
 }
 
 int main(void)

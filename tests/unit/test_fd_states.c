@@ -43,6 +43,7 @@ static void test_steady_heartbeats_never_suspected(void **state)
         assert_int_equal(chord_fd_timeout(&s.fd, p), 250);
         assert_true(chord_fd_usable(&s.fd, s.link[i].addr));
     }
+    sim_free(&s);
 }
 
 /* Crash a link at every phase of the heartbeat period: each is suspected
@@ -79,6 +80,7 @@ static void crash_detection(bool every_ms)
         /* A dead peer stays dead and produces no more events. */
         sim_run(&s, s.now + 5000);
         assert_int_equal(s.n_log, 2);
+        sim_free(&s);
     }
     /* The target: mean detection <= 0.5 s. */
     assert_true(total / (uint64_t)runs <= 500);
@@ -111,6 +113,7 @@ static void test_late_answer_revives_with_larger_timeout(void **state)
     assert_int_equal(p->false_suspicions, 1);
     assert_int_equal(sim_count(&s, a, CHORD_PEER_SUSPECTED), 1);
     assert_int_equal(p->state, CHORD_PEER_ALIVE);
+    sim_free(&s);
 }
 
 /* A late answer to a peer already declared DEAD by timeout is also a false
@@ -158,6 +161,7 @@ static void test_late_answer_after_dead_and_other_messages(void **state)
     assert_int_equal(p->pending_since, t + 10);
     assert_false(chord_fd_heard(&fd, a, 5, t + 30));
     assert_int_equal(p->pending_since, 0);
+    chord_fd_free(&fd);
 }
 
 /* --- Unreachable, monitoring, slots -------------------------------------- */
@@ -204,6 +208,7 @@ static void test_unreachable_is_dead_at_once(void **state)
     chord_fd_unreachable(&fd, x, 7000);
     assert_false(chord_fd_usable(&fd, x));
     assert_false(chord_fd_find(&fd, x)->monitored);
+    chord_fd_free(&fd);
 }
 
 int main(void)

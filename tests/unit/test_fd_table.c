@@ -63,6 +63,7 @@ static void test_unmonitored_never_convicted(void **state)
     /* Forget clears the entry. */
     chord_fd_forget(&fd, b);
     assert_null(chord_fd_find(&fd, b));
+    chord_fd_free(&fd);
 }
 
 static void addr_of(char *buf, int i)
@@ -132,6 +133,7 @@ static void test_slot_recycling(void **state)
     assert_true(chord_fd_usable(&fd, longaddr));
     chord_fd_unreachable(&fd, "", 3000);
     assert_null(chord_fd_find(&fd, ""));
+    chord_fd_free(&fd);
 }
 
 /* The dead window the node keeps in this table (core/peer.h's rule). */
@@ -160,6 +162,7 @@ static void test_fd_forget_keeps_the_window(void **state)
     chord_fd_forget(&fd, "b:1");
     assert_null(chord_fd_find(&fd, "b:1"));
     assert_false(chord_fd_is_dead(&fd, "b:1", 300));
+    chord_fd_free(&fd);
 }
 
 /* Hearing from a peer closes its window and makes it ALIVE; an earlier
@@ -186,6 +189,7 @@ static void test_fd_heard_closes_the_window(void **state)
     assert_true(chord_fd_is_dead(&fd, "b:1", 200));
     chord_fd_heard(&fd, "b:1", 2, 200);
     assert_false(chord_fd_is_dead(&fd, "b:1", 200));
+    chord_fd_free(&fd);
 }
 
 /* A full table recycles the least recently used slot outside its window;
@@ -234,6 +238,37 @@ static void test_fd_recycling_spares_dead_windows(void **state)
     chord_fd_heard(&fd, addr, 1, 20000);
     addr_of(addr, 1);
     assert_null(chord_fd_find(&fd, addr));
+    chord_fd_free(&fd);
+}
+
+/* A message that answers nothing, from a peer with no entry, makes none
+ * (it would say no more than the absence); answers, monitoring and
+ * unreachable reports do, and a known peer's entry is kept up to date. */
+static void test_plain_message_makes_no_entry(void **state)
+{
+    (void)state;
+    struct chord_fd fd;
+    chord_fd_init(&fd, NULL);
+    const char *a = "127.0.0.1:7001", *b = "127.0.0.1:7002";
+    const char *c = "127.0.0.1:7003", *d = "127.0.0.1:7004";
+    assert_false(chord_fd_heard(&fd, a, -1, 100));
+    assert_null(chord_fd_find(&fd, a));
+    assert_true(chord_fd_usable(&fd, a));
+    assert_int_equal(fd.n_slots, 0);
+    chord_fd_heard(&fd, b, 4, 100); /* an answer: its round trip */
+    assert_non_null(chord_fd_find(&fd, b));
+    assert_true(chord_fd_find(&fd, b)->rtt_known);
+    chord_fd_monitor(&fd, c, true, 100);
+    chord_fd_unreachable(&fd, d, 100);
+    assert_false(chord_fd_usable(&fd, d));
+    /* Known peers: a plain message revives the unreachable one. */
+    assert_true(chord_fd_heard(&fd, d, -1, 200));
+    assert_true(chord_fd_usable(&fd, d));
+    assert_int_equal(chord_fd_find(&fd, c)->last_heard, 0);
+    chord_fd_heard(&fd, c, -1, 300);
+    assert_int_equal(chord_fd_find(&fd, c)->last_heard, 300);
+    assert_null(chord_fd_find(&fd, a));
+    chord_fd_free(&fd);
 }
 
 int main(void)
@@ -244,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_fd_forget_keeps_the_window),
         cmocka_unit_test(test_fd_heard_closes_the_window),
         cmocka_unit_test(test_fd_recycling_spares_dead_windows),
+        cmocka_unit_test(test_plain_message_makes_no_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,9 +73,8 @@ static bool id_is_zero(const struct chord_id *id)
 }
 
 /* The first member at or after x clockwise (the Chord successor of x). */
-static const struct chord_peer *true_successor(const struct chord_peer *m,
-                                               size_t n,
-                                               const struct chord_id *x)
+static const struct chord_peer *
+true_successor(const struct chord_peer *m, size_t n, const struct chord_id *x)
 {
     const struct chord_peer *best = NULL;
     struct chord_id best_d;
@@ -111,11 +110,9 @@ static bool usable_not_banned(void *ctx, const struct chord_peer *p)
  * is positive and below the distance to target (the whole ring but self
  * when target is self), the largest such distance.
  */
-static const struct chord_peer *brute_closest(const struct chord_id *self,
-                                              const struct chord_peer *cands,
-                                              size_t n,
-                                              const struct chord_id *target,
-                                              const struct banned *ban)
+static const struct chord_peer *
+brute_closest(const struct chord_id *self, const struct chord_peer *cands,
+              size_t n, const struct chord_id *target, const struct banned *ban)
 {
     const struct chord_peer *best = NULL;
     struct chord_id best_d;
@@ -151,36 +148,63 @@ static void assert_peer_is(const struct chord_peer *got,
     assert_string_equal(got->addr, want->addr);
 }
 
+/* A table for the tests: declared zeroed, (re)initialized here (what a
+ * previous init allocated is freed), freed with chord_routing_free. */
+static void rt_init(struct chord_routing *rt, const struct chord_peer *self,
+                    unsigned r)
+{
+    chord_routing_free(rt);
+    assert_int_equal(chord_routing_init(rt, self, r, CHORD_SUCC_MAX), 0);
+}
+
+/* Finger i's node (NULL: unset). */
+static const struct chord_peer *fnode(const struct chord_routing *rt,
+                                      unsigned i)
+{
+    return chord_routing_finger(rt, i);
+}
+
+/* start(i), in one of a few rotating buffers (enough for one statement). */
+static const struct chord_id *fstart(const struct chord_routing *rt, unsigned i)
+{
+    static struct chord_id buf[4];
+    static unsigned k;
+    struct chord_id *s = &buf[k++ % 4];
+    chord_routing_finger_start(rt, i, s);
+    return s;
+}
+
 static void test_init(void **state)
 {
     (void)state;
-    struct chord_routing rt;
+    struct chord_routing rt = {0};
     struct chord_peer self = hashed_peer(1);
-    chord_routing_init(&rt, &self, 3);
+    rt_init(&rt, &self, 3);
     assert_int_equal(rt.r, 3);
     assert_int_equal(rt.n_succ, 0);
     assert_false(rt.has_pred);
     assert_peer_is(chord_routing_successor(&rt), &self);
     for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
-        assert_false(rt.finger[i].set);
+        assert_false(fnode(&rt, i) != NULL);
         /* start(i) - self == 2^i: exactly one bit set, bit i. */
-        struct chord_id d = dist(&self.id, &rt.finger[i].start);
+        struct chord_id d = dist(&self.id, fstart(&rt, i));
         unsigned byte = CHORD_ID_BYTES - 1 - i / 8;
         for (unsigned b = 0; b < CHORD_ID_BYTES; b++)
             assert_int_equal(d.b[b], b == byte ? 1u << (i % 8) : 0);
     }
     /* Small ids: start(159) = self + 2^159 wraps around. */
     struct chord_peer top = small_peer(0xC0);
-    chord_routing_init(&rt, &top, 0);
+    rt_init(&rt, &top, 0);
     assert_int_equal(rt.r, 1);
     struct chord_id want = small_id(0x40);
-    assert_true(chord_id_eq(&rt.finger[159].start, &want));
-    chord_routing_init(&rt, &top, 1000);
+    assert_true(chord_id_eq(fstart(&rt, 159), &want));
+    rt_init(&rt, &top, 1000);
     assert_int_equal(rt.r, CHORD_SUCC_MAX);
     /* Alone, a node owns every key and has nobody to route to. */
     assert_true(chord_routing_owns(&rt, &want));
     assert_true(chord_routing_owns(&rt, &top.id));
     assert_null(chord_routing_closest_preceding(&rt, &want, NULL, NULL));
+    chord_routing_free(&rt);
 }
 
 static void assert_succ_list(const struct chord_routing *rt,
@@ -208,9 +232,9 @@ static void set_small_succ(struct chord_routing *rt, const uint8_t *head,
 static void test_set_successors(void **state)
 {
     (void)state;
-    struct chord_routing rt;
+    struct chord_routing rt = {0};
     struct chord_peer self = small_peer(0x10);
-    chord_routing_init(&rt, &self, 4);
+    rt_init(&rt, &self, 4);
 
     uint8_t h = 0x20;
     set_small_succ(&rt, &h, (uint8_t[]){0x30, 0x40}, 2);
@@ -219,14 +243,13 @@ static void test_set_successors(void **state)
     assert_int_equal(rt.succ[0].id.b[0], 0x20);
 
     /* Duplicates are skipped and do not use up the capacity. */
-    set_small_succ(&rt, &h, (uint8_t[]){0x20, 0x30, 0x30, 0x20, 0x40, 0x50,
-                                        0x60},
-                   7);
+    set_small_succ(&rt, &h,
+                   (uint8_t[]){0x20, 0x30, 0x30, 0x20, 0x40, 0x50, 0x60}, 7);
     assert_succ_list(&rt, (uint8_t[]){0x20, 0x30, 0x40, 0x50}, 4);
 
     /* The capacity r caps the list. */
-    set_small_succ(&rt, NULL,
-                   (uint8_t[]){0x11, 0x12, 0x13, 0x14, 0x15, 0x16}, 6);
+    set_small_succ(&rt, NULL, (uint8_t[]){0x11, 0x12, 0x13, 0x14, 0x15, 0x16},
+                   6);
     assert_succ_list(&rt, (uint8_t[]){0x11, 0x12, 0x13, 0x14}, 4);
 
     /* Self closes the list: what follows it is a second lap. */
@@ -252,7 +275,7 @@ static void test_set_successors(void **state)
     assert_succ_list(&rt, (uint8_t[]){0x20, 0x30, 0x40, 0x50}, 4);
 
     /* At the largest capacity, a longer input is cut at CHORD_SUCC_MAX. */
-    chord_routing_init(&rt, &self, CHORD_SUCC_MAX);
+    rt_init(&rt, &self, CHORD_SUCC_MAX);
     struct chord_peer many[CHORD_SUCC_MAX + 8];
     for (unsigned k = 0; k < CHORD_SUCC_MAX + 8; k++)
         many[k] = hashed_peer(100 + k);
@@ -260,14 +283,15 @@ static void test_set_successors(void **state)
     assert_int_equal(rt.n_succ, CHORD_SUCC_MAX);
     for (unsigned k = 0; k < CHORD_SUCC_MAX; k++)
         assert_peer_is(&rt.succ[k], &many[k]);
+    chord_routing_free(&rt);
 }
 
 static void test_closest_preceding_cases(void **state)
 {
     (void)state;
-    struct chord_routing rt;
+    struct chord_routing rt = {0};
     struct chord_peer self = small_peer(0xC8); /* 200 */
-    chord_routing_init(&rt, &self, 4);
+    rt_init(&rt, &self, 4);
     /* Successors across zero: 250, 5, 40. */
     set_small_succ(&rt, NULL, (uint8_t[]){250, 5, 40}, 3);
 
@@ -317,6 +341,7 @@ static void test_closest_preceding_cases(void **state)
     ban.ids[ban.n++] = small_id(250);
     assert_null(
         chord_routing_closest_preceding(&rt, &t, usable_not_banned, &ban));
+    chord_routing_free(&rt);
 }
 
 /*
@@ -332,8 +357,8 @@ static void test_closest_preceding_random(void **state)
     for (int round = 0; round < 200; round++) {
         struct chord_peer self = hashed_peer(port++);
         unsigned r = 1 + (unsigned)(rng_next(&rng) % CHORD_SUCC_MAX);
-        struct chord_routing rt;
-        chord_routing_init(&rt, &self, r);
+        struct chord_routing rt = {0};
+        rt_init(&rt, &self, r);
 
         /* Members, some of them shared between list and fingers. */
         size_t n_mem = 1 + rng_next(&rng) % 60;
@@ -345,15 +370,12 @@ static void test_closest_preceding_random(void **state)
         unsigned n_fingers = (unsigned)(rng_next(&rng) % 40);
         for (unsigned k = 0; k < n_fingers; k++) {
             unsigned i = (unsigned)(rng_next(&rng) % CHORD_ID_BITS);
-            rt.finger[i].set = true;
-            rt.finger[i].node = mem[rng_next(&rng) % n_mem];
+            chord_routing_put_finger(&rt, i, &mem[rng_next(&rng) % n_mem]);
         }
         if (rng_next(&rng) % 4 == 0) { /* a finger at self is never used */
             unsigned i = (unsigned)(rng_next(&rng) % CHORD_ID_BITS);
-            rt.finger[i].set = true;
-            rt.finger[i].node = self;
+            chord_routing_put_finger(&rt, i, &self);
         }
-        chord_routing_fingers_changed(&rt); /* written directly above */
 
         /* The candidates the table holds. */
         struct chord_peer cands[CHORD_SUCC_MAX + CHORD_ID_BITS];
@@ -361,8 +383,8 @@ static void test_closest_preceding_random(void **state)
         for (unsigned k = 0; k < rt.n_succ; k++)
             cands[n_c++] = rt.succ[k];
         for (unsigned i = 0; i < CHORD_ID_BITS; i++)
-            if (rt.finger[i].set)
-                cands[n_c++] = rt.finger[i].node;
+            if (fnode(&rt, i) != NULL)
+                cands[n_c++] = *fnode(&rt, i);
 
         struct banned ban = {.n = 0};
         if (round % 2)
@@ -393,6 +415,7 @@ static void test_closest_preceding_random(void **state)
                 &rt, &t, ban.n ? usable_not_banned : NULL, &ban);
             assert_peer_is(got, want);
         }
+        chord_routing_free(&rt);
     }
 }
 
@@ -426,8 +449,8 @@ reference_closest(const struct chord_routing *rt, const struct chord_id *t,
     const struct chord_peer *all[CHORD_ID_BITS + CHORD_SUCC_MAX];
     size_t n = 0;
     for (unsigned i = CHORD_ID_BITS; i-- > 0;)
-        if (rt->finger[i].set)
-            all[n++] = &rt->finger[i].node;
+        if (fnode(rt, i) != NULL)
+            all[n++] = fnode(rt, i);
     for (unsigned k = 0; k < rt->n_succ; k++)
         all[n++] = &rt->succ[k];
     for (size_t k = 0; k < n; k++) {
@@ -464,8 +487,8 @@ static void test_closest_preceding_matches_full_scan(void **state)
     unsigned compared = 0, filtered_differs = 0;
     for (int round = 0; round < 300; round++) {
         struct chord_peer self = hashed_peer(port++);
-        struct chord_routing rt;
-        chord_routing_init(&rt, &self, 1 + (unsigned)(rng_next(&rng) % 8));
+        struct chord_routing rt = {0};
+        rt_init(&rt, &self, 1 + (unsigned)(rng_next(&rng) % 8));
 
         size_t n_mem = 1 + rng_next(&rng) % 64;
         struct chord_peer mem[65];
@@ -491,17 +514,16 @@ static void test_closest_preceding_matches_full_scan(void **state)
          * run, and scattered entries. */
         if (round % 3 == 0) {
             unsigned i = (unsigned)(rng_next(&rng) % CHORD_ID_BITS);
-            if (rt.finger[i].set) {
-                size_t len = strlen(rt.finger[i].node.addr);
-                rt.finger[i].node.addr[len - 1] =
-                    rt.finger[i].node.addr[len - 1] == '1' ? '2' : '1';
+            if (fnode(&rt, i)) {
+                struct chord_peer p = *fnode(&rt, i);
+                size_t len = strlen(p.addr);
+                p.addr[len - 1] = p.addr[len - 1] == '1' ? '2' : '1';
+                chord_routing_put_finger(&rt, i, &p);
             }
             for (unsigned k = rng_next(&rng) % 4; k > 0; k--) {
                 unsigned j = (unsigned)(rng_next(&rng) % CHORD_ID_BITS);
-                rt.finger[j].set = true;
-                rt.finger[j].node = mem[rng_next(&rng) % n_mem];
+                chord_routing_put_finger(&rt, j, &mem[rng_next(&rng) % n_mem]);
             }
-            chord_routing_fingers_changed(&rt);
         }
 
         /* Suspects: a random third of the members and of the finger
@@ -512,9 +534,9 @@ static void test_closest_preceding_matches_full_scan(void **state)
                 snprintf(ban.addr[ban.n++], CHORD_ADDR_MAX, "%s", mem[k].addr);
         for (unsigned k = 0; k < 8 && ban.n < 64; k++) {
             unsigned i = (unsigned)(rng_next(&rng) % CHORD_ID_BITS);
-            if (rt.finger[i].set && rng_next(&rng) % 2)
+            if ((fnode(&rt, i) != NULL) && rng_next(&rng) % 2)
                 snprintf(ban.addr[ban.n++], CHORD_ADDR_MAX, "%s",
-                         rt.finger[i].node.addr);
+                         fnode(&rt, i)->addr);
         }
 
         for (int q = 0; q < 80; q++) {
@@ -536,17 +558,17 @@ static void test_closest_preceding_matches_full_scan(void **state)
             }
             const struct chord_peer *want =
                 reference_closest(&rt, &t, NULL, NULL);
-            assert_ptr_equal(chord_routing_closest_preceding(&rt, &t, NULL,
-                                                             NULL),
-                             want);
+            assert_ptr_equal(
+                chord_routing_closest_preceding(&rt, &t, NULL, NULL), want);
             const struct chord_peer *want_f =
                 reference_closest(&rt, &t, usable_addr, &ban);
-            assert_ptr_equal(chord_routing_closest_preceding(&rt, &t,
-                                                             usable_addr, &ban),
-                             want_f);
+            assert_ptr_equal(
+                chord_routing_closest_preceding(&rt, &t, usable_addr, &ban),
+                want_f);
             compared += 2;
             filtered_differs += want != want_f;
         }
+        chord_routing_free(&rt);
     }
     /* The filter mattered in a good share of the queries. */
     assert_true(filtered_differs > compared / 20);
@@ -559,15 +581,14 @@ static unsigned fix_all_fingers(struct chord_routing *rt,
     unsigned calls = 0;
     unsigned i = 0;
     while (i < CHORD_ID_BITS) {
-        const struct chord_peer *s =
-            true_successor(mem, n_mem, &rt->finger[i].start);
+        const struct chord_peer *s = true_successor(mem, n_mem, fstart(rt, i));
         unsigned next = chord_routing_set_finger(rt, i, s);
         assert_true(next > i);
         assert_true(next <= CHORD_ID_BITS);
         /* The next index is the first whose successor differs. */
         if (next < CHORD_ID_BITS) {
             const struct chord_peer *s2 =
-                true_successor(mem, n_mem, &rt->finger[next].start);
+                true_successor(mem, n_mem, fstart(rt, next));
             assert_false(chord_id_eq(&s2->id, &s->id));
         }
         i = next;
@@ -580,9 +601,8 @@ static void assert_fingers_true(const struct chord_routing *rt,
                                 const struct chord_peer *mem, size_t n_mem)
 {
     for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
-        assert_true(rt->finger[i].set);
-        assert_peer_is(&rt->finger[i].node,
-                       true_successor(mem, n_mem, &rt->finger[i].start));
+        assert_true(fnode(rt, i) != NULL);
+        assert_peer_is(fnode(rt, i), true_successor(mem, n_mem, fstart(rt, i)));
     }
 }
 
@@ -591,7 +611,7 @@ static unsigned finger_runs(const struct chord_routing *rt)
 {
     unsigned runs = 1;
     for (unsigned i = 1; i < CHORD_ID_BITS; i++)
-        runs += !chord_id_eq(&rt->finger[i].node.id, &rt->finger[i - 1].node.id);
+        runs += !chord_id_eq(&fnode(rt, i)->id, &fnode(rt, i - 1)->id);
     return runs;
 }
 
@@ -608,9 +628,9 @@ static void test_set_finger_model(void **state)
             size_t n = sizes[si];
             for (size_t k = 0; k < n; k++)
                 mem[k] = hashed_peer(port++);
-            struct chord_routing rt;
+            struct chord_routing rt = {0};
             const struct chord_peer *self = &mem[rng_next(&rng) % n];
-            chord_routing_init(&rt, self, 3);
+            rt_init(&rt, self, 3);
             unsigned calls = fix_all_fingers(&rt, mem, n);
             assert_fingers_true(&rt, mem, n);
             /* One set_finger call per distinct run, no more. */
@@ -621,17 +641,18 @@ static void test_set_finger_model(void **state)
             /* Refreshing single fingers in any order keeps them true. */
             const struct chord_peer *truth[CHORD_ID_BITS];
             for (unsigned j = 0; j < CHORD_ID_BITS; j++)
-                truth[j] = true_successor(mem, n, &rt.finger[j].start);
-            chord_routing_init(&rt, self, 3);
+                truth[j] = true_successor(mem, n, fstart(&rt, j));
+            rt_init(&rt, self, 3);
             for (int k = 0; k < 300; k++) {
                 unsigned i = (unsigned)(rng_next(&rng) % CHORD_ID_BITS);
                 unsigned next = chord_routing_set_finger(&rt, i, truth[i]);
                 for (unsigned j = i; j < next; j++)
-                    assert_true(rt.finger[j].set);
+                    assert_true(fnode(&rt, j) != NULL);
                 for (unsigned j = 0; j < CHORD_ID_BITS; j++)
-                    if (rt.finger[j].set)
-                        assert_peer_is(&rt.finger[j].node, truth[j]);
+                    if (fnode(&rt, j) != NULL)
+                        assert_peer_is(fnode(&rt, j), truth[j]);
             }
+            chord_routing_free(&rt);
         }
     }
     free(mem);
@@ -642,50 +663,51 @@ static void test_set_finger_model(void **state)
     for (int k = 0; k < 6; k++)
         sm[k] = small_peer(small[k]);
     for (int k = 0; k < 6; k++) {
-        struct chord_routing rt;
-        chord_routing_init(&rt, &sm[k], 2);
+        struct chord_routing rt = {0};
+        rt_init(&rt, &sm[k], 2);
         fix_all_fingers(&rt, sm, 6);
         assert_fingers_true(&rt, sm, 6);
+        chord_routing_free(&rt);
     }
 }
 
 static void test_set_finger_edges(void **state)
 {
     (void)state;
-    struct chord_routing rt;
+    struct chord_routing rt = {0};
     struct chord_peer self = small_peer(0xF0);
     struct chord_peer past_zero = small_peer(0x05);
-    chord_routing_init(&rt, &self, 2);
+    rt_init(&rt, &self, 2);
 
     /* Wrap-around: 0x05 is 0x15 units (of 2^152) after 0xF0, so starts
      * up to 2^156 (16 units) have it as successor, 2^157 (32) not. */
     assert_int_equal(chord_routing_set_finger(&rt, 0, &past_zero), 157);
     for (unsigned i = 0; i < 157; i++)
-        assert_peer_is(&rt.finger[i].node, &past_zero);
-    assert_false(rt.finger[157].set);
-    assert_false(rt.finger[159].set);
+        assert_peer_is(fnode(&rt, i), &past_zero);
+    assert_false(fnode(&rt, 157) != NULL);
+    assert_false(fnode(&rt, 159) != NULL);
 
     /* A node exactly at a start settles that start but not the next. */
     struct chord_peer at = small_peer(0xF8); /* self + 2^155 */
-    chord_routing_init(&rt, &self, 2);
+    rt_init(&rt, &self, 2);
     assert_int_equal(chord_routing_set_finger(&rt, 155, &at), 156);
-    assert_true(rt.finger[155].set);
-    assert_false(rt.finger[154].set);
-    assert_false(rt.finger[156].set);
+    assert_true(fnode(&rt, 155) != NULL);
+    assert_false(fnode(&rt, 154) != NULL);
+    assert_false(fnode(&rt, 156) != NULL);
     assert_int_equal(chord_routing_set_finger(&rt, 0, &at), 156);
 
     /* A node before start(i) (stale news) settles only finger i. */
     struct chord_peer near = small_peer(0xF1); /* self + 2^152 */
-    chord_routing_init(&rt, &self, 2);
+    rt_init(&rt, &self, 2);
     assert_int_equal(chord_routing_set_finger(&rt, 158, &near), 159);
-    assert_false(rt.finger[159].set);
+    assert_false(fnode(&rt, 159) != NULL);
 
     /* Self as the successor (one-node ring): every finger from i on. */
-    chord_routing_init(&rt, &self, 2);
+    rt_init(&rt, &self, 2);
     assert_int_equal(chord_routing_set_finger(&rt, 40, &self), CHORD_ID_BITS);
-    assert_false(rt.finger[39].set);
+    assert_false(fnode(&rt, 39) != NULL);
     for (unsigned i = 40; i < CHORD_ID_BITS; i++)
-        assert_peer_is(&rt.finger[i].node, &self);
+        assert_peer_is(fnode(&rt, i), &self);
 
     /* The last finger, and an index out of range. */
     assert_int_equal(chord_routing_set_finger(&rt, 159, &past_zero),
@@ -694,18 +716,19 @@ static void test_set_finger_edges(void **state)
                      CHORD_ID_BITS);
 
     /* The node may be a finger of the same table. */
-    chord_routing_init(&rt, &self, 2);
+    rt_init(&rt, &self, 2);
     chord_routing_set_finger(&rt, 157, &past_zero);
-    chord_routing_set_finger(&rt, 100, &rt.finger[157].node);
-    assert_peer_is(&rt.finger[100].node, &past_zero);
+    chord_routing_set_finger(&rt, 100, fnode(&rt, 157));
+    assert_peer_is(fnode(&rt, 100), &past_zero);
+    chord_routing_free(&rt);
 }
 
 static void test_remove(void **state)
 {
     (void)state;
-    struct chord_routing rt;
+    struct chord_routing rt = {0};
     struct chord_peer self = small_peer(0x10);
-    chord_routing_init(&rt, &self, 4);
+    rt_init(&rt, &self, 4);
     set_small_succ(&rt, NULL, (uint8_t[]){0x20, 0x30, 0x40}, 3);
     struct chord_peer members[] = {self, small_peer(0x20), small_peer(0x30),
                                    small_peer(0x40), small_peer(0x80)};
@@ -718,19 +741,19 @@ static void test_remove(void **state)
     assert_succ_list(&rt, (uint8_t[]){0x20, 0x40}, 2);
     unsigned set = 0;
     for (unsigned i = 0; i < CHORD_ID_BITS; i++) {
-        if (!rt.finger[i].set)
+        if (!fnode(&rt, i))
             continue;
         set++;
-        assert_false(chord_id_eq(&rt.finger[i].node.id, &gone));
+        assert_false(chord_id_eq(&fnode(&rt, i)->id, &gone));
         /* Other fingers keep their true successor. */
-        assert_peer_is(&rt.finger[i].node,
-                       true_successor(members, 5, &rt.finger[i].start));
+        assert_peer_is(fnode(&rt, i),
+                       true_successor(members, 5, fstart(&rt, i)));
     }
     /* Starts 0x10+..0x20 lead to 0x20, start 0x30 (finger 157) to 0x30,
      * start 0x50 to 0x80, start 0x90 around to self: only 157 went. */
-    assert_false(rt.finger[157].set);
-    assert_true(rt.finger[156].set);
-    assert_true(rt.finger[158].set);
+    assert_false(fnode(&rt, 157) != NULL);
+    assert_true(fnode(&rt, 156) != NULL);
+    assert_true(fnode(&rt, 158) != NULL);
     assert_int_equal(set, CHORD_ID_BITS - 1);
     /* Routing no longer offers it. */
     struct chord_id t = small_id(0x38);
@@ -741,7 +764,7 @@ static void test_remove(void **state)
     /* The predecessor is kept even when it is the removed peer. */
     struct chord_id pred = small_id(0x80);
     assert_true(chord_routing_remove(&rt, &pred));
-    assert_false(rt.finger[158].set);
+    assert_false(fnode(&rt, 158) != NULL);
     assert_true(rt.has_pred);
     assert_int_equal(rt.pred.id.b[0], 0x80);
 
@@ -753,14 +776,15 @@ static void test_remove(void **state)
     struct chord_id last = small_id(0x40);
     assert_true(chord_routing_remove(&rt, &last));
     assert_peer_is(chord_routing_successor(&rt), &self);
+    chord_routing_free(&rt);
 }
 
 static void test_owns(void **state)
 {
     (void)state;
-    struct chord_routing rt;
+    struct chord_routing rt = {0};
     struct chord_peer self = small_peer(0x40);
-    chord_routing_init(&rt, &self, 3);
+    rt_init(&rt, &self, 3);
     struct chord_id k;
 
     /* Alone: everything. */
@@ -809,7 +833,7 @@ static void test_owns(void **state)
     /* Random SHA-1 ids against the distance definition. */
     uint64_t rng = 0x5eed0303;
     struct chord_peer hs = hashed_peer(9), hp = hashed_peer(10);
-    chord_routing_init(&rt, &hs, 3);
+    rt_init(&rt, &hs, 3);
     rt.has_pred = true;
     rt.pred = hp;
     struct chord_id span = dist(&hp.id, &hs.id);
@@ -822,6 +846,7 @@ static void test_owns(void **state)
         bool want = !id_is_zero(&d) && chord_id_cmp(&d, &span) <= 0;
         assert_int_equal(chord_routing_owns(&rt, &k), want);
     }
+    chord_routing_free(&rt);
 }
 
 int main(void)

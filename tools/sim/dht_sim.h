@@ -33,24 +33,26 @@
 #include "chord/sim.h"
 
 /* Caps and tunables. */
-#define SIM_NODES_CAP 200000u      /* --nodes, plus joins under churn */
-#define SIM_LOOKUPS_CAP 10000000u  /* --lookups */
-#define SIM_KEYS_CAP 1000000u      /* --keys */
-#define SIM_DURATION_CAP_S 86400.0 /* --duration: one simulated day */
-#define SIM_CHURN_CAP 100000.0     /* --churn events per second */
-#define SIM_DELAY_CAP_MS 60000u    /* --latency bounds */
-#define SIM_INFLIGHT_MAX 8192u     /* client requests the tool keeps open */
-#define SIM_KEYS_DEFAULT 1000u     /* keys stored when --replicas is given */
-#define WAVE_SPREAD_MS 100u        /* joins of one wave spread over this */
-#define WAVE_POLL_MS 50u           /* how often a wave's progress is read */
-#define WAVE_WAIT_MAX_MS 60000u    /* a wave must be ACTIVE within this */
-#define SETTLE_STEP_MS 500u        /* ring exactness is checked this often */
-#define SETTLE_MAX_MS 300000u      /* the ring must be exact within this */
-#define DRAIN_SLACK_MS 1000u       /* past the client timeout, at the end */
-#define KEYS_REPAIR_MAX_MS 60000u  /* wait for a repaired ring at most */
-#define KEYS_SYNC_ROUNDS 3u        /* anti-entropy periods, then read keys */
-#define PICK_TRIES 64              /* random probes before a linear scan */
-#define SIM_SCRIPT_CAP 100000u     /* events in a --script file */
+#define SIM_NODES_CAP 200000u       /* --nodes, plus joins under churn */
+#define SIM_LOOKUPS_CAP 10000000u   /* --lookups */
+#define SIM_KEYS_CAP 1000000u       /* --keys */
+#define SIM_DURATION_CAP_S 86400.0  /* --duration: one simulated day */
+#define SIM_CHURN_CAP 100000.0      /* --churn events per second */
+#define SIM_DELAY_CAP_MS 60000u     /* --latency bounds */
+#define SIM_INFLIGHT_MAX 8192u      /* client requests the tool keeps open */
+#define SIM_KEYS_DEFAULT 1000u      /* keys stored when --replicas is given */
+#define SIM_LARGE_NODES 20000u      /* above: --static and a shorter phase */
+#define SIM_LARGE_DURATION_MS 3000u /* ... the default --duration there */
+#define WAVE_SPREAD_MS 100u         /* joins of one wave spread over this */
+#define WAVE_POLL_MS 50u            /* how often a wave's progress is read */
+#define WAVE_WAIT_MAX_MS 60000u     /* a wave must be ACTIVE within this */
+#define SETTLE_STEP_MS 500u         /* ring exactness is checked this often */
+#define SETTLE_MAX_MS 300000u       /* the ring must be exact within this */
+#define DRAIN_SLACK_MS 1000u        /* past the client timeout, at the end */
+#define KEYS_REPAIR_MAX_MS 60000u   /* wait for a repaired ring at most */
+#define KEYS_SYNC_ROUNDS 3u         /* anti-entropy periods, then read keys */
+#define PICK_TRIES 64               /* random probes before a linear scan */
+#define SIM_SCRIPT_CAP 100000u      /* events in a --script file */
 
 enum sim_latency {
     LATENCY_UNIFORM = 0, /* const:MS or uniform:MIN:MAX */
@@ -105,6 +107,7 @@ struct sim_opts {
     bool verbose;
     bool pns;         /* proximity routing in every node */
     bool static_ring; /* --static: start from an exact ring, no joins */
+    bool joins;       /* --joins: build by joins even for large N */
     int log_level;    /* node log lines on stderr at this level; -1 = none */
 };
 

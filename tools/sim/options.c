@@ -49,7 +49,8 @@ static void usage(FILE *f)
         "               [--latency MODEL] [--loss P] [--script FILE]\n"
         "               [--stabilize-ms MS] [--fix-fingers-ms MS]\n"
         "               [--rpc-timeout-ms MS] [--check-every K] [--json]\n"
-        "               [--pns] [--static] [--verbose] [--log LEVEL]\n"
+        "               [--pns] [--static | --joins] [--verbose]\n"
+        "               [--log LEVEL]\n"
         "               [--snapshot FILE]\n"
         "       dht-sim --help | --version\n"
         "\n"
@@ -70,8 +71,8 @@ static void usage(FILE *f)
         "  --lookups L         lookups measured (default 1000)\n"
         "  --fail FRACTION     crash this fraction at once (0..1, default 0)\n"
         "  --churn RATE        joins+crashes per simulated second (0)\n"
-        "  --duration T        measured phase, simulated seconds (10; 0 =\n"
-        "                      all lookups at once)\n"
+        "  --duration T        measured phase, simulated seconds (10, or 3\n"
+        "                      above 20000 nodes; 0 = all lookups at once)\n"
         "  -s, --seed S        PRNG seed (default: from the clock)\n"
         "  --latency MODEL     one-way delay: const:MS, uniform:MIN:MAX\n"
         "                      (default uniform:1:5), geo[:CLUSTERS] (a\n"
@@ -99,7 +100,10 @@ static void usage(FILE *f)
         "  --static            start from an exact ring: all N nodes at once,\n"
         "                      given their successors, predecessors and\n"
         "                      fingers, instead of joins in doubling waves\n"
-        "                      (no simulated time spent; for large N)\n"
+        "                      (no simulated time spent; the default above\n"
+        "                      20000 nodes, where joins take many minutes)\n"
+        "  --joins             build by joins in doubling waves even above\n"
+        "                      20000 nodes\n"
         "  -j, --json          one JSON object instead of text\n"
         "  --verbose           wall-clock times of the phases on stderr\n"
         "  --log LEVEL         node log lines on stderr, with simulated time\n"
@@ -202,6 +206,7 @@ enum {
     OPT_PNS,
     OPT_SNAPSHOT,
     OPT_STATIC,
+    OPT_JOINS,
 };
 
 static const struct option sim_longopts[] = {
@@ -227,10 +232,36 @@ static const struct option sim_longopts[] = {
     {"pns", no_argument, NULL, OPT_PNS},
     {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
     {"static", no_argument, NULL, OPT_STATIC},
+    {"joins", no_argument, NULL, OPT_JOINS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
 };
+
+/*
+ * Above SIM_LARGE_NODES a ring built by joins takes many minutes (about
+ * 17 doubling waves of 2.5 simulated seconds, every node already in
+ * running its timers: some 85 million events at 100000 nodes) and a
+ * 10-second phase some 170 million (about 15 minutes): start it static
+ * and measure 3 seconds, unless told otherwise, and say so on stderr.
+ */
+static void large_defaults(struct sim_opts *o, bool have_duration)
+{
+    if (o->nodes <= SIM_LARGE_NODES)
+        return;
+    bool to_static = !o->static_ring && !o->joins;
+    if (to_static)
+        o->static_ring = true;
+    if (!have_duration)
+        o->duration = SIM_LARGE_DURATION_MS;
+    if (to_static || !have_duration)
+        fprintf(stderr, "dht-sim: %u nodes (more than %u):%s%s\n", o->nodes,
+                SIM_LARGE_NODES,
+                to_static ? " a static ring (--joins to build by joins)" : "",
+                !have_duration ? (to_static ? ", measured for 3 s (--duration)"
+                                            : " measured for 3 s (--duration)")
+                               : "");
+}
 
 /* Fill *o from argv and check the options against each other.
  * CHORD_EXIT_OK, CHORD_EXIT_USAGE (message printed), or -1 when --help or
@@ -251,7 +282,7 @@ int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
     o->fix_fingers_ms = nd.fix_fingers_ms;
     o->rpc_timeout_ms = nd.rpc_timeout_ms;
     o->log_level = -1;
-    bool have_keys = false, have_replicas = false;
+    bool have_keys = false, have_replicas = false, have_duration = false;
     uint64_t u;
     double d;
     opterr = 0;
@@ -311,6 +342,7 @@ int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
                 return chord_usage_error(
                     "dht-sim", "bad --duration '%s' (want 0..86400 s)", a);
             o->duration = (uint64_t)llround(d * 1000.0);
+            have_duration = true;
             break;
         case 's':
         case OPT_SEED:
@@ -382,6 +414,9 @@ int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
         case OPT_STATIC:
             o->static_ring = true;
             break;
+        case OPT_JOINS:
+            o->joins = true;
+            break;
         case OPT_LOG:
             if (chord_parse_u64(a, CHORD_LOG_ERROR, CHORD_LOG_DEBUG, &u))
                 return chord_usage_error("dht-sim",
@@ -413,6 +448,10 @@ int dsim_opts_parse(int argc, char **argv, struct sim_opts *o)
                 "dht-sim", "%s", "--replicas cannot exceed --successors + 1");
         o->replicas = o->successors + 1; /* the default, cut to fit */
     }
+    if (o->static_ring && o->joins)
+        return chord_usage_error("dht-sim", "%s",
+                                 "--static and --joins exclude each other");
+    large_defaults(o, have_duration);
     if (have_replicas && !have_keys)
         o->keys = SIM_KEYS_DEFAULT;
     if (!o->check_set)
