@@ -507,6 +507,13 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
     chord__lookup_reroute(n, now, addr);
 }
 
+unsigned chord_node_flush(struct chord_node *n, uint64_t now)
+{
+    if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED)
+        return 0;
+    return chord__replica_flush(n, now);
+}
+
 /* ------------------------------------------------------------------------ */
 /* time                                                                     */
 
