@@ -12,13 +12,16 @@ What it does:
      scrapes every node's /metrics before and after, and prints per client
      operation: peer requests sent, replica frames and the writes they
      carried (writes per frame: how well the copies of one turn were
-     coalesced), lookups started and the share of gets answered without
-     one (the owner cache), frames and bytes on the wire;
-  3. with --perf OP (put or get), records one node with `perf record`
+     coalesced), lookups started (near 0: the owner cache answered),
+     frames and bytes on the wire, and the CPU time (user + system) all
+     dhtd processes spent, from /proc (less sensitive to other work on
+     the machine than ops/s);
+  3. with --perf OP (put or get), records every node with `perf record`
      (DWARF call graphs) during a --direct OP benchmark (every node is
      then both an owner and a replica of others' keys) and prints the
      inclusive share of the functions of the put / get path at the owner
-     and at a replica, and the top self costs.
+     (chord__replica_write and below) and at a replica
+     (chord__transfer_receive and below), and the top self costs.
 
 Counters a build does not have (chord_replica_*_total before replica
 batching) print as 0. Every process it starts is stopped by PID on every
@@ -86,6 +89,17 @@ def scrape(port):
     return out
 
 
+def cpu_seconds(pids):
+    """utime + stime of these processes, in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / float(tick)
+
+
 def delta(before, after, name):
     return sum(a.get(name, 0.0) - b.get(name, 0.0)
                for b, a in zip(before, after))
@@ -102,8 +116,11 @@ def bench(cluster, node, a, op, direct):
 
 def one_pass(cluster, mports, a, op, direct):
     node = random.choice(cluster.nodes)
+    pids = [nd.pid for nd in cluster.nodes]
     before = [scrape(p) for p in mports]
+    cpu0 = cpu_seconds(pids)
     res = bench(cluster, node, a, op, direct)
+    cpu = cpu_seconds(pids) - cpu0
     after = [scrape(p) for p in mports]
     n = float(a.requests)
     d = {k: delta(before, after, k) for k in (
@@ -113,11 +130,12 @@ def one_pass(cluster, mports, a, op, direct):
         'chord_network_bytes_total{direction="out"}')}
     frames = d["chord_replica_frames_sent_total"]
     writes = d["chord_replica_writes_sent_total"]
-    log("%-6s %-7s %8.0f ops/s p50 %.3f ms | per op: peer requests %.2f, "
-        "replica frames %.2f (%.2f writes each), lookups %.3f, node frames "
-        "%.2f, bytes out %.0f"
+    log("%-6s %-7s %8.0f ops/s p50 %.3f ms | per op: dhtd CPU %.0f us, peer "
+        "requests %.2f, replica frames %.2f (%.2f writes each), lookups "
+        "%.3f, node frames %.2f, bytes out %.0f"
         % (op, "direct" if direct else "routed", res["ops_per_sec"],
-           res["p50_ms"], d["chord_peer_requests_total"] / n, frames / n,
+           res["p50_ms"], cpu * 1e6 / n, d["chord_peer_requests_total"] / n,
+           frames / n,
            writes / frames if frames else 0.0,
            d["chord_lookup_hops_count"] / n,
            d["chord_peer_frames_sent_total"] / n,
@@ -134,8 +152,9 @@ def perf_report(data, *args):
 def profile(cluster, a, outdir):
     node = random.choice(cluster.nodes)
     data = os.path.join(outdir, "perf-%s.data" % a.perf)
+    pids = ",".join(str(n.pid) for n in cluster.nodes)
     perf = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,8192",
-                             "-F", "499", "-o", data, "-p", str(node.pid),
+                             "-F", "299", "-o", data, "-p", pids,
                              "--", "sleep", str(a.perf_seconds)],
                             stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL,
@@ -156,10 +175,9 @@ def profile(cluster, a, outdir):
             % (perf.returncode, err.decode(errors="replace")))
         return
     ops = json.loads(r.out)[a.perf]["ops_per_sec"]
-    log("perf: dhtd %s (owner of 1/%d of the keys, replica of 2/%d), %d s "
-        "of --direct %ss (%.0f ops/s over the ring)"
-        % (node.addr, len(cluster.nodes), len(cluster.nodes), a.perf_seconds,
-           a.perf, ops))
+    log("perf: all %d dhtd (each the owner of some keys and a replica of "
+        "others'), %d s of --direct %ss (%.0f ops/s)"
+        % (len(cluster.nodes), a.perf_seconds, a.perf, ops))
     log("  share of samples by binary (self):")
     for line in perf_report(data, "--no-children", "--sort", "dso", "-g",
                             "none")[:6]:
