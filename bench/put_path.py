@@ -15,7 +15,8 @@ What it does:
      coalesced), lookups started (near 0: the owner cache answered),
      frames and bytes on the wire, and the CPU time (user + system) all
      dhtd processes spent, from /proc (less sensitive to other work on
-     the machine than ops/s);
+     the machine than ops/s), and how busy the `dht bench` client was
+     (its CPU time over the run's wall time: near 100% it is the limit);
   3. with --perf OP (put or get), records every node with `perf record`
      (DWARF call graphs) during a --direct OP benchmark (every node is
      then both an owner and a replica of others' keys) and prints the
@@ -36,6 +37,7 @@ import json
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -119,8 +121,13 @@ def one_pass(cluster, mports, a, op, direct):
     pids = [nd.pid for nd in cluster.nodes]
     before = [scrape(p) for p in mports]
     cpu0 = cpu_seconds(pids)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
     res = bench(cluster, node, a, op, direct)
+    wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = cpu_seconds(pids) - cpu0
+    client = (ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime)
     after = [scrape(p) for p in mports]
     n = float(a.requests)
     d = {k: delta(before, after, k) for k in (
@@ -130,11 +137,12 @@ def one_pass(cluster, mports, a, op, direct):
         'chord_network_bytes_total{direction="out"}')}
     frames = d["chord_replica_frames_sent_total"]
     writes = d["chord_replica_writes_sent_total"]
-    log("%-6s %-7s %8.0f ops/s p50 %.3f ms | per op: dhtd CPU %.0f us, peer "
-        "requests %.2f, replica frames %.2f (%.2f writes each), lookups "
-        "%.3f, node frames %.2f, bytes out %.0f"
+    log("%-6s %-7s %8.0f ops/s p50 %.3f ms | dht bench busy %.0f%% | per "
+        "op: dhtd CPU %.0f us, peer requests %.2f, replica frames %.2f (%.2f "
+        "writes each), lookups %.3f, node frames %.2f, bytes out %.0f"
         % (op, "direct" if direct else "routed", res["ops_per_sec"],
-           res["p50_ms"], cpu * 1e6 / n, d["chord_peer_requests_total"] / n,
+           res["p50_ms"], 100.0 * client / wall, cpu * 1e6 / n,
+           d["chord_peer_requests_total"] / n,
            frames / n,
            writes / frames if frames else 0.0,
            d["chord_lookup_hops_count"] / n,
