@@ -38,7 +38,6 @@ import os
 import random
 import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,10 +47,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "system"))
 
-from common import HOST, Cluster, _set_pdeathsig, run_cmd  # noqa: E402
+from common import HOST, Cluster  # noqa: E402
+import vs_redis  # noqa: E402
 
 BENCH_TIMEOUT = 600.0
-PERF_TIMEOUT = 120.0
 
 # Functions whose inclusive share the profile prints: a put at the owner
 # (coord -> replica write -> log/apply -> copies to the replicas), at a
@@ -150,59 +149,26 @@ def one_pass(cluster, mports, a, op, direct):
            d['chord_network_bytes_total{direction="out"}'] / n))
 
 
-def perf_report(data, *args):
-    r = run_cmd(["perf", "report", "-i", data, "--stdio"] + list(args),
-                timeout=PERF_TIMEOUT)
-    return [line.rstrip() for line in r.out.splitlines()
-            if line.strip() and not line.startswith("#")]
-
-
 def profile(cluster, a, outdir):
     node = random.choice(cluster.nodes)
     data = os.path.join(outdir, "perf-%s.data" % a.perf)
-    pids = ",".join(str(n.pid) for n in cluster.nodes)
-    perf = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,8192",
-                             "-F", "299", "-o", data, "-p", pids,
-                             "--", "sleep", str(a.perf_seconds)],
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE,
-                            preexec_fn=_set_pdeathsig)
+    perf = vs_redis.perf_record([n.pid for n in cluster.nodes], data,
+                                a.perf_seconds)
     time.sleep(0.5)
     args = ["bench", "-c", str(a.clients), "-n", str(a.requests * 50), "-d",
             str(a.value), "-t", a.perf, "--keyspace", str(a.keyspace),
             "--direct", "--time-limit", str(a.perf_seconds + 1), "--json"]
     r = cluster.dht(node, *args, timeout=BENCH_TIMEOUT)
-    try:
-        _, err = perf.communicate(timeout=PERF_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        perf.kill()
-        _, err = perf.communicate()
-    if perf.returncode != 0 or not os.path.exists(data):
-        log("perf record failed (%s): %s"
-            % (perf.returncode, err.decode(errors="replace")))
+    failed = vs_redis.perf_finish(perf, data)
+    if failed:
+        log(failed)
         return
     ops = json.loads(r.out)[a.perf]["ops_per_sec"]
     log("perf: all %d dhtd (each the owner of some keys and a replica of "
         "others'), %d s of --direct %ss (%.0f ops/s)"
         % (len(cluster.nodes), a.perf_seconds, a.perf, ops))
-    log("  share of samples by binary (self):")
-    for line in perf_report(data, "--no-children", "--sort", "dso", "-g",
-                            "none")[:6]:
-        log("    " + line.strip())
-    log("  inclusive share of the path (children):")
-    seen = set()
-    for line in perf_report(data, "--children", "--sort", "symbol", "-g",
-                            "none"):
-        f = line.split()
-        name = f[3] if len(f) >= 4 and f[2] in ("[.]", "[k]") else ""
-        if name in PATH_FUNCS and name not in seen:
-            seen.add(name)
-            log("    %8s  %s" % (f[0], name))
-    log("  top self costs:")
-    for line in perf_report(data, "--no-children", "--sort", "symbol", "-g",
-                            "none")[:16]:
-        log("    " + " ".join(line.split()[:3]))
+    for line in vs_redis.perf_summary(data, PATH_FUNCS, "the path", top=16):
+        log(line)
 
 
 def main():
@@ -237,8 +203,11 @@ def main():
         for op, direct in (("put", False), ("put", True), ("get", False),
                            ("get", False)):
             one_pass(cluster, mports, a, op, direct)
-        if a.perf:
-            profile(cluster, a, outdir)
+        try:
+            if a.perf:
+                profile(cluster, a, outdir)
+        finally:
+            vs_redis.stop_extra()
 
 
 if __name__ == "__main__":
