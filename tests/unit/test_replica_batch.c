@@ -79,17 +79,34 @@ static uint64_t puts_with(struct chord_node *node, uint8_t status)
     return m.client_requests[0][status]; /* C_PUT is the first op */
 }
 
+/* The ring 10, 100, 200 (r = 3), NKEYS keys of 100's in keys, and the
+ * net holding turns open (nothing flushed but by the test). */
+static struct net *ring_holding(char keys[NKEYS][16])
+{
+    struct net *net = ring_r(pos, 3, 3);
+    keys_of_100(keys);
+    net->hold = true;
+    return net;
+}
+
+/* Both replicas of 100 (10 and 200) hold every key. */
+static void assert_replicas_hold(struct net *net, char keys[NKEYS][16])
+{
+    struct chord_store_entry fv;
+    for (int r = 0; r <= 2; r += 2)
+        for (int k = 0; k < NKEYS; k++)
+            assert_non_null(chord_store_find(chord_node_store(net->node[r]),
+                                             keys[k], strlen(keys[k]), &fv));
+}
+
 /* The owner takes NKEYS puts in one turn: nothing goes to the replicas
  * until the turn ends; then each replica gets ONE frame with the NKEYS
  * copies, acknowledges it once, and every put succeeds with its quorum. */
 static void test_one_frame_per_replica(void **state)
 {
-    struct chord_store_entry fv;
     (void)state;
-    struct net *net = ring_r(pos, 3, 3);
     char keys[NKEYS][16];
-    keys_of_100(keys);
-    net->hold = true;
+    struct net *net = ring_holding(keys);
     unsigned acks_before = net->sent[CHORD_MSG_TRANSFER_ACK];
     for (int k = 0; k < NKEYS; k++)
         put_in_turn(net, 1, keys[k], 100 + (uint64_t)k,
@@ -117,10 +134,7 @@ static void test_one_frame_per_replica(void **state)
     pump(net);
     assert_int_equal(net->sent[CHORD_MSG_TRANSFER_ACK] - acks_before, 2);
     assert_int_equal(puts_with(net->node[1], CHORD_OK), NKEYS);
-    for (int r = 0; r <= 2; r += 2)
-        for (int k = 0; k < NKEYS; k++)
-            assert_non_null(chord_store_find(chord_node_store(net->node[r]),
-                                             keys[k], strlen(keys[k]), &fv));
+    assert_replicas_hold(net, keys);
     struct chord_node_metrics mt;
     chord_node_metrics(net->node[1], &mt);
     assert_int_equal(mt.replica_items_sent - mt.replica_frames_sent,
@@ -142,13 +156,10 @@ static enum net_fate lose_acks_of_200(struct net *net, int from, int to,
  * copies), though both replicas hold every copy. */
 static void test_lost_ack_fails_each(void **state)
 {
-    struct chord_store_entry fv;
     (void)state;
-    struct net *net = ring_r(pos, 3, 3);
     char keys[NKEYS][16];
-    keys_of_100(keys);
+    struct net *net = ring_holding(keys);
     net->fault = lose_acks_of_200;
-    net->hold = true;
     int replies = net->replies;
     for (int k = 0; k < NKEYS; k++)
         put_in_turn(net, 1, keys[k], 200 + (uint64_t)k, CHORD_CONSISTENCY_ALL);
@@ -163,10 +174,7 @@ static void test_lost_ack_fails_each(void **state)
     assert_int_equal(puts_with(net->node[1], CHORD_UNAVAILABLE), NKEYS);
     assert_int_equal(net->last_reply.status, CHORD_UNAVAILABLE);
     assert_non_null(strstr(net->last_reply.error, "replicas"));
-    for (int r = 0; r <= 2; r += 2)
-        for (int k = 0; k < NKEYS; k++)
-            assert_non_null(chord_store_find(chord_node_store(net->node[r]),
-                                             keys[k], strlen(keys[k]), &fv));
+    assert_replicas_hold(net, keys);
     net_free(net);
 }
 
@@ -175,10 +183,8 @@ static void test_lost_ack_fails_each(void **state)
 static void test_tick_sends_what_is_held(void **state)
 {
     (void)state;
-    struct net *net = ring_r(pos, 3, 3);
     char keys[NKEYS][16];
-    keys_of_100(keys);
-    net->hold = true;
+    struct net *net = ring_holding(keys);
     for (int k = 0; k < 3; k++)
         put_in_turn(net, 1, keys[k], 300 + (uint64_t)k,
                     CHORD_CONSISTENCY_DEFAULT);
