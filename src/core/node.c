@@ -337,7 +337,7 @@ static void handle_peer(struct chord_node *n, uint64_t now,
         struct chord_msg *r = chord__msg(n, CHORD_MSG_PONG, m->req_id);
         if (r) {
             chord__send(n, m->from.addr, r);
-            free(r);
+            chord__msg_free(n, r);
         }
         break;
     }
@@ -346,7 +346,7 @@ static void handle_peer(struct chord_node *n, uint64_t now,
         if (r) {
             chord__ring_neighbors(n, &r->nb);
             chord__send(n, m->from.addr, r);
-            free(r);
+            chord__msg_free(n, r);
         }
         break;
     }

@@ -384,7 +384,7 @@ static void read_close(struct chord_node *n, uint64_t now, struct pread *p)
                        p->asked[i].addr);
             chord__rpc(n, now, RPC_REPAIR, &p->asked[i], 0, m);
         }
-        free(m);
+        chord__msg_free(n, m);
     }
     chord_buf_free(&scratch);
     free(d);
@@ -447,7 +447,7 @@ static bool read_ask_next(struct chord_node *n, uint64_t now, struct pread *p)
     if (p->n_asked < p->n_targets)
         p->hedge_at = now + hedge_delay(n, to.addr);
     chord__rpc(n, now, RPC_REPLICA_GET, &to, p->h.id, m);
-    free(m);
+    chord__msg_free(n, m);
     return true;
 }
 
@@ -589,7 +589,7 @@ void chord__replica_handle_get(struct chord_node *n, const struct chord_msg *m)
         }
     }
     chord_buf_free(&blob);
-    free(r);
+    chord__msg_free(n, r);
     free(d);
 }
 

@@ -79,7 +79,7 @@ static void send_held(struct chord_node *n, uint64_t now, struct rbatch_held *h)
         chord__log(n, CHORD_LOG_ERROR, "out of memory replicating to %s",
                    h->to.addr);
     }
-    free(m);
+    chord__msg_free(n, m);
     chord_buf_reset(&h->items);
     if (!f) {
         tell(n, now, wids, k, false);
