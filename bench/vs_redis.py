@@ -265,6 +265,58 @@ def perf_report(data, *args):
             if l.strip() and not l.startswith("#")]
 
 
+def perf_record(pids, data, seconds, freq=299):
+    """Start `perf record` (DWARF call graphs) of the processes `pids`
+    into `data` for `seconds`; stopped by stop_extra() on any way out."""
+    perf = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,8192",
+                             "-F", str(freq), "-o", data, "-p",
+                             ",".join(str(p) for p in pids), "--", "sleep",
+                             str(seconds)],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE,
+                            preexec_fn=_set_pdeathsig)
+    _EXTRA.append(perf)
+    return perf
+
+
+def perf_finish(perf, data):
+    """Wait for perf_record()'s process: None when `data` holds the
+    recording, else why not."""
+    try:
+        _, err = perf.communicate(timeout=PERF_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        perf.kill()
+        _, err = perf.communicate()
+    _EXTRA.remove(perf)
+    if perf.returncode != 0 or not os.path.exists(data):
+        return "perf record failed (%s): %s" % (perf.returncode,
+                                                err.decode(errors="replace"))
+    return None
+
+
+def perf_summary(data, funcs, title, top=14):
+    """Lines of a recording's summary: the share of samples by binary,
+    the inclusive share of the functions `funcs` (under `title`), and the
+    `top` self costs."""
+    out = ["  share of samples by binary (self):"]
+    out += ["    " + l.strip() for l in perf_report(
+        data, "--no-children", "--sort", "dso", "-g", "none")[:6]]
+    out.append("  inclusive share of %s (children):" % title)
+    incl = perf_report(data, "--children", "--sort", "symbol", "-g", "none")
+    seen = set()
+    for l in incl:
+        f = l.split()  # children%, self%, [.] or [k], symbol, ...
+        name = f[3] if len(f) >= 4 and f[2] in ("[.]", "[k]") else ""
+        if name in funcs and name not in seen:
+            seen.add(name)
+            out.append("    %8s  %s" % (f[0], name))
+    out.append("  top self costs:")
+    out += ["    " + " ".join(l.split()[:3]) for l in perf_report(
+        data, "--no-children", "--sort", "symbol", "-g", "none")[:top]]
+    return out
+
+
 def profile_gets(cluster, a, direct, seconds, outdir):
     """perf record (DWARF call graphs) dhtd while a get benchmark runs:
     routed, the contacted node (it serves every client); --direct, every
@@ -275,15 +327,7 @@ def profile_gets(cluster, a, direct, seconds, outdir):
     pids = [node.pid] if not direct else [n.pid for n in cluster.nodes]
     data = os.path.join(outdir, "perf-%s.data" % ("direct" if direct
                                                  else "routed"))
-    perf = subprocess.Popen(["perf", "record", "--call-graph", "dwarf,8192",
-                             "-F", "299", "-o", data, "-p",
-                             ",".join(str(p) for p in pids), "--", "sleep",
-                             str(seconds)],
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE,
-                            preexec_fn=_set_pdeathsig)
-    _EXTRA.append(perf)
+    perf = perf_record(pids, data, seconds)
     time.sleep(0.5)
     # Enough gets to outlast the recording; the time limit bounds it.
     args = ["bench", "-c", str(a.clients), "-n", str(a.requests * 50), "-t",
@@ -292,15 +336,9 @@ def profile_gets(cluster, a, direct, seconds, outdir):
     if direct:
         args.append("--direct")
     r = cluster.dht(node, *args, timeout=BENCH_TIMEOUT)
-    try:
-        _, err = perf.communicate(timeout=PERF_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        perf.kill()
-        _, err = perf.communicate()
-    _EXTRA.remove(perf)
-    if perf.returncode != 0 or not os.path.exists(data):
-        return "perf record failed (%s): %s" % (perf.returncode,
-                                                err.decode(errors="replace"))
+    failed = perf_finish(perf, data)
+    if failed:
+        return failed
     try:
         ops = "%.0f gets/s" % json.loads(r.out)["get"]["ops_per_sec"]
     except (ValueError, KeyError):
@@ -309,21 +347,7 @@ def profile_gets(cluster, a, direct, seconds, outdir):
         "dhtd %s, the contacted node" % node.addr if not direct
         else "all %d dhtd" % len(pids), seconds,
         "with --direct" if direct else "routed through it", ops)]
-    out.append("  share of samples by binary (self):")
-    out += ["    " + l.strip() for l in perf_report(
-        data, "--no-children", "--sort", "dso", "-g", "none")[:6]]
-    out.append("  inclusive share of the request path (children):")
-    incl = perf_report(data, "--children", "--sort", "symbol", "-g", "none")
-    seen = set()
-    for l in incl:
-        f = l.split()  # children%, self%, [.] or [k], symbol, ...
-        name = f[3] if len(f) >= 4 and f[2] in ("[.]", "[k]") else ""
-        if name in PROFILE_FUNCS and name not in seen:
-            seen.add(name)
-            out.append("    %8s  %s" % (f[0], name))
-    out.append("  top self costs:")
-    out += ["    " + " ".join(l.split()[:3]) for l in perf_report(
-        data, "--no-children", "--sort", "symbol", "-g", "none")[:14]]
+    out += perf_summary(data, PROFILE_FUNCS, "the request path")
     return "\n".join(out)
 
 

@@ -78,6 +78,9 @@ struct chord_node_metrics {
     uint64_t transfer_keys_sent;     /* other key streams: joins, leaves,
                                         replication, hand-offs */
     uint64_t transfer_keys_received; /* keys received in any stream */
+    uint64_t replica_frames_sent;    /* replicated-write frames (TRANSFER
+                                        with REPLICA) sent to replicas */
+    uint64_t replica_items_sent;     /* ... and the writes they carried */
     uint64_t false_suspicions;       /* suspected peers heard from again */
     uint64_t status_served;          /* client status requests answered */
     uint64_t duplicates; /* retried writes answered without applying them

@@ -7,6 +7,7 @@
  *   chord_node_receive()      a complete frame arrived on connection `conn`
  *   chord_node_unreachable()  the host could not deliver to an address
  *   chord_node_tick()         time passed; call at chord_node_next_deadline()
+ *   chord_node_flush()        the host's loop turn ends: send what is held
  *
  * and the node answers through the callbacks in struct chord_node_io:
  * send a frame to a peer address, reply on a client connection, log a line.
@@ -205,6 +206,17 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
 
 /* Run every timer that is due at `now`. */
 void chord_node_tick(struct chord_node *n, uint64_t now);
+
+/* The host is about to write what the node sent during this turn of its
+ * loop (after the frames that arrived in the turn were received): the
+ * node sends what it held to coalesce, now (the copies of the turn's
+ * writes, one frame per replica: see src/core/replica_batch.h). Returns
+ * how many frames it sent (0: nothing was held; then the call costs
+ * nothing). Optional but cheap: a host that never calls it gets the same
+ * frames at the next chord_node_tick(), as anything held makes
+ * chord_node_next_deadline() the time it was held. A host that calls it
+ * should re-read chord_node_next_deadline() when it returns > 0. */
+unsigned chord_node_flush(struct chord_node *n, uint64_t now);
 
 /* The host's wall clock (ms since the epoch) is `wall_ms` at monotonic
  * `now`: TTL deadlines are wall-clock times. Call at start and from time

@@ -103,13 +103,15 @@ static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
         done(n, n->now, arg, status, error ? why : NULL);
         return;
     }
-    struct chord_msg *m = o->drop_reply ? NULL : malloc(sizeof(*m));
+    /* A lookup is answered in its own type; errors look alike. */
+    struct chord_msg *m = o->drop_reply
+                              ? NULL
+                              : chord__msg(n,
+                                           o->type == CHORD_MSG_C_LOOKUP
+                                               ? CHORD_MSG_C_LOOKUP_RESULT
+                                               : CHORD_MSG_C_RESULT,
+                                           o->client_req);
     if (m) {
-        /* A lookup is answered in its own type; errors look alike. */
-        chord_msg_init(m,
-                       o->type == CHORD_MSG_C_LOOKUP ? CHORD_MSG_C_LOOKUP_RESULT
-                                                     : CHORD_MSG_C_RESULT,
-                       o->client_req);
         m->status = status;
         if (error)
             snprintf(m->error, sizeof(m->error), "%s", error);
@@ -122,7 +124,7 @@ static void op_reply(struct chord_node *n, struct op *o, uint8_t status,
             m->value.len = value_len;
         }
         chord__reply(n, o->conn, m);
-        free(m);
+        chord__msg_free(n, m);
     }
     chord__metrics_client(n, o->type, status, n->now - o->started);
     if (o->state == OP_WAIT)
@@ -284,7 +286,7 @@ static void store_msg_give(struct chord_node *n, struct chord_msg *m)
     if (m == n->coord.scratch)
         n->coord.scratch_busy = false;
     else
-        free(m);
+        chord__msg_free(n, m);
 }
 
 static void op_send_store(struct chord_node *n, uint64_t now, struct op *o,
@@ -391,7 +393,7 @@ static void store_done(struct chord_node *n, uint64_t now,
         r->value.len = value_len;
     }
     chord__send(n, to->addr, r);
-    free(r);
+    chord__msg_free(n, r);
 }
 
 static void op_start(struct chord_node *n, uint64_t now, struct op *o)

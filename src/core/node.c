@@ -348,7 +348,7 @@ static void handle_peer(struct chord_node *n, uint64_t now,
         struct chord_msg *r = chord__msg(n, CHORD_MSG_PONG, m->req_id);
         if (r) {
             chord__send(n, m->from.addr, r);
-            free(r);
+            chord__msg_free(n, r);
         }
         break;
     }
@@ -357,7 +357,7 @@ static void handle_peer(struct chord_node *n, uint64_t now,
         if (r) {
             chord__ring_neighbors(n, &r->nb);
             chord__send(n, m->from.addr, r);
-            free(r);
+            chord__msg_free(n, r);
         }
         break;
     }
@@ -516,6 +516,13 @@ void chord_node_unreachable(struct chord_node *n, uint64_t now,
      * rectify), and send the lookups it may have lost on another way. */
     chord__ring_route_around(n, now, addr);
     chord__lookup_reroute(n, now, addr);
+}
+
+unsigned chord_node_flush(struct chord_node *n, uint64_t now)
+{
+    if (n->state == CHORD_NODE_LEFT || n->state == CHORD_NODE_FAILED)
+        return 0;
+    return chord__replica_flush(n, now);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -15,6 +15,7 @@
  *   ring.c        stabilize, rectify, fix_fingers, heartbeats, failures
  *   sync.c        anti-entropy, orphans, tombstone collection
  *   replica.c     quorum writes and reads, hedging, read repair
+ *   replica_batch.c  replicated writes held per replica, one frame each
  *   lookup.c      recursive lookups, re-routing, proximity routing
  *   transfer.c    key streams in acknowledged batches
  *   read_lease.c  the owner's read lease

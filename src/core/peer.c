@@ -19,12 +19,15 @@ void chord__peers_init(struct chord_peers *p)
     chord_seq_init(&p->rpcs, sizeof(struct rpc));
     chord_buf_init(&p->own);
     p->out = &p->own;
+    p->spare = NULL;
 }
 
 void chord__peers_free(struct chord_peers *p)
 {
     chord_seq_free(&p->rpcs);
     chord_buf_free(&p->own);
+    free(p->spare);
+    p->spare = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -166,12 +169,22 @@ void chord__reply(struct chord_node *n, uint64_t conn,
 
 struct chord_msg *chord__msg(struct chord_node *n, uint8_t type, uint64_t req)
 {
-    struct chord_msg *m = malloc(sizeof(*m));
-    if (!m)
+    struct chord_msg *m = n->peer.spare;
+    if (m)
+        n->peer.spare = NULL;
+    else if (!(m = malloc(sizeof(*m))))
         return NULL;
     chord_msg_init(m, type, req);
     m->from = n->rt.self;
     return m;
+}
+
+void chord__msg_free(struct chord_node *n, struct chord_msg *m)
+{
+    if (m && !n->peer.spare)
+        n->peer.spare = m;
+    else
+        free(m);
 }
 
 uint64_t chord__rpc_record(struct chord_node *n, uint64_t now, uint8_t kind,

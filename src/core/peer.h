@@ -99,9 +99,10 @@ struct rpc {
 
 /* The node's part for its dealings with peers. */
 struct chord_peers {
-    struct chord_seq rpcs; /* struct rpc, in id (and deadline) order */
-    struct chord_buf own;  /* the node's own encode buffer ... */
-    struct chord_buf *out; /* ... or the host's shared one: the one used */
+    struct chord_seq rpcs;   /* struct rpc, in id (and deadline) order */
+    struct chord_buf own;    /* the node's own encode buffer ... */
+    struct chord_buf *out;   /* ... or the host's shared one: the one used */
+    struct chord_msg *spare; /* one message kept by chord__msg_free() */
 };
 
 void chord__peers_init(struct chord_peers *p);
@@ -158,9 +159,14 @@ void chord__send(struct chord_node *n, const char *addr,
                  const struct chord_msg *m);
 void chord__reply(struct chord_node *n, uint64_t conn,
                   const struct chord_msg *m);
-/* A heap message of `type` from this node with request id req (free()
- * it), or NULL. */
+/* A heap message of `type` from this node with request id req, or NULL.
+ * Give it back with chord__msg_free() (free() is also right, but the
+ * next message is then allocated afresh: a message is about 15 KB, and
+ * the request path makes several per operation). */
 struct chord_msg *chord__msg(struct chord_node *n, uint8_t type, uint64_t req);
+/* Done with a message from chord__msg(): kept for the next one (one per
+ * node) or freed. NULL is accepted. */
+void chord__msg_free(struct chord_node *n, struct chord_msg *m);
 /* Record a request of `kind` to `to` and send m (its req_id is set): the
  * request id, or 0 when out of memory (nothing sent). */
 uint64_t chord__rpc(struct chord_node *n, uint64_t now, uint8_t kind,

@@ -18,10 +18,19 @@
 #include "core/placement.h"
 #include "core/read_lease.h"
 
+static void write_replica_done(struct chord_node *n, uint64_t now, uint64_t wid,
+                               bool acked);
+
 void chord__replicas_init(struct chord_replicas *r)
 {
     chord_seq_init(&r->writes, sizeof(struct pwrite));
     chord_seq_init(&r->reads, sizeof(struct pread));
+    chord__rbatches_init(&r->batch, write_replica_done);
+}
+
+unsigned chord__replica_flush(struct chord_node *n, uint64_t now)
+{
+    return n->rep.batch.n_held ? chord__rbatch_flush(n, now) : 0;
 }
 
 /* Deliver an outcome to whoever asked. */
@@ -91,6 +100,19 @@ static void write_check(struct chord_node *n, uint64_t now, struct pwrite *w)
         write_finish(n, now, w, false);
 }
 
+/* Write `wid`'s copy at one replica was acknowledged, or will not be. */
+static void write_replica_done(struct chord_node *n, uint64_t now, uint64_t wid,
+                               bool acked)
+{
+    struct pwrite *w = chord_seq_find(&n->rep.writes, wid);
+    if (!w)
+        return;
+    w->pending--;
+    if (acked)
+        w->acks++;
+    write_check(n, now, w);
+}
+
 /* Log, apply and replicate `it` (the key's new state, or a legacy item
  * for a restore); `state` is its encoding for the answer (want_state),
  * taken over (freed here). */
@@ -138,20 +160,17 @@ static void write_item(struct chord_node *n, uint64_t now,
         w->pending++;
     uint64_t wid = w->h.id;
 
-    if (nt > 0) {
-        struct chord_msg *m = chord__msg(n, CHORD_MSG_TRANSFER, 0);
-        if (m) {
-            m->flags = CHORD_TRANSFER_REPLICA | CHORD_TRANSFER_LAST;
-            m->items = it;
-            m->n_items = 1;
-            for (unsigned i = 0; i < nt; i++)
-                chord__rpc(n, now, RPC_REPLICATE, &targets[i], wid, m);
-            free(m);
-        }
-    }
+    /* Held for the replicas until the turn ends (replica_batch.h); a
+     * copy that cannot be held has failed at once. */
+    unsigned failed = 0;
+    for (unsigned i = 0; i < nt; i++)
+        if (chord__rbatch_add(n, now, &targets[i], it, wid) != 0)
+            failed++;
     w = chord_seq_find(&n->rep.writes, wid);
-    if (w)
+    if (w) {
+        w->pending -= failed;
         write_check(n, now, w);
+    }
 }
 
 void chord__replica_write(struct chord_node *n, uint64_t now,
@@ -365,7 +384,7 @@ static void read_close(struct chord_node *n, uint64_t now, struct pread *p)
                        p->asked[i].addr);
             chord__rpc(n, now, RPC_REPAIR, &p->asked[i], 0, m);
         }
-        free(m);
+        chord__msg_free(n, m);
     }
     chord_buf_free(&scratch);
     free(d);
@@ -428,7 +447,7 @@ static bool read_ask_next(struct chord_node *n, uint64_t now, struct pread *p)
     if (p->n_asked < p->n_targets)
         p->hedge_at = now + hedge_delay(n, to.addr);
     chord__rpc(n, now, RPC_REPLICA_GET, &to, p->h.id, m);
-    free(m);
+    chord__msg_free(n, m);
     return true;
 }
 
@@ -570,7 +589,7 @@ void chord__replica_handle_get(struct chord_node *n, const struct chord_msg *m)
         }
     }
     chord_buf_free(&blob);
-    free(r);
+    chord__msg_free(n, r);
     free(d);
 }
 
@@ -578,16 +597,9 @@ void chord__replica_answer(struct chord_node *n, uint64_t now,
                            const struct rpc *r, const struct chord_msg *m)
 {
     switch (r->kind) {
-    case RPC_REPLICATE: {
-        struct pwrite *w = chord_seq_find(&n->rep.writes, r->arg);
-        if (!w)
-            return;
-        w->pending--;
-        if (m)
-            w->acks++;
-        write_check(n, now, w);
+    case RPC_REPLICATE: /* a batch: each of its writes is told */
+        chord__rbatch_settled(n, now, r->arg, m != NULL);
         return;
-    }
     case RPC_REPLICA_GET: {
         struct pread *p = chord_seq_find(&n->rep.reads, r->arg);
         if (!p)
@@ -637,6 +649,7 @@ void chord__replica_persisted(struct chord_node *n, uint64_t now)
 
 void chord__replica_tick(struct chord_node *n, uint64_t now)
 {
+    chord__replica_flush(n, now); /* a host that does not flush */
     struct pwrite *w;
     while ((w = chord_seq_head(&n->rep.writes)) != NULL && w->deadline <= now)
         write_finish(n, now, w, false);
@@ -653,7 +666,7 @@ void chord__replica_tick(struct chord_node *n, uint64_t now)
 
 uint64_t chord__replica_deadline(const struct chord_node *n)
 {
-    uint64_t t = UINT64_MAX;
+    uint64_t t = chord__rbatch_deadline(n);
     const struct pwrite *w = chord_seq_peek(&n->rep.writes);
     if (w && w->deadline < t)
         t = w->deadline;
@@ -684,4 +697,5 @@ void chord__replicas_free(struct chord_replicas *r)
     }
     chord_seq_free(&r->writes);
     chord_seq_free(&r->reads);
+    chord__rbatches_free(&r->batch);
 }

@@ -6,9 +6,10 @@
  * (core/dvv.h): a new dot (its Lamport counter, its own id), the
  * siblings the write's context covers superseded (no context: all the
  * owner holds). It logs and applies the new state (commit.h) and sends it
- * to the replicas (placement.h) as a one-item TRANSFER with the REPLICA
- * flag; a replica merges it into its copy. A replica
- * acknowledges once its copy is durable. The write succeeds when W copies
+ * to the replicas (placement.h) in a TRANSFER with the REPLICA flag, one
+ * frame per replica for all the writes of one turn (replica_batch.h); a
+ * replica merges it into its copy. A replica acknowledges once its copy
+ * is durable. The write succeeds when W copies
  * are durable (ours included): W = 1, a majority of the factor, or all of
  * it, for consistency one / quorum / all. If W copies cannot be had
  * before the deadline the writer is told so; copies that did land are not
@@ -44,6 +45,7 @@
 #include <stdint.h>
 
 #include "core/dvv.h"
+#include "core/replica_batch.h"
 #include "core/seq.h"
 #include "core/wire.h"
 
@@ -114,11 +116,15 @@ struct pread {
 };
 
 struct chord_replicas {
-    struct chord_seq writes; /* struct pwrite */
-    struct chord_seq reads;  /* struct pread */
+    struct chord_seq writes;     /* struct pwrite */
+    struct chord_seq reads;      /* struct pread */
+    struct chord_rbatches batch; /* copies on their way (replica_batch.h) */
 };
 
 void chord__replicas_init(struct chord_replicas *r);
+/* Send the copies held for the replicas (chord_node_flush): how many
+ * frames went out. */
+unsigned chord__replica_flush(struct chord_node *n, uint64_t now);
 /* Free what pending reads and writes hold (no outcome is delivered). */
 void chord__replicas_free(struct chord_replicas *r);
 
@@ -156,7 +162,8 @@ void chord__replica_answer(struct chord_node *n, uint64_t now,
                            const struct rpc *r, const struct chord_msg *m);
 /* The log became durable up to commit.durable_seq. */
 void chord__replica_persisted(struct chord_node *n, uint64_t now);
-/* Deadlines and hedges; the earliest time one is due. */
+/* Deadlines and hedges (and copies held: sent); the earliest time one
+ * is due. */
 void chord__replica_tick(struct chord_node *n, uint64_t now);
 uint64_t chord__replica_deadline(const struct chord_node *n);
 

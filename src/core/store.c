@@ -30,8 +30,9 @@
  *
  * The index is open addressing with linear probing over record pointers,
  * sized to the data rather than to a power of two: the home slot of a key
- * is the first four bytes of its SHA-1 id scaled to the table size
- * (multiply and shift). The table is rebuilt half full (2 slots per
+ * is the last four bytes of its SHA-1 id scaled to the table size
+ * (multiply and shift; not the first four, which a node's keys share: see
+ * store_home). The table is rebuilt half full (2 slots per
  * entry) when the entries pass 3/4 of it (it grows by 1.5x) or fall under
  * 1/4 (never below STORE_MIN_SLOTS), so it is 1/2 to 3/4 full after
  * growth: 11 to 16 bytes of index per entry; deletion shifts the following
@@ -111,11 +112,18 @@ struct chord_store {
     uint32_t last_writer; /* the last writer looked up (a hint) */
 };
 
-/* The home slot of a key id: its first four bytes scaled to n_slots. */
+/* The home slot of a key id: its LAST four bytes scaled to n_slots. Not
+ * the first: a node holds the keys of a few arcs of the ring (its range
+ * and its predecessors'), whose ids share their leading bits, so homes
+ * taken from those bits crowd into a few per cent of the table, making
+ * one long probe run (with 16 nodes and r = 3 every key's home lay in
+ * 3/16 of the slots and a probe walked hundreds of records). The last
+ * bytes of a SHA-1 are uniform whatever the arc. */
 static size_t store_home(const struct chord_id *key_id, size_t n_slots)
 {
-    uint32_t h = (uint32_t)key_id->b[0] << 24 | (uint32_t)key_id->b[1] << 16 |
-                 (uint32_t)key_id->b[2] << 8 | key_id->b[3];
+    const uint8_t *t = key_id->b + CHORD_ID_BYTES - 4;
+    uint32_t h = (uint32_t)t[0] << 24 | (uint32_t)t[1] << 16 |
+                 (uint32_t)t[2] << 8 | t[3];
     return (size_t)(((uint64_t)h * n_slots) >> 32);
 }
 

@@ -109,7 +109,7 @@ static void transfer_send_batch(struct chord_node *n, uint64_t now,
         n->metrics.transfer_keys_sent += k;
     chord__rpc(n, now, RPC_TRANSFER, &t->to, t->id, m);
     free(items);
-    free(m);
+    chord__msg_free(n, m);
 }
 
 void chord__transfer_start(struct chord_node *n, uint64_t now,
@@ -238,7 +238,7 @@ int chord__transfer_receive(struct chord_node *n, uint64_t now,
     struct chord_msg *ack = chord__msg(n, CHORD_MSG_TRANSFER_ACK, m->req_id);
     if (ack) {
         chord__send_durable(n, wait_for, m->from.addr, ack);
-        free(ack);
+        chord__msg_free(n, ack);
     }
     n->metrics.transfer_keys_received += count;
     if (count)

@@ -264,7 +264,9 @@ struct chord_msg {
     struct chord_version version; /* STORE_RESULT, C_RESTORE,
                                      STORE_RESTORE */
 
-    /* TRANSFER, C_SCAN_RESULT. To encode, set `items`/`n_items`; a
+    /* TRANSFER, C_SCAN_RESULT. To encode, set `items`/`n_items`, or
+     * leave `items` NULL and set `items_raw` to n_items items already
+     * encoded back to back (chord_item_encode; copied as they are); a
      * decoded message has `items_raw` (validated) to walk with
      * chord_items_next(). */
     uint8_t flags;

@@ -259,10 +259,16 @@ static void wr_lock(struct wr *w, const struct chord_msg *m)
     wr_consistency(w, m->consistency);
 }
 
-/* u32 n_items and the items (TRANSFER, C_SCAN_RESULT). */
+/* u32 n_items and the items (TRANSFER, C_SCAN_RESULT): from `items`, or
+ * copied from `items_raw` when the caller encoded them already. */
 static void wr_items(struct wr *w, const struct chord_msg *m)
 {
     wr_u32(w, m->n_items);
+    if (!m->items) {
+        if (m->items_raw.len)
+            wr_raw(w, m->items_raw.data, m->items_raw.len);
+        return;
+    }
     for (uint32_t i = 0; i < m->n_items && !w->err; i++)
         wr_item(w, &m->items[i]);
 }
@@ -299,7 +305,7 @@ static void wr_status(struct wr *w, const struct chord_status *st)
 }
 
 /* Contract in wire.h. C_STATUS_RESULT needs status_in; TRANSFER and
- * C_SCAN_RESULT need items. */
+ * C_SCAN_RESULT need items (or items_raw). */
 int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
 {
     enum msg_class cls = msg_class_of(m->type);
@@ -308,7 +314,7 @@ int chord_msg_encode(const struct chord_msg *m, struct chord_buf *out)
     if (m->type == CHORD_MSG_C_STATUS_RESULT && !m->status_in)
         return -EINVAL;
     if ((m->type == CHORD_MSG_TRANSFER || m->type == CHORD_MSG_C_SCAN_RESULT) &&
-        m->n_items > 0 && !m->items)
+        m->n_items > 0 && !m->items && m->items_raw.len == 0)
         return -EINVAL;
 
     struct wr w = {out, out->len, 0};

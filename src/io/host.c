@@ -462,6 +462,22 @@ static int on_frame(void *ctx, uint64_t conn, const uint8_t *frame, size_t len)
     return rc == -EPROTO ? -EPROTO : 0;
 }
 
+/* The transport is about to write this loop turn's frames: the cores
+ * send what they held to coalesce (the turn's replica copies, one frame
+ * per replica), and the node timer is re-armed when they did. */
+static void on_turn(void *ctx)
+{
+    struct chord_host *h = ctx;
+    if (h->stopping)
+        return;
+    unsigned sent = 0;
+    for (unsigned i = 0; i < h->n_cores; i++)
+        if (h->cores[i].node)
+            sent += chord_node_flush(h->cores[i].node, uv_now(h->loop));
+    if (sent)
+        after_event(h);
+}
+
 static void on_unreachable(void *ctx, const char *addr)
 {
     struct chord_host *h = ctx;
@@ -834,6 +850,7 @@ int chord_host_new(uv_loop_t *loop, const struct chord_host_options *opt,
         .frame = on_frame,
         .unreachable = on_unreachable,
         .log = on_transport_log,
+        .turn = on_turn,
     };
     if (opt->tune_process)
         host_tune_process(h);

@@ -129,6 +129,11 @@ static const struct scalar scalars[] = {
            "Keys sent in other streams (joins, leaves, replication)."),
     SCALAR("chord_transfer_keys_received_total", "counter",
            transfer_keys_received, "Keys received in any stream."),
+    SCALAR("chord_replica_frames_sent_total", "counter", replica_frames_sent,
+           "Frames of replicated writes sent to replicas (one per replica "
+           "and loop turn)."),
+    SCALAR("chord_replica_writes_sent_total", "counter", replica_items_sent,
+           "Replicated writes sent to replicas (the items of those frames)."),
     SCALAR("chord_keys_stored", "gauge", keys,
            "Live keys held, primary and replica copies."),
     SCALAR("chord_tombstones_stored", "gauge", tombstones,

@@ -84,6 +84,11 @@ struct chord_transport_cb {
     /* One log line without a newline, level as enum chord_log_level. May
      * be NULL. */
     void (*log)(void *ctx, int level, const char *line);
+    /* The frames queued in this loop turn are about to be written (once
+     * before the loop polls, once after it handled what the poll
+     * brought): the last moment to queue more that go in the same
+     * writes; it may send and reply. May be NULL. */
+    void (*turn)(void *ctx);
 };
 
 /*

@@ -461,7 +461,12 @@ void chord__transport_flush_all(struct chord_transport *t)
     }
 }
 
+/* After the poll's callbacks: the frames they queued are written (after
+ * the `turn` callback). */
 void chord__transport_on_check(uv_check_t *h)
 {
-    chord__transport_flush_all(h->data);
+    struct chord_transport *t = h->data;
+    if (t->cb.turn)
+        t->cb.turn(t->cb.ctx);
+    chord__transport_flush_all(t);
 }

@@ -57,12 +57,14 @@ static void resume_paused(struct chord_transport *t)
 }
 
 /* Before the loop polls: a new turn (paused conns read again), and the
- * frames timers queued are written. */
+ * frames timers queued are written (after the `turn` callback). */
 void chord__transport_on_prepare(uv_prepare_t *h)
 {
     struct chord_transport *t = h->data;
     chord_gate_new_turn(&t->gate);
     resume_paused(t);
+    if (t->cb.turn)
+        t->cb.turn(t->cb.ctx);
     chord__transport_flush_all(t);
 }
 

@@ -13,7 +13,9 @@
  *    A tick is only rescheduled when the deadline moved earlier; a later
  *    deadline is served by the earlier tick, which finds nothing due and
  *    reschedules. A node whose deadline is still <= now after a tick is
- *    ticked again 1 ms later, so time always moves on.
+ *    ticked again 1 ms later, so time always moves on. Each event is
+ *    one turn of the node's host: before reading the deadline the node
+ *    is flushed (chord_node_flush), as dhtd does once per loop turn.
  *  - A node that reaches LEFT or FAILED is freed at once (the daemon
  *    would exit); a crashed node is freed the same way, and its client
  *    requests are reset (ops.c).
@@ -160,6 +162,9 @@ void chord_sim__node_after(struct chord_sim *sim, struct sim_node *sn,
         chord_sim__node_stop(sim, sn);
         return;
     }
+    /* Each event is one turn of this node's host: what it held to
+     * coalesce goes out now (one frame per replica). */
+    chord_node_flush(sn->node, sim->now);
     uint64_t d = chord_node_next_deadline(sn->node);
     if (d == SIM_TIME_NONE)
         return;

@@ -147,6 +147,8 @@ void pump(struct net *net)
             int rc = chord_node_receive(net->node[f.to], net->now, 1000 + from,
                                         f.data, f.len);
             assert_int_equal(rc, 0);
+            if (!net->hold) /* one frame, one turn of its host */
+                chord_node_flush(net->node[f.to], net->now);
         }
         free(f.data);
     }
@@ -198,6 +200,8 @@ void client_msg(struct net *net, int i, const struct chord_msg *m)
     assert_int_equal(
         chord_node_receive(net->node[i], net->now, 1, b.data, b.len), 0);
     chord_buf_free(&b);
+    if (!net->hold)
+        chord_node_flush(net->node[i], net->now);
     for (int k = 0; k < 1000 && net->replies == before; k++)
         run_for(net, 10);
     assert_int_equal(net->replies, before + 1);
@@ -233,6 +237,8 @@ int deliver(struct net *net, int i, const struct chord_msg *m)
     assert_int_equal(chord_msg_encode(m, &b), 0);
     int rc = chord_node_receive(net->node[i], net->now, 5, b.data, b.len);
     chord_buf_free(&b);
+    if (!net->hold)
+        chord_node_flush(net->node[i], net->now);
     return rc;
 }
 

@@ -71,7 +71,12 @@ struct net {
     bool refused[MAXN];   /* frames to it bounce as unreachable */
     bool cut[MAXN][MAXN]; /* frames from [i] to [j] vanish */
     net_fault_fn fault;   /* or NULL */
-    net_tune_fn tune;     /* or NULL */
+    /* false: every frame delivered (and every client request and
+     * deliver()) is a turn of the receiver's host, flushed after it
+     * (chord_node_flush); true: nothing is flushed but by the test (or a
+     * tick), so one turn may take many frames */
+    bool hold;
+    net_tune_fn tune; /* or NULL */
     int n;
     uint64_t now;
     struct frame q[QMAX];

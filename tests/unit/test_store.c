@@ -5,8 +5,9 @@
  * writes of different writers stay as siblings; tombstones hide values
  * and block older writes; states that are not simple are stored as their
  * blob, a TTL as a deadline; the counters and iteration stay right
- * through growth and removals, and binary or empty keys and values
- * survive the round trip.
+ * through growth and removals, binary or empty keys and values survive
+ * the round trip, and the keys of one arc of the ring spread over the
+ * whole index.
  *
  * Randomness comes from a seeded xorshift generator, so every run is the
  * same. Nothing here touches the network or the clock.
@@ -606,6 +607,41 @@ static void test_cursor_revisits(void **state)
     chord_store_free(s);
 }
 
+/* A node holds the keys of a few arcs of the ring, whose ids share their
+ * leading bits. Those keys must still spread over the whole index: the
+ * longest run of occupied slots (what a probe may walk) stays short. With
+ * homes taken from the leading bits, the keys of an arc of 3/16 of the
+ * ring (a node's share with 16 nodes and r = 3) made one run of nearly
+ * all of them, and every look-up walked it. */
+static void test_keys_of_one_arc_spread(void **state)
+{
+    struct chord_store_entry ev;
+    (void)state;
+    enum { N = 4000 };
+    struct chord_store *s = chord_store_new();
+    char key[24];
+    unsigned held = 0;
+    for (uint32_t i = 0; held < N; i++) {
+        snprintf(key, sizeof key, "key:%012u", i);
+        struct chord_id id;
+        chord_id_hash(&id, key, strlen(key));
+        if (id.b[0] < 0x40 || id.b[0] >= 0x70) /* (0x40, 0x70]: 3/16 */
+            continue;
+        struct chord_item it = item(key, strlen(key), "v", 1, ver(1, 1), false);
+        assert_int_equal(chord_store_apply(s, &it), 1);
+        held++;
+    }
+    size_t cur = 0, prev = 0, run = 0, longest = 0;
+    while (chord_store_next(s, &cur, &ev)) {
+        run = run && cur == prev + 1 ? run + 1 : 1; /* cur - 1: its slot */
+        if (run > longest)
+            longest = run;
+        prev = cur;
+    }
+    assert_true(longest < N / 20);
+    chord_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -622,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_fence_and_stamp),
         cmocka_unit_test(test_index_grows_and_shrinks),
         cmocka_unit_test(test_cursor_revisits),
+        cmocka_unit_test(test_keys_of_one_arc_spread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
